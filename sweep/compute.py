@@ -1,0 +1,83 @@
+"""Compute one chunk of scenarios: build its paths, run the kernel, keep what was asked for.
+
+This is the unit of work Dask ships to workers: a pure function of the plan and a chunk, so the
+same chunk gives the same numbers on any worker, in any order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dataset import chunk_index
+from .kernels import N_DAY_OUTPUTS, N_LP_OUTPUTS, simulate_chunk
+from .scenarios import Chunk, Plan
+from .summary import summarise
+from .variables import PER_DAY, PER_LP_DAY
+
+
+def run_kernel(plan: Plan, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Raw kernel outputs ``(out_day, out_lp)`` for flat scenarios ``start..stop-1``."""
+    params = plan.parameters(start, stop)
+    ids = np.stack([params["setting"], params["path"]], axis=1)
+    unique, path_of = np.unique(ids, axis=0, return_inverse=True)
+    price, volume, oi = plan.source.build_many(unique)
+    n = stop - start
+    out_day = np.empty((N_DAY_OUTPUTS, n, plan.n_days))
+    out_lp = np.empty((N_LP_OUTPUTS, n, plan.n_days, plan.n_lp))
+    ev = plan.events
+    simulate_chunk(
+        price,
+        volume,
+        oi,
+        path_of.reshape(-1).astype(np.int64),
+        params["v"],
+        params["k"],
+        params["c2"],
+        params["stake_target_period"],
+        params["valuation_period"],
+        params["rf_long"],
+        params["rf_short"],
+        params["mu"],
+        params["sigma"],
+        params["tau"],
+        params["tick_size"],
+        params["num_ticks"],
+        params["share_rule"],
+        params["fee_rule"],
+        params["margin_rule"],
+        params["steepness"],
+        params["midpoint"],
+        params["days_per_year"],
+        plan.given_fee_rate,
+        params["shape_of"],
+        plan.shapes["limit_orders_buy"],
+        plan.shapes["limit_orders_sell"],
+        plan.shapes["fractions_buy"],
+        plan.shapes["fractions_sell"],
+        ev["apply_day"],
+        ev["day"],
+        ev["lp"],
+        ev["stake"],
+        ev["fee_bid"],
+        out_day,
+        out_lp,
+    )
+    return out_day, out_lp
+
+
+def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
+    """The kept outputs of one chunk, shaped like its hyperslab (+ day, + lp)."""
+    out_day, out_lp = run_kernel(plan, chunk.start, chunk.stop)
+    shape = tuple(s.stop - s.start for s in chunk_index(plan, chunk))
+    wanted = plan.config.variables
+    results: dict[str, np.ndarray] = {}
+    for row, name in enumerate(PER_DAY):
+        if wanted is None or name in wanted:
+            values = out_day[row]
+            results[name] = (values > 0.5) if name == "under_supplied" else values
+    for row, name in enumerate(PER_LP_DAY):
+        if wanted is None or name in wanted:
+            results[name] = out_lp[row]
+    if plan.config.reduce == "summary":
+        results = summarise(results)
+    return {name: values.reshape(shape + values.shape[1:]) for name, values in results.items()}

@@ -1,0 +1,529 @@
+"""Read and check a sweep configuration (TOML file or dict) before any work starts.
+
+Every check here raises :class:`~sweep.errors.ConfigError` naming the key and the value, so a
+bad config never produces a half-written result. The checked config is a :class:`Config`: plain
+values with defaults filled in, plus the sweep dimensions (every list under ``[network]``,
+``[risk]``, ``[market]``, ``[mechanism]`` and ``[path]``) in config order.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .tomlw import dumps as toml_dumps
+
+SHARE_RULES = ("equity", "stake", "virtual_stake", "time_weighted")
+FEE_RULES = ("marginal", "weighted", "given")
+MARGIN_RULES = ("max", "sum")
+PATH_KINDS = ("gbm", "csv", "table", "constant")
+SHAPE_PRESETS = ("empty", "uniform", "aggressive", "passive")
+REDUCTIONS = ("none", "summary")
+PATH_SERIES = ("mark_price", "traded_volume", "open_interest")
+
+
+# --- value checks: each returns None when fine, else the reason ---------------------------
+def _positive(x: float) -> str | None:
+    return None if x > 0 else "must be > 0"
+
+
+def _non_negative(x: float) -> str | None:
+    return None if x >= 0 else "must be >= 0"
+
+
+def _at_least_one(x: int) -> str | None:
+    return None if x >= 1 else "must be >= 1"
+
+
+def _open_unit(x: float) -> str | None:
+    return None if 0 < x < 1 else "must be in (0, 1)"
+
+
+def _any(x: Any) -> str | None:
+    return None
+
+
+def _one_of(options: tuple[str, ...]) -> Callable[[str], str | None]:
+    def check(x: str) -> str | None:
+        return None if x in options else f"must be one of {', '.join(map(repr, options))}"
+
+    return check
+
+
+@dataclass(frozen=True)
+class Param:
+    """One scalar config key: its type, default and range."""
+
+    kind: type  # float, int or str
+    default: Any
+    check: Callable[[Any], str | None] = _any
+    sweepable: bool = True
+    doc: str = ""
+
+
+PARAMS: dict[str, dict[str, Param]] = {
+    "network": {
+        "v": Param(float, 10.0, _positive, doc="target-stake scaling of open interest"),
+        "k": Param(float, 1.0, _positive, doc="obligation = k * stake"),
+        "stake_target_period": Param(int, 7, _at_least_one, doc="days of max open interest"),
+        "valuation_period": Param(int, 30, _at_least_one, doc="days of summed volume"),
+        "c2": Param(float, 1.0, _positive, doc="extra target-stake scaling"),
+    },
+    "risk": {
+        "mu": Param(float, 0.0, doc="log-normal drift (1/year)"),
+        "sigma": Param(float, 2.0, _positive, doc="log-normal volatility (1/sqrt(year))"),
+        "tau": Param(float, 1.9012e-6, _positive, doc="risk horizon (years)"),
+        "lambd": Param(float, 0.001, _open_unit, doc="risk-factor tail probability"),
+    },
+    "market": {
+        "tick_size": Param(float, 0.01, _positive, doc="price step between book levels"),
+        "num_ticks": Param(int, 10, _at_least_one, doc="price levels per side"),
+    },
+    "mechanism": {
+        "share_rule": Param(str, "equity", _one_of(SHARE_RULES)),
+        "fee_rule": Param(str, "marginal", _one_of(FEE_RULES)),
+        "margin_rule": Param(str, "max", _one_of(MARGIN_RULES)),
+        "steepness": Param(float, 8.0, _positive, doc="time_weighted sigmoid steepness"),
+        "midpoint": Param(float, 0.5, doc="time_weighted sigmoid midpoint (years)"),
+        "days_per_year": Param(float, 365.0, _positive, doc="time_weighted age unit"),
+    },
+}
+
+SWEEP_KEYS: dict[str, Param] = {
+    "days": Param(int, 365, _at_least_one, sweepable=False),
+    "paths": Param(int, 1, _at_least_one, sweepable=False),
+    "seed": Param(int, 0, _non_negative, sweepable=False),
+    "reduce": Param(str, "none", _one_of(REDUCTIONS), sweepable=False),
+    "chunk_size": Param(int, 0, _non_negative, sweepable=False),
+}
+
+PATH_PARAMS: dict[str, dict[str, Param]] = {
+    "gbm": {
+        "mark_price": Param(float, 1000.0, _positive, doc="initial price"),
+        "drift": Param(float, 0.0, doc="price drift (1/year)"),
+        "volatility": Param(float, 1.0, _non_negative, doc="price volatility (1/sqrt(year))"),
+        "traded_volume": Param(float, 1.0e7, _positive, doc="initial daily notional"),
+        "volume_growth": Param(float, 0.0, doc="volume trend growth (1/year)"),
+        "volume_volatility": Param(float, 0.3, _non_negative, doc="daily log-volume noise"),
+        "oi_ratio": Param(float, 0.25, _non_negative, doc="open interest / traded volume"),
+        "open_interest": Param(float, 0.0, _non_negative, doc="initial OI of its own process"),
+        "oi_drift": Param(float, 0.0, doc="open-interest drift (1/year)"),
+        "oi_volatility": Param(float, 0.5, _non_negative, doc="open-interest volatility"),
+    },
+    "csv": {
+        "file": Param(str, None, sweepable=False),
+        "date_column": Param(str, "Date", sweepable=False),
+        "oi_ratio": Param(float, 0.25, _non_negative),
+        "start": Param(str, None, sweepable=False),
+        "end": Param(str, None, sweepable=False),
+    },
+    "table": {
+        "oi_ratio": Param(float, 0.25, _non_negative),
+    },
+    "constant": {
+        "mark_price": Param(float, 1000.0, _positive),
+        "traded_volume": Param(float, 1.0e7, _non_negative),
+        "open_interest": Param(float, -1.0, _non_negative),
+        "oi_ratio": Param(float, 0.25, _non_negative),
+    },
+}
+
+TOP_KEYS = ("name", "sweep", "path", "network", "risk", "market", "mechanism", "lp")
+LP_KEYS = (
+    "name",
+    "shape",
+    "commit",
+    "limit_orders_buy",
+    "limit_orders_sell",
+    "fractions_buy",
+    "fractions_sell",
+)
+COMMIT_KEYS = ("day", "stake", "fee_bid")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A sweep dimension: the config key it comes from and its values, in config order."""
+
+    name: str
+    section: str
+    key: str
+    values: tuple
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """One commitment event of one LP. ``fee_bid`` None keeps the previous bid."""
+
+    day: float
+    stake: float
+    fee_bid: float | None
+
+
+@dataclass(frozen=True)
+class LPConfig:
+    name: str
+    shape: str | None  # a preset name, or None for explicit lists
+    limit_orders_buy: tuple[float, ...] | None
+    limit_orders_sell: tuple[float, ...] | None
+    fractions_buy: tuple[float, ...] | None
+    fractions_sell: tuple[float, ...] | None
+    commit: tuple[Commitment, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A checked sweep configuration with every default filled in."""
+
+    name: str
+    days: int
+    paths: int
+    seed: int
+    variables: tuple[str, ...] | None  # None: all
+    reduce: str
+    chunk_size: int  # 0: automatic
+    path_kind: str
+    path_params: dict[str, Any]  # scalars, or tuples for swept keys
+    path_data: dict[str, Any]  # table series / csv options
+    params: dict[str, Any]  # section-free: key -> scalar or tuple when swept
+    fee_rate: tuple[float, ...] | None
+    lps: tuple[LPConfig, ...]
+    dims: tuple[Dimension, ...]
+    toml: str = field(repr=False)
+    base_dir: Path = field(default=Path("."), repr=False)
+
+    @property
+    def sweep_shape(self) -> tuple[int, ...]:
+        return tuple(len(d.values) for d in self.dims)
+
+    @property
+    def n_scenarios(self) -> int:
+        return math.prod(self.sweep_shape) * self.paths
+
+
+def path_dim_name(key: str) -> str:
+    """Dimension name of a swept ``[path]`` key; ``path_`` avoids clashing with result series."""
+    return f"path_{key}" if key in PATH_SERIES else key
+
+
+def load_config(config: str | Path | Mapping[str, Any]) -> Config:
+    """Read a TOML path or a dict of the same shape, check it, and fill in defaults."""
+    base_dir = Path(".")
+    if isinstance(config, Mapping):
+        raw = dict(config)
+        text = None
+    else:
+        path = Path(config)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError("config file", str(path), f"cannot be read ({exc.strerror})") from None
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("config file", str(path), f"is not valid TOML ({exc})") from None
+        base_dir = path.resolve().parent
+        raw.setdefault("name", path.stem)
+    return _check(raw, text, base_dir)
+
+
+# --- the checks ------------------------------------------------------------------------------
+def _type_name(kind: type) -> str:
+    return {float: "a number", int: "an integer", str: "a string"}[kind]
+
+
+def _coerce(key: str, value: Any, spec: Param) -> Any:
+    """Check one scalar's type and range, returning it as the declared type."""
+    kind = spec.kind
+    if isinstance(value, bool):
+        raise ConfigError(key, value, f"must be {_type_name(kind)}, not a boolean")
+    if kind is float:
+        if not isinstance(value, int | float):
+            raise ConfigError(key, value, "must be a number")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(key, value, "must be finite")
+    elif kind is int:
+        if not isinstance(value, int):
+            raise ConfigError(key, value, "must be an integer")
+    elif kind is str:
+        if isinstance(value, _dt.date | _dt.datetime):
+            value = value.isoformat()
+        if not isinstance(value, str):
+            raise ConfigError(key, value, "must be a string")
+    reason = spec.check(value)
+    if reason:
+        raise ConfigError(key, value, reason)
+    return value
+
+
+def _param(section: str, key: str, value: Any, spec: Param) -> Any:
+    """A scalar, or a tuple of values when the key is swept (a non-empty list)."""
+    where = f"[{section}] {key}"
+    if isinstance(value, list):
+        if not spec.sweepable:
+            raise ConfigError(where, value, "cannot be swept; give one value")
+        if not value:
+            raise ConfigError(where, value, "an empty list sweeps nothing; give values")
+        values = tuple(_coerce(where, v, spec) for v in value)
+        if len(set(values)) != len(values):
+            raise ConfigError(where, value, "lists the same value twice")
+        return values
+    return _coerce(where, value, spec)
+
+
+def _table(where: str, value: Any) -> dict:
+    if not isinstance(value, Mapping):
+        raise ConfigError(where, value, "must be a table")
+    return dict(value)
+
+
+def _unknown(where: str, given: Mapping, known) -> None:
+    for key in given:
+        if key not in known:
+            raise ConfigError(
+                f"{where} {key}".strip(), given[key], f"unknown key; known: {', '.join(known)}"
+            )
+
+
+def _series(where: str, value: Any, *, allow_zero_length: bool = False) -> tuple[float, ...]:
+    if not isinstance(value, list) or (not value and not allow_zero_length):
+        raise ConfigError(where, value, "must be a non-empty list of numbers")
+    out = []
+    for x in value:
+        if isinstance(x, bool) or not isinstance(x, int | float):
+            raise ConfigError(where, value, f"must hold numbers only, found {x!r}")
+        if not math.isfinite(x):
+            raise ConfigError(where, value, f"must hold finite numbers, found {x!r}")
+        if x < 0:
+            raise ConfigError(where, value, f"must hold numbers >= 0, found {x!r}")
+        out.append(float(x))
+    return tuple(out)
+
+
+def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
+    _unknown("", raw, TOP_KEYS)
+    name = raw.get("name", "sweep")
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise ConfigError("name", name, "must be a non-empty file name without '/'")
+
+    dims: list[Dimension] = []
+    order = [k for k in raw if k in ("path", "network", "risk", "market", "mechanism")]
+
+    sweep = _table("[sweep]", raw.get("sweep", {}))
+    _unknown("[sweep]", sweep, (*SWEEP_KEYS, "variables"))
+    sweep_vals = {
+        k: _param("sweep", k, sweep.get(k, p.default), p) for k, p in SWEEP_KEYS.items()
+    }
+    variables = _variables(sweep.get("variables", "all"))
+
+    params: dict[str, Any] = {}
+    fee_rate = None
+    section_values: dict[str, dict[str, Any]] = {}
+    for section, specs in PARAMS.items():
+        table = _table(f"[{section}]", raw.get(section, {}))
+        known = (*specs, "fee_rate") if section == "mechanism" else tuple(specs)
+        _unknown(f"[{section}]", table, known)
+        values = {k: _param(section, k, table.get(k, p.default), p) for k, p in specs.items()}
+        section_values[section] = {k: table[k] for k in table if k in specs}
+        params.update(values)
+        if section == "mechanism" and "fee_rate" in table:
+            fr = table["fee_rate"]
+            if isinstance(fr, int | float) and not isinstance(fr, bool):
+                fee_rate = _series("[mechanism] fee_rate", [fr])
+            else:
+                fee_rate = _series("[mechanism] fee_rate", fr)
+
+    path_table = _table("[path]", raw.get("path", {}))
+    kind = path_table.get("kind", "gbm")
+    if kind not in PATH_KINDS:
+        raise ConfigError("[path] kind", kind, f"must be one of {', '.join(map(repr, PATH_KINDS))}")
+    path_specs = PATH_PARAMS[kind]
+    extra = ("columns",) if kind == "csv" else PATH_SERIES if kind == "table" else ()
+    _unknown("[path]", path_table, ("kind", *path_specs, *extra))
+    path_params = {
+        k: _param("path", k, path_table.get(k, p.default), p)
+        for k, p in path_specs.items()
+        if k in path_table or p.default is not None
+    }
+    path_data: dict[str, Any] = {}
+    if kind == "table":
+        for key in PATH_SERIES:
+            if key in path_table:
+                path_data[key] = _series(f"[path] {key}", path_table[key])
+        for key in ("mark_price", "traded_volume"):
+            if key not in path_data:
+                raise ConfigError("[path] " + key, None, "is required for kind = 'table'")
+        lengths = {k: len(v) for k, v in path_data.items()}
+        if len(set(lengths.values())) != 1:
+            raise ConfigError("[path]", lengths, "table series must have the same length")
+    if kind == "csv":
+        if "file" not in path_table:
+            raise ConfigError("[path] file", None, "is required for kind = 'csv'")
+        columns = _table("[path] columns", path_table.get("columns", {}))
+        _unknown("[path] columns", columns, PATH_SERIES)
+        for key, col in columns.items():
+            if not isinstance(col, str):
+                raise ConfigError(f"[path] columns.{key}", col, "must be a column name")
+        path_data["columns"] = {"mark_price": "Close", "traded_volume": "Volume", **columns}
+    if kind == "constant" and "open_interest" not in path_table:
+        path_params.pop("open_interest")
+
+    # sweep dimensions, in the order the config names them
+    for section in order:
+        table = path_table if section == "path" else section_values[section]
+        for key in table:
+            value = path_params.get(key) if section == "path" else params.get(key)
+            if isinstance(value, tuple):
+                dim = path_dim_name(key) if section == "path" else key
+                dims.append(Dimension(dim, section, key, value))
+
+    if "given" in _values(params["fee_rule"]) and fee_rate is None:
+        raise ConfigError(
+            "[mechanism] fee_rate", None, "is required when fee_rule is 'given' (a per-day series)"
+        )
+
+    lps = _lps(raw.get("lp", []))
+    if text is None:
+        text = toml_dumps(raw)
+    return Config(
+        name=name,
+        days=sweep_vals["days"],
+        paths=sweep_vals["paths"],
+        seed=sweep_vals["seed"],
+        variables=variables,
+        reduce=sweep_vals["reduce"],
+        chunk_size=sweep_vals["chunk_size"],
+        path_kind=kind,
+        path_params=path_params,
+        path_data=path_data,
+        params=params,
+        fee_rate=fee_rate,
+        lps=lps,
+        dims=tuple(dims),
+        toml=text,
+        base_dir=base_dir,
+    )
+
+
+def _values(x: Any) -> tuple:
+    return x if isinstance(x, tuple) else (x,)
+
+
+def _variables(value: Any) -> tuple[str, ...] | None:
+    from .variables import OUTPUTS
+
+    if value == "all":
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError("[sweep] variables", value, "must be 'all' or a list of output names")
+    for v in value:
+        if v not in OUTPUTS:
+            raise ConfigError(
+                "[sweep] variables", v, f"is not an output; outputs: {', '.join(OUTPUTS)}"
+            )
+    return tuple(dict.fromkeys(value))
+
+
+def _lps(raw_lps: Any) -> tuple[LPConfig, ...]:
+    if isinstance(raw_lps, Mapping):
+        raw_lps = [raw_lps]
+    if not isinstance(raw_lps, list):
+        raise ConfigError("[[lp]]", raw_lps, "must be an array of tables")
+    seen: set[str] = set()
+    lps = []
+    for i, lp in enumerate(raw_lps):
+        where = f"[[lp]] #{i + 1}"
+        lp = _table(where, lp)
+        _unknown(where, lp, LP_KEYS)
+        name = lp.get("name", f"LP{i + 1}")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where} name", name, "must be a non-empty string")
+        if name in seen:
+            raise ConfigError(f"[[lp]] name", name, "is used by two LPs; names must be unique")
+        seen.add(name)
+        where = f"[[lp]] {name}"
+        lists = {
+            k: _series(f"{where} {k}", lp[k])
+            for k in ("limit_orders_buy", "limit_orders_sell", "fractions_buy", "fractions_sell")
+            if k in lp
+        }
+        shape = lp.get("shape")
+        if shape is None:
+            missing = [k for k in ("fractions_buy", "fractions_sell") if k not in lists]
+            if not lists:
+                shape = "uniform"
+            elif missing:
+                raise ConfigError(
+                    f"{where} {missing[0]}", None, "is required with explicit order lists"
+                )
+        elif not isinstance(shape, str) or shape not in SHAPE_PRESETS:
+            raise ConfigError(
+                f"{where} shape", shape, f"must be one of {', '.join(map(repr, SHAPE_PRESETS))}"
+            )
+        elif lists:
+            raise ConfigError(
+                f"{where} shape", shape, "give either a preset shape or explicit lists, not both"
+            )
+        for side in ("fractions_buy", "fractions_sell"):
+            if side in lists and sum(lists[side]) <= 0:
+                raise ConfigError(f"{where} {side}", list(lists[side]), "must not be all zero")
+        commit = _commits(where, lp.get("commit"))
+        lps.append(
+            LPConfig(
+                name=name,
+                shape=shape,
+                limit_orders_buy=lists.get("limit_orders_buy"),
+                limit_orders_sell=lists.get("limit_orders_sell"),
+                fractions_buy=lists.get("fractions_buy"),
+                fractions_sell=lists.get("fractions_sell"),
+                commit=commit,
+            )
+        )
+    return tuple(lps)
+
+
+def _commits(where: str, raw: Any) -> tuple[Commitment, ...]:
+    key = f"{where} commit"
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(key, raw, "must be a non-empty list of {day, stake, fee_bid} tables")
+    out = []
+    last_day = -math.inf
+    for j, event in enumerate(raw):
+        event = _table(key, event)
+        _unknown(f"{key}[{j}]", event, COMMIT_KEYS)
+        for required in ("day", "stake") + (("fee_bid",) if j == 0 else ()):
+            if required not in event:
+                raise ConfigError(f"{key}[{j}] {required}", None, "is required")
+        day = _coerce(f"{key}[{j}] day", event["day"], Param(float, 0.0, _non_negative))
+        stake = _coerce(f"{key}[{j}] stake", event["stake"], Param(float, 0.0, _non_negative))
+        bid = event.get("fee_bid")
+        if bid is not None:
+            bid = _coerce(f"{key}[{j}] fee_bid", bid, Param(float, 0.0, _non_negative))
+        if day < last_day:
+            raise ConfigError(f"{key}[{j}] day", day, "commitments must be in day order")
+        last_day = day
+        out.append(Commitment(day, stake, bid))
+    return tuple(out)
+
+
+def check_commitments_fit(config: Config, n_days: int) -> None:
+    """Commitment days must fall on the path: 0 <= day and ceil(day) <= last day."""
+    for lp in config.lps:
+        for j, c in enumerate(lp.commit):
+            if math.ceil(c.day) > n_days - 1:
+                raise ConfigError(
+                    f"[[lp]] {lp.name} commit[{j}] day",
+                    c.day,
+                    f"is outside the path (days 0..{n_days - 1})",
+                )

@@ -1,0 +1,358 @@
+"""The mechanism of MECHANISM.md as one Numba kernel over (scenario, day, LP).
+
+The kernel is a pure function of arrays: market paths, per-scenario parameters, LP shapes and
+commitment events go in; per-day and per-day-LP outputs are written into arrays the caller owns.
+Scratch space is allocated once per call, never inside the loops, and the loops run scenario ->
+day -> LP so every output row is written front to back. ``nogil=True`` lets Dask run chunks on
+threads side by side.
+
+Rule codes (``share_rule``, ``fee_rule``, ``margin_rule``) are small integers; see the
+``*_CODES`` mappings below.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+SHARE_CODES = {"equity": 0, "stake": 1, "virtual_stake": 2, "time_weighted": 3}
+FEE_CODES = {"marginal": 0, "weighted": 1, "given": 2}
+MARGIN_CODES = {"max": 0, "sum": 1}
+
+# Output rows of ``out_day`` and ``out_lp``, in the order of sweep.variables.PER_DAY/PER_LP_DAY.
+D_VALUATION, D_TARGET, D_TOTAL_STAKE, D_FEE_RATE, D_FEES = 0, 1, 2, 3, 4
+D_RETURN, D_TOTAL_MARGIN, D_RETURN_ON_CAPITAL, D_SUPPLY_RATIO, D_UNDER = 5, 6, 7, 8, 9
+N_DAY_OUTPUTS = 10
+L_STAKE, L_BID, L_EQUITY, L_EQUITY_SHARE, L_STAKE_SHARE, L_REVENUE = 0, 1, 2, 3, 4, 5
+L_RETURN, L_OBLIGATION, L_MARGIN_BUY, L_MARGIN_SELL, L_MARGIN, L_SUPPLIED = 6, 7, 8, 9, 10, 11
+N_LP_OUTPUTS = 12
+
+PROB_FLOOR = 1e-10  # no pegged volume at levels less likely to trade than this
+_SQRT2 = math.sqrt(2.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def normal_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+@numba.njit(cache=True, nogil=True)
+def _side_orders(
+    obligation, levels, probs, limit, fractions, num_ticks, rf, mid
+):  # pragma: no cover - compiled
+    """One side of one LP's book: (margin, supplied liquidity) of MECHANISM.md step 9."""
+    limit_liq = 0.0
+    fraction_sum = 0.0
+    for i in range(num_ticks):
+        limit_liq += limit[i] * levels[i] * probs[i]
+        fraction_sum += fractions[i]
+    remaining = max(obligation - limit_liq, 0.0)
+    pegged_total = 0.0
+    supplied = 0.0
+    for i in range(num_ticks):
+        pegged = 0.0
+        if probs[i] > PROB_FLOOR and fraction_sum > 0.0:
+            pegged = math.ceil(remaining * fractions[i] / fraction_sum / (probs[i] * levels[i]))
+        pegged_total += pegged
+        supplied += (limit[i] + pegged) * levels[i] * probs[i]
+    return rf * mid * pegged_total, supplied
+
+
+@numba.njit(cache=True, nogil=True)
+def simulate_chunk(
+    mark_price,  # (P, D) float: market paths of this chunk
+    traded_volume,  # (P, D)
+    open_interest,  # (P, D)
+    path_of,  # (S,) int: row of the paths for each scenario
+    v,  # (S,) float ... per-scenario parameters
+    k,
+    c2,
+    stake_target_period,  # (S,) int
+    valuation_period,  # (S,) int
+    rf_long,
+    rf_short,
+    mu,
+    sigma,
+    tau,
+    tick_size,
+    num_ticks,  # (S,) int
+    share_rule,  # (S,) int codes
+    fee_rule,
+    margin_rule,
+    steepness,
+    midpoint,
+    days_per_year,
+    given_fee_rate,  # (D,) float: the fee_rule "given" series
+    shape_of,  # (S,) int: row of the shape arrays for each scenario
+    limit_buy,  # (G, L, N) float
+    limit_sell,
+    fractions_buy,
+    fractions_sell,
+    event_apply_day,  # (E,) int: day each commitment takes effect, ascending
+    event_day,  # (E,) float: its (possibly fractional) day, for tranche ages
+    event_lp,  # (E,) int
+    event_stake,  # (E,) float: the LP's new stake
+    event_bid,  # (E,) float: its new fee bid (NaN keeps the old one)
+    out_day,  # (N_DAY_OUTPUTS, S, D) float, written
+    out_lp,  # (N_LP_OUTPUTS, S, D, L) float, written
+):  # pragma: no cover - compiled
+    n_scen = path_of.shape[0]
+    n_days = mark_price.shape[1]
+    n_lp = limit_buy.shape[1]
+    max_ticks = limit_buy.shape[2]
+    n_events = event_apply_day.shape[0]
+
+    stake = np.zeros(n_lp)
+    bid = np.zeros(n_lp)
+    virtual = np.zeros(n_lp)
+    weight = np.zeros(n_lp)
+    order = np.zeros(n_lp, dtype=np.int64)
+    tranche_lp = np.zeros(max(n_events, 1), dtype=np.int64)
+    tranche_entry = np.zeros(max(n_events, 1))
+    tranche_stake = np.zeros(max(n_events, 1))
+    tranche_day = np.zeros(max(n_events, 1))
+    # probability of trading per day and level: reused while path and risk model repeat
+    probs_buy = np.zeros((n_days, max_ticks))
+    probs_sell = np.zeros((n_days, max_ticks))
+    levels_buy = np.zeros(max_ticks)
+    levels_sell = np.zeros(max_ticks)
+    cached_path = -1
+    cached = np.full(5, np.nan)  # tick_size, num_ticks, mu, sigma, tau of the cached probs
+
+    for s in range(n_scen):
+        p = path_of[s]
+        g = shape_of[s]
+        nt = num_ticks[s]
+        ts = tick_size[s]
+        vp = valuation_period[s]
+        stp = stake_target_period[s]
+        rule_share = share_rule[s]
+        rule_fee = fee_rule[s]
+        sb = sigma[s] * math.sqrt(tau[s])
+        drift = (mu[s] - 0.5 * sigma[s] * sigma[s]) * tau[s]
+        if not (
+            p == cached_path
+            and cached[0] == ts
+            and cached[1] == nt
+            and cached[2] == mu[s]
+            and cached[3] == sigma[s]
+            and cached[4] == tau[s]
+        ):
+            for d in range(n_days):
+                mid = mark_price[p, d]
+                for i in range(nt):
+                    up = mid + (i + 1) * ts
+                    down = mid - (i + 1) * ts
+                    probs_sell[d, i] = 1.0 - normal_cdf((math.log(up / mid) - drift) / sb)
+                    probs_buy[d, i] = normal_cdf((math.log(down / mid) - drift) / sb)
+            cached_path = p
+            cached[0] = ts
+            cached[1] = nt
+            cached[2] = mu[s]
+            cached[3] = sigma[s]
+            cached[4] = tau[s]
+
+        for l in range(n_lp):
+            stake[l] = 0.0
+            bid[l] = 0.0
+            virtual[l] = 0.0
+        n_tranches = 0
+        e = 0
+        average_volume = 0.0  # A(n-1) of the virtual-stake rule
+        target_factor = c2[s] * v[s] * rf_short[s]
+
+        for d in range(n_days):
+            # 1. valuation proxy over the (possibly still short) window
+            lo = max(0, d - vp + 1)
+            window = 0.0
+            for j in range(lo, d + 1):
+                window += traded_volume[p, j]
+            proxy = vp / (d - lo + 1) * window
+
+            # 2. commitment events of the day
+            total_before = 0.0
+            for l in range(n_lp):
+                total_before += stake[l]
+            valuation_before = max(proxy, total_before)
+            while e < n_events and event_apply_day[e] == d:
+                l = event_lp[e]
+                new = event_stake[e]
+                old = stake[l]
+                if new > old:
+                    delta = new - old
+                    tranche_lp[n_tranches] = l
+                    tranche_entry[n_tranches] = (
+                        valuation_before if valuation_before != 0.0 else delta
+                    )
+                    tranche_stake[n_tranches] = delta
+                    tranche_day[n_tranches] = event_day[e]
+                    n_tranches += 1
+                    virtual[l] += delta
+                elif new < old:
+                    scale = new / old
+                    for t in range(n_tranches):
+                        if tranche_lp[t] == l:
+                            tranche_stake[t] *= scale
+                    virtual[l] *= scale
+                stake[l] = new
+                if not math.isnan(event_bid[e]):
+                    bid[l] = event_bid[e]
+                e += 1
+
+            # 3. stake and valuation
+            total = 0.0
+            for l in range(n_lp):
+                total += stake[l]
+            valuation = max(proxy, total)
+
+            # 4. target stake from the max open interest of the window
+            lo2 = max(0, d - stp + 1)
+            max_oi = open_interest[p, lo2]
+            for j in range(lo2 + 1, d + 1):
+                if open_interest[p, j] > max_oi:
+                    max_oi = open_interest[p, j]
+            target = target_factor * max_oi
+
+            # 5. fee rate: walk the active LPs by (bid, index)
+            n_active = 0
+            for l in range(n_lp):
+                if stake[l] > 0.0:
+                    j = n_active
+                    while j > 0 and bid[order[j - 1]] > bid[l]:
+                        order[j] = order[j - 1]
+                        j -= 1
+                    order[j] = l
+                    n_active += 1
+            if rule_fee == 2:
+                fee_rate = given_fee_rate[d]
+            elif n_active == 0:
+                fee_rate = 0.0
+            else:
+                cumulative = 0.0
+                weighted = 0.0
+                fee_rate = -1.0
+                for j in range(n_active):
+                    l = order[j]
+                    cumulative += stake[l]
+                    weighted += stake[l] * bid[l]
+                    if cumulative >= target:
+                        fee_rate = bid[l] if rule_fee == 0 else weighted / cumulative
+                        break
+                if fee_rate < 0.0:
+                    fee_rate = bid[order[n_active - 1]] if rule_fee == 0 else weighted / cumulative
+
+            # 6. fees
+            fees = traded_volume[p, d] * fee_rate
+
+            # 7. weights of the fee split
+            for l in range(n_lp):
+                weight[l] = 0.0
+            if rule_share == 0:
+                for t in range(n_tranches):
+                    weight[tranche_lp[t]] += valuation / tranche_entry[t] * tranche_stake[t]
+            elif rule_share == 1:
+                for l in range(n_lp):
+                    weight[l] = stake[l]
+            elif rule_share == 2:
+                for l in range(n_lp):
+                    weight[l] = virtual[l]
+            else:
+                for t in range(n_tranches):
+                    age = (d - tranche_day[t]) / days_per_year[s]
+                    w = 1.0 / (1.0 + math.exp(-steepness[s] * (age - midpoint[s])))
+                    weight[tranche_lp[t]] += w * tranche_stake[t]
+            weight_total = 0.0
+            for l in range(n_lp):
+                weight_total += weight[l]
+
+            # 8-9. revenue, orders and margin per LP
+            mid = mark_price[p, d]
+            for i in range(nt):
+                levels_sell[i] = mid + (i + 1) * ts
+                levels_buy[i] = mid - (i + 1) * ts
+            total_margin = 0.0
+            for l in range(n_lp):
+                share = weight[l] / weight_total if weight_total > 0.0 else 0.0
+                revenue = fees * share
+                out_lp[L_STAKE, s, d, l] = stake[l]
+                out_lp[L_BID, s, d, l] = bid[l]
+                out_lp[L_EQUITY, s, d, l] = weight[l]
+                out_lp[L_EQUITY_SHARE, s, d, l] = share
+                out_lp[L_STAKE_SHARE, s, d, l] = stake[l] / total if total > 0.0 else 0.0
+                out_lp[L_REVENUE, s, d, l] = revenue
+                out_lp[L_RETURN, s, d, l] = 365.0 * revenue / stake[l] if stake[l] > 0.0 else 0.0
+                margin_buy = 0.0
+                margin_sell = 0.0
+                supplied = 0.0
+                obligation = 0.0
+                if stake[l] > 0.0:
+                    obligation = k[s] * stake[l]
+                    margin_sell, supplied_sell = _side_orders(
+                        obligation,
+                        levels_sell,
+                        probs_sell[d],
+                        limit_sell[g, l],
+                        fractions_sell[g, l],
+                        nt,
+                        rf_short[s],
+                        mid,
+                    )
+                    margin_buy, supplied_buy = _side_orders(
+                        obligation,
+                        levels_buy,
+                        probs_buy[d],
+                        limit_buy[g, l],
+                        fractions_buy[g, l],
+                        nt,
+                        rf_long[s],
+                        mid,
+                    )
+                    supplied = min(supplied_buy, supplied_sell)
+                if margin_rule[s] == 0:
+                    margin = max(margin_buy, margin_sell)
+                else:
+                    margin = margin_buy + margin_sell
+                total_margin += margin
+                out_lp[L_OBLIGATION, s, d, l] = obligation
+                out_lp[L_MARGIN_BUY, s, d, l] = margin_buy
+                out_lp[L_MARGIN_SELL, s, d, l] = margin_sell
+                out_lp[L_MARGIN, s, d, l] = margin
+                out_lp[L_SUPPLIED, s, d, l] = supplied
+
+            # 10. market-level outcomes
+            capital = target + total_margin
+            if target > 0.0:
+                supply_ratio = total / target
+            else:
+                supply_ratio = 1.0 if total == 0.0 else np.inf
+            out_day[D_VALUATION, s, d] = valuation
+            out_day[D_TARGET, s, d] = target
+            out_day[D_TOTAL_STAKE, s, d] = total
+            out_day[D_FEE_RATE, s, d] = fee_rate
+            out_day[D_FEES, s, d] = fees
+            out_day[D_RETURN, s, d] = 365.0 * fees / total if total > 0.0 else 0.0
+            out_day[D_TOTAL_MARGIN, s, d] = total_margin
+            out_day[D_RETURN_ON_CAPITAL, s, d] = 365.0 * fees / capital if capital > 0.0 else 0.0
+            out_day[D_SUPPLY_RATIO, s, d] = supply_ratio
+            out_day[D_UNDER, s, d] = 1.0 if total < target else 0.0
+
+            # virtual stake grows with average volume at the end of each valuation period
+            if rule_share == 2 and (d + 1) % vp == 0:
+                n = d // vp
+                period_volume = 0.0
+                for j in range(d + 1 - vp, d + 1):
+                    period_volume += traded_volume[p, j]
+                if n == 0:
+                    average = period_volume
+                else:
+                    average = average_volume * n / (n + 1) + period_volume / (n + 1)
+                if n <= 1 or average_volume == 0.0 or average == 0.0:
+                    for l in range(n_lp):
+                        virtual[l] = stake[l]
+                else:
+                    growth = (average - average_volume) / average_volume
+                    for l in range(n_lp):
+                        virtual[l] = max(stake[l], (1.0 + growth) * virtual[l])
+                average_volume = average

@@ -1,0 +1,74 @@
+"""Matplotlib figures from a sweep result dataset.
+
+Every function takes a result (``sweep.run``/``sweep.load``) and returns a
+:class:`matplotlib.figure.Figure` built without pyplot, so importing this package never picks a
+GUI backend and figures are freed with their last reference. Show one in a notebook by leaving it
+as the cell's value (after ``%matplotlib inline``), save it with ``fig.savefig("x.png")``.
+
+- One scenario (select with ``.sel``/``.isel`` first): :func:`market_panels` and its panels
+  (:func:`mark_price`, :func:`volume_and_open_interest`, :func:`stake_vs_target`,
+  :func:`fee_rate`, :func:`fees_collected`, :func:`shares`, :func:`equity_share`,
+  :func:`stake_share`, :func:`annualised_return`, :func:`margin`, :func:`volume_and_valuation`),
+  :func:`order_book`, and the liquidity paper's figures (:func:`time_weighting`,
+  :func:`stake_levels`, :func:`fee_split_by_month`, :func:`fee_and_volume`, :func:`fee_revenue`,
+  :func:`paper_stacked`, :func:`paper_three_panel`).
+- Across a sweep: :func:`heatmap`, :func:`fan_chart`, :func:`variant_comparison`.
+"""
+
+from __future__ import annotations
+
+from ._data import sweep_dims
+from .book import order_book
+from .market import (
+    annualised_return,
+    equity_share,
+    fee_rate,
+    fees_collected,
+    margin,
+    mark_price,
+    market_panels,
+    shares,
+    stake_share,
+    stake_vs_target,
+    volume_and_open_interest,
+    volume_and_valuation,
+)
+from .paper import (
+    fee_and_volume,
+    fee_revenue,
+    fee_split_by_month,
+    paper_stacked,
+    paper_three_panel,
+    stake_levels,
+    time_weighting,
+    weighting,
+)
+from .views import fan_chart, heatmap, variant_comparison
+
+__all__ = [
+    "annualised_return",
+    "equity_share",
+    "fan_chart",
+    "fee_and_volume",
+    "fee_rate",
+    "fee_revenue",
+    "fee_split_by_month",
+    "fees_collected",
+    "heatmap",
+    "margin",
+    "mark_price",
+    "market_panels",
+    "order_book",
+    "paper_stacked",
+    "paper_three_panel",
+    "shares",
+    "stake_levels",
+    "stake_share",
+    "stake_vs_target",
+    "sweep_dims",
+    "time_weighting",
+    "variant_comparison",
+    "volume_and_open_interest",
+    "volume_and_valuation",
+    "weighting",
+]

@@ -1,0 +1,217 @@
+"""Picking what a figure needs out of a result dataset, with errors that say what is there."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import xarray as xr
+
+NON_SWEEP_DIMS = ("path", "day", "lp", "tick", "commit", "stat")
+"""Dimensions of a result that are not sweep dimensions."""
+
+RULE_DIMS = ("share_rule", "fee_rule", "margin_rule")
+
+DAY_STATS = ("mean", "median", "min", "max", "sum", "final")
+SUMMARY_STATS = ("mean", "final", "min", "max")
+
+
+def sweep_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
+    """The sweep dimensions in config order.
+
+    The per-day variables carry every sweep dimension in config order, so the variable with the
+    most of them fixes the order; dimensions seen only elsewhere follow.
+    """
+    arrays = [ds] if isinstance(ds, xr.DataArray) else list(ds.data_vars.values())
+    order: list[str] = []
+    for da in sorted(arrays, key=lambda a: -len(a.dims)):
+        order += [d for d in da.dims if d not in NON_SWEEP_DIMS and d not in order]
+    order += [str(d) for d in ds.dims if d not in NON_SWEEP_DIMS and d not in order]
+    return order
+
+
+def is_summary(ds: xr.Dataset | xr.DataArray) -> bool:
+    """A summary result keeps per-scenario statistics along ``stat`` instead of days."""
+    return "day" not in ds.dims and "stat" in ds.dims
+
+
+def variable(ds: xr.Dataset, name: str, figure: str) -> xr.DataArray:
+    """``ds[name]``, or a ValueError listing the variables the result does have."""
+    if not isinstance(name, str) or name not in ds.data_vars:
+        available = ", ".join(sorted(str(v) for v in ds.data_vars)) or "none"
+        raise ValueError(
+            f"{figure}: variable {name!r} is not in this result; available: {available}"
+        )
+    da = ds[name]
+    if da.dtype == bool:
+        da = da.astype(float).assign_attrs(da.attrs)
+    return da
+
+
+def require(ds: xr.Dataset, names: Iterable[str], figure: str) -> None:
+    """Fail early when a figure's variables are missing (e.g. the config limited ``variables``)."""
+    for name in names:
+        variable(ds, name, figure)
+
+
+def dimension(ds: xr.Dataset | xr.DataArray, dim: str, figure: str) -> str:
+    """``dim`` when it is a dimension of the result, else a ValueError listing them."""
+    if dim not in ds.dims:
+        have = ", ".join(f"{d} ({n})" for d, n in ds.sizes.items())
+        scalar = ""
+        if dim in ds.coords:
+            value = ds[dim].values
+            scalar = f" ({dim!r} is a scalar coordinate here, = {value!r}: it was not swept)"
+        raise ValueError(f"{figure}: {dim!r} is not a dimension of this result{scalar}; "
+                         f"dimensions: {have}")
+    return dim
+
+
+def require_days(ds: xr.Dataset, figure: str) -> None:
+    if "day" not in ds.dims:
+        kind = "a summary result (reduce = \"summary\")" if "stat" in ds.dims else "a result"
+        raise ValueError(
+            f"{figure} needs one value per day, but this is {kind} without a 'day' dimension; "
+            "run the config with reduce = \"none\""
+        )
+
+
+def selection_hint(extra: dict[str, int], ds: xr.Dataset) -> str:
+    """``ds.isel(v=0, path=0)`` or ``ds.sel(v=5.0)``: how to pick one scenario."""
+    isel = ", ".join(f"{d}=0" for d in extra)
+    sel_parts = []
+    for d in extra:
+        if d in ds.coords and d != "path":
+            sel_parts.append(f"{d}={ds[d].values[0]!r}")
+        else:
+            sel_parts.append(f"{d}=0")
+    return f"ds.isel({isel}) or ds.sel({', '.join(sel_parts)})"
+
+
+def one_scenario(
+    ds: xr.Dataset, figure: str, keep: Sequence[str] = ("day", "lp", "tick", "commit")
+) -> xr.Dataset:
+    """The dataset of a single scenario, with size-1 sweep/path dimensions dropped.
+
+    Panels of one market path cannot show several scenarios at once; rather than picking one
+    silently, say which dimensions are extra and how to select.
+    """
+    fixed = set(keep) | {"day", "lp", "tick", "commit", "stat"}
+    extra = {str(d): n for d, n in ds.sizes.items() if d not in fixed and n > 1}
+    if extra:
+        listed = ", ".join(f"{d} ({n})" for d, n in extra.items())
+        raise ValueError(
+            f"{figure} shows one scenario, but this result has more along {listed}; "
+            f"select one first, e.g. {selection_hint(extra, ds)}"
+        )
+    squeeze = [d for d, n in ds.sizes.items() if d not in fixed and n == 1]
+    return ds.isel({d: 0 for d in squeeze}) if squeeze else ds
+
+
+def scalar(ds: xr.Dataset, name: str, default: float | str | None = None) -> float | str:
+    """A parameter coordinate of a one-scenario result (``steepness``, ``tick_size``...)."""
+    if name not in ds.variables:
+        if default is None:
+            raise ValueError(f"the result has no {name!r} coordinate")
+        return default
+    values = np.asarray(ds[name].values).reshape(-1)
+    if values.size != 1:
+        raise ValueError(f"{name!r} has {values.size} values here; select one scenario first")
+    value = values[0]
+    return value.item() if hasattr(value, "item") else value
+
+
+_QUANTILE = re.compile(r"^q(\d{1,2}(?:\.\d+)?)$")
+
+
+def parse_quantile(stat: str) -> float | None:
+    """``"q90"`` -> 0.9, ``"q2.5"`` -> 0.025; None when ``stat`` is not a quantile."""
+    m = _QUANTILE.match(stat)
+    return float(m.group(1)) / 100 if m else None
+
+
+def reduce(
+    da: xr.DataArray,
+    stat: str,
+    dims: Sequence[str],
+    figure: str,
+) -> xr.DataArray:
+    """Reduce ``da`` over ``dims`` (those of day/path/lp it has) by ``stat``.
+
+    ``stat`` is one of mean, median, min, max, sum, or a quantile ``qNN``, applied jointly over
+    all ``dims``; ``final`` takes the last day and then the mean over the other ``dims``. For a
+    summary result (a ``stat`` dimension instead of ``day``) ``stat`` picks the stored statistic
+    (mean, final, min, max) and the other ``dims`` are averaged.
+    """
+    dims = [d for d in dims if d in da.dims]
+    if "stat" in da.dims and "day" not in da.dims:
+        stored = [str(s) for s in da["stat"].values]
+        if stat not in stored:
+            raise ValueError(
+                f"{figure}: this is a summary result; stat must be one of its stored statistics "
+                f"{', '.join(stored)}, got {stat!r}"
+            )
+        da = da.sel(stat=stat, drop=True)
+        rest = [d for d in dims if d != "stat"]
+        return da.mean(rest, keep_attrs=True) if rest else da
+    q = parse_quantile(stat) if isinstance(stat, str) else None
+    if stat not in DAY_STATS and q is None:
+        raise ValueError(
+            f"{figure}: unknown stat {stat!r}; use one of {', '.join(DAY_STATS)} or a quantile "
+            "such as 'q90'"
+        )
+    if not dims:
+        return da
+    if stat == "final":
+        if "day" in da.dims:
+            da = da.isel(day=-1, drop=True)
+        rest = [d for d in dims if d != "day"]
+        return da.mean(rest, keep_attrs=True) if rest else da
+    if q is not None:
+        out = da.quantile(q, dim=dims, keep_attrs=True)
+        return out.drop_vars("quantile", errors="ignore")
+    return getattr(da, stat)(dims, keep_attrs=True)
+
+
+def describe_stat(stat: str, dims: Sequence[str]) -> str:
+    """``mean over day, path`` for titles and colour-bar labels."""
+    q = parse_quantile(stat)
+    name = f"{q:.0%} quantile" if q is not None else stat
+    if stat == "final":
+        rest = [d for d in dims if d != "day"]
+        return "final day" + (f", mean over {', '.join(rest)}" if rest else "")
+    return f"{name} over {', '.join(dims)}" if dims else name
+
+
+def coord_text(ds: xr.Dataset | xr.DataArray, dims: Iterable[str]) -> str:
+    """``v=5, share_rule=equity`` from (now scalar) coordinates."""
+    parts = []
+    for d in dims:
+        if d in ds.coords and ds[d].size == 1:
+            value = np.asarray(ds[d].values).reshape(-1)[0]
+            value = value.item() if hasattr(value, "item") else value
+            parts.append(f"{d}={value:g}" if isinstance(value, float) else f"{d}={value}")
+        else:
+            parts.append(d)
+    return ", ".join(parts)
+
+
+def days_per_year(ds: xr.Dataset) -> float:
+    return float(scalar(ds, "days_per_year", 365.0))
+
+
+def month_days(ds: xr.Dataset) -> list[tuple[int, int]]:
+    """``(month, day)`` for each month start ``t = m/12`` years inside the result.
+
+    The day is the first day with ``day/days_per_year >= m/12`` (the state a month starts
+    with); months starting after the last day are left out.
+    """
+    dpy = days_per_year(ds)
+    days = np.asarray(ds["day"].values)
+    out = []
+    for m in range(12):
+        i = int(np.searchsorted(days / dpy, m / 12 - 1e-12, side="left"))
+        if i < days.size:
+            out.append((m, int(days[i])))
+    return out

@@ -1,0 +1,170 @@
+"""Figure scaffolding and the number formats the old tools used.
+
+Figures are plain :class:`matplotlib.figure.Figure` objects (no pyplot state), so importing
+``sweep.plot`` never selects a GUI backend and a batch job can make thousands of figures
+without leaking them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.dates as mdates
+import numpy as np
+import xarray as xr
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import Formatter, PercentFormatter
+
+UNITLESS = ("", "1")
+
+
+def new_figure(figsize: tuple[float, float] = (8.0, 4.5)) -> Figure:
+    """A figure with constrained layout, detached from pyplot."""
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def figure_axes(ax: Axes | None, figsize: tuple[float, float] = (8.0, 4.5)) -> tuple[Figure, Axes]:
+    """Draw into ``ax`` when given (a panel of a bigger figure), else into a new figure."""
+    if ax is not None:
+        fig = ax.figure
+        return getattr(fig, "figure", None) or fig, ax
+    fig = new_figure(figsize)
+    return fig, fig.add_subplot()
+
+
+class Thousands(Formatter):
+    """``12,345``: thousands separators, with only as many decimals as the tick step needs."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return f"{x:,.{_decimals(self.locs)}f}"
+
+
+class Compact(Formatter):
+    """``1.5M``, ``250k``: the old tools' volume and stake axes, scaled to the largest tick."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        locs = np.asarray(self.locs, dtype=float)
+        top = float(np.max(np.abs(locs))) if locs.size else abs(x)
+        for scale, threshold, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e3, 1e4, "k")):
+            if top >= threshold:
+                return f"{x / scale:,.{_decimals(locs / scale)}f}{suffix}"
+        return f"{x:,.{_decimals(locs)}f}"
+
+
+def _decimals(locs: Sequence[float]) -> int:
+    locs = np.asarray(locs, dtype=float)
+    if locs.size < 2:
+        return 0
+    step = float(np.min(np.abs(np.diff(locs))))
+    if step <= 0 or not math.isfinite(step) or step >= 1:
+        return 0
+    return min(int(-math.floor(math.log10(step) + 1e-9)), 8)
+
+
+def percent() -> PercentFormatter:
+    """Fractions shown as percent, with decimals fitted to the axis range."""
+    return PercentFormatter(xmax=1.0, decimals=None)
+
+
+def label(da: xr.DataArray, name: str | None = None) -> str:
+    """Axis label from the CF attributes: ``long_name (units)``; unitless ones bare."""
+    text = str(da.attrs.get("long_name") or name or da.name or "")
+    units = str(da.attrs.get("units", ""))
+    if units in UNITLESS:
+        return text
+    return f"{text} ({units})"
+
+
+def units(da: xr.DataArray) -> str:
+    return str(da.attrs.get("units", ""))
+
+
+def is_fraction(da: xr.DataArray) -> bool:
+    """Rates and shares read best as percent: unitless fractions and per-year returns."""
+    name = str(da.name or "")
+    return (
+        name in ("fee_rate", "fee_bid", "equity_share", "stake_share", "under_supplied_share")
+        or name.startswith("under_supplied")
+        or units(da) == "1/year"
+    )
+
+
+def value_formatter(da: xr.DataArray) -> Formatter:
+    """The axis format for a variable: percent for rates, thousands for money."""
+    if is_fraction(da):
+        return percent()
+    if units(da).startswith("USD"):
+        return Compact()
+    return Thousands()
+
+
+def format_value(x: float, da: xr.DataArray) -> str:
+    """One number in the variable's style (cell annotations, captions)."""
+    if not math.isfinite(x):
+        return "inf" if x > 0 else ("-inf" if x < 0 else "n/a")
+    if is_fraction(da):
+        return f"{x:.2%}" if abs(x) < 10 else f"{x:.0%}"
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:,.1f}M"
+    if abs(x) >= 1e4:
+        return f"{x / 1e3:,.0f}k"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}"
+
+
+def lp_colors(n: int) -> list:
+    """Distinct colours for ``n`` LPs (tab10, tab20 beyond ten, then a continuous map)."""
+    if n <= 10:
+        return [colormaps["tab10"](i) for i in range(n)]
+    if n <= 20:
+        return [colormaps["tab20"](i) for i in range(n)]
+    return [colormaps["viridis"](x) for x in np.linspace(0, 1, n)]
+
+
+def legend(ax: Axes, n: int | None = None, **kwargs: object) -> None:
+    """A legend that stays readable with many entries: outside on the right beyond six."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    n = len(handles) if n is None else n
+    if n > 6:
+        ax.legend(
+            handles,
+            labels,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            ncol=1 if n <= 16 else 2,
+            fontsize="small",
+            frameon=False,
+        )
+    else:
+        ax.legend(handles, labels, fontsize="small", **kwargs)
+
+
+def figure_legend(fig: Figure, ax: Axes, ncol: int = 6) -> None:
+    """One legend above all panels (for figures whose panels share their LP lines)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles,
+            labels,
+            loc="outside upper center",
+            ncol=min(len(handles), ncol),
+            frameon=False,
+        )
+
+
+def time_axis(ax: Axes, ds: xr.Dataset | xr.DataArray) -> np.ndarray:
+    """X values for a per-day series: the ``date`` coordinate when there is one, else day."""
+    if "date" in ds.coords and ds["date"].dims == ("day",):
+        locator = mdates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.set_xlabel("date")
+        return np.asarray(ds["date"].values)
+    ax.set_xlabel("day")
+    return np.asarray(ds["day"].values)

@@ -1,0 +1,275 @@
+"""The old tools' market panels (``notebooks/_utils.py: plots``) for one scenario.
+
+Each function takes a result dataset of one scenario (select it with ``.sel``/``.isel``) and
+returns a :class:`~matplotlib.figure.Figure`; pass ``ax`` to draw into a panel of your own
+figure instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from . import _data, _style
+
+__all__ = [
+    "mark_price",
+    "volume_and_open_interest",
+    "stake_vs_target",
+    "fee_rate",
+    "fees_collected",
+    "equity_share",
+    "stake_share",
+    "shares",
+    "annualised_return",
+    "margin",
+    "volume_and_valuation",
+    "market_panels",
+]
+
+
+def _scenario(ds: xr.Dataset, names: tuple[str, ...], figure: str) -> xr.Dataset:
+    _data.require_days(ds, figure)
+    _data.require(ds, names, figure)
+    return _data.one_scenario(ds, figure)
+
+
+def _line(ax: Axes, x: np.ndarray, da: xr.DataArray, name: str, **kwargs: object) -> None:
+    ax.plot(x, np.asarray(da.values, dtype=float), label=name, **kwargs)
+
+
+def _per_lp(ax: Axes, ds: xr.Dataset, name: str, legend: bool) -> xr.DataArray:
+    """One line per LP of ``ds[name]``, coloured consistently across panels."""
+    da = _data.variable(ds, name, name)
+    x = _style.time_axis(ax, ds)
+    lps = [str(v) for v in ds["lp"].values]
+    for lp, color in zip(lps, _style.lp_colors(len(lps)), strict=True):
+        _line(ax, x, da.sel(lp=lp), lp, color=color)
+    ax.yaxis.set_major_formatter(_style.value_formatter(da))
+    ax.set_ylabel(_style.label(da))
+    if legend:
+        _style.legend(ax, len(lps), title="LP")
+    return da
+
+
+def mark_price(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
+    """Mark price per day, thousands separated."""
+    ds = _scenario(ds, ("mark_price",), "mark_price")
+    fig, ax = _style.figure_axes(ax)
+    da = ds["mark_price"]
+    _line(ax, _style.time_axis(ax, ds), da, "mark price", color="C0")
+    ax.yaxis.set_major_formatter(_style.Thousands())
+    ax.set_ylabel(_style.label(da))
+    ax.set_title("Mark price")
+    return fig
+
+
+def volume_and_open_interest(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
+    """Traded volume (left axis) and open interest (right axis): the demand for liquidity."""
+    ds = _scenario(ds, ("traded_volume", "open_interest"), "volume_and_open_interest")
+    fig, ax = _style.figure_axes(ax)
+    x = _style.time_axis(ax, ds)
+    vol, oi = ds["traded_volume"], ds["open_interest"]
+    _line(ax, x, vol, "traded volume", color="C0")
+    ax.set_ylabel(_style.label(vol), color="C0")
+    ax.tick_params(axis="y", labelcolor="C0")
+    ax.yaxis.set_major_formatter(_style.Compact())
+    ax2 = ax.twinx()
+    _line(ax2, x, oi, "open interest", color="C1")
+    ax2.set_ylabel(_style.label(oi), color="C1")
+    ax2.tick_params(axis="y", labelcolor="C1")
+    ax2.yaxis.set_major_formatter(_style.Compact())
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize="small")
+    ax.set_title("Volume & open interest")
+    return fig
+
+
+def stake_vs_target(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
+    """Total committed stake against the target stake; under-supplied days shaded."""
+    ds = _scenario(ds, ("target_stake", "total_stake"), "stake_vs_target")
+    fig, ax = _style.figure_axes(ax)
+    x = _style.time_axis(ax, ds)
+    target, total = ds["target_stake"], ds["total_stake"]
+    _line(ax, x, target, "target stake", color="C3", linestyle="--")
+    _line(ax, x, total, "total stake", color="C0")
+    under = (
+        np.asarray(ds["under_supplied"].values, dtype=bool)
+        if "under_supplied" in ds.data_vars
+        else np.asarray(total.values < target.values)
+    )
+    if under.any():
+        ax.fill_between(
+            x,
+            0,
+            1,
+            where=under,
+            step="mid",
+            color="C3",
+            alpha=0.12,
+            linewidth=0,
+            transform=ax.get_xaxis_transform(),
+            label="under-supplied",
+        )
+    ax.yaxis.set_major_formatter(_style.Compact())
+    ax.set_ylabel("stake (USD)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize="small")
+    ax.set_title("Stake vs target stake")
+    return fig
+
+
+def fee_rate(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
+    """The liquidity fee rate set by the fee rule, as percent."""
+    ds = _scenario(ds, ("fee_rate",), "fee_rate")
+    fig, ax = _style.figure_axes(ax)
+    da = ds["fee_rate"]
+    ax.plot(_style.time_axis(ax, ds), np.asarray(da.values), color="C2", drawstyle="steps-mid")
+    ax.yaxis.set_major_formatter(_style.percent())
+    ax.set_ylabel(_style.label(da))
+    ax.set_ylim(bottom=0)
+    ax.set_title("Fee rate")
+    return fig
+
+
+def fees_collected(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
+    """Liquidity fees collected per day, thousands separated."""
+    ds = _scenario(ds, ("fees_collected",), "fees_collected")
+    fig, ax = _style.figure_axes(ax)
+    da = ds["fees_collected"]
+    _line(ax, _style.time_axis(ax, ds), da, "fees collected", color="C4")
+    ax.yaxis.set_major_formatter(_style.Thousands())
+    ax.set_ylabel(_style.label(da))
+    ax.set_ylim(bottom=0)
+    ax.set_title("Fees collected / day")
+    return fig
+
+
+def equity_share(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True) -> Figure:
+    """Each LP's share of the fees under the share rule."""
+    ds = _scenario(ds, ("equity_share",), "equity_share")
+    fig, ax = _style.figure_axes(ax)
+    _per_lp(ax, ds, "equity_share", legend)
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Equity share (fee split)")
+    return fig
+
+
+def stake_share(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True) -> Figure:
+    """Each LP's share of the total committed stake (pro-rata baseline)."""
+    ds = _scenario(ds, ("stake_share",), "stake_share")
+    fig, ax = _style.figure_axes(ax)
+    _per_lp(ax, ds, "stake_share", legend)
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Stake share")
+    return fig
+
+
+def shares(ds: xr.Dataset) -> Figure:
+    """Equity share above stake share: how far the fee split departs from pro-rata."""
+    ds = _scenario(ds, ("equity_share", "stake_share"), "shares")
+    fig = _style.new_figure((8.0, 6.0))
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    equity_share(ds, ax=ax1, legend=False)
+    stake_share(ds, ax=ax2, legend=False)
+    ax1.set_xlabel("")
+    _style.figure_legend(fig, ax1)
+    return fig
+
+
+def annualised_return(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True) -> Figure:
+    """Annualised fee return on stake per LP, with the market's return on total stake."""
+    ds = _scenario(ds, ("lp_annualised_return",), "annualised_return")
+    fig, ax = _style.figure_axes(ax)
+    _per_lp(ax, ds, "lp_annualised_return", legend=False)
+    if "annualised_return" in ds.data_vars:
+        x = _style.time_axis(ax, ds)
+        _line(ax, x, ds["annualised_return"], "all LPs", color="k", linestyle=":", linewidth=1.2)
+    if legend:
+        _style.legend(ax, ds.sizes["lp"] + 1)
+    ax.set_title("Annualised rate of return")
+    return fig
+
+
+def margin(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True) -> Figure:
+    """Margin each LP posts for its pegged orders."""
+    ds = _scenario(ds, ("margin",), "margin")
+    fig, ax = _style.figure_axes(ax)
+    _per_lp(ax, ds, "margin", legend)
+    ax.set_ylim(bottom=0)
+    ax.set_title("Margin")
+    return fig
+
+
+def volume_and_valuation(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
+    """Daily traded volume against the market valuation it feeds (step 1 and 3)."""
+    ds = _scenario(ds, ("traded_volume", "valuation"), "volume_and_valuation")
+    fig, ax = _style.figure_axes(ax)
+    x = _style.time_axis(ax, ds)
+    _line(ax, x, ds["traded_volume"], _style.label(ds["traded_volume"]), color="C0")
+    _line(ax, x, ds["valuation"], _style.label(ds["valuation"]), color="C5")
+    if "total_stake" in ds.data_vars:
+        _line(ax, x, ds["total_stake"], "total stake (USD)", color="0.5", linestyle="--",
+              linewidth=1)
+    ax.yaxis.set_major_formatter(_style.Compact())
+    ax.set_ylabel("USD")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize="small")
+    ax.set_title("Volume & valuation")
+    return fig
+
+
+_PANELS: tuple[tuple[Callable[..., Figure], tuple[str, ...], bool], ...] = (
+    (mark_price, ("mark_price",), False),
+    (volume_and_open_interest, ("traded_volume", "open_interest"), False),
+    (stake_vs_target, ("target_stake", "total_stake"), False),
+    (fee_rate, ("fee_rate",), False),
+    (fees_collected, ("fees_collected",), False),
+    (volume_and_valuation, ("traded_volume", "valuation"), False),
+    (equity_share, ("equity_share",), True),
+    (stake_share, ("stake_share",), True),
+    (annualised_return, ("lp_annualised_return",), True),
+    (margin, ("margin",), True),
+)
+
+
+def market_panels(ds: xr.Dataset) -> Figure:
+    """All market panels of one scenario in one figure (those whose variables the result has).
+
+    The LP panels share one legend at the top, so many LPs do not crowd the panels.
+    """
+    _data.require_days(ds, "market_panels")
+    ds = _data.one_scenario(ds, "market_panels")
+    panels = [(f, per_lp) for f, names, per_lp in _PANELS if all(n in ds.data_vars for n in names)]
+    if not panels:
+        needed = sorted({n for _, names, _ in _PANELS for n in names})
+        raise ValueError(
+            "market_panels: the result has none of the variables the panels need "
+            f"({', '.join(needed)}); available: {', '.join(map(str, ds.data_vars)) or 'none'}"
+        )
+    ncols = 2
+    nrows = -(-len(panels) // ncols)
+    fig = _style.new_figure((13.0, 2.9 * nrows + 0.8))
+    axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False).ravel()
+    lp_ax = None
+    for ax, (func, per_lp) in zip(axes, panels, strict=False):
+        if per_lp:
+            func(ds, ax=ax, legend=False)
+            lp_ax = lp_ax or ax
+        else:
+            func(ds, ax=ax)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    for i, ax in enumerate(axes[: len(panels)]):
+        if i + ncols < len(panels):
+            ax.set_xlabel("")
+        else:
+            ax.xaxis.set_tick_params(labelbottom=True)
+    if lp_ax is not None:
+        _style.figure_legend(fig, lp_ax, ncol=8)
+    fig.suptitle("Market and liquidity providers", fontsize="large")
+    return fig

@@ -1,0 +1,226 @@
+"""From a checked config to scenarios: the grid, its chunks, and the kernels' input arrays.
+
+A :class:`Plan` holds everything a worker needs to compute any chunk, and nothing large (paths
+are rebuilt from their source). Scenarios are the cartesian product of the sweep dimensions (in
+config order) and the Monte Carlo path index; a chunk is a hyperslab of that grid, so each one
+is written into the result file with one slice per dimension.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .config import PARAMS, Config, ConfigError, Dimension, check_commitments_fit, load_config
+from .kernels import FEE_CODES, MARGIN_CODES, SHARE_CODES
+from .paths import PathSource, check_paths, path_source
+from .risk import risk_factor_arrays
+
+OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose raw outputs are about this size
+RULE_CODES = {"share_rule": SHARE_CODES, "fee_rule": FEE_CODES, "margin_rule": MARGIN_CODES}
+INT_PARAMS = ("stake_target_period", "valuation_period", "num_ticks")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One hyperslab of the scenario grid (sweep dims + path axis)."""
+
+    index: int
+    slices: tuple[slice, ...]
+    start: int  # first flat scenario index
+    stop: int  # one past the last
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A sweep ready to run: grid, chunking and the arrays every chunk shares."""
+
+    config: Config
+    source: PathSource
+    dims: tuple[Dimension, ...]
+    n_paths: int
+    n_days: int
+    lp_names: tuple[str, ...]
+    shapes: dict[str, np.ndarray]  # (G, L, N) limit/fraction arrays per num_ticks value
+    tick_values: tuple[int, ...]  # num_ticks of each shape row G
+    events: dict[str, np.ndarray]
+    given_fee_rate: np.ndarray
+    chunk_size: int
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        """Sweep dims, then the path axis (size 1 without Monte Carlo paths)."""
+        return tuple(len(d.values) for d in self.dims) + (self.n_paths,)
+
+    @property
+    def n_scenarios(self) -> int:
+        return math.prod(self.grid_shape)
+
+    @property
+    def n_lp(self) -> int:
+        return len(self.lp_names)
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return chunk_grid(self.grid_shape, self.chunk_size)
+
+    def parameters(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """Every per-scenario parameter for flat scenarios ``start..stop-1``."""
+        flat = np.arange(start, stop)
+        index = np.unravel_index(flat, self.grid_shape)
+        values: dict[str, Any] = {}
+        for section in PARAMS:
+            for key in PARAMS[section]:
+                values[key] = self.config.params[key]
+        for dim, idx in zip(self.dims, index[:-1]):
+            if dim.section != "path":
+                values[dim.key] = np.asarray(dim.values)[idx]
+        out: dict[str, np.ndarray] = {}
+        n = stop - start
+        for key, value in values.items():
+            if key in RULE_CODES:
+                codes = RULE_CODES[key]
+                value = np.vectorize(codes.__getitem__, otypes=[np.int64])(np.asarray(value))
+            dtype = np.int64 if key in INT_PARAMS or key in RULE_CODES else np.float64
+            out[key] = np.broadcast_to(np.asarray(value, dtype=dtype), (n,)).copy()
+        out["rf_long"], out["rf_short"] = risk_factor_arrays(
+            out["mu"], out["sigma"], out["tau"], out["lambd"]
+        )
+        out["shape_of"] = np.searchsorted(np.asarray(self.tick_values), out["num_ticks"])
+        path_axes = [i for i, d in enumerate(self.dims) if d.section == "path"]
+        if path_axes:
+            path_shape = tuple(self.grid_shape[i] for i in path_axes)
+            out["setting"] = np.ravel_multi_index(tuple(index[i] for i in path_axes), path_shape)
+        else:
+            out["setting"] = np.zeros(n, dtype=np.int64)
+        out["path"] = index[-1].astype(np.int64)
+        return out
+
+
+def chunk_grid(shape: tuple[int, ...], chunk_size: int) -> list[Chunk]:
+    """Split a C-ordered grid into hyperslabs of at most ``chunk_size`` scenarios.
+
+    The split axis is the outermost one whose inner block fits; axes before it take one index
+    per chunk, axes after it are whole. Chunks are contiguous in flat scenario order.
+    """
+    total = math.prod(shape)
+    if total <= chunk_size:
+        return [Chunk(0, tuple(slice(0, n) for n in shape), 0, total)]
+    axis = len(shape) - 1
+    while axis > 0 and math.prod(shape[axis:]) <= chunk_size:
+        axis -= 1
+    inner = math.prod(shape[axis + 1 :])
+    step = max(1, chunk_size // inner)
+    chunks = []
+    for outer in np.ndindex(*shape[:axis]):
+        for lo in range(0, shape[axis], step):
+            hi = min(lo + step, shape[axis])
+            slices = (
+                tuple(slice(i, i + 1) for i in outer)
+                + (slice(lo, hi),)
+                + tuple(slice(0, n) for n in shape[axis + 1 :])
+            )
+            start = int(np.ravel_multi_index(tuple(outer) + (lo,) + (0,) * len(shape[axis + 1 :]), shape))
+            chunks.append(Chunk(len(chunks), slices, start, start + (hi - lo) * inner))
+    return chunks
+
+
+def _preset(name: str, num_ticks: int) -> tuple[np.ndarray, np.ndarray]:
+    """(limit_orders, fractions) of a preset shape, the same on both sides."""
+    limit = np.zeros(num_ticks)
+    fractions = np.zeros(num_ticks)
+    if name == "uniform":
+        fractions[:] = 1.0
+    elif name == "aggressive":
+        fractions[0] = 1.0
+    elif name == "passive":
+        fractions[-1] = 1.0
+    return limit, fractions
+
+
+def lp_shapes(config: Config) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
+    """Order shapes as (G, L, N) arrays, one row G per num_ticks value of the sweep."""
+    ticks = config.params["num_ticks"]
+    tick_values = tuple(sorted(ticks)) if isinstance(ticks, tuple) else (ticks,)
+    n_max = max(tick_values)
+    names = ("limit_orders_buy", "limit_orders_sell", "fractions_buy", "fractions_sell")
+    shapes = {n: np.zeros((len(tick_values), len(config.lps), n_max)) for n in names}
+    for g, nt in enumerate(tick_values):
+        for l, lp in enumerate(config.lps):
+            if lp.shape is not None:
+                limit, fractions = _preset(lp.shape, nt)
+                given = dict(zip(names, (limit, limit, fractions, fractions)))
+            else:
+                zero = (0.0,) * nt
+                given = {n: np.asarray(getattr(lp, n) or zero) for n in names}
+            for n in names:
+                if len(given[n]) != nt:
+                    raise ConfigError(
+                        f"[[lp]] {lp.name} {n}",
+                        list(given[n]),
+                        f"has {len(given[n])} values but [market] num_ticks = {nt}",
+                    )
+                shapes[n][g, l, :nt] = given[n]
+    return shapes, tick_values
+
+
+def commitment_events(config: Config) -> dict[str, np.ndarray]:
+    """All LPs' commitment events in the order the kernel applies them."""
+    rows = []
+    for l, lp in enumerate(config.lps):
+        for j, c in enumerate(lp.commit):
+            bid = np.nan if c.fee_bid is None else c.fee_bid
+            rows.append((math.ceil(c.day), l, j, c.day, c.stake, bid))
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    return {
+        "apply_day": np.array([r[0] for r in rows], dtype=np.int64),
+        "lp": np.array([r[1] for r in rows], dtype=np.int64),
+        "day": np.array([r[3] for r in rows], dtype=np.float64),
+        "stake": np.array([r[4] for r in rows], dtype=np.float64),
+        "fee_bid": np.array([r[5] for r in rows], dtype=np.float64),
+    }
+
+
+def auto_chunk_size(n_days: int, n_lp: int) -> int:
+    per_scenario = n_days * (10 + 12 * max(n_lp, 1)) * 8
+    return max(1, OUTPUT_BYTES_TARGET // per_scenario)
+
+
+def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> Plan:
+    """Check everything about a config that can be checked before work starts, and plan it."""
+    if not isinstance(config, Config):
+        config = load_config(config)
+    if not config.lps:
+        raise ConfigError("[[lp]]", [], "a sweep needs at least one LP")
+    source = path_source(config)
+    if config.paths > 1 and config.path_kind != "gbm":
+        raise ConfigError(
+            "[sweep] paths", config.paths, f"Monte Carlo paths need kind = 'gbm', not {config.path_kind!r}"
+        )
+    check_paths(source, config)
+    check_commitments_fit(config, source.n_days)
+    shapes, tick_values = lp_shapes(config)
+    fee_rate = np.zeros(source.n_days)
+    if config.fee_rate is not None:
+        fee_rate[:] = config.fee_rate
+    size = chunk_size or config.chunk_size or auto_chunk_size(source.n_days, len(config.lps))
+    return Plan(
+        config=config,
+        source=source,
+        dims=config.dims,
+        n_paths=config.paths,
+        n_days=source.n_days,
+        lp_names=tuple(lp.name for lp in config.lps),
+        shapes=shapes,
+        tick_values=tick_values,
+        events=commitment_events(config),
+        given_fee_rate=fee_rate,
+        chunk_size=int(size),
+    )

@@ -1,0 +1,65 @@
+"""The result variables: what each one is, its dimensions and its CF attributes.
+
+The kernels fill arrays in the order of :data:`PER_DAY` and :data:`PER_LP_DAY`; the dataset layer
+labels them from here. Market series and risk factors carry only the dimensions they depend on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    scope: str  # "path": path dims + day; "risk": risk dims; "day": scenario + day; "lp": + lp
+    units: str
+    long_name: str
+    dtype: str = "float64"
+
+
+_VARIABLES = [
+    Variable("mark_price", "path", "USD", "mark price"),
+    Variable("traded_volume", "path", "USD/day", "notional traded per day"),
+    Variable("open_interest", "path", "USD", "open interest"),
+    Variable("rf_long", "risk", "1", "risk factor of long positions"),
+    Variable("rf_short", "risk", "1", "risk factor of short positions"),
+    # per day (kernel order)
+    Variable("valuation", "day", "USD", "market valuation: max(volume proxy, total stake)"),
+    Variable("target_stake", "day", "USD", "target stake: c2 * v * rf_short * max open interest"),
+    Variable("total_stake", "day", "USD", "total committed stake"),
+    Variable("fee_rate", "day", "1", "liquidity fee rate"),
+    Variable("fees_collected", "day", "USD/day", "liquidity fees collected"),
+    Variable("annualised_return", "day", "1/year", "annualised fee return on total stake"),
+    Variable("total_margin", "day", "USD", "margin of all LPs' pegged orders"),
+    Variable(
+        "annualised_return_on_capital",
+        "day",
+        "1/year",
+        "annualised fees over target stake plus total margin",
+    ),
+    Variable("supply_ratio", "day", "1", "total stake / target stake"),
+    Variable("under_supplied", "day", "1", "total stake below target stake", dtype="bool"),
+    # per day and LP (kernel order)
+    Variable("stake", "lp", "USD", "committed stake"),
+    Variable("fee_bid", "lp", "1", "liquidity fee bid"),
+    Variable("equity", "lp", "USD", "weight in the fee split under the share rule"),
+    Variable("equity_share", "lp", "1", "share of fees received"),
+    Variable("stake_share", "lp", "1", "share of total stake"),
+    Variable("fee_revenue", "lp", "USD/day", "fee revenue"),
+    Variable("lp_annualised_return", "lp", "1/year", "annualised fee return on stake"),
+    Variable("obligation", "lp", "USD", "liquidity obligation: k * stake"),
+    Variable("margin_buy", "lp", "USD", "margin of pegged buy orders"),
+    Variable("margin_sell", "lp", "USD", "margin of pegged sell orders"),
+    Variable("margin", "lp", "USD", "margin of pegged orders under the margin rule"),
+    Variable("supplied_liquidity", "lp", "USD", "liquidity supplied: min over both sides"),
+]
+
+VARIABLES: dict[str, Variable] = {v.name: v for v in _VARIABLES}
+OUTPUTS: tuple[str, ...] = tuple(VARIABLES)
+PER_DAY: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "day")
+PER_LP_DAY: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "lp")
+PATH_SERIES: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "path")
+RISK_FACTORS: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "risk")
+
+STATISTICS: tuple[str, ...] = ("mean", "final", "min", "max")

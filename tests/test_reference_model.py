@@ -1,0 +1,590 @@
+"""Tests of the plain-Python reference model (tests/reference_model.py) itself.
+
+The expected numbers here come from MECHANISM.md worked by hand, from the Vega spec's
+fee example and from the formulas of the "Fee Calculations" notebook -- never from the
+model under test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from statistics import NormalDist
+
+import pytest
+from reference_model import (
+    FEE_RULES,
+    MARGIN_RULES,
+    PER_DAY_OUTPUTS,
+    PER_LP_OUTPUTS,
+    SHARE_RULES,
+    random_scenario,
+    risk_factors,
+    simulate,
+)
+
+REL = 1e-9
+
+
+def assert_close(actual: float, expected: float, rel: float = REL) -> None:
+    assert math.isclose(actual, expected, rel_tol=rel, abs_tol=1e-300), (actual, expected)
+
+
+def flat_shape(num_ticks: int = 1) -> dict:
+    """An order shape with no limit orders and equal pegged fractions."""
+    return {"limit_orders_buy": [0.0] * num_ticks, "limit_orders_sell": [0.0] * num_ticks,
+            "fractions_buy": [1.0] * num_ticks, "fractions_sell": [1.0] * num_ticks}
+
+
+def base_scenario(num_days: int, lps: list[dict], **overrides) -> dict:
+    """A small valid scenario: price 100, volume 1000, no open interest."""
+    scenario = {
+        "mark_price": [100.0] * num_days,
+        "traded_volume": [1000.0] * num_days,
+        "open_interest": [0.0] * num_days,
+        "v": 1.0, "k": 1.0, "stake_target_period": 1, "valuation_period": 1, "c2": 1.0,
+        "mu": 0.0, "sigma": 1.0, "tau": 1e-4, "lambd": 0.01,
+        "tick_size": 0.1, "num_ticks": 1,
+        "share_rule": "equity", "fee_rule": "marginal", "margin_rule": "max",
+        "steepness": 8.0, "midpoint": 0.5, "days_per_year": 365.0,
+        "lps": [dict(flat_shape(), **lp) for lp in lps],
+    }
+    scenario.update(overrides)
+    return scenario
+
+
+# --------------------------------------------------------------------------------------
+# Risk model
+# --------------------------------------------------------------------------------------
+def test_risk_factors_match_an_independent_normal():
+    phi, phi_inv = NormalDist().cdf, NormalDist().inv_cdf
+    mu, sigma, tau, lambd = 0.1, 1.2, 0.01, 0.01
+    sb, m = sigma * math.sqrt(tau), math.exp(mu * tau)
+    rf_long, rf_short = risk_factors(mu, sigma, tau, lambd)
+    assert_close(rf_long, 1 - m * phi(phi_inv(lambd) - sb) / lambd)
+    assert_close(rf_short, m * (1 - phi(phi_inv(1 - lambd) - sb)) / lambd - 1)
+    assert 0 < rf_long < 1 and rf_short > 0
+
+
+# --------------------------------------------------------------------------------------
+# Fee rate: the Vega spec example
+# --------------------------------------------------------------------------------------
+# Vega spec 0042: bids 0.5%, 0.75%, 3.75% with stakes 120, 20, 60.  Listed here out of bid
+# order so that the sort by (fee_bid, l) is exercised.
+SPEC_LPS = [
+    {"name": "C", "commit": [{"day": 0, "stake": 60.0, "fee_bid": 0.0375}]},
+    {"name": "A", "commit": [{"day": 0, "stake": 120.0, "fee_bid": 0.005}]},
+    {"name": "B", "commit": [{"day": 0, "stake": 20.0, "fee_bid": 0.0075}]},
+]
+
+
+def spec_scenario(target: float, fee_rule: str) -> dict:
+    """One day whose target stake is ``target``: OI = target/(c2*v*rf_short)."""
+    scenario = base_scenario(1, SPEC_LPS, fee_rule=fee_rule, v=3.0)
+    _, rf_short = risk_factors(scenario["mu"], scenario["sigma"], scenario["tau"],
+                               scenario["lambd"])
+    scenario["open_interest"] = [target / (scenario["c2"] * scenario["v"] * rf_short)]
+    return scenario
+
+
+@pytest.mark.parametrize(("target", "expected"), [(119.0, 0.005), (123.0, 0.0075),
+                                                  (240.0, 0.0375)])
+def test_spec_fee_example_marginal(target, expected):
+    out = simulate(spec_scenario(target, "marginal"))
+    assert_close(out["target_stake"][0], target, 1e-12)
+    # 119: 120 >= 119 at the first bid; 123: 120+20 = 140 >= 123 at the second;
+    # 240: 200 never reaches it, so the highest active bid.
+    assert out["fee_rate"][0] == expected
+    assert_close(out["fees_collected"][0], 1000.0 * expected)
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    (119.0, 0.005),                                                   # walked: A
+    (123.0, (120 * 0.005 + 20 * 0.0075) / 140),                       # walked: A, B
+    (240.0, (120 * 0.005 + 20 * 0.0075 + 60 * 0.0375) / 200),         # all
+])
+def test_spec_fee_example_weighted(target, expected):
+    out = simulate(spec_scenario(target, "weighted"))
+    assert_close(out["fee_rate"][0], expected)
+
+
+def test_marginal_fee_stops_where_cumulative_stake_equals_target():
+    scenario = spec_scenario(150.0, "marginal")
+    target = simulate(scenario)["target_stake"][0]  # does not depend on the stakes
+    scenario["lps"][1]["commit"] = [{"day": 0, "stake": target, "fee_bid": 0.005}]
+    out = simulate(scenario)
+    assert out["target_stake"][0] == target
+    assert out["fee_rate"][0] == 0.005  # cumulative stake == target is enough
+    assert out["supply_ratio"][0] > 1 and not out["under_supplied"][0]
+
+
+def test_marginal_fee_ties_break_by_lp_index():
+    lps = [{"name": "X", "commit": [{"day": 0, "stake": 10.0, "fee_bid": 0.002}]},
+           {"name": "Y", "commit": [{"day": 0, "stake": 50.0, "fee_bid": 0.001}]},
+           {"name": "Z", "commit": [{"day": 0, "stake": 50.0, "fee_bid": 0.001}]}]
+    scenario = base_scenario(1, lps, fee_rule="weighted")
+    _, rf_short = risk_factors(0.0, 1.0, 1e-4, 0.01)
+    scenario["open_interest"] = [40.0 / rf_short]  # target 40: reached at Y alone
+    assert_close(simulate(scenario)["fee_rate"][0], 0.001)
+    scenario["open_interest"] = [105.0 / rf_short]  # Y + Z = 100 < 105: X too
+    assert_close(simulate(scenario)["fee_rate"][0], (50 * 0.001 * 2 + 10 * 0.002) / 110)
+
+
+def test_no_active_lp_means_no_fee_and_given_fee_goes_to_nobody():
+    lps = [{"name": "A", "commit": [{"day": 2, "stake": 10.0, "fee_bid": 0.003}]}]
+    out = simulate(base_scenario(4, lps))
+    assert out["fee_rate"][:2] == [0.0, 0.0] and out["fee_rate"][2] == 0.003
+    assert out["fee_bid"][0] == [0.0] and out["fee_bid"][3] == [0.003]
+
+    given = base_scenario(4, lps, fee_rule="given", fee_rate=[0.01, 0.02, 0.03, 0.04])
+    out = simulate(given)
+    assert out["fee_rate"] == [0.01, 0.02, 0.03, 0.04]
+    assert out["fees_collected"] == [10.0, 20.0, 30.0, 40.0]
+    assert out["fee_revenue"][1] == [0.0] and out["fee_revenue"][3] == [40.0]
+    assert out["annualised_return"][1] == 0.0
+
+
+def test_fees_per_day_are_volume_times_bid_for_one_lp():
+    lps = [{"name": "A", "commit": [{"day": 3, "stake": 500.0, "fee_bid": 0.0025}]}]
+    out = simulate(base_scenario(10, lps))
+    for d in range(10):
+        expected = 1000.0 * 0.0025 if d >= 3 else 0.0
+        assert out["fees_collected"][d] == pytest.approx(expected, rel=1e-15, abs=0)
+        assert out["fee_revenue"][d][0] == pytest.approx(expected, rel=1e-15, abs=0)
+        assert out["annualised_return"][d] == pytest.approx(365 * expected / 500.0 if d >= 3
+                                                            else 0.0, rel=1e-15, abs=0)
+        assert out["lp_annualised_return"][d][0] == out["annualised_return"][d]
+
+
+def test_exit_keeps_the_last_bid_and_zeroes_everything_else():
+    lps = [{"name": "A", "commit": [{"day": 0, "stake": 500.0, "fee_bid": 0.0025},
+                                    {"day": 2, "stake": 0.0, "fee_bid": 0.004}]}]
+    out = simulate(base_scenario(4, lps))
+    assert out["fee_bid"][3] == [0.004]
+    for name in PER_LP_OUTPUTS:
+        if name != "fee_bid":
+            assert out[name][3] == [0.0], name
+    assert out["total_stake"][3] == 0.0 and out["supply_ratio"][3] == 1.0
+
+
+# --------------------------------------------------------------------------------------
+# Equity-like share, worked by hand
+# --------------------------------------------------------------------------------------
+def test_equity_share_by_hand():
+    lps = [{"name": "A", "commit": [{"day": 0, "stake": 50.0, "fee_bid": 0.001},
+                                    {"day": 2, "stake": 25.0, "fee_bid": 0.001}]},
+           {"name": "B", "commit": [{"day": 1, "stake": 100.0, "fee_bid": 0.002}]}]
+    out = simulate(base_scenario(3, lps, traded_volume=[100.0, 200.0, 400.0]))
+    # Day 0: proxy 100, valuation_pre = max(100, 0) = 100 -> A's tranche (100, 50).
+    #        valuation = max(100, 50) = 100, equity A = 100/100*50 = 50.
+    # Day 1: proxy 200, valuation_pre = max(200, 50) = 200 -> B's tranche (200, 100).
+    #        valuation = 200: equity A = 200/100*50 = 100, B = 200/200*100 = 100.
+    # Day 2: A halves: tranche (100, 25); valuation = max(400, 125) = 400:
+    #        equity A = 400/100*25 = 100, B = 400/200*100 = 200.
+    expected = [[50.0, 0.0], [100.0, 100.0], [100.0, 200.0]]
+    for d in range(3):
+        for l in range(2):
+            assert_close(out["equity"][d][l] + 1.0, expected[d][l] + 1.0)
+    assert out["equity_share"][2] == pytest.approx([1 / 3, 2 / 3], rel=1e-12)
+    assert out["stake_share"][2] == pytest.approx([25 / 125, 100 / 125], rel=1e-12)
+    assert out["valuation"] == [100.0, 200.0, 400.0]
+
+
+def test_first_tranche_on_an_empty_market_is_valued_at_its_own_stake():
+    lps = [{"name": "A", "commit": [{"day": 0, "stake": 40.0, "fee_bid": 0.001}]},
+           {"name": "B", "commit": [{"day": 1, "stake": 40.0, "fee_bid": 0.001}]}]
+    out = simulate(base_scenario(2, lps, traded_volume=[0.0, 0.0]))
+    # Day 0: valuation_pre = 0 -> entry valuation 40.  Day 1: valuation_pre = 40.
+    # valuation day 1 = max(0, 80) = 80: equity 80/40*40 = 80 each.
+    assert out["equity"][1] == [80.0, 80.0]
+
+
+def test_valuation_pre_is_taken_once_before_the_days_events():
+    lps = [{"name": "A", "commit": [{"day": 0, "stake": 40.0, "fee_bid": 0.001}]},
+           {"name": "B", "commit": [{"day": 0, "stake": 60.0, "fee_bid": 0.001}]}]
+    out = simulate(base_scenario(1, lps, traded_volume=[0.0]))
+    # valuation_pre = max(0, 0) = 0 for both events -> entry valuations 40 and 60 (B's is
+    # not the 40 committed by A a moment earlier).  valuation = 100: equity 100 and 100.
+    assert out["equity"][0] == [100.0, 100.0]
+    assert out["equity_share"][0] == [0.5, 0.5]
+    assert out["stake_share"][0] == [0.4, 0.6]
+
+
+def test_events_of_one_day_apply_in_list_order():
+    lps = [{"name": "A", "commit": [{"day": 0.5, "stake": 100.0, "fee_bid": 0.001},
+                                    {"day": 1, "stake": 40.0, "fee_bid": 0.002}]}]
+    out = simulate(base_scenario(2, lps, share_rule="time_weighted"))
+    # Both apply on day 1: the tranche opened at t = 0.5 is scaled by 40/100.
+    assert out["stake"] == [[0.0], [40.0]] and out["fee_bid"] == [[0.0], [0.002]]
+    assert_close(out["equity"][1][0], 40.0 / (1 + math.exp(-8 * (0.5 / 365 - 0.5))))
+
+
+def test_valuation_proxy_scales_a_short_window():
+    lps = [{"name": "A", "commit": [{"day": 0, "stake": 1.0, "fee_bid": 0.001}]}]
+    out = simulate(base_scenario(4, lps, traded_volume=[10.0, 20.0, 30.0, 40.0],
+                                 valuation_period=3))
+    # 3/1*10, 3/2*30, 3/3*60, 3/3*90
+    assert out["valuation"] == pytest.approx([30.0, 45.0, 60.0, 90.0], rel=1e-15)
+
+
+# --------------------------------------------------------------------------------------
+# Virtual stake, worked by hand over periods 0..4 of 2 days
+# --------------------------------------------------------------------------------------
+def test_virtual_stake_by_hand():
+    # Periods of 2 days: T(0) = 20, T(1) = 40, T(2) = 60, T(3) = 20.
+    #   A(0) = 20
+    #   A(1) = 20*1/2 + 40/2 = 30
+    #   A(2) = 30*2/3 + 60/3 = 40      r = (40-30)/30 = 1/3
+    #   A(3) = 40*3/4 + 20/4 = 35      r = (35-40)/40 = -1/8
+    volume = [10.0, 10.0, 20.0, 20.0, 30.0, 30.0, 10.0, 10.0, 5.0, 5.0]
+    lps = [
+        {"name": "A", "commit": [{"day": 0, "stake": 100.0, "fee_bid": 0.001},
+                                 {"day": 4, "stake": 50.0, "fee_bid": 0.001},
+                                 {"day": 7, "stake": 80.0, "fee_bid": 0.001}]},
+        {"name": "B", "commit": [{"day": 2, "stake": 100.0, "fee_bid": 0.001},
+                                 {"day": 4, "stake": 150.0, "fee_bid": 0.001}]},
+    ]
+    out = simulate(base_scenario(10, lps, traded_volume=volume, valuation_period=2,
+                                 share_rule="virtual_stake"))
+    expected = [
+        # period 0 (days 0, 1): virtual mirrors stake
+        [100.0, 0.0], [100.0, 0.0],
+        # period 1: B enters and adds 100; end of period 0 and 1 reset to stake anyway
+        [100.0, 100.0], [100.0, 100.0],
+        # period 2: A halves 100 -> 50, B adds 50 -> 150
+        [50.0, 150.0], [50.0, 150.0],
+        # end of period 2 (r = 1/3): A max(50, 4/3*50) = 200/3, B max(150, 200) = 200;
+        # day 7: A adds 30 -> 290/3
+        [200 / 3, 200.0], [290 / 3, 200.0],
+        # end of period 3 (r = -1/8): A max(80, 7/8*290/3 = 1015/12), B max(150, 175)
+        [1015 / 12, 175.0], [1015 / 12, 175.0],
+    ]
+    for d in range(10):
+        assert out["equity"][d] == pytest.approx(expected[d], rel=1e-12, abs=0), d
+    # Period 4: A's share is (1015/12)/(1015/12 + 175) = 1015/3115.
+    assert out["equity_share"][9] == pytest.approx([1015 / 3115, 2100 / 3115], rel=1e-12)
+
+
+def test_virtual_stake_is_stake_when_an_average_volume_is_zero():
+    lps = [{"name": "A", "commit": [{"day": 0, "stake": 100.0, "fee_bid": 0.001},
+                                    {"day": 5, "stake": 50.0, "fee_bid": 0.001}]}]
+    volume = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 7.0, 7.0]  # A(0..2) = 0
+    out = simulate(base_scenario(8, lps, traded_volume=volume, valuation_period=2,
+                                 share_rule="virtual_stake"))
+    # End of period 2 (after day 5): A(1) = A(2) = 0 -> virtual = stake = 50.
+    assert [row[0] for row in out["equity"]] == [100.0] * 5 + [50.0] * 3
+
+
+# --------------------------------------------------------------------------------------
+# Time weighting and fractional commitment days
+# --------------------------------------------------------------------------------------
+def test_fractional_day_applies_on_the_next_day_with_its_exact_age():
+    lps = [{"name": "A", "commit": [{"day": 0, "stake": 10.0, "fee_bid": 0.001}]},
+           {"name": "B", "commit": [{"day": 2.5, "stake": 30.0, "fee_bid": 0.001}]}]
+    out = simulate(base_scenario(5, lps, share_rule="time_weighted"))
+
+    def w(age_days):
+        return 1 / (1 + math.exp(-8 * (age_days / 365 - 0.5)))
+
+    assert [row[1] for row in out["stake"]] == [0.0, 0.0, 0.0, 30.0, 30.0]
+    for d in (3, 4):
+        assert_close(out["equity"][d][0], w(d) * 10)
+        assert_close(out["equity"][d][1], w(d - 2.5) * 30)
+
+
+# --------------------------------------------------------------------------------------
+# Orders and margin, one level per side
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("margin_rule", MARGIN_RULES)
+def test_margin_one_level_by_hand(margin_rule):
+    phi = NormalDist().cdf
+    mu, sigma, tau, lambd, mid, tick = 0.05, 0.8, 1e-3, 0.01, 50.0, 0.5
+    shape = {"limit_orders_buy": [3.0], "limit_orders_sell": [100.0],
+             "fractions_buy": [2.0], "fractions_sell": [1.0]}
+    lps = [dict({"name": "A", "commit": [{"day": 0, "stake": 400.0, "fee_bid": 0.001}]},
+                **shape)]
+    scenario = base_scenario(1, lps, mark_price=[mid], mu=mu, sigma=sigma, tau=tau,
+                             lambd=lambd, tick_size=tick, k=2.0, margin_rule=margin_rule)
+    scenario["lps"][0].update(shape)
+    out = simulate(scenario)
+
+    rf_long, rf_short = risk_factors(mu, sigma, tau, lambd)
+    sb = sigma * math.sqrt(tau)
+    drift = (mu - sigma**2 / 2) * tau
+    p_buy, p_sell = mid - tick, mid + tick
+    prob_buy = phi((math.log(p_buy / mid) - drift) / sb)
+    prob_sell = 1 - phi((math.log(p_sell / mid) - drift) / sb)
+    obligation = 2.0 * 400.0
+    remaining_buy = max(obligation - 3.0 * p_buy * prob_buy, 0)
+    remaining_sell = max(obligation - 100.0 * p_sell * prob_sell, 0)
+    n_buy = math.ceil(remaining_buy / (prob_buy * p_buy))
+    n_sell = math.ceil(remaining_sell / (prob_sell * p_sell))
+    margin_buy, margin_sell = rf_long * mid * n_buy, rf_short * mid * n_sell
+
+    assert out["obligation"][0] == [obligation]
+    assert_close(out["margin_buy"][0][0], margin_buy)
+    assert_close(out["margin_sell"][0][0], margin_sell)
+    combined = max(margin_buy, margin_sell) if margin_rule == "max" else margin_buy + margin_sell
+    assert_close(out["margin"][0][0], combined)
+    assert_close(out["total_margin"][0], combined)
+    supplied = min((3.0 + n_buy) * p_buy * prob_buy, (100.0 + n_sell) * p_sell * prob_sell)
+    assert_close(out["supplied_liquidity"][0][0], supplied)
+    target = out["target_stake"][0]
+    assert_close(out["annualised_return_on_capital"][0],
+                 365 * out["fees_collected"][0] / (target + combined))
+
+
+def test_supply_ratio_edge_cases_and_input_errors():
+    lps = [{"name": "A", "commit": [{"day": 1, "stake": 10.0, "fee_bid": 0.001}]}]
+    out = simulate(base_scenario(2, lps))  # open interest 0 -> target 0
+    assert out["supply_ratio"] == [1.0, math.inf]
+    assert out["under_supplied"] == [False, False]
+    with pytest.raises(ValueError):
+        simulate(base_scenario(2, lps, tick_size=100.0))
+    with pytest.raises(ValueError):
+        simulate(base_scenario(1, lps))  # commitment outside the path
+
+
+# --------------------------------------------------------------------------------------
+# The Fee Calculations notebook
+# --------------------------------------------------------------------------------------
+# mmStakes.add_stake(...) calls of the notebook: (market maker, time in years, stake added).
+NOTEBOOK_STAKES = (
+    [("MM#1", 0, 3e6), ("MM#2", 0, 1.5e6), ("MM#2", 0.5, 1.5e6)]
+    + [("MM#3", q / 4, 7.5e5) for q in range(4)]
+    + [("MM#4", m / 12.0, 2.5e5) for m in range(12)]
+)
+NOTEBOOK_MMS = ["MM#1", "MM#2", "MM#3", "MM#4"]
+
+
+def notebook_weight(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-8 * (x - 0.5)))
+
+
+def notebook_fee(x: float) -> float:
+    return 0.005 * math.exp(-x)
+
+
+def notebook_volume(x: float) -> float:
+    return 1e5 * (10 + math.log(x))
+
+
+def notebook_fee_split_at_t(t: float) -> dict[str, float]:
+    """MarketMakerStakes.compute_fee_split_at_t: stakes after t count 0, weight w(t - time)."""
+    rows = [(mm, notebook_weight(t - time) * (0.0 if time > t else stake))
+            for mm, time, stake in NOTEBOOK_STAKES]
+    total = sum(tws for _, tws in rows)
+    split = dict.fromkeys(NOTEBOOK_MMS, 0.0)
+    for mm, tws in rows:
+        split[mm] += tws / total
+    return split
+
+
+def notebook_scenario(num_days: int, days_per_year: float, event_day, fee_rate: list[float],
+                      traded_volume: list[float]) -> dict:
+    """The notebook's stakes as cumulative commitments at day ``event_day(time)``."""
+    lps = []
+    for mm in NOTEBOOK_MMS:
+        commits, stake = [], 0.0
+        for owner, time, added in NOTEBOOK_STAKES:
+            if owner == mm:
+                stake += added
+                commits.append({"day": event_day(time), "stake": stake, "fee_bid": 0.0})
+        lps.append({"name": mm, "commit": commits})
+    return base_scenario(num_days, lps, share_rule="time_weighted", fee_rule="given",
+                         days_per_year=days_per_year, fee_rate=fee_rate,
+                         traded_volume=traded_volume)
+
+
+def test_notebook_fee_split_at_each_month_start():
+    # plot_fee_split evaluates the split at t = i/12, i = 0..11; all stake times are whole
+    # months, so a market with days_per_year = 12 (one day = one month) reproduces it.
+    def month(time: float) -> int:
+        assert abs(12 * time - round(12 * time)) < 1e-12
+        return round(12 * time)
+
+    scenario = notebook_scenario(12, 12.0, month, [0.005] * 12, [1.0] * 12)
+    out = simulate(scenario)
+    for i in range(12):
+        split = notebook_fee_split_at_t(i / 12.0)
+        for l, mm in enumerate(NOTEBOOK_MMS):
+            assert_close(out["equity_share"][i][l], split[mm])
+    # By hand at t = 0: all ages 0, so shares are pro rata 3e6 : 1.5e6 : 7.5e5 : 2.5e5.
+    assert out["equity_share"][0] == pytest.approx([6 / 11, 3 / 11, 1.5 / 11, 0.5 / 11],
+                                                   rel=1e-12)
+
+
+def test_notebook_daily_and_cumulative_fee_revenue():
+    num_days = 366
+    fee_rate = [notebook_fee(i / 365.0) for i in range(num_days)]
+    volume = [0.0] + [notebook_volume(i / 365.0) for i in range(1, num_days)]
+    scenario = notebook_scenario(num_days, 365.0, lambda time: 365 * time, fee_rate, volume)
+    out = simulate(scenario)
+
+    # compute_fee_revenue: for i = 1..365, t = i/365, revenue = split(t)*fee(t)*volume(t).
+    cumulative_expected = dict.fromkeys(NOTEBOOK_MMS, 0.0)
+    cumulative_model = [0.0] * len(NOTEBOOK_MMS)
+    for i in range(1, num_days):
+        t = i / 365.0
+        split = notebook_fee_split_at_t(t)
+        for l, mm in enumerate(NOTEBOOK_MMS):
+            revenue = split[mm] * notebook_fee(t) * notebook_volume(t)
+            cumulative_expected[mm] += revenue
+            cumulative_model[l] += out["fee_revenue"][i][l]
+            assert_close(out["equity_share"][i][l], split[mm])
+            assert_close(out["fee_revenue"][i][l], revenue)
+            assert_close(cumulative_model[l], cumulative_expected[mm])
+    assert out["fee_revenue"][0] == [0.0] * 4  # day 0: no volume
+    # MM#2's second half and MM#3's quarterly top-ups arrive on ceil(365*t).
+    assert [row[1] for row in out["stake"]][182:184] == [1.5e6, 3e6]
+    assert [row[2] for row in out["stake"]][91:93] == [7.5e5, 1.5e6]
+
+
+# --------------------------------------------------------------------------------------
+# Invariants on random scenarios
+# --------------------------------------------------------------------------------------
+def walked_bids(stakes: list[float], bids: list[float], target: float) -> list[float]:
+    ladder = sorted((bids[l], l) for l in range(len(stakes)) if stakes[l] > 0)
+    walked, cumulative = [], 0.0
+    for bid, l in ladder:
+        walked.append(bid)
+        cumulative += stakes[l]
+        if cumulative >= target:
+            break
+    return walked
+
+
+def check_invariants(scenario: dict, out: dict) -> None:
+    num_days, num_lps = len(scenario["mark_price"]), len(scenario["lps"])
+    assert math.isfinite(out["rf_long"]) and math.isfinite(out["rf_short"])
+    for name in PER_DAY_OUTPUTS:
+        assert len(out[name]) == num_days, name
+        for value in out[name]:
+            assert not math.isnan(value), name
+            assert name == "supply_ratio" or math.isfinite(value), name
+    for name in PER_LP_OUTPUTS:
+        assert len(out[name]) == num_days, name
+        for row in out[name]:
+            assert len(row) == num_lps, name
+            assert all(math.isfinite(value) for value in row), name
+
+    for d in range(num_days):
+        stakes, bids = out["stake"][d], out["fee_bid"][d]
+        active = [s > 0 for s in stakes]
+        assert out["total_stake"][d] == pytest.approx(sum(stakes), rel=1e-15)
+        assert out["valuation"][d] >= out["total_stake"][d]
+        assert out["under_supplied"][d] == (out["total_stake"][d] < out["target_stake"][d])
+        assert out["fees_collected"][d] == scenario["traded_volume"][d] * out["fee_rate"][d]
+        for l in range(num_lps):
+            if not active[l]:
+                for name in PER_LP_OUTPUTS:
+                    if name != "fee_bid":
+                        assert out[name][d][l] == 0.0, name
+            else:
+                assert out["equity"][d][l] > 0
+                assert out["obligation"][d][l] == scenario["k"] * stakes[l]
+                m_buy, m_sell = out["margin_buy"][d][l], out["margin_sell"][d][l]
+                assert m_buy >= 0 and m_sell >= 0
+                combined = max(m_buy, m_sell) if scenario["margin_rule"] == "max" \
+                    else m_buy + m_sell
+                assert out["margin"][d][l] == combined
+                assert out["supplied_liquidity"][d][l] >= 0
+        if any(active):
+            assert sum(out["equity_share"][d]) == pytest.approx(1.0, rel=1e-12)
+            assert sum(out["stake_share"][d]) == pytest.approx(1.0, rel=1e-12)
+            assert sum(out["fee_revenue"][d]) == pytest.approx(out["fees_collected"][d],
+                                                               rel=1e-12, abs=1e-300)
+        else:
+            assert out["equity_share"][d] == [0.0] * num_lps
+            assert out["fee_revenue"][d] == [0.0] * num_lps
+
+        rate = out["fee_rate"][d]
+        assert rate >= 0
+        if scenario["fee_rule"] == "given":
+            assert rate == scenario["fee_rate"][d]
+        elif not any(active):
+            assert rate == 0.0
+        elif scenario["fee_rule"] == "marginal":
+            assert rate in [b for b, a in zip(bids, active, strict=True) if a]
+        else:
+            walked = walked_bids(stakes, bids, out["target_stake"][d])
+            assert min(walked) * (1 - 1e-12) <= rate <= max(walked) * (1 + 1e-12)
+
+        if scenario["share_rule"] == "stake":
+            assert out["equity_share"][d] == pytest.approx(out["stake_share"][d], rel=1e-15)
+        if scenario["share_rule"] == "virtual_stake":
+            for l in range(num_lps):
+                assert out["equity"][d][l] >= stakes[l] * (1 - 1e-12)
+
+
+RULE_COMBINATIONS = list(itertools.product(SHARE_RULES, FEE_RULES, MARGIN_RULES))
+
+
+@pytest.mark.parametrize(("share_rule", "fee_rule", "margin_rule"), RULE_COMBINATIONS)
+@pytest.mark.parametrize("fractional", [False, True])
+def test_invariants_on_random_scenarios(share_rule, fee_rule, margin_rule, fractional):
+    rules = {"share_rule": share_rule, "fee_rule": fee_rule, "margin_rule": margin_rule}
+    seed = sum(map(ord, f"{share_rule}{fee_rule}{margin_rule}{fractional}"))  # stable
+    rng = random.Random(seed)
+    for _ in range(8):
+        scenario = random_scenario(rng, rules, fractional=fractional)
+        for key, value in rules.items():
+            assert scenario[key] == value
+        out = simulate(scenario)
+        assert out["rf_long"] > 0 and out["rf_short"] > 0
+        check_invariants(scenario, out)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_adding_stake_never_lowers_own_share_under_stake_rule(seed):
+    rng = random.Random(1000 + seed)
+    scenario = random_scenario(rng, {"share_rule": "stake"})
+    l = rng.randrange(len(scenario["lps"]))
+    richer = dict(scenario, lps=[dict(lp) for lp in scenario["lps"]])
+    richer["lps"][l]["commit"] = [dict(c, stake=c["stake"] * 1.5 + (c["stake"] > 0) * 10.0)
+                                  for c in scenario["lps"][l]["commit"]]
+    before, after = simulate(scenario), simulate(richer)
+    for d in range(len(scenario["mark_price"])):
+        assert after["equity_share"][d][l] >= before["equity_share"][d][l]
+
+
+# --------------------------------------------------------------------------------------
+# random_scenario itself
+# --------------------------------------------------------------------------------------
+def test_random_scenario_is_valid_varied_and_reproducible():
+    rng = random.Random(7)
+    scenarios = [random_scenario(rng) for _ in range(300)]
+    assert random_scenario(random.Random(3)) == random_scenario(random.Random(3))
+    shorter = longer = 0
+    seen_rules = set()
+    events = {"increase": 0, "decrease": 0, "exit": 0}
+    for s in scenarios:
+        num_days = len(s["mark_price"])
+        assert 1 <= num_days <= 60 and 1 <= len(s["lps"]) <= 8
+        assert min(s["mark_price"]) - s["num_ticks"] * s["tick_size"] > 0
+        assert all(x >= 0 for x in s["traded_volume"] + s["open_interest"])
+        for window in (s["stake_target_period"], s["valuation_period"]):
+            shorter += window < num_days
+            longer += window > num_days
+        seen_rules.add((s["share_rule"], s["fee_rule"], s["margin_rule"]))
+        for lp in s["lps"]:
+            assert sum(lp["fractions_buy"]) > 0 and sum(lp["fractions_sell"]) > 0
+            assert lp["commit"][0]["stake"] > 0
+            for c in lp["commit"]:
+                assert isinstance(c["day"], int) and 0 <= c["day"] < num_days
+            for a, b in itertools.pairwise(lp["commit"]):
+                assert a["day"] <= b["day"]
+                events["increase"] += b["stake"] > a["stake"]
+                events["decrease"] += 0 < b["stake"] < a["stake"]
+                events["exit"] += b["stake"] == 0 < a["stake"]
+    assert shorter > 50 and longer > 50
+    assert len(seen_rules) == len(RULE_COMBINATIONS)
+    assert min(events.values()) > 20
+
+    fractional = [random_scenario(rng, fractional=True) for _ in range(50)]
+    days = [c["day"] for s in fractional for lp in s["lps"] for c in lp["commit"]]
+    assert any(day != int(day) for day in days)
+    for s in fractional:
+        for lp in s["lps"]:
+            assert all(math.ceil(c["day"]) < len(s["mark_price"]) for c in lp["commit"])
