@@ -1,0 +1,161 @@
+"""``sweep plot RESULT [--out DIR]``: write every standard figure that fits a result as PNG.
+
+What fits depends on the result: per-day results get the market panels, the order book and,
+for a ``time_weighted`` share rule, the liquidity paper's figures, all for the first scenario
+(and first path); Monte Carlo results get fan charts; results with two or more swept keys get
+heatmaps over the first two; a swept rule gets a variant comparison. Summary results
+(``reduce = "summary"``) have no days, so only the heatmaps and variant comparisons apply.
+Figures whose variables the result lacks (``variables`` limited in the config) are skipped.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+import xarray as xr
+from matplotlib.figure import Figure
+
+from . import plot
+from .plot import _data
+
+__all__ = ["write_figures"]
+
+_SCENARIO_FIGURES: tuple[tuple[str, Callable[[xr.Dataset], Figure], tuple[str, ...]], ...] = (
+    ("mark_price", plot.mark_price, ("mark_price",)),
+    ("volume_and_open_interest", plot.volume_and_open_interest,
+     ("traded_volume", "open_interest")),
+    ("stake_vs_target", plot.stake_vs_target, ("target_stake", "total_stake")),
+    ("fee_rate", plot.fee_rate, ("fee_rate",)),
+    ("fees_collected", plot.fees_collected, ("fees_collected",)),
+    ("shares", plot.shares, ("equity_share", "stake_share")),
+    ("annualised_return", plot.annualised_return, ("lp_annualised_return",)),
+    ("margin", plot.margin, ("margin",)),
+    ("volume_and_valuation", plot.volume_and_valuation, ("traded_volume", "valuation")),
+    ("order_book", plot.order_book, (
+        "mark_price", "stake", "rf_long", "rf_short", "limit_orders_buy", "limit_orders_sell",
+        "fractions_buy", "fractions_sell",
+    )),
+)
+
+_PAPER_FIGURES: tuple[tuple[str, Callable[[xr.Dataset], Figure], tuple[str, ...]], ...] = (
+    ("time_weighting", plot.time_weighting, ()),
+    ("stake_levels", plot.stake_levels, ("stake",)),
+    ("fee_split_by_month", plot.fee_split_by_month, ("equity_share",)),
+    ("fee_and_volume", plot.fee_and_volume, ("fee_rate", "traded_volume")),
+    ("fee_revenue", plot.fee_revenue, ("fee_revenue",)),
+    ("fee_revenue_cumulative", lambda d: plot.fee_revenue(d, cumulative=True), ("fee_revenue",)),
+    ("paper_stacked", plot.paper_stacked,
+     ("stake", "equity_share", "fee_rate", "traded_volume", "fee_revenue")),
+    ("paper_three_panel", plot.paper_three_panel, ("stake", "equity_share")),
+)
+
+HEATMAP_VARIABLES = (
+    "annualised_return",
+    "annualised_return_on_capital",
+    "fee_rate",
+    "under_supplied",
+    "under_supplied_share",
+)
+FAN_VARIABLES = ("mark_price", "total_stake", "fees_collected", "annualised_return")
+VARIANT_VARIABLES = {"share_rule": "fee_revenue", "fee_rule": "fee_revenue", "margin_rule": "margin"}
+
+
+def _has(ds: xr.Dataset, names: tuple[str, ...]) -> bool:
+    return all(n in ds.data_vars for n in names)
+
+
+def _note(fig: Figure, text: str) -> None:
+    """Say which scenario a figure shows when the result has several."""
+    if not text:
+        return
+    current = fig.get_suptitle()
+    if current:
+        fig.suptitle(f"{current}\n{text}", fontsize="medium")
+    else:
+        fig.suptitle(text, fontsize="small", color="0.3")
+
+
+def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> list[Path]:
+    """Write the standard figures that fit ``ds`` into ``out_dir`` as PNG; return their paths.
+
+    A figure that still fails on this result's data is skipped with a warning, so one odd
+    figure does not cost the others.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def save(name: str, make: Callable[[], Figure], note: str = "") -> None:
+        try:
+            fig = make()
+        except ValueError as exc:
+            warnings.warn(f"sweep plot: skipped {name}: {exc}", stacklevel=3)
+            return
+        _note(fig, note)
+        path = out_dir / f"{name}.png"
+        fig.savefig(path, dpi=dpi, backend="agg")
+        written.append(path)
+
+    with matplotlib.rc_context({"figure.max_open_warning": 0}):
+        sweep = _data.sweep_dims(ds)
+        swept = [d for d in sweep if ds.sizes[d] > 1]
+        first = {d: 0 for d in swept}
+        paths = "path" in ds.dims
+        if paths:
+            first["path"] = 0
+        many = " (first of several scenarios)" if swept or (paths and ds.sizes["path"] > 1) else ""
+        note = f"scenario: {_data.coord_text(ds.isel(first), first)}{many}" if first else ""
+
+        if "day" in ds.dims:
+            scenario = ds.isel(first)
+            for name, func, needs in _SCENARIO_FIGURES:
+                if _has(scenario, needs):
+                    save(name, lambda f=func: f(scenario), note)
+            if any(_has(scenario, needs) for _, _, needs in _SCENARIO_FIGURES[:-1]):
+                save("market_panels", lambda: plot.market_panels(scenario), note)
+
+            paper = _time_weighted(ds, first)
+            if paper is not None:
+                paper_ds, paper_note = paper
+                for name, func, needs in _PAPER_FIGURES:
+                    if _has(paper_ds, needs):
+                        save(name, lambda f=func: f(paper_ds), paper_note)
+
+            if paths and ds.sizes["path"] > 1:
+                fan_sel = {d: 0 for d in swept}
+                fan_note = f"scenario: {_data.coord_text(ds.isel(fan_sel), swept)}" if swept else ""
+                for var in FAN_VARIABLES:
+                    if var in ds.data_vars:
+                        save(f"fan_{var}", lambda v=var: plot.fan_chart(ds.isel(fan_sel), v),
+                             fan_note)
+
+        if len(swept) >= 2:
+            x, y = swept[:2]
+            for var in HEATMAP_VARIABLES:
+                if var in ds.data_vars:
+                    save(f"heatmap_{var}", lambda v=var: plot.heatmap(ds, v, x=x, y=y))
+
+        for dim, var in VARIANT_VARIABLES.items():
+            if dim in swept and var in ds.data_vars and dim in ds[var].dims:
+                save(f"variant_{dim}", lambda d=dim, v=var: plot.variant_comparison(ds, d, v))
+    return written
+
+
+def _time_weighted(ds: xr.Dataset, first: dict[str, int]) -> tuple[xr.Dataset, str] | None:
+    """The first ``time_weighted`` scenario, if the result has one that spans two months."""
+    if "share_rule" not in ds.coords:
+        return None
+    rules = [str(r) for r in ds["share_rule"].values.reshape(-1)]
+    if "time_weighted" not in rules:
+        return None
+    sel = dict(first)
+    if "share_rule" in ds.dims:
+        sel["share_rule"] = rules.index("time_weighted")
+    scenario = ds.isel(sel)
+    if len(_data.month_days(scenario)) < 2:
+        return None
+    note = f"scenario: {_data.coord_text(scenario, sel)}" if sel else ""
+    return scenario, note

@@ -1,0 +1,74 @@
+"""Shared fixtures: scenarios of the plain-Python model as sweep configs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DATA = SHARED / "data"
+
+MODEL_KEYS = {
+    "network": ("v", "k", "stake_target_period", "valuation_period", "c2"),
+    "risk": ("mu", "sigma", "tau", "lambd"),
+    "market": ("tick_size", "num_ticks"),
+    "mechanism": (
+        "share_rule", "fee_rule", "margin_rule", "steepness", "midpoint", "days_per_year",
+    ),
+}
+
+
+def scenario_config(scenario: dict, name: str = "scenario", **sweep) -> dict:
+    """The sweep config of one plain-model scenario (a table path, explicit order shapes)."""
+    config = {
+        "name": name,
+        "sweep": dict(sweep),
+        "path": {
+            "kind": "table",
+            "mark_price": list(scenario["mark_price"]),
+            "traded_volume": list(scenario["traded_volume"]),
+            "open_interest": list(scenario["open_interest"]),
+        },
+    }
+    for section, keys in MODEL_KEYS.items():
+        config[section] = {k: scenario[k] for k in keys if k in scenario}
+    if scenario.get("fee_rate") is not None:
+        config["mechanism"]["fee_rate"] = list(scenario["fee_rate"])
+    config["lp"] = [
+        {
+            "name": lp["name"],
+            "commit": [dict(c) for c in lp["commit"]],
+            **{
+                k: list(lp[k])
+                for k in ("limit_orders_buy", "limit_orders_sell", "fractions_buy", "fractions_sell")
+            },
+        }
+        for lp in scenario["lps"]
+    ]
+    return config
+
+
+def assert_close(actual, expected, name: str, rtol: float = 1e-9) -> None:
+    """Relative agreement, with an absolute floor tied to the variable's own scale."""
+    actual = np.asarray(actual, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    finite = np.isfinite(expected)
+    np.testing.assert_array_equal(np.isfinite(actual), finite, err_msg=f"{name}: inf/nan differ")
+    np.testing.assert_array_equal(actual[~finite], expected[~finite], err_msg=name)
+    scale = np.max(np.abs(expected[finite]), initial=0.0)
+    np.testing.assert_allclose(
+        actual[finite], expected[finite], rtol=rtol, atol=1e-12 * max(scale, 1e-300),
+        err_msg=name,
+    )
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    if not DATA.is_dir():
+        pytest.skip(f"shared data not found at {DATA}")
+    return DATA
