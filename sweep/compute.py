@@ -15,15 +15,27 @@ from .summary import summarise
 from .variables import PER_DAY, PER_LP_DAY
 
 
-def run_kernel(plan: Plan, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-    """Raw kernel outputs ``(out_day, out_lp)`` for flat scenarios ``start..stop-1``."""
+def run_kernel(
+    plan: Plan,
+    start: int,
+    stop: int,
+    out_day: np.ndarray | None = None,
+    out_lp: np.ndarray | None = None,
+    offset: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw kernel outputs ``(out_day, out_lp)`` for flat scenarios ``start..stop-1``.
+
+    Given ``out_day``/``out_lp`` (e.g. a whole in-memory result), the kernel writes rows
+    ``offset..offset+n-1`` of them in place instead of allocating.
+    """
     params = plan.parameters(start, stop)
     ids = np.stack([params["setting"], params["path"]], axis=1)
     unique, path_of = np.unique(ids, axis=0, return_inverse=True)
     price, volume, oi = plan.source.build_many(unique)
     n = stop - start
-    out_day = np.empty((N_DAY_OUTPUTS, n, plan.n_days))
-    out_lp = np.empty((N_LP_OUTPUTS, n, plan.n_days, plan.n_lp))
+    if out_day is None or out_lp is None:
+        out_day = np.empty((N_DAY_OUTPUTS, n, plan.n_days))
+        out_lp = np.empty((N_LP_OUTPUTS, n, plan.n_days, plan.n_lp))
     ev = plan.events
     simulate_chunk(
         price,
@@ -61,6 +73,7 @@ def run_kernel(plan: Plan, start: int, stop: int) -> tuple[np.ndarray, np.ndarra
         ev["fee_bid"],
         out_day,
         out_lp,
+        offset,
     )
     return out_day, out_lp
 

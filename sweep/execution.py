@@ -108,8 +108,10 @@ def execute(
             return
         local = scheduler == SYNCHRONOUS or (scheduler is None and (workers == 1 or len(todo) == 1))
         if local:
+            direct = getattr(sink, "compute_into", None)
             for chunk in todo:
-                sink.write(chunk.index, chunk_index(plan, chunk), compute_chunk(plan, chunk))
+                if not (direct and direct(chunk)):
+                    sink.write(chunk.index, chunk_index(plan, chunk), compute_chunk(plan, chunk))
                 bar.advance()
         else:
             with dask_client(scheduler, workers) as client:

@@ -18,17 +18,21 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
+from .compute import run_kernel
 from .dataset import (
     Layout,
     coordinates,
     dim_sizes,
     global_attrs,
+    grid_dims,
     layouts,
     path_blocks,
     static_values,
 )
+from .kernels import N_DAY_OUTPUTS, N_LP_OUTPUTS
 from .errors import ConfigError
-from .scenarios import Plan
+from .scenarios import Chunk, Plan
+from .variables import PER_DAY, PER_LP_DAY
 
 
 def load(path: str | os.PathLike) -> xr.Dataset:
@@ -41,25 +45,35 @@ def load(path: str | os.PathLike) -> xr.Dataset:
     return xr.open_dataset(path, engine="netcdf4")
 
 
-def _fill(layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
-    if layout.dtype == "bool":
-        return np.zeros(shape, dtype=bool)
-    if np.dtype(layout.dtype).kind in "iu":
-        return np.zeros(shape, dtype=layout.dtype)
-    return np.full(shape, np.nan, dtype=layout.dtype)
+def _empty(layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
+    return np.empty(shape, dtype=bool if layout.dtype == "bool" else layout.dtype)
 
 
 class MemorySink:
-    """Collects chunks into numpy arrays and labels them as an xarray Dataset."""
+    """Collects chunks into numpy arrays and labels them as an xarray Dataset.
+
+    When every per-scenario output is kept, in-process chunks are computed straight into two
+    blocks holding all outputs (``compute_into``), so nothing is copied; the variables are views.
+    """
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.sizes = dim_sizes(plan)
         self.layouts = {lay.name: lay for lay in layouts(plan)}
-        self.arrays = {
-            name: _fill(lay, tuple(self.sizes[d] for d in lay.dims))
-            for name, lay in self.layouts.items()
-        }
+        self.direct = plan.config.variables is None and plan.config.reduce == "none"
+        self.arrays: dict[str, np.ndarray] = {}
+        if self.direct:
+            grid = tuple(self.sizes[d] for d in grid_dims(plan))
+            n, days, n_lp = plan.n_scenarios, plan.n_days, plan.n_lp
+            self.day_block = np.empty((N_DAY_OUTPUTS, n, days))
+            self.lp_block = np.empty((N_LP_OUTPUTS, n, days, n_lp))
+            for row, name in enumerate(PER_DAY):
+                self.arrays[name] = self.day_block[row].reshape(grid + (days,))
+            for row, name in enumerate(PER_LP_DAY):
+                self.arrays[name] = self.lp_block[row].reshape(grid + (days, n_lp))
+        for name, lay in self.layouts.items():
+            if name not in self.arrays:
+                self.arrays[name] = _empty(lay, tuple(self.sizes[d] for d in lay.dims))
         for name, values in static_values(plan).items():
             if name in self.arrays:
                 self.arrays[name][...] = values
@@ -68,12 +82,22 @@ class MemorySink:
                 self.arrays[name][index] = block
         self.done: set[int] = set()
 
+    def compute_into(self, chunk: Chunk) -> bool:
+        """Run a chunk's kernel directly into the result blocks, if this sink allows it."""
+        if not self.direct:
+            return False
+        run_kernel(self.plan, chunk.start, chunk.stop, self.day_block, self.lp_block, chunk.start)
+        self.done.add(chunk.index)
+        return True
+
     def write(self, chunk_id: int, index: tuple[slice, ...], values: dict[str, np.ndarray]) -> None:
         for name, block in values.items():
             self.arrays[name][index] = block
         self.done.add(chunk_id)
 
     def finish(self) -> xr.Dataset:
+        if self.direct:
+            self.arrays["under_supplied"] = self.arrays["under_supplied"] > 0.5
         coords = {name: xr.Variable(*c) for name, c in coordinates(self.plan).items()}
         data = {
             name: xr.Variable(lay.dims, self.arrays[name], lay.attrs)

@@ -39,25 +39,18 @@ def normal_cdf(x: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def _side_orders(
-    obligation, levels, probs, limit, fractions, num_ticks, rf, mid
-):  # pragma: no cover - compiled
-    """One side of one LP's book: (margin, supplied liquidity) of MECHANISM.md step 9."""
-    limit_liq = 0.0
-    fraction_sum = 0.0
-    for i in range(num_ticks):
-        limit_liq += limit[i] * levels[i] * probs[i]
-        fraction_sum += fractions[i]
-    remaining = max(obligation - limit_liq, 0.0)
-    pegged_total = 0.0
-    supplied = 0.0
-    for i in range(num_ticks):
-        pegged = 0.0
-        if probs[i] > PROB_FLOOR and fraction_sum > 0.0:
-            pegged = math.ceil(remaining * fractions[i] / fraction_sum / (probs[i] * levels[i]))
-        pegged_total += pegged
-        supplied += (limit[i] + pegged) * levels[i] * probs[i]
-    return rf * mid * pegged_total, supplied
+def _pegged_shares(fractions):  # pragma: no cover - compiled
+    """``f_i / sum(f)`` per shape row and LP; all zero where an LP places no pegged orders."""
+    shares = np.zeros_like(fractions)
+    for g in range(fractions.shape[0]):
+        for l in range(fractions.shape[1]):
+            total = 0.0
+            for i in range(fractions.shape[2]):
+                total += fractions[g, l, i]
+            if total > 0.0:
+                for i in range(fractions.shape[2]):
+                    shares[g, l, i] = fractions[g, l, i] / total
+    return shares
 
 
 @numba.njit(cache=True, nogil=True)
@@ -95,8 +88,9 @@ def simulate_chunk(
     event_lp,  # (E,) int
     event_stake,  # (E,) float: the LP's new stake
     event_bid,  # (E,) float: its new fee bid (NaN keeps the old one)
-    out_day,  # (N_DAY_OUTPUTS, S, D) float, written
-    out_lp,  # (N_LP_OUTPUTS, S, D, L) float, written
+    out_day,  # (N_DAY_OUTPUTS, >= offset + S, D) float, written
+    out_lp,  # (N_LP_OUTPUTS, >= offset + S, D, L) float, written
+    offset,  # first row of out_day/out_lp this chunk writes
 ):  # pragma: no cover - compiled
     n_scen = path_of.shape[0]
     n_days = mark_price.shape[1]
@@ -116,13 +110,23 @@ def simulate_chunk(
     # probability of trading per day and level: reused while path and risk model repeat
     probs_buy = np.zeros((n_days, max_ticks))
     probs_sell = np.zeros((n_days, max_ticks))
-    levels_buy = np.zeros(max_ticks)
-    levels_sell = np.zeros(max_ticks)
+    weighted_buy = np.zeros((n_days, max_ticks))  # prob * level
+    weighted_sell = np.zeros((n_days, max_ticks))
+    n_shapes = limit_buy.shape[0]
+    shares_buy = _pegged_shares(fractions_buy)
+    shares_sell = _pegged_shares(fractions_sell)
+    # per shape, LP, day: liquidity of the limit orders, and pegged volume per unit of
+    # remaining obligation at each level: f_i / sum(f) / (prob_i * p_i), 0 below PROB_FLOOR
+    limit_liq_buy = np.zeros((n_shapes, n_lp, n_days))
+    limit_liq_sell = np.zeros((n_shapes, n_lp, n_days))
+    unit_buy = np.zeros((n_shapes, n_lp, n_days, max_ticks))
+    unit_sell = np.zeros((n_shapes, n_lp, n_days, max_ticks))
     cached_path = -1
     cached = np.full(5, np.nan)  # tick_size, num_ticks, mu, sigma, tau of the cached probs
 
     for s in range(n_scen):
         p = path_of[s]
+        o = offset + s
         g = shape_of[s]
         nt = num_ticks[s]
         ts = tick_size[s]
@@ -147,6 +151,27 @@ def simulate_chunk(
                     down = mid - (i + 1) * ts
                     probs_sell[d, i] = 1.0 - normal_cdf((math.log(up / mid) - drift) / sb)
                     probs_buy[d, i] = normal_cdf((math.log(down / mid) - drift) / sb)
+                    weighted_sell[d, i] = probs_sell[d, i] * up
+                    weighted_buy[d, i] = probs_buy[d, i] * down
+                for gg in range(n_shapes):
+                    for l in range(n_lp):
+                        liq_buy = 0.0
+                        liq_sell = 0.0
+                        for i in range(nt):
+                            liq_buy += limit_buy[gg, l, i] * weighted_buy[d, i]
+                            liq_sell += limit_sell[gg, l, i] * weighted_sell[d, i]
+                            unit_buy[gg, l, d, i] = (
+                                shares_buy[gg, l, i] / weighted_buy[d, i]
+                                if probs_buy[d, i] > PROB_FLOOR
+                                else 0.0
+                            )
+                            unit_sell[gg, l, d, i] = (
+                                shares_sell[gg, l, i] / weighted_sell[d, i]
+                                if probs_sell[d, i] > PROB_FLOOR
+                                else 0.0
+                            )
+                        limit_liq_buy[gg, l, d] = liq_buy
+                        limit_liq_sell[gg, l, d] = liq_sell
             cached_path = p
             cached[0] = ts
             cached[1] = nt
@@ -269,57 +294,51 @@ def simulate_chunk(
 
             # 8-9. revenue, orders and margin per LP
             mid = mark_price[p, d]
-            for i in range(nt):
-                levels_sell[i] = mid + (i + 1) * ts
-                levels_buy[i] = mid - (i + 1) * ts
             total_margin = 0.0
             for l in range(n_lp):
                 share = weight[l] / weight_total if weight_total > 0.0 else 0.0
                 revenue = fees * share
-                out_lp[L_STAKE, s, d, l] = stake[l]
-                out_lp[L_BID, s, d, l] = bid[l]
-                out_lp[L_EQUITY, s, d, l] = weight[l]
-                out_lp[L_EQUITY_SHARE, s, d, l] = share
-                out_lp[L_STAKE_SHARE, s, d, l] = stake[l] / total if total > 0.0 else 0.0
-                out_lp[L_REVENUE, s, d, l] = revenue
-                out_lp[L_RETURN, s, d, l] = 365.0 * revenue / stake[l] if stake[l] > 0.0 else 0.0
+                out_lp[L_STAKE, o, d, l] = stake[l]
+                out_lp[L_BID, o, d, l] = bid[l]
+                out_lp[L_EQUITY, o, d, l] = weight[l]
+                out_lp[L_EQUITY_SHARE, o, d, l] = share
+                out_lp[L_STAKE_SHARE, o, d, l] = stake[l] / total if total > 0.0 else 0.0
+                out_lp[L_REVENUE, o, d, l] = revenue
+                out_lp[L_RETURN, o, d, l] = 365.0 * revenue / stake[l] if stake[l] > 0.0 else 0.0
                 margin_buy = 0.0
                 margin_sell = 0.0
                 supplied = 0.0
                 obligation = 0.0
                 if stake[l] > 0.0:
                     obligation = k[s] * stake[l]
-                    margin_sell, supplied_sell = _side_orders(
-                        obligation,
-                        levels_sell,
-                        probs_sell[d],
-                        limit_sell[g, l],
-                        fractions_sell[g, l],
-                        nt,
-                        rf_short[s],
-                        mid,
-                    )
-                    margin_buy, supplied_buy = _side_orders(
-                        obligation,
-                        levels_buy,
-                        probs_buy[d],
-                        limit_buy[g, l],
-                        fractions_buy[g, l],
-                        nt,
-                        rf_long[s],
-                        mid,
-                    )
+                    # step 9, both sides at once: limit liquidity covers part of the
+                    # obligation, pegged volume n_i = ceil(remaining * unit_i) the rest
+                    remaining_buy = max(obligation - limit_liq_buy[g, l, d], 0.0)
+                    remaining_sell = max(obligation - limit_liq_sell[g, l, d], 0.0)
+                    pegged_buy = 0.0
+                    pegged_sell = 0.0
+                    supplied_buy = limit_liq_buy[g, l, d]
+                    supplied_sell = limit_liq_sell[g, l, d]
+                    for i in range(nt):
+                        n_buy = np.ceil(remaining_buy * unit_buy[g, l, d, i])
+                        n_sell = np.ceil(remaining_sell * unit_sell[g, l, d, i])
+                        pegged_buy += n_buy
+                        pegged_sell += n_sell
+                        supplied_buy += n_buy * weighted_buy[d, i]
+                        supplied_sell += n_sell * weighted_sell[d, i]
+                    margin_buy = rf_long[s] * mid * pegged_buy
+                    margin_sell = rf_short[s] * mid * pegged_sell
                     supplied = min(supplied_buy, supplied_sell)
                 if margin_rule[s] == 0:
                     margin = max(margin_buy, margin_sell)
                 else:
                     margin = margin_buy + margin_sell
                 total_margin += margin
-                out_lp[L_OBLIGATION, s, d, l] = obligation
-                out_lp[L_MARGIN_BUY, s, d, l] = margin_buy
-                out_lp[L_MARGIN_SELL, s, d, l] = margin_sell
-                out_lp[L_MARGIN, s, d, l] = margin
-                out_lp[L_SUPPLIED, s, d, l] = supplied
+                out_lp[L_OBLIGATION, o, d, l] = obligation
+                out_lp[L_MARGIN_BUY, o, d, l] = margin_buy
+                out_lp[L_MARGIN_SELL, o, d, l] = margin_sell
+                out_lp[L_MARGIN, o, d, l] = margin
+                out_lp[L_SUPPLIED, o, d, l] = supplied
 
             # 10. market-level outcomes
             capital = target + total_margin
@@ -327,16 +346,16 @@ def simulate_chunk(
                 supply_ratio = total / target
             else:
                 supply_ratio = 1.0 if total == 0.0 else np.inf
-            out_day[D_VALUATION, s, d] = valuation
-            out_day[D_TARGET, s, d] = target
-            out_day[D_TOTAL_STAKE, s, d] = total
-            out_day[D_FEE_RATE, s, d] = fee_rate
-            out_day[D_FEES, s, d] = fees
-            out_day[D_RETURN, s, d] = 365.0 * fees / total if total > 0.0 else 0.0
-            out_day[D_TOTAL_MARGIN, s, d] = total_margin
-            out_day[D_RETURN_ON_CAPITAL, s, d] = 365.0 * fees / capital if capital > 0.0 else 0.0
-            out_day[D_SUPPLY_RATIO, s, d] = supply_ratio
-            out_day[D_UNDER, s, d] = 1.0 if total < target else 0.0
+            out_day[D_VALUATION, o, d] = valuation
+            out_day[D_TARGET, o, d] = target
+            out_day[D_TOTAL_STAKE, o, d] = total
+            out_day[D_FEE_RATE, o, d] = fee_rate
+            out_day[D_FEES, o, d] = fees
+            out_day[D_RETURN, o, d] = 365.0 * fees / total if total > 0.0 else 0.0
+            out_day[D_TOTAL_MARGIN, o, d] = total_margin
+            out_day[D_RETURN_ON_CAPITAL, o, d] = 365.0 * fees / capital if capital > 0.0 else 0.0
+            out_day[D_SUPPLY_RATIO, o, d] = supply_ratio
+            out_day[D_UNDER, o, d] = 1.0 if total < target else 0.0
 
             # virtual stake grows with average volume at the end of each valuation period
             if rule_share == 2 and (d + 1) % vp == 0:

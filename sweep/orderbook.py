@@ -34,7 +34,7 @@ _erfc = np.frompyfunc(math.erfc, 1, 1)
 
 def normal_cdf(x: np.ndarray | float) -> np.ndarray:
     """Standard normal cdf, ``Phi(x) = erfc(-x/sqrt 2)/2`` (accurate far into both tails)."""
-    return (0.5 * _erfc(-np.asarray(x, dtype=float) / math.sqrt(2.0))).astype(float)
+    return np.asarray(0.5 * _erfc(-np.asarray(x, dtype=float) / math.sqrt(2.0)), dtype=float)
 
 
 def probability_of_trading(

@@ -35,18 +35,29 @@ def figure_axes(ax: Axes | None, figsize: tuple[float, float] = (8.0, 4.5)) -> t
     return fig, fig.add_subplot()
 
 
-class Thousands(Formatter):
+class _TickFormatter(Formatter):
+    """Keeps the tick locations, which decide the decimals and the scale of every label."""
+
+    ticks: np.ndarray = np.empty(0)
+
+    def set_locs(self, locs: Sequence[float]) -> None:
+        self.ticks = np.asarray(locs, dtype=float)
+
+
+class Thousands(_TickFormatter):
     """``12,345``: thousands separators, with only as many decimals as the tick step needs."""
 
     def __call__(self, x: float, pos: int | None = None) -> str:
-        return f"{x:,.{_decimals(self.locs)}f}"
+        return f"{x:,.{_decimals(self.ticks)}f}"
 
 
-class Compact(Formatter):
+class Compact(_TickFormatter):
     """``1.5M``, ``250k``: the old tools' volume and stake axes, scaled to the largest tick."""
 
     def __call__(self, x: float, pos: int | None = None) -> str:
-        locs = np.asarray(self.locs, dtype=float)
+        locs = self.ticks
+        if x == 0:
+            return "0"
         top = float(np.max(np.abs(locs))) if locs.size else abs(x)
         for scale, threshold, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e3, 1e4, "k")):
             if top >= threshold:
@@ -76,6 +87,43 @@ def label(da: xr.DataArray, name: str | None = None) -> str:
     if units in UNITLESS:
         return text
     return f"{text} ({units})"
+
+
+SHORT_NAMES = {
+    "mark_price": "mark price",
+    "traded_volume": "traded volume",
+    "open_interest": "open interest",
+    "valuation": "valuation",
+    "target_stake": "target stake",
+    "total_stake": "total stake",
+    "fee_rate": "fee rate",
+    "fees_collected": "fees collected",
+    "annualised_return": "return on stake",
+    "total_margin": "total margin",
+    "annualised_return_on_capital": "return on capital",
+    "supply_ratio": "supply ratio",
+    "under_supplied": "under-supplied",
+    "stake": "stake",
+    "fee_bid": "fee bid",
+    "equity": "equity",
+    "equity_share": "share of fees",
+    "stake_share": "share of stake",
+    "fee_revenue": "fee revenue",
+    "lp_annualised_return": "return on stake",
+    "obligation": "obligation",
+    "margin_buy": "margin (buy)",
+    "margin_sell": "margin (sell)",
+    "margin": "margin",
+    "supplied_liquidity": "supplied liquidity",
+}
+
+
+def short_label(da: xr.DataArray) -> str:
+    """Compact axis label for panels: ``fee revenue (USD/day)``."""
+    name = str(da.name or "")
+    if name not in SHORT_NAMES:
+        return label(da)
+    return label(da.assign_attrs(long_name=SHORT_NAMES[name]))
 
 
 def units(da: xr.DataArray) -> str:
@@ -146,13 +194,17 @@ def legend(ax: Axes, n: int | None = None, **kwargs: object) -> None:
 
 
 def figure_legend(fig: Figure, ax: Axes, ncol: int = 6) -> None:
-    """One legend above all panels (for figures whose panels share their LP lines)."""
+    """One legend below all panels (for figures whose panels share their LP lines).
+
+    Below rather than above: constrained layout does not keep an outside legend clear of a
+    suptitle, and ``write_figures`` adds one to say which scenario is shown.
+    """
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         fig.legend(
             handles,
             labels,
-            loc="outside upper center",
+            loc="outside lower center",
             ncol=min(len(handles), ncol),
             frameon=False,
         )

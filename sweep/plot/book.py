@@ -82,7 +82,9 @@ def draw_order_book(
 
     ax2 = ax.twinx()
     fractions = np.concatenate([book.buy.fractions[::-1], book.sell.fractions])
-    ax2.scatter(np.concatenate([bid_x, offer_x]), fractions, marker="_", s=220, color="tab:blue",
+    at = np.concatenate([bid_x, offer_x])
+    placed = fractions > 0
+    ax2.scatter(at[placed], fractions[placed], marker="_", s=220, color="tab:blue",
                 linewidths=2, label="liquidity fraction", zorder=3)
     levels = np.concatenate([book.buy.levels[::-1], [book.mid], book.sell.levels])
     prob = probability_of_trading(levels, book.mid, mu, sigma, tau)
@@ -92,8 +94,8 @@ def draw_order_book(
     ax2.tick_params(axis="y", colors="tab:blue")
 
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    ax.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize="small",
-              ncol=2, framealpha=0.9)
+    ax2.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize="small",
+               ncol=2, framealpha=0.9)
     top = max(float(np.max(book.buy.volume, initial=0)), float(np.max(book.sell.volume, initial=0)))
     ax.set_ylim(0, top * 1.35 if top > 0 else 1.0)
     if not book.active:
@@ -143,5 +145,6 @@ def order_book(
     when = f"day {day}"
     if "date" in ds.coords and ds["date"].dims == ("day",):
         when += f" ({np.datetime_as_string(ds['date'].sel(day=day).values, unit='D')})"
-    ax.set_title(f"Order book of LP {name}, {when}, mid {book.mid:,.2f}")
+    mid = _price_format(params["tick_size"]).format(book.mid)
+    ax.set_title(f"Order book of LP {name}, {when}, mid {mid}")
     return fig

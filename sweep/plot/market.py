@@ -50,7 +50,7 @@ def _per_lp(ax: Axes, ds: xr.Dataset, name: str, legend: bool) -> xr.DataArray:
     for lp, color in zip(lps, _style.lp_colors(len(lps)), strict=True):
         _line(ax, x, da.sel(lp=lp), lp, color=color)
     ax.yaxis.set_major_formatter(_style.value_formatter(da))
-    ax.set_ylabel(_style.label(da))
+    ax.set_ylabel(_style.short_label(da))
     if legend:
         _style.legend(ax, len(lps), title="LP")
     return da
@@ -63,7 +63,7 @@ def mark_price(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
     da = ds["mark_price"]
     _line(ax, _style.time_axis(ax, ds), da, "mark price", color="C0")
     ax.yaxis.set_major_formatter(_style.Thousands())
-    ax.set_ylabel(_style.label(da))
+    ax.set_ylabel(_style.short_label(da))
     ax.set_title("Mark price")
     return fig
 
@@ -75,12 +75,12 @@ def volume_and_open_interest(ds: xr.Dataset, *, ax: Axes | None = None) -> Figur
     x = _style.time_axis(ax, ds)
     vol, oi = ds["traded_volume"], ds["open_interest"]
     _line(ax, x, vol, "traded volume", color="C0")
-    ax.set_ylabel(_style.label(vol), color="C0")
+    ax.set_ylabel(_style.short_label(vol), color="C0")
     ax.tick_params(axis="y", labelcolor="C0")
     ax.yaxis.set_major_formatter(_style.Compact())
     ax2 = ax.twinx()
     _line(ax2, x, oi, "open interest", color="C1")
-    ax2.set_ylabel(_style.label(oi), color="C1")
+    ax2.set_ylabel(_style.short_label(oi), color="C1")
     ax2.tick_params(axis="y", labelcolor="C1")
     ax2.yaxis.set_major_formatter(_style.Compact())
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
@@ -130,7 +130,7 @@ def fee_rate(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
     da = ds["fee_rate"]
     ax.plot(_style.time_axis(ax, ds), np.asarray(da.values), color="C2", drawstyle="steps-mid")
     ax.yaxis.set_major_formatter(_style.percent())
-    ax.set_ylabel(_style.label(da))
+    ax.set_ylabel(_style.short_label(da))
     ax.set_ylim(bottom=0)
     ax.set_title("Fee rate")
     return fig
@@ -143,7 +143,7 @@ def fees_collected(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
     da = ds["fees_collected"]
     _line(ax, _style.time_axis(ax, ds), da, "fees collected", color="C4")
     ax.yaxis.set_major_formatter(_style.Thousands())
-    ax.set_ylabel(_style.label(da))
+    ax.set_ylabel(_style.short_label(da))
     ax.set_ylim(bottom=0)
     ax.set_title("Fees collected / day")
     return fig
@@ -210,8 +210,8 @@ def volume_and_valuation(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
     ds = _scenario(ds, ("traded_volume", "valuation"), "volume_and_valuation")
     fig, ax = _style.figure_axes(ax)
     x = _style.time_axis(ax, ds)
-    _line(ax, x, ds["traded_volume"], _style.label(ds["traded_volume"]), color="C0")
-    _line(ax, x, ds["valuation"], _style.label(ds["valuation"]), color="C5")
+    _line(ax, x, ds["traded_volume"], _style.short_label(ds["traded_volume"]), color="C0")
+    _line(ax, x, ds["valuation"], _style.short_label(ds["valuation"]), color="C5")
     if "total_stake" in ds.data_vars:
         _line(ax, x, ds["total_stake"], "total stake (USD)", color="0.5", linestyle="--",
               linewidth=1)

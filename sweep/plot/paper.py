@@ -66,7 +66,9 @@ def _draw_monthly(
     values: np.ndarray,
     kind: str,
     stacked: bool,
+    end: float,
 ) -> None:
+    """Bars at month indices (labelled 1..12), or areas over time in months from 0."""
     colors = _style.lp_colors(len(lps))
     if kind == "bar":
         if stacked:
@@ -82,12 +84,16 @@ def _draw_monthly(
         ax.set_xticks(months, [str(m + 1) for m in months])
         ax.set_xlabel("month")
     elif kind == "area":
+        # each month's value holds until the next month starts, the last one until ``end``
+        x = np.append(months, max(end, months[-1] + 1))
+        held = np.vstack([values, values[-1:]])
         if stacked:
-            ax.stackplot(months, values.T, labels=lps, colors=colors, alpha=0.9)
+            ax.stackplot(x, held.T, labels=lps, colors=colors, alpha=0.9, step="post")
         else:
             for j, lp in enumerate(lps):
-                ax.fill_between(months, values[:, j], color=colors[j], alpha=0.35, label=lp)
-                ax.plot(months, values[:, j], color=colors[j])
+                ax.fill_between(x, held[:, j], color=colors[j], alpha=0.35, step="post",
+                                label=lp)
+                ax.step(x, held[:, j], where="post", color=colors[j])
         ax.set_xlabel("time (months)")
     else:
         raise ValueError(f"kind must be 'bar' or 'area', got {kind!r}")
@@ -147,7 +153,7 @@ def stake_levels(
     ds = _scenario(ds, ("stake",), "stake_levels")
     months, lps, values = _monthly(ds, "stake", "stake_levels")
     fig, ax = _style.figure_axes(ax, (6.0, 4.0))
-    _draw_monthly(ax, months, lps, values, kind, stacked)
+    _draw_monthly(ax, months, lps, values, kind, stacked, _end_month(ds))
     ax.yaxis.set_major_formatter(_style.Thousands())
     if title:
         ax.set_title("Stake level")
@@ -172,7 +178,7 @@ def fee_split_by_month(
     ds = _scenario(ds, ("equity_share",), "fee_split_by_month")
     months, lps, values = _monthly(ds, "equity_share", "fee_split_by_month")
     fig, ax = _style.figure_axes(ax, (6.0, 4.0))
-    _draw_monthly(ax, months, lps, values, kind, stacked)
+    _draw_monthly(ax, months, lps, values, kind, stacked, _end_month(ds))
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(_style.percent())
     if title:
@@ -183,6 +189,11 @@ def fee_split_by_month(
     if legend:
         _style.legend(ax, len(lps), loc="lower left")
     return fig
+
+
+def _end_month(ds: xr.Dataset) -> float:
+    """The last day of the result, in months."""
+    return 12 * float(ds["day"].values[-1]) / _data.days_per_year(ds)
 
 
 def _time(ds: xr.Dataset, ax: Axes, in_months: bool) -> np.ndarray:
@@ -267,7 +278,7 @@ def paper_stacked(ds: xr.Dataset, *, titles: bool = True) -> Figure:
     fee_revenue(ds, ax=axs[3], cumulative=False, time_in_months=True, legend=False, title=titles)
     for ax in axs[:-1]:
         ax.set_xlabel("")
-    end = 12 * float(ds["day"].values[-1]) / _data.days_per_year(ds)
+    end = _end_month(ds)
     axs[-1].set_xlim(0, end)
     axs[-1].set_xticks(np.arange(0, int(end) + 1))
     fig.align_ylabels(axs)

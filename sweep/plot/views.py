@@ -19,8 +19,9 @@ _OTHERS = ("first", "mean", "median", "min", "max")
 
 
 def _tick_text(value: object) -> str:
-    if isinstance(value, float | np.floating):
-        return f"{float(value):g}"
+    if isinstance(value, float | np.floating | int | np.integer) and not isinstance(value, bool):
+        x = float(value)
+        return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:.4g}"
     return str(value)
 
 
@@ -114,15 +115,21 @@ def heatmap(
     fig, ax = _style.figure_axes(ax, (max(6.0, min(0.45 * len(xs) + 3.0, 14.0)),
                                       max(4.5, min(0.35 * len(ys) + 2.5, 10.0))))
     masked = np.ma.masked_invalid(grid)
+    limits = {}
+    if masked.count() and masked.min() == masked.max():
+        # a constant grid: scale from 0 so the one colour is not a meaningless midpoint
+        value = float(masked.min())
+        lo, hi = sorted((0.0, value)) if value != 0 else (0.0, 1.0)
+        limits = {"vmin": lo, "vmax": hi}
     mesh = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5, masked,
-                         cmap=cmap, shading="flat")
+                         cmap=cmap, shading="flat", **limits)
     _axis_ticks(ax, "x", xs)
     _axis_ticks(ax, "y", ys)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     described = _data.describe_stat(stat, reduce_over)
     bar = fig.colorbar(mesh, ax=ax, format=_style.value_formatter(red))
-    bar.set_label(f"{_style.label(red)}\n{described}", fontsize="small")
+    bar.set_label(f"{_style.short_label(red)}\n{described}", fontsize="small")
     if annotate is None:
         annotate = grid.size <= 144
     if annotate:
@@ -218,7 +225,7 @@ def fan_chart(
             axis.set_title(f"LP {name}", fontsize="medium")
     for axis in axes[len(names):]:
         axis.set_visible(False)
-    axes[0].set_ylabel(_style.label(da))
+    axes[0].set_ylabel(_style.short_label(da))
     axes[0].legend(fontsize="small", loc="best")
     title = f"{str(da.attrs.get('long_name', variable)).capitalize()}: quantiles over " \
             f"{sub.sizes['path']} paths" + (f", LP {names[0]}" if names[0] is not None
@@ -288,7 +295,7 @@ def variant_comparison(
         units = units[: -len("/day")]
     how = "total over days" if stat == "sum" else _data.describe_stat(stat, ["day"]) \
         if not summary else f"{stat} of the summary"
-    red_label = _style.label(red.assign_attrs(units=units))
+    red_label = _style.short_label(red.assign_attrs(units=units))
     ax.set_ylabel(f"{red_label}\n{how}", fontsize="small")
     ax.yaxis.set_major_formatter(_style.value_formatter(red))
     ax.margins(y=0.12)
