@@ -172,7 +172,7 @@ class NetCDFSink:
                 if dims:
                     var[:] = values.astype(object)
                 else:
-                    var.assignValue(str(values))
+                    var[0] = str(values)
             elif values.dtype.kind == "M":
                 var = nc.createVariable(name, "f8", dims)
                 days = (values - np.datetime64("1970-01-01", "D")).astype("int64")

@@ -83,7 +83,9 @@ def selection_hint(extra: dict[str, int], ds: xr.Dataset) -> str:
     sel_parts = []
     for d in extra:
         if d in ds.coords and d != "path":
-            sel_parts.append(f"{d}={ds[d].values[0]!r}")
+            value = ds[d].values[0]
+            value = value.item() if hasattr(value, "item") else value
+            sel_parts.append(f"{d}={value!r}")
         else:
             sel_parts.append(f"{d}=0")
     return f"ds.isel({isel}) or ds.sel({', '.join(sel_parts)})"

@@ -68,23 +68,37 @@ def mark_price(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
     return fig
 
 
+def _volume_area(ax: Axes, x: np.ndarray, vol: xr.DataArray) -> None:
+    """Daily volume as a light area on the left axis, so a line on a twin axis stays visible."""
+    y = np.asarray(vol.values, dtype=float)
+    ax.fill_between(x, y, color="C0", alpha=0.25, linewidth=0, step="mid")
+    ax.plot(x, y, color="C0", linewidth=0.6, alpha=0.7, drawstyle="steps-mid",
+            label="traded volume")
+    ax.set_ylabel(_style.short_label(vol), color="C0")
+    ax.tick_params(axis="y", labelcolor="C0")
+    ax.yaxis.set_major_formatter(_style.Compact())
+    ax.set_ylim(bottom=0)
+
+
+def _twin_legend(ax: Axes, ax2: Axes, loc: str = "upper left") -> None:
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    ax2.legend(handles, [h.get_label() for h in handles], loc=loc, fontsize="small")
+
+
 def volume_and_open_interest(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
     """Traded volume (left axis) and open interest (right axis): the demand for liquidity."""
     ds = _scenario(ds, ("traded_volume", "open_interest"), "volume_and_open_interest")
     fig, ax = _style.figure_axes(ax)
     x = _style.time_axis(ax, ds)
-    vol, oi = ds["traded_volume"], ds["open_interest"]
-    _line(ax, x, vol, "traded volume", color="C0")
-    ax.set_ylabel(_style.short_label(vol), color="C0")
-    ax.tick_params(axis="y", labelcolor="C0")
-    ax.yaxis.set_major_formatter(_style.Compact())
+    _volume_area(ax, x, ds["traded_volume"])
+    oi = ds["open_interest"]
     ax2 = ax.twinx()
     _line(ax2, x, oi, "open interest", color="C1")
     ax2.set_ylabel(_style.short_label(oi), color="C1")
     ax2.tick_params(axis="y", labelcolor="C1")
     ax2.yaxis.set_major_formatter(_style.Compact())
-    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    ax.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize="small")
+    ax2.set_ylim(bottom=0)
+    _twin_legend(ax, ax2)
     ax.set_title("Volume & open interest")
     return fig
 
@@ -206,19 +220,25 @@ def margin(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True) -> Fi
 
 
 def volume_and_valuation(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
-    """Daily traded volume against the market valuation it feeds (step 1 and 3)."""
+    """Daily traded volume (left) against the valuation it feeds and the stake (right).
+
+    The valuation is a window sum of volume (MECHANISM.md step 1) floored by the total stake
+    (step 3), so it lives on its own axis.
+    """
     ds = _scenario(ds, ("traded_volume", "valuation"), "volume_and_valuation")
     fig, ax = _style.figure_axes(ax)
     x = _style.time_axis(ax, ds)
-    _line(ax, x, ds["traded_volume"], _style.short_label(ds["traded_volume"]), color="C0")
-    _line(ax, x, ds["valuation"], _style.short_label(ds["valuation"]), color="C5")
+    _volume_area(ax, x, ds["traded_volume"])
+    ax2 = ax.twinx()
+    _line(ax2, x, ds["valuation"], "valuation", color="C5")
     if "total_stake" in ds.data_vars:
-        _line(ax, x, ds["total_stake"], "total stake (USD)", color="0.5", linestyle="--",
+        _line(ax2, x, ds["total_stake"], "total stake", color="0.4", linestyle="--",
               linewidth=1)
-    ax.yaxis.set_major_formatter(_style.Compact())
-    ax.set_ylabel("USD")
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize="small")
+    ax2.set_ylabel(_style.short_label(ds["valuation"]), color="C5")
+    ax2.tick_params(axis="y", labelcolor="C5")
+    ax2.yaxis.set_major_formatter(_style.Compact())
+    ax2.set_ylim(bottom=0)
+    _twin_legend(ax, ax2, loc="lower right")
     ax.set_title("Volume & valuation")
     return fig
 
