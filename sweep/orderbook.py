@@ -62,7 +62,7 @@ class BookSide:
     levels: np.ndarray  # price levels, nearest to mid first
     prob: np.ndarray  # probability of trading at each level
     limit: np.ndarray  # limit order volumes
-    fractions: np.ndarray  # liquidity fractions, normalised to sum 1
+    fractions: np.ndarray  # liquidity fractions, normalised to sum 1 (all 0: no pegged orders)
     pegged: np.ndarray  # pegged volumes n_i that cover the rest of the obligation
     limit_liquidity: float  # sum(limit_i * p_i * prob_i)
     remaining: float  # obligation not covered by limit orders
@@ -145,9 +145,8 @@ def _side(
     risk_factor: float,
 ) -> BookSide:
     total_f = fractions.sum()
-    if total_f <= 0:
-        raise ValueError(f"fractions_{side} must have a positive sum, got {fractions.tolist()}")
-    f = fractions / total_f
+    # an "empty" shape has no fractions: it places no pegged volume (as the engine does)
+    f = fractions / total_f if total_f > 0 else np.zeros_like(fractions)
     limit_liq = float(np.sum(limit * levels * prob))
     remaining = max(obligation - limit_liq, 0.0)
     tradable = prob > PROB_FLOOR

@@ -527,8 +527,9 @@ def test_order_book_rules_and_edges() -> None:
         ob.build_order_book(**{**base, "mid": 0.02})
     with pytest.raises(ValueError, match="expected num_ticks = 3"):
         ob.build_order_book(**{**base, "fractions_sell": [1, 1]})
-    with pytest.raises(ValueError, match="positive sum"):
-        ob.build_order_book(**{**base, "fractions_buy": [0, 0, 0]})
+    # an "empty" shape: no fractions, no pegged volume on that side
+    empty = ob.build_order_book(**{**base, "fractions_buy": [0, 0, 0]})
+    assert empty.buy.pegged.sum() == 0 and empty.margin_buy == 0 and empty.supplied_liquidity == 0
     with pytest.raises(ValueError, match="margin_rule"):
         ob.build_order_book(**base, margin_rule="mean")
     # probability of trading: symmetric-ish around mid, decreasing away from it
