@@ -129,7 +129,7 @@ PATH_PARAMS: dict[str, dict[str, Param]] = {
     "constant": {
         "mark_price": Param(float, 1000.0, _positive),
         "traded_volume": Param(float, 1.0e7, _non_negative),
-        "open_interest": Param(float, -1.0, _non_negative),
+        "open_interest": Param(float, None, _non_negative, doc="default: oi_ratio * volume"),
         "oi_ratio": Param(float, 0.25, _non_negative),
     },
 }
@@ -372,8 +372,6 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
             if not isinstance(col, str):
                 raise ConfigError(f"[path] columns.{key}", col, "must be a column name")
         path_data["columns"] = {"mark_price": "Close", "traded_volume": "Volume", **columns}
-    if kind == "constant" and "open_interest" not in path_table:
-        path_params.pop("open_interest")
 
     # sweep dimensions, in the order the config names them
     for section in order:

@@ -217,13 +217,14 @@ def check_paths(source: PathSource, config: Config) -> None:
         if len(set(lengths.values())) != 1:
             raise ConfigError("[path]", lengths, "series must have the same length")
     low = source.min_price()
-    depth = max(_values(config.params["num_ticks"])) * max(_values(config.params["tick_size"]))
-    if not low > depth:
+    ticks = max(_values(config.params["num_ticks"]))
+    tick_size = max(_values(config.params["tick_size"]))
+    if not low > ticks * tick_size:
         raise ConfigError(
-            "[market] num_ticks * tick_size",
-            depth,
-            f"reaches below zero: the lowest mark price is {low:.6g}, "
-            "so mid - num_ticks*tick_size <= 0 on some day",
+            "[market] tick_size",
+            tick_size,
+            f"with num_ticks = {ticks} the farthest buy level is {ticks * tick_size:.6g} below "
+            f"mid, but the lowest mark price is {low:.6g}: mid - num_ticks*tick_size <= 0",
         )
     if config.fee_rate is not None and len(config.fee_rate) not in (1, source.n_days):
         raise ConfigError(

@@ -41,7 +41,7 @@ def test_explore_results_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         out for cell in nb.cells if cell.cell_type == "code"
         for out in cell.get("outputs", []) if "image/png" in out.get("data", {})
     ]
-    assert len(images) >= 8
+    assert len(images) >= 7
     figures = sorted((tmp_path / "explore_results_figures").glob("*.png"))
     assert {"market_panels.png", "paper_stacked.png", "variant_share_rule.png"} <= {
         p.name for p in figures}
