@@ -37,10 +37,21 @@ def synthetic() -> xr.Dataset:
     k = np.linspace(0.5, 3.0, N_K)
     values = rng.gamma(2.0, 500.0, (N_V, N_K, DAYS, LPS)) * v[:, None, None, None] / 10
     ds = xr.Dataset(
-        {"fee_revenue": (("v", "k", "day", "lp"), values,
-                         {"units": "USD/day", "long_name": "fee revenue"})},
-        coords={"v": v, "k": k, "day": np.arange(DAYS), "lp": ["A", "B", "C", "D"],
-                "share_rule": "equity", "sigma": 2.0},
+        {
+            "fee_revenue": (
+                ("v", "k", "day", "lp"),
+                values,
+                {"units": "USD/day", "long_name": "fee revenue"},
+            )
+        },
+        coords={
+            "v": v,
+            "k": k,
+            "day": np.arange(DAYS),
+            "lp": ["A", "B", "C", "D"],
+            "share_rule": "equity",
+            "sigma": 2.0,
+        },
     )
     return ds
 
@@ -53,11 +64,16 @@ def engine() -> xr.Dataset:
         "name": "bench-plots",
         "sweep": {"days": DAYS, "paths": 1, "seed": 0, "variables": ["fee_revenue"]},
         "path": {"kind": "gbm"},
-        "network": {"v": np.linspace(1.0, 40.0, N_V).tolist(),
-                    "k": np.linspace(0.5, 3.0, N_K).tolist()},
+        "network": {
+            "v": np.linspace(1.0, 40.0, N_V).tolist(),
+            "k": np.linspace(0.5, 3.0, N_K).tolist(),
+        },
         "lp": [
-            {"name": name, "shape": "uniform",
-             "commit": [{"day": i * 10, "stake": 1e6 * (i + 1), "fee_bid": 0.001 * (i + 1)}]}
+            {
+                "name": name,
+                "shape": "uniform",
+                "commit": [{"day": i * 10, "stake": 1e6 * (i + 1), "fee_bid": 0.001 * (i + 1)}],
+            }
             for i, name in enumerate("ABCD")
         ],
     }
@@ -89,8 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         heatmap(ds, "fee_revenue", x="v", y="k")  # warm-up: imports, font cache
 
         build = best_of(args.repeat, lambda: heatmap(ds, "fee_revenue", x="v", y="k"))
-        full = best_of(args.repeat, lambda: heatmap(ds, "fee_revenue", x="v", y="k")
-                       .savefig(png, dpi=120))
+        full = best_of(
+            args.repeat, lambda: heatmap(ds, "fee_revenue", x="v", y="k").savefig(png, dpi=120)
+        )
 
         def from_file() -> None:
             with xr.open_dataset(nc) as opened:
@@ -102,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"open .nc + build + png   {disk:6.3f} s")
     worst = max(build, full, disk)
     verdict = "OK" if worst < TARGET_S else "SLOW"
-    print(f"{verdict}: worst {worst:.3f} s against the {TARGET_S:.0f} s target "
-          f"(best of {args.repeat})")
+    print(
+        f"{verdict}: worst {worst:.3f} s against the {TARGET_S:.0f} s target "
+        f"(best of {args.repeat})"
+    )
     return 0 if worst < TARGET_S else 1
 
 

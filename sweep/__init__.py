@@ -7,8 +7,9 @@ result file.
 
 __version__ = "0.1.0"
 
+from .compare import compare  # noqa: E402
 from .errors import ConfigError  # noqa: E402
 from .io import load  # noqa: E402
 from .runner import run  # noqa: E402
 
-__all__ = ["ConfigError", "__version__", "load", "run"]
+__all__ = ["ConfigError", "__version__", "compare", "load", "run"]

@@ -106,7 +106,10 @@ def simulate_chunk(
     tranche_lp = np.zeros(max(n_events, 1), dtype=np.int64)
     tranche_entry = np.zeros(max(n_events, 1))
     tranche_stake = np.zeros(max(n_events, 1))
-    tranche_day = np.zeros(max(n_events, 1))
+    tranche_event = np.zeros(max(n_events, 1), dtype=np.int64)
+    # time weights w(age) per commitment event and day: reused while the sigmoid repeats
+    time_weight = np.zeros((max(n_events, 1), n_days))
+    cached_sigmoid = np.full(3, np.nan)  # steepness, midpoint, days_per_year
     # probability of trading per day and level: reused while path and risk model repeat
     probs_buy = np.zeros((n_days, max_ticks))
     probs_sell = np.zeros((n_days, max_ticks))
@@ -185,6 +188,18 @@ def simulate_chunk(
             virtual[l] = 0.0
         n_tranches = 0
         e = 0
+        if rule_share == 3 and not (
+            cached_sigmoid[0] == steepness[s]
+            and cached_sigmoid[1] == midpoint[s]
+            and cached_sigmoid[2] == days_per_year[s]
+        ):
+            for t in range(n_events):
+                for d in range(n_days):
+                    age = (d - event_day[t]) / days_per_year[s]
+                    time_weight[t, d] = 1.0 / (1.0 + math.exp(-steepness[s] * (age - midpoint[s])))
+            cached_sigmoid[0] = steepness[s]
+            cached_sigmoid[1] = midpoint[s]
+            cached_sigmoid[2] = days_per_year[s]
         average_volume = 0.0  # A(n-1) of the virtual-stake rule
         target_factor = c2[s] * v[s] * rf_short[s]
 
@@ -212,7 +227,7 @@ def simulate_chunk(
                         valuation_before if valuation_before != 0.0 else delta
                     )
                     tranche_stake[n_tranches] = delta
-                    tranche_day[n_tranches] = event_day[e]
+                    tranche_event[n_tranches] = e
                     n_tranches += 1
                     virtual[l] += delta
                 elif new < old:
@@ -285,9 +300,7 @@ def simulate_chunk(
                     weight[l] = virtual[l]
             else:
                 for t in range(n_tranches):
-                    age = (d - tranche_day[t]) / days_per_year[s]
-                    w = 1.0 / (1.0 + math.exp(-steepness[s] * (age - midpoint[s])))
-                    weight[tranche_lp[t]] += w * tranche_stake[t]
+                    weight[tranche_lp[t]] += time_weight[tranche_event[t], d] * tranche_stake[t]
             weight_total = 0.0
             for l in range(n_lp):
                 weight_total += weight[l]

@@ -188,7 +188,7 @@ def build_order_book(
 ) -> OrderBook:
     """The book an LP with ``stake`` must show around ``mid`` (MECHANISM.md, step 9).
 
-    Buy levels are ``mid - i*tick_size`` and sell levels ``mid + i*tick_size``, ``i = 1..num_ticks``.
+    Buy levels are ``mid - i*tick_size``, sell levels ``mid + i*tick_size``, ``i = 1..num_ticks``.
     An inactive LP (``stake <= 0``) places no orders: every volume, margin and liquidity is 0.
     """
     num_ticks = int(num_ticks)

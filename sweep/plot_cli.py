@@ -25,8 +25,7 @@ __all__ = ["write_figures"]
 
 _SCENARIO_FIGURES: tuple[tuple[str, Callable[[xr.Dataset], Figure], tuple[str, ...]], ...] = (
     ("mark_price", plot.mark_price, ("mark_price",)),
-    ("volume_and_open_interest", plot.volume_and_open_interest,
-     ("traded_volume", "open_interest")),
+    ("volume_and_open_interest", plot.volume_and_open_interest, ("traded_volume", "open_interest")),
     ("stake_vs_target", plot.stake_vs_target, ("target_stake", "total_stake")),
     ("fee_rate", plot.fee_rate, ("fee_rate",)),
     ("fees_collected", plot.fees_collected, ("fees_collected",)),
@@ -34,10 +33,20 @@ _SCENARIO_FIGURES: tuple[tuple[str, Callable[[xr.Dataset], Figure], tuple[str, .
     ("annualised_return", plot.annualised_return, ("lp_annualised_return",)),
     ("margin", plot.margin, ("margin",)),
     ("volume_and_valuation", plot.volume_and_valuation, ("traded_volume", "valuation")),
-    ("order_book", plot.order_book, (
-        "mark_price", "stake", "rf_long", "rf_short", "limit_orders_buy", "limit_orders_sell",
-        "fractions_buy", "fractions_sell",
-    )),
+    (
+        "order_book",
+        plot.order_book,
+        (
+            "mark_price",
+            "stake",
+            "rf_long",
+            "rf_short",
+            "limit_orders_buy",
+            "limit_orders_sell",
+            "fractions_buy",
+            "fractions_sell",
+        ),
+    ),
 )
 
 _PAPER_FIGURES: tuple[tuple[str, Callable[[xr.Dataset], Figure], tuple[str, ...]], ...] = (
@@ -47,8 +56,11 @@ _PAPER_FIGURES: tuple[tuple[str, Callable[[xr.Dataset], Figure], tuple[str, ...]
     ("fee_and_volume", plot.fee_and_volume, ("fee_rate", "traded_volume")),
     ("fee_revenue", plot.fee_revenue, ("fee_revenue",)),
     ("fee_revenue_cumulative", lambda d: plot.fee_revenue(d, cumulative=True), ("fee_revenue",)),
-    ("paper_stacked", plot.paper_stacked,
-     ("stake", "equity_share", "fee_rate", "traded_volume", "fee_revenue")),
+    (
+        "paper_stacked",
+        plot.paper_stacked,
+        ("stake", "equity_share", "fee_rate", "traded_volume", "fee_revenue"),
+    ),
     ("paper_three_panel", plot.paper_three_panel, ("stake", "equity_share")),
 )
 
@@ -60,7 +72,11 @@ HEATMAP_VARIABLES = (
     "under_supplied_share",
 )
 FAN_VARIABLES = ("mark_price", "total_stake", "fees_collected", "annualised_return")
-VARIANT_VARIABLES = {"share_rule": "fee_revenue", "fee_rule": "fee_revenue", "margin_rule": "margin"}
+VARIANT_VARIABLES = {
+    "share_rule": "fee_revenue",
+    "fee_rule": "fee_revenue",
+    "margin_rule": "margin",
+}
 
 
 def _has(ds: xr.Dataset, names: tuple[str, ...]) -> bool:
@@ -129,8 +145,11 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
                 fan_note = f"scenario: {_data.coord_text(ds.isel(fan_sel), swept)}" if swept else ""
                 for var in FAN_VARIABLES:
                     if var in ds.data_vars:
-                        save(f"fan_{var}", lambda v=var: plot.fan_chart(ds.isel(fan_sel), v),
-                             fan_note)
+                        save(
+                            f"fan_{var}",
+                            lambda v=var: plot.fan_chart(ds.isel(fan_sel), v),
+                            fan_note,
+                        )
 
         if len(swept) >= 2:
             x, y = swept[:2]

@@ -27,26 +27,37 @@ def test_explore_results_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     # the kernel writes its result and figures under tmp_path, not the checkout's outputs/
     monkeypatch.setenv("SWEEP_OUTPUTS", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    )
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(
-        nb, timeout=600, kernel_name="python3",
+        nb,
+        timeout=600,
+        kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     )
     client.execute()
 
     assert (tmp_path / "explore_results.nc").stat().st_size > 0
     images = [
-        out for cell in nb.cells if cell.cell_type == "code"
-        for out in cell.get("outputs", []) if "image/png" in out.get("data", {})
+        out
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if "image/png" in out.get("data", {})
     ]
     assert len(images) >= 7
     figures = sorted((tmp_path / "explore_results_figures").glob("*.png"))
     assert {"market_panels.png", "paper_stacked.png", "variant_share_rule.png"} <= {
-        p.name for p in figures}
+        p.name for p in figures
+    }
 
     # a second run loads the file written by the first instead of running the sweep again
     nb2 = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(nb2, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    nbclient.NotebookClient(
+        nb2,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    ).execute()

@@ -130,7 +130,7 @@ def make_result(
 
     # a smooth scenario factor so heatmaps have structure: 1 + 0.1 * weighted index sum
     factor = np.ones(sshape)
-    for i, d in enumerate(sdims):
+    for i in range(len(sdims)):
         shape = [1] * len(sshape)
         shape[i] = sshape[i]
         factor = factor + 0.1 * (i + 1) * np.arange(sshape[i]).reshape(shape)
@@ -173,10 +173,9 @@ def make_result(
     def to_full(arr: np.ndarray, dims: list[str]) -> np.ndarray:
         """Broadcast an array with (a subset of) full_dims, in order, to the full shape."""
         shape = [arr.shape[dims.index(d)] if d in dims else 1 for d in full_dims]
-        extra = arr.shape[len(dims):]
+        extra = arr.shape[len(dims) :]
         return np.broadcast_to(arr.reshape(shape + list(extra)), full_shape + extra)
 
-    price_f = to_full(price, mdims + pdims + ["day"])
     volume_f = to_full(volume, mdims + pdims + ["day"])
     fac = to_full(factor.reshape(sshape + (1,) * (len(pshape) + 1)), sdims + pdims + ["day"])
     if "share_rule" in sdims:
@@ -208,10 +207,14 @@ def make_result(
         "mark_price": (mdims + pdims + ["day"], price),
         "traded_volume": (mdims + pdims + ["day"], volume),
         "open_interest": (mdims + pdims + ["day"], oi),
-        "rf_long": (dims_of(list(SECTIONS["risk"])), 0.0127 * np.ones(
-            tuple(len(sweep[d]) for d in dims_of(list(SECTIONS["risk"]))))),
-        "rf_short": (dims_of(list(SECTIONS["risk"])), 0.0128 * np.ones(
-            tuple(len(sweep[d]) for d in dims_of(list(SECTIONS["risk"]))))),
+        "rf_long": (
+            dims_of(list(SECTIONS["risk"])),
+            0.0127 * np.ones(tuple(len(sweep[d]) for d in dims_of(list(SECTIONS["risk"])))),
+        ),
+        "rf_short": (
+            dims_of(list(SECTIONS["risk"])),
+            0.0128 * np.ones(tuple(len(sweep[d]) for d in dims_of(list(SECTIONS["risk"])))),
+        ),
         "valuation": (fd, np.maximum(proxy, total)),
         "target_stake": (fd, target),
         "total_stake": (fd, total.copy()),
@@ -266,8 +269,9 @@ def make_result(
     ds = xr.Dataset({k: (dims, np.asarray(v)) for k, (dims, v) in data.items()}, coords=coords)
     for name, (units, long_name) in ATTRS.items():
         ds[name].attrs.update(units=units, long_name=long_name)
-    ds.attrs.update(config='name = "synthetic"\n', sweep_version="0.0-test",
-                    created="2026-01-01T00:00:00+00:00")
+    ds.attrs.update(
+        config='name = "synthetic"\n', sweep_version="0.0-test", created="2026-01-01T00:00:00+00:00"
+    )
     return summarise(ds) if summary else ds
 
 
@@ -280,7 +284,8 @@ def summarise(ds: xr.Dataset) -> xr.Dataset:
         if da.dtype == bool:
             share = da.mean("day")
             out["under_supplied_share"] = share.assign_attrs(
-                units="1", long_name="share of days under-supplied")
+                units="1", long_name="share of days under-supplied"
+            )
             continue
         stats = xr.concat(
             [da.mean("day"), da.isel(day=-1, drop=True), da.min("day"), da.max("day")],
@@ -300,8 +305,11 @@ def daily() -> xr.Dataset:
 def grid() -> xr.Dataset:
     """A sweep over v, valuation_period and share_rule with Monte Carlo paths."""
     return make_result(
-        {"v": [5.0, 10.0, 20.0], "valuation_period": [1, 7, 30],
-         "share_rule": ["equity", "stake", "time_weighted"]},
+        {
+            "v": [5.0, 10.0, 20.0],
+            "valuation_period": [1, 7, 30],
+            "share_rule": ["equity", "stake", "time_weighted"],
+        },
         paths=5,
         days=120,
     )
@@ -340,8 +348,9 @@ def legend_texts(fig) -> list[str]:
 
 def test_import_does_not_load_pyplot() -> None:
     code = "import sys, sweep.plot, sweep.plot_cli; print('matplotlib.pyplot' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -351,7 +360,11 @@ def test_synthetic_layout(daily: xr.Dataset, grid: xr.Dataset, summary: xr.Datas
     assert _data.sweep_dims(grid) == ["v", "valuation_period", "share_rule"]
     assert _data.sweep_dims(daily) == []
     assert "day" not in summary.dims and list(summary["stat"].values) == [
-        "mean", "final", "min", "max"]
+        "mean",
+        "final",
+        "min",
+        "max",
+    ]
     for name, da in grid.data_vars.items():
         assert {"units", "long_name"} <= set(da.attrs), name
 
@@ -468,10 +481,20 @@ def _phi(x: float) -> float:
 def test_order_book_by_hand() -> None:
     mid, tick, mu, sigma, tau = 100.0, 0.5, 0.0, 2.0, 1e-3
     book = ob.build_order_book(
-        mid=mid, stake=1000.0, k=2.0, tick_size=tick, num_ticks=2, mu=mu, sigma=sigma, tau=tau,
-        rf_long=0.1, rf_short=0.2,
-        limit_orders_buy=[1.0, 0.0], limit_orders_sell=[0.0, 2.0],
-        fractions_buy=[1.0, 1.0], fractions_sell=[0.0, 3.0],
+        mid=mid,
+        stake=1000.0,
+        k=2.0,
+        tick_size=tick,
+        num_ticks=2,
+        mu=mu,
+        sigma=sigma,
+        tau=tau,
+        rf_long=0.1,
+        rf_short=0.2,
+        limit_orders_buy=[1.0, 0.0],
+        limit_orders_sell=[0.0, 2.0],
+        fractions_buy=[1.0, 1.0],
+        fractions_sell=[0.0, 3.0],
     )
     sb = sigma * math.sqrt(tau)
 
@@ -506,9 +529,22 @@ def test_order_book_by_hand() -> None:
 
 
 def test_order_book_rules_and_edges() -> None:
-    base = dict(mid=1000.0, stake=5e4, k=1.0, tick_size=0.01, num_ticks=3, mu=0.0, sigma=2.0,
-                tau=1.9012e-6, rf_long=0.01, rf_short=0.012, limit_orders_buy=[0, 0, 0],
-                limit_orders_sell=[0, 0, 0], fractions_buy=[1, 1, 1], fractions_sell=[1, 1, 1])
+    base = dict(
+        mid=1000.0,
+        stake=5e4,
+        k=1.0,
+        tick_size=0.01,
+        num_ticks=3,
+        mu=0.0,
+        sigma=2.0,
+        tau=1.9012e-6,
+        rf_long=0.01,
+        rf_short=0.012,
+        limit_orders_buy=[0, 0, 0],
+        limit_orders_sell=[0, 0, 0],
+        fractions_buy=[1, 1, 1],
+        fractions_sell=[1, 1, 1],
+    )
     book = ob.build_order_book(**base)
     summed = ob.build_order_book(**base, margin_rule="sum")
     assert summed.margin == pytest.approx(book.margin_buy + book.margin_sell)
@@ -555,8 +591,14 @@ def test_order_book_figure(daily: xr.Dataset, tmp_path: Path) -> None:
     texts = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
     assert "obligation" in texts and "margin (max)" in texts and "supplied" in texts
     labels = legend_texts(fig)
-    assert {"bids (limit)", "offers (limit)", "pegged bids", "pegged offers",
-            "liquidity fraction", "prob. of trading"} == set(labels)
+    assert {
+        "bids (limit)",
+        "offers (limit)",
+        "pegged bids",
+        "pegged offers",
+        "liquidity fraction",
+        "prob. of trading",
+    } == set(labels)
     assert fig.axes[0].get_xlabel() == "price"
     ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert "mid" in ticks and len(ticks) == 21
@@ -578,8 +620,9 @@ def test_order_book_figure(daily: xr.Dataset, tmp_path: Path) -> None:
 
 
 def test_month_days(daily: xr.Dataset) -> None:
-    assert _data.month_days(daily) == list(enumerate(
-        [0, 31, 61, 92, 122, 153, 183, 213, 244, 274, 305, 335]))
+    assert _data.month_days(daily) == list(
+        enumerate([0, 31, 61, 92, 122, 153, 183, 213, 244, 274, 305, 335])
+    )
     assert [m for m, _ in _data.month_days(daily.isel(day=slice(0, 100)))] == [0, 1, 2, 3]
 
 
@@ -591,14 +634,27 @@ PAPER = [
     (plot.fee_revenue, ["Fee revenue"]),
     (lambda d: plot.fee_revenue(d, cumulative=True), ["Cumulative fee revenue"]),
     (plot.paper_three_panel, ["Weighting function", "Stake level", "Fee split"]),
-    (plot.paper_stacked, ["Stake level", "Fee split", "Fee and daily volume levels",
-                          "Fee revenue"]),
+    (
+        plot.paper_stacked,
+        ["Stake level", "Fee split", "Fee and daily volume levels", "Fee revenue"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("func", "expected"), PAPER, ids=[
-    "time_weighting", "stake_levels", "fee_split", "fee_and_volume", "fee_revenue",
-    "fee_revenue_cumulative", "three_panel", "stacked"])
+@pytest.mark.parametrize(
+    ("func", "expected"),
+    PAPER,
+    ids=[
+        "time_weighting",
+        "stake_levels",
+        "fee_split",
+        "fee_and_volume",
+        "fee_revenue",
+        "fee_revenue_cumulative",
+        "three_panel",
+        "stacked",
+    ],
+)
 def test_paper_figure_renders(func, expected, daily: xr.Dataset, tmp_path: Path) -> None:
     fig = func(daily)
     render(fig, tmp_path)
@@ -631,8 +687,9 @@ def test_paper_figure_contents(daily: xr.Dataset) -> None:
 
     fig = plot.fee_revenue(daily, cumulative=True)
     lines = fig.axes[0].get_lines()
-    np.testing.assert_allclose(lines[0].get_ydata()[-1],
-                               float(daily["fee_revenue"].sel(lp="MM#1").sum()))
+    np.testing.assert_allclose(
+        lines[0].get_ydata()[-1], float(daily["fee_revenue"].sel(lp="MM#1").sum())
+    )
     assert fig.axes[0].get_xlabel() == "time (y)"
 
     fig = plot.paper_stacked(daily)
@@ -676,8 +733,9 @@ def test_heatmap_default(grid: xr.Dataset, tmp_path: Path) -> None:
     cbar = fig.axes[1]
     assert "return on stake (1/year)" in cbar.get_ylabel()
     expected = grid["annualised_return"].isel(share_rule=0).mean(["day", "path"])
-    np.testing.assert_allclose(_mesh_values(fig).reshape(3, 3),
-                               expected.transpose("valuation_period", "v").values)
+    np.testing.assert_allclose(
+        _mesh_values(fig).reshape(3, 3), expected.transpose("valuation_period", "v").values
+    )
     assert [t.get_text() for t in ax.get_xticklabels()] == ["5", "10", "20"]
     assert len(ax.texts) == 9  # small grids are annotated
 
@@ -698,13 +756,15 @@ def test_heatmap_stats(stat: str, grid: xr.Dataset) -> None:
     assert "mean over valuation_period" in fig.axes[0].get_title()
 
 
-def test_heatmap_summary_and_special_values(summary: xr.Dataset, grid: xr.Dataset,
-                                            tmp_path: Path) -> None:
+def test_heatmap_summary_and_special_values(
+    summary: xr.Dataset, grid: xr.Dataset, tmp_path: Path
+) -> None:
     fig = plot.heatmap(summary, "fee_rate", stat="final")
     render(fig, tmp_path, "summary")
     expected = grid["fee_rate"].isel(day=-1, share_rule=0).mean("path")
-    np.testing.assert_allclose(_mesh_values(fig).reshape(3, 3),
-                               expected.transpose("valuation_period", "v").values)
+    np.testing.assert_allclose(
+        _mesh_values(fig).reshape(3, 3), expected.transpose("valuation_period", "v").values
+    )
     with pytest.raises(ValueError, match="stored statistics mean, final, min, max"):
         plot.heatmap(summary, "fee_rate", stat="median")
     render(plot.heatmap(summary, "under_supplied_share"), tmp_path, "share")
@@ -762,8 +822,11 @@ def test_fan_chart(grid: xr.Dataset, tmp_path: Path) -> None:
     fig = plot.fan_chart(scenario, "fee_revenue", lp="MM#2")
     assert "LP MM#2" in fig.axes[0].get_title()
     # the market path has only path and day dims
-    render(plot.fan_chart(grid.isel(v=0, valuation_period=0, share_rule=0), "mark_price"),
-           tmp_path, "price")
+    render(
+        plot.fan_chart(grid.isel(v=0, valuation_period=0, share_rule=0), "mark_price"),
+        tmp_path,
+        "price",
+    )
 
 
 def test_fan_chart_bad_input(grid: xr.Dataset, daily: xr.Dataset) -> None:
@@ -799,8 +862,9 @@ def test_variant_comparison(grid: xr.Dataset, tmp_path: Path) -> None:
     np.testing.assert_allclose(heights, expected.transpose("share_rule", "lp").values)
 
 
-def test_variant_comparison_summary_and_errors(summary: xr.Dataset, grid: xr.Dataset,
-                                               daily: xr.Dataset, tmp_path: Path) -> None:
+def test_variant_comparison_summary_and_errors(
+    summary: xr.Dataset, grid: xr.Dataset, daily: xr.Dataset, tmp_path: Path
+) -> None:
     fig = plot.variant_comparison(summary)
     render(fig, tmp_path)
     heights = np.array([p.get_height() for p in fig.axes[0].patches]).reshape(3, 4)
@@ -822,18 +886,35 @@ def test_variant_comparison_summary_and_errors(summary: xr.Dataset, grid: xr.Dat
 # --------------------------------------------------------------------------------------------
 
 SCENARIO_PNGS = {
-    "mark_price", "volume_and_open_interest", "stake_vs_target", "fee_rate", "fees_collected",
-    "shares", "annualised_return", "margin", "volume_and_valuation", "order_book",
+    "mark_price",
+    "volume_and_open_interest",
+    "stake_vs_target",
+    "fee_rate",
+    "fees_collected",
+    "shares",
+    "annualised_return",
+    "margin",
+    "volume_and_valuation",
+    "order_book",
     "market_panels",
 }
 PAPER_PNGS = {
-    "time_weighting", "stake_levels", "fee_split_by_month", "fee_and_volume", "fee_revenue",
-    "fee_revenue_cumulative", "paper_stacked", "paper_three_panel",
+    "time_weighting",
+    "stake_levels",
+    "fee_split_by_month",
+    "fee_and_volume",
+    "fee_revenue",
+    "fee_revenue_cumulative",
+    "paper_stacked",
+    "paper_three_panel",
 }
-HEATMAP_PNGS = {f"heatmap_{v}" for v in (
-    "annualised_return", "annualised_return_on_capital", "fee_rate", "under_supplied")}
-FAN_PNGS = {f"fan_{v}" for v in ("mark_price", "total_stake", "fees_collected",
-                                 "annualised_return")}
+HEATMAP_PNGS = {
+    f"heatmap_{v}"
+    for v in ("annualised_return", "annualised_return_on_capital", "fee_rate", "under_supplied")
+}
+FAN_PNGS = {
+    f"fan_{v}" for v in ("mark_price", "total_stake", "fees_collected", "annualised_return")
+}
 
 
 def _names(paths: list[Path]) -> set[str]:
@@ -851,14 +932,22 @@ def test_write_figures_one_scenario(daily: xr.Dataset, tmp_path: Path) -> None:
 def test_write_figures_sweep(grid: xr.Dataset, tmp_path: Path) -> None:
     paths = write_figures(grid, tmp_path)
     # 120 days reach month 4; share_rule includes time_weighted, so the paper figures too
-    assert _names(paths) == (SCENARIO_PNGS | PAPER_PNGS | HEATMAP_PNGS | FAN_PNGS
-                             | {"variant_share_rule"})
+    assert _names(paths) == (
+        SCENARIO_PNGS | PAPER_PNGS | HEATMAP_PNGS | FAN_PNGS | {"variant_share_rule"}
+    )
 
 
 def test_write_figures_summary(summary: xr.Dataset, tmp_path: Path) -> None:
     paths = write_figures(summary, tmp_path)
-    expected = {f"heatmap_{v}" for v in ("annualised_return", "annualised_return_on_capital",
-                                         "fee_rate", "under_supplied_share")}
+    expected = {
+        f"heatmap_{v}"
+        for v in (
+            "annualised_return",
+            "annualised_return_on_capital",
+            "fee_rate",
+            "under_supplied_share",
+        )
+    }
     assert _names(paths) == expected | {"variant_share_rule"}
 
 
@@ -887,12 +976,21 @@ REAL_CONFIG = {
     "network": {"v": [5.0, 10.0], "valuation_period": [1, 30]},
     "mechanism": {"share_rule": ["equity", "time_weighted"], "margin_rule": "sum"},
     "lp": [
-        {"name": "A", "shape": "aggressive",
-         "commit": [{"day": 0, "stake": 3e6, "fee_bid": 0.0025}]},
-        {"name": "B", "shape": "passive",
-         "commit": [{"day": 5, "stake": 2e6, "fee_bid": 0.001}, {"day": 100, "stake": 4e6}]},
-        {"name": "C", "shape": "uniform",
-         "commit": [{"day": 30, "stake": 1e6, "fee_bid": 0.003}, {"day": 150, "stake": 0}]},
+        {
+            "name": "A",
+            "shape": "aggressive",
+            "commit": [{"day": 0, "stake": 3e6, "fee_bid": 0.0025}],
+        },
+        {
+            "name": "B",
+            "shape": "passive",
+            "commit": [{"day": 5, "stake": 2e6, "fee_bid": 0.001}, {"day": 100, "stake": 4e6}],
+        },
+        {
+            "name": "C",
+            "shape": "uniform",
+            "commit": [{"day": 30, "stake": 1e6, "fee_bid": 0.003}, {"day": 150, "stake": 0}],
+        },
     ],
 }
 
@@ -907,8 +1005,9 @@ def real() -> xr.Dataset:
 @needs_engine
 def test_real_result_figures(real: xr.Dataset, tmp_path: Path) -> None:
     paths = write_figures(real, tmp_path)
-    assert _names(paths) == (SCENARIO_PNGS | PAPER_PNGS | HEATMAP_PNGS | FAN_PNGS
-                             | {"variant_share_rule"})
+    assert _names(paths) == (
+        SCENARIO_PNGS | PAPER_PNGS | HEATMAP_PNGS | FAN_PNGS | {"variant_share_rule"}
+    )
 
 
 @needs_engine
@@ -930,10 +1029,12 @@ def test_real_order_book_matches_engine(real: xr.Dataset) -> None:
         for lp in [str(x) for x in scenario["lp"].values]:
             book = ob.order_book_from_dataset(scenario, lp, day)
             at = scenario.sel(lp=lp, day=day)
-            for name in ("obligation", "margin_buy", "margin_sell", "margin",
-                         "supplied_liquidity"):
-                assert getattr(book, name) == pytest.approx(float(at[name]), rel=1e-9,
-                                                            abs=1e-6), (lp, day, name)
+            for name in ("obligation", "margin_buy", "margin_sell", "margin", "supplied_liquidity"):
+                assert getattr(book, name) == pytest.approx(float(at[name]), rel=1e-9, abs=1e-6), (
+                    lp,
+                    day,
+                    name,
+                )
             checked += book.active
     assert checked >= 8
 

@@ -63,17 +63,18 @@ def dimension(ds: xr.Dataset | xr.DataArray, dim: str, figure: str) -> str:
         if dim in ds.coords:
             value = ds[dim].values
             scalar = f" ({dim!r} is a scalar coordinate here, = {value!r}: it was not swept)"
-        raise ValueError(f"{figure}: {dim!r} is not a dimension of this result{scalar}; "
-                         f"dimensions: {have}")
+        raise ValueError(
+            f"{figure}: {dim!r} is not a dimension of this result{scalar}; dimensions: {have}"
+        )
     return dim
 
 
 def require_days(ds: xr.Dataset, figure: str) -> None:
     if "day" not in ds.dims:
-        kind = "a summary result (reduce = \"summary\")" if "stat" in ds.dims else "a result"
+        kind = 'a summary result (reduce = "summary")' if "stat" in ds.dims else "a result"
         raise ValueError(
             f"{figure} needs one value per day, but this is {kind} without a 'day' dimension; "
-            "run the config with reduce = \"none\""
+            'run the config with reduce = "none"'
         )
 
 

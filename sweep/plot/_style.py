@@ -66,13 +66,18 @@ class Compact(_TickFormatter):
 
 
 def _decimals(locs: Sequence[float]) -> int:
+    """The fewest decimals that show the tick step exactly (0.25 -> 2, 5 -> 0)."""
     locs = np.asarray(locs, dtype=float)
     if locs.size < 2:
         return 0
     step = float(np.min(np.abs(np.diff(locs))))
-    if step <= 0 or not math.isfinite(step) or step >= 1:
+    if step <= 0 or not math.isfinite(step):
         return 0
-    return min(int(-math.floor(math.log10(step) + 1e-9)), 8)
+    for d in range(9):
+        scaled = step * 10**d
+        if math.isclose(scaled, round(scaled), rel_tol=1e-6, abs_tol=1e-9):
+            return d
+    return 8
 
 
 def percent() -> PercentFormatter:

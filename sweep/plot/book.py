@@ -61,10 +61,8 @@ def draw_order_book(
     sell_limit = book.sell.limit
     ax.bar(bid_x, buy_limit, color="tab:green", label="bids (limit)")
     ax.bar(offer_x, sell_limit, color="tab:red", label="offers (limit)")
-    ax.bar(bid_x, book.buy.pegged[::-1], bottom=buy_limit, color="lightgreen",
-           label="pegged bids")
-    ax.bar(offer_x, book.sell.pegged, bottom=sell_limit, color="lightsalmon",
-           label="pegged offers")
+    ax.bar(bid_x, book.buy.pegged[::-1], bottom=buy_limit, color="lightgreen", label="pegged bids")
+    ax.bar(offer_x, book.sell.pegged, bottom=sell_limit, color="lightsalmon", label="pegged offers")
     ax.axvline(n, color="0.6", linewidth=0.8, linestyle=":")
 
     fmt = _price_format(tick_size)
@@ -73,8 +71,12 @@ def draw_order_book(
     positions = np.arange(2 * n + 1)
     step = max(1, math.ceil((2 * n + 1) / 31))
     shown = (positions - n) % step == 0
-    ax.set_xticks(positions[shown], [lab for lab, s in zip(labels, shown, strict=True) if s],
-                  rotation=90, fontsize="small")
+    ax.set_xticks(
+        positions[shown],
+        [lab for lab, s in zip(labels, shown, strict=True) if s],
+        rotation=90,
+        fontsize="small",
+    )
     ax.set_xlim(-0.7, 2 * n + 0.7)
     ax.set_xlabel("price")
     ax.set_ylabel("volume")
@@ -84,8 +86,16 @@ def draw_order_book(
     fractions = np.concatenate([book.buy.fractions[::-1], book.sell.fractions])
     at = np.concatenate([bid_x, offer_x])
     placed = fractions > 0
-    ax2.scatter(at[placed], fractions[placed], marker="_", s=220, color="tab:blue",
-                linewidths=2, label="liquidity fraction", zorder=3)
+    ax2.scatter(
+        at[placed],
+        fractions[placed],
+        marker="_",
+        s=220,
+        color="tab:blue",
+        linewidths=2,
+        label="liquidity fraction",
+        zorder=3,
+    )
     levels = np.concatenate([book.buy.levels[::-1], [book.mid], book.sell.levels])
     prob = probability_of_trading(levels, book.mid, mu, sigma, tau)
     ax2.plot(positions, prob, "m--", label="prob. of trading")
@@ -94,13 +104,26 @@ def draw_order_book(
     ax2.tick_params(axis="y", colors="tab:blue")
 
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    ax2.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize="small",
-               ncol=2, framealpha=0.9)
+    ax2.legend(
+        handles,
+        [h.get_label() for h in handles],
+        loc="upper left",
+        fontsize="small",
+        ncol=2,
+        framealpha=0.9,
+    )
     top = max(float(np.max(book.buy.volume, initial=0)), float(np.max(book.sell.volume, initial=0)))
     ax.set_ylim(0, top * 1.35 if top > 0 else 1.0)
     if not book.active:
-        ax.text(0.5, 0.5, "inactive: no stake, no orders", transform=ax.transAxes,
-                ha="center", va="center", color="0.4")
+        ax.text(
+            0.5,
+            0.5,
+            "inactive: no stake, no orders",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="0.4",
+        )
     return ax2
 
 
@@ -133,12 +156,20 @@ def order_book(
         fig = _style.new_figure((11.0, 5.0))
         ax, side = fig.subplots(1, 2, width_ratios=[4.2, 1.3])
         side.axis("off")
-        side.text(0.0, 1.0, caption, family="monospace", fontsize="small", va="top",
-                  transform=side.transAxes)
+        side.text(
+            0.0,
+            1.0,
+            caption,
+            family="monospace",
+            fontsize="small",
+            va="top",
+            transform=side.transAxes,
+        )
     else:
         fig, ax = _style.figure_axes(ax)
-        box = AnchoredText(caption, loc="upper right", prop={"family": "monospace",
-                                                             "fontsize": "x-small"})
+        box = AnchoredText(
+            caption, loc="upper right", prop={"family": "monospace", "fontsize": "x-small"}
+        )
         box.patch.set_alpha(0.85)
         ax.add_artist(box)
     draw_order_book(ax, book, **params)

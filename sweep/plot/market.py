@@ -72,8 +72,9 @@ def _volume_area(ax: Axes, x: np.ndarray, vol: xr.DataArray) -> None:
     """Daily volume as a light area on the left axis, so a line on a twin axis stays visible."""
     y = np.asarray(vol.values, dtype=float)
     ax.fill_between(x, y, color="C0", alpha=0.25, linewidth=0, step="mid")
-    ax.plot(x, y, color="C0", linewidth=0.6, alpha=0.7, drawstyle="steps-mid",
-            label="traded volume")
+    ax.plot(
+        x, y, color="C0", linewidth=0.6, alpha=0.7, drawstyle="steps-mid", label="traded volume"
+    )
     ax.set_ylabel(_style.short_label(vol), color="C0")
     ax.tick_params(axis="y", labelcolor="C0")
     ax.yaxis.set_major_formatter(_style.Compact())
@@ -232,8 +233,7 @@ def volume_and_valuation(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
     ax2 = ax.twinx()
     _line(ax2, x, ds["valuation"], "valuation", color="C5")
     if "total_stake" in ds.data_vars:
-        _line(ax2, x, ds["total_stake"], "total stake", color="0.4", linestyle="--",
-              linewidth=1)
+        _line(ax2, x, ds["total_stake"], "total stake", color="0.4", linestyle="--", linewidth=1)
     ax2.set_ylabel(_style.short_label(ds["valuation"]), color="C5")
     ax2.tick_params(axis="y", labelcolor="C5")
     ax2.yaxis.set_major_formatter(_style.Compact())
@@ -282,7 +282,7 @@ def market_panels(ds: xr.Dataset) -> Figure:
             lp_ax = lp_ax or ax
         else:
             func(ds, ax=ax)
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     for i, ax in enumerate(axes[: len(panels)]):
         if i + ncols < len(panels):

@@ -91,8 +91,7 @@ def _draw_monthly(
             ax.stackplot(x, held.T, labels=lps, colors=colors, alpha=0.9, step="post")
         else:
             for j, lp in enumerate(lps):
-                ax.fill_between(x, held[:, j], color=colors[j], alpha=0.35, step="post",
-                                label=lp)
+                ax.fill_between(x, held[:, j], color=colors[j], alpha=0.35, step="post", label=lp)
                 ax.step(x, held[:, j], where="post", color=colors[j])
         ax.set_xlabel("time (months)")
     else:
@@ -122,14 +121,20 @@ def time_weighting(
         pairs = [(8.0, 0.5)]
     if steepness is not None or midpoint is not None:
         pairs = [
-            (float(steepness if steepness is not None else s),
-             float(midpoint if midpoint is not None else m))
+            (
+                float(steepness if steepness is not None else s),
+                float(midpoint if midpoint is not None else m),
+            )
             for s, m in pairs[:1]
         ]
     x = np.arange(0.0, 1.0, 0.005)
     for (s, m), color in zip(pairs, itertools.cycle(["r", "C0", "C2", "C4", "C1"]), strict=False):
-        ax.plot(x, weighting(x, float(s), float(m)), color=color,
-                label=f"steepness {float(s):g}, midpoint {float(m):g}")
+        ax.plot(
+            x,
+            weighting(x, float(s), float(m)),
+            color=color,
+            label=f"steepness {float(s):g}, midpoint {float(m):g}",
+        )
     ax.set_xlabel("time (y)")
     ax.set_ylabel("weight")
     ax.set_ylim(0, 1.02)

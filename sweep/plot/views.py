@@ -112,8 +112,9 @@ def heatmap(
     grid = np.asarray(red.transpose(y, x).values, dtype=float)
     xs, ys = np.asarray(ds[x].values), np.asarray(ds[y].values)
 
-    fig, ax = _style.figure_axes(ax, (max(6.0, min(0.45 * len(xs) + 3.0, 14.0)),
-                                      max(4.5, min(0.35 * len(ys) + 2.5, 10.0))))
+    fig, ax = _style.figure_axes(
+        ax, (max(6.0, min(0.45 * len(xs) + 3.0, 14.0)), max(4.5, min(0.35 * len(ys) + 2.5, 10.0)))
+    )
     masked = np.ma.masked_invalid(grid)
     limits = {}
     if masked.count() and masked.min() == masked.max():
@@ -121,8 +122,14 @@ def heatmap(
         value = float(masked.min())
         lo, hi = sorted((0.0, value)) if value != 0 else (0.0, 1.0)
         limits = {"vmin": lo, "vmax": hi}
-    mesh = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5, masked,
-                         cmap=cmap, shading="flat", **limits)
+    mesh = ax.pcolormesh(
+        np.arange(len(xs) + 1) - 0.5,
+        np.arange(len(ys) + 1) - 0.5,
+        masked,
+        cmap=cmap,
+        shading="flat",
+        **limits,
+    )
     _axis_ticks(ax, "x", xs)
     _axis_ticks(ax, "y", ys)
     ax.set_xlabel(x)
@@ -140,11 +147,20 @@ def heatmap(
                 color = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
             else:
                 color = "0.3"
-            ax.text(j, i, _style.format_value(value, red), ha="center", va="center",
-                    fontsize="x-small", color=color)
+            ax.text(
+                j,
+                i,
+                _style.format_value(value, red),
+                ha="center",
+                va="center",
+                fontsize="x-small",
+                color=color,
+            )
     title = str(attrs.get("long_name", variable))
-    ax.set_title(f"{title[:1].upper()}{title[1:]}: {described}" + (f"\n{note}" if note else ""),
-                 fontsize="medium")
+    ax.set_title(
+        f"{title[:1].upper()}{title[1:]}: {described}" + (f"\n{note}" if note else ""),
+        fontsize="medium",
+    )
     return fig
 
 
@@ -159,11 +175,23 @@ def _fan(ax: Axes, x: np.ndarray, bands: np.ndarray, q: np.ndarray, color: str) 
     n = q.size
     for i in range(n // 2):
         alpha = 0.15 + 0.45 * (i + 1) / max(n // 2, 1)
-        ax.fill_between(x, bands[i], bands[n - 1 - i], color=color, alpha=alpha, linewidth=0,
-                        label=f"{q[i]:.0%}–{q[n - 1 - i]:.0%}")
+        ax.fill_between(
+            x,
+            bands[i],
+            bands[n - 1 - i],
+            color=color,
+            alpha=alpha,
+            linewidth=0,
+            label=f"{q[i]:.0%}–{q[n - 1 - i]:.0%}",
+        )
     if n % 2:
-        ax.plot(x, bands[n // 2], color=color, linewidth=1.5, label=f"{q[n // 2]:.0%}"
-                + (" (median)" if q[n // 2] == 0.5 else ""))
+        ax.plot(
+            x,
+            bands[n // 2],
+            color=color,
+            linewidth=1.5,
+            label=f"{q[n // 2]:.0%}" + (" (median)" if q[n // 2] == 0.5 else ""),
+        )
 
 
 def fan_chart(
@@ -186,8 +214,9 @@ def fan_chart(
             f"dimensions {', '.join(f'{d} ({n})' for d, n in ds.sizes.items())}"
         )
     q = _check_quantiles(quantiles)
-    sub = _data.one_scenario(ds[[variable]], "fan_chart",
-                             keep=("path", "day", "lp", "tick", "commit"))
+    sub = _data.one_scenario(
+        ds[[variable]], "fan_chart", keep=("path", "day", "lp", "tick", "commit")
+    )
     da = sub[variable]
     if da.dtype == bool:
         da = da.astype(float).assign_attrs(sub[variable].attrs)
@@ -202,15 +231,16 @@ def fan_chart(
             raise ValueError(f"fan_chart: {variable!r} is not per LP, so lp= does not apply")
         names = [None]
     if ax is not None and len(names) > 1:
-        raise ValueError(f"fan_chart: {variable!r} has {len(names)} LPs; pass lp= to draw one "
-                         "into ax")
+        raise ValueError(
+            f"fan_chart: {variable!r} has {len(names)} LPs; pass lp= to draw one into ax"
+        )
     if ax is None:
         ncols = min(len(names), 3)
         nrows = -(-len(names) // ncols)
-        fig = _style.new_figure((7.5 if ncols == 1 else 4.6 * ncols, 4.2 if nrows == 1
-                                 else 3.0 * nrows + 0.6))
-        axes = list(np.ravel(fig.subplots(nrows, ncols, sharex=True, sharey=True,
-                                          squeeze=False)))
+        fig = _style.new_figure(
+            (7.5 if ncols == 1 else 4.6 * ncols, 4.2 if nrows == 1 else 3.0 * nrows + 0.6)
+        )
+        axes = list(np.ravel(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)))
     else:
         fig, ax = _style.figure_axes(ax)
         axes = [ax]
@@ -223,13 +253,15 @@ def fan_chart(
         axis.yaxis.set_major_formatter(_style.value_formatter(da))
         if name is not None and len(names) > 1:
             axis.set_title(f"LP {name}", fontsize="medium")
-    for axis in axes[len(names):]:
+    for axis in axes[len(names) :]:
         axis.set_visible(False)
     axes[0].set_ylabel(_style.short_label(da))
     axes[0].legend(fontsize="small", loc="best")
-    title = f"{str(da.attrs.get('long_name', variable)).capitalize()}: quantiles over " \
-            f"{sub.sizes['path']} paths" + (f", LP {names[0]}" if names[0] is not None
-                                           and len(names) == 1 else "")
+    title = (
+        f"{str(da.attrs.get('long_name', variable)).capitalize()}: quantiles over "
+        f"{sub.sizes['path']} paths"
+        + (f", LP {names[0]}" if names[0] is not None and len(names) == 1 else "")
+    )
     if len(names) > 1:
         fig.suptitle(title)
     else:
@@ -254,12 +286,16 @@ def variant_comparison(
     da = _data.variable(ds, variable, "variant_comparison")
     _data.dimension(ds, dim, "variant_comparison")
     if dim in ("day", "lp", "path", "tick", "commit", "stat"):
-        raise ValueError(f"variant_comparison: dim must be a sweep dimension, got {dim!r}; "
-                         f"sweep dimensions: {', '.join(_data.sweep_dims(ds)) or 'none'}")
+        raise ValueError(
+            f"variant_comparison: dim must be a sweep dimension, got {dim!r}; "
+            f"sweep dimensions: {', '.join(_data.sweep_dims(ds)) or 'none'}"
+        )
     if dim not in da.dims:
-        raise ValueError(f"variant_comparison: {variable!r} does not depend on {dim!r} "
-                         f"(its dimensions: {', '.join(map(str, da.dims))}); pick a variable "
-                         "of the mechanism")
+        raise ValueError(
+            f"variant_comparison: {variable!r} does not depend on {dim!r} "
+            f"(its dimensions: {', '.join(map(str, da.dims))}); pick a variable "
+            "of the mechanism"
+        )
     summary = _data.is_summary(da)
     if stat is None:
         stat = "mean" if summary else "sum"
@@ -274,17 +310,21 @@ def variant_comparison(
     lps = [str(v) for v in red["lp"].values] if "lp" in red.dims else [""]
     values = np.asarray(red.transpose(dim, ...).values, dtype=float).reshape(len(variants), -1)
 
-    fig, ax = _style.figure_axes(ax, (max(6.0, min(1.2 * len(lps) * max(len(variants), 2) * 0.5
-                                                   + 3, 14.0)), 4.5))
+    fig, ax = _style.figure_axes(
+        ax, (max(6.0, min(1.2 * len(lps) * max(len(variants), 2) * 0.5 + 3, 14.0)), 4.5)
+    )
     width = 0.8 / len(variants)
     groups = np.arange(len(lps))
-    for i, (name, color) in enumerate(zip(variants, _style.lp_colors(len(variants)),
-                                          strict=True)):
+    for i, (name, color) in enumerate(zip(variants, _style.lp_colors(len(variants)), strict=True)):
         offset = (i - (len(variants) - 1) / 2) * width
         bars = ax.bar(groups + offset, values[i], width, color=color, label=name)
         if len(lps) * len(variants) <= 24:
-            ax.bar_label(bars, labels=[_style.format_value(v, red) for v in values[i]],
-                         fontsize="x-small", padding=2)
+            ax.bar_label(
+                bars,
+                labels=[_style.format_value(v, red) for v in values[i]],
+                fontsize="x-small",
+                padding=2,
+            )
     if lps != [""]:
         ax.set_xticks(groups, lps)
         ax.set_xlabel("LP")
@@ -293,8 +333,13 @@ def variant_comparison(
     units = str(attrs.get("units", ""))
     if stat == "sum" and units.endswith("/day"):
         units = units[: -len("/day")]
-    how = "total over days" if stat == "sum" else _data.describe_stat(stat, ["day"]) \
-        if not summary else f"{stat} of the summary"
+    how = (
+        "total over days"
+        if stat == "sum"
+        else _data.describe_stat(stat, ["day"])
+        if not summary
+        else f"{stat} of the summary"
+    )
     red_label = _style.short_label(red.assign_attrs(units=units))
     ax.set_ylabel(f"{red_label}\n{how}", fontsize="small")
     ax.yaxis.set_major_formatter(_style.value_formatter(red))

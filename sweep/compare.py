@@ -1,0 +1,69 @@
+"""Compare mechanism variants side by side: who earns what under each rule.
+
+``compare(ds, dim="share_rule")`` turns a result with several variants into a tidy table, one row
+per variant and LP (and per value of any dimension named in ``keep``), averaged over every other
+sweep dimension and over Monte Carlo paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+DAYS_PER_YEAR = 365.0
+NEEDED = ("fee_revenue", "stake", "fees_collected", "under_supplied")
+
+
+def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -> pd.DataFrame:
+    """Per variant of ``dim`` and per LP: revenue, revenue share vs stake share, return, supply.
+
+    Columns:
+    - ``fee_revenue``: the LP's fees summed over days (USD);
+    - ``revenue_share``: that revenue over all fees collected;
+    - ``stake_share``: the LP's stake-days over all stake-days (its time-averaged stake share);
+    - ``revenue_vs_stake``: revenue_share - stake_share (who the rule favours);
+    - ``annualised_return``: 365 * revenue / stake-days (fee income per unit stake and year);
+    - ``days_under_supplied``: days with total stake below target stake (market-wide).
+    Every other sweep dimension and ``path`` are averaged over, except those in ``keep``.
+    """
+    if dim not in ds.dims:
+        sweep_dims = [d for d in ds.dims if d not in ("day", "lp", "tick", "commit", "stat")]
+        raise ValueError(
+            f"dimension {dim!r} is not in the result; its sweep dimensions: "
+            f"{', '.join(sweep_dims) or 'none'}"
+        )
+    if "day" not in ds.dims:
+        raise ValueError("compare needs daily results; this one has reduce = 'summary'")
+    missing = [v for v in NEEDED if v not in ds]
+    if missing:
+        raise ValueError(
+            f"compare needs {', '.join(missing)}, not kept in this result "
+            f"(its variables: {', '.join(ds.data_vars)})"
+        )
+    for k in keep:
+        if k not in ds.dims:
+            raise ValueError(f"keep: dimension {k!r} is not in the result")
+    revenue = ds.fee_revenue.sum("day")
+    stake_days = ds.stake.sum("day")
+    fees = ds.fees_collected.sum("day")
+    table = xr.Dataset(
+        {
+            "fee_revenue": revenue,
+            "revenue_share": revenue / fees.where(fees > 0),
+            "stake_share": stake_days / stake_days.sum("lp").where(stake_days.sum("lp") > 0),
+            "annualised_return": DAYS_PER_YEAR * revenue / stake_days.where(stake_days > 0),
+            "days_under_supplied": ds.under_supplied.sum("day").astype(float),
+        }
+    )
+    table["revenue_vs_stake"] = table.revenue_share - table.stake_share
+    over = [d for d in table.dims if d not in (dim, "lp", *keep)]
+    if over:
+        table = table.mean(over)
+    frame = table.to_dataframe().reset_index()
+    columns = [dim, *keep, "lp", "fee_revenue", "revenue_share", "stake_share",
+               "revenue_vs_stake", "annualised_return", "days_under_supplied"]
+    frame = frame[columns].sort_values([dim, *keep, "lp"], kind="stable").reset_index(drop=True)
+    return frame.replace({np.inf: np.nan})
