@@ -28,26 +28,49 @@ def core_config(n_scenarios: int, share_rule="equity", fee_rule="marginal", marg
     return {
         "name": "bench-core",
         "sweep": {"days": 365, "seed": 1},
-        "path": {"kind": "gbm", "mark_price": 1500.0, "volatility": 0.8,
-                 "traded_volume": 2e7, "volume_growth": 0.5},
+        "path": {
+            "kind": "gbm",
+            "mark_price": 1500.0,
+            "volatility": 0.8,
+            "traded_volume": 2e7,
+            "volume_growth": 0.5,
+        },
         "network": {
             "v": [1.0 + 0.5 * i for i in range(n_v)],
             "valuation_period": [1, 2, 3, 5, 7, 10, 14, 21, 30, 60],
             "stake_target_period": [1, 2, 3, 5, 7, 10, 14, 21, 30, 60],
             "k": [0.5, 1.0, 1.5, 2.0, 3.0],
         },
-        "mechanism": {"share_rule": share_rule, "fee_rule": fee_rule, "margin_rule": margin_rule,
-                      "fee_rate": 0.002},
+        "mechanism": {
+            "share_rule": share_rule,
+            "fee_rule": fee_rule,
+            "margin_rule": margin_rule,
+            "fee_rate": 0.002,
+        },
         "lp": [
-            {"name": "A", "shape": "aggressive",
-             "commit": [{"day": 0, "stake": 1e5, "fee_bid": 0.002}]},
-            {"name": "B", "shape": "uniform",
-             "commit": [{"day": 10, "stake": 1.5e5, "fee_bid": 0.001},
-                        {"day": 200, "stake": 5e4}]},
-            {"name": "C", "shape": "passive",
-             "commit": [{"day": 90, "stake": 3e5, "fee_bid": 0.003}]},
-            {"name": "D", "shape": "uniform",
-             "commit": [{"day": 30, "stake": 5e5, "fee_bid": 0.005}, {"day": 300, "stake": 0}]},
+            {
+                "name": "A",
+                "shape": "aggressive",
+                "commit": [{"day": 0, "stake": 1e5, "fee_bid": 0.002}],
+            },
+            {
+                "name": "B",
+                "shape": "uniform",
+                "commit": [
+                    {"day": 10, "stake": 1.5e5, "fee_bid": 0.001},
+                    {"day": 200, "stake": 5e4},
+                ],
+            },
+            {
+                "name": "C",
+                "shape": "passive",
+                "commit": [{"day": 90, "stake": 3e5, "fee_bid": 0.003}],
+            },
+            {
+                "name": "D",
+                "shape": "uniform",
+                "commit": [{"day": 30, "stake": 5e5, "fee_bid": 0.005}, {"day": 300, "stake": 0}],
+            },
         ],
     }
 
@@ -88,11 +111,15 @@ def main() -> None:
         ds = sweep.run(config, scheduler="synchronous")
         best = min(best, time.perf_counter() - t0)
     end_to_end = lp_days / best
-    print(f"scenarios={plan.n_scenarios} days={plan.n_days} lps={plan.n_lp} "
-          f"chunk_size={plan.chunk_size} result={ds.nbytes / 2**30:.2f} GiB")
+    print(
+        f"scenarios={plan.n_scenarios} days={plan.n_days} lps={plan.n_lp} "
+        f"chunk_size={plan.chunk_size} result={ds.nbytes / 2**30:.2f} GiB"
+    )
     print(f"kernel:      {rate / 1e6:8.2f} M LP-days/s (target >= 10)")
-    print(f"end to end:  {end_to_end / 1e6:8.2f} M LP-days/s (target >= {rate / 2e6:.2f}, "
-          f"ratio {end_to_end / rate:.2f})")
+    print(
+        f"end to end:  {end_to_end / 1e6:8.2f} M LP-days/s (target >= {rate / 2e6:.2f}, "
+        f"ratio {end_to_end / rate:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -33,9 +33,13 @@ def main() -> None:
         plan = make_plan(core_config(args.scenarios, *variant))
         rates[variant] = kernel_rate(plan)
     base = rates[VARIANTS[0]]
-    print(f"{'share_rule':14} {'fee_rule':9} {'margin':6} {'M LP-days/s':>12} {'time vs default':>16}")
+    print(
+        f"{'share_rule':14} {'fee_rule':9} {'margin':6} {'M LP-days/s':>12} {'time vs default':>16}"
+    )
     for variant, rate in rates.items():
-        print(f"{variant[0]:14} {variant[1]:9} {variant[2]:6} {rate / 1e6:12.2f} {base / rate:16.2f}")
+        print(
+            f"{variant[0]:14} {variant[1]:9} {variant[2]:6} {rate / 1e6:12.2f} {base / rate:16.2f}"
+        )
     worst = max(base / r for r in rates.values())
     print(f"slowest variant: {worst:.2f}x the default's kernel time (target <= 1.5)")
 

@@ -27,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a sweep and write its result as netCDF4")
     run.add_argument(
-        "config", nargs="?", default=DEFAULT_CONFIG,
+        "config",
+        nargs="?",
+        default=DEFAULT_CONFIG,
         help="TOML config file (default: the embedded synthetic-market sweep)",
     )
     run.add_argument("--out", type=Path, help="result file (default: outputs/<name>.nc)")
@@ -62,8 +64,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(source)
     out = args.out or Path("outputs") / f"{config.name}.nc"
     started = time.perf_counter()
+    stats: dict = {}
     ds = run(
-        config.toml if False else source,
+        source,
         out=out,
         scheduler=args.scheduler,
         workers=args.workers,
@@ -71,12 +74,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         resume=args.resume,
         chunk_size=args.chunk_size,
+        stats=stats,
     )
     elapsed = time.perf_counter() - started
     size = out.stat().st_size / 2**20
     shape = " x ".join(f"{n} {d}" for d, n in ds.sizes.items() if d not in ("tick", "commit"))
-    print(f"wrote {out} ({shape}; {size:,.1f} MiB) in {elapsed:.1f} s")
     ds.close()
+    if args.resume:
+        done = stats["chunks"] - stats["computed"]
+        print(f"resumed: {done} of {stats['chunks']} chunks were done; "
+              f"computed {stats['computed']}")
+    print(f"wrote {out} ({shape}; {size:,.1f} MiB) in {elapsed:.1f} s on {stats['where']}")
     return 0
 
 

@@ -63,7 +63,16 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
     if over:
         table = table.mean(over)
     frame = table.to_dataframe().reset_index()
-    columns = [dim, *keep, "lp", "fee_revenue", "revenue_share", "stake_share",
-               "revenue_vs_stake", "annualised_return", "days_under_supplied"]
+    columns = [
+        dim,
+        *keep,
+        "lp",
+        "fee_revenue",
+        "revenue_share",
+        "stake_share",
+        "revenue_vs_stake",
+        "annualised_return",
+        "days_under_supplied",
+    ]
     frame = frame[columns].sort_values([dim, *keep, "lp"], kind="stable").reset_index(drop=True)
     return frame.replace({np.inf: np.nan})

@@ -11,7 +11,7 @@ import numpy as np
 from .dataset import chunk_index
 from .kernels import N_DAY_OUTPUTS, N_LP_OUTPUTS, simulate_chunk
 from .scenarios import Chunk, Plan
-from .summary import summarise
+from .summary import compute_summary
 from .variables import PER_DAY, PER_LP_DAY
 
 
@@ -80,9 +80,12 @@ def run_kernel(
 
 def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
     """The kept outputs of one chunk, shaped like its hyperslab (+ day, + lp)."""
-    out_day, out_lp = run_kernel(plan, chunk.start, chunk.stop)
     shape = tuple(s.stop - s.start for s in chunk_index(plan, chunk))
     wanted = plan.config.variables
+    if plan.config.reduce == "summary":
+        stats = compute_summary(plan, chunk.start, chunk.stop, wanted)
+        return {name: values.reshape(shape + values.shape[1:]) for name, values in stats.items()}
+    out_day, out_lp = run_kernel(plan, chunk.start, chunk.stop)
     results: dict[str, np.ndarray] = {}
     for row, name in enumerate(PER_DAY):
         if wanted is None or name in wanted:
@@ -91,6 +94,4 @@ def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
     for row, name in enumerate(PER_LP_DAY):
         if wanted is None or name in wanted:
             results[name] = out_lp[row]
-    if plan.config.reduce == "summary":
-        results = summarise(results)
     return {name: values.reshape(shape + values.shape[1:]) for name, values in results.items()}

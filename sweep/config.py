@@ -223,7 +223,9 @@ def load_config(config: str | Path | Mapping[str, Any]) -> Config:
         try:
             text = path.read_text()
         except OSError as exc:
-            raise ConfigError("config file", str(path), f"cannot be read ({exc.strerror})") from None
+            raise ConfigError(
+                "config file", str(path), f"cannot be read ({exc.strerror})"
+            ) from None
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -318,9 +320,7 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
 
     sweep = _table("[sweep]", raw.get("sweep", {}))
     _unknown("[sweep]", sweep, (*SWEEP_KEYS, "variables"))
-    sweep_vals = {
-        k: _param("sweep", k, sweep.get(k, p.default), p) for k, p in SWEEP_KEYS.items()
-    }
+    sweep_vals = {k: _param("sweep", k, sweep.get(k, p.default), p) for k, p in SWEEP_KEYS.items()}
     variables = _variables(sweep.get("variables", "all"))
 
     params: dict[str, Any] = {}
@@ -446,7 +446,7 @@ def _lps(raw_lps: Any) -> tuple[LPConfig, ...]:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{where} name", name, "must be a non-empty string")
         if name in seen:
-            raise ConfigError(f"[[lp]] name", name, "is used by two LPs; names must be unique")
+            raise ConfigError("[[lp]] name", name, "is used by two LPs; names must be unique")
         seen.add(name)
         where = f"[[lp]] {name}"
         lists = {

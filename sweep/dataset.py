@@ -208,7 +208,7 @@ def static_values(plan: Plan) -> dict[str, np.ndarray]:
     if "rf_long" in statics or "rf_short" in statics:
         risk = [d for d in plan.dims if d.section == "risk"]
         grids = np.meshgrid(*[np.asarray(d.values, dtype=float) for d in risk], indexing="ij")
-        by_key = dict(zip([d.key for d in risk], grids))
+        by_key = dict(zip([d.key for d in risk], grids, strict=False))
         args = [by_key.get(k, plan.config.params[k]) for k in ("mu", "sigma", "tau", "lambd")]
         rf_long, rf_short = risk_factor_arrays(*[np.asarray(a, dtype=float) for a in args])
         for name, arr in (("rf_long", rf_long), ("rf_short", rf_short)):
@@ -228,20 +228,20 @@ def path_blocks(plan: Plan, block: int = 256):
     source = plan.source
     setting_shape = source.shape
     for setting in range(source.n_settings):
-        lead = tuple(
-            slice(int(i), int(i) + 1) for i in np.unravel_index(setting, setting_shape)
-        ) if setting_shape else ()
+        lead = (
+            tuple(slice(int(i), int(i) + 1) for i in np.unravel_index(setting, setting_shape))
+            if setting_shape
+            else ()
+        )
         for lo in range(0, plan.n_paths, block):
             hi = min(lo + block, plan.n_paths)
             ids = np.array([(setting, p) for p in range(lo, hi)])
-            series = dict(zip(PATH_SERIES, source.build_many(ids)))
+            series = dict(zip(PATH_SERIES, source.build_many(ids), strict=False))
             if is_summary(plan):
                 series = summarise(series)
             index = lead + ((slice(lo, hi),) if plan.n_paths > 1 else ())
             shape = tuple(s.stop - s.start for s in index)
-            yield index, {
-                n: series[n].reshape(shape + series[n].shape[1:]) for n in names
-            }
+            yield index, {n: series[n].reshape(shape + series[n].shape[1:]) for n in names}
 
 
 def chunk_index(plan: Plan, chunk: Chunk) -> tuple[slice, ...]:

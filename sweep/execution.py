@@ -1,17 +1,31 @@
 """Run the chunks of a plan: in this process, on a local Dask cluster, or on a remote one.
 
-Chunks are Dask tasks; their results come back to this process, which alone writes the sink, so
-a cluster needs no shared file system. At most a few chunks per worker thread are in flight at a
-time, so memory is bounded by the chunk size, not by the sweep size.
+Every chunk is one Dask task (``compute_chunk(plan, chunk)``, a pure function). Results come
+back to this process, which alone writes the sink, so a cluster needs no shared file system.
+At most two chunks per worker thread are in flight, so memory is bounded by the chunk size,
+not by the sweep size. A worker that dies mid-task has its chunks re-run elsewhere by the
+scheduler; the numbers cannot change, since a chunk's result depends on nothing but the plan.
+
+The local cluster runs threads in this process, not worker processes. The kernels release the
+GIL, and threads hand results over by reference where processes pickle every chunk through a
+socket. Measured on the 2-core development VM (``benchmarks/bench_scaling.py --compare``,
+100,000 scenarios x 365 days x 4 LPs, ``reduce = "summary"``; one worker in this process took
+11.3 s): 2 threads 6.0 s (1.88x), 2 processes 8.5 s (1.33x, of which about 2 s is starting
+the processes and loading the compiled kernel in each). Full per-day results favour threads
+further (each chunk's 48 MB would cross a socket). ``LOCAL_PROCESSES`` flips the choice.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from .compute import compute_chunk
 from .dataset import chunk_index
@@ -19,6 +33,19 @@ from .errors import ConfigError
 from .scenarios import Chunk, Plan
 
 SYNCHRONOUS = "synchronous"  # scheduler name for running in this process, without Dask
+LOCAL_PROCESSES = False  # local cluster of threads (see the module docstring for the numbers)
+CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler before giving up
+IN_FLIGHT_PER_THREAD = 2  # chunks submitted per worker thread: enough to keep every thread busy
+
+
+@dataclass
+class Report:
+    """What one :func:`execute` call did: the figures ``sweep run`` prints."""
+
+    chunks: int  # chunks in the plan
+    computed: int  # chunks computed by this call; the rest were already in the sink (resume)
+    seconds: float
+    where: str  # "this process", "local cluster of 2 threads", or the scheduler address
 
 
 class Progress:
@@ -31,16 +58,21 @@ class Progress:
         self.label = label
         self.start = time.monotonic()
         self._last = 0.0
+        self._first = 0
 
-    def advance(self, n: int = 1) -> None:
+    def advance(self, n: int = 1, *, resumed: bool = False) -> None:
+        """Count ``n`` more chunks done (``resumed``: done by an earlier run, not timed)."""
         self.count += n
+        if resumed:
+            self._first = self.count
         now = time.monotonic()
         if self.enabled and (now - self._last > 0.1 or self.count == self.total):
             self._last = now
             width = 30
             filled = int(width * self.count / self.total)
             elapsed = now - self.start
-            eta = elapsed / self.count * (self.total - self.count) if self.count else 0.0
+            fresh = self.count - self._first
+            eta = elapsed / fresh * (self.total - self.count) if fresh else 0.0
             sys.stderr.write(
                 f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
                 f"{self.count}/{self.total} chunks  {elapsed:6.1f}s  eta {eta:5.1f}s"
@@ -54,17 +86,61 @@ class Progress:
 
 
 def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    """Cores this process may use (its CPU affinity, e.g. a batch job's share of a node)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Fail fast, naming ``--scheduler``, when nothing listens at a scheduler address.
+
+    A Dask client retries a refused connection until its timeout; probing the TCP port first
+    turns a typo or a stopped scheduler into an error at once (a host that does not answer at
+    all takes ``timeout`` seconds). Addresses other than TCP are left to the client.
+    """
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    if not isinstance(address, str) or not address.strip():
+        raise ConfigError("--scheduler", address, "must be an address like tcp://host:8786")
+    try:
+        scheme, location = parse_address(address.strip())
+    except ValueError as exc:
+        raise ConfigError("--scheduler", address, f"is not an address ({exc})") from None
+    if scheme not in ("tcp", "tls"):
+        return
+    try:
+        host, port = parse_host_port(location, default_port=8786)
+    except ValueError as exc:
+        raise ConfigError("--scheduler", address, f"is not host:port ({exc})") from None
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except socket.gaierror as exc:
+        raise ConfigError("--scheduler", address, f"unknown host {host!r} ({exc})") from None
+    except TimeoutError:
+        raise ConfigError(
+            "--scheduler", address, f"no answer from {host}:{port} within {timeout:g} s"
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise ConfigError(
+            "--scheduler", address, f"cannot be reached ({reason}); is `dask scheduler` running?"
+        ) from None
 
 
 @contextmanager
-def dask_client(scheduler: str | None, workers: int | None):
-    """A client of the given scheduler, or of a local cluster sized to the machine."""
+def dask_client(
+    scheduler: str | None, workers: int | None, *, processes: bool | None = None
+) -> Iterator[Any]:
+    """A client of the given scheduler, or of a local cluster of ``workers`` (default: cores)."""
     from distributed import Client, LocalCluster
 
     if scheduler:
+        check_scheduler(scheduler)
         try:
-            client = Client(scheduler, timeout="10s", set_as_default=False)
+            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s", set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise ConfigError(
                 "--scheduler", scheduler, f"cannot be reached ({exc.__class__.__name__}: {exc})"
@@ -75,10 +151,11 @@ def dask_client(scheduler: str | None, workers: int | None):
             client.close()
         return
     n = workers or default_workers()
+    use_processes = LOCAL_PROCESSES if processes is None else processes
     cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
+        n_workers=n if use_processes else 1,
+        threads_per_worker=1 if use_processes else n,
+        processes=use_processes,
         dashboard_address=None,
         memory_limit=0,
         silence_logs=40,
@@ -91,56 +168,103 @@ def dask_client(scheduler: str | None, workers: int | None):
         cluster.close()
 
 
+def check_options(scheduler: str | None, workers: int | None) -> None:
+    """Reject option combinations before any file or cluster exists."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+        raise ConfigError("--workers", workers, "must be a whole number >= 1")
+    if workers is not None and workers < 1:
+        raise ConfigError("--workers", workers, "must be >= 1")
+    if scheduler and scheduler != SYNCHRONOUS:
+        if workers is not None:
+            raise ConfigError(
+                "--workers",
+                workers,
+                "sizes the local cluster; with --scheduler the workers are those of that cluster",
+            )
+        check_scheduler(scheduler)
+
+
 def execute(
     plan: Plan,
-    sink,
+    sink: Any,
     *,
     scheduler: str | None = None,
     workers: int | None = None,
     progress: bool = False,
-) -> None:
-    """Compute every chunk the sink lacks and hand each result to the sink as it finishes."""
-    todo = [c for c in plan.chunks if c.index not in sink.done]
-    bar = Progress(len(plan.chunks), progress, label=plan.config.name)
-    bar.advance(len(plan.chunks) - len(todo))
+    processes: bool | None = None,
+) -> Report:
+    """Compute every chunk the sink lacks and hand each result to the sink as it finishes.
+
+    ``scheduler``: a Dask address, ``"synchronous"`` (this process, no Dask), or None for a
+    local cluster of ``workers`` threads (one worker, or a single chunk left, runs in this
+    process: a cluster would only add start-up time). ``processes`` overrides
+    :data:`LOCAL_PROCESSES` for the local cluster (benchmarks use it).
+    """
+    started = time.perf_counter()
+    chunks = plan.chunks
+    todo = [c for c in chunks if c.index not in sink.done]
+    bar = Progress(len(chunks), progress, label=plan.config.name)
+    bar.advance(len(chunks) - len(todo), resumed=True)
+    local = scheduler == SYNCHRONOUS or (scheduler is None and (workers == 1 or len(todo) <= 1))
+    if local:
+        where = "this process"
+    elif scheduler:
+        where = scheduler
+    else:
+        n = min(workers or default_workers(), len(todo))
+        kind = "processes" if (LOCAL_PROCESSES if processes is None else processes) else "threads"
+        where = f"local cluster of {n} {kind}"
     try:
         if not todo:
-            return
-        local = scheduler == SYNCHRONOUS or (scheduler is None and (workers == 1 or len(todo) == 1))
-        if local:
+            pass
+        elif local:
             direct = getattr(sink, "compute_into", None)
             for chunk in todo:
                 if not (direct and direct(chunk)):
                     sink.write(chunk.index, chunk_index(plan, chunk), compute_chunk(plan, chunk))
                 bar.advance()
         else:
-            with dask_client(scheduler, workers) as client:
+            size = None if scheduler else min(workers or default_workers(), len(todo))
+            with dask_client(scheduler, size, processes=processes) as client:
                 for chunk, values in _distributed(client, plan, todo):
                     sink.write(chunk.index, chunk_index(plan, chunk), values)
                     bar.advance()
     finally:
         bar.close()
+    return Report(len(chunks), len(todo), time.perf_counter() - started, where)
 
 
-def _distributed(client, plan: Plan, todo: Iterable[Chunk]):
-    """Yield ``(chunk, values)`` as tasks finish, keeping a bounded number in flight."""
+def _distributed(client: Any, plan: Plan, todo: Iterable[Chunk]) -> Iterator[tuple[Chunk, Any]]:
+    """Yield ``(chunk, values)`` as tasks finish, keeping a bounded number in flight.
+
+    The plan (kilobytes: the config, LP shapes, csv series) travels inside each task rather
+    than being scattered once, so no worker's death can lose it. Keys carry a fresh token, so
+    two sweeps sharing a scheduler never share results.
+    """
     from distributed import as_completed
 
     threads = sum(client.nthreads().values()) or 1
-    window = 2 * threads
-    [plan_future] = client.scatter([plan], broadcast=True, hash=False)
+    window = IN_FLIGHT_PER_THREAD * threads
+    token = f"sweep-chunk-{uuid.uuid4().hex}"
     pending = iter(todo)
+    inflight: dict[Any, Chunk] = {}
     futures = as_completed()
-    for chunk in pending:
-        futures.add(client.submit(compute_chunk, plan_future, chunk, key=f"chunk-{chunk.index}-{id(plan)}"))
-        if futures.count() >= window:
-            break
-    by_key = {c.index: c for c in plan.chunks}
+
+    def submit() -> bool:
+        chunk = next(pending, None)
+        if chunk is None:
+            return False
+        future = client.submit(compute_chunk, plan, chunk, key=(token, chunk.index), pure=False)
+        inflight[future.key] = chunk
+        futures.add(future)
+        return True
+
+    while len(inflight) < window and submit():
+        pass
     for future in futures:
         values = future.result()
-        index = int(future.key.split("-")[1])
+        chunk = inflight.pop(future.key)
         future.release()
-        yield by_key[index], values
-        for chunk in pending:
-            futures.add(client.submit(compute_chunk, plan_future, chunk, key=f"chunk-{chunk.index}-{id(plan)}"))
-            break
+        del future
+        submit()
+        yield chunk, values

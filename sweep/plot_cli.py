@@ -165,7 +165,7 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
 
 def _time_weighted(ds: xr.Dataset, first: dict[str, int]) -> tuple[xr.Dataset, str] | None:
     """The first ``time_weighted`` scenario, if the result has one that spans two months."""
-    if "share_rule" not in ds.coords:
+    if not _data.has(ds, "share_rule"):
         return None
     rules = [str(r) for r in ds["share_rule"].values.reshape(-1)]
     if "time_weighted" not in rules:

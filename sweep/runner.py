@@ -9,8 +9,9 @@ from typing import Any
 
 import xarray as xr
 
-from .execution import execute
-from .io import MemorySink, NetCDFSink, check_output, load
+from .errors import ConfigError
+from .execution import check_options, execute
+from .io import MemorySink, NetCDFSink, check_output, load, partial_paths, read_journal
 from .scenarios import make_plan
 
 
@@ -24,6 +25,7 @@ def run(
     overwrite: bool = False,
     resume: bool = False,
     chunk_size: int | None = None,
+    stats: dict[str, Any] | None = None,
 ) -> xr.Dataset:
     """Run a sweep and return its result dataset.
 
@@ -31,24 +33,60 @@ def run(
     that netCDF4 file as chunks finish (memory stays bounded) and the returned dataset reads from
     it; an existing file is kept unless ``overwrite``, and ``resume`` finishes an interrupted run.
     ``scheduler`` is a Dask address (``tcp://host:8786``) or ``"synchronous"`` for this process
-    alone; without it, a local cluster of ``workers`` processes runs the chunks (one chunk or
+    alone; without it, a local cluster of ``workers`` threads runs the chunks (one chunk or
     ``workers=1`` run in this process). ``chunk_size`` (scenarios per task) changes the work's
-    granularity, never the numbers.
+    granularity, never the numbers. A ``stats`` dict, when given, receives what the run did:
+    ``chunks``, ``computed`` (fewer than ``chunks`` after a resume), ``seconds`` and ``where``.
     """
-    plan = make_plan(config if not isinstance(config, os.PathLike) else str(config),
-                     chunk_size=chunk_size)
+    if isinstance(config, os.PathLike):
+        config = str(config)
+    if out is not None and resume and chunk_size is None:
+        journal = read_journal(out)  # finish with the chunking the interrupted run used
+        if journal and isinstance(journal.get("chunk_size"), int):
+            chunk_size = journal["chunk_size"]
+    plan = make_plan(config, chunk_size=chunk_size)
+    check_options(scheduler, workers)  # before any file exists: a bad address leaves none
     if out is None:
         sink = MemorySink(plan)
-        execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
+        report = execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
+        _fill(stats, report)
         return sink.finish()
     out = Path(out)
-    if resume and out.is_file() and not Path(f"{out}.partial").exists():
-        return load(out)  # nothing left to do
     check_output(out, overwrite=overwrite, resume=resume)
+    partial, journal_path = partial_paths(out)
+    if resume and out.is_file() and not partial.exists():
+        # finished already (perhaps killed between the rename and dropping the journal)
+        journal_path.unlink(missing_ok=True)
+        ds = load(out)
+        if ds.attrs.get("config") != plan.config.toml:
+            ds.close()
+            raise ConfigError(
+                "--resume",
+                str(out),
+                "is a finished result of another config; --overwrite replaces it",
+            )
+        _fill(stats, None, chunks=len(plan.chunks))
+        return ds
     sink = NetCDFSink(plan, out, overwrite=overwrite, resume=resume)
     try:
-        execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
+        report = execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
     except BaseException:
-        sink.close()
+        if sink.done:
+            sink.close()  # keep the partial file and journal for --resume
+        else:
+            sink.discard()  # nothing computed: leave no trace
         raise
+    _fill(stats, report)
     return sink.finish()
+
+
+def _fill(stats: dict[str, Any] | None, report: Any, chunks: int = 0) -> None:
+    if stats is None:
+        return
+    if report is None:
+        stats.update(chunks=chunks, computed=0, seconds=0.0, where="nothing to do")
+    else:
+        stats.update(
+            chunks=report.chunks, computed=report.computed, seconds=report.seconds,
+            where=report.where,
+        )

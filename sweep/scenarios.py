@@ -79,7 +79,7 @@ class Plan:
         for section in PARAMS:
             for key in PARAMS[section]:
                 values[key] = self.config.params[key]
-        for dim, idx in zip(self.dims, index[:-1]):
+        for dim, idx in zip(self.dims, index[:-1], strict=False):
             if dim.section != "path":
                 values[dim.key] = np.asarray(dim.values)[idx]
         out: dict[str, np.ndarray] = {}
@@ -127,7 +127,9 @@ def chunk_grid(shape: tuple[int, ...], chunk_size: int) -> list[Chunk]:
                 + (slice(lo, hi),)
                 + tuple(slice(0, n) for n in shape[axis + 1 :])
             )
-            start = int(np.ravel_multi_index(tuple(outer) + (lo,) + (0,) * len(shape[axis + 1 :]), shape))
+            start = int(
+                np.ravel_multi_index(tuple(outer) + (lo,) + (0,) * len(shape[axis + 1 :]), shape)
+            )
             chunks.append(Chunk(len(chunks), slices, start, start + (hi - lo) * inner))
     return chunks
 
@@ -156,7 +158,7 @@ def lp_shapes(config: Config) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
         for l, lp in enumerate(config.lps):
             if lp.shape is not None:
                 limit, fractions = _preset(lp.shape, nt)
-                given = dict(zip(names, (limit, limit, fractions, fractions)))
+                given = dict(zip(names, (limit, limit, fractions, fractions), strict=False))
             else:
                 zero = (0.0,) * nt
                 given = {n: np.asarray(getattr(lp, n) or zero) for n in names}
@@ -202,7 +204,9 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
     source = path_source(config)
     if config.paths > 1 and config.path_kind != "gbm":
         raise ConfigError(
-            "[sweep] paths", config.paths, f"Monte Carlo paths need kind = 'gbm', not {config.path_kind!r}"
+            "[sweep] paths",
+            config.paths,
+            f"Monte Carlo paths need kind = 'gbm', not {config.path_kind!r}",
         )
     check_paths(source, config)
     check_commitments_fit(config, source.n_days)

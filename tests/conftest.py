@@ -18,7 +18,12 @@ MODEL_KEYS = {
     "risk": ("mu", "sigma", "tau", "lambd"),
     "market": ("tick_size", "num_ticks"),
     "mechanism": (
-        "share_rule", "fee_rule", "margin_rule", "steepness", "midpoint", "days_per_year",
+        "share_rule",
+        "fee_rule",
+        "margin_rule",
+        "steepness",
+        "midpoint",
+        "days_per_year",
     ),
 }
 
@@ -45,7 +50,12 @@ def scenario_config(scenario: dict, name: str = "scenario", **sweep) -> dict:
             "commit": [dict(c) for c in lp["commit"]],
             **{
                 k: list(lp[k])
-                for k in ("limit_orders_buy", "limit_orders_sell", "fractions_buy", "fractions_sell")
+                for k in (
+                    "limit_orders_buy",
+                    "limit_orders_sell",
+                    "fractions_buy",
+                    "fractions_sell",
+                )
             },
         }
         for lp in scenario["lps"]
@@ -62,7 +72,10 @@ def assert_close(actual, expected, name: str, rtol: float = 1e-9) -> None:
     np.testing.assert_array_equal(actual[~finite], expected[~finite], err_msg=name)
     scale = np.max(np.abs(expected[finite]), initial=0.0)
     np.testing.assert_allclose(
-        actual[finite], expected[finite], rtol=rtol, atol=1e-12 * max(scale, 1e-300),
+        actual[finite],
+        expected[finite],
+        rtol=rtol,
+        atol=1e-12 * max(scale, 1e-300),
         err_msg=name,
     )
 

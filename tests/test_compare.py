@@ -14,13 +14,21 @@ def variants_config() -> dict:
         "sweep": {"days": 120, "paths": 3, "seed": 4},
         "path": {"kind": "gbm", "mark_price": 500.0, "traded_volume": 1e6, "volume_growth": 2.0},
         "network": {"v": [1.0, 20.0], "valuation_period": 10},
-        "mechanism": {"share_rule": ["equity", "stake", "virtual_stake", "time_weighted"],
-                      "fee_rule": ["marginal", "weighted"]},
+        "mechanism": {
+            "share_rule": ["equity", "stake", "virtual_stake", "time_weighted"],
+            "fee_rule": ["marginal", "weighted"],
+        },
         "lp": [
-            {"name": "early", "shape": "aggressive",
-             "commit": [{"day": 0, "stake": 50000, "fee_bid": 0.002}]},
-            {"name": "late", "shape": "passive",
-             "commit": [{"day": 60, "stake": 50000, "fee_bid": 0.001}]},
+            {
+                "name": "early",
+                "shape": "aggressive",
+                "commit": [{"day": 0, "stake": 50000, "fee_bid": 0.002}],
+            },
+            {
+                "name": "late",
+                "shape": "passive",
+                "commit": [{"day": 60, "stake": 50000, "fee_bid": 0.001}],
+            },
         ],
     }
 
@@ -41,8 +49,14 @@ def test_all_variants_run_on_the_same_paths(result):
 def test_compare_table(result):
     table = sweep.compare(result, dim="share_rule")
     assert list(table.columns) == [
-        "share_rule", "lp", "fee_revenue", "revenue_share", "stake_share", "revenue_vs_stake",
-        "annualised_return", "days_under_supplied",
+        "share_rule",
+        "lp",
+        "fee_revenue",
+        "revenue_share",
+        "stake_share",
+        "revenue_vs_stake",
+        "annualised_return",
+        "days_under_supplied",
     ]
     assert len(table) == 4 * 2
     for _, rows in table.groupby("share_rule"):

@@ -20,9 +20,14 @@ def base() -> dict:
         "network": {"v": [1, 2]},
         "lp": [
             {"name": "A", "shape": "uniform", "commit": [{"day": 1, "stake": 10, "fee_bid": 0.01}]},
-            {"name": "B", "limit_orders_buy": [0.0] * 10, "limit_orders_sell": [0.0] * 10,
-             "fractions_buy": [1.0] * 10, "fractions_sell": [1.0] * 10,
-             "commit": [{"day": 2, "stake": 5, "fee_bid": 0.02}]},
+            {
+                "name": "B",
+                "limit_orders_buy": [0.0] * 10,
+                "limit_orders_sell": [0.0] * 10,
+                "fractions_buy": [1.0] * 10,
+                "fractions_sell": [1.0] * 10,
+                "commit": [{"day": 2, "stake": 5, "fee_bid": 0.02}],
+            },
         ],
     }
 
@@ -93,7 +98,11 @@ TABLE_CASES = [
     ({"mark_price": [1.0, 1.0], "traded_volume": [1.0, -1.0]}, "traded_volume", ">= 0"),
     ({"mark_price": [], "traded_volume": []}, "mark_price", "non-empty"),
     ({"mark_price": [1.0, 1.0], "traded_volume": [1.0]}, "[path]", "same length"),
-    ({"mark_price": [1.0, 0.0], "traded_volume": [1.0, 1.0]}, "tick_size", "lowest mark price is 0"),
+    (
+        {"mark_price": [1.0, 0.0], "traded_volume": [1.0, 1.0]},
+        "tick_size",
+        "lowest mark price is 0",
+    ),
 ]
 
 
@@ -138,7 +147,9 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path):
     bad.write_text('name = "bad"\n[risk]\nlambd = 2.0\n')
     proc = subprocess.run(
         [sys.executable, "-m", "sweep", "run", str(bad), "--out", str(tmp_path / "o.nc")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

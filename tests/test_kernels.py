@@ -49,8 +49,14 @@ def test_grid_of_rules_matches_model_point_by_point(share_rule):
         for vp in ds.valuation_period.values:
             for fee_rule in FEE_RULES:
                 for margin_rule in MARGIN_RULES:
-                    point = dict(scenario, v=float(v), valuation_period=int(vp),
-                                 fee_rule=fee_rule, margin_rule=margin_rule)
-                    sel = ds.sel(v=v, valuation_period=vp, fee_rule=fee_rule,
-                                 margin_rule=margin_rule)
+                    point = dict(
+                        scenario,
+                        v=float(v),
+                        valuation_period=int(vp),
+                        fee_rule=fee_rule,
+                        margin_rule=margin_rule,
+                    )
+                    sel = ds.sel(
+                        v=v, valuation_period=vp, fee_rule=fee_rule, margin_rule=margin_rule
+                    )
                     compare(sel, simulate(point))

@@ -24,8 +24,12 @@ def spec_market(c2: list[float], fee_rule: str = "marginal") -> dict:
     """One day, OI 1 and v 1: target stake = c2 * rf_short. The Vega spec's three LPs."""
     return {
         "name": "spec",
-        "path": {"kind": "table", "mark_price": [100.0], "traded_volume": [1000.0],
-                 "open_interest": [1.0]},
+        "path": {
+            "kind": "table",
+            "mark_price": [100.0],
+            "traded_volume": [1000.0],
+            "open_interest": [1.0],
+        },
         "network": {"v": 1.0, "c2": c2},
         "risk": RISK,
         "mechanism": {"fee_rule": fee_rule},
@@ -107,23 +111,33 @@ def test_virtual_stake_by_hand():
     volume = [50.0, 50.0, 100.0, 100.0, 250.0, 250.0, 250.0]
     config = {
         "name": "virtual",
-        "path": {"kind": "table", "mark_price": [100.0] * 7, "traded_volume": volume,
-                 "open_interest": [1.0] * 7},
+        "path": {
+            "kind": "table",
+            "mark_price": [100.0] * 7,
+            "traded_volume": volume,
+            "open_interest": [1.0] * 7,
+        },
         "network": {"valuation_period": 2},
         "mechanism": {"share_rule": "virtual_stake"},
         "lp": [
             {"name": "A", "shape": "empty", "commit": [{"day": 0, "stake": 100, "fee_bid": 0.01}]},
-            {"name": "B", "shape": "empty",
-             "commit": [{"day": 2, "stake": 100, "fee_bid": 0.01}, {"day": 6, "stake": 0}]},
+            {
+                "name": "B",
+                "shape": "empty",
+                "commit": [{"day": 2, "stake": 100, "fee_bid": 0.01}, {"day": 6, "stake": 0}],
+            },
         ],
     }
     ds = sweep.run(config, scheduler="synchronous")
-    np.testing.assert_allclose(ds.equity.sel(lp="A").values,
-                               [100, 100, 100, 100, 100, 100, 100 * 16 / 9], rtol=1e-12)
-    np.testing.assert_allclose(ds.equity.sel(lp="B").values, [0, 0, 100, 100, 100, 100, 0],
-                               rtol=1e-12)
-    np.testing.assert_allclose(ds.equity_share.sel(lp="A").values,
-                               [1, 1, 0.5, 0.5, 0.5, 0.5, 1], rtol=1e-12)
+    np.testing.assert_allclose(
+        ds.equity.sel(lp="A").values, [100, 100, 100, 100, 100, 100, 100 * 16 / 9], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        ds.equity.sel(lp="B").values, [0, 0, 100, 100, 100, 100, 0], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        ds.equity_share.sel(lp="A").values, [1, 1, 0.5, 0.5, 0.5, 0.5, 1], rtol=1e-12
+    )
 
 
 def test_virtual_stake_grows_with_volume():
@@ -134,9 +148,13 @@ def test_virtual_stake_grows_with_volume():
         "path": {"kind": "table", "mark_price": [100.0] * 12, "traded_volume": volume},
         "network": {"valuation_period": 3},
         "mechanism": {"share_rule": "virtual_stake"},
-        "lp": [{"name": "A", "shape": "empty",
-                "commit": [{"day": 0, "stake": 100, "fee_bid": 0.01},
-                           {"day": 10, "stake": 150}]}],
+        "lp": [
+            {
+                "name": "A",
+                "shape": "empty",
+                "commit": [{"day": 0, "stake": 100, "fee_bid": 0.01}, {"day": 10, "stake": 150}],
+            }
+        ],
     }
     ds = sweep.run(config, scheduler="synchronous")
     # T = 30, 60, 120: A(0)=30, A(1)=45, A(2)=70 -> r = 25/45 at the end of period 2 (day 8)
@@ -146,11 +164,13 @@ def test_virtual_stake_grows_with_volume():
 
 
 # --- invariants on random scenarios ---------------------------------------------------------
-RULES = st.fixed_dictionaries({
-    "share_rule": st.sampled_from(["equity", "stake", "virtual_stake", "time_weighted"]),
-    "fee_rule": st.sampled_from(["marginal", "weighted", "given"]),
-    "margin_rule": st.sampled_from(["max", "sum"]),
-})
+RULES = st.fixed_dictionaries(
+    {
+        "share_rule": st.sampled_from(["equity", "stake", "virtual_stake", "time_weighted"]),
+        "fee_rule": st.sampled_from(["marginal", "weighted", "given"]),
+        "margin_rule": st.sampled_from(["max", "sum"]),
+    }
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -190,9 +210,10 @@ def test_invariants(seed, rules, fractional):
 def test_adding_stake_never_lowers_own_share_under_stake_rule(seed, factor):
     scenario = random_scenario(random.Random(seed), {"share_rule": "stake"})
     richer = dict(scenario, lps=[dict(lp) for lp in scenario["lps"]])
-    richer["lps"][0] = dict(richer["lps"][0], commit=[
-        dict(c, stake=c["stake"] * factor) for c in scenario["lps"][0]["commit"]
-    ])
+    richer["lps"][0] = dict(
+        richer["lps"][0],
+        commit=[dict(c, stake=c["stake"] * factor) for c in scenario["lps"][0]["commit"]],
+    )
     base = sweep.run(scenario_config(scenario), scheduler="synchronous")
     more = sweep.run(scenario_config(richer), scheduler="synchronous")
     first = base.lp.values[0]

@@ -43,7 +43,7 @@ def notebook_fee_split(t: float) -> list[float]:
     weighted = [weighting(t - when) * stake if when <= t else 0.0 for _, when, stake in STAKES]
     total = sum(weighted)
     return [
-        sum(w for (mm, _, _), w in zip(STAKES, weighted) if mm == maker) / total
+        sum(w for (mm, _, _), w in zip(STAKES, weighted, strict=False) if mm == maker) / total
         for maker in MAKERS
     ]
 
@@ -58,7 +58,7 @@ def test_daily_fee_split_and_revenue_match_the_notebook(paper):
     split = [notebook_fee_split(i / 365.0) for i in days]
     revenue = [
         [s * fee_level(i / 365.0) * daily_volume(i / 365.0) for s in row]
-        for i, row in zip(days, split)
+        for i, row in zip(days, split, strict=False)
     ]
     assert_close(paper.equity_share.isel(day=slice(1, None)).values, split, "fee split")
     assert_close(paper.fee_revenue.isel(day=slice(1, None)).values, revenue, "fee revenue")

@@ -951,6 +951,16 @@ def test_write_figures_summary(summary: xr.Dataset, tmp_path: Path) -> None:
     assert _names(paths) == expected | {"variant_share_rule"}
 
 
+def test_write_figures_parameters_as_variables(daily: xr.Dataset, tmp_path: Path) -> None:
+    """A file may hand scalar coordinates back as 0-d variables: same figures either way."""
+    flat = daily.reset_coords()
+    assert "share_rule" in flat.data_vars and "share_rule" not in flat.coords
+    assert _names(write_figures(flat, tmp_path)) == SCENARIO_PNGS | PAPER_PNGS
+    with pytest.raises(ValueError) as err:
+        plot.fee_rate(flat.drop_vars("fee_rate"))
+    assert "fee_revenue" in str(err.value) and "steepness" not in str(err.value)
+
+
 def test_write_figures_limited_variables(tmp_path: Path) -> None:
     ds = make_result({"share_rule": ["equity", "stake"]}, days=40)
     ds = ds[["fee_rate", "fees_collected", "fee_revenue"]]
@@ -1008,6 +1018,20 @@ def test_real_result_figures(real: xr.Dataset, tmp_path: Path) -> None:
     assert _names(paths) == (
         SCENARIO_PNGS | PAPER_PNGS | HEATMAP_PNGS | FAN_PNGS | {"variant_share_rule"}
     )
+
+
+@needs_engine
+def test_real_result_file_figures(tmp_path: Path) -> None:
+    """``sweep plot`` works on the file ``sweep.run(..., out=)`` writes."""
+    config = {**REAL_CONFIG, "sweep": {**REAL_CONFIG["sweep"], "paths": 1}}
+    config["network"] = {"v": 10.0}
+    config["mechanism"] = {"share_rule": "time_weighted"}
+    ds = sweep_run(config, out=tmp_path / "result.nc", workers=1)
+    try:
+        paths = write_figures(ds, tmp_path / "figs")
+    finally:
+        ds.close()
+    assert _names(paths) == SCENARIO_PNGS | PAPER_PNGS
 
 
 @needs_engine

@@ -17,6 +17,11 @@ DAY_STATS = ("mean", "median", "min", "max", "sum", "final")
 SUMMARY_STATS = ("mean", "final", "min", "max")
 
 
+def has(obj: xr.Dataset | xr.DataArray, name: str) -> bool:
+    """Whether ``name`` is a coordinate (or, read back from a file, a variable) of ``obj``."""
+    return name in (obj.variables if isinstance(obj, xr.Dataset) else obj.coords)
+
+
 def sweep_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
     """The sweep dimensions in config order.
 
@@ -39,7 +44,9 @@ def is_summary(ds: xr.Dataset | xr.DataArray) -> bool:
 def variable(ds: xr.Dataset, name: str, figure: str) -> xr.DataArray:
     """``ds[name]``, or a ValueError listing the variables the result does have."""
     if not isinstance(name, str) or name not in ds.data_vars:
-        available = ", ".join(sorted(str(v) for v in ds.data_vars)) or "none"
+        # parameters read back from a file may be 0-d variables: they are not outputs
+        outputs = [str(v) for v in ds.data_vars if ds[v].ndim or str(v).startswith("rf_")]
+        available = ", ".join(sorted(outputs)) or "none"
         raise ValueError(
             f"{figure}: variable {name!r} is not in this result; available: {available}"
         )
@@ -60,7 +67,7 @@ def dimension(ds: xr.Dataset | xr.DataArray, dim: str, figure: str) -> str:
     if dim not in ds.dims:
         have = ", ".join(f"{d} ({n})" for d, n in ds.sizes.items())
         scalar = ""
-        if dim in ds.coords:
+        if has(ds, dim):
             value = ds[dim].values
             scalar = f" ({dim!r} is a scalar coordinate here, = {value!r}: it was not swept)"
         raise ValueError(
@@ -83,7 +90,7 @@ def selection_hint(extra: dict[str, int], ds: xr.Dataset) -> str:
     isel = ", ".join(f"{d}=0" for d in extra)
     sel_parts = []
     for d in extra:
-        if d in ds.coords and d != "path":
+        if has(ds, d) and d != "path":
             value = ds[d].values[0]
             value = value.item() if hasattr(value, "item") else value
             sel_parts.append(f"{d}={value!r}")
@@ -191,7 +198,7 @@ def coord_text(ds: xr.Dataset | xr.DataArray, dims: Iterable[str]) -> str:
     """``v=5, share_rule=equity`` from (now scalar) coordinates."""
     parts = []
     for d in dims:
-        if d in ds.coords and ds[d].size == 1:
+        if has(ds, d) and ds[d].size == 1:
             value = np.asarray(ds[d].values).reshape(-1)[0]
             value = value.item() if hasattr(value, "item") else value
             parts.append(f"{d}={value:g}" if isinstance(value, float) else f"{d}={value}")

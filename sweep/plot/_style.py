@@ -217,7 +217,7 @@ def figure_legend(fig: Figure, ax: Axes, ncol: int = 6) -> None:
 
 def time_axis(ax: Axes, ds: xr.Dataset | xr.DataArray) -> np.ndarray:
     """X values for a per-day series: the ``date`` coordinate when there is one, else day."""
-    if "date" in ds.coords and ds["date"].dims == ("day",):
+    if "date" in getattr(ds, "variables", ds.coords) and ds["date"].dims == ("day",):
         locator = mdates.AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))

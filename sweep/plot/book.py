@@ -174,7 +174,7 @@ def order_book(
         ax.add_artist(box)
     draw_order_book(ax, book, **params)
     when = f"day {day}"
-    if "date" in ds.coords and ds["date"].dims == ("day",):
+    if _data.has(ds, "date") and ds["date"].dims == ("day",):
         when += f" ({np.datetime_as_string(ds['date'].sel(day=day).values, unit='D')})"
     mid = _price_format(params["tick_size"]).format(book.mid)
     ax.set_title(f"Order book of LP {name}, {when}, mid {mid}")
