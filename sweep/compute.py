@@ -33,6 +33,22 @@ def run_kernel(
     unique, path_of = np.unique(ids, axis=0, return_inverse=True)
     price, volume, oi = plan.source.build_many(unique)
     n = stop - start
+    path_of = path_of.reshape(-1).astype(np.int64)
+    # neighbours that share a book (path, tick grid, risk model) and a time-weighting sigmoid
+    # reuse the kernel's per-day tables: process them together
+    order = np.lexsort(
+        (
+            params["days_per_year"],
+            params["midpoint"],
+            params["steepness"],
+            params["tau"],
+            params["sigma"],
+            params["mu"],
+            params["num_ticks"],
+            params["tick_size"],
+            path_of,
+        )
+    ).astype(np.int64)
     if out_day is None or out_lp is None:
         out_day = np.empty((N_DAY_OUTPUTS, n, plan.n_days))
         out_lp = np.empty((N_LP_OUTPUTS, n, plan.n_days, plan.n_lp))
@@ -41,7 +57,8 @@ def run_kernel(
         price,
         volume,
         oi,
-        path_of.reshape(-1).astype(np.int64),
+        path_of,
+        order,
         params["v"],
         params["k"],
         params["c2"],

@@ -181,7 +181,7 @@ def _cf(units: str, long_name: str) -> dict[str, str]:
     return {"units": units, "long_name": long_name} if units else {"long_name": long_name}
 
 
-def global_attrs(plan: Plan) -> dict[str, str]:
+def global_attrs(plan: Plan) -> dict[str, Any]:
     return {
         "title": f"sweep result: {plan.config.name}",
         "name": plan.config.name,
@@ -189,6 +189,7 @@ def global_attrs(plan: Plan) -> dict[str, str]:
         "sweep_version": __version__,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "reduce": plan.config.reduce,
+        "days": plan.n_days,  # a summary result has no day dimension to count
         "Conventions": "CF-1.10",
     }
 

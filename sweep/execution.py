@@ -248,7 +248,7 @@ def _distributed(client: Any, plan: Plan, todo: Iterable[Chunk]) -> Iterator[tup
     token = f"sweep-chunk-{uuid.uuid4().hex}"
     pending = iter(todo)
     inflight: dict[Any, Chunk] = {}
-    futures = as_completed()
+    futures = as_completed(loop=client.loop)
 
     def submit() -> bool:
         chunk = next(pending, None)

@@ -296,7 +296,13 @@ class NetCDFSink:
             if lay.dtype == "bool":
                 attrs["dtype"] = "bool"
             var.setncatts(attrs)
-        nc.setncatts(global_attrs(plan))
+        attrs = global_attrs(plan)
+        # scalar parameters and ``date`` are coordinates without a dimension of their name:
+        # list them, or readers take them for data variables
+        aux = [name for name, (dims, _, _) in coordinates(plan).items() if dims != (name,)]
+        if aux:
+            attrs["coordinates"] = " ".join(aux)
+        nc.setncatts(attrs)
         for name, values in static_values(plan).items():
             if name in self.layouts:
                 nc[name][...] = values

@@ -59,6 +59,7 @@ def simulate_chunk(
     traded_volume,  # (P, D)
     open_interest,  # (P, D)
     path_of,  # (S,) int: row of the paths for each scenario
+    scenario_order,  # (S,) int: the order to process scenarios in (neighbours sharing a book reuse it)
     v,  # (S,) float ... per-scenario parameters
     k,
     c2,
@@ -124,10 +125,13 @@ def simulate_chunk(
     limit_liq_sell = np.zeros((n_shapes, n_lp, n_days))
     unit_buy = np.zeros((n_shapes, n_lp, n_days, max_ticks))
     unit_sell = np.zeros((n_shapes, n_lp, n_days, max_ticks))
+    inverse_buy = np.zeros(max_ticks)  # 1 / (prob * level) of one day, 0 below PROB_FLOOR
+    inverse_sell = np.zeros(max_ticks)
     cached_path = -1
     cached = np.full(5, np.nan)  # tick_size, num_ticks, mu, sigma, tau of the cached probs
 
-    for s in range(n_scen):
+    for j in range(n_scen):
+        s = scenario_order[j]
         p = path_of[s]
         o = offset + s
         g = shape_of[s]
@@ -156,6 +160,12 @@ def simulate_chunk(
                     probs_buy[d, i] = normal_cdf((math.log(down / mid) - drift) / sb)
                     weighted_sell[d, i] = probs_sell[d, i] * up
                     weighted_buy[d, i] = probs_buy[d, i] * down
+                    inverse_sell[i] = (
+                        1.0 / weighted_sell[d, i] if probs_sell[d, i] > PROB_FLOOR else 0.0
+                    )
+                    inverse_buy[i] = (
+                        1.0 / weighted_buy[d, i] if probs_buy[d, i] > PROB_FLOOR else 0.0
+                    )
                 for gg in range(n_shapes):
                     for l in range(n_lp):
                         liq_buy = 0.0
@@ -163,16 +173,8 @@ def simulate_chunk(
                         for i in range(nt):
                             liq_buy += limit_buy[gg, l, i] * weighted_buy[d, i]
                             liq_sell += limit_sell[gg, l, i] * weighted_sell[d, i]
-                            unit_buy[gg, l, d, i] = (
-                                shares_buy[gg, l, i] / weighted_buy[d, i]
-                                if probs_buy[d, i] > PROB_FLOOR
-                                else 0.0
-                            )
-                            unit_sell[gg, l, d, i] = (
-                                shares_sell[gg, l, i] / weighted_sell[d, i]
-                                if probs_sell[d, i] > PROB_FLOOR
-                                else 0.0
-                            )
+                            unit_buy[gg, l, d, i] = shares_buy[gg, l, i] * inverse_buy[i]
+                            unit_sell[gg, l, d, i] = shares_sell[gg, l, i] * inverse_sell[i]
                         limit_liq_buy[gg, l, d] = liq_buy
                         limit_liq_sell[gg, l, d] = liq_sell
             cached_path = p

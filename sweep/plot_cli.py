@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from . import plot
 from .plot import _data
+from .plot.book import has_orders
 
 __all__ = ["write_figures"]
 
@@ -128,6 +129,8 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
         if "day" in ds.dims:
             scenario = ds.isel(first)
             for name, func, needs in _SCENARIO_FIGURES:
+                if name == "order_book" and _has(scenario, needs) and not has_orders(ds).any():
+                    continue  # every LP has an empty shape: there is no book to draw
                 if _has(scenario, needs):
                     save(name, lambda f=func: f(scenario), note)
             if any(_has(scenario, needs) for _, _, needs in _SCENARIO_FIGURES[:-1]):

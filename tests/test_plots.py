@@ -871,6 +871,12 @@ def test_variant_comparison_summary_and_errors(
     expected = grid["fee_revenue"].mean("day").mean(["v", "valuation_period", "path"])
     np.testing.assert_allclose(heights, expected.transpose("share_rule", "lp").values)
     render(plot.variant_comparison(grid, "v", "fees_collected", stat="mean"), tmp_path, "v")
+    # a stock such as margin is averaged over days by default, not summed
+    fig = plot.variant_comparison(grid, "share_rule", "margin")
+    assert "mean over day" in fig.axes[0].get_ylabel()
+    heights = np.array([p.get_height() for p in fig.axes[0].patches]).reshape(3, 4)
+    expected = grid["margin"].mean(["day", "v", "valuation_period", "path"])
+    np.testing.assert_allclose(heights, expected.transpose("share_rule", "lp").values)
     with pytest.raises(ValueError, match="not swept"):
         plot.variant_comparison(daily, "share_rule")
     with pytest.raises(ValueError, match="does not depend on 'share_rule'"):
@@ -959,6 +965,19 @@ def test_write_figures_parameters_as_variables(daily: xr.Dataset, tmp_path: Path
     with pytest.raises(ValueError) as err:
         plot.fee_rate(flat.drop_vars("fee_rate"))
     assert "fee_revenue" in str(err.value) and "steepness" not in str(err.value)
+
+
+def test_empty_shapes(daily: xr.Dataset, tmp_path: Path) -> None:
+    """LPs with the "empty" shape place no orders: no order book unless one LP has a shape."""
+    empty = daily.copy()
+    for name in ("limit_orders_buy", "limit_orders_sell", "fractions_buy", "fractions_sell"):
+        empty[name] = empty[name] * 0
+    assert "order_book" not in _names(write_figures(empty, tmp_path))
+    fig = plot.order_book(empty, "MM#1", 10)
+    assert "no orders" in " ".join(t.get_text() for t in fig.axes[0].texts)
+    one = empty.copy()
+    one["fractions_buy"] = one["fractions_buy"].where(one["lp"] != "MM#3", 1.0)
+    assert "LP MM#3" in plot.order_book(one).axes[0].get_title()  # the LP with orders
 
 
 def test_write_figures_limited_variables(tmp_path: Path) -> None:

@@ -160,6 +160,8 @@ def format_value(x: float, da: xr.DataArray) -> str:
         return "inf" if x > 0 else ("-inf" if x < 0 else "n/a")
     if is_fraction(da):
         return f"{x:.2%}" if abs(x) < 10 else f"{x:.0%}"
+    if abs(x) >= 1e9:
+        return f"{x / 1e9:,.1f}B"
     if abs(x) >= 1e6:
         return f"{x / 1e6:,.1f}M"
     if abs(x) >= 1e4:
@@ -196,6 +198,17 @@ def legend(ax: Axes, n: int | None = None, **kwargs: object) -> None:
         )
     else:
         ax.legend(handles, labels, fontsize="small", **kwargs)
+
+
+def tidy_grid(axes: Sequence[Axes], used: int, ncols: int) -> None:
+    """Hide unused panels of a grid sharing x; keep x labels and ticks on each column's last."""
+    for ax in axes[used:]:
+        ax.set_visible(False)
+    for i, ax in enumerate(axes[:used]):
+        if i + ncols < used:
+            ax.set_xlabel("")
+        else:
+            ax.xaxis.set_tick_params(labelbottom=True)
 
 
 def figure_legend(fig: Figure, ax: Axes, ncol: int = 6) -> None:

@@ -13,7 +13,7 @@ from matplotlib.offsetbox import AnchoredText
 from ..orderbook import OrderBook, order_book_from_dataset, probability_of_trading
 from . import _data, _style
 
-__all__ = ["order_book", "draw_order_book"]
+__all__ = ["order_book", "draw_order_book", "has_orders"]
 
 _NEEDED = (
     "mark_price",
@@ -114,17 +114,23 @@ def draw_order_book(
     )
     top = max(float(np.max(book.buy.volume, initial=0)), float(np.max(book.sell.volume, initial=0)))
     ax.set_ylim(0, top * 1.35 if top > 0 else 1.0)
+    empty = None
     if not book.active:
-        ax.text(
-            0.5,
-            0.5,
-            "inactive: no stake, no orders",
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-            color="0.4",
-        )
+        empty = "inactive: no stake, no orders"
+    elif book.buy.volume.sum() + book.sell.volume.sum() == 0:
+        empty = "no orders: the LP's shape has no limit orders and no liquidity fractions"
+    if empty:
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center", color="0.4")
     return ax2
+
+
+def has_orders(ds: xr.Dataset) -> np.ndarray:
+    """Per LP: whether its shape places any orders (limit volume or liquidity fractions)."""
+    total = sum(
+        np.asarray(ds[name].transpose("lp", ...).values, dtype=float).sum(axis=-1)
+        for name in ("limit_orders_buy", "limit_orders_sell", "fractions_buy", "fractions_sell")
+    )
+    return np.asarray(total > 0)
 
 
 def order_book(
@@ -147,7 +153,9 @@ def order_book(
         day = int(ds["day"].values[-1])
     if lp is None:
         stakes = ds["stake"].sel(day=day) if day in ds["day"].values else ds["stake"].isel(day=-1)
-        lp = str(ds["lp"].values[int(np.argmax(np.asarray(stakes.values)))])
+        # the largest LP that shows any orders, else the largest
+        weight = np.asarray(stakes.values, dtype=float) * (1 + has_orders(ds))
+        lp = str(ds["lp"].values[int(np.argmax(weight))])
     book = order_book_from_dataset(ds, lp, day)
     name = lp if isinstance(lp, str) else str(ds["lp"].values[lp])
     params = {k: float(_data.scalar(ds, k)) for k in ("mu", "sigma", "tau", "tick_size")}

@@ -282,13 +282,7 @@ def market_panels(ds: xr.Dataset) -> Figure:
             lp_ax = lp_ax or ax
         else:
             func(ds, ax=ax)
-    for ax in axes[len(panels) :]:
-        ax.set_visible(False)
-    for i, ax in enumerate(axes[: len(panels)]):
-        if i + ncols < len(panels):
-            ax.set_xlabel("")
-        else:
-            ax.xaxis.set_tick_params(labelbottom=True)
+    _style.tidy_grid(axes, len(panels), ncols)
     if lp_ax is not None:
         _style.figure_legend(fig, lp_ax, ncol=8)
     fig.suptitle("Market and liquidity providers", fontsize="large")

@@ -253,8 +253,8 @@ def fan_chart(
         axis.yaxis.set_major_formatter(_style.value_formatter(da))
         if name is not None and len(names) > 1:
             axis.set_title(f"LP {name}", fontsize="medium")
-    for axis in axes[len(names) :]:
-        axis.set_visible(False)
+    if ax is None:
+        _style.tidy_grid(axes, len(names), ncols)
     axes[0].set_ylabel(_style.short_label(da))
     axes[0].legend(fontsize="small", loc="best")
     title = (
@@ -279,9 +279,11 @@ def variant_comparison(
 ) -> Figure:
     """Grouped bars: ``variable`` per LP (groups) for each value of ``dim`` (bars).
 
-    Each bar is the total over days (``stat="sum"``; or mean, final, max... per day), averaged
-    over paths and the other sweep dimensions. A summary result has no days: ``stat`` then picks
-    its stored statistic (default mean).
+    Each bar reduces the days by ``stat``: by default the total for flows per day (units
+    ``.../day``, e.g. fee revenue) and the mean for stocks and rates (margin, stake, shares);
+    or mean, median, min, max, final, a quantile. It is then averaged over paths and the other
+    sweep dimensions. A summary result has no days: ``stat`` picks its stored statistic
+    (default mean).
     """
     da = _data.variable(ds, variable, "variant_comparison")
     _data.dimension(ds, dim, "variant_comparison")
@@ -298,7 +300,9 @@ def variant_comparison(
         )
     summary = _data.is_summary(da)
     if stat is None:
-        stat = "mean" if summary else "sum"
+        # flows per day (fees, revenue) add up over days; stocks (stake, margin) and rates don't
+        flow = str(da.attrs.get("units", "")).endswith("/day")
+        stat = "sum" if flow and not summary else "mean"
     attrs = dict(da.attrs)
     red = _data.reduce(da, stat, ["day"] if "day" in da.dims else ["stat"], "variant_comparison")
     rest = [d for d in red.dims if d not in (dim, "lp")]

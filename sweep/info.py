@@ -1,0 +1,165 @@
+"""``sweep info RESULT``: what a result file holds and its headline numbers, as text.
+
+Works for full (per-day) and summary (``reduce = "summary"``) results, and for results that
+kept only some variables. Numbers are reduced block by block along the first dimension, so a
+result larger than memory is summarised in bounded memory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+BLOCK_BYTES = 64 * 2**20  # read at most about this much of one variable at a time
+_AUX_DIMS = ("tick", "commit")
+
+
+def _blocked(da: xr.DataArray) -> xr.DataArray:
+    """The variable as a lazy dask array in blocks of about BLOCK_BYTES along its first dim."""
+    if not da.dims or da.nbytes <= BLOCK_BYTES:
+        return da
+    first = da.dims[0]
+    per_row = da.nbytes / da.sizes[first]
+    rows = max(1, int(BLOCK_BYTES // per_row))
+    return da.chunk({first: rows, **{d: -1 for d in da.dims[1:]}})
+
+
+def _value(da: xr.DataArray) -> float:
+    da = da.compute(scheduler="synchronous") if da.chunks else da
+    return float(np.asarray(da.values))
+
+
+def _fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return str(x)
+    if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
+        return f"{x:.4g}"
+    return f"{x:,.4f}".rstrip("0").rstrip(".") if abs(x) < 1000 else f"{x:,.0f}"
+
+
+def _n_days(ds: xr.Dataset) -> int | None:
+    if "day" in ds.sizes:
+        return int(ds.sizes["day"])
+    days = ds.attrs.get("days")
+    return int(days) if days is not None else None
+
+
+def _scenario_dims(ds: xr.Dataset, da: xr.DataArray) -> list[str]:
+    """Dims of ``da`` that index scenarios (everything but day, lp and stat)."""
+    return [d for d in da.dims if d not in ("day", "lp", "stat", *_AUX_DIMS)]
+
+
+def _headline(ds: xr.Dataset) -> list[str]:
+    summary = "stat" in ds.dims
+    lines: list[str] = []
+
+    def over_days(name: str) -> xr.DataArray | None:
+        """The per-scenario mean over days of a variable (from its summary, if that)."""
+        if name not in ds.data_vars:
+            return None
+        da = _blocked(ds[name])
+        if summary:
+            return da.sel(stat="mean")
+        return da.astype(float).mean("day") if name == "under_supplied" else da.mean("day")
+
+    fee_rate = over_days("fee_rate")
+    if fee_rate is not None:
+        dims = _scenario_dims(ds, fee_rate)
+        mean = _value(fee_rate.mean())
+        low = _value(fee_rate.min()) if dims else mean
+        high = _value(fee_rate.max()) if dims else mean
+        lines.append(f"  mean fee rate:            {_fmt(mean)}"
+                     + (f"  (scenarios from {_fmt(low)} to {_fmt(high)})" if dims else ""))
+    under = None
+    if summary and "under_supplied_share" in ds.data_vars:
+        under = _blocked(ds["under_supplied_share"])
+    elif not summary:
+        under = over_days("under_supplied")
+    if under is not None:
+        share = _value(under.mean())
+        worst = _value(under.max())
+        lines.append(f"  days under-supplied:      {100 * share:.2f} %"
+                     f"  (worst scenario {100 * worst:.2f} %)")
+    if "annualised_return" in ds.data_vars:
+        mean_return = _value(over_days("annualised_return").mean())
+        lines.append(f"  mean annualised return:   {_fmt(mean_return)}")
+    if "fee_revenue" in ds.data_vars:
+        n_days = _n_days(ds)
+        rev = _blocked(ds["fee_revenue"])
+        if summary:
+            per = rev.sel(stat="mean") * n_days if n_days else rev.sel(stat="mean")
+            what = "total over days" if n_days else "mean per day"
+        else:
+            per = rev.sum("day")
+            what = "total over days"
+        dims = _scenario_dims(ds, per)
+        lines.append(f"  fee revenue per LP ({what}; mean over scenarios, min .. max):")
+        names = [str(x) for x in ds["lp"].values]
+        width = max(len(n) for n in names)
+        means = per.mean(dims) if dims else per
+        lows = per.min(dims) if dims else per
+        highs = per.max(dims) if dims else per
+        computed = xr.Dataset({"mean": means, "low": lows, "high": highs})
+        computed = computed.compute(scheduler="synchronous") if per.chunks else computed
+        for i, name in enumerate(names):
+            row = computed.isel(lp=i)
+            lines.append(
+                f"    {name:<{width}}  {_fmt(float(row['mean']))}"
+                f"  ({_fmt(float(row['low']))} .. {_fmt(float(row['high']))})"
+            )
+    if not lines:
+        lines.append("  (none: the result keeps none of fee_rate, under_supplied, fee_revenue)")
+    return lines
+
+
+def summary_text(ds: xr.Dataset, path: str | os.PathLike | None = None) -> str:
+    """Dimensions, swept values, variables and headline numbers of a result, for people."""
+    summary = "stat" in ds.dims
+    name = ds.attrs.get("name", "?")
+    kind = "summary over days (reduce = \"summary\")" if summary else "every day"
+    lines = []
+    if path is not None:
+        size = Path(path).stat().st_size / 2**20 if Path(path).is_file() else None
+        lines.append(f"{path}" + (f"  ({size:,.1f} MiB)" if size is not None else ""))
+    lines.append(
+        f"sweep result {name!r}: {kind}; sweep {ds.attrs.get('sweep_version', '?')}, "
+        f"created {ds.attrs.get('created', '?')}"
+    )
+    main = {d: n for d, n in ds.sizes.items() if d not in _AUX_DIMS}
+    n_scen = math.prod(n for d, n in main.items() if d not in ("day", "lp", "stat"))
+    lines.append(
+        "dimensions: " + " x ".join(f"{d} {n}" for d, n in main.items())
+        + f"  ({n_scen:,} scenarios)"
+    )
+    swept = [d for d in main if d not in ("day", "lp", "stat", "path")]
+    for d in swept:
+        values = ", ".join(str(v) for v in ds[d].values[:8])
+        more = f", ... ({ds.sizes[d]} values)" if ds.sizes[d] > 8 else ""
+        lines.append(f"  {d}: {values}{more}")
+    if "date" in ds.coords:
+        dates = ds["date"].values
+        lines.append(f"  date: {str(dates[0])[:10]} to {str(dates[-1])[:10]}")
+    lines.append(f"  lp: {', '.join(str(x) for x in ds['lp'].values)}")
+    groups: dict[str, list[str]] = {}
+    for var, da in ds.data_vars.items():
+        if "lp" in da.dims and ("day" in da.dims or "stat" in da.dims):
+            group = "per LP"
+        elif "day" in da.dims or "stat" in da.dims or (summary and var == "under_supplied_share"):
+            group = "per scenario" if var == "under_supplied_share" else "per day"
+        elif "tick" in da.dims or "commit" in da.dims:
+            group = "inputs"
+        else:
+            group = "other"
+        groups.setdefault(group, []).append(str(var))
+    lines.append(f"variables ({len(ds.data_vars)}):")
+    for group in ("per day", "per LP", "per scenario", "other", "inputs"):
+        if group in groups:
+            lines.append(f"  {group}: {', '.join(groups[group])}")
+    over = "every scenario" + (" and path" if "path" in ds.dims else "")
+    lines.append(f"headline numbers (over {over}):")
+    lines.extend(_headline(ds))
+    return "\n".join(lines)
