@@ -59,7 +59,7 @@ def simulate_chunk(
     traded_volume,  # (P, D)
     open_interest,  # (P, D)
     path_of,  # (S,) int: row of the paths for each scenario
-    scenario_order,  # (S,) int: the order to process scenarios in (neighbours sharing a book reuse it)
+    scenario_order,  # (S,) int: processing order (neighbours sharing a book reuse it)
     v,  # (S,) float ... per-scenario parameters
     k,
     c2,
