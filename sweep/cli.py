@@ -80,6 +80,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     size = out.stat().st_size / 2**20
     shape = " x ".join(f"{n} {d}" for d, n in ds.sizes.items() if d not in ("tick", "commit"))
     ds.close()
+    if args.resume and stats["where"] == "nothing to do":
+        print(f"nothing to resume: {out} ({shape}; {size:,.1f} MiB) is complete")
+        return 0
     if args.resume:
         done = stats["chunks"] - stats["computed"]
         print(f"resumed: {done} of {stats['chunks']} chunks were done; "
@@ -88,33 +91,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_info(args: argparse.Namespace) -> int:
-    from .info import summary_text
+def _open_result(path: Path):
+    """Open a result file, turning a missing or unreadable file into bad input (exit 2)."""
     from .io import load
 
     try:
-        ds = load(args.result)
+        return load(path)
     except FileNotFoundError as exc:
-        raise ConfigError("RESULT", str(args.result), str(exc)) from None
-    except OSError as exc:
-        raise ConfigError("RESULT", str(args.result), f"is not a result file ({exc})") from None
-    with ds:
+        raise ConfigError("RESULT", str(path), str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError("RESULT", str(path), f"is not a result file ({exc})") from None
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .info import summary_text
+
+    with _open_result(args.result) as ds:
         print(summary_text(ds, args.result))
     return 0
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .io import load
     from .plot_cli import write_figures
 
-    try:
-        ds = load(args.result)
-    except FileNotFoundError as exc:
-        raise ConfigError("RESULT", str(args.result), str(exc)) from None
-    except OSError as exc:
-        raise ConfigError("RESULT", str(args.result), f"is not a result file ({exc})") from None
-    out_dir = args.out or args.result.with_suffix("").parent / f"{args.result.stem}_figures"
-    with ds:
+    out_dir = args.out or args.result.parent / f"{args.result.stem}_figures"
+    with _open_result(args.result) as ds:
         paths = write_figures(ds, out_dir)
     for path in paths:
         print(path)

@@ -157,6 +157,7 @@ def dask_client(
         threads_per_worker=1 if use_processes else n,
         processes=use_processes,
         dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": ":0"},  # no dashboard; its HTTP port: any free
         memory_limit=0,
         silence_logs=40,
     )

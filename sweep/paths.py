@@ -44,7 +44,9 @@ class PathSource:
     def setting(self, index: int) -> dict[str, Any]:
         """The [path] parameters of one combination of the swept [path] keys."""
         params = dict(self.params)
-        for dim, i in zip(self.dims, np.unravel_index(index, self.shape) if self.dims else ()):
+        if not self.dims:
+            return params
+        for dim, i in zip(self.dims, np.unravel_index(index, self.shape), strict=True):
             params[dim.key] = dim.values[int(i)]
         return params
 
@@ -91,13 +93,16 @@ def _values(x: Any) -> tuple:
 
 
 def _gbm(params: dict[str, Any], n_days: int, rng: np.random.Generator):
-    """Geometric Brownian price, log-normal volume around a growing trend, OI as a ratio or GBM."""
+    """Geometric Brownian price, log-normal volume around a growing trend, OI as a ratio or GBM.
+
+    Day 0 is the configured initial price (and open interest); the shocks of later days are
+    ``z[1:]``. Volume is ``traded_volume * exp(growth * t)`` times a mean-one log-normal factor.
+    """
     dt = 1.0 / DAYS_PER_YEAR
     z_price, z_volume, z_oi = rng.standard_normal((3, n_days))
-    z_price[0] = 0.0
-    z_oi[0] = 0.0
     vol = params["volatility"]
     steps = (params["drift"] - 0.5 * vol * vol) * dt + vol * math.sqrt(dt) * z_price
+    steps[0] = 0.0
     price = params["mark_price"] * np.exp(np.cumsum(steps))
     days = np.arange(n_days)
     vv = params["volume_volatility"]
@@ -107,6 +112,7 @@ def _gbm(params: dict[str, Any], n_days: int, rng: np.random.Generator):
     if params.get("open_interest", 0.0) > 0:
         ov = params["oi_volatility"]
         oi_steps = (params["oi_drift"] - 0.5 * ov * ov) * dt + ov * math.sqrt(dt) * z_oi
+        oi_steps[0] = 0.0
         oi = params["open_interest"] * np.exp(np.cumsum(oi_steps))
     else:
         oi = params["oi_ratio"] * volume
@@ -152,7 +158,10 @@ def read_csv(config: Config) -> tuple[dict[str, np.ndarray], np.ndarray]:
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(key, str(path), f"is not a readable CSV file ({exc})") from None
+        reason = " ".join(str(exc).split())  # pandas' messages span lines; errors are one
+        raise ConfigError(key, str(path), f"is not a readable CSV file ({reason})") from None
+    if len(frame) == 0:
+        raise ConfigError(key, str(path), "has no data rows")
     date_column = params.get("date_column", "Date")
     if date_column not in frame.columns:
         raise ConfigError(
@@ -163,9 +172,22 @@ def read_csv(config: Config) -> tuple[dict[str, np.ndarray], np.ndarray]:
     try:
         dates = pd.to_datetime(frame[date_column], format="mixed")
     except (ValueError, TypeError) as exc:
-        raise ConfigError("[path] date_column", date_column, f"holds values that are not dates ({exc})") from None
+        raise ConfigError(
+            "[path] date_column",
+            date_column,
+            f"holds values that are not dates ({' '.join(str(exc).split())})",
+        ) from None
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)  # daily data: the calendar day is what counts
+    if dates.isna().any():
+        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        raise ConfigError(
+            "[path] date_column", date_column, f"has no date on data row {row + 1} of {path.name}"
+        )
     if dates.duplicated().any() or not dates.is_monotonic_increasing:
-        raise ConfigError("[path] date_column", date_column, "dates must be unique and increasing")
+        raise ConfigError(
+            "[path] date_column", date_column, f"dates in {path.name} must be unique and increasing"
+        )
     keep = np.ones(len(frame), dtype=bool)
     for bound in ("start", "end"):
         if params.get(bound) is None:
@@ -182,7 +204,9 @@ def read_csv(config: Config) -> tuple[dict[str, np.ndarray], np.ndarray]:
             )
         keep &= (dates >= when).to_numpy() if bound == "start" else (dates <= when).to_numpy()
     if not keep.any():
-        raise ConfigError("[path] start", params.get("start"), "no data between start and end")
+        raise ConfigError(
+            "[path] start", params.get("start"), f"is after [path] end = {params.get('end')!r}"
+        )
     columns = config.path_data["columns"]
     data = {}
     for name, column in columns.items():
@@ -195,11 +219,13 @@ def read_csv(config: Config) -> tuple[dict[str, np.ndarray], np.ndarray]:
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)[keep]
         bad = ~np.isfinite(values) | (values < 0)
         if bad.any():
-            row = int(np.flatnonzero(bad)[0])
+            days = [str(d.date()) for d in dates[keep].iloc[np.flatnonzero(bad)]]
+            shown = ", ".join(days[:3]) + (f" and {len(days) - 3} more" if len(days) > 3 else "")
             raise ConfigError(
                 f"[path] columns.{name}",
                 column,
-                f"has a missing, non-numeric or negative value on {dates[keep].iloc[row].date()}",
+                f"has missing, non-numeric or negative values on {shown}; "
+                "choose [path] start/end around them or fill them in the file",
             )
         data[name] = values
     return data, dates[keep].to_numpy().astype("datetime64[D]")

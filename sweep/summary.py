@@ -59,7 +59,9 @@ def _day_statistics(values, out):  # pragma: no cover - compiled
 def day_statistics(values: np.ndarray) -> np.ndarray:
     """Statistics over axis 1 of ``(scenario, day[, lp])``: shape ``(scenario[, lp], stat)``."""
     values = np.asarray(values)
-    if values.dtype != np.bool_:
+    if values.dtype == np.bool_:
+        values = values.view(np.uint8)  # numba converts uint8, not bool, to float
+    else:
         values = values.astype(np.float64, copy=False)
     cube = values.reshape(values.shape[0], values.shape[1], -1)
     out = np.empty((cube.shape[0], cube.shape[2], _N_STATS))
