@@ -60,3 +60,26 @@ def test_grid_of_rules_matches_model_point_by_point(share_rule):
                         v=v, valuation_period=vp, fee_rule=fee_rule, margin_rule=margin_rule
                     )
                     compare(sel, simulate(point))
+
+
+def test_normal_cdf_kernel_matches_the_standard_library():
+    from statistics import NormalDist
+
+    from sweep.kernels import normal_cdf
+
+    for x in np.linspace(-9.0, 9.0, 181):
+        assert normal_cdf(x) == pytest.approx(NormalDist().cdf(x), rel=1e-12, abs=1e-300)
+
+
+def test_pegged_shares_kernel_normalises_each_shape():
+    from sweep.kernels import _pegged_shares
+
+    rng = np.random.default_rng(3)
+    fractions = rng.random((2, 3, 5)) * (rng.random((2, 3, 5)) > 0.4)
+    fractions[1, 2] = 0.0  # an LP without pegged orders
+    shares = _pegged_shares(fractions)
+    for g in range(2):
+        for lp in range(3):
+            total = sum(fractions[g, lp])
+            expected = [f / total if total > 0 else 0.0 for f in fractions[g, lp]]
+            np.testing.assert_allclose(shares[g, lp], expected, rtol=1e-15)
