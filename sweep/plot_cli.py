@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
 import xarray as xr
 from matplotlib.figure import Figure
 
@@ -116,53 +115,53 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
         fig.savefig(path, dpi=dpi, backend="agg")
         written.append(path)
 
-    with matplotlib.rc_context({"figure.max_open_warning": 0}):
-        sweep = _data.sweep_dims(ds)
-        swept = [d for d in sweep if ds.sizes[d] > 1]
-        first = {d: 0 for d in swept}
-        paths = "path" in ds.dims
-        if paths:
-            first["path"] = 0
-        many = " (first of several scenarios)" if swept or (paths and ds.sizes["path"] > 1) else ""
-        note = f"scenario: {_data.coord_text(ds.isel(first), first)}{many}" if first else ""
+    sweep = _data.sweep_dims(ds)
+    swept = [d for d in sweep if ds.sizes[d] > 1]
+    first = {d: 0 for d in swept}
+    paths = "path" in ds.dims
+    if paths:
+        first["path"] = 0
+    many = " (first of several scenarios)" if swept or (paths and ds.sizes["path"] > 1) else ""
+    note = f"scenario: {_data.coord_text(ds.isel(first), first)}{many}" if first else ""
 
-        if "day" in ds.dims:
-            scenario = ds.isel(first)
-            for name, func, needs in _SCENARIO_FIGURES:
-                if name == "order_book" and _has(scenario, needs) and not has_orders(ds).any():
-                    continue  # every LP has an empty shape: there is no book to draw
-                if _has(scenario, needs):
-                    save(name, lambda f=func: f(scenario), note)
-            if any(_has(scenario, needs) for _, _, needs in _SCENARIO_FIGURES[:-1]):
-                save("market_panels", lambda: plot.market_panels(scenario), note)
+    if "day" in ds.dims:
+        scenario = ds.isel(first)
+        for name, func, needs in _SCENARIO_FIGURES:
+            if name == "order_book" and _has(scenario, needs) and not has_orders(ds).any():
+                continue  # every LP has an empty shape: there is no book to draw
+            if _has(scenario, needs):
+                save(name, lambda f=func: f(scenario), note)
+        panels = [needs for name, _, needs in _SCENARIO_FIGURES if name != "order_book"]
+        if any(_has(scenario, needs) for needs in panels):
+            save("market_panels", lambda: plot.market_panels(scenario), note)
 
-            paper = _time_weighted(ds, first)
-            if paper is not None:
-                paper_ds, paper_note = paper
-                for name, func, needs in _PAPER_FIGURES:
-                    if _has(paper_ds, needs):
-                        save(name, lambda f=func: f(paper_ds), paper_note)
+        paper = _time_weighted(ds, first)
+        if paper is not None:
+            paper_ds, paper_note = paper
+            for name, func, needs in _PAPER_FIGURES:
+                if _has(paper_ds, needs):
+                    save(name, lambda f=func: f(paper_ds), paper_note)
 
-            if paths and ds.sizes["path"] > 1:
-                fan_sel = {d: 0 for d in swept}
-                fan_note = f"scenario: {_data.coord_text(ds.isel(fan_sel), swept)}" if swept else ""
-                for var in FAN_VARIABLES:
-                    if var in ds.data_vars:
-                        save(
-                            f"fan_{var}",
-                            lambda v=var: plot.fan_chart(ds.isel(fan_sel), v),
-                            fan_note,
-                        )
-
-        if len(swept) >= 2:
-            x, y = swept[:2]
-            for var in HEATMAP_VARIABLES:
+        if paths and ds.sizes["path"] > 1:
+            fan_sel = {d: 0 for d in swept}
+            fan_note = f"scenario: {_data.coord_text(ds.isel(fan_sel), swept)}" if swept else ""
+            for var in FAN_VARIABLES:
                 if var in ds.data_vars:
-                    save(f"heatmap_{var}", lambda v=var: plot.heatmap(ds, v, x=x, y=y))
+                    save(
+                        f"fan_{var}",
+                        lambda v=var: plot.fan_chart(ds.isel(fan_sel), v),
+                        fan_note,
+                    )
 
-        for dim, var in VARIANT_VARIABLES.items():
-            if dim in swept and var in ds.data_vars and dim in ds[var].dims:
-                save(f"variant_{dim}", lambda d=dim, v=var: plot.variant_comparison(ds, d, v))
+    if len(swept) >= 2:
+        x, y = swept[:2]
+        for var in HEATMAP_VARIABLES:
+            if var in ds.data_vars:
+                save(f"heatmap_{var}", lambda v=var: plot.heatmap(ds, v, x=x, y=y))
+
+    for dim, var in VARIANT_VARIABLES.items():
+        if dim in swept and var in ds.data_vars and dim in ds[var].dims:
+            save(f"variant_{dim}", lambda d=dim, v=var: plot.variant_comparison(ds, d, v))
     return written
 
 
