@@ -95,14 +95,25 @@ def run_kernel(
     return out_day, out_lp
 
 
-def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
-    """The kept outputs of one chunk, shaped like its hyperslab (+ day, + lp)."""
+def compute_chunk(
+    plan: Plan, chunk: Chunk, blocks: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    """The kept outputs of one chunk, shaped like its hyperslab (+ day, + lp).
+
+    ``blocks``: ``(out_day, out_lp)`` with room for at least ``chunk.size`` rows, to compute
+    into instead of allocating (fresh pages cost their first touch, and threads that map and
+    unmap memory side by side slow each other down); the outputs are then views of them.
+    """
     shape = tuple(s.stop - s.start for s in chunk_index(plan, chunk))
     wanted = plan.config.variables
     if plan.config.reduce == "summary":
         stats = compute_summary(plan, chunk.start, chunk.stop, wanted)
         return {name: values.reshape(shape + values.shape[1:]) for name, values in stats.items()}
-    out_day, out_lp = run_kernel(plan, chunk.start, chunk.stop)
+    if blocks is None:
+        out_day, out_lp = run_kernel(plan, chunk.start, chunk.stop)
+    else:
+        run_kernel(plan, chunk.start, chunk.stop, blocks[0], blocks[1], 0)
+        out_day, out_lp = blocks[0][:, : chunk.size], blocks[1][:, : chunk.size]
     results: dict[str, np.ndarray] = {}
     for row, name in enumerate(PER_DAY):
         if wanted is None or name in wanted:

@@ -8,11 +8,12 @@ scheduler; the numbers cannot change, since a chunk's result depends on nothing 
 
 The local cluster runs threads in this process, not worker processes. The kernels release the
 GIL, and threads hand results over by reference where processes pickle every chunk through a
-socket. Measured on the 2-core development VM (``benchmarks/bench_scaling.py --compare``,
-100,000 scenarios x 365 days x 4 LPs, ``reduce = "summary"``; one worker in this process took
-11.3 s): 2 threads 6.0 s (1.88x), 2 processes 8.5 s (1.33x, of which about 2 s is starting
-the processes and loading the compiled kernel in each). Full per-day results favour threads
-further (each chunk's 48 MB would cross a socket). ``LOCAL_PROCESSES`` flips the choice.
+socket. Measured on the 2-core development VM (``python benchmarks/bench_scaling.py --compare
+--repeat 4``: 100,000 scenarios x 365 days x 4 LPs, ``reduce = "summary"``, best of 4): one
+worker in this process 4.94 s; 2 threads 2.94 s (1.68x); 2 processes 5.11 s (0.97x: starting
+them and loading the compiled kernel in each costs about 2 s); one thread behind Dask 4.90 s,
+so Dask itself costs next to nothing. Full per-day results favour threads further (each
+chunk's 48 MB would cross a socket). ``LOCAL_PROCESSES`` flips the choice.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -36,6 +38,57 @@ SYNCHRONOUS = "synchronous"  # scheduler name for running in this process, witho
 LOCAL_PROCESSES = False  # local cluster of threads (see the module docstring for the numbers)
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler before giving up
 IN_FLIGHT_PER_THREAD = 2  # chunks submitted per worker thread: enough to keep every thread busy
+
+
+class BufferPool:
+    """Kernel output blocks recycled from chunk to chunk within this process.
+
+    A fresh block per chunk costs its pages' first touch, and threads that map and unmap tens
+    of megabytes side by side slow each other down (measured: up to 1.5x on two threads). A
+    block is lent for one chunk and given back once the sink has written that chunk; the
+    in-flight window bounds how many exist. Used only where results stay in this process
+    (this process or the local cluster of threads); elsewhere Dask serialises results anyway.
+    """
+
+    def __init__(self, plan: Plan) -> None:
+        from .kernels import N_DAY_OUTPUTS, N_LP_OUTPUTS
+
+        self.id = uuid.uuid4().hex
+        self.shapes = (
+            (N_DAY_OUTPUTS, plan.chunk_size, plan.n_days),
+            (N_LP_OUTPUTS, plan.chunk_size, plan.n_days, plan.n_lp),
+        )
+        self._free: list[tuple[Any, Any]] = []
+        self._lent: dict[int, tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def lend(self, key: int) -> tuple[Any, Any]:
+        import numpy as np
+
+        with self._lock:
+            blocks = self._free.pop() if self._free else None
+        if blocks is None:
+            blocks = (np.empty(self.shapes[0]), np.empty(self.shapes[1]))
+        with self._lock:
+            self._lent[key] = blocks
+        return blocks
+
+    def give_back(self, key: int) -> None:
+        with self._lock:
+            blocks = self._lent.pop(key, None)
+            if blocks is not None:
+                self._free.append(blocks)
+
+
+_POOLS: dict[str, BufferPool] = {}  # pools of running sweeps, by id, for tasks on local threads
+
+
+def _compute_pooled(plan: Plan, chunk: Chunk, pool_id: str) -> dict[str, Any]:
+    """``compute_chunk`` into a lent block when the pool lives in this process."""
+    pool = _POOLS.get(pool_id)
+    if pool is None:  # a worker in another process: nothing to recycle here
+        return compute_chunk(plan, chunk)
+    return compute_chunk(plan, chunk, pool.lend(chunk.index))
 
 
 @dataclass
@@ -95,9 +148,10 @@ def default_workers() -> int:
 def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
     """Fail fast, naming ``--scheduler``, when nothing listens at a scheduler address.
 
-    A Dask client retries a refused connection until its timeout; probing the TCP port first
-    turns a typo or a stopped scheduler into an error at once (a host that does not answer at
-    all takes ``timeout`` seconds). Addresses other than TCP are left to the client.
+    A Dask client retries a refused connection until its timeout, and waits forever on a port
+    that accepts connections but never speaks. Probing the TCP port first turns a typo or a
+    stopped scheduler into an error at once (a host or port that does not answer takes
+    ``timeout`` seconds). Addresses other than TCP/TLS are left to the client.
     """
     from distributed.comm import parse_address
     from distributed.comm.addressing import parse_host_port
@@ -115,8 +169,22 @@ def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
     except ValueError as exc:
         raise ConfigError("--scheduler", address, f"is not host:port ({exc})") from None
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            pass
+        with socket.create_connection((host, int(port)), timeout=timeout) as probe:
+            if scheme == "tcp":
+                # a Dask server greets every new connection at once; without that greeting
+                # a Dask client would wait for it forever, whatever its timeout says
+                probe.settimeout(timeout)
+                try:
+                    greeting = probe.recv(1)
+                except TimeoutError:
+                    greeting = None
+                if not greeting:
+                    raise ConfigError(
+                        "--scheduler",
+                        address,
+                        f"{host}:{port} accepts connections but does not answer like a Dask "
+                        f"scheduler (no greeting within {timeout:g} s)",
+                    )
     except socket.gaierror as exc:
         raise ConfigError("--scheduler", address, f"unknown host {host!r} ({exc})") from None
     except TimeoutError:
@@ -150,23 +218,32 @@ def dask_client(
         finally:
             client.close()
         return
+    import dask
+
     n = workers or default_workers()
     use_processes = LOCAL_PROCESSES if processes is None else processes
-    cluster = LocalCluster(
-        n_workers=n if use_processes else 1,
-        threads_per_worker=1 if use_processes else n,
-        processes=use_processes,
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": ":0"},  # no dashboard; its HTTP port: any free
-        memory_limit=0,
-        silence_logs=40,
-    )
-    client = Client(cluster, set_as_default=False)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
+    # nobody watches this cluster's dashboard: skip the worker's profiler, which samples every
+    # thread's stack under the GIL every 10 ms, and the GIL-contention monitor
+    quiet = {
+        "distributed.worker.profile.enabled": False,
+        "distributed.admin.system-monitor.gil.enabled": False,
+    }
+    with dask.config.set(quiet):
+        cluster = LocalCluster(
+            n_workers=n if use_processes else 1,
+            threads_per_worker=1 if use_processes else n,
+            processes=use_processes,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},  # no dashboard; HTTP port: any free
+            memory_limit=0,
+            silence_logs=40,
+        )
+        client = Client(cluster, set_as_default=False)
+        try:
+            yield client
+        finally:
+            client.close()
+            cluster.close()
 
 
 def check_options(scheduler: str | None, workers: int | None) -> None:
@@ -207,14 +284,18 @@ def execute(
     bar = Progress(len(chunks), progress, label=plan.config.name)
     bar.advance(len(chunks) - len(todo), resumed=True)
     local = scheduler == SYNCHRONOUS or (scheduler is None and (workers == 1 or len(todo) <= 1))
+    use_processes = LOCAL_PROCESSES if processes is None else processes
     if local:
         where = "this process"
     elif scheduler:
         where = scheduler
     else:
         n = min(workers or default_workers(), len(todo))
-        kind = "processes" if (LOCAL_PROCESSES if processes is None else processes) else "threads"
-        where = f"local cluster of {n} {kind}"
+        where = f"local cluster of {n} {'processes' if use_processes else 'threads'}"
+    in_process = local or not (scheduler or use_processes)
+    pool = BufferPool(plan) if in_process and plan.config.reduce == "none" and todo else None
+    if pool is not None:
+        _POOLS[pool.id] = pool
     try:
         if not todo:
             pass
@@ -222,20 +303,32 @@ def execute(
             direct = getattr(sink, "compute_into", None)
             for chunk in todo:
                 if not (direct and direct(chunk)):
-                    sink.write(chunk.index, chunk_index(plan, chunk), compute_chunk(plan, chunk))
+                    blocks = pool.lend(chunk.index) if pool else None
+                    values = compute_chunk(plan, chunk, blocks)
+                    sink.write(chunk.index, chunk_index(plan, chunk), values)
+                    del values
+                    if pool:
+                        pool.give_back(chunk.index)
                 bar.advance()
         else:
             size = None if scheduler else min(workers or default_workers(), len(todo))
             with dask_client(scheduler, size, processes=processes) as client:
-                for chunk, values in _distributed(client, plan, todo):
+                for chunk, values in _distributed(client, plan, todo, pool):
                     sink.write(chunk.index, chunk_index(plan, chunk), values)
+                    del values
+                    if pool:
+                        pool.give_back(chunk.index)
                     bar.advance()
     finally:
         bar.close()
+        if pool is not None:
+            _POOLS.pop(pool.id, None)
     return Report(len(chunks), len(todo), time.perf_counter() - started, where)
 
 
-def _distributed(client: Any, plan: Plan, todo: Iterable[Chunk]) -> Iterator[tuple[Chunk, Any]]:
+def _distributed(
+    client: Any, plan: Plan, todo: Iterable[Chunk], pool: BufferPool | None = None
+) -> Iterator[tuple[Chunk, Any]]:
     """Yield ``(chunk, values)`` as tasks finish, keeping a bounded number in flight.
 
     The plan (kilobytes: the config, LP shapes, csv series) travels inside each task rather
@@ -255,7 +348,11 @@ def _distributed(client: Any, plan: Plan, todo: Iterable[Chunk]) -> Iterator[tup
         chunk = next(pending, None)
         if chunk is None:
             return False
-        future = client.submit(compute_chunk, plan, chunk, key=(token, chunk.index), pure=False)
+        key = (token, chunk.index)
+        if pool is None:
+            future = client.submit(compute_chunk, plan, chunk, key=key, pure=False)
+        else:
+            future = client.submit(_compute_pooled, plan, chunk, pool.id, key=key, pure=False)
         inflight[future.key] = chunk
         futures.add(future)
         return True

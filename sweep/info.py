@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .variables import PATH_SERIES
+
 BLOCK_BYTES = 64 * 2**20  # read at most about this much of one variable at a time
 _AUX_DIMS = ("tick", "commit")
 
@@ -144,19 +146,25 @@ def summary_text(ds: xr.Dataset, path: str | os.PathLike | None = None) -> str:
         dates = ds["date"].values
         lines.append(f"  date: {str(dates[0])[:10]} to {str(dates[-1])[:10]}")
     lines.append(f"  lp: {', '.join(str(x) for x in ds['lp'].values)}")
+    over = ", statistics over days" if summary else ""
+    per_day, per_lp = f"per day{over}", f"per day and LP{over}"
     groups: dict[str, list[str]] = {}
     for var, da in ds.data_vars.items():
-        if "lp" in da.dims and ("day" in da.dims or "stat" in da.dims):
-            group = "per LP"
-        elif "day" in da.dims or "stat" in da.dims or (summary and var == "under_supplied_share"):
-            group = "per scenario" if var == "under_supplied_share" else "per day"
+        if var in PATH_SERIES:
+            group = f"market{over}"
+        elif var == "under_supplied_share":
+            group = "per scenario"
+        elif "lp" in da.dims and ("day" in da.dims or "stat" in da.dims):
+            group = per_lp
+        elif "day" in da.dims or "stat" in da.dims:
+            group = per_day
         elif "tick" in da.dims or "commit" in da.dims:
             group = "inputs"
         else:
             group = "other"
         groups.setdefault(group, []).append(str(var))
     lines.append(f"variables ({len(ds.data_vars)}):")
-    for group in ("per day", "per LP", "per scenario", "other", "inputs"):
+    for group in (per_day, per_lp, "per scenario", f"market{over}", "other", "inputs"):
         if group in groups:
             lines.append(f"  {group}: {', '.join(groups[group])}")
     over = "every scenario" + (" and path" if "path" in ds.dims else "")

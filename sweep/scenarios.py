@@ -20,6 +20,7 @@ from .paths import PathSource, check_paths, path_source
 from .risk import risk_factor_arrays
 
 OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose raw outputs are about this size
+SUMMARY_BLOCKS = 8  # kernel blocks of that size per chunk with reduce = "summary"
 RULE_CODES = {"share_rule": SHARE_CODES, "fee_rule": FEE_CODES, "margin_rule": MARGIN_CODES}
 INT_PARAMS = ("stake_target_period", "valuation_period", "num_ticks")
 
@@ -214,7 +215,13 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
     fee_rate = np.zeros(source.n_days)
     if config.fee_rate is not None:
         fee_rate[:] = config.fee_rate
-    size = chunk_size or config.chunk_size or auto_chunk_size(source.n_days, len(config.lps))
+    size = chunk_size or config.chunk_size
+    if not size:
+        size = auto_chunk_size(source.n_days, len(config.lps))
+        if config.reduce == "summary":
+            # a summary chunk runs the kernel block by block (sweep.summary) and returns D times
+            # less than it computes: bigger tasks spread Dask's per-task cost over more work
+            size *= SUMMARY_BLOCKS
     return Plan(
         config=config,
         source=source,

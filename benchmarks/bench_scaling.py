@@ -1,0 +1,124 @@
+"""Scaling over local workers: 100,000 scenarios x 365 days x 4 LPs.
+
+Target (issue 3): two local workers at least 1.7x as fast as one.
+
+Run: ``python benchmarks/bench_scaling.py [--scenarios N] [--repeat R] [--compare]``.
+One worker runs in this process without Dask (``workers=1``, the fastest way to use one
+core); two workers are the default local cluster (threads). The sweep keeps per-scenario
+statistics (``reduce = "summary"``) in memory, so the timing is the compute, not the disk.
+Runs alternate one/two workers and the best of ``repeat`` is kept: the machine is shared, and
+a neighbour's burst hits one run, not the ratio of best times. ``--compare`` also times a local
+cluster of two worker processes, the alternative to threads (``sweep.execution``), and one
+worker thread behind Dask (what Dask itself costs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import sweep
+from sweep.scenarios import make_plan
+
+VALUATION = [1, 2, 3, 5, 7, 10, 14, 21, 30, 60]
+TARGET_PERIOD = [1, 2, 3, 5, 7, 10, 14, 21, 30, 60]
+K = [0.5, 1.0, 1.5, 2.0, 3.0]
+
+
+def grid_config(n_scenarios: int, **sweep_keys) -> dict:
+    """v x valuation_period x stake_target_period x k (500 per v) with 4 LPs, 365 days."""
+    n_v = max(1, round(n_scenarios / 500))
+    return {
+        "name": "bench-grid",
+        "sweep": {"days": 365, "seed": 1, **sweep_keys},
+        "path": {"kind": "gbm", "mark_price": 1500.0, "volatility": 0.8,
+                 "traded_volume": 2e7, "volume_growth": 0.5},
+        "network": {
+            "v": [1.0 + 0.01 * i for i in range(n_v)],
+            "valuation_period": VALUATION,
+            "stake_target_period": TARGET_PERIOD,
+            "k": K,
+        },
+        "lp": [
+            {"name": "A", "shape": "aggressive",
+             "commit": [{"day": 0, "stake": 1e5, "fee_bid": 0.002}]},
+            {"name": "B", "shape": "uniform",
+             "commit": [{"day": 10, "stake": 1.5e5, "fee_bid": 0.001},
+                        {"day": 200, "stake": 5e4}]},
+            {"name": "C", "shape": "passive",
+             "commit": [{"day": 90, "stake": 3e5, "fee_bid": 0.003}]},
+            {"name": "D", "shape": "uniform",
+             "commit": [{"day": 30, "stake": 5e5, "fee_bid": 0.005}, {"day": 300, "stake": 0}]},
+        ],
+    }
+
+
+def lp_days(config: dict) -> int:
+    plan = make_plan(config)
+    return plan.n_scenarios * plan.n_days * plan.n_lp
+
+
+def timed(config: dict, **options) -> float:
+    t0 = time.perf_counter()
+    sweep.run(config, **options)
+    return time.perf_counter() - t0
+
+
+def timed_cluster_of_one(config: dict) -> float:
+    """One worker thread behind Dask (``workers=1`` itself skips Dask): Dask's own cost."""
+    from sweep.dataset import chunk_index
+    from sweep.execution import _distributed, dask_client
+    from sweep.io import MemorySink
+
+    t0 = time.perf_counter()
+    plan = make_plan(config)
+    sink = MemorySink(plan)
+    with dask_client(None, 1) as client:
+        for chunk, values in _distributed(client, plan, plan.chunks):
+            sink.write(chunk.index, chunk_index(plan, chunk), values)
+    sink.finish()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=4)
+    parser.add_argument("--compare", action="store_true",
+                        help="also time a local cluster of 2 worker processes")
+    args = parser.parse_args()
+    config = grid_config(args.scenarios, reduce="summary")
+    work = lp_days(config)
+    sweep.run(grid_config(500, reduce="summary"), workers=1)  # load the compiled kernels
+    runs: dict[str, list[float]] = {"1 worker (in process)": [], "2 workers (threads)": []}
+    if args.compare:
+        runs["1 thread behind Dask"] = []
+        runs["2 workers (processes)"] = []
+    for _ in range(args.repeat):
+        runs["1 worker (in process)"].append(timed(config, workers=1))
+        runs["2 workers (threads)"].append(timed(config, workers=2))
+        if args.compare:
+            runs["1 thread behind Dask"].append(timed_cluster_of_one(config))
+            import sweep.execution as execution
+
+            execution.LOCAL_PROCESSES = True
+            try:
+                runs["2 workers (processes)"].append(timed(config, workers=2))
+            finally:
+                execution.LOCAL_PROCESSES = False
+    best = {name: min(times) for name, times in runs.items()}
+    one = best["1 worker (in process)"]
+    print(f"{args.scenarios:,} scenarios x 365 days x 4 LPs, reduce = summary; "
+          f"best of {args.repeat}, all times {np.round(sum(runs.values(), []), 2).tolist()}")
+    for name, seconds in best.items():
+        print(f"  {name:24s} {seconds:7.2f} s  {work / seconds / 1e6:7.1f} M LP-days/s  "
+              f"speed-up {one / seconds:4.2f}x")
+    ratio = one / best["2 workers (threads)"]
+    print(f"two workers / one worker: {ratio:.2f}x (target >= 1.7): "
+          f"{'PASS' if ratio >= 1.7 else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    main()

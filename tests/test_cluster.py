@@ -1,0 +1,155 @@
+"""A real Dask cluster, started the way users start one: ``dask scheduler`` and two
+``dask worker`` processes on 127.0.0.1 (free ports), stopped at the end. The same sweep through
+them equals the local run, also when a worker is killed mid-sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from test_execution import SWEEP, assert_same_result, small_config, write_config
+from test_resume import journaled, slow_config
+
+import sweep
+
+
+def dask_command() -> list[str]:
+    """The `dask` console script of this Python, as users would type it."""
+    script = Path(sys.executable).with_name("dask")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("dask")
+    return [found] if found else [sys.executable, "-m", "dask"]
+
+
+@dataclass
+class Cluster:
+    address: str
+    scheduler: subprocess.Popen
+    workers: list[subprocess.Popen]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_for_workers(address: str, n: int, timeout: float = 90) -> None:
+    from distributed import Client
+
+    with Client(address, timeout="20s", set_as_default=False) as client:
+        client.wait_for_workers(n, timeout=timeout)
+
+
+def _busy(address: str, name: str, timeout: float = 10) -> bool:
+    """Wait until the named worker is processing a task."""
+    from distributed import Client
+
+    with Client(address, timeout="20s", set_as_default=False) as client:
+        workers = client.scheduler_info()["workers"]
+        worker = next(a for a, info in workers.items() if info.get("name") == name)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if client.processing([worker]).get(worker):
+                return True
+            time.sleep(0.01)
+    return False
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cluster")
+    scheduler_file = folder / "scheduler.json"
+    log = open(folder / "cluster.log", "w")  # noqa: SIM115 - open for the fixture's lifetime
+    dask = dask_command()
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str) -> subprocess.Popen:
+        proc = subprocess.Popen([*dask, *args], stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+        started.append(proc)
+        return proc
+
+    try:
+        scheduler = start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                          "--scheduler-file", str(scheduler_file))
+        deadline = time.monotonic() + 60
+        address = None
+        while address is None and time.monotonic() < deadline and scheduler.poll() is None:
+            try:
+                address = json.loads(scheduler_file.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.1)
+        assert address, (folder / "cluster.log").read_text()
+        workers = [
+            start("worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
+                  "--no-nanny", "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{i}")
+            for i in (1, 2)
+        ]
+        _wait_for_workers(address, 2)
+        yield Cluster(address, scheduler, workers)
+    finally:
+        for proc in reversed(started):
+            _stop(proc)
+        log.close()
+
+
+def test_cluster_run_equals_the_local_run(cluster, tmp_path):
+    local = sweep.run(small_config(), scheduler="synchronous")
+    # the command line, as a user would run it against their cluster
+    config = write_config(tmp_path / "c.toml", small_config())
+    out = tmp_path / "cluster.nc"
+    done = subprocess.run(
+        [*SWEEP, "run", str(config), "--out", str(out), "--scheduler", cluster.address,
+         "--chunk-size", "4"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"on {cluster.address}" in done.stdout
+    with sweep.load(out) as ds:
+        assert_same_result(ds, local)
+    # the Python API, results in memory
+    stats: dict = {}
+    ds = sweep.run(small_config(), scheduler=cluster.address, chunk_size=7,
+                   stats=stats)
+    assert stats["where"] == cluster.address and stats["computed"] == stats["chunks"] > 1
+    assert_same_result(ds, local)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_sweep(cluster, tmp_path):
+    reference_out = tmp_path / "reference.nc"
+    sweep.run(slow_config(), out=reference_out, chunk_size=40, workers=1).close()
+    config = write_config(tmp_path / "c.toml", slow_config())
+    out = tmp_path / "r.nc"
+    proc = subprocess.Popen(
+        [*SWEEP, "run", str(config), "--out", str(out), "--scheduler", cluster.address,
+         "--chunk-size", "40"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 120
+    while journaled(out) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    victim = cluster.workers[0]
+    assert proc.poll() is None and victim.poll() is None
+    assert _busy(cluster.address, "w1"), "the worker to kill had no chunk in hand"
+    os.kill(victim.pid, signal.SIGKILL)  # no nanny: the worker is gone for good
+    victim.wait()
+    killed_at = journaled(out)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert killed_at < 36, "the sweep had finished before the worker was killed"
+    with sweep.load(out) as ds, sweep.load(reference_out) as reference:
+        assert_same_result(ds, reference)
