@@ -54,19 +54,21 @@ def _wait_for_workers(address: str, n: int, timeout: float = 90) -> None:
         client.wait_for_workers(n, timeout=timeout)
 
 
-def _busy(address: str, name: str, timeout: float = 10) -> bool:
-    """Wait until the named worker is processing a task."""
+def _busy_worker(address: str, names: tuple[str, ...], timeout: float = 30) -> str | None:
+    """Wait until one of the named workers is processing a task; return its name."""
     from distributed import Client
 
     with Client(address, timeout="20s", set_as_default=False) as client:
         workers = client.scheduler_info()["workers"]
-        worker = next(a for a, info in workers.items() if info.get("name") == name)
+        by_name = {info.get("name"): a for a, info in workers.items()}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if client.processing([worker]).get(worker):
-                return True
+            processing = client.processing()
+            for name in names:
+                if processing.get(by_name.get(name)):
+                    return name
             time.sleep(0.01)
-    return False
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +144,11 @@ def test_a_worker_killed_mid_sweep(cluster, tmp_path):
     deadline = time.monotonic() + 120
     while journaled(out) < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    victim = cluster.workers[0]
-    assert proc.poll() is None and victim.poll() is None
-    assert _busy(cluster.address, "w1"), "the worker to kill had no chunk in hand"
+    assert proc.poll() is None
+    busy = _busy_worker(cluster.address, ("w1", "w2"))
+    assert busy, "no worker had a chunk in hand"
+    victim = cluster.workers[int(busy[1:]) - 1]  # workers w1, w2 in start order
+    assert victim.poll() is None
     os.kill(victim.pid, signal.SIGKILL)  # no nanny: the worker is gone for good
     victim.wait()
     killed_at = journaled(out)
