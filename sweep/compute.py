@@ -14,25 +14,39 @@ from .scenarios import Chunk, Plan
 from .summary import compute_summary
 from .variables import PER_DAY, PER_LP_DAY
 
+SCENARIO_KEYS = (
+    "v",
+    "k",
+    "c2",
+    "stake_target_period",
+    "valuation_period",
+    "rf_long",
+    "rf_short",
+    "mu",
+    "sigma",
+    "tau",
+    "tick_size",
+    "num_ticks",
+    "share_rule",
+    "fee_rule",
+    "margin_rule",
+    "steepness",
+    "midpoint",
+    "days_per_year",
+)
 
-def run_kernel(
-    plan: Plan,
-    start: int,
-    stop: int,
-    out_day: np.ndarray | None = None,
-    out_lp: np.ndarray | None = None,
-    offset: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Raw kernel outputs ``(out_day, out_lp)`` for flat scenarios ``start..stop-1``.
 
-    Given ``out_day``/``out_lp`` (e.g. a whole in-memory result), the kernel writes rows
-    ``offset..offset+n-1`` of them in place instead of allocating.
+def kernel_arguments(plan: Plan, start: int, stop: int) -> tuple[tuple, tuple, tuple]:
+    """The kernel's inputs for flat scenarios ``start..stop-1``, in its argument order.
+
+    ``(paths, per-scenario, shared)``: the market paths, then ``path_of``, the processing
+    order and every per-scenario array, then what all scenarios share (fee series, shapes,
+    commitment events).
     """
     params = plan.parameters(start, stop)
     ids = np.stack([params["setting"], params["path"]], axis=1)
     unique, path_of = np.unique(ids, axis=0, return_inverse=True)
     price, volume, oi = plan.source.build_many(unique)
-    n = stop - start
     path_of = path_of.reshape(-1).astype(np.int64)
     # neighbours that share a book (path, tick grid, risk model) and a time-weighting sigmoid
     # reuse the kernel's per-day tables: process them together
@@ -49,34 +63,9 @@ def run_kernel(
             path_of,
         )
     ).astype(np.int64)
-    if out_day is None or out_lp is None:
-        out_day = np.empty((N_DAY_OUTPUTS, n, plan.n_days))
-        out_lp = np.empty((N_LP_OUTPUTS, n, plan.n_days, plan.n_lp))
     ev = plan.events
-    simulate_chunk(
-        price,
-        volume,
-        oi,
-        path_of,
-        order,
-        params["v"],
-        params["k"],
-        params["c2"],
-        params["stake_target_period"],
-        params["valuation_period"],
-        params["rf_long"],
-        params["rf_short"],
-        params["mu"],
-        params["sigma"],
-        params["tau"],
-        params["tick_size"],
-        params["num_ticks"],
-        params["share_rule"],
-        params["fee_rule"],
-        params["margin_rule"],
-        params["steepness"],
-        params["midpoint"],
-        params["days_per_year"],
+    scenario = (path_of, order, *(params[key] for key in SCENARIO_KEYS))
+    shared = (
         plan.given_fee_rate,
         params["shape_of"],
         plan.shapes["limit_orders_buy"],
@@ -88,10 +77,29 @@ def run_kernel(
         ev["lp"],
         ev["stake"],
         ev["fee_bid"],
-        out_day,
-        out_lp,
-        offset,
     )
+    return (price, volume, oi), scenario, shared
+
+
+def run_kernel(
+    plan: Plan,
+    start: int,
+    stop: int,
+    out_day: np.ndarray | None = None,
+    out_lp: np.ndarray | None = None,
+    offset: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw kernel outputs ``(out_day, out_lp)`` for flat scenarios ``start..stop-1``.
+
+    Given ``out_day``/``out_lp`` (e.g. a whole in-memory result), the kernel writes rows
+    ``offset..offset+n-1`` of them in place instead of allocating.
+    """
+    path_args, scenario_args, shared_args = kernel_arguments(plan, start, stop)
+    n = stop - start
+    if out_day is None or out_lp is None:
+        out_day = np.empty((N_DAY_OUTPUTS, n, plan.n_days))
+        out_lp = np.empty((N_LP_OUTPUTS, n, plan.n_days, plan.n_lp))
+    simulate_chunk(*path_args, *scenario_args, *shared_args, out_day, out_lp, offset)
     return out_day, out_lp
 
 
