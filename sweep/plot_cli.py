@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from . import plot
 from .plot import _data
+from .plot.book import _NEEDED as ORDER_BOOK_NEEDS
 from .plot.book import has_orders
 
 __all__ = ["write_figures"]
@@ -33,20 +34,7 @@ _SCENARIO_FIGURES: tuple[tuple[str, Callable[[xr.Dataset], Figure], tuple[str, .
     ("annualised_return", plot.annualised_return, ("lp_annualised_return",)),
     ("margin", plot.margin, ("margin",)),
     ("volume_and_valuation", plot.volume_and_valuation, ("traded_volume", "valuation")),
-    (
-        "order_book",
-        plot.order_book,
-        (
-            "mark_price",
-            "stake",
-            "rf_long",
-            "rf_short",
-            "limit_orders_buy",
-            "limit_orders_sell",
-            "fractions_buy",
-            "fractions_sell",
-        ),
-    ),
+    ("order_book", plot.order_book, ORDER_BOOK_NEEDS),
 )
 
 _PAPER_FIGURES: tuple[tuple[str, Callable[[xr.Dataset], Figure], tuple[str, ...]], ...] = (

@@ -85,3 +85,22 @@ def data_dir() -> Path:
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     return DATA
+
+
+def small_sweep(name: str, seed: int, share_rules: list[str], **sweep_keys) -> dict:
+    """36 scenarios (3 v x 2 valuation_period x 2 share rules x 3 paths), 60 days, 3 LPs."""
+    return {
+        "name": name,
+        "sweep": {"days": 60, "paths": 3, "seed": seed, **sweep_keys},
+        "path": {"kind": "gbm", "mark_price": 1500.0, "volatility": 0.8, "traded_volume": 2e7},
+        "network": {"v": [0.5, 2.0, 8.0], "valuation_period": [1, 7]},
+        "mechanism": {"share_rule": share_rules},
+        "lp": [
+            {"name": "a", "shape": "aggressive",
+             "commit": [{"day": 0, "stake": 4e4, "fee_bid": 0.002}]},
+            {"name": "b", "shape": "uniform",
+             "commit": [{"day": 5, "stake": 6e4, "fee_bid": 0.001}, {"day": 40, "stake": 1e4}]},
+            {"name": "c", "shape": "passive",
+             "commit": [{"day": 20, "stake": 9e4, "fee_bid": 0.004}, {"day": 50, "stake": 0}]},
+        ],
+    }

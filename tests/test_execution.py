@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import small_sweep
 
 import sweep
 from sweep.cli import main
@@ -25,23 +26,9 @@ SWEEP = [sys.executable, "-m", "sweep"]
 
 
 def small_config(name: str = "exec-test", **sweep_keys) -> dict:
-    """36 scenarios (3 v x 2 valuation_period x 2 share rules x 3 paths), 60 days, 3 LPs."""
-    return {
-        "name": name,
-        "sweep": {"days": 60, "paths": 3, "seed": 5, **sweep_keys},
-        "path": {"kind": "gbm", "mark_price": 1500.0, "volatility": 0.8, "traded_volume": 2e7,
-                 "volume_growth": 0.5},
-        "network": {"v": [0.5, 2.0, 8.0], "valuation_period": [1, 7]},
-        "mechanism": {"share_rule": ["equity", "virtual_stake"]},
-        "lp": [
-            {"name": "a", "shape": "aggressive",
-             "commit": [{"day": 0, "stake": 4e4, "fee_bid": 0.002}]},
-            {"name": "b", "shape": "uniform",
-             "commit": [{"day": 5, "stake": 6e4, "fee_bid": 0.001}, {"day": 40, "stake": 1e4}]},
-            {"name": "c", "shape": "passive",
-             "commit": [{"day": 20, "stake": 9e4, "fee_bid": 0.004}, {"day": 50, "stake": 0}]},
-        ],
-    }
+    config = small_sweep(name, 5, ["equity", "virtual_stake"], **sweep_keys)
+    config["path"]["volume_growth"] = 0.5
+    return config
 
 
 def write_config(path: Path, config: dict) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import small_sweep
 
 import sweep
 from sweep.summary import day_statistics, summarise
@@ -11,22 +12,7 @@ from sweep.variables import PER_DAY, PER_LP_DAY, STATISTICS
 
 
 def small_config(**sweep_keys) -> dict:
-    """36 scenarios (3 v x 2 valuation_period x 2 share rules x 3 paths), 60 days, 3 LPs."""
-    return {
-        "name": "summary-test",
-        "sweep": {"days": 60, "paths": 3, "seed": 7, **sweep_keys},
-        "path": {"kind": "gbm", "mark_price": 1500.0, "volatility": 0.8, "traded_volume": 2e7},
-        "network": {"v": [0.5, 2.0, 8.0], "valuation_period": [1, 7]},
-        "mechanism": {"share_rule": ["equity", "time_weighted"]},
-        "lp": [
-            {"name": "a", "shape": "aggressive",
-             "commit": [{"day": 0, "stake": 4e4, "fee_bid": 0.002}]},
-            {"name": "b", "shape": "uniform",
-             "commit": [{"day": 5, "stake": 6e4, "fee_bid": 0.001}, {"day": 40, "stake": 1e4}]},
-            {"name": "c", "shape": "passive",
-             "commit": [{"day": 20, "stake": 9e4, "fee_bid": 0.004}, {"day": 50, "stake": 0}]},
-        ],
-    }
+    return small_sweep("summary-test", 7, ["equity", "time_weighted"], **sweep_keys)
 
 
 def test_day_statistics_against_numpy():
