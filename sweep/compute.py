@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import distinct_rows
 from .dataset import chunk_index
 from .kernels import N_DAY_OUTPUTS, N_LP_OUTPUTS, simulate_chunk
 from .scenarios import Chunk, Plan
@@ -44,10 +45,8 @@ def kernel_arguments(plan: Plan, start: int, stop: int) -> tuple[tuple, tuple, t
     commitment events).
     """
     params = plan.parameters(start, stop)
-    ids = np.stack([params["setting"], params["path"]], axis=1)
-    unique, path_of = np.unique(ids, axis=0, return_inverse=True)
-    price, volume, oi = plan.source.build_many(unique)
-    path_of = path_of.reshape(-1).astype(np.int64)
+    (settings, paths), path_of = distinct_rows(params["setting"], params["path"])
+    price, volume, oi = plan.source.build_many(np.stack([settings, paths], axis=1))
     # neighbours that share a book (path, tick grid, risk model) and a time-weighting sigmoid
     # reuse the kernel's per-day tables: process them together
     order = np.lexsort(
@@ -81,6 +80,15 @@ def kernel_arguments(plan: Plan, start: int, stop: int) -> tuple[tuple, tuple, t
     return (price, volume, oi), scenario, shared
 
 
+# the kernel's summary arguments when every day is kept: no rows to reduce, no statistics
+NO_SUMMARY = (
+    np.empty(0, dtype=np.int64),
+    np.empty(0, dtype=np.int64),
+    np.empty((0, 0, 4)),
+    np.empty((0, 0, 0, 4)),
+)
+
+
 def run_kernel(
     plan: Plan,
     start: int,
@@ -99,7 +107,7 @@ def run_kernel(
     if out_day is None or out_lp is None:
         out_day = np.empty((N_DAY_OUTPUTS, n, plan.n_days))
         out_lp = np.empty((N_LP_OUTPUTS, n, plan.n_days, plan.n_lp))
-    simulate_chunk(*path_args, *scenario_args, *shared_args, out_day, out_lp, offset)
+    simulate_chunk(*path_args, *scenario_args, *shared_args, out_day, out_lp, offset, *NO_SUMMARY)
     return out_day, out_lp
 
 

@@ -6,6 +6,12 @@ Scratch space is allocated once per call, never inside the loops, and the loops 
 day -> LP so every output row is written front to back. ``nogil=True`` lets Dask run chunks on
 threads side by side.
 
+With ``reduce = "summary"`` the same kernel keeps only statistics over days: each scenario's
+days go to a one-scenario scratch row (about 170 kB for 365 days and 4 LPs, so it stays in the
+core's own cache) and are reduced into the scenario's statistics before the next scenario runs.
+The per-day outputs of a summary sweep never reach main memory, and the per-day tables that
+scenarios sharing a book reuse are built once per chunk.
+
 Rule codes (``share_rule``, ``fee_rule``, ``margin_rule``) are small integers; see the
 ``*_CODES`` mappings below.
 """
@@ -16,6 +22,8 @@ import math
 
 import numba
 import numpy as np
+
+from .daystats import series_statistics
 
 SHARE_CODES = {"equity": 0, "stake": 1, "virtual_stake": 2, "time_weighted": 3}
 FEE_CODES = {"marginal": 0, "weighted": 1, "given": 2}
@@ -92,8 +100,20 @@ def simulate_chunk(
     out_day,  # (N_DAY_OUTPUTS, >= offset + S, D) float, written
     out_lp,  # (N_LP_OUTPUTS, >= offset + S, D, L) float, written
     offset,  # first row of out_day/out_lp this chunk writes
+    day_rows,  # (R,) int: rows of out_day to reduce to statistics (summary mode)
+    lp_rows,  # (Q,) int: rows of out_lp to reduce
+    stats_day,  # (R, S, 4) float, written in summary mode; (R, 0, 4) otherwise
+    stats_lp,  # (Q, S, L, 4) float, written in summary mode; (Q, 0, L, 4) otherwise
 ):  # pragma: no cover - compiled
+    """Simulate scenarios ``0..S-1`` of a chunk.
+
+    Full mode (``stats_day``/``stats_lp`` without scenario rows): scenario ``s`` writes rows
+    ``offset + s`` of ``out_day``/``out_lp``. Summary mode (``stats_*.shape[1] == S``): every
+    scenario writes row 0 of ``out_day``/``out_lp`` (one-row scratch suffices), and its
+    statistics over days of ``day_rows``/``lp_rows`` go to ``stats_*[:, s]``.
+    """
     n_scen = path_of.shape[0]
+    summary = stats_day.shape[1] == n_scen and stats_lp.shape[1] == n_scen
     n_days = mark_price.shape[1]
     n_lp = limit_buy.shape[1]
     max_ticks = limit_buy.shape[2]
@@ -133,7 +153,7 @@ def simulate_chunk(
     for j in range(n_scen):
         s = scenario_order[j]
         p = path_of[s]
-        o = offset + s
+        o = 0 if summary else offset + s
         g = shape_of[s]
         nt = num_ticks[s]
         ts = tick_size[s]
@@ -390,3 +410,10 @@ def simulate_chunk(
                     for l in range(n_lp):
                         virtual[l] = max(stake[l], (1.0 + growth) * virtual[l])
                 average_volume = average
+
+        if summary:
+            for i in range(day_rows.shape[0]):
+                series_statistics(out_day[day_rows[i], 0], stats_day[i, s])
+            for i in range(lp_rows.shape[0]):
+                for l in range(n_lp):
+                    series_statistics(out_lp[lp_rows[i], 0, :, l], stats_lp[i, s, l])

@@ -7,6 +7,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .arrays import distinct_rows
+
 _NORMAL = NormalDist()
 
 
@@ -23,9 +25,7 @@ def risk_factor_arrays(
     mu: np.ndarray, sigma: np.ndarray, tau: np.ndarray, lambd: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Risk factors for arrays of parameters, computed once per distinct combination."""
-    keys = np.stack(np.broadcast_arrays(mu, sigma, tau, lambd), axis=-1).reshape(-1, 4)
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    factors = np.array([risk_factors(*row) for row in unique]).reshape(-1, 2)
+    columns, inverse = distinct_rows(*np.broadcast_arrays(mu, sigma, tau, lambd))
+    factors = np.array([risk_factors(*row) for row in zip(*columns, strict=True)]).reshape(-1, 2)
     shape = np.broadcast(mu, sigma, tau, lambd).shape
-    inverse = inverse.reshape(-1)
     return factors[inverse, 0].reshape(shape), factors[inverse, 1].reshape(shape)

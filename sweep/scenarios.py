@@ -82,13 +82,12 @@ class Plan:
                 values[key] = self.config.params[key]
         for dim, idx in zip(self.dims, index[:-1], strict=False):
             if dim.section != "path":
-                values[dim.key] = np.asarray(dim.values)[idx]
+                values[dim.key] = np.asarray(_coded(dim.key, dim.values))[idx]
         out: dict[str, np.ndarray] = {}
         n = stop - start
         for key, value in values.items():
-            if key in RULE_CODES:
-                codes = RULE_CODES[key]
-                value = np.vectorize(codes.__getitem__, otypes=[np.int64])(np.asarray(value))
+            if key in RULE_CODES and isinstance(value, str):
+                value = RULE_CODES[key][value]
             dtype = np.int64 if key in INT_PARAMS or key in RULE_CODES else np.float64
             out[key] = np.broadcast_to(np.asarray(value, dtype=dtype), (n,)).copy()
         out["rf_long"], out["rf_short"] = risk_factor_arrays(
@@ -103,6 +102,13 @@ class Plan:
             out["setting"] = np.zeros(n, dtype=np.int64)
         out["path"] = index[-1].astype(np.int64)
         return out
+
+
+def _coded(key: str, values: Any) -> Any:
+    """A swept dimension's values, rule names as the kernel's integer codes."""
+    if key in RULE_CODES:
+        return [RULE_CODES[key][value] for value in values]
+    return values
 
 
 def chunk_grid(shape: tuple[int, ...], chunk_size: int) -> list[Chunk]:

@@ -62,6 +62,12 @@ def test_summary_result_equals_the_full_result_reduced():
     assert summary["fee_rate"].dims == ("v", "valuation_period", "share_rule", "path", "stat")
     assert summary["mark_price"].dims == ("path", "stat")
     assert summary.attrs["days"] == 60
+    for name in (*PER_DAY, *PER_LP_DAY):
+        # the kernel's in-loop statistics are those of the full result, bit for bit
+        values = full[name].transpose(..., "day", *(("lp",) if "lp" in full[name].dims else ()))
+        cube = values.values.reshape(-1, values.sizes["day"], values.sizes.get("lp", 1))
+        expected = day_statistics(cube).reshape(summary[name].shape)
+        np.testing.assert_array_equal(summary[name].values, expected, err_msg=name)
     for name in (*PER_DAY, *PER_LP_DAY, "mark_price", "traded_volume", "open_interest"):
         values = full[name].astype(float)
         got = summary[name]
@@ -100,14 +106,11 @@ def test_summary_keeps_only_the_named_variables(variables, tmp_path):
     ds.close()
 
 
-def test_summary_chunks_spanning_many_kernel_blocks(monkeypatch):
-    """A summary chunk runs the kernel block by block; the blocking changes no number."""
-    import sweep.scenarios
-
+def test_summary_rows_land_on_their_own_scenarios():
+    """The kernel reduces scenarios in book order, not grid order; each statistic still lands
+    on its own scenario's row, whatever the chunking (chunk_size=1: every scenario alone)."""
     reference = sweep.run(small_config(reduce="summary"), scheduler="synchronous", chunk_size=1)
-    per_scenario = 60 * (10 + 12 * 3) * 8
-    monkeypatch.setattr(sweep.scenarios, "OUTPUT_BYTES_TARGET", 4 * per_scenario)  # blocks of 4
-    for chunk_size in (9, 36):
+    for chunk_size in (7, 36, 10_000):
         ds = sweep.run(small_config(reduce="summary"), scheduler="synchronous",
                        chunk_size=chunk_size)
         for name in reference.data_vars:
