@@ -10,6 +10,7 @@ import numpy as np
 
 from .arrays import distinct_rows
 from .dataset import chunk_index
+from .daystats import N_STATS
 from .kernels import N_DAY_OUTPUTS, N_LP_OUTPUTS, simulate_chunk
 from .scenarios import Chunk, Plan
 from .summary import compute_summary
@@ -139,3 +140,16 @@ def compute_chunk(
         if wanted is None or name in wanted:
             results[name] = out_lp[row]
     return {name: values.reshape(shape + values.shape[1:]) for name, values in results.items()}
+
+
+def chunk_result_bytes(plan: Plan) -> int:
+    """Upper bound of the bytes :func:`compute_chunk` returns for one full chunk."""
+    wanted = plan.config.variables
+    n_day = sum(1 for name in PER_DAY if wanted is None or name in wanted)
+    n_lp = sum(1 for name in PER_LP_DAY if wanted is None or name in wanted)
+    per_scenario = n_day + n_lp * plan.n_lp
+    if plan.config.reduce == "summary":
+        per_scenario = per_scenario * N_STATS + 1  # + under_supplied_share
+    else:
+        per_scenario *= plan.n_days
+    return 8 * per_scenario * plan.chunk_size

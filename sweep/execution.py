@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .compute import compute_chunk
+from .compute import chunk_result_bytes, compute_chunk
 from .dataset import chunk_index
 from .errors import ConfigError
 from .scenarios import Chunk, Plan
@@ -38,6 +38,9 @@ SYNCHRONOUS = "synchronous"  # scheduler name for running in this process, witho
 LOCAL_PROCESSES = False  # local cluster of threads (see the module docstring for the numbers)
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler before giving up
 IN_FLIGHT_PER_THREAD = 2  # chunks submitted per worker thread: enough to keep every thread busy
+# results in flight at most (computing, or done and not yet written): with small results
+# (summaries) many chunks go out in one batch, which costs Dask half the CPU per task
+RESULTS_IN_FLIGHT_BYTES = 64 * 2**20
 
 
 class BufferPool:
@@ -336,38 +339,55 @@ def _distributed(
 ) -> Iterator[tuple[Chunk, Any]]:
     """Yield ``(chunk, values)`` as tasks finish, keeping a bounded number in flight.
 
-    The plan (kilobytes: the config, LP shapes, csv series) travels inside each task rather
-    than being scattered once, so no worker's death can lose it. Keys carry a fresh token, so
-    two sweeps sharing a scheduler never share results.
+    At least ``IN_FLIGHT_PER_THREAD`` chunks per worker thread are in flight, so no thread
+    waits for this process to hand out work; more when their results are small, up to
+    ``RESULTS_IN_FLIGHT_BYTES``, and those go out in batches: one message to the scheduler
+    for many tasks (measured: 1.3 ms of Dask CPU per task in batches of 50, 2.5-4 ms one by
+    one, all taken from the kernels' cores). The plan (kilobytes: the config, LP shapes, csv
+    series) travels inside each task rather than being scattered once, so no worker's death
+    can lose it. Keys carry a fresh token, so two sweeps sharing a scheduler never share
+    results.
     """
     from distributed import as_completed
 
     threads = sum(client.nthreads().values()) or 1
-    window = IN_FLIGHT_PER_THREAD * threads
+    least = IN_FLIGHT_PER_THREAD * threads
+    window = max(least, RESULTS_IN_FLIGHT_BYTES // max(1, chunk_result_bytes(plan)))
+    batch = max(1, window - least)  # refill once this many slots are free
     token = f"sweep-chunk-{uuid.uuid4().hex}"
-    pending = iter(todo)
+    pending = list(todo)
+    pending.reverse()  # pop() hands chunks out in plan order
     inflight: dict[Any, Chunk] = {}
     futures = as_completed(loop=client.loop)
 
-    def submit() -> bool:
-        chunk = next(pending, None)
-        if chunk is None:
-            return False
-        key = (token, chunk.index)
+    def submit(n: int) -> None:
+        chunks = [pending.pop() for _ in range(min(n, len(pending)))]
+        if not chunks:
+            return
+        keys = [(token, chunk.index) for chunk in chunks]
         if pool is None:
-            future = client.submit(compute_chunk, plan, chunk, key=key, pure=False)
+            batch_futures = client.map(
+                compute_chunk, [plan] * len(chunks), chunks, key=keys, pure=False
+            )
         else:
-            future = client.submit(_compute_pooled, plan, chunk, pool.id, key=key, pure=False)
-        inflight[future.key] = chunk
-        futures.add(future)
-        return True
+            batch_futures = client.map(
+                _compute_pooled,
+                [plan] * len(chunks),
+                chunks,
+                [pool.id] * len(chunks),
+                key=keys,
+                pure=False,
+            )
+        for chunk, future in zip(chunks, batch_futures, strict=True):
+            inflight[future.key] = chunk
+        futures.update(batch_futures)
 
-    while len(inflight) < window and submit():
-        pass
+    submit(window)
     for future in futures:
         values = future.result()
         chunk = inflight.pop(future.key)
         future.release()
         del future
-        submit()
+        if window - len(inflight) >= batch:
+            submit(window - len(inflight))
         yield chunk, values
