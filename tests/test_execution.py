@@ -69,6 +69,40 @@ def test_bit_identical_across_chunk_sizes_and_workers(reduce):
             assert_same_result(ds, reference)
 
 
+def test_small_results_go_out_in_bounded_batches(monkeypatch):
+    """Chunks go to Dask in batches, never more in flight than RESULTS_IN_FLIGHT_BYTES allows,
+    and every chunk comes back once with the numbers of an in-process run."""
+    import distributed
+
+    from sweep import execution
+    from sweep.compute import chunk_result_bytes, compute_chunk
+    from sweep.scenarios import make_plan
+
+    plan = make_plan(small_config(reduce="summary"), chunk_size=1)  # 36 chunks
+    monkeypatch.setattr(execution, "RESULTS_IN_FLIGHT_BYTES", 6 * chunk_result_bytes(plan))
+    batches: list[int] = []
+    real_map = distributed.Client.map
+
+    def counting_map(self, func, *iterables, **kwargs):
+        futures = real_map(self, func, *iterables, **kwargs)
+        batches.append(len(futures))
+        return futures
+
+    monkeypatch.setattr(distributed.Client, "map", counting_map)
+    seen = []
+    with execution.dask_client(None, 2) as client:
+        for chunk, values in execution._distributed(client, plan, plan.chunks):
+            seen.append(chunk.index)
+            assert sum(batches) - len(seen) <= 6  # in flight after this one was handed over
+            expected = compute_chunk(plan, chunk)
+            assert values.keys() == expected.keys()
+            for name in expected:
+                np.testing.assert_array_equal(values[name], expected[name])
+    assert sorted(seen) == list(range(36))
+    # a window of 6 chunks, at least 2 per thread in flight: refills of 2 after the first 6
+    assert batches[0] == 6 and set(batches[1:]) == {2} and sum(batches) == 36
+
+
 def test_file_equals_memory(tmp_path):
     memory = sweep.run(small_config(), scheduler="synchronous")
     stats: dict = {}
