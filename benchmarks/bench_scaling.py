@@ -85,13 +85,16 @@ def timed_cluster_of_one(config: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--compare", action="store_true",
                         help="also time a local cluster of 2 worker processes")
     args = parser.parse_args()
     config = grid_config(args.scenarios, reduce="summary")
     work = lp_days(config)
-    sweep.run(grid_config(500, reduce="summary"), workers=1)  # load the compiled kernels
+    # load the compiled kernels, and start (then stop) one local cluster: the first cluster of
+    # a process pays for importing the rest of Dask (about 0.2 s), once per process
+    sweep.run(grid_config(500, reduce="summary"), workers=1)
+    sweep.run(grid_config(1000, reduce="summary"), workers=2, chunk_size=250)
     runs: dict[str, list[float]] = {"1 worker (in process)": [], "2 workers (threads)": []}
     if args.compare:
         runs["1 thread behind Dask"] = []
