@@ -20,7 +20,7 @@ from .paths import PathSource, check_paths, path_source
 from .risk import risk_factor_arrays
 
 OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose raw outputs are about this size
-SUMMARY_BLOCKS = 8  # kernel blocks of that size per chunk with reduce = "summary"
+SUMMARY_CHUNK_FACTOR = 8  # reduce = "summary": chunks this many times the scenarios
 RULE_CODES = {"share_rule": SHARE_CODES, "fee_rule": FEE_CODES, "margin_rule": MARGIN_CODES}
 INT_PARAMS = ("stake_target_period", "valuation_period", "num_ticks")
 
@@ -225,9 +225,11 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
     if not size:
         size = auto_chunk_size(source.n_days, len(config.lps))
         if config.reduce == "summary":
-            # a summary chunk runs the kernel block by block (sweep.summary) and returns D times
-            # less than it computes: bigger tasks spread Dask's per-task cost over more work
-            size *= SUMMARY_BLOCKS
+            # a summary chunk needs no room for per-day outputs (the kernel reduces each
+            # scenario as it goes) and returns D times less than it computes: bigger tasks
+            # spread Dask's per-task cost (a few ms) over more work, while a 100,000-scenario
+            # sweep still makes 50 tasks to balance over the threads
+            size *= SUMMARY_CHUNK_FACTOR
     return Plan(
         config=config,
         source=source,
