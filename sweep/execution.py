@@ -312,26 +312,28 @@ def execute(
             for chunk in todo:
                 if not (direct and direct(chunk)):
                     blocks = pool.lend(chunk.index) if pool else None
-                    values = compute_chunk(plan, chunk, blocks)
-                    sink.write(chunk.index, chunk_index(plan, chunk), values)
-                    del values
-                    if pool:
-                        pool.give_back(chunk.index)
+                    _write(sink, plan, chunk, compute_chunk(plan, chunk, blocks), pool)
                 bar.advance()
         else:
             size = None if scheduler else min(workers or default_workers(), len(todo))
             with dask_client(scheduler, size, processes=processes) as client:
                 for chunk, values in _distributed(client, plan, todo, pool):
-                    sink.write(chunk.index, chunk_index(plan, chunk), values)
+                    _write(sink, plan, chunk, values, pool)
                     del values
-                    if pool:
-                        pool.give_back(chunk.index)
                     bar.advance()
     finally:
         bar.close()
         if pool is not None:
             _POOLS.pop(pool.id, None)
     return Report(len(chunks), len(todo), time.perf_counter() - started, where)
+
+
+def _write(sink: Any, plan: Plan, chunk: Chunk, values: Any, pool: BufferPool | None) -> None:
+    """Hand a chunk's result to the sink, then its block (if lent) back to the pool."""
+    sink.write(chunk.index, chunk_index(plan, chunk), values)
+    if pool:
+        del values
+        pool.give_back(chunk.index)
 
 
 def _distributed(
