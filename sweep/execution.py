@@ -8,12 +8,12 @@ scheduler; the numbers cannot change, since a chunk's result depends on nothing 
 
 The local cluster runs threads in this process, not worker processes. The kernels release the
 GIL, and threads hand results over by reference where processes pickle every chunk through a
-socket. Measured on the 2-core development VM (``python benchmarks/bench_scaling.py --compare
---repeat 4``: 100,000 scenarios x 365 days x 4 LPs, ``reduce = "summary"``, best of 4): one
-worker in this process 4.03 s; 2 threads 2.35 s (1.72x; three more runs of the plain
-benchmark gave 1.87x, 1.78x and 1.86x); 2 processes 4.10 s (0.98x: starting them and loading
-the compiled kernel in each costs about 2 s). Full per-day results favour threads further
-(each chunk's 48 MB would cross a socket). ``LOCAL_PROCESSES`` flips the choice.
+socket. Measured on the 2-core development VM (``python benchmarks/bench_scaling.py --compare``:
+100,000 scenarios x 365 days x 4 LPs, ``reduce = "summary"``, best of 5): one worker in this
+process 4.03 s; 2 threads 2.12 s (1.90x; other runs 1.72x-1.89x); one thread behind Dask
+4.03 s; 2 processes 4.12 s (0.98x: starting them and loading the compiled kernel in each costs
+about 2 s). Full per-day results favour threads further (each chunk's 48 MB would cross a
+socket). ``LOCAL_PROCESSES`` flips the choice.
 """
 
 from __future__ import annotations
