@@ -85,8 +85,8 @@ def kernel_arguments(plan: Plan, start: int, stop: int) -> tuple[tuple, tuple, t
 NO_SUMMARY = (
     np.empty(0, dtype=np.int64),
     np.empty(0, dtype=np.int64),
-    np.empty((0, 0, 4)),
-    np.empty((0, 0, 0, 4)),
+    np.empty((0, 0, N_STATS)),
+    np.empty((0, 0, 0, N_STATS)),
 )
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numba
 
-N_STATS = 4  # mean, final, min, max: the order of sweep.variables.STATISTICS
+from .variables import STATISTICS
+
+N_STATS = len(STATISTICS)  # mean, final, min, max, in this order
 
 
 @numba.njit(cache=True, nogil=True)

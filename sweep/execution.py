@@ -3,8 +3,9 @@
 Every chunk is one Dask task (``compute_chunk(plan, chunk)``, a pure function). Results come
 back to this process, which alone writes the sink, so a cluster needs no shared file system.
 Two chunks per worker thread are in flight, more while their results stay under
-``RESULTS_IN_FLIGHT_BYTES``, so memory is bounded by the chunk size, not by the sweep size. A worker that dies mid-task has its chunks re-run elsewhere by the
-scheduler; the numbers cannot change, since a chunk's result depends on nothing but the plan.
+``RESULTS_IN_FLIGHT_BYTES``, so memory is bounded by the chunk size, not by the sweep size. A
+worker that dies mid-task has its chunks re-run elsewhere by the scheduler; the numbers cannot
+change, since a chunk's result depends on nothing but the plan.
 
 The local cluster runs threads in this process, not worker processes. The kernels release the
 GIL, and threads hand results over by reference where processes pickle every chunk through a

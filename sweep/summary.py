@@ -32,9 +32,7 @@ import numpy as np
 
 from .daystats import N_STATS, series_statistics
 from .kernels import N_DAY_OUTPUTS, N_LP_OUTPUTS, simulate_chunk
-from .variables import PER_DAY, PER_LP_DAY, STATISTICS
-
-assert len(STATISTICS) == N_STATS  # mean, final, min, max, in this order
+from .variables import PER_DAY, PER_LP_DAY
 
 
 @numba.njit(cache=True, nogil=True)
