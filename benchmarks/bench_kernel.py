@@ -9,12 +9,14 @@ execution, no Dask). Prints LP-days per second inside the kernel and for ``sweep
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import time
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from grid import DAYS, LPS, PATH, PER_V, network  # noqa: E402
 
 import sweep  # noqa: E402
 from sweep.compute import run_kernel  # noqa: E402
@@ -34,54 +36,19 @@ def core_config(
     With ``paths > 1`` the grid shrinks to keep ``n_scenarios`` and every scenario runs on its
     own Monte Carlo path (the path axis is innermost): nothing is shared between neighbours.
     """
-    n_v = max(1, n_scenarios // (10 * 10 * 5 * paths))
+    n_v = max(1, n_scenarios // (PER_V * paths))
     return {
         "name": "bench-core",
-        "sweep": {"days": 365, "seed": 1, "paths": paths},
-        "path": {
-            "kind": "gbm",
-            "mark_price": 1500.0,
-            "volatility": 0.8,
-            "traded_volume": 2e7,
-            "volume_growth": 0.5,
-        },
-        "network": {
-            "v": [1.0 + 0.5 * i for i in range(n_v)],
-            "valuation_period": [1, 2, 3, 5, 7, 10, 14, 21, 30, 60],
-            "stake_target_period": [1, 2, 3, 5, 7, 10, 14, 21, 30, 60],
-            "k": [0.5, 1.0, 1.5, 2.0, 3.0],
-        },
+        "sweep": {"days": DAYS, "seed": 1, "paths": paths},
+        "path": dict(PATH),
+        "network": network([1.0 + 0.5 * i for i in range(n_v)]),
         "mechanism": {
             "share_rule": share_rule,
             "fee_rule": fee_rule,
             "margin_rule": margin_rule,
             "fee_rate": 0.002,
         },
-        "lp": [
-            {
-                "name": "A",
-                "shape": "aggressive",
-                "commit": [{"day": 0, "stake": 1e5, "fee_bid": 0.002}],
-            },
-            {
-                "name": "B",
-                "shape": "uniform",
-                "commit": [
-                    {"day": 10, "stake": 1.5e5, "fee_bid": 0.001},
-                    {"day": 200, "stake": 5e4},
-                ],
-            },
-            {
-                "name": "C",
-                "shape": "passive",
-                "commit": [{"day": 90, "stake": 3e5, "fee_bid": 0.003}],
-            },
-            {
-                "name": "D",
-                "shape": "uniform",
-                "commit": [{"day": 30, "stake": 5e5, "fee_bid": 0.005}, {"day": 300, "stake": 0}],
-            },
-        ],
+        "lp": copy.deepcopy(LPS),
     }
 
 

@@ -15,43 +15,25 @@ worker thread behind Dask (what Dask itself costs).
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 import numpy as np
+from grid import DAYS, LPS, PATH, PER_V, network
 
 import sweep
 from sweep.scenarios import make_plan
 
-VALUATION = [1, 2, 3, 5, 7, 10, 14, 21, 30, 60]
-TARGET_PERIOD = [1, 2, 3, 5, 7, 10, 14, 21, 30, 60]
-K = [0.5, 1.0, 1.5, 2.0, 3.0]
-
 
 def grid_config(n_scenarios: int, **sweep_keys) -> dict:
     """v x valuation_period x stake_target_period x k (500 per v) with 4 LPs, 365 days."""
-    n_v = max(1, round(n_scenarios / 500))
+    n_v = max(1, round(n_scenarios / PER_V))
     return {
         "name": "bench-grid",
-        "sweep": {"days": 365, "seed": 1, **sweep_keys},
-        "path": {"kind": "gbm", "mark_price": 1500.0, "volatility": 0.8,
-                 "traded_volume": 2e7, "volume_growth": 0.5},
-        "network": {
-            "v": [1.0 + 0.01 * i for i in range(n_v)],
-            "valuation_period": VALUATION,
-            "stake_target_period": TARGET_PERIOD,
-            "k": K,
-        },
-        "lp": [
-            {"name": "A", "shape": "aggressive",
-             "commit": [{"day": 0, "stake": 1e5, "fee_bid": 0.002}]},
-            {"name": "B", "shape": "uniform",
-             "commit": [{"day": 10, "stake": 1.5e5, "fee_bid": 0.001},
-                        {"day": 200, "stake": 5e4}]},
-            {"name": "C", "shape": "passive",
-             "commit": [{"day": 90, "stake": 3e5, "fee_bid": 0.003}]},
-            {"name": "D", "shape": "uniform",
-             "commit": [{"day": 30, "stake": 5e5, "fee_bid": 0.005}, {"day": 300, "stake": 0}]},
-        ],
+        "sweep": {"days": DAYS, "seed": 1, **sweep_keys},
+        "path": dict(PATH),
+        "network": network([1.0 + 0.01 * i for i in range(n_v)]),
+        "lp": copy.deepcopy(LPS),
     }
 
 
