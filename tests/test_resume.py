@@ -87,13 +87,19 @@ def interrupt_after(n: int):
     return compute
 
 
+def interrupted_run(out, n: int, monkeypatch, config=None, chunk_size: int = 40) -> None:
+    """A run in this process (``slow_config`` unless given), interrupted (Ctrl-C) after ``n``
+    chunks."""
+    monkeypatch.setattr(sweep.execution, "compute_chunk", interrupt_after(n))
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(config or slow_config(), out=out, chunk_size=chunk_size, workers=1)
+    monkeypatch.undo()
+
+
 def test_interrupted_in_process_then_resumed(reference, tmp_path, monkeypatch):
     """An exception mid-sweep (Ctrl-C) keeps the partial file; resume computes the rest."""
     out = tmp_path / "r.nc"
-    monkeypatch.setattr(sweep.execution, "compute_chunk", interrupt_after(5))
-    with pytest.raises(KeyboardInterrupt):
-        sweep.run(slow_config(), out=out, chunk_size=40, workers=1)
-    monkeypatch.undo()
+    interrupted_run(out, 5, monkeypatch)
     assert not out.exists() and journaled(out) == 5
     stats: dict = {}
     ds = sweep.run(slow_config(), out=out, resume=True, workers=2, stats=stats)
@@ -104,10 +110,7 @@ def test_interrupted_in_process_then_resumed(reference, tmp_path, monkeypatch):
 
 def test_a_torn_journal_line_is_ignored(reference, tmp_path, monkeypatch):
     out = tmp_path / "r.nc"
-    monkeypatch.setattr(sweep.execution, "compute_chunk", interrupt_after(3))
-    with pytest.raises(KeyboardInterrupt):
-        sweep.run(slow_config(), out=out, chunk_size=40, workers=1)
-    monkeypatch.undo()
+    interrupted_run(out, 3, monkeypatch)
     with open(f"{out}.partial.json", "a") as journal:
         journal.write("3")  # a kill in the middle of an append: no newline
     assert journaled(out) == 3
@@ -131,10 +134,7 @@ def test_killed_while_setting_up_the_file(reference, tmp_path):
 
 def test_resume_with_another_config_is_refused(tmp_path, monkeypatch):
     out = tmp_path / "r.nc"
-    monkeypatch.setattr(sweep.execution, "compute_chunk", interrupt_after(2))
-    with pytest.raises(KeyboardInterrupt):
-        sweep.run(small_config(), out=out, chunk_size=4, workers=1)
-    monkeypatch.undo()
+    interrupted_run(out, 2, monkeypatch, small_config(), chunk_size=4)
     other = small_config()
     other["network"]["k"] = 2.0
     with pytest.raises(ConfigError) as err:
@@ -151,9 +151,7 @@ def test_resume_with_another_config_is_refused(tmp_path, monkeypatch):
 def test_nothing_computed_leaves_nothing(tmp_path, monkeypatch):
     """Interrupted before the first chunk finished: no partial file to trip over later."""
     out = tmp_path / "r.nc"
-    monkeypatch.setattr(sweep.execution, "compute_chunk", interrupt_after(0))
-    with pytest.raises(KeyboardInterrupt):
-        sweep.run(small_config(), out=out, chunk_size=4, workers=1)
+    interrupted_run(out, 0, monkeypatch, small_config(), chunk_size=4)
     assert os.listdir(tmp_path) == []
 
 
