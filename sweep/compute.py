@@ -1,155 +1,208 @@
-"""Compute one chunk of scenarios: build its paths, run the kernel, keep what was asked for.
+"""Compute one chunk of scenarios: its stages, each once per combination of its axes.
 
 This is the unit of work Dask ships to workers: a pure function of the plan and a chunk, so the
-same chunk gives the same numbers on any worker, in any order.
+same chunk gives the same numbers on any worker, in any order. Within the chunk a stage with
+axes ``A`` (``sweep.stages``) runs for the product of the chunk's slices along ``A``; it reads
+an input stage with axes ``B`` (a subset of ``A``) through ``rows``: the row of the input's
+combination that each of its own combinations projects onto.
+
+A chunk returns only the variables it *owns*: a variable with axes ``A`` is written by the one
+chunk among those covering the same slices along ``A`` whose slices along every other axis
+start at 0 (see :func:`owns`), so a variable that does not depend on a swept key is computed
+and written once, not once per value of that key.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+
 import numpy as np
 
-from .arrays import distinct_rows
-from .dataset import chunk_index
-from .daystats import N_STATS
-from .kernels import N_DAY_OUTPUTS, N_LP_OUTPUTS, simulate_chunk
+from .mechanism.kernels import Events, Shapes
+from .risk import risk_factor_arrays
 from .scenarios import Chunk, Plan
-from .summary import compute_summary
-from .variables import PER_DAY, PER_LP_DAY
-
-SCENARIO_KEYS = (
-    "v",
-    "k",
-    "c2",
-    "stake_target_period",
-    "valuation_period",
-    "rf_long",
-    "rf_short",
-    "mu",
-    "sigma",
-    "tau",
-    "tick_size",
-    "num_ticks",
-    "share_rule",
-    "fee_rule",
-    "margin_rule",
-    "steepness",
-    "midpoint",
-    "days_per_year",
-)
+from .stages import DERIVED, STAGE_OF, STAGES
+from .summary import day_statistics
+from .variables import PER_LP_DAY
 
 
-def kernel_arguments(plan: Plan, start: int, stop: int) -> tuple[tuple, tuple, tuple]:
-    """The kernel's inputs for flat scenarios ``start..stop-1``, in its argument order.
+def owns(plan: Plan, chunk: Chunk, axes: tuple[int, ...]) -> bool:
+    """Whether ``chunk`` writes the variables of a stage with ``axes``."""
+    return all(s.start == 0 for a, s in enumerate(chunk.slices) if a not in axes)
 
-    ``(paths, per-scenario, shared)``: the market paths, then ``path_of``, the processing
-    order and every per-scenario array, then what all scenarios share (fee series, shapes,
-    commitment events).
+
+def projection(extent: dict[int, int], axes: tuple[int, ...], onto: tuple[int, ...]) -> np.ndarray:
+    """Row in a block over ``onto`` of each combination of a block over ``axes``.
+
+    Blocks are C-ordered over their axes (ascending grid axes) with ``extent[a]`` values along
+    axis ``a``. Axes of ``onto`` that ``axes`` lacks take their first value.
     """
-    params = plan.parameters(start, stop)
-    (settings, paths), path_of = distinct_rows(params["setting"], params["path"])
-    price, volume, oi = plan.source.build_many(np.stack([settings, paths], axis=1))
-    # neighbours that share a book (path, tick grid, risk model) and a time-weighting sigmoid
-    # reuse the kernel's per-day tables: process them together
-    order = np.lexsort(
-        (
-            params["days_per_year"],
-            params["midpoint"],
-            params["steepness"],
-            params["tau"],
-            params["sigma"],
-            params["mu"],
-            params["num_ticks"],
-            params["tick_size"],
-            path_of,
+    rows = np.arange(math.prod(extent[a] for a in onto), dtype=np.int64)
+    rows = rows.reshape(tuple(extent[a] for a in onto))
+    rows = rows[tuple(slice(None) if a in axes else slice(0, 1) for a in onto)]
+    kept = [a for a in onto if a in axes]
+    shape = tuple(extent[a] if a in kept else 1 for a in axes)
+    return np.broadcast_to(rows.reshape(shape), tuple(extent[a] for a in axes)).ravel()
+
+
+class ChunkContext:
+    """One stage's view of a chunk (``sweep.stages.Context``)."""
+
+    def __init__(self, chunk_data: ChunkData, stage: str) -> None:
+        self.data = chunk_data
+        self.axes = chunk_data.plan.stages.axes[stage]
+        self.n = math.prod(chunk_data.extent[a] for a in self.axes)
+        self.n_days = chunk_data.plan.n_days
+        self.n_lp = chunk_data.plan.n_lp
+
+    def param(self, key: str) -> np.ndarray:
+        return self.data.param(key, self.axes)
+
+    def rows(self, stage: str) -> np.ndarray:
+        return projection(self.data.extent, self.axes, self.data.plan.stages.axes[stage])
+
+    def input(self, stage: str) -> dict[str, np.ndarray] | None:
+        return self.data.results.get(stage)
+
+    def path_rows(self) -> np.ndarray:
+        return projection(self.data.extent, self.axes, self.data.path_axes)
+
+    def group(self, keys: Iterable[str], path: bool) -> np.ndarray:
+        """An id per combination, equal where the combinations share ``keys`` (and path)."""
+        axes = {self.data.param_axis[k] for k in keys if k in self.data.param_axis}
+        if path:
+            axes |= set(self.data.path_axes)
+        return projection(self.data.extent, self.axes, tuple(sorted(axes)))
+
+    def series(self, name: str) -> np.ndarray:
+        return self.data.series()[name]
+
+    @property
+    def events(self) -> Events:
+        return self.data.events
+
+    @property
+    def shapes(self) -> Shapes:
+        return self.data.shapes
+
+    @property
+    def given_fee_rate(self) -> np.ndarray:
+        return self.data.plan.given_fee_rate
+
+
+class ChunkData:
+    """What the stages of one chunk share: its slices, parameters, paths and results."""
+
+    def __init__(self, plan: Plan, chunk: Chunk) -> None:
+        self.plan = plan
+        self.chunk = chunk
+        self.extent = {a: s.stop - s.start for a, s in enumerate(chunk.slices)}
+        self.param_axis = {d.key: a for a, d in enumerate(plan.dims) if d.section != "path"}
+        self.path_axes = tuple(a for a, d in enumerate(plan.dims) if d.section == "path") + (
+            plan.path_axis,
         )
-    ).astype(np.int64)
-    ev = plan.events
-    scenario = (path_of, order, *(params[key] for key in SCENARIO_KEYS))
-    shared = (
-        plan.given_fee_rate,
-        params["shape_of"],
-        plan.shapes["limit_orders_buy"],
-        plan.shapes["limit_orders_sell"],
-        plan.shapes["fractions_buy"],
-        plan.shapes["fractions_sell"],
-        ev["apply_day"],
-        ev["day"],
-        ev["lp"],
-        ev["stake"],
-        ev["fee_bid"],
+        self.events = plan.event_arrays
+        self.shapes = plan.shape_arrays
+        self.results: dict[str, dict[str, np.ndarray]] = {}
+        self._series: dict[str, np.ndarray] | None = None
+
+    def axis_block(self, axis: int, axes: tuple[int, ...]) -> np.ndarray:
+        """The chunk's values along ``axis``, shaped to broadcast over a block of ``axes``."""
+        values = self.plan.axis_values(axis)[self.chunk.slices[axis]]
+        return values.reshape(tuple(self.extent[a] if a == axis else 1 for a in axes))
+
+    def param(self, key: str, axes: tuple[int, ...]) -> np.ndarray:
+        """A parameter per combination of a block over ``axes``, as the kernels read it."""
+        n = math.prod(self.extent[a] for a in axes)
+        if key in DERIVED:
+            base = [self.param(k, axes) for k in DERIVED[key]]
+            rf_long, rf_short = risk_factor_arrays(*base)
+            return rf_long if key == "rf_long" else rf_short
+        if key == "shape_row":
+            ticks = self.param("num_ticks", axes)
+            return np.searchsorted(np.asarray(self.plan.tick_values), ticks).astype(np.int64)
+        shape = tuple(self.extent[a] for a in axes)
+        if key in self.param_axis:
+            axis = self.param_axis[key]
+            if axis not in axes:
+                raise ValueError(f"a stage over axes {axes} reads {key!r} (axis {axis})")
+            values = self.axis_block(axis, axes)
+            return np.ascontiguousarray(np.broadcast_to(values, shape).reshape(n))
+        value = self.plan.scalar(key)
+        dtype = np.int64 if isinstance(value, int) else np.float64
+        return np.full(n, value, dtype=dtype)
+
+    def series(self) -> dict[str, np.ndarray]:
+        """The market series of the chunk's paths, (P, D) each, P over the path axes' block."""
+        if self._series is None:
+            axes = self.path_axes
+            setting_axes = axes[:-1]  # the swept [path] keys; the last: Monte Carlo
+            shape = tuple(self.extent[a] for a in axes)
+            # index of each path combination along each path axis, C-ordered over the block
+            index = np.indices(shape).reshape(len(axes), -1)
+            index += np.array([self.chunk.slices[a].start for a in axes])[:, None]
+            if setting_axes:
+                settings = np.ravel_multi_index(tuple(index[:-1]), self.plan.source.shape)
+            else:
+                settings = np.zeros(index.shape[1], dtype=np.int64)
+            paths = index[-1]
+            price, volume, oi = self.plan.source.build_many(np.stack([settings, paths], axis=1))
+            self._series = {"mark_price": price, "traded_volume": volume, "open_interest": oi}
+        return self._series
+
+    def run(self, outputs: Iterable[str]) -> None:
+        """Run every stage the outputs need, in order."""
+        for name in self.plan.stages.needed(outputs):
+            if name not in self.results:
+                self.results[name] = STAGES[name].run(ChunkContext(self, name))
+
+
+def variable_shape(plan: Plan, chunk: Chunk, name: str) -> tuple[int, ...]:
+    """The block of a variable a chunk writes: its slices' lengths along the result's dims."""
+    return tuple(
+        chunk.slices[a].stop - chunk.slices[a].start
+        for a in plan.axes_of(name)
+        if a != plan.path_axis or plan.n_paths > 1
     )
-    return (price, volume, oi), scenario, shared
 
 
-# the kernel's summary arguments when every day is kept: no rows to reduce, no statistics
-NO_SUMMARY = (
-    np.empty(0, dtype=np.int64),
-    np.empty(0, dtype=np.int64),
-    np.empty((0, 0, N_STATS)),
-    np.empty((0, 0, 0, N_STATS)),
-)
+def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
+    """The kept outputs this chunk owns, each shaped like its block (+ day or stat, + lp).
 
-
-def run_kernel(
-    plan: Plan,
-    start: int,
-    stop: int,
-    out_day: np.ndarray | None = None,
-    out_lp: np.ndarray | None = None,
-    offset: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Raw kernel outputs ``(out_day, out_lp)`` for flat scenarios ``start..stop-1``.
-
-    Given ``out_day``/``out_lp`` (e.g. a whole in-memory result), the kernel writes rows
-    ``offset..offset+n-1`` of them in place instead of allocating.
+    ``[sweep] reduce = "summary"`` turns each into statistics over days; ``[sweep] dtype``
+    sets the floating-point type of what is returned (computation stays float64).
     """
-    path_args, scenario_args, shared_args = kernel_arguments(plan, start, stop)
-    n = stop - start
-    if out_day is None or out_lp is None:
-        out_day = np.empty((N_DAY_OUTPUTS, n, plan.n_days))
-        out_lp = np.empty((N_LP_OUTPUTS, n, plan.n_days, plan.n_lp))
-    simulate_chunk(*path_args, *scenario_args, *shared_args, out_day, out_lp, offset, *NO_SUMMARY)
-    return out_day, out_lp
-
-
-def compute_chunk(
-    plan: Plan, chunk: Chunk, blocks: tuple[np.ndarray, np.ndarray] | None = None
-) -> dict[str, np.ndarray]:
-    """The kept outputs of one chunk, shaped like its hyperslab (+ day, + lp).
-
-    ``blocks``: ``(out_day, out_lp)`` with room for at least ``chunk.size`` rows, to compute
-    into instead of allocating (fresh pages cost their first touch, and threads that map and
-    unmap memory side by side slow each other down); the outputs are then views of them.
-    """
-    shape = tuple(s.stop - s.start for s in chunk_index(plan, chunk))
-    wanted = plan.config.variables
-    if plan.config.reduce == "summary":
-        stats = compute_summary(plan, chunk.start, chunk.stop, wanted)
-        return {name: values.reshape(shape + values.shape[1:]) for name, values in stats.items()}
-    if blocks is None:
-        out_day, out_lp = run_kernel(plan, chunk.start, chunk.stop)
-    else:
-        run_kernel(plan, chunk.start, chunk.stop, blocks[0], blocks[1], 0)
-        out_day, out_lp = blocks[0][:, : chunk.size], blocks[1][:, : chunk.size]
-    results: dict[str, np.ndarray] = {}
-    for row, name in enumerate(PER_DAY):
-        if wanted is None or name in wanted:
-            values = out_day[row]
-            results[name] = (values > 0.5) if name == "under_supplied" else values
-    for row, name in enumerate(PER_LP_DAY):
-        if wanted is None or name in wanted:
-            results[name] = out_lp[row]
-    return {name: values.reshape(shape + values.shape[1:]) for name, values in results.items()}
+    wanted = [n for n in plan.outputs if owns(plan, chunk, plan.axes_of(n))]
+    data = ChunkData(plan, chunk)
+    data.run(wanted)
+    summary = plan.config.reduce == "summary"
+    dtype = np.dtype(plan.config.dtype)
+    out: dict[str, np.ndarray] = {}
+    for name in wanted:
+        values = data.results[STAGE_OF[name]][name]
+        block = variable_shape(plan, chunk, name)
+        if summary:
+            stats = day_statistics(values)
+            out[name] = stats.astype(dtype, copy=False).reshape(block + stats.shape[1:])
+            if name == "under_supplied":
+                out["under_supplied_share"] = stats[..., 0].astype(dtype).reshape(block)
+            continue
+        if values.dtype != np.bool_:
+            values = values.astype(dtype, copy=False)
+        out[name] = values.reshape(block + values.shape[1:])
+    return out
 
 
 def chunk_result_bytes(plan: Plan) -> int:
-    """Upper bound of the bytes :func:`compute_chunk` returns for one full chunk."""
-    wanted = plan.config.variables
-    n_day = sum(1 for name in PER_DAY if wanted is None or name in wanted)
-    n_lp = sum(1 for name in PER_LP_DAY if wanted is None or name in wanted)
-    per_scenario = n_day + n_lp * plan.n_lp
-    if plan.config.reduce == "summary":
-        per_scenario = per_scenario * N_STATS + 1  # + under_supplied_share
-    else:
-        per_scenario *= plan.n_days
-    return 8 * per_scenario * plan.chunk_size
+    """Upper bound of the bytes :func:`compute_chunk` returns for one chunk."""
+    first = plan.chunks[0]
+    itemsize = np.dtype(plan.config.dtype).itemsize
+    total = 0
+    for name in plan.outputs:
+        per = math.prod(variable_shape(plan, first, name))
+        per *= 4 if plan.config.reduce == "summary" else plan.n_days
+        per *= plan.n_lp if name in PER_LP_DAY else 1
+        total += per * itemsize
+    return total
+

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .mechanism.rules import RULES
 from .tomlw import dumps as toml_dumps
 
-SHARE_RULES = ("equity", "stake", "virtual_stake", "time_weighted")
-FEE_RULES = ("marginal", "weighted", "given")
-MARGIN_RULES = ("max", "sum")
+SHARE_RULES = RULES["share_rule"].names
+FEE_RULES = RULES["fee_rule"].names
+MARGIN_RULES = RULES["margin_rule"].names
+DTYPES = ("float64", "float32")
 PATH_KINDS = ("gbm", "csv", "table", "constant")
 SHAPE_PRESETS = ("empty", "uniform", "aggressive", "passive")
 REDUCTIONS = ("none", "summary")
@@ -86,9 +88,10 @@ PARAMS: dict[str, dict[str, Param]] = {
         "num_ticks": Param(int, 10, _at_least_one, doc="price levels per side"),
     },
     "mechanism": {
-        "share_rule": Param(str, "equity", _one_of(SHARE_RULES)),
-        "fee_rule": Param(str, "marginal", _one_of(FEE_RULES)),
-        "margin_rule": Param(str, "max", _one_of(MARGIN_RULES)),
+        **{
+            key: Param(str, rule.default, _one_of(rule.names), doc=rule.doc)
+            for key, rule in RULES.items()
+        },
         "steepness": Param(float, 8.0, _positive, doc="time_weighted sigmoid steepness"),
         "midpoint": Param(float, 0.5, doc="time_weighted sigmoid midpoint (years)"),
         "days_per_year": Param(float, 365.0, _positive, doc="time_weighted age unit"),
@@ -101,6 +104,7 @@ SWEEP_KEYS: dict[str, Param] = {
     "seed": Param(int, 0, _non_negative, sweepable=False),
     "reduce": Param(str, "none", _one_of(REDUCTIONS), sweepable=False),
     "chunk_size": Param(int, 0, _non_negative, sweepable=False),
+    "dtype": Param(str, "float64", _one_of(DTYPES), sweepable=False),
 }
 
 PATH_PARAMS: dict[str, dict[str, Param]] = {
@@ -188,6 +192,7 @@ class Config:
     variables: tuple[str, ...] | None  # None: all
     reduce: str
     chunk_size: int  # 0: automatic
+    dtype: str  # of the result's floating-point variables; computation stays float64
     path_kind: str
     path_params: dict[str, Any]  # scalars, or tuples for swept keys
     path_data: dict[str, Any]  # table series / csv options
@@ -398,6 +403,7 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
         variables=variables,
         reduce=sweep_vals["reduce"],
         chunk_size=sweep_vals["chunk_size"],
+        dtype=sweep_vals["dtype"],
         path_kind=kind,
         path_params=path_params,
         path_data=path_data,

@@ -1,9 +1,10 @@
 """The result's labelled layout: dimensions, coordinates and attributes of every variable.
 
 Both sinks use this one description: the in-memory :class:`xarray.Dataset` and the netCDF4 file
-streamed chunk by chunk. Each variable declares the dimensions it depends on (sgkit-style):
-market series only the swept ``[path]`` keys (and ``path``), risk factors only the swept
-``[risk]`` keys, everything else the whole grid.
+streamed chunk by chunk. Each variable carries only the dimensions it depends on: market series
+the swept ``[path]`` keys (and ``path``), risk factors the swept ``[risk]`` keys, and every
+output the axes of the stage that computes it (``sweep.stages``): a ``v`` x ``k`` grid gives
+``margin`` no ``v`` dimension and ``stake`` neither. xarray broadcasts them where they meet.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .config import PARAMS, PATH_PARAMS, path_dim_name
 from .risk import risk_factor_arrays
 from .scenarios import Chunk, Plan
 from .summary import summarise
-from .variables import PATH_SERIES, PER_DAY, PER_LP_DAY, STATISTICS, VARIABLES
+from .variables import PATH_SERIES, STATISTICS, VARIABLES
 
 SHAPE_VARIABLES = ("limit_orders_buy", "limit_orders_sell", "fractions_buy", "fractions_sell")
 COMMIT_VARIABLES = {
@@ -50,12 +51,25 @@ def is_summary(plan: Plan) -> bool:
 
 
 def kept_outputs(plan: Plan) -> list[str]:
-    wanted = plan.config.variables
-    names = [*PER_DAY, *PER_LP_DAY]
-    kept = [n for n in names if wanted is None or n in wanted]
+    """The variables chunks write: the kept outputs (+ ``under_supplied_share`` in summaries)."""
+    kept = list(plan.outputs)
     if is_summary(plan) and "under_supplied" in kept:
         kept.append("under_supplied_share")
     return kept
+
+
+def output_dims(plan: Plan, name: str) -> tuple[str, ...]:
+    """The sweep dims (and ``path``) an output depends on, in grid order."""
+    if name == "under_supplied_share":
+        name = "under_supplied"
+    names = [d.name for d in plan.dims] + ["path"]
+    return tuple(
+        names[a] for a in plan.axes_of(name) if a != plan.path_axis or plan.n_paths > 1
+    )
+
+
+def float_dtype(plan: Plan) -> str:
+    return plan.config.dtype
 
 
 def kept_statics(plan: Plan) -> list[str]:
@@ -72,18 +86,19 @@ def layouts(plan: Plan) -> list[Layout]:
     risk_dims = tuple(d.name for d in plan.dims if d.section == "risk")
     out = []
     for name in kept_outputs(plan):
+        sweep_dims = output_dims(plan, name)
         if name == "under_supplied_share":
             attrs = {"units": "1", "long_name": "share of days under-supplied"}
-            out.append(Layout(name, grid_dims(plan), "float64", attrs))
+            out.append(Layout(name, sweep_dims, float_dtype(plan), attrs))
             continue
         var = VARIABLES[name]
         lp = ("lp",) if var.scope == "lp" else ()
         if summary:
-            dims = grid_dims(plan) + lp + ("stat",)
-            dtype = "float64"
+            dims = sweep_dims + lp + ("stat",)
+            dtype = float_dtype(plan)
         else:
-            dims = grid_dims(plan) + ("day",) + lp
-            dtype = "bool" if var.dtype == "bool" else "float64"
+            dims = sweep_dims + ("day",) + lp
+            dtype = "bool" if var.dtype == "bool" else float_dtype(plan)
         out.append(Layout(name, dims, dtype, _attrs(name)))
     for name in kept_statics(plan):
         var = VARIABLES[name]
@@ -245,6 +260,10 @@ def path_blocks(plan: Plan, block: int = 256):
             yield index, {n: series[n].reshape(shape + series[n].shape[1:]) for n in names}
 
 
-def chunk_index(plan: Plan, chunk: Chunk) -> tuple[slice, ...]:
-    """Slices of a chunk in the result's grid dims (the path axis dropped without paths)."""
-    return chunk.slices if plan.n_paths > 1 else chunk.slices[:-1]
+def chunk_index(plan: Plan, chunk: Chunk, name: str) -> tuple[slice, ...]:
+    """Slices of a chunk's block of output ``name`` along the sweep dims it has."""
+    if name == "under_supplied_share":
+        name = "under_supplied"
+    return tuple(
+        chunk.slices[a] for a in plan.axes_of(name) if a != plan.path_axis or plan.n_paths > 1
+    )

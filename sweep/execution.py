@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -31,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .compute import chunk_result_bytes, compute_chunk
-from .dataset import chunk_index
 from .errors import ConfigError
 from .scenarios import Chunk, Plan
 
@@ -42,57 +40,6 @@ IN_FLIGHT_PER_THREAD = 2  # chunks submitted per worker thread: enough to keep e
 # results in flight at most (computing, or done and not yet written): with small results
 # (summaries) many chunks go out in one batch, which costs Dask half the CPU per task
 RESULTS_IN_FLIGHT_BYTES = 64 * 2**20
-
-
-class BufferPool:
-    """Kernel output blocks recycled from chunk to chunk within this process.
-
-    A fresh block per chunk costs its pages' first touch, and threads that map and unmap tens
-    of megabytes side by side slow each other down (measured: up to 1.5x on two threads). A
-    block is lent for one chunk and given back once the sink has written that chunk; the
-    in-flight window bounds how many exist. Used only where results stay in this process
-    (this process or the local cluster of threads); elsewhere Dask serialises results anyway.
-    """
-
-    def __init__(self, plan: Plan) -> None:
-        from .kernels import N_DAY_OUTPUTS, N_LP_OUTPUTS
-
-        self.id = uuid.uuid4().hex
-        self.shapes = (
-            (N_DAY_OUTPUTS, plan.chunk_size, plan.n_days),
-            (N_LP_OUTPUTS, plan.chunk_size, plan.n_days, plan.n_lp),
-        )
-        self._free: list[tuple[Any, Any]] = []
-        self._lent: dict[int, tuple[Any, Any]] = {}
-        self._lock = threading.Lock()
-
-    def lend(self, key: int) -> tuple[Any, Any]:
-        import numpy as np
-
-        with self._lock:
-            blocks = self._free.pop() if self._free else None
-        if blocks is None:
-            blocks = (np.empty(self.shapes[0]), np.empty(self.shapes[1]))
-        with self._lock:
-            self._lent[key] = blocks
-        return blocks
-
-    def give_back(self, key: int) -> None:
-        with self._lock:
-            blocks = self._lent.pop(key, None)
-            if blocks is not None:
-                self._free.append(blocks)
-
-
-_POOLS: dict[str, BufferPool] = {}  # pools of running sweeps, by id, for tasks on local threads
-
-
-def _compute_pooled(plan: Plan, chunk: Chunk, pool_id: str) -> dict[str, Any]:
-    """``compute_chunk`` into a lent block when the pool lives in this process."""
-    pool = _POOLS.get(pool_id)
-    if pool is None:  # a worker in another process: nothing to recycle here
-        return compute_chunk(plan, chunk)
-    return compute_chunk(plan, chunk, pool.lend(chunk.index))
 
 
 @dataclass
@@ -301,45 +248,26 @@ def execute(
     else:
         n = min(workers or default_workers(), len(todo))
         where = f"local cluster of {n} {'processes' if use_processes else 'threads'}"
-    in_process = local or not (scheduler or use_processes)
-    pool = BufferPool(plan) if in_process and plan.config.reduce == "none" and todo else None
-    if pool is not None:
-        _POOLS[pool.id] = pool
     try:
         if not todo:
             pass
         elif local:
-            direct = getattr(sink, "compute_into", None)
             for chunk in todo:
-                if not (direct and direct(chunk)):
-                    blocks = pool.lend(chunk.index) if pool else None
-                    _write(sink, plan, chunk, compute_chunk(plan, chunk, blocks), pool)
+                sink.write(chunk, compute_chunk(plan, chunk))
                 bar.advance()
         else:
             size = None if scheduler else min(workers or default_workers(), len(todo))
             with dask_client(scheduler, size, processes=processes) as client:
-                for chunk, values in _distributed(client, plan, todo, pool):
-                    _write(sink, plan, chunk, values, pool)
+                for chunk, values in _distributed(client, plan, todo):
+                    sink.write(chunk, values)
                     del values
                     bar.advance()
     finally:
         bar.close()
-        if pool is not None:
-            _POOLS.pop(pool.id, None)
     return Report(len(chunks), len(todo), time.perf_counter() - started, where)
 
 
-def _write(sink: Any, plan: Plan, chunk: Chunk, values: Any, pool: BufferPool | None) -> None:
-    """Hand a chunk's result to the sink, then its block (if lent) back to the pool."""
-    sink.write(chunk.index, chunk_index(plan, chunk), values)
-    if pool:
-        del values
-        pool.give_back(chunk.index)
-
-
-def _distributed(
-    client: Any, plan: Plan, todo: Iterable[Chunk], pool: BufferPool | None = None
-) -> Iterator[tuple[Chunk, Any]]:
+def _distributed(client: Any, plan: Plan, todo: Iterable[Chunk]) -> Iterator[tuple[Chunk, Any]]:
     """Yield ``(chunk, values)`` as tasks finish, keeping a bounded number in flight.
 
     At least ``IN_FLIGHT_PER_THREAD`` chunks per worker thread are in flight, so no thread
@@ -368,19 +296,9 @@ def _distributed(
         if not chunks:
             return
         keys = [(token, chunk.index) for chunk in chunks]
-        if pool is None:
-            batch_futures = client.map(
-                compute_chunk, [plan] * len(chunks), chunks, key=keys, pure=False
-            )
-        else:
-            batch_futures = client.map(
-                _compute_pooled,
-                [plan] * len(chunks),
-                chunks,
-                [pool.id] * len(chunks),
-                key=keys,
-                pure=False,
-            )
+        batch_futures = client.map(
+            compute_chunk, [plan] * len(chunks), chunks, key=keys, pure=False
+        )
         for chunk, future in zip(chunks, batch_futures, strict=True):
             inflight[future.key] = chunk
         futures.update(batch_futures)

@@ -20,22 +20,19 @@ import numpy as np
 import xarray as xr
 
 from . import __version__
-from .compute import run_kernel
 from .dataset import (
     Layout,
+    chunk_index,
     coordinates,
     dim_sizes,
     global_attrs,
-    grid_dims,
     kept_outputs,
     layouts,
     path_blocks,
     static_values,
 )
 from .errors import ConfigError
-from .kernels import N_DAY_OUTPUTS, N_LP_OUTPUTS
 from .scenarios import Chunk, Plan
-from .variables import PER_DAY, PER_LP_DAY
 
 
 def load(path: str | os.PathLike) -> xr.Dataset:
@@ -55,30 +52,16 @@ def _empty(layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
 
 
 class MemorySink:
-    """Collects chunks into numpy arrays and labels them as an xarray Dataset.
-
-    When every per-scenario output is kept, in-process chunks are computed straight into two
-    blocks holding all outputs (``compute_into``), so nothing is copied; the variables are views.
-    """
+    """Collects chunks into numpy arrays and labels them as an xarray Dataset."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.sizes = dim_sizes(plan)
         self.layouts = {lay.name: lay for lay in layouts(plan)}
-        self.direct = plan.config.variables is None and plan.config.reduce == "none"
-        self.arrays: dict[str, np.ndarray] = {}
-        if self.direct:
-            grid = tuple(self.sizes[d] for d in grid_dims(plan))
-            n, days, n_lp = plan.n_scenarios, plan.n_days, plan.n_lp
-            self.day_block = np.empty((N_DAY_OUTPUTS, n, days))
-            self.lp_block = np.empty((N_LP_OUTPUTS, n, days, n_lp))
-            for row, name in enumerate(PER_DAY):
-                self.arrays[name] = self.day_block[row].reshape(grid + (days,))
-            for row, name in enumerate(PER_LP_DAY):
-                self.arrays[name] = self.lp_block[row].reshape(grid + (days, n_lp))
-        for name, lay in self.layouts.items():
-            if name not in self.arrays:
-                self.arrays[name] = _empty(lay, tuple(self.sizes[d] for d in lay.dims))
+        self.arrays: dict[str, np.ndarray] = {
+            name: _empty(lay, tuple(self.sizes[d] for d in lay.dims))
+            for name, lay in self.layouts.items()
+        }
         for name, values in static_values(plan).items():
             if name in self.arrays:
                 self.arrays[name][...] = values
@@ -87,22 +70,12 @@ class MemorySink:
                 self.arrays[name][index] = block
         self.done: set[int] = set()
 
-    def compute_into(self, chunk: Chunk) -> bool:
-        """Run a chunk's kernel directly into the result blocks, if this sink allows it."""
-        if not self.direct:
-            return False
-        run_kernel(self.plan, chunk.start, chunk.stop, self.day_block, self.lp_block, chunk.start)
-        self.done.add(chunk.index)
-        return True
-
-    def write(self, chunk_id: int, index: tuple[slice, ...], values: dict[str, np.ndarray]) -> None:
+    def write(self, chunk: Chunk, values: dict[str, np.ndarray]) -> None:
         for name, block in values.items():
-            self.arrays[name][index] = block
-        self.done.add(chunk_id)
+            self.arrays[name][chunk_index(self.plan, chunk, name)] = block
+        self.done.add(chunk.index)
 
     def finish(self) -> xr.Dataset:
-        if self.direct:
-            self.arrays["under_supplied"] = self.arrays["under_supplied"] > 0.5
         coords = {name: xr.Variable(*c) for name, c in coordinates(self.plan).items()}
         data = {
             name: xr.Variable(lay.dims, self.arrays[name], lay.attrs)
@@ -315,16 +288,16 @@ class NetCDFSink:
             nc[name][(0,) * len(self.layouts[name].dims)] = 0
         nc.sync()
 
-    def write(self, chunk_id: int, index: tuple[slice, ...], values: dict[str, np.ndarray]) -> None:
-        """Write one chunk's hyperslab, flush it, then record it in the journal."""
+    def write(self, chunk: Chunk, values: dict[str, np.ndarray]) -> None:
+        """Write one chunk's hyperslabs, flush them, then record the chunk in the journal."""
         assert self.nc is not None and self._log is not None
         for name, block in values.items():
             if block.dtype == bool:
                 block = block.view(np.int8)
-            self.nc[name][index] = block
+            self.nc[name][chunk_index(self.plan, chunk, name)] = block
         self.nc.sync()
-        os.write(self._log, f"{chunk_id}\n".encode())
-        self.done.add(chunk_id)
+        os.write(self._log, f"{chunk.index}\n".encode())
+        self.done.add(chunk.index)
 
     def finish(self) -> xr.Dataset:
         """Close, give the file its final name, drop the journal, and open the result."""

@@ -1,28 +1,36 @@
-"""From a checked config to scenarios: the grid, its chunks, and the kernels' input arrays.
+"""From a checked config to scenarios: the grid, its chunks, and what every chunk shares.
 
 A :class:`Plan` holds everything a worker needs to compute any chunk, and nothing large (paths
 are rebuilt from their source). Scenarios are the cartesian product of the sweep dimensions (in
-config order) and the Monte Carlo path index; a chunk is a hyperslab of that grid, so each one
-is written into the result file with one slice per dimension.
+config order) and the Monte Carlo path index; a chunk is a hyperslab of that grid, so each
+variable is written into the result with one slice per dimension it has.
+
+Chunks split the grid along the axes the costly stages depend on first (one value of those per
+chunk) and keep whole the axes only cheap stages read: scenarios that share a book, a
+valuation window or a fee split then fall into one chunk, which computes them once.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from .config import PARAMS, Config, ConfigError, Dimension, check_commitments_fit, load_config
-from .kernels import FEE_CODES, MARGIN_CODES, SHARE_CODES
+from .config import Config, ConfigError, Dimension, check_commitments_fit, load_config
+from .mechanism.kernels import Events, Shapes
+from .mechanism.rules import RULES
 from .paths import PathSource, check_paths, path_source
-from .risk import risk_factor_arrays
+from .stages import STAGE_OF, STAGES, Resolved, resolve
+from .variables import PER_DAY, PER_LP_DAY
 
-OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose raw outputs are about this size
-SUMMARY_CHUNK_FACTOR = 8  # reduce = "summary": chunks this many times the scenarios
-RULE_CODES = {"share_rule": SHARE_CODES, "fee_rule": FEE_CODES, "margin_rule": MARGIN_CODES}
+OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose arrays take about this much memory
+MIN_CHUNKS = 16  # big sweeps get at least this many chunks, to spread over workers
 INT_PARAMS = ("stake_target_period", "valuation_period", "num_ticks")
+# relative cost of a stage per combination of its axes: the chunking keeps together the
+# scenarios that share the costly ones
+STAGE_COST = {"orders": 20.0, "split_weights": 4.0, "valuation": 2.0, "fee_rate": 2.0}
 
 
 @dataclass(frozen=True)
@@ -31,17 +39,15 @@ class Chunk:
 
     index: int
     slices: tuple[slice, ...]
-    start: int  # first flat scenario index
-    stop: int  # one past the last
 
     @property
     def size(self) -> int:
-        return self.stop - self.start
+        return math.prod(s.stop - s.start for s in self.slices)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """A sweep ready to run: grid, chunking and the arrays every chunk shares."""
+    """A sweep ready to run: grid, chunking, the stages' axes and what every chunk shares."""
 
     config: Config
     source: PathSource
@@ -54,6 +60,7 @@ class Plan:
     events: dict[str, np.ndarray]
     given_fee_rate: np.ndarray
     chunk_size: int
+    stages: Resolved
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
@@ -69,75 +76,88 @@ class Plan:
         return len(self.lp_names)
 
     @property
+    def path_axis(self) -> int:
+        return len(self.dims)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The per-scenario outputs kept: all, or those named in ``[sweep] variables``."""
+        wanted = self.config.variables
+        return tuple(n for n in (*PER_DAY, *PER_LP_DAY) if wanted is None or n in wanted)
+
+    def axes_of(self, output: str) -> tuple[int, ...]:
+        """Grid axes a result variable depends on (those of the stage computing it)."""
+        return self.stages.axes[STAGE_OF[output]]
+
+    @property
     def chunks(self) -> list[Chunk]:
-        return chunk_grid(self.grid_shape, self.chunk_size)
+        return chunk_grid(self.grid_shape, self.chunk_size, self.split_order)
 
-    def parameters(self, start: int, stop: int) -> dict[str, np.ndarray]:
-        """Every per-scenario parameter for flat scenarios ``start..stop-1``."""
-        flat = np.arange(start, stop)
-        index = np.unravel_index(flat, self.grid_shape)
-        values: dict[str, Any] = {}
-        for section in PARAMS:
-            for key in PARAMS[section]:
-                values[key] = self.config.params[key]
-        for dim, idx in zip(self.dims, index[:-1], strict=False):
-            if dim.section != "path":
-                values[dim.key] = np.asarray(_coded(dim.key, dim.values))[idx]
-        out: dict[str, np.ndarray] = {}
-        n = stop - start
-        for key, value in values.items():
-            if key in RULE_CODES and isinstance(value, str):
-                value = RULE_CODES[key][value]
-            dtype = np.int64 if key in INT_PARAMS or key in RULE_CODES else np.float64
-            out[key] = np.broadcast_to(np.asarray(value, dtype=dtype), (n,)).copy()
-        out["rf_long"], out["rf_short"] = risk_factor_arrays(
-            out["mu"], out["sigma"], out["tau"], out["lambd"]
+    @property
+    def split_order(self) -> tuple[int, ...]:
+        """Grid axes from the first to split to the last (see the module docstring)."""
+        needed = self.stages.needed(self.outputs)
+        weight = [0.0] * len(self.grid_shape)
+        for name in needed:
+            for axis in self.stages.axes[name]:
+                weight[axis] += STAGE_COST.get(name, 1.0)
+        return tuple(sorted(range(len(weight)), key=lambda a: (-weight[a], a)))
+
+    def axis_values(self, axis: int) -> np.ndarray:
+        """The values along a grid axis as the kernels read them (rule values as codes)."""
+        if axis == self.path_axis:
+            return np.arange(self.n_paths)
+        dim = self.dims[axis]
+        if dim.key in RULES:
+            return np.array([RULES[dim.key].code(v) for v in dim.values], dtype=np.int64)
+        dtype = np.int64 if dim.key in INT_PARAMS else np.float64
+        return np.asarray(dim.values, dtype=dtype)
+
+    def scalar(self, key: str) -> Any:
+        """An unswept parameter's value as the kernels read it."""
+        value = self.config.params[key]
+        return RULES[key].code(value) if key in RULES else value
+
+    @property
+    def event_arrays(self) -> Events:
+        ev = self.events
+        return Events(ev["apply_day"], ev["day"], ev["lp"], ev["stake"], ev["fee_bid"])
+
+    @property
+    def shape_arrays(self) -> Shapes:
+        s = self.shapes
+        return Shapes(
+            s["limit_orders_buy"], s["limit_orders_sell"], s["fractions_buy"], s["fractions_sell"]
         )
-        out["shape_of"] = np.searchsorted(np.asarray(self.tick_values), out["num_ticks"])
-        path_axes = [i for i, d in enumerate(self.dims) if d.section == "path"]
-        if path_axes:
-            path_shape = tuple(self.grid_shape[i] for i in path_axes)
-            out["setting"] = np.ravel_multi_index(tuple(index[i] for i in path_axes), path_shape)
-        else:
-            out["setting"] = np.zeros(n, dtype=np.int64)
-        out["path"] = index[-1].astype(np.int64)
-        return out
 
 
-def _coded(key: str, values: Any) -> Any:
-    """A swept dimension's values, rule names as the kernel's integer codes."""
-    if key in RULE_CODES:
-        return [RULE_CODES[key][value] for value in values]
-    return values
+def chunk_grid(
+    shape: tuple[int, ...], chunk_size: int, split_order: tuple[int, ...] | None = None
+) -> list[Chunk]:
+    """Split a grid into hyperslabs of at most ``chunk_size`` scenarios.
 
-
-def chunk_grid(shape: tuple[int, ...], chunk_size: int) -> list[Chunk]:
-    """Split a C-ordered grid into hyperslabs of at most ``chunk_size`` scenarios.
-
-    The split axis is the outermost one whose inner block fits; axes before it take one index
-    per chunk, axes after it are whole. Chunks are contiguous in flat scenario order.
+    Axes are taken in ``split_order`` (default: C order): the first ones take one index per
+    chunk, then one axis is cut into ranges, the rest are whole.
     """
+    order = tuple(range(len(shape))) if split_order is None else tuple(split_order)
+    sizes = [shape[a] for a in order]
     total = math.prod(shape)
     if total <= chunk_size:
-        return [Chunk(0, tuple(slice(0, n) for n in shape), 0, total)]
-    axis = len(shape) - 1
-    while axis > 0 and math.prod(shape[axis:]) <= chunk_size:
-        axis -= 1
-    inner = math.prod(shape[axis + 1 :])
+        return [Chunk(0, tuple(slice(0, n) for n in shape))]
+    cut = len(sizes) - 1
+    while cut > 0 and math.prod(sizes[cut:]) <= chunk_size:
+        cut -= 1
+    inner = math.prod(sizes[cut + 1 :])
     step = max(1, chunk_size // inner)
     chunks = []
-    for outer in np.ndindex(*shape[:axis]):
-        for lo in range(0, shape[axis], step):
-            hi = min(lo + step, shape[axis])
-            slices = (
-                tuple(slice(i, i + 1) for i in outer)
-                + (slice(lo, hi),)
-                + tuple(slice(0, n) for n in shape[axis + 1 :])
-            )
-            start = int(
-                np.ravel_multi_index(tuple(outer) + (lo,) + (0,) * len(shape[axis + 1 :]), shape)
-            )
-            chunks.append(Chunk(len(chunks), slices, start, start + (hi - lo) * inner))
+    for outer in np.ndindex(*sizes[:cut]):
+        for lo in range(0, sizes[cut], step):
+            hi = min(lo + step, sizes[cut])
+            slices = [slice(0, n) for n in shape]
+            for a, i in zip(order[:cut], outer, strict=True):
+                slices[a] = slice(i, i + 1)
+            slices[order[cut]] = slice(lo, hi)
+            chunks.append(Chunk(len(chunks), tuple(slices)))
     return chunks
 
 
@@ -197,9 +217,54 @@ def commitment_events(config: Config) -> dict[str, np.ndarray]:
     }
 
 
-def auto_chunk_size(n_days: int, n_lp: int) -> int:
-    per_scenario = n_days * (10 + 12 * max(n_lp, 1)) * 8
-    return max(1, OUTPUT_BYTES_TARGET // per_scenario)
+def resolve_stages(config: Config) -> Resolved:
+    """Each stage's grid axes under this config (``sweep.stages.resolve``)."""
+    param_axes = {d.key: i for i, d in enumerate(config.dims) if d.section != "path"}
+    path_axes = tuple(i for i, d in enumerate(config.dims) if d.section == "path")
+    path_axes += (len(config.dims),)  # the Monte Carlo path axis
+    rules = {}
+    for key in RULES:
+        value = config.params[key]
+        rules[key] = value if isinstance(value, tuple) else (value,)
+    return resolve(param_axes, path_axes, rules)
+
+
+def stage_bytes(
+    stages: Resolved, outputs: tuple[str, ...], extent: tuple[int, ...], n_days: int, n_lp: int
+) -> int:
+    """Memory the stages take for a chunk of ``extent`` (its length along every grid axis).
+
+    Each stage keeps about four per-LP arrays over days per combination of its axes.
+    """
+    total = 0
+    for name in stages.needed(outputs):
+        combos = math.prod(extent[a] for a in stages.axes[name])
+        total += combos * n_days * (4 * n_lp + 2) * 8
+    return total
+
+
+def auto_chunk_size(
+    stages: Resolved, outputs: tuple[str, ...], shape: tuple[int, ...], order: tuple[int, ...],
+    n_days: int, n_lp: int,
+) -> int:  # fmt: skip
+    """The most scenarios per chunk whose stages fit :data:`OUTPUT_BYTES_TARGET`.
+
+    Big sweeps get at least :data:`MIN_CHUNKS` chunks, but never fewer scenarios per chunk
+    than would fit if every stage depended on every axis.
+    """
+    n = math.prod(shape)
+    floor = max(1, OUTPUT_BYTES_TARGET // (n_days * (4 * n_lp + 2) * 8 * len(STAGES)))
+    cap = max(floor, -(-n // MIN_CHUNKS))
+
+    def fits(size: int) -> bool:
+        first = chunk_grid(shape, size, order)[0] if size < n else None
+        extent = tuple(s.stop - s.start for s in first.slices) if first else shape
+        return stage_bytes(stages, outputs, extent, n_days, n_lp) <= OUTPUT_BYTES_TARGET
+
+    size = floor
+    while size < min(cap, n) and fits(min(2 * size, cap, n)):
+        size = min(2 * size, cap, n)
+    return size
 
 
 def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> Plan:
@@ -221,16 +286,7 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
     fee_rate = np.zeros(source.n_days)
     if config.fee_rate is not None:
         fee_rate[:] = config.fee_rate
-    size = chunk_size or config.chunk_size
-    if not size:
-        size = auto_chunk_size(source.n_days, len(config.lps))
-        if config.reduce == "summary":
-            # a summary chunk needs no room for per-day outputs (the kernel reduces each
-            # scenario as it goes) and returns D times less than it computes: bigger tasks
-            # spread Dask's per-task cost (a few ms) over more work, while a 100,000-scenario
-            # sweep still makes 50 tasks to balance over the threads
-            size *= SUMMARY_CHUNK_FACTOR
-    return Plan(
+    plan = Plan(
         config=config,
         source=source,
         dims=config.dims,
@@ -241,5 +297,12 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
         tick_values=tick_values,
         events=commitment_events(config),
         given_fee_rate=fee_rate,
-        chunk_size=int(size),
+        chunk_size=1,
+        stages=resolve_stages(config),
     )
+    size = chunk_size or config.chunk_size
+    if not size:
+        size = auto_chunk_size(
+            plan.stages, plan.outputs, plan.grid_shape, plan.split_order, plan.n_days, plan.n_lp
+        )
+    return replace(plan, chunk_size=int(size))

@@ -17,22 +17,58 @@ by the number of days alone: a scenario's numbers never depend on which other sc
 its chunk (numpy's ``mean`` picks its summation order from the array's shape and memory layout,
 so it could).
 
-In summary mode the kernel reduces each scenario's days as soon as they are computed, into
-statistics (:mod:`sweep.kernels`): the per-day outputs never reach main memory. (Running the
-kernel into 48 MiB of outputs and reducing them afterwards, two threads were memory-bound:
-1.52x one thread.)
+Each variable is reduced where it is computed, once per combination of the dimensions it has
+(``sweep.compute``): a variable that does not depend on a swept key is summarised once.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numba
 import numpy as np
 
-from .daystats import N_STATS, series_statistics
-from .kernels import N_DAY_OUTPUTS, N_LP_OUTPUTS, simulate_chunk
-from .variables import PER_DAY, PER_LP_DAY
+from .variables import STATISTICS
+
+N_STATS = len(STATISTICS)  # mean, final, min, max, in this order
+
+
+@numba.njit(cache=True, nogil=True)
+def series_statistics(x, out):  # pragma: no cover - compiled
+    """One series over days ``x`` (D,) -> ``out`` (4,): mean, final, min, max.
+
+    The sum runs in four lanes (days 0, 4, 8, ... in the first, 1, 5, 9, ... in the second,
+    and so on), added as ``(l0 + l1) + (l2 + l3)``, then the last ``D % 4`` days in order: a
+    fixed order that depends on ``D`` alone, and four independent additions per step instead
+    of one long chain of dependent ones (about three times faster).
+    """
+    n_days = x.shape[0]
+    full = n_days - n_days % 4
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    lo = float(x[0])
+    hi = lo
+    for d in range(0, full, 4):
+        x0 = float(x[d])
+        x1 = float(x[d + 1])
+        x2 = float(x[d + 2])
+        x3 = float(x[d + 3])
+        a0 += x0
+        a1 += x1
+        a2 += x2
+        a3 += x3
+        lo = min(lo, min(min(x0, x1), min(x2, x3)))
+        hi = max(hi, max(max(x0, x1), max(x2, x3)))
+    total = (a0 + a1) + (a2 + a3)
+    for d in range(full, n_days):
+        v = float(x[d])
+        total += v
+        lo = min(lo, v)
+        hi = max(hi, v)
+    out[0] = total / n_days
+    out[1] = float(x[n_days - 1])
+    out[2] = lo
+    out[3] = hi
 
 
 @numba.njit(cache=True, nogil=True)
@@ -68,46 +104,4 @@ def summarise(results: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out[name] = stats
         if name == "under_supplied":
             out["under_supplied_share"] = stats[..., 0].copy()
-    return out
-
-
-def compute_summary(
-    plan: Any, start: int, stop: int, wanted: tuple[str, ...] | None
-) -> dict[str, np.ndarray]:
-    """Summary statistics of flat scenarios ``start..stop-1``, each ``(n[, lp], stat)``.
-
-    The kernel reduces each scenario's days as soon as they are computed (see
-    :mod:`sweep.kernels`): its per-day outputs are a one-scenario scratch row, and the only new
-    memory is the statistics, ``D`` times smaller than the full outputs.
-    """
-    from .compute import kernel_arguments
-
-    n = stop - start
-    n_days, n_lp = plan.n_days, plan.n_lp
-    paths, scenario, shared = kernel_arguments(plan, start, stop)
-    day_rows = [(r, name) for r, name in enumerate(PER_DAY) if wanted is None or name in wanted]
-    lp_rows = [(r, name) for r, name in enumerate(PER_LP_DAY) if wanted is None or name in wanted]
-    stats_day = np.empty((len(day_rows), n, N_STATS))
-    stats_lp = np.empty((len(lp_rows), n, n_lp, N_STATS))
-    if day_rows or lp_rows:
-        simulate_chunk(
-            *paths,
-            *scenario,
-            *shared,
-            np.empty((N_DAY_OUTPUTS, 1, n_days)),
-            np.empty((N_LP_OUTPUTS, 1, n_days, n_lp)),
-            0,
-            np.array([r for r, _ in day_rows], dtype=np.int64),
-            np.array([r for r, _ in lp_rows], dtype=np.int64),
-            stats_day,
-            stats_lp,
-        )
-    out: dict[str, np.ndarray] = {}
-    for i, (_, name) in enumerate(day_rows):
-        out[name] = stats_day[i]
-    for i, (_, name) in enumerate(lp_rows):
-        out[name] = stats_lp[i]
-    if "under_supplied" in out:
-        # the kernel writes 1.0/0.0; the mean of those is the share of days
-        out["under_supplied_share"] = out["under_supplied"][:, 0].copy()
     return out

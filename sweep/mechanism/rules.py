@@ -1,0 +1,115 @@
+"""The rule registry: every rule key, its values, their codes and what each value reads.
+
+One table that config checking (which values exist), the kernels' dispatch (the integer code of
+a value is its position here), the result's coordinates (values by name) and the README's rule
+tables all read. A rule value declares what it reads beyond its step's own inputs: parameters
+(``params``), other steps (``steps``) and whether it reads the market path (``path``). The
+engine turns that into each result variable's dimensions: a variable keeps a sweep dimension
+only if some rule value in play reads it.
+
+Adding a rule value is one entry here, one branch in its step (``sweep.mechanism``) and the
+reference model's branch in ``tests/reference_model.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What one rule value reads, besides its step's own inputs."""
+
+    doc: str
+    params: tuple[str, ...] = ()
+    steps: tuple[str, ...] = ()
+    path: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule key: the step it chooses the computation of, and its values (first = default)."""
+
+    key: str
+    step: str
+    values: dict[str, Reads] = field(default_factory=dict)
+    doc: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.values)
+
+    @property
+    def default(self) -> str:
+        return next(iter(self.values))
+
+    def code(self, name: str) -> int:
+        """The kernels' integer code of a value: its position in the registry."""
+        return self.names.index(name)
+
+
+RULES: dict[str, Rule] = {
+    rule.key: rule
+    for rule in (
+        Rule(
+            "share_rule",
+            step="split_weights",
+            doc="how fees are split between LPs (step 7)",
+            values={
+                "equity": Reads(
+                    "equity-like shares: entry valuation vs today's",
+                    steps=("valuation",),
+                ),
+                "stake": Reads("pro rata to stake"),
+                "virtual_stake": Reads(
+                    "Vega spec 0042-LIQF: stake grown with average-volume growth per "
+                    "valuation period",
+                    params=("valuation_period",),
+                    steps=("valuation",),
+                ),
+                "time_weighted": Reads(
+                    "the liquidity paper: sigmoid weight of each tranche's age",
+                    params=("steepness", "midpoint", "days_per_year"),
+                ),
+            },
+        ),
+        Rule(
+            "fee_rule",
+            step="fee_rate",
+            doc="the liquidity fee rate of a day (step 5)",
+            values={
+                "marginal": Reads(
+                    "the bid of the LP whose stake reaches the target",
+                    steps=("target_stake",),
+                ),
+                "weighted": Reads(
+                    "stake-weighted mean bid of the LPs walked", steps=("target_stake",)
+                ),
+                "given": Reads("the `fee_rate` series"),
+            },
+        ),
+        Rule(
+            "margin_rule",
+            step="margin",
+            doc="an LP's margin from its two sides (step 9)",
+            values={
+                "max": Reads("the larger of the buy and sell side's margin"),
+                "sum": Reads("both sides' margin (the old code's)"),
+            },
+        ),
+    )
+}
+
+SHARE_EQUITY, SHARE_STAKE, SHARE_VIRTUAL, SHARE_TIME_WEIGHTED = range(4)
+FEE_MARGINAL, FEE_WEIGHTED, FEE_GIVEN = range(3)
+MARGIN_MAX, MARGIN_SUM = range(2)
+
+# the kernels branch on these constants; the registry's order must give them
+assert RULES["share_rule"].names == ("equity", "stake", "virtual_stake", "time_weighted")
+assert RULES["fee_rule"].names == ("marginal", "weighted", "given")
+assert RULES["margin_rule"].names == ("max", "sum")
+
+
+def code(key: str, value: str) -> int:
+    """The integer code of rule ``key``'s value ``value``."""
+    return RULES[key].code(value)

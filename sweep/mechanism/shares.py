@@ -1,0 +1,125 @@
+"""Step 7: each LP's weight in the fee split, under each share rule, and step 8's shares.
+
+The weights that remember the past (tranches of stake with their entry valuation or entry
+day, virtual stake) are state carried from day to day; the functions here update that state for
+one commitment event or one period end, and read the weights of one day from it.
+
+Tranche state, for the LPs' increases so far (T at most the number of events):
+``tranche_lp`` (T,) int, ``tranche_entry`` (T,) float (valuation at entry), ``tranche_day``
+(T,) float (the event's possibly fractional day), ``tranche_stake`` (T,) float.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+
+from .rules import SHARE_EQUITY, SHARE_STAKE, SHARE_VIRTUAL
+
+
+@numba.njit(cache=True, nogil=True)
+def open_or_scale_tranches(
+    lp, old, new, valuation_pre, day, n_tranches, tranche_lp, tranche_entry, tranche_day,
+    tranche_stake, virtual,
+):  # pragma: no cover - compiled
+    """Step 2's effect on the fee-split state of one event of LP ``lp`` (stake ``old -> new``).
+
+    An increase opens a tranche at ``valuation_pre`` (or at its own size on an empty market)
+    and adds to virtual stake; a decrease scales the LP's tranches and virtual stake by
+    ``new/old``; an exit (``new == 0``) closes its tranches. virtual: (L,). Returns the new
+    number of tranches.
+    """
+    if new > old:
+        delta = new - old
+        tranche_lp[n_tranches] = lp
+        tranche_entry[n_tranches] = valuation_pre if valuation_pre != 0.0 else delta
+        tranche_day[n_tranches] = day
+        tranche_stake[n_tranches] = delta
+        virtual[lp] += delta
+        return n_tranches + 1
+    if new < old:
+        scale = new / old
+        virtual[lp] *= scale
+        if new == 0.0:
+            # every tranche of the LP weighs 0 from now on: drop them, keep the others in order
+            kept = 0
+            for t in range(n_tranches):
+                if tranche_lp[t] != lp:
+                    tranche_lp[kept] = tranche_lp[t]
+                    tranche_entry[kept] = tranche_entry[t]
+                    tranche_day[kept] = tranche_day[t]
+                    tranche_stake[kept] = tranche_stake[t]
+                    kept += 1
+            return kept
+        for t in range(n_tranches):
+            if tranche_lp[t] == lp:
+                tranche_stake[t] *= scale
+    return n_tranches
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def time_weight(age, steepness, midpoint):  # pragma: no cover - compiled
+    """The liquidity paper's weight of a tranche ``age`` years old."""
+    return 1.0 / (1.0 + math.exp(-steepness * (age - midpoint)))
+
+
+@numba.njit(cache=True, nogil=True)
+def split_weights(
+    rule, d, valuation, stake, virtual, n_tranches, tranche_lp, tranche_entry, tranche_day,
+    tranche_stake, steepness, midpoint, days_per_year, weight,
+):  # pragma: no cover - compiled
+    """Step 7: every LP's weight in the fee split on day ``d`` under ``rule``.
+
+    ``equity``: sum over its tranches of ``valuation/entry * stake``; ``stake``: its stake;
+    ``virtual_stake``: its virtual stake; ``time_weighted``: sum over its tranches of
+    ``w(age) * stake``. stake, virtual, weight: (L,); weight is written.
+    """
+    n_lp = weight.shape[0]
+    if rule == SHARE_STAKE:
+        for l in range(n_lp):
+            weight[l] = stake[l]
+        return
+    if rule == SHARE_VIRTUAL:
+        for l in range(n_lp):
+            weight[l] = virtual[l]
+        return
+    for l in range(n_lp):
+        weight[l] = 0.0
+    if rule == SHARE_EQUITY:
+        for t in range(n_tranches):
+            weight[tranche_lp[t]] += valuation / tranche_entry[t] * tranche_stake[t]
+    else:
+        for t in range(n_tranches):
+            age = (d - tranche_day[t]) / days_per_year
+            weight[tranche_lp[t]] += time_weight(age, steepness, midpoint) * tranche_stake[t]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def next_average_volume(average, period_volume, n):  # pragma: no cover - compiled
+    """``A(0) = T(0)``, ``A(n) = A(n-1)*n/(n+1) + T(n)/(n+1)``."""
+    if n == 0:
+        return period_volume
+    return average * n / (n + 1) + period_volume / (n + 1)
+
+
+@numba.njit(cache=True, nogil=True)
+def virtual_stake_update(stake, virtual, previous, average, n):  # pragma: no cover - compiled
+    """The end of valuation period ``n``: virtual stake grows with average volume.
+
+    ``virtual = stake`` when ``n <= 1`` or an average is 0, else
+    ``max(stake, (1 + r) * virtual)``, ``r = (A(n) - A(n-1))/A(n-1)``. stake, virtual: (L,).
+    """
+    if n <= 1 or previous == 0.0 or average == 0.0:
+        for l in range(stake.shape[0]):
+            virtual[l] = stake[l]
+        return
+    growth = (average - previous) / previous
+    for l in range(stake.shape[0]):
+        virtual[l] = max(stake[l], (1.0 + growth) * virtual[l])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def share_of(part, total):  # pragma: no cover - compiled
+    """``part/total``, 0 when the total is 0 (nothing active)."""
+    return part / total if total > 0.0 else 0.0
