@@ -5,11 +5,10 @@
 result file.
 """
 
-__version__ = "0.1.0"
-
-from .compare import compare  # noqa: E402
-from .errors import ConfigError  # noqa: E402
-from .io import load  # noqa: E402
-from .runner import run  # noqa: E402
+from .compare import compare
+from .errors import ConfigError
+from .io import load
+from .runner import run
+from .version import __version__
 
 __all__ = ["ConfigError", "__version__", "compare", "load", "run"]

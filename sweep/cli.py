@@ -12,8 +12,8 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from . import __version__
 from .errors import ConfigError
+from .version import __version__
 
 DEFAULT_CONFIG = "default"
 

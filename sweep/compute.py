@@ -22,7 +22,7 @@ import numpy as np
 from .mechanism.kernels import Events, Shapes
 from .risk import risk_factor_arrays
 from .scenarios import Chunk, Plan
-from .stages import DERIVED, STAGE_OF, STAGES
+from .stages import DERIVED, STAGE_OF, STAGES, rule_params
 from .summary import day_statistics
 from .variables import PER_LP_DAY
 
@@ -52,12 +52,13 @@ class ChunkContext:
     def __init__(self, chunk_data: ChunkData, stage: str) -> None:
         self.data = chunk_data
         self.axes = chunk_data.plan.stages.axes[stage]
+        self.optional = rule_params(STAGES[stage])
         self.n = math.prod(chunk_data.extent[a] for a in self.axes)
         self.n_days = chunk_data.plan.n_days
         self.n_lp = chunk_data.plan.n_lp
 
     def param(self, key: str) -> np.ndarray:
-        return self.data.param(key, self.axes)
+        return self.data.param(key, self.axes, self.optional)
 
     def rows(self, stage: str) -> np.ndarray:
         return projection(self.data.extent, self.axes, self.data.plan.stages.axes[stage])
@@ -112,11 +113,18 @@ class ChunkData:
         values = self.plan.axis_values(axis)[self.chunk.slices[axis]]
         return values.reshape(tuple(self.extent[a] if a == axis else 1 for a in axes))
 
-    def param(self, key: str, axes: tuple[int, ...]) -> np.ndarray:
-        """A parameter per combination of a block over ``axes``, as the kernels read it."""
+    def param(
+        self, key: str, axes: tuple[int, ...], optional: frozenset = frozenset()
+    ) -> np.ndarray:
+        """A parameter per combination of a block over ``axes``, as the kernels read it.
+
+        A key swept along an axis the block lacks is an error (the stage's declaration misses
+        it), unless it is ``optional``: read only by rule values not in play, so any of its
+        values will do (the first is given).
+        """
         n = math.prod(self.extent[a] for a in axes)
         if key in DERIVED:
-            base = [self.param(k, axes) for k in DERIVED[key]]
+            base = [self.param(k, axes, optional) for k in DERIVED[key]]
             rf_long, rf_short = risk_factor_arrays(*base)
             return rf_long if key == "rf_long" else rf_short
         if key == "shape_row":
@@ -126,7 +134,9 @@ class ChunkData:
         if key in self.param_axis:
             axis = self.param_axis[key]
             if axis not in axes:
-                raise ValueError(f"a stage over axes {axes} reads {key!r} (axis {axis})")
+                if key not in optional:
+                    raise ValueError(f"a stage over axes {axes} reads {key!r} (axis {axis})")
+                return np.full(n, self.axis_block(axis, (axis,))[0])
             values = self.axis_block(axis, axes)
             return np.ascontiguousarray(np.broadcast_to(values, shape).reshape(n))
         value = self.plan.scalar(key)

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
 from .config import PARAMS, PATH_PARAMS, path_dim_name
 from .risk import risk_factor_arrays
 from .scenarios import Chunk, Plan
 from .summary import summarise
 from .variables import PATH_SERIES, STATISTICS, VARIABLES
+from .version import __version__
 
 SHAPE_VARIABLES = ("limit_orders_buy", "limit_orders_sell", "fractions_buy", "fractions_sell")
 COMMIT_VARIABLES = {

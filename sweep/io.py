@@ -19,7 +19,6 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
-from . import __version__
 from .dataset import (
     Layout,
     chunk_index,
@@ -33,6 +32,7 @@ from .dataset import (
 )
 from .errors import ConfigError
 from .scenarios import Chunk, Plan
+from .version import __version__
 
 
 def load(path: str | os.PathLike) -> xr.Dataset:

@@ -3,8 +3,9 @@
 The result dataset keeps only each LP's margins and supplied liquidity; the figures and anyone
 checking those numbers need the book behind them: the price levels on both sides of mid, the
 probability of trading at each, the limit orders and the pegged volumes that top the LP up to
-its obligation. These are plain numpy functions of plain arguments, so they can be checked
-against the mechanism by hand, plus :func:`order_book_from_dataset` for a result dataset.
+its obligation. They come from the engine's own step functions (:mod:`sweep.mechanism.book`),
+so the book drawn is the book the sweep computed, number for number; plus
+:func:`order_book_from_dataset` for a result dataset.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from .mechanism import book
+from .mechanism.rules import RULES
+
 __all__ = [
     "PROB_FLOOR",
     "BookSide",
@@ -26,15 +30,15 @@ __all__ = [
     "order_book_from_dataset",
 ]
 
-PROB_FLOOR = 1e-10
+PROB_FLOOR = book.PROB_FLOOR
 """Levels whose probability of trading is at most this get no pegged volume."""
 
-_erfc = np.frompyfunc(math.erfc, 1, 1)
+_normal_cdf = np.vectorize(book.normal_cdf, otypes=[float])
 
 
 def normal_cdf(x: np.ndarray | float) -> np.ndarray:
     """Standard normal cdf, ``Phi(x) = erfc(-x/sqrt 2)/2`` (accurate far into both tails)."""
-    return np.asarray(0.5 * _erfc(-np.asarray(x, dtype=float) / math.sqrt(2.0)), dtype=float)
+    return np.asarray(_normal_cdf(np.asarray(x, dtype=float)), dtype=float)
 
 
 def probability_of_trading(
@@ -48,10 +52,11 @@ def probability_of_trading(
     levels = np.asarray(levels, dtype=float)
     if mid <= 0 or np.any(levels <= 0):
         raise ValueError(f"prices must be > 0, got mid={mid} and levels down to {levels.min()}")
-    sb = sigma * math.sqrt(tau)
-    z = (np.log(levels / mid) - (mu - 0.5 * sigma**2) * tau) / sb
-    cdf = normal_cdf(z)
-    return np.where(levels > mid, 1.0 - cdf, cdf)
+    spread = sigma * math.sqrt(tau)
+    drift = (mu - 0.5 * sigma * sigma) * tau
+    return np.array(
+        [book.probability_of_trading(p, mid, drift, spread) for p in levels.reshape(-1)]
+    ).reshape(levels.shape)
 
 
 @dataclass(frozen=True)
@@ -103,9 +108,8 @@ class OrderBook:
     @property
     def margin(self) -> float:
         """Margin charged: the larger side (``"max"``) or both sides (``"sum"``)."""
-        if self.margin_rule == "sum":
-            return self.buy.margin + self.sell.margin
-        return max(self.buy.margin, self.sell.margin)
+        rule = RULES["margin_rule"].code(self.margin_rule)
+        return float(book.combined_margin(rule, self.buy.margin, self.sell.margin))
 
     @property
     def supplied_liquidity(self) -> float:
@@ -136,36 +140,40 @@ def _shape(name: str, values: Sequence[float] | np.ndarray, num_ticks: int) -> n
 
 def _side(
     side: str,
-    levels: np.ndarray,
     mid: float,
+    tick_size: float,
+    num_ticks: int,
+    drift: float,
+    spread: float,
     obligation: float,
     limit: np.ndarray,
     fractions: np.ndarray,
-    prob: np.ndarray,
     risk_factor: float,
 ) -> BookSide:
-    total_f = fractions.sum()
-    # an "empty" shape has no fractions: it places no pegged volume (as the engine does)
-    f = fractions / total_f if total_f > 0 else np.zeros_like(fractions)
-    limit_liq = float(np.sum(limit * levels * prob))
-    remaining = max(obligation - limit_liq, 0.0)
-    tradable = prob > PROB_FLOOR
-    pegged = np.zeros_like(levels)
-    pegged[tradable] = np.ceil(remaining * f[tradable] / (prob[tradable] * levels[tradable]))
-    liquidity = float(np.sum((limit + pegged) * levels * prob))
-    margin = float(risk_factor * mid * pegged.sum())
+    """One side, through the engine's step functions (MECHANISM.md, step 9)."""
+    sign = 1.0 if side == "sell" else -1.0
+    levels, prob = np.zeros(num_ticks), np.zeros(num_ticks)
+    weighted, inverse = np.zeros(num_ticks), np.zeros(num_ticks)
+    book.book_side(mid, sign, tick_size, num_ticks, drift, spread, levels, prob, weighted, inverse)
+    shares = np.zeros(num_ticks)
+    book.pegged_shares(fractions, shares)  # an "empty" shape: all 0, no pegged volume
+    limit_liq = book.limit_liquidity(limit, weighted, num_ticks)
+    pegged = np.zeros(num_ticks)
+    total, liquidity = book.side_orders(
+        obligation, limit_liq, shares, inverse, weighted, num_ticks, pegged
+    )
     return BookSide(
         side=side,
         levels=levels,
         prob=prob,
         limit=limit,
-        fractions=f,
+        fractions=shares,
         pegged=pegged,
-        limit_liquidity=limit_liq,
-        remaining=remaining,
-        liquidity=liquidity,
+        limit_liquidity=float(limit_liq),
+        remaining=max(obligation - limit_liq, 0.0),
+        liquidity=float(liquidity),
         risk_factor=float(risk_factor),
-        margin=margin,
+        margin=float(book.side_margin(risk_factor, mid, total)),
     )
 
 
@@ -204,7 +212,7 @@ def build_order_book(
             f"the lowest buy level mid - num_ticks*tick_size = {mid - num_ticks * tick_size:g} "
             f"is not a price (mid={mid:g}, num_ticks={num_ticks}, tick_size={tick_size:g})"
         )
-    if margin_rule not in ("max", "sum"):
+    if margin_rule not in RULES["margin_rule"].names:
         raise ValueError(f"margin_rule must be 'max' or 'sum', got {margin_rule!r}")
     shapes = {
         name: _shape(name, values, num_ticks)
@@ -215,24 +223,19 @@ def build_order_book(
             ("fractions_sell", fractions_sell),
         )
     }
-    ticks = np.arange(1, num_ticks + 1, dtype=float) * tick_size
-    buy_levels, sell_levels = mid - ticks, mid + ticks
     stake = float(max(stake, 0.0))
     active = stake > 0
-    obligation = float(k * stake)
+    obligation = float(k * stake) if active else 0.0
+    spread = sigma * math.sqrt(tau)
+    drift = (mu - 0.5 * sigma * sigma) * tau
     sides = {}
-    for side, levels, rf in (("buy", buy_levels, rf_long), ("sell", sell_levels, rf_short)):
+    for side, rf in (("buy", rf_long), ("sell", rf_short)):
         limit = shapes[f"limit_orders_{side}"] if active else np.zeros(num_ticks)
+        fractions = shapes[f"fractions_{side}"]
         sides[side] = _side(
-            side,
-            levels,
-            float(mid),
-            obligation,
-            limit,
-            shapes[f"fractions_{side}"],
-            probability_of_trading(levels, mid, mu, sigma, tau),
-            float(rf),
-        )
+            side, float(mid), float(tick_size), num_ticks, drift, spread, obligation,
+            limit, fractions, float(rf),
+        )  # fmt: skip
     return OrderBook(
         mid=float(mid),
         stake=stake,

@@ -299,6 +299,13 @@ STAGE_OF: dict[str, str] = {name: s.name for s in STAGES.values() for name in s.
 """The stage that computes each result variable."""
 
 
+def rule_params(stage: Stage) -> frozenset[str]:
+    """Parameters that only some values of the stage's rule read."""
+    if stage.rule is None:
+        return frozenset()
+    return frozenset(p for reads in RULES[stage.rule].values.values() for p in reads.params)
+
+
 @dataclass(frozen=True)
 class Resolved:
     """The stages of one sweep: each one's axes and the stages it reads (rules in play)."""

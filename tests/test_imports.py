@@ -1,0 +1,158 @@
+"""The package's imports run one way: mechanism <- engine <- results <- API and CLI.
+
+Read from the source with ``ast`` (every import, at module level or inside a function), so a
+cycle fails here even where Python would tolerate it at run time.
+"""
+
+from __future__ import annotations
+
+import ast
+from importlib.metadata import version
+from pathlib import Path
+
+import sweep
+
+PACKAGE = Path(sweep.__file__).parent
+
+# each module's layer; a module may import only from its own layer or lower ones
+LAYERS = {
+    "mechanism": 0,
+    "errors": 0,
+    "variables": 0,
+    "version": 0,
+    "tomlw": 0,
+    "arrays": 0,
+    "summary": 1,
+    "risk": 1,
+    "config": 1,
+    "paths": 1,
+    "stages": 2,
+    "scenarios": 2,
+    "compute": 2,
+    "dataset": 3,
+    "io": 3,
+    "execution": 3,
+    "orderbook": 3,
+    "runner": 4,
+    "compare": 4,
+    "info": 4,
+    "plot": 4,
+    "plot_cli": 5,
+    "cli": 5,
+    "__init__": 5,
+    "__main__": 5,
+}
+ENGINE = "mechanism <- (config, paths, summary) <- (stages, scenarios, compute) <- results <- API/CLI"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Modules of ``sweep`` that the file imports, as dotted names relative to the package."""
+    here = module_name(path).split(".")
+    package = here[:-1] if path.name != "__init__.py" else here[:-1]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                if not (node.module or "").startswith("sweep"):
+                    continue
+                base = (node.module or "").split(".")[1:]
+            else:
+                base = package[: len(package) - (node.level - 1)] + (
+                    node.module.split(".") if node.module else []
+                )
+            for alias in node.names:
+                candidate = ".".join([*base, alias.name])
+                found.add(candidate if _exists(candidate) else ".".join(base))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("sweep."):
+                    found.add(alias.name.split(".", 1)[1])
+    return {name for name in found if name and _exists(name)}
+
+
+def _exists(name: str) -> bool:
+    target = PACKAGE.joinpath(*name.split("."))
+    return target.with_suffix(".py").is_file() or (target / "__init__.py").is_file()
+
+
+def graph() -> dict[str, set[str]]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = module_name(path)
+        if name.endswith(".__init__"):
+            name = name[: -len(".__init__")]
+        out[name] = {d for d in imports_of(path) if d != name}
+    return out
+
+
+def layer(name: str) -> int:
+    return LAYERS[name.split(".")[0]]
+
+
+def test_every_module_has_a_layer():
+    missing = sorted({n.split(".")[0] for n in graph()} - set(LAYERS))
+    assert not missing, f"give these modules a layer in LAYERS: {missing}"
+
+
+def test_imports_have_no_cycle():
+    edges = graph()
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(edges.get(node, ())):
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep) :] + [dep]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)
+
+
+def test_imports_run_one_way():
+    wrong = [
+        f"{name} (layer {layer(name)}) imports {dep} (layer {layer(dep)})"
+        for name, deps in graph().items()
+        for dep in deps
+        if layer(dep) > layer(name) and name not in ("__init__", "__main__")
+    ]
+    assert not wrong, f"imports must run {ENGINE}:\n" + "\n".join(sorted(wrong))
+
+
+def test_the_mechanism_imports_nothing_else_of_sweep():
+    outside = {
+        f"{name} -> {dep}"
+        for name, deps in graph().items()
+        if name.startswith("mechanism")
+        for dep in deps
+        if not dep.startswith("mechanism")
+    }
+    assert not outside
+
+
+def test_the_cycle_check_finds_a_cycle(tmp_path, monkeypatch):
+    """The check itself can fail: a two-module cycle is reported."""
+    edges = {"a": {"b"}, "b": {"a"}}
+    monkeypatch.setattr(__import__(__name__), "graph", lambda: edges)
+    try:
+        test_imports_have_no_cycle()
+    except AssertionError as exc:
+        assert "a -> b -> a" in str(exc)
+    else:
+        raise AssertionError("the cycle was not found")
+
+
+def test_version_comes_from_the_package_metadata():
+    assert sweep.__version__ == version("sweep")
