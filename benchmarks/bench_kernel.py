@@ -1,9 +1,25 @@
-"""Kernel and end-to-end throughput on the core grid: 20,000 scenarios x 365 days x 4 LPs.
+"""The engine of the working tree against today's (commit a7160b6) on the core grid, one run.
 
-Run: ``python benchmarks/bench_kernel.py [--scenarios N]``. One process, one core (in-process
-execution, no Dask). Prints LP-days per second inside the kernel and for ``sweep.run`` end to end
-(dataset built), and their ratio. Targets (issue 2): kernel >= 10 million LP-days/s, end to end
->= half of that.
+Run: ``python benchmarks/bench_kernel.py [--scenarios N] [--paths P] [--repeat R]`` (default
+20,000 scenarios = 40 values of v x 10 valuation_period x 10 stake_target_period x 5 k, 365
+days, 4 LPs; ``--paths P`` keeps the count with P Monte Carlo paths innermost, so neighbours
+share no market path). One core (``NUMBA_NUM_THREADS=1``, one worker). Measures, all in this
+run, and prints as ratios (the machine is shared and noisy: absolute rates drift, ratios of
+times taken side by side do not):
+
+1. kernel: today's kernel alone (``yardstick.old_kernel_seconds``: the frozen kernel of a7160b6
+   over its chunks, arguments built untimed, output buffers reused) against the new engine's
+   unit of work (``sweep.compute.compute_chunk`` over ``make_plan(config).chunks``, inputs and
+   all), best of 2 each, in LP-days per second. Target: new >= 2x old.
+2. end to end, like for like: ``sweep run CONFIG --out tmp.nc --workers 1`` in a child
+   process, old engine (the package of a7160b6) and new, alternating, best of ``--repeat``
+   (after one untimed warm-up run of each on a small grid). Target: new >= 2x old. Also, for
+   information, the new engine in this process: ``sweep.run(config, scheduler="synchronous")``.
+3. result bytes: the sum of ``nbytes`` of the data variables of each engine's file (today's
+   engine keeps every sweep dimension on every variable, the new one only those a variable
+   depends on). Target: new >= 10x fewer bytes.
+
+Prints PASS/FAIL per target.
 """
 
 from __future__ import annotations
@@ -15,13 +31,17 @@ import time
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+from cli_run import old_vs_new  # noqa: E402
 from grid import DAYS, LPS, PATH, PER_V, network  # noqa: E402
+from timing import compute_seconds, lp_days, verdict  # noqa: E402
+from yardstick import old_kernel_seconds  # noqa: E402
 
 import sweep  # noqa: E402
-from sweep.compute import run_kernel  # noqa: E402
-from sweep.kernels import N_DAY_OUTPUTS, N_LP_OUTPUTS  # noqa: E402
-from sweep.scenarios import make_plan  # noqa: E402
+
+KERNEL_TARGET = 2.0
+END_TO_END_TARGET = 2.0
+BYTES_TARGET = 10.0
 
 
 def core_config(
@@ -52,53 +72,85 @@ def core_config(
     }
 
 
-def kernel_rate(plan, repeat: int = 2) -> float:
-    """Best LP-days/s of the kernel alone over the whole grid, chunk by chunk.
+def warm_config(config: dict) -> dict:
+    """The same market, LPs and rules on a grid of 4 scenarios: a warm-up run."""
+    small = copy.deepcopy(config)
+    small["sweep"]["paths"] = 1
+    small["network"] = {"v": [1.0, 2.0], "k": [1.0, 2.0]}
+    return small
 
-    Output buffers are allocated once and reused, so this times the kernel's work, not the
-    operating system's first touch of fresh pages.
-    """
-    size = plan.chunk_size
-    out_day = np.empty((N_DAY_OUTPUTS, size, plan.n_days))
-    out_lp = np.empty((N_LP_OUTPUTS, size, plan.n_days, plan.n_lp))
-    run_kernel(plan, 0, 1, out_day, out_lp)  # compile, or load from Numba's cache
-    best = np.inf
-    for _ in range(repeat):
-        elapsed = 0.0
-        for chunk in plan.chunks:
-            t0 = time.perf_counter()
-            run_kernel(plan, chunk.start, chunk.stop, out_day, out_lp)
-            elapsed += time.perf_counter() - t0
-        best = min(best, elapsed)
-    return plan.n_scenarios * plan.n_days * plan.n_lp / best
+
+def data_bytes(path) -> int:
+    """Sum of ``nbytes`` of a result file's data variables (their size in memory)."""
+    with xr.open_dataset(path) as ds:
+        return int(sum(v.nbytes for v in ds.data_vars.values()))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", type=int, default=20_000)
     parser.add_argument(
         "--paths", type=int, default=1, help="Monte Carlo paths (innermost): no sharing"
     )
+    parser.add_argument("--repeat", type=int, default=2, help="end-to-end runs of each engine")
     args = parser.parse_args()
     config = core_config(args.scenarios, paths=args.paths)
-    plan = make_plan(config)
-    lp_days = plan.n_scenarios * plan.n_days * plan.n_lp
-    rate = kernel_rate(plan)
-    best = np.inf
+    work = lp_days(config)
+    n = work // (DAYS * len(LPS))
+    print(f"core grid: {n:,} scenarios x {DAYS} days x {len(LPS)} LPs, paths={args.paths}")
+
+    old_s, _ = old_kernel_seconds(config, repeat=2)
+    new_s = compute_seconds(config, repeat=2)
+    ratio = old_s / new_s
+    print("1. kernel, one core, best of 2:")
+    print(f"  old: a7160b6 kernel alone     {old_s:7.2f} s {work / old_s / 1e6:8.2f} M LP-days/s")
+    print(f"  new: compute_chunk per chunk  {new_s:7.2f} s {work / new_s / 1e6:8.2f} M LP-days/s")
+    print(
+        f"  new / old: {ratio:.2f}x (target >= {KERNEL_TARGET:g}x): "
+        f"{verdict(ratio >= KERNEL_TARGET)}"
+    )
+
+    both = old_vs_new(
+        config,
+        "kernel",
+        options=("--workers", "1"),
+        repeat=args.repeat,
+        warm=warm_config(config),
+        measure=data_bytes,
+    )
+    old_run, new_run = both.best("old"), both.best("new")
+    ratio = both.ratio()
+    print(f"2. end to end, `sweep run CONFIG --out tmp.nc --workers 1`, best of {args.repeat}:")
+    for name, run in (("old", old_run), ("new", new_run)):
+        print(
+            f"  {name}: {run.seconds:7.2f} s {work / run.seconds / 1e6:8.2f} M LP-days/s, "
+            f"peak RSS {run.peak_rss / 1e9:.2f} GB (all: "
+            f"{[round(r.seconds, 2) for r in both.runs[name]]})"
+        )
+    print(
+        f"  new / old: {ratio:.2f}x (target >= {END_TO_END_TARGET:g}x): "
+        f"{verdict(ratio >= END_TO_END_TARGET)}"
+    )
+
+    best = float("inf")
     for _ in range(2):  # best of two: a VM's first touch of fresh memory is slow, once
-        ds = None
         t0 = time.perf_counter()
         ds = sweep.run(config, scheduler="synchronous")
         best = min(best, time.perf_counter() - t0)
-    end_to_end = lp_days / best
+        del ds
     print(
-        f"paths={args.paths} scenarios={plan.n_scenarios} days={plan.n_days} lps={plan.n_lp} "
-        f"chunk_size={plan.chunk_size} result={ds.nbytes / 2**30:.2f} GiB"
+        f"  new in this process, sweep.run(config, scheduler='synchronous'), best of 2: "
+        f"{best:.2f} s, {work / best / 1e6:.2f} M LP-days/s (information)"
     )
-    print(f"kernel:      {rate / 1e6:8.2f} M LP-days/s (target >= 10)")
+
+    old_b, new_b = both.measured["old"], both.measured["new"]
+    ratio = old_b / new_b
+    print("3. result bytes (sum of nbytes of the data variables):")
+    print(f"  old: {old_b / 1e6:12,.1f} MB")
+    print(f"  new: {new_b / 1e6:12,.1f} MB")
     print(
-        f"end to end:  {end_to_end / 1e6:8.2f} M LP-days/s (target >= {rate / 2e6:.2f}, "
-        f"ratio {end_to_end / rate:.2f})"
+        f"  old / new: {ratio:.1f}x fewer (target >= {BYTES_TARGET:g}x): "
+        f"{verdict(ratio >= BYTES_TARGET)}"
     )
 
 
