@@ -3,6 +3,8 @@
     python benchmarks/bench_plots.py              # synthetic result, in memory and from netCDF
     python benchmarks/bench_plots.py --engine     # the result made by sweep.run instead
 
+Prints PASS/FAIL against the target.
+
 The heatmap reduces ``fee_revenue`` (1.46 million values) over days and LPs to a 40 x 25 grid
 and draws it; "build" is the figure, "build+png" adds writing the PNG as ``sweep plot`` does.
 Prints the best of ``--repeat`` runs.
@@ -57,7 +59,12 @@ def synthetic() -> xr.Dataset:
 
 
 def engine() -> xr.Dataset:
-    """The same shape of result computed by ``sweep.run``."""
+    """The same shape of result computed by ``sweep.run``.
+
+    The engine keeps on ``fee_revenue`` only the sweep dimensions it depends on (not ``k``:
+    the obligation does not change fees); it is broadcast over ``v`` x ``k`` here, so the
+    figure reduces as many values as the synthetic result's.
+    """
     import sweep
 
     config = {
@@ -77,7 +84,10 @@ def engine() -> xr.Dataset:
             for i, name in enumerate("ABCD")
         ],
     }
-    return sweep.run(config, workers=1)
+    ds = sweep.run(config, workers=1)
+    fee, *_ = xr.broadcast(ds["fee_revenue"], ds["v"], ds["k"])
+    fee = fee.transpose("v", "k", "day", "lp").copy()
+    return fee.to_dataset(name="fee_revenue")
 
 
 def best_of(repeat: int, func: Callable[[], object]) -> float:
@@ -118,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"heatmap build+png        {full:6.3f} s")
     print(f"open .nc + build + png   {disk:6.3f} s")
     worst = max(build, full, disk)
-    verdict = "OK" if worst < TARGET_S else "SLOW"
+    verdict = "PASS" if worst < TARGET_S else "FAIL"
     print(
         f"{verdict}: worst {worst:.3f} s against the {TARGET_S:.0f} s target "
         f"(best of {args.repeat})"
