@@ -14,6 +14,7 @@ import pandas as pd
 import xarray as xr
 
 DAYS_PER_YEAR = 365.0
+_NOT_SWEPT = ("path", "day", "lp", "tick", "commit", "stat")
 NEEDED = ("fee_revenue", "stake", "fees_collected", "under_supplied")
 
 
@@ -28,9 +29,17 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
     - ``annualised_return``: 365 * revenue / stake-days (fee income per unit stake and year);
     - ``days_under_supplied``: days with total stake below target stake (market-wide).
     Every other sweep dimension and ``path`` are averaged over, except those in ``keep``.
+
+    A variable carries only the sweep dimensions it depends on; lacking one, it is the same for
+    every value of it (stake-days do not depend on the share rule, so the stake share is the
+    same under every variant), and it is broadcast there.
     """
     if dim not in ds.dims:
-        sweep_dims = [d for d in ds.dims if d not in ("day", "lp", "tick", "commit", "stat")]
+        # the dimension coordinates come in grid order (ds.dims follows the variables)
+        sweep_dims = [
+            d for d in (*ds.coords, *ds.dims) if d in ds.dims and d not in _NOT_SWEPT
+        ]
+        sweep_dims = list(dict.fromkeys(sweep_dims))
         raise ValueError(
             f"dimension {dim!r} is not in the result; its sweep dimensions: "
             f"{', '.join(sweep_dims) or 'none'}"
@@ -59,10 +68,15 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
         }
     )
     table["revenue_vs_stake"] = table.revenue_share - table.stake_share
+    # each column's mean over the dims it has is its mean over every scenario: a variable is
+    # constant along the dims it lacks
     over = [d for d in table.dims if d not in (dim, "lp", *keep)]
     if over:
         table = table.mean(over)
-    frame = table.to_dataframe().reset_index()
+    # one row per variant (and kept value) and LP even where no column depends on them
+    rows = [dim, *keep, "lp"]
+    table = table.expand_dims({d: ds[d].values for d in rows if d not in table.dims})
+    frame = table.to_dataframe(dim_order=rows).reset_index()
     columns = [
         dim,
         *keep,

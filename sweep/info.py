@@ -50,6 +50,19 @@ def _n_days(ds: xr.Dataset) -> int | None:
     return int(days) if days is not None else None
 
 
+def _grid_sizes(ds: xr.Dataset) -> dict[str, int]:
+    """The result's dimensions (the union over its variables) in grid order.
+
+    Variables carry only the sweep dimensions they depend on, so ``ds.dims`` lists them in the
+    order variables first use them; the dimension coordinates are written in grid order (sweep
+    dimensions in config order, then path, day or stat, lp).
+    """
+    order = [str(c) for c in ds.coords if c in ds.dims]
+    order += [str(d) for d in ds.dims if d not in order]
+    tail = [d for d in ("path", "day", "stat", "lp", *_AUX_DIMS) if d in order]
+    return {d: int(ds.sizes[d]) for d in [*(d for d in order if d not in tail), *tail]}
+
+
 def _scenario_dims(ds: xr.Dataset, da: xr.DataArray) -> list[str]:
     """Dims of ``da`` that index scenarios (everything but day, lp and stat)."""
     return [d for d in da.dims if d not in ("day", "lp", "stat", *_AUX_DIMS)]
@@ -131,7 +144,7 @@ def summary_text(ds: xr.Dataset, path: str | os.PathLike | None = None) -> str:
         f"sweep result {name!r}: {kind}; sweep {ds.attrs.get('sweep_version', '?')}, "
         f"created {ds.attrs.get('created', '?')}"
     )
-    main = {d: n for d, n in ds.sizes.items() if d not in _AUX_DIMS}
+    main = {d: n for d, n in _grid_sizes(ds).items() if d not in _AUX_DIMS}
     n_scen = math.prod(n for d, n in main.items() if d not in ("day", "lp", "stat"))
     lines.append(
         "dimensions: " + " x ".join(f"{d} {n}" for d, n in main.items())

@@ -5,13 +5,14 @@ are rebuilt from their source). Scenarios are the cartesian product of the sweep
 config order) and the Monte Carlo path index; a chunk is a hyperslab of that grid, so each
 variable is written into the result with one slice per dimension it has.
 
-Chunks split the grid along the axes the costly stages depend on first (one value of those per
-chunk) and keep whole the axes only cheap stages read: scenarios that share a book, a
-valuation window or a fee split then fall into one chunk, which computes them once.
+A chunk computes each stage once per combination of the stage's axes within it, so how the
+grid is cut decides how often shared work is repeated: :func:`plan_chunking` picks the order of
+the axes to cut (and the chunk size) that the stages' cost estimates say is cheapest.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,9 +29,6 @@ from .variables import PER_DAY, PER_LP_DAY
 OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose arrays take about this much memory
 MIN_CHUNKS = 16  # big sweeps get at least this many chunks, to spread over workers
 INT_PARAMS = ("stake_target_period", "valuation_period", "num_ticks")
-# relative cost of a stage per combination of its axes: the chunking keeps together the
-# scenarios that share the costly ones
-STAGE_COST = {"orders": 20.0, "split_weights": 4.0, "valuation": 2.0, "fee_rate": 2.0}
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,7 @@ class Plan:
     given_fee_rate: np.ndarray
     chunk_size: int
     stages: Resolved
+    split_order: tuple[int, ...] = ()  # grid axes from the first split to the last
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
@@ -91,17 +90,7 @@ class Plan:
 
     @property
     def chunks(self) -> list[Chunk]:
-        return chunk_grid(self.grid_shape, self.chunk_size, self.split_order)
-
-    @property
-    def split_order(self) -> tuple[int, ...]:
-        """Grid axes from the first to split to the last (see the module docstring)."""
-        needed = self.stages.needed(self.outputs)
-        weight = [0.0] * len(self.grid_shape)
-        for name in needed:
-            for axis in self.stages.axes[name]:
-                weight[axis] += STAGE_COST.get(name, 1.0)
-        return tuple(sorted(range(len(weight)), key=lambda a: (-weight[a], a)))
+        return chunk_grid(self.grid_shape, self.chunk_size, self.split_order or None)
 
     def axis_values(self, axis: int) -> np.ndarray:
         """The values along a grid axis as the kernels read them (rule values as codes)."""
@@ -229,42 +218,107 @@ def resolve_stages(config: Config) -> Resolved:
     return resolve(param_axes, path_axes, rules)
 
 
-def stage_bytes(
-    stages: Resolved, outputs: tuple[str, ...], extent: tuple[int, ...], n_days: int, n_lp: int
-) -> int:
-    """Memory the stages take for a chunk of ``extent`` (its length along every grid axis).
+CHUNK_OVERHEAD_NS = 2e6  # a chunk's own cost: planning its stages, a task, a write
 
-    Each stage keeps about four per-LP arrays over days per combination of its axes.
+
+@dataclass(frozen=True)
+class Chunking:
+    """How a grid is cut: the order axes are split in, scenarios per chunk, and the estimates
+    that chose them."""
+
+    order: tuple[int, ...]
+    size: int
+    nbytes: int  # memory of the biggest chunk's stages
+    seconds: float  # estimated compute of the whole sweep
+
+
+def _cut(sizes: list[int], size: int) -> tuple[int, int]:
+    """Where ``chunk_grid`` cuts a grid of ``sizes`` (in split order): the axis, its step."""
+    cut = len(sizes) - 1
+    while cut > 0 and math.prod(sizes[cut:]) <= size:
+        cut -= 1
+    return cut, max(1, size // math.prod(sizes[cut + 1 :]))
+
+
+def plan_chunking(
+    stages: Resolved, outputs: tuple[str, ...], shape: tuple[int, ...], n_days: int, n_lp: int,
+    n_ticks: int, size: int = 0,
+) -> Chunking:  # fmt: skip
+    """The chunking that computes the sweep fastest within :data:`OUTPUT_BYTES_TARGET` a chunk.
+
+    A chunk runs each stage once per combination of the stage's axes within it, so a stage is
+    computed again in every chunk that shares its combinations. For each order of the axes
+    (all of them when there are few), the biggest chunk that fits in memory is taken and the
+    sweep's compute estimated from the stages' costs (``Stage.cost``) plus a fixed cost per
+    chunk; the cheapest wins. ``size`` fixes the scenarios per chunk instead.
+    Big sweeps get at least :data:`MIN_CHUNKS` chunks, to spread over workers.
     """
-    total = 0
-    for name in stages.needed(outputs):
-        combos = math.prod(extent[a] for a in stages.axes[name])
-        total += combos * n_days * (4 * n_lp + 2) * 8
-    return total
-
-
-def auto_chunk_size(
-    stages: Resolved, outputs: tuple[str, ...], shape: tuple[int, ...], order: tuple[int, ...],
-    n_days: int, n_lp: int,
-) -> int:  # fmt: skip
-    """The most scenarios per chunk whose stages fit :data:`OUTPUT_BYTES_TARGET`.
-
-    Big sweeps get at least :data:`MIN_CHUNKS` chunks, but never fewer scenarios per chunk
-    than would fit if every stage depended on every axis.
-    """
+    needed = [STAGES[name] for name in stages.needed(outputs)]
+    axes_of = [stages.axes[st.name] for st in needed]
+    nbytes = [st.bytes_per_combination(n_days, n_lp) for st in needed]
+    ns = [st.nanoseconds_per_combination(n_days, n_lp, n_ticks) for st in needed]
     n = math.prod(shape)
-    floor = max(1, OUTPUT_BYTES_TARGET // (n_days * (4 * n_lp + 2) * 8 * len(STAGES)))
+    floor = max(1, OUTPUT_BYTES_TARGET // max(sum(nbytes), 1))
     cap = max(floor, -(-n // MIN_CHUNKS))
 
-    def fits(size: int) -> bool:
-        first = chunk_grid(shape, size, order)[0] if size < n else None
-        extent = tuple(s.stop - s.start for s in first.slices) if first else shape
-        return stage_bytes(stages, outputs, extent, n_days, n_lp) <= OUTPUT_BYTES_TARGET
+    def estimate(order: tuple[int, ...], s: int) -> tuple[int, float]:
+        sizes = [shape[a] for a in order]
+        if s >= n:
+            extent = dict(enumerate(shape))
+            counts = dict.fromkeys(range(len(shape)), 1)
+            n_chunks = 1
+        else:
+            cut, step = _cut(sizes, s)
+            extent, counts = {}, {}
+            for position, a in enumerate(order):
+                if position < cut:
+                    extent[a], counts[a] = 1, shape[a]
+                elif position == cut:
+                    extent[a], counts[a] = min(step, shape[a]), -(-shape[a] // step)
+                else:
+                    extent[a], counts[a] = shape[a], 1
+            n_chunks = math.prod(counts.values())
+        memory = sum(
+            b * math.prod(extent[a] for a in axes)
+            for b, axes in zip(nbytes, axes_of, strict=True)
+        )
+        work = CHUNK_OVERHEAD_NS * n_chunks
+        for cost, axes in zip(ns, axes_of, strict=True):
+            combos = math.prod(shape[a] for a in axes)
+            again = math.prod(counts[a] for a in counts if a not in axes)
+            work += cost * combos * again
+        return memory, work
 
-    size = floor
-    while size < min(cap, n) and fits(min(2 * size, cap, n)):
-        size = min(2 * size, cap, n)
-    return size
+    def best_size(order: tuple[int, ...]) -> int:
+        if size:
+            return size
+        lo, hi = floor, min(cap, n)
+        while lo < hi:  # the most scenarios whose stages fit
+            mid = (lo + hi + 1) // 2
+            if estimate(order, mid)[0] <= OUTPUT_BYTES_TARGET:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    varying = [a for a in range(len(shape)) if shape[a] > 1]
+    fixed = tuple(a for a in range(len(shape)) if shape[a] == 1)
+    if len(varying) <= 6:
+        candidates = [p + fixed for p in itertools.permutations(varying)]
+    else:  # too many orders to try: split first the axes the most work depends on
+        weight = dict.fromkeys(range(len(shape)), 0.0)
+        for cost, axes in zip(ns, axes_of, strict=True):
+            for a in axes:
+                weight[a] += cost * math.prod(shape[b] for b in axes)
+        candidates = [tuple(sorted(range(len(shape)), key=lambda a: (-weight[a], a)))]
+    best = None
+    for order in candidates:
+        s = best_size(order)
+        memory, work = estimate(order, s)
+        if best is None or work < best.seconds * 1e9:
+            best = Chunking(order, s, memory, work / 1e9)
+    assert best is not None
+    return best
 
 
 def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> Plan:
@@ -300,9 +354,8 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
         chunk_size=1,
         stages=resolve_stages(config),
     )
-    size = chunk_size or config.chunk_size
-    if not size:
-        size = auto_chunk_size(
-            plan.stages, plan.outputs, plan.grid_shape, plan.split_order, plan.n_days, plan.n_lp
-        )
-    return replace(plan, chunk_size=int(size))
+    chunking = plan_chunking(
+        plan.stages, plan.outputs, plan.grid_shape, plan.n_days, plan.n_lp,
+        plan.shapes["fractions_buy"].shape[-1], size=chunk_size or config.chunk_size,
+    )  # fmt: skip
+    return replace(plan, chunk_size=int(chunking.size), split_order=chunking.order)

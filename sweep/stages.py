@@ -62,6 +62,18 @@ class Stage:
     steps: tuple[str, ...] = ()
     path: bool = False
     rule: str | None = None
+    # arrays it keeps per combination: (over days, over days and LPs), for memory estimates
+    width: tuple[int, int] = (1, 2)
+    # rough nanoseconds per combination and day, per LP where the stage loops over LPs: what
+    # the chunking weighs when it decides which scenarios to keep together
+    cost: tuple[float, float] = (5.0, 3.0)
+
+    def bytes_per_combination(self, n_days: int, n_lp: int) -> int:
+        return 8 * n_days * (self.width[0] + self.width[1] * n_lp)
+
+    def nanoseconds_per_combination(self, n_days: int, n_lp: int, n_ticks: int) -> float:
+        per_lp = self.cost[1] * (n_ticks if self.name == "orders" else 1)
+        return n_days * (self.cost[0] + per_lp * n_lp)
 
 
 def _empty(ctx: Context, *lp: int, dtype: Any = np.float64) -> np.ndarray:
@@ -244,53 +256,60 @@ STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in (
         Stage(
-            "commitments", _commitments, outputs=("stake", "fee_bid", "total_stake", "stake_share")
+            "commitments", _commitments, outputs=("stake", "fee_bid", "total_stake", "stake_share"),
+            width=(2, 6), cost=(10.0, 10.0),
         ),
         Stage(
             "valuation", _valuation, outputs=("valuation",), params=("valuation_period",),
-            steps=("commitments",), path=True,
+            steps=("commitments",), path=True, width=(3, 0), cost=(20.0, 0.0),
         ),  # fmt: skip
-        Stage("max_open_interest", _max_open_interest, params=("stake_target_period",), path=True),
+        Stage(
+            "max_open_interest", _max_open_interest, params=("stake_target_period",), path=True,
+            width=(1, 0), cost=(10.0, 0.0),
+        ),  # fmt: skip
         Stage(
             "target_stake", _target_stake, outputs=("target_stake",),
-            params=("c2", "v", "rf_short"), steps=("max_open_interest",),
+            params=("c2", "v", "rf_short"), steps=("max_open_interest",), width=(1, 0),
+            cost=(3.0, 0.0),
         ),  # fmt: skip
         Stage(
-            "fee_rate", _fee_rate, outputs=("fee_rate",), steps=("commitments",), rule="fee_rule"
-        ),
+            "fee_rate", _fee_rate, outputs=("fee_rate",), steps=("commitments",),
+            rule="fee_rule", width=(1, 0), cost=(40.0, 0.0),
+        ),  # fmt: skip
         Stage(
             "fees", _fees, outputs=("fees_collected", "annualised_return"),
-            steps=("fee_rate", "commitments"), path=True,
+            steps=("fee_rate", "commitments"), path=True, width=(2, 0), cost=(6.0, 0.0),
         ),  # fmt: skip
         Stage(
             "split_weights", _split_weights, outputs=("equity", "equity_share"),
-            steps=("commitments",), rule="share_rule",
+            steps=("commitments",), rule="share_rule", width=(0, 2), cost=(20.0, 40.0),
         ),  # fmt: skip
         Stage(
             "revenue", _revenue, outputs=("fee_revenue", "lp_annualised_return"),
-            steps=("fees", "split_weights", "commitments"),
+            steps=("fees", "split_weights", "commitments"), width=(0, 2), cost=(2.0, 8.0),
         ),  # fmt: skip
         Stage(
             "orders", _orders, outputs=("supplied_liquidity",), params=("k", *BOOK),
-            steps=("commitments",), path=True,
+            steps=("commitments",), path=True, width=(0, 3), cost=(100.0, 25.0),
         ),  # fmt: skip
         Stage("obligation", _obligation, outputs=("obligation",), params=("k",),
-              steps=("commitments",)),  # fmt: skip
+              steps=("commitments",), width=(0, 1), cost=(1.0, 2.0)),  # fmt: skip
         Stage(
             "margin_sides", _margin_sides, outputs=("margin_buy", "margin_sell"),
             params=("rf_long", "rf_short"), steps=("orders", "commitments"), path=True,
+            cost=(2.0, 4.0),
         ),  # fmt: skip
         Stage(
             "margin", _margin, outputs=("margin", "total_margin"), steps=("margin_sides",),
-            rule="margin_rule",
+            rule="margin_rule", width=(1, 1), cost=(2.0, 3.0),
         ),  # fmt: skip
         Stage(
             "return_on_capital", _return_on_capital, outputs=("annualised_return_on_capital",),
-            steps=("fees", "target_stake", "margin"),
+            steps=("fees", "target_stake", "margin"), width=(1, 0), cost=(5.0, 0.0),
         ),  # fmt: skip
         Stage(
             "supply", _supply, outputs=("supply_ratio", "under_supplied"),
-            steps=("target_stake", "commitments"),
+            steps=("target_stake", "commitments"), width=(2, 0), cost=(5.0, 0.0),
         ),  # fmt: skip
     )
 }

@@ -7,7 +7,7 @@ import numba
 from .rules import FEE_GIVEN, FEE_MARGINAL
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def fee_rate(
     rule, target, order, cumulative_stake, cumulative_stake_bid, n_active, bid, given
 ):  # pragma: no cover - compiled

@@ -11,6 +11,9 @@ import xarray as xr
 NON_SWEEP_DIMS = ("path", "day", "lp", "tick", "commit", "stat")
 """Dimensions of a result that are not sweep dimensions."""
 
+_TAIL = ("path", "day", "stat", "lp", "tick", "commit")
+"""The non-sweep dimensions in the order a result lays them out, after the sweep dimensions."""
+
 RULE_DIMS = ("share_rule", "fee_rule", "margin_rule")
 
 DAY_STATS = ("mean", "median", "min", "max", "sum", "final")
@@ -22,18 +25,64 @@ def has(obj: xr.Dataset | xr.DataArray, name: str) -> bool:
     return name in (obj.variables if isinstance(obj, xr.Dataset) else obj.coords)
 
 
-def sweep_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
-    """The sweep dimensions in config order.
+def ordered_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
+    """Every dimension of ``ds`` in grid order: sweep dims (config order), path, day or stat, lp...
 
-    The per-day variables carry every sweep dimension in config order, so the variable with the
-    most of them fixes the order; dimensions seen only elsewhere follow.
+    Variables carry only the sweep dimensions they depend on, so no one variable (and not the
+    order of ``ds.dims``, which follows the first variable that has each) gives the grid. The
+    result's dimension coordinates are written in grid order, so they fix it; dimensions without
+    a coordinate follow in the order of the variables with the most dimensions.
     """
+    dims = [str(d) for d in ds.dims]
+    order = [str(c) for c in ds.coords if c in ds.dims]
     arrays = [ds] if isinstance(ds, xr.DataArray) else list(ds.data_vars.values())
-    order: list[str] = []
     for da in sorted(arrays, key=lambda a: -len(a.dims)):
-        order += [d for d in da.dims if d not in NON_SWEEP_DIMS and d not in order]
-    order += [str(d) for d in ds.dims if d not in NON_SWEEP_DIMS and d not in order]
-    return order
+        order += [str(d) for d in da.dims if d not in order]
+    order += [d for d in dims if d not in order]
+    tail = [d for d in _TAIL if d in order]
+    return [d for d in order if d not in tail] + tail
+
+
+def sweep_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
+    """The sweep dimensions of the whole result (the union over its variables), in config order."""
+    return [d for d in ordered_dims(ds) if d not in NON_SWEEP_DIMS]
+
+
+def ordered_sizes(ds: xr.Dataset | xr.DataArray) -> dict[str, int]:
+    """``ds.sizes`` in grid order (see :func:`ordered_dims`)."""
+    return {d: int(ds.sizes[d]) for d in ordered_dims(ds)}
+
+
+def select(
+    obj: xr.Dataset | xr.DataArray, indexers: dict[str, object], *, by: str = "isel"
+) -> xr.Dataset | xr.DataArray:
+    """``obj.isel(indexers)`` (or ``.sel`` with ``by="sel"``) along the dimensions it has.
+
+    A variable lacking one of the dimensions does not depend on it: it is the same whichever
+    value is picked, so that indexer is skipped rather than failing.
+    """
+    present = {d: i for d, i in indexers.items() if d in obj.dims}
+    if not present:
+        return obj
+    return obj.sel(present) if by == "sel" else obj.isel(present)
+
+
+def expand(da: xr.DataArray, ds: xr.Dataset, dims: Iterable[str]) -> xr.DataArray:
+    """``da`` broadcast over those of ``dims`` that ``ds`` has and ``da`` lacks, and no others.
+
+    A variable lacking a sweep dimension (or ``path``) is the same along it: this repeats it
+    there, as a read-only broadcast view with the result's coordinate, so a figure can treat it
+    like a variable that has the dimension. Only the dimensions a figure asks for are added,
+    never the whole grid. The dimensions come out in grid order.
+    """
+    missing = [str(d) for d in dims if d in ds.dims and d not in da.dims]
+    if not missing:
+        return da
+    out = da.expand_dims({d: int(ds.sizes[d]) for d in missing})
+    out = out.assign_coords({d: ds[d].variable for d in missing if d in ds.coords})
+    order = ordered_dims(ds)
+    known = [d for d in order if d in out.dims]
+    return out.transpose(*known, *[d for d in out.dims if d not in known])
 
 
 def is_summary(ds: xr.Dataset | xr.DataArray) -> bool:
@@ -65,7 +114,7 @@ def require(ds: xr.Dataset, names: Iterable[str], figure: str) -> None:
 def dimension(ds: xr.Dataset | xr.DataArray, dim: str, figure: str) -> str:
     """``dim`` when it is a dimension of the result, else a ValueError listing them."""
     if dim not in ds.dims:
-        have = ", ".join(f"{d} ({n})" for d, n in ds.sizes.items())
+        have = ", ".join(f"{d} ({n})" for d, n in ordered_sizes(ds).items())
         scalar = ""
         if has(ds, dim):
             value = ds[dim].values
@@ -100,22 +149,41 @@ def selection_hint(extra: dict[str, int], ds: xr.Dataset) -> str:
 
 
 def one_scenario(
-    ds: xr.Dataset, figure: str, keep: Sequence[str] = ("day", "lp", "tick", "commit")
+    ds: xr.Dataset,
+    figure: str,
+    keep: Sequence[str] = ("day", "lp", "tick", "commit"),
+    variables: Sequence[str] | None = None,
 ) -> xr.Dataset:
     """The dataset of a single scenario, with size-1 sweep/path dimensions dropped.
 
     Panels of one market path cannot show several scenarios at once; rather than picking one
     silently, say which dimensions are extra and how to select.
+
+    With ``variables`` (names of data variables or coordinates such as ``k``), only their
+    dimensions count: a variable lacking a sweep dimension is the same for every value of it,
+    so the figure is the same whichever is picked. The dataset returned then holds just those
+    data variables (with the coordinates that still apply).
     """
     fixed = set(keep) | {"day", "lp", "tick", "commit", "stat"}
-    extra = {str(d): n for d, n in ds.sizes.items() if d not in fixed and n > 1}
+    if variables is None:
+        scope = ordered_dims(ds)
+    else:
+        names = [n for n in dict.fromkeys(variables) if n in ds.variables]
+        used = {d for n in names for d in ds[n].dims}
+        scope = [d for d in ordered_dims(ds) if d in used]
+    extra = {d: int(ds.sizes[d]) for d in scope if d not in fixed and ds.sizes[d] > 1}
     if extra:
         listed = ", ".join(f"{d} ({n})" for d, n in extra.items())
+        more = "this result has more" if variables is None else "its variables have more"
         raise ValueError(
-            f"{figure} shows one scenario, but this result has more along {listed}; "
+            f"{figure} shows one scenario, but {more} along {listed}; "
             f"select one first, e.g. {selection_hint(extra, ds)}"
         )
-    squeeze = [d for d, n in ds.sizes.items() if d not in fixed and n == 1]
+    # every size-1 dimension: its value stays as a scalar coordinate (``v=5`` in titles)
+    squeeze = [d for d in ordered_dims(ds) if d not in fixed and ds.sizes[d] == 1]
+    if variables is not None:
+        data = [n for n in names if n in ds.data_vars]
+        return (ds.isel({d: 0 for d in squeeze}) if squeeze else ds)[data]
     return ds.isel({d: 0 for d in squeeze}) if squeeze else ds
 
 

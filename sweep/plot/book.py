@@ -26,6 +26,9 @@ _NEEDED = (
     "fractions_sell",
 )
 
+_PARAMS = ("k", "tick_size", "num_ticks", "mu", "sigma", "tau", "margin_rule")
+"""The parameters the book is rebuilt from (:func:`~sweep.orderbook.order_book_from_dataset`)."""
+
 
 def _price_format(tick_size: float) -> str:
     decimals = max(0, -math.floor(math.log10(tick_size) + 1e-9)) if tick_size < 1 else 0
@@ -148,7 +151,8 @@ def order_book(
     """
     _data.require_days(ds, "order_book")
     _data.require(ds, _NEEDED, "order_book")
-    ds = _data.one_scenario(ds, "order_book")
+    # the book depends on these variables and parameters alone: other sweep dims may stay
+    ds = _data.one_scenario(ds, "order_book", variables=(*_NEEDED, *_PARAMS))
     if day is None:
         day = int(ds["day"].values[-1])
     if lp is None:

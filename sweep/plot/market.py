@@ -32,10 +32,17 @@ __all__ = [
 ]
 
 
-def _scenario(ds: xr.Dataset, names: tuple[str, ...], figure: str) -> xr.Dataset:
+def _scenario(
+    ds: xr.Dataset, names: tuple[str, ...], figure: str, optional: tuple[str, ...] = ()
+) -> xr.Dataset:
+    """The figure's variables (and those of ``optional`` the result has) for one scenario.
+
+    Only their own dimensions must be single: a variable lacking a sweep dimension is the same
+    for every value of it (``fee_rate`` under a given fee rule has no sweep dimension at all).
+    """
     _data.require_days(ds, figure)
     _data.require(ds, names, figure)
-    return _data.one_scenario(ds, figure)
+    return _data.one_scenario(ds, figure, variables=(*names, *optional))
 
 
 def _line(ax: Axes, x: np.ndarray, da: xr.DataArray, name: str, **kwargs: object) -> None:
@@ -106,7 +113,9 @@ def volume_and_open_interest(ds: xr.Dataset, *, ax: Axes | None = None) -> Figur
 
 def stake_vs_target(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
     """Total committed stake against the target stake; under-supplied days shaded."""
-    ds = _scenario(ds, ("target_stake", "total_stake"), "stake_vs_target")
+    ds = _scenario(
+        ds, ("target_stake", "total_stake"), "stake_vs_target", optional=("under_supplied",)
+    )
     fig, ax = _style.figure_axes(ax)
     x = _style.time_axis(ax, ds)
     target, total = ds["target_stake"], ds["total_stake"]
@@ -198,7 +207,9 @@ def shares(ds: xr.Dataset) -> Figure:
 
 def annualised_return(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True) -> Figure:
     """Annualised fee return on stake per LP, with the market's return on total stake."""
-    ds = _scenario(ds, ("lp_annualised_return",), "annualised_return")
+    ds = _scenario(
+        ds, ("lp_annualised_return",), "annualised_return", optional=("annualised_return",)
+    )
     fig, ax = _style.figure_axes(ax)
     _per_lp(ax, ds, "lp_annualised_return", legend=False)
     if "annualised_return" in ds.data_vars:
@@ -226,7 +237,9 @@ def volume_and_valuation(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
     The valuation is a window sum of volume (MECHANISM.md step 1) floored by the total stake
     (step 3), so it lives on its own axis.
     """
-    ds = _scenario(ds, ("traded_volume", "valuation"), "volume_and_valuation")
+    ds = _scenario(
+        ds, ("traded_volume", "valuation"), "volume_and_valuation", optional=("total_stake",)
+    )
     fig, ax = _style.figure_axes(ax)
     x = _style.time_axis(ax, ds)
     _volume_area(ax, x, ds["traded_volume"])
@@ -257,14 +270,23 @@ _PANELS: tuple[tuple[Callable[..., Figure], tuple[str, ...], bool], ...] = (
 )
 
 
+_PANEL_VARIABLES = (
+    *dict.fromkeys(n for _, names, _ in _PANELS for n in names),
+    "under_supplied",
+    "annualised_return",
+    "total_stake",
+)
+
+
 def market_panels(ds: xr.Dataset) -> Figure:
     """All market panels of one scenario in one figure (those whose variables the result has).
 
     The LP panels share one legend at the top, so many LPs do not crowd the panels.
     """
     _data.require_days(ds, "market_panels")
-    ds = _data.one_scenario(ds, "market_panels")
     panels = [(f, per_lp) for f, names, per_lp in _PANELS if all(n in ds.data_vars for n in names)]
+    # the panels' variables, and those they draw when present, for one scenario
+    ds = _data.one_scenario(ds, "market_panels", variables=_PANEL_VARIABLES)
     if not panels:
         needed = sorted({n for _, names, _ in _PANELS for n in names})
         raise ValueError(

@@ -35,10 +35,14 @@ def weighting(age: np.ndarray, steepness: float = 8.0, midpoint: float = 0.5) ->
     return 1.0 / (1.0 + np.exp(-steepness * (np.asarray(age, dtype=float) - midpoint)))
 
 
-def _scenario(ds: xr.Dataset, names: tuple[str, ...], figure: str) -> xr.Dataset:
+def _scenario(
+    ds: xr.Dataset, names: tuple[str, ...], figure: str, params: tuple[str, ...] = ()
+) -> xr.Dataset:
+    """The figure's variables for one scenario: only their dimensions (and those of the
+    parameters ``params`` and ``days_per_year``) must be single."""
     _data.require_days(ds, figure)
     _data.require(ds, names, figure)
-    return _data.one_scenario(ds, figure)
+    return _data.one_scenario(ds, figure, variables=(*names, "days_per_year", *params))
 
 
 def _months(ds: xr.Dataset, figure: str) -> list[tuple[int, int]]:
@@ -293,7 +297,9 @@ def paper_stacked(ds: xr.Dataset, *, titles: bool = True) -> Figure:
 
 def paper_three_panel(ds: xr.Dataset) -> Figure:
     """The paper's Figure 1: weighting function, stake levels and fee split by month."""
-    ds = _scenario(ds, ("stake", "equity_share"), "paper_three_panel")
+    ds = _scenario(
+        ds, ("stake", "equity_share"), "paper_three_panel", params=("steepness", "midpoint")
+    )
     _months(ds, "paper_three_panel")
     fig = _style.new_figure((12.0, 3.4))
     ax1, ax2, ax3 = fig.subplots(1, 3)

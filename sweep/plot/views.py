@@ -85,7 +85,11 @@ def heatmap(
     da = _data.variable(ds, variable, "heatmap")
     x, y = _axis_dims(ds, x, y)
     if reduce_over is None:
-        reduce_over = [d for d in ("day", "path", "lp") if d in da.dims and d not in (x, y)]
+        # path counts even where the variable lacks it (the same on every path)
+        reduce_over = [
+            d for d in ("day", "path", "lp") if (d in da.dims or d == "path" and d in ds.dims)
+        ]
+        reduce_over = [d for d in reduce_over if d not in (x, y)]
     else:
         reduce_over = list(reduce_over)
         for d in reduce_over:
@@ -95,8 +99,11 @@ def heatmap(
     if others not in _OTHERS:
         raise ValueError(f"heatmap others must be one of {', '.join(_OTHERS)}, got {others!r}")
     attrs = dict(da.attrs)
+    # a variable lacking path or a sweep dimension it is reduced over is the same along it:
+    # repeat it there, so sums and quantiles count every scenario as the full grid would
+    da = _data.expand(da, ds, [d for d in reduce_over if d not in ("day", "lp", "stat")])
     red = _data.reduce(da, stat, reduce_over, "heatmap")
-    rest = [d for d in red.dims if d not in (x, y)]
+    rest = [d for d in _data.ordered_dims(red) if d not in (x, y)]
     note = ""
     if rest:
         if others == "first":
@@ -105,10 +112,14 @@ def heatmap(
         else:
             red = getattr(red, others)(rest)
             note = f"{others} over {', '.join(rest)}"
+    lacking = [d for d in (x, y) if d not in red.dims]
+    if lacking:
+        same = f"does not depend on {' or '.join(lacking)}"
+        note = f"{note}; {same}" if note else same
     red = red.assign_attrs(attrs)
     red.name = variable
-    if x not in red.dims or y not in red.dims:
-        red, _, _ = xr.broadcast(red, ds[x], ds[y])
+    # the axes the variable lacks: bands of equal cells
+    red = _data.expand(red, ds, (x, y))
     grid = np.asarray(red.transpose(y, x).values, dtype=float)
     xs, ys = np.asarray(ds[x].values), np.asarray(ds[y].values)
 
@@ -220,6 +231,9 @@ def fan_chart(
     da = sub[variable]
     if da.dtype == bool:
         da = da.astype(float).assign_attrs(sub[variable].attrs)
+    # a variable without path is the same on every path: a fan of zero width
+    same_on_every_path = "path" not in da.dims
+    da = _data.expand(da, ds, ("path",))
     if "lp" in da.dims:
         names = [str(v) for v in da["lp"].values]
         if lp is not None:
@@ -259,7 +273,8 @@ def fan_chart(
     axes[0].legend(fontsize="small", loc="best")
     title = (
         f"{str(da.attrs.get('long_name', variable)).capitalize()}: quantiles over "
-        f"{sub.sizes['path']} paths"
+        f"{ds.sizes['path']} paths"
+        + (" (the same on every path)" if same_on_every_path else "")
         + (f", LP {names[0]}" if names[0] is not None and len(names) == 1 else "")
     )
     if len(names) > 1:
