@@ -113,3 +113,12 @@ assert RULES["margin_rule"].names == ("max", "sum")
 def code(key: str, value: str) -> int:
     """The integer code of rule ``key``'s value ``value``."""
     return RULES[key].code(value)
+
+
+def markdown_table() -> str:
+    """The README's table of rules and their values, rendered from this registry."""
+    lines = ["| rule | step | values (first = default) |", "|---|---|---|"]
+    for rule in RULES.values():
+        values = "; ".join(f"`{name}`: {reads.doc}" for name, reads in rule.values.items())
+        lines.append(f"| `{rule.key}` | {rule.doc} | {values} |")
+    return "\n".join(lines)
