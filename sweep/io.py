@@ -35,8 +35,13 @@ from .scenarios import Chunk, Plan
 from .version import __version__
 
 
-def load(path: str | os.PathLike) -> xr.Dataset:
-    """Open a result file (lazily: variables are read when used)."""
+def load(path: str | os.PathLike, **xarray_kwargs: Any) -> xr.Dataset:
+    """Open a result file (lazily: variables are read when used).
+
+    Keyword arguments (``chunks=`` for dask arrays, ...) go to :func:`xarray.open_dataset`.
+    Dimensions come in the result's order: sweep dims in config order, ``path``, ``day`` or
+    ``stat``, ``lp``.
+    """
     path = Path(path)
     if not path.is_file():
         partial, _ = partial_paths(path)
@@ -44,7 +49,19 @@ def load(path: str | os.PathLike) -> xr.Dataset:
         if partial.exists():
             hint = " (an interrupted run left a .partial file: `sweep run ... --resume`)"
         raise FileNotFoundError(f"no result file at {path}{hint}")
-    return xr.open_dataset(path, engine="netcdf4")
+    ds = xr.open_dataset(path, engine="netcdf4", **xarray_kwargs)
+    with netCDF4.Dataset(path) as nc:
+        order = list(nc.dimensions)
+    if list(ds.sizes) == [d for d in order if d in ds.sizes]:
+        return ds
+    # xarray orders dims as variables first use them; a variable without the first sweep dim
+    # may come first: rebuild with the coordinates, in the file's dimension order, first
+    names = [d for d in order if d in ds.coords] + [c for c in ds.coords if c not in order]
+    ordered = xr.Dataset(coords={name: ds.coords[name] for name in names}, attrs=ds.attrs)
+    ordered = ordered.assign(ds.data_vars)
+    ordered.encoding = ds.encoding
+    ordered.set_close(ds.close)
+    return ordered
 
 
 def _empty(layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
@@ -81,7 +98,9 @@ class MemorySink:
             name: xr.Variable(lay.dims, self.arrays[name], lay.attrs)
             for name, lay in self.layouts.items()
         }
-        return xr.Dataset(data, coords=coords, attrs=global_attrs(self.plan))
+        # coordinates first: the dataset's dims then come in the contract's order
+        ds = xr.Dataset(coords=coords, attrs=global_attrs(self.plan))
+        return ds.assign(data)
 
 
 JOURNAL_FORMAT = "sweep-journal-1"

@@ -1,7 +1,9 @@
 """The result variables: what each one is, its dimensions and its CF attributes.
 
-The kernels fill arrays in the order of :data:`PER_DAY` and :data:`PER_LP_DAY`; the dataset layer
-labels them from here. Market series and risk factors carry only the dimensions they depend on.
+Each variable is declared once, with its units and meaning; ``scope`` says what it is indexed by
+besides the sweep: ``path`` (market series: the path keys and ``path``, then days), ``risk``
+(risk factors: the risk keys), ``day`` (per day) and ``lp`` (per day and LP). Which sweep
+dimensions an output has is decided by the stage that computes it (``sweep.stages``).
 """
 
 from __future__ import annotations
