@@ -36,6 +36,9 @@ from .scenarios import Chunk, Plan
 SYNCHRONOUS = "synchronous"  # scheduler name for running in this process, without Dask
 LOCAL_PROCESSES = False  # local cluster of threads (see the module docstring for the numbers)
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler before giving up
+# sweeps estimated to compute in less than this on one core run in this process: starting a
+# local cluster takes about a second
+LOCAL_CLUSTER_SECONDS = 1.0
 IN_FLIGHT_PER_THREAD = 2  # chunks submitted per worker thread: enough to keep every thread busy
 # results in flight at most (computing, or done and not yet written): with small results
 # (summaries) many chunks go out in one batch, which costs Dask half the CPU per task
@@ -230,8 +233,9 @@ def execute(
     """Compute every chunk the sink lacks and hand each result to the sink as it finishes.
 
     ``scheduler``: a Dask address, ``"synchronous"`` (this process, no Dask), or None for a
-    local cluster of ``workers`` threads (one worker, or a single chunk left, runs in this
-    process: a cluster would only add start-up time). ``processes`` overrides
+    local cluster of ``workers`` threads (one worker, a single chunk left, or, when ``workers``
+    is not given, a sweep the plan estimates at under :data:`LOCAL_CLUSTER_SECONDS` of compute,
+    runs in this process: a cluster would only add start-up time). ``processes`` overrides
     :data:`LOCAL_PROCESSES` for the local cluster (benchmarks use it).
     """
     started = time.perf_counter()
@@ -239,7 +243,10 @@ def execute(
     todo = [c for c in chunks if c.index not in sink.done]
     bar = Progress(len(chunks), progress, label=plan.config.name)
     bar.advance(len(chunks) - len(todo), resumed=True)
-    local = scheduler == SYNCHRONOUS or (scheduler is None and (workers == 1 or len(todo) <= 1))
+    small = workers is None and plan.estimated_seconds < LOCAL_CLUSTER_SECONDS
+    local = scheduler == SYNCHRONOUS or (
+        scheduler is None and (workers == 1 or len(todo) <= 1 or small)
+    )
     use_processes = LOCAL_PROCESSES if processes is None else processes
     if local:
         where = "this process"

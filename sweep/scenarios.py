@@ -60,6 +60,7 @@ class Plan:
     chunk_size: int
     stages: Resolved
     split_order: tuple[int, ...] = ()  # grid axes from the first split to the last
+    estimated_seconds: float = 0.0  # the chunking's estimate of the compute on one core
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
@@ -358,4 +359,9 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
         plan.stages, plan.outputs, plan.grid_shape, plan.n_days, plan.n_lp,
         plan.shapes["fractions_buy"].shape[-1], size=chunk_size or config.chunk_size,
     )  # fmt: skip
-    return replace(plan, chunk_size=int(chunking.size), split_order=chunking.order)
+    return replace(
+        plan,
+        chunk_size=int(chunking.size),
+        split_order=chunking.order,
+        estimated_seconds=chunking.seconds,
+    )
