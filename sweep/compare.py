@@ -36,9 +36,7 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
     """
     if dim not in ds.dims:
         # the dimension coordinates come in grid order (ds.dims follows the variables)
-        sweep_dims = [
-            d for d in (*ds.coords, *ds.dims) if d in ds.dims and d not in _NOT_SWEPT
-        ]
+        sweep_dims = [d for d in (*ds.coords, *ds.dims) if d in ds.dims and d not in _NOT_SWEPT]
         sweep_dims = list(dict.fromkeys(sweep_dims))
         raise ValueError(
             f"dimension {dim!r} is not in the result; its sweep dimensions: "

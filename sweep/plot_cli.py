@@ -20,7 +20,9 @@ from matplotlib.figure import Figure
 from . import plot
 from .plot import _data
 from .plot.book import _NEEDED as ORDER_BOOK_NEEDS
+from .plot.book import _PARAMS as BOOK_PARAMS
 from .plot.book import has_orders
+from .plot.market import _PANEL_VARIABLES as PANEL_VARIABLES
 
 __all__ = ["write_figures"]
 
@@ -51,6 +53,12 @@ _PAPER_FIGURES: tuple[tuple[str, Callable[[xr.Dataset], Figure], tuple[str, ...]
     ),
     ("paper_three_panel", plot.paper_three_panel, ("stake", "equity_share")),
 )
+
+# the parameters a paper figure draws besides its variables
+_PAPER_PARAMS = {
+    "time_weighting": ("steepness", "midpoint"),
+    "paper_three_panel": ("steepness", "midpoint"),
+}
 
 HEATMAP_VARIABLES = (
     "annualised_return",
@@ -109,8 +117,16 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
     paths = "path" in ds.dims
     if paths:
         first["path"] = 0
-    many = " (first of several scenarios)" if swept or (paths and ds.sizes["path"] > 1) else ""
-    note = f"scenario: {_data.coord_text(ds.isel(first), first)}{many}" if first else ""
+
+    def note(names: tuple[str, ...], at: dict[str, int] = first, source: xr.Dataset = ds) -> str:
+        """The scenario a figure shows, along the dims its variables have (the others do not
+        change it)."""
+        used = {d for n in names if n in source.variables for d in source[n].dims}
+        dims = [d for d in at if d in used]
+        if not dims:
+            return ""
+        many = " (first of several scenarios)" if any(source.sizes[d] > 1 for d in dims) else ""
+        return f"scenario: {_data.coord_text(source.isel(at), dims)}{many}"
 
     if "day" in ds.dims:
         scenario = ds.isel(first)
@@ -118,27 +134,28 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
             if name == "order_book" and _has(scenario, needs) and not has_orders(ds).any():
                 continue  # every LP has an empty shape: there is no book to draw
             if _has(scenario, needs):
-                save(name, lambda f=func: f(scenario), note)
+                shown = (*needs, *BOOK_PARAMS) if name == "order_book" else needs
+                save(name, lambda f=func: f(scenario), note(shown))
         panels = [needs for name, _, needs in _SCENARIO_FIGURES if name != "order_book"]
         if any(_has(scenario, needs) for needs in panels):
-            save("market_panels", lambda: plot.market_panels(scenario), note)
+            save("market_panels", lambda: plot.market_panels(scenario), note(PANEL_VARIABLES))
 
         paper = _time_weighted(ds, first)
         if paper is not None:
-            paper_ds, paper_note = paper
+            paper_ds, sel = paper
             for name, func, needs in _PAPER_FIGURES:
                 if _has(paper_ds, needs):
-                    save(name, lambda f=func: f(paper_ds), paper_note)
+                    shown = (*needs, *_PAPER_PARAMS.get(name, ()))
+                    save(name, lambda f=func: f(paper_ds), note(shown, sel))
 
         if paths and ds.sizes["path"] > 1:
             fan_sel = {d: 0 for d in swept}
-            fan_note = f"scenario: {_data.coord_text(ds.isel(fan_sel), swept)}" if swept else ""
             for var in FAN_VARIABLES:
                 if var in ds.data_vars:
                     save(
                         f"fan_{var}",
                         lambda v=var: plot.fan_chart(ds.isel(fan_sel), v),
-                        fan_note,
+                        note((var,), fan_sel),
                     )
 
     if len(swept) >= 2:
@@ -153,8 +170,9 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
     return written
 
 
-def _time_weighted(ds: xr.Dataset, first: dict[str, int]) -> tuple[xr.Dataset, str] | None:
-    """The first ``time_weighted`` scenario, if the result has one that spans two months."""
+def _time_weighted(ds: xr.Dataset, first: dict[str, int]) -> tuple[xr.Dataset, dict] | None:
+    """The first ``time_weighted`` scenario and its selection, if the result has one that spans
+    two months."""
     if not _data.has(ds, "share_rule"):
         return None
     rules = [str(r) for r in ds["share_rule"].values.reshape(-1)]
@@ -166,5 +184,4 @@ def _time_weighted(ds: xr.Dataset, first: dict[str, int]) -> tuple[xr.Dataset, s
     scenario = ds.isel(sel)
     if len(_data.month_days(scenario)) < 2:
         return None
-    note = f"scenario: {_data.coord_text(scenario, sel)}" if sel else ""
-    return scenario, note
+    return scenario, sel

@@ -28,19 +28,30 @@ def has(obj: xr.Dataset | xr.DataArray, name: str) -> bool:
 def ordered_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
     """Every dimension of ``ds`` in grid order: sweep dims (config order), path, day or stat, lp...
 
-    Variables carry only the sweep dimensions they depend on, so no one variable (and not the
-    order of ``ds.dims``, which follows the first variable that has each) gives the grid. The
-    result's dimension coordinates are written in grid order, so they fix it; dimensions without
-    a coordinate follow in the order of the variables with the most dimensions.
+    Variables carry only the sweep dimensions they depend on, so no one variable (nor the order
+    of ``ds.dims``, which follows the variable that first has each) need hold the whole grid.
+    Each variable lists its sweep dimensions in grid order, so together they fix as much of
+    the order as they overlap; the rest follows the dimension coordinates, which a result
+    writes in grid order.
     """
     dims = [str(d) for d in ds.dims]
-    order = [str(c) for c in ds.coords if c in ds.dims]
+    rank = {str(c): i for i, c in enumerate(c for c in ds.coords if c in ds.dims)}
+    base = sorted(dims, key=lambda d: (rank.get(d, len(rank)), dims.index(d)))
     arrays = [ds] if isinstance(ds, xr.DataArray) else list(ds.data_vars.values())
-    for da in sorted(arrays, key=lambda a: -len(a.dims)):
-        order += [str(d) for d in da.dims if d not in order]
-    order += [d for d in dims if d not in order]
-    tail = [d for d in _TAIL if d in order]
-    return [d for d in order if d not in tail] + tail
+    before: dict[str, set[str]] = {d: set() for d in dims}
+    for da in arrays:
+        seq = [str(d) for d in da.dims if d not in _TAIL]
+        for a, b in zip(seq, seq[1:], strict=False):
+            before[b].add(a)
+    remaining = [d for d in base if d not in _TAIL]
+    order: list[str] = []
+    while remaining:
+        # the first dimension (in coordinate order) no remaining one must precede; on
+        # conflicting variables, simply the first
+        free = [d for d in remaining if not before[d].intersection(remaining)] or remaining
+        order.append(free[0])
+        remaining.remove(free[0])
+    return order + [d for d in _TAIL if d in dims]
 
 
 def sweep_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
@@ -174,7 +185,7 @@ def one_scenario(
     extra = {d: int(ds.sizes[d]) for d in scope if d not in fixed and ds.sizes[d] > 1}
     if extra:
         listed = ", ".join(f"{d} ({n})" for d, n in extra.items())
-        more = "this result has more" if variables is None else "its variables have more"
+        more = "this result has more" if variables is None else "what it draws varies"
         raise ValueError(
             f"{figure} shows one scenario, but {more} along {listed}; "
             f"select one first, e.g. {selection_hint(extra, ds)}"
