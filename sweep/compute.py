@@ -51,6 +51,7 @@ class ChunkContext:
 
     def __init__(self, chunk_data: ChunkData, stage: str) -> None:
         self.data = chunk_data
+        self.stage = stage
         self.axes = chunk_data.plan.stages.axes[stage]
         self.optional = rule_params(STAGES[stage])
         self.n = math.prod(chunk_data.extent[a] for a in self.axes)
@@ -61,7 +62,10 @@ class ChunkContext:
         return self.data.param(key, self.axes, self.optional)
 
     def rows(self, stage: str) -> np.ndarray:
-        return projection(self.data.extent, self.axes, self.data.plan.stages.axes[stage])
+        onto = self.data.plan.stages.axes[stage]
+        if stage in self.data.plan.stages.reads[self.stage] and not set(onto) <= set(self.axes):
+            raise ValueError(f"stage {self.stage!r} reads {stage!r} but lacks some of its axes")
+        return projection(self.data.extent, self.axes, onto)
 
     def input(self, stage: str) -> dict[str, np.ndarray] | None:
         return self.data.results.get(stage)
