@@ -5,14 +5,20 @@ Every function takes a result (``sweep.run``/``sweep.load``) and returns a
 GUI backend and figures are freed with their last reference. Show one in a notebook by leaving it
 as the cell's value (after ``%matplotlib inline``), save it with ``fig.savefig("x.png")``.
 
-- One scenario (select with ``.sel``/``.isel`` first): :func:`market_panels` and its panels
+Each result variable carries only the sweep dimensions it depends on; the figures treat a
+variable as the same along the dimensions it lacks.
+
+- One scenario (select with ``.sel``/``.isel`` first, along the dimensions the figure's
+  variables have; the others do not change it): :func:`market_panels` and its panels
   (:func:`mark_price`, :func:`volume_and_open_interest`, :func:`stake_vs_target`,
   :func:`fee_rate`, :func:`fees_collected`, :func:`shares`, :func:`equity_share`,
   :func:`stake_share`, :func:`annualised_return`, :func:`margin`, :func:`volume_and_valuation`),
   :func:`order_book`, and the liquidity paper's figures (:func:`time_weighting`,
   :func:`stake_levels`, :func:`fee_split_by_month`, :func:`fee_and_volume`, :func:`fee_revenue`,
   :func:`paper_stacked`, :func:`paper_three_panel`).
-- Across a sweep: :func:`heatmap`, :func:`fan_chart`, :func:`variant_comparison`.
+- Across a sweep: :func:`heatmap` (a variable lacking an axis's dimension shows equal bands
+  along it), :func:`fan_chart` (a variable without ``path`` is a fan of zero width),
+  :func:`variant_comparison`.
 """
 
 from __future__ import annotations

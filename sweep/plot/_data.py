@@ -64,29 +64,17 @@ def ordered_sizes(ds: xr.Dataset | xr.DataArray) -> dict[str, int]:
     return {d: int(ds.sizes[d]) for d in ordered_dims(ds)}
 
 
-def select(
-    obj: xr.Dataset | xr.DataArray, indexers: dict[str, object], *, by: str = "isel"
-) -> xr.Dataset | xr.DataArray:
-    """``obj.isel(indexers)`` (or ``.sel`` with ``by="sel"``) along the dimensions it has.
-
-    A variable lacking one of the dimensions does not depend on it: it is the same whichever
-    value is picked, so that indexer is skipped rather than failing.
-    """
-    present = {d: i for d, i in indexers.items() if d in obj.dims}
-    if not present:
-        return obj
-    return obj.sel(present) if by == "sel" else obj.isel(present)
-
-
 def expand(da: xr.DataArray, ds: xr.Dataset, dims: Iterable[str]) -> xr.DataArray:
     """``da`` broadcast over those of ``dims`` that ``ds`` has and ``da`` lacks, and no others.
 
     A variable lacking a sweep dimension (or ``path``) is the same along it: this repeats it
     there, as a read-only broadcast view with the result's coordinate, so a figure can treat it
     like a variable that has the dimension. Only the dimensions a figure asks for are added,
-    never the whole grid. The dimensions come out in grid order.
+    never the whole grid. ``day``, ``stat``, ``lp``, ``tick`` and ``commit`` are never added
+    (a market-wide variable is not the same for each LP, it is not per LP at all). The
+    dimensions come out in grid order.
     """
-    missing = [str(d) for d in dims if d in ds.dims and d not in da.dims]
+    missing = [str(d) for d in dims if d in ds.dims and d not in da.dims and d not in _TAIL[1:]]
     if not missing:
         return da
     out = da.expand_dims({d: int(ds.sizes[d]) for d in missing})

@@ -2,7 +2,8 @@
 
 Each function takes a result dataset of one scenario (select it with ``.sel``/``.isel``) and
 returns a :class:`~matplotlib.figure.Figure`; pass ``ax`` to draw into a panel of your own
-figure instead.
+figure instead. Only the dimensions of the variables a figure draws need selecting: the fee
+rate of a given fee rule, with no sweep dimension, draws from the whole result.
 """
 
 from __future__ import annotations
