@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 from sweep import orderbook as ob  # noqa: E402
 from sweep import plot  # noqa: E402
 from sweep.plot import _data  # noqa: E402
-from sweep.plot_cli import write_figures  # noqa: E402
+from sweep.plot_cli import HEATMAP_VARIABLES, write_figures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -885,6 +885,212 @@ def test_variant_comparison_summary_and_errors(
         plot.variant_comparison(grid, "lp")
     with pytest.raises(ValueError, match="available:"):
         plot.variant_comparison(grid, "share_rule", "revenue")
+
+
+# --------------------------------------------------------------------------------------------
+# the engine's layout: each variable carries only the sweep dims it depends on
+# --------------------------------------------------------------------------------------------
+
+# the sweep dims (and path) each variable of the grid keeps, as the engine lays them out with
+# the marginal fee rule: a variable lacking a dim is the same along it
+LEAN_KEEPS = {
+    "valuation": ("valuation_period", "path"),
+    "target_stake": ("v", "path"),
+    "total_stake": (),
+    "fee_rate": ("v", "path"),
+    "fees_collected": ("v", "path"),
+    "annualised_return": ("v", "path"),
+    "total_margin": ("path",),
+    "annualised_return_on_capital": ("v", "path"),
+    "supply_ratio": ("v", "path"),
+    "under_supplied": ("v", "path"),
+    "stake": (),
+    "fee_bid": (),
+    "stake_share": (),
+    "obligation": (),
+    "equity": ("valuation_period", "share_rule", "path"),
+    "equity_share": ("valuation_period", "share_rule", "path"),
+    "margin_buy": ("path",),
+    "margin_sell": ("path",),
+    "margin": ("path",),
+    "supplied_liquidity": ("path",),
+}
+GRID_DIMS = ("v", "valuation_period", "share_rule", "path")
+
+
+def lean_of(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with each variable cut down to the dims it keeps (their first values elsewhere)."""
+    out = ds.copy()
+    for name, kept in LEAN_KEEPS.items():
+        da = ds[name]
+        out[name] = da.isel({d: 0 for d in GRID_DIMS if d in da.dims and d not in kept}, drop=True)
+    return out
+
+
+def broadcast_of(ds: xr.Dataset) -> xr.Dataset:
+    """The old layout: every output over every sweep dim and path, values repeated."""
+    grid = [d for d in GRID_DIMS if d in ds.dims]
+    out = ds.copy()
+    for name, da in ds.data_vars.items():
+        if "day" not in da.dims and "stat" not in da.dims:
+            continue
+        missing = [d for d in grid if d not in da.dims]
+        full = da.expand_dims({d: ds[d].values for d in missing})
+        out[name] = full.transpose(*grid, ...).copy()
+    return out
+
+
+@pytest.fixture(scope="module")
+def lean(grid: xr.Dataset) -> xr.Dataset:
+    return lean_of(grid)
+
+
+def test_lean_layout(lean: xr.Dataset) -> None:
+    assert lean["total_stake"].dims == ("day",)
+    assert lean["fee_rate"].dims == ("v", "path", "day")
+    assert lean["stake_share"].dims == ("day", "lp")
+    # ds.dims follows the variables, not the grid; the grid order comes from the variables'
+    # own dims (each in grid order) and the dimension coordinates (written in grid order)
+    subset = lean[["valuation", "target_stake"]]
+    assert list(subset.dims)[0] == "valuation_period"
+    assert _data.sweep_dims(subset) == ["v", "valuation_period"]
+    merged = xr.Dataset({n: lean[n] for n in ("valuation", "equity", "fee_revenue")})
+    assert list(merged.coords)[0] != "v"
+    assert _data.sweep_dims(merged) == ["v", "valuation_period", "share_rule"]
+    assert _data.sweep_dims(lean) == ["v", "valuation_period", "share_rule"]
+    assert _data.ordered_dims(lean)[3:6] == ["path", "day", "lp"]
+    # broadcast over just the dims asked for (never lp: a market variable is not per LP)
+    stake = _data.expand(lean["total_stake"], lean, ["path", "lp"])
+    assert stake.dims == ("path", "day") and (stake.diff("path") == 0).all()
+    assert list(stake["path"].values) == list(lean["path"].values)
+    fee = _data.expand(lean["fee_rate"], lean, ["share_rule", "v", "valuation_period"])
+    assert fee.dims == ("v", "valuation_period", "share_rule", "path", "day")
+    np.testing.assert_array_equal(fee.isel(valuation_period=2, share_rule=1), lean["fee_rate"])
+
+
+def test_lean_figures_written(lean: xr.Dataset, tmp_path: Path) -> None:
+    """``sweep plot`` writes the same figures as for the old layout, summary too."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no figure skipped
+        paths = write_figures(lean, tmp_path / "daily")
+        summary_paths = write_figures(summarise(lean), tmp_path / "summary")
+    assert _names(paths) == (
+        SCENARIO_PNGS | PAPER_PNGS | HEATMAP_PNGS | FAN_PNGS | {"variant_share_rule"}
+    )
+    heatmaps = {f"heatmap_{v}" for v in HEATMAP_VARIABLES if v != "under_supplied"}
+    assert _names(summary_paths) == heatmaps | {
+        "heatmap_under_supplied_share",
+        "variant_share_rule",
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["fee_rate", "total_stake", "margin", "equity_share", "under_supplied", "fee_revenue"]
+)
+@pytest.mark.parametrize("stat", ["mean", "sum", "q10", "final", "max"])
+def test_lean_heatmap_equals_the_broadcast(name: str, stat: str, lean: xr.Dataset) -> None:
+    """Every cell is what the variable repeated over the whole grid gives, for any stat."""
+    full = broadcast_of(lean)
+    for others in ("first", "mean"):
+        got = _mesh_values(plot.heatmap(lean, name, stat=stat, others=others))
+        expected = _mesh_values(plot.heatmap(full, name, stat=stat, others=others))
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    fig = plot.heatmap(lean, name, x="valuation_period", y="share_rule", stat=stat)
+    expected = plot.heatmap(full, name, x="valuation_period", y="share_rule", stat=stat)
+    np.testing.assert_allclose(_mesh_values(fig), _mesh_values(expected), rtol=1e-12)
+
+
+def test_lean_heatmap_bands(lean: xr.Dataset, tmp_path: Path) -> None:
+    # the fee rate does not depend on valuation_period: equal cells along it
+    fig = plot.heatmap(lean, "fee_rate", x="v", y="valuation_period")
+    render(fig, tmp_path)
+    values = _mesh_values(fig).reshape(3, 3)
+    np.testing.assert_array_equal(values, np.broadcast_to(values[0], (3, 3)))
+    assert len(set(values[0])) == 3
+    title = fig.axes[0].get_title()
+    assert "does not depend on valuation_period" in title and "mean over day, path" in title
+    expected = lean["fee_rate"].mean(["day", "path"])
+    np.testing.assert_allclose(values[0], expected.values)
+    # a variable on neither axis: one colour
+    fig = plot.heatmap(lean, "total_stake", x="v", y="share_rule")
+    assert "does not depend on v or share_rule" in fig.axes[0].get_title()
+    values = _mesh_values(fig)
+    assert np.allclose(values, float(lean["total_stake"].mean()))
+
+
+def test_lean_fan_chart(lean: xr.Dataset, tmp_path: Path) -> None:
+    # no path dimension: the same on every path, a fan of zero width; no sweep dim to select
+    fig = plot.fan_chart(lean, "total_stake")
+    render(fig, tmp_path)
+    assert "quantiles over 5 paths (the same on every path)" in fig.axes[0].get_title()
+    median = fig.axes[0].get_lines()[0].get_ydata()
+    np.testing.assert_allclose(median, lean["total_stake"].values)
+    bands = fig.axes[0].collections
+    assert len(bands) == 2
+    for band in bands:  # polygons of zero area: upper edge = lower edge
+        (outline,) = band.get_paths()
+        x, y = outline.vertices[:, 0], outline.vertices[:, 1]
+        area = abs(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) / 2
+        assert np.ptp(y) > 0 and area <= 1e-9 * np.ptp(x) * np.ptp(y)
+    per_lp = plot.fan_chart(lean, "stake", lp="MM#2")
+    np.testing.assert_allclose(
+        per_lp.axes[0].get_lines()[0].get_ydata(), lean["stake"].sel(lp="MM#2").values
+    )
+    # the fees vary with v and the path only: select v, nothing else
+    fig = plot.fan_chart(lean.isel(v=1), "fees_collected")
+    np.testing.assert_allclose(
+        fig.axes[0].get_lines()[0].get_ydata(),
+        lean["fees_collected"].isel(v=1).median("path").values,
+    )
+    with pytest.raises(ValueError, match=r"v \(3\)") as err:
+        plot.fan_chart(lean, "fees_collected")
+    assert "valuation_period" not in str(err.value)
+
+
+def test_lean_one_scenario(lean: xr.Dataset, tmp_path: Path) -> None:
+    # a figure needs one value only along the dims its variables have
+    with pytest.raises(ValueError, match=r"varies along v \(3\), path \(5\); ") as err:
+        plot.fee_rate(lean)
+    assert "share_rule" not in str(err.value) and "ds.isel(v=0, path=0)" in str(err.value)
+    np.testing.assert_allclose(
+        plot.fee_rate(lean.isel(v=2, path=1)).axes[0].get_lines()[0].get_ydata(),
+        lean["fee_rate"].isel(v=2, path=1).values,
+    )
+    render(plot.stake_share(lean), tmp_path, "stake_share")  # no sweep dims at all
+    render(plot.stake_levels(lean), tmp_path, "stake_levels")
+    with pytest.raises(ValueError, match=r"valuation_period \(3\), share_rule \(3\)"):
+        plot.fee_split_by_month(lean.isel(path=0))
+    # the order book depends on the market path and the stakes, not on v or the share rule
+    book = plot.order_book(lean.isel(path=3), "MM#2", 60)
+    assert book.axes[0].get_title().startswith("Order book of LP MM#2, day 60")
+    with pytest.raises(ValueError, match=r"path \(5\)"):
+        plot.order_book(lean)
+    # one scenario selected on the dataset: every figure draws the same as on the old layout
+    at = {"v": 1, "valuation_period": 2, "share_rule": 2, "path": 4}
+    full = broadcast_of(lean)
+    for func in (plot.stake_vs_target, plot.shares, plot.annualised_return, plot.margin):
+        got = [line.get_ydata() for ax in func(lean.isel(at)).axes for line in ax.get_lines()]
+        want = [line.get_ydata() for ax in func(full.isel(at)).axes for line in ax.get_lines()]
+        assert len(got) == len(want) > 0
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert len(titles(plot.market_panels(lean.isel(at)))) == 10
+    render(plot.paper_stacked(lean.isel(at)), tmp_path, "stacked")
+
+
+def test_lean_variant_comparison(lean: xr.Dataset) -> None:
+    full = broadcast_of(lean)
+    for name in ("fee_revenue", "equity_share"):
+        fig = plot.variant_comparison(lean, "share_rule", name)
+        heights = [p.get_height() for p in fig.axes[0].patches]
+        expected = plot.variant_comparison(full, "share_rule", name)
+        np.testing.assert_allclose(heights, [p.get_height() for p in expected.axes[0].patches])
+    # equity_share lacks v: the title names only what it is averaged over
+    assert "mean over valuation_period, path" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="'fees_collected' does not depend on 'share_rule'"):
+        plot.variant_comparison(lean, "share_rule", "fees_collected")
 
 
 # --------------------------------------------------------------------------------------------
