@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sweep
@@ -86,3 +87,43 @@ def test_compare_errors(result):
         sweep.compare(result, dim="margin_rule")
     with pytest.raises(ValueError, match="keep"):
         sweep.compare(result, keep=["sigma"])
+
+
+def _broadcast(ds):
+    """The old layout: each of compare's variables over every sweep dim and path."""
+    grid = [d for d in ("v", "share_rule", "fee_rule", "path") if d in ds.dims]
+    out = ds.copy()
+    for name in ("fee_revenue", "stake", "fees_collected", "under_supplied"):
+        da = ds[name]
+        full = da.expand_dims({d: ds[d].values for d in grid if d not in da.dims})
+        out[name] = full.transpose(*grid, ...).copy()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("dim", "keep"),
+    [("share_rule", []), ("fee_rule", ["v"]), ("v", []), ("share_rule", ["fee_rule", "path"])],
+)
+def test_compare_over_variables_lacking_dims(result, dim, keep):
+    """Variables keep only the dims they depend on: the table is the one of the variables
+    repeated over the whole grid, i.e. every column a mean over all scenarios."""
+    assert result.stake.dims == ("day", "lp") and "share_rule" not in result.under_supplied.dims
+    table = sweep.compare(result, dim=dim, keep=keep)
+    expected = sweep.compare(_broadcast(result), dim=dim, keep=keep)
+    pd.testing.assert_frame_equal(table, expected, rtol=1e-12)
+    # stake-days do not depend on the variant: the same stake share under each
+    shares = table.pivot_table(index="lp", columns=dim, values="stake_share")
+    np.testing.assert_allclose(
+        shares.to_numpy(), shares.to_numpy()[:, :1].repeat(shares.shape[1], 1)
+    )
+
+
+def test_compare_variant_no_column_depends_on(result):
+    """A swept dim none of compare's variables has: every variant gets the same rows."""
+    ds = result.assign(traded_volume=result.traded_volume.expand_dims(scale=[1.0, 2.0]))
+    table = sweep.compare(ds, dim="scale")
+    assert list(table.scale.unique()) == [1.0, 2.0] and len(table) == 2 * 2
+    base = sweep.compare(result, dim="share_rule").groupby("lp").mean(numeric_only=True)
+    for _, rows in table.groupby("scale"):
+        rows = rows.set_index("lp").drop(columns="scale")
+        pd.testing.assert_frame_equal(rows, base[rows.columns], rtol=1e-12, check_names=False)
