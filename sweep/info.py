@@ -69,6 +69,11 @@ def _scenario_dims(ds: xr.Dataset, da: xr.DataArray) -> list[str]:
 
 
 def _headline(ds: xr.Dataset) -> list[str]:
+    """Means (and ranges) over every scenario.
+
+    A variable carries only the sweep dimensions it depends on and is the same along the others,
+    so its plain mean over its own dimensions is its mean over every scenario of the grid.
+    """
     summary = "stat" in ds.dims
     lines: list[str] = []
 
