@@ -269,6 +269,13 @@ def test_info(reduce, tmp_path, capsys):
     share = float(full["under_supplied"].mean())
     assert f"days under-supplied:      {100 * share:.2f} %" in text, text
     assert "mean fee rate" in text
+    # the fee rate lacks valuation_period and share_rule: its mean over every scenario
+    from sweep.info import _fmt
+
+    grid = full["fee_revenue"].isel(lp=0, drop=True)
+    assert "share_rule" not in full["fee_rate"].dims
+    rate = float(full["fee_rate"].broadcast_like(grid).mean())
+    assert f"mean fee rate:            {_fmt(rate)}" in text, text
     totals = full["fee_revenue"].sum("day").mean(["v", "valuation_period", "share_rule", "path"])
     for lp in ("a", "b", "c"):
         line = next(x for x in text.splitlines() if x.strip().startswith(f"{lp} "))
