@@ -9,12 +9,12 @@ change, since a chunk's result depends on nothing but the plan.
 
 The local cluster runs threads in this process, not worker processes. The kernels release the
 GIL, and threads hand results over by reference where processes pickle every chunk through a
-socket. Measured on the 2-core development VM (``python benchmarks/bench_scaling.py --compare``:
-100,000 scenarios x 365 days x 4 LPs, ``reduce = "summary"``, best of 5): one worker in this
-process 4.03 s; 2 threads 2.12 s (1.90x; other runs 1.72x-1.89x); one thread behind Dask
-4.03 s; 2 processes 4.12 s (0.98x: starting them and loading the compiled kernel in each costs
-about 2 s). Full per-day results favour threads further (each chunk's 48 MB would cross a
-socket). ``LOCAL_PROCESSES`` flips the choice.
+socket. Measured on the 2-core development VM with the one-kernel engine (a7160b6;
+``benchmarks/bench_scaling.py --compare``, 100,000 scenarios, summary): 2 threads 1.90x one
+worker, 2 processes 0.98x (starting them and loading the compiled kernels costs about 2 s). With
+the engine as steps, a per-day sweep of 20,000 scenarios on their own paths to netCDF ran 1.92x
+faster on 2 threads than on one (``benchmarks/bench_stream.py``). ``LOCAL_PROCESSES`` flips the
+choice.
 """
 
 from __future__ import annotations
