@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .config import PARAMS, PATH_PARAMS, path_dim_name
+from .mechanism.rules import RULES
 from .risk import risk_factor_arrays
 from .scenarios import Chunk, Plan
 from .summary import summarise
@@ -152,9 +153,7 @@ _PARAM_UNITS = {
     "lambd": ("1", "risk tail probability"),
     "tick_size": ("USD", "tick size"),
     "num_ticks": ("1", "price levels per side"),
-    "share_rule": ("", "fee-split rule"),
-    "fee_rule": ("", "fee-rate rule"),
-    "margin_rule": ("", "margin rule"),
+    **{key: ("", f"rule: {rule.doc}") for key, rule in RULES.items()},
     "steepness": ("1/year", "time-weighting steepness"),
     "midpoint": ("year", "time-weighting midpoint"),
     "days_per_year": ("day/year", "time-weighting days per year"),
