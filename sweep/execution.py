@@ -1,18 +1,20 @@
-"""Run the chunks of a plan: in this process, on a local Dask cluster, or on a remote one.
+"""Run the chunks of a plan: in this process, on a pool of threads, or on a Dask cluster.
 
-Every chunk is one Dask task (``compute_chunk(plan, chunk)``, a pure function). Results come
-back to this process, which alone writes the sink, so a cluster needs no shared file system.
+One small class per way of running (:class:`InProcess`, :class:`Threads`,
+:class:`DaskCluster`), each yielding ``(chunk, result)`` as chunks finish; every chunk is
+``compute_chunk(plan, chunk)``, a pure function. Results come back to this process, which alone
+writes the sink, so a cluster needs no shared file system.
 Two chunks per worker thread are in flight, more while their results stay under
 ``RESULTS_IN_FLIGHT_BYTES``, so memory is bounded by the chunk size, not by the sweep size. A
 worker that dies mid-task has its chunks re-run elsewhere by the scheduler; the numbers cannot
 change, since a chunk's result depends on nothing but the plan.
 
-The local cluster runs threads in this process, not worker processes. The kernels release the
-GIL, and threads hand results over by reference where processes pickle every chunk through a
-socket. Measured on the 2-core development VM with the one-kernel engine (a7160b6;
+Without a scheduler, chunks run on threads in this process, not worker processes. The kernels
+release the GIL, and threads hand results over by reference where processes pickle every chunk
+through a socket. Measured on the 2-core development VM with the one-kernel engine (a7160b6;
 ``benchmarks/bench_scaling.py --compare``, 100,000 scenarios, summary): 2 threads 1.90x one
 worker, 2 processes 0.98x (starting them and loading the compiled kernels costs about 2 s). With
-the engine as steps, a per-day sweep of 20,000 scenarios on their own paths to netCDF ran 1.92x
+the engine as steps, a per-day sweep of 20,000 scenarios on their own paths to netCDF ran 2.00x
 faster on 2 threads than on one (``benchmarks/bench_stream.py``). ``LOCAL_PROCESSES`` flips the
 choice.
 """
@@ -34,11 +36,8 @@ from .errors import ConfigError
 from .scenarios import Chunk, Plan
 
 SYNCHRONOUS = "synchronous"  # scheduler name for running in this process, without Dask
-LOCAL_PROCESSES = False  # local cluster of threads (see the module docstring for the numbers)
+LOCAL_PROCESSES = False  # threads in this process (see the module docstring for the numbers)
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler before giving up
-# sweeps estimated to compute in less than this on one core run in this process: starting a
-# local cluster takes about a second
-LOCAL_CLUSTER_SECONDS = 1.0
 IN_FLIGHT_PER_THREAD = 2  # chunks submitted per worker thread: enough to keep every thread busy
 # results in flight at most (computing, or done and not yet written): with small results
 # (summaries) many chunks go out in one batch, which costs Dask half the CPU per task
@@ -52,7 +51,7 @@ class Report:
     chunks: int  # chunks in the plan
     computed: int  # chunks computed by this call; the rest were already in the sink (resume)
     seconds: float
-    where: str  # "this process", "local cluster of 2 threads", or the scheduler address
+    where: str  # "this process", "2 threads in this process", or the scheduler address
 
 
 class Progress:
@@ -221,6 +220,89 @@ def check_options(scheduler: str | None, workers: int | None) -> None:
         check_scheduler(scheduler)
 
 
+class InProcess:
+    """Chunks one after the other in this process: no start-up, one core."""
+
+    where = "this process"
+
+    def results(self, plan: Plan, todo: list[Chunk]) -> Iterator[tuple[Chunk, Any]]:
+        for chunk in todo:
+            yield chunk, compute_chunk(plan, chunk)
+
+
+class Threads:
+    """Chunks on a pool of threads in this process: the kernels release the GIL, results are
+    handed over by reference, and a pool starts in microseconds where a Dask cluster takes a
+    good part of a second (a 1,000,000-scenario summary sweep: 1.70x one core on two threads of
+    a pool, 1.12x on a local Dask cluster of two threads, measured on the 2-core VM)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.where = f"{n} threads in this process"
+
+    def results(self, plan: Plan, todo: list[Chunk]) -> Iterator[tuple[Chunk, Any]]:
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        window = in_flight(plan, self.n)
+        pending = iter(todo)
+        inflight: dict[Any, Chunk] = {}
+        with ThreadPoolExecutor(self.n, thread_name_prefix="sweep") as pool:
+
+            def submit() -> None:
+                chunk = next(pending, None)
+                if chunk is not None:
+                    inflight[pool.submit(compute_chunk, plan, chunk)] = chunk
+
+            for _ in range(window):
+                submit()
+            try:
+                while inflight:
+                    done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        chunk = inflight.pop(future)
+                        values = future.result()
+                        submit()
+                        yield chunk, values
+            finally:
+                for future in inflight:
+                    future.cancel()
+
+
+class DaskCluster:
+    """Chunks as tasks of a Dask cluster: a scheduler's, or local worker processes."""
+
+    def __init__(self, scheduler: str | None, n: int | None, processes: bool | None) -> None:
+        self.scheduler, self.n, self.processes = scheduler, n, processes
+        self.where = scheduler or f"local cluster of {n} processes"
+
+    def results(self, plan: Plan, todo: list[Chunk]) -> Iterator[tuple[Chunk, Any]]:
+        with dask_client(self.scheduler, self.n, processes=self.processes) as client:
+            yield from _distributed(client, plan, todo)
+
+
+def in_flight(plan: Plan, threads: int) -> int:
+    """Chunks to keep in flight: ``IN_FLIGHT_PER_THREAD`` per thread, more while their results
+    stay under ``RESULTS_IN_FLIGHT_BYTES``."""
+    least = IN_FLIGHT_PER_THREAD * threads
+    return max(least, RESULTS_IN_FLIGHT_BYTES // max(1, chunk_result_bytes(plan)))
+
+
+def backend(
+    scheduler: str | None, workers: int | None, processes: bool | None, n_todo: int
+) -> InProcess | Threads | DaskCluster:
+    """How to run: this process, a pool of threads, or a Dask cluster."""
+    if scheduler == SYNCHRONOUS:
+        return InProcess()
+    if scheduler:
+        return DaskCluster(scheduler, None, processes)
+    n = min(workers or default_workers(), max(n_todo, 1))
+    if n <= 1:
+        return InProcess()
+    if LOCAL_PROCESSES if processes is None else processes:
+        return DaskCluster(None, n, True)
+    return Threads(n)
+
+
 def execute(
     plan: Plan,
     sink: Any,
@@ -232,46 +314,25 @@ def execute(
 ) -> Report:
     """Compute every chunk the sink lacks and hand each result to the sink as it finishes.
 
-    ``scheduler``: a Dask address, ``"synchronous"`` (this process, no Dask), or None for a
-    local cluster of ``workers`` threads (one worker, a single chunk left, or, when ``workers``
-    is not given, a sweep the plan estimates at under :data:`LOCAL_CLUSTER_SECONDS` of compute,
-    runs in this process: a cluster would only add start-up time). ``processes`` overrides
-    :data:`LOCAL_PROCESSES` for the local cluster (benchmarks use it).
+    ``scheduler``: a Dask address, ``"synchronous"`` (this process, one chunk after another),
+    or None for ``workers`` threads in this process (default: one per core; one worker, or a
+    single chunk left, runs without a pool). ``processes=True`` runs a local Dask cluster of
+    worker processes instead of threads (:data:`LOCAL_PROCESSES` sets the default).
     """
     started = time.perf_counter()
     chunks = plan.chunks
     todo = [c for c in chunks if c.index not in sink.done]
     bar = Progress(len(chunks), progress, label=plan.config.name)
     bar.advance(len(chunks) - len(todo), resumed=True)
-    small = workers is None and plan.estimated_seconds < LOCAL_CLUSTER_SECONDS
-    local = scheduler == SYNCHRONOUS or (
-        scheduler is None and (workers == 1 or len(todo) <= 1 or small)
-    )
-    use_processes = LOCAL_PROCESSES if processes is None else processes
-    if local:
-        where = "this process"
-    elif scheduler:
-        where = scheduler
-    else:
-        n = min(workers or default_workers(), len(todo))
-        where = f"local cluster of {n} {'processes' if use_processes else 'threads'}"
+    runner = backend(scheduler, workers, processes, len(todo))
     try:
-        if not todo:
-            pass
-        elif local:
-            for chunk in todo:
-                sink.write(chunk, compute_chunk(plan, chunk))
-                bar.advance()
-        else:
-            size = None if scheduler else min(workers or default_workers(), len(todo))
-            with dask_client(scheduler, size, processes=processes) as client:
-                for chunk, values in _distributed(client, plan, todo):
-                    sink.write(chunk, values)
-                    del values
-                    bar.advance()
+        for chunk, values in runner.results(plan, todo):
+            sink.write(chunk, values)
+            del values
+            bar.advance()
     finally:
         bar.close()
-    return Report(len(chunks), len(todo), time.perf_counter() - started, where)
+    return Report(len(chunks), len(todo), time.perf_counter() - started, runner.where)
 
 
 def _distributed(client: Any, plan: Plan, todo: Iterable[Chunk]) -> Iterator[tuple[Chunk, Any]]:
@@ -289,9 +350,8 @@ def _distributed(client: Any, plan: Plan, todo: Iterable[Chunk]) -> Iterator[tup
     from distributed import as_completed
 
     threads = sum(client.nthreads().values()) or 1
-    least = IN_FLIGHT_PER_THREAD * threads
-    window = max(least, RESULTS_IN_FLIGHT_BYTES // max(1, chunk_result_bytes(plan)))
-    batch = max(1, window - least)  # refill once this many slots are free
+    window = in_flight(plan, threads)
+    batch = max(1, window - IN_FLIGHT_PER_THREAD * threads)  # refill once this many are free
     token = f"sweep-chunk-{uuid.uuid4().hex}"
     pending = list(todo)
     pending.reverse()  # pop() hands chunks out in plan order

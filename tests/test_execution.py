@@ -111,7 +111,7 @@ def test_file_equals_memory(tmp_path):
     ds = sweep.run(small_config(), out=out, workers=2, chunk_size=5, stats=stats)
     n_chunks = len(make_plan(small_config(), chunk_size=5).chunks)
     assert stats["chunks"] == stats["computed"] == n_chunks > 1
-    assert stats["where"] == "local cluster of 2 threads"
+    assert stats["where"] == "2 threads in this process"
     assert_same_result(ds, memory)
     assert ds["under_supplied"].dtype == bool and ds["date" if "date" in ds else "day"].size
     assert ds["k"].dims == () and "k" in ds.coords  # scalar parameters stay coordinates
