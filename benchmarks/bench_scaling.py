@@ -4,8 +4,9 @@ Target (issue 3): two local workers at least 1.7x as fast as one.
 
 Run: ``python benchmarks/bench_scaling.py [--scenarios N] [--repeat R] [--compare]``.
 One worker runs in this process without Dask (``workers=1``, the fastest way to use one
-core); two workers are the default execution (a pool of two threads in this process). The sweep keeps per-scenario
-statistics (``reduce = "summary"``) in memory, so the timing is the compute, not the disk.
+core); two workers are the default execution (a pool of two threads in this process). The
+sweep keeps per-scenario statistics (``reduce = "summary"``) in memory, so the timing is the
+compute, not the disk.
 Runs alternate one/two workers and the best of ``repeat`` is kept: the machine is shared, and
 a neighbour's burst hits one run, not the ratio of best times. ``--compare`` also times, through
 the public API only (``sweep.run(config, scheduler=ADDRESS)``), a Dask cluster of two worker

@@ -34,9 +34,10 @@ def run(
     it; an existing file is kept unless ``overwrite``, and ``resume`` finishes an interrupted run.
     ``scheduler`` is a Dask address (``tcp://host:8786``) or ``"synchronous"`` for this process
     alone; without it, ``workers`` threads in this process run the chunks (default: one per
-    core; one chunk or ``workers=1`` run without threads). ``chunk_size`` (scenarios per task) changes the work's
-    granularity, never the numbers. A ``stats`` dict, when given, receives what the run did:
-    ``chunks``, ``computed`` (fewer than ``chunks`` after a resume), ``seconds`` and ``where``.
+    core; one chunk or ``workers=1`` run without threads). ``chunk_size`` (scenarios per task)
+    changes the work's granularity, never the numbers. A ``stats`` dict, when given, receives
+    what the run did: ``chunks``, ``computed`` (fewer than ``chunks`` after a resume),
+    ``seconds`` and ``where``.
     """
     if isinstance(config, os.PathLike):
         config = str(config)

@@ -42,7 +42,9 @@ LAYERS = {
     "__init__": 5,
     "__main__": 5,
 }
-ENGINE = "mechanism <- (config, paths, summary) <- (stages, scenarios, compute) <- results <- API/CLI"
+ENGINE = (
+    "mechanism <- (config, paths, summary) <- (stages, scenarios, compute) <- results <- API/CLI"
+)
 
 
 def module_name(path: Path) -> str:

@@ -18,7 +18,8 @@ sweep.run({"name": "c", "sweep": {"days": 5, "reduce": "summary"},
 hits = misses = used = 0
 for module in (kernels, summary, book, commitments, fees, market, outcomes, shares):
     for name, f in vars(module).items():
-        if isinstance(f, numba.core.registry.CPUDispatcher) and f.stats.cache_hits | f.stats.cache_misses:
+        dispatcher = isinstance(f, numba.core.registry.CPUDispatcher)
+        if dispatcher and f.stats.cache_hits | f.stats.cache_misses:
             used += 1
             hits += sum(f.stats.cache_hits.values())
             misses += sum(f.stats.cache_misses.values())
