@@ -33,6 +33,9 @@ from statistics import NormalDist
 SHARE_RULES = ("equity", "stake", "virtual_stake", "time_weighted")
 FEE_RULES = ("marginal", "weighted", "given")
 MARGIN_RULES = ("max", "sum")
+RISK_FACTORS = ("short", "max")
+TARGET_PRICES = ("window", "mark")
+MARGIN_ORDERS = ("pegged", "all")
 
 #: Pegged volume is not placed at levels whose probability of trading is this small.
 MIN_PROBABILITY_OF_TRADING = 1e-10
@@ -181,11 +184,47 @@ def apply_commitment_event(provider: LiquidityProvider, event: CommitmentEvent,
         provider.virtual_stake = provider.stake
 
 
-def target_stake(open_interest: list[float], d: int, stake_target_period: int, c2: float,
-                 v: float, rf_short: float) -> float:
-    """Step 4: scaled maximum open interest over the stake-target window."""
+def target_risk_factor(rf_long: float, rf_short: float, risk_factor: str) -> float:
+    """Step 4: the risk factor of the target stake.
+
+    ``short``: ``rf_short`` as it is (the tools; never clamped, to reproduce them exactly);
+    ``max``: ``max(rf_long, rf_short)``, clamped to 0 when negative.
+    """
+    if risk_factor == "short":
+        return rf_short
+    if risk_factor == "max":
+        return max(rf_long, rf_short, 0.0)
+    raise ValueError(f"unknown risk_factor {risk_factor!r}")
+
+
+def maximum_open_interest(open_interest: list[float], mark_price: list[float] | None, d: int,
+                          stake_target_period: int, target_price: str) -> float:
+    """Step 4: the maximum open interest over the stake-target window ``lo2..d``.
+
+    ``window``: ``max(open_interest[lo2..d])`` (notional, the tools); ``mark``: open interest
+    in contracts valued at today's mark, ``mark_price[d] * max(open_interest[j]/mark_price[j])``.
+    """
     lo2 = max(0, d - stake_target_period + 1)
-    return c2 * v * rf_short * max(open_interest[lo2:d + 1])
+    if target_price == "window":
+        return max(open_interest[lo2:d + 1])
+    if target_price == "mark":
+        contracts = [open_interest[j] / mark_price[j] for j in range(lo2, d + 1)]
+        return mark_price[d] * max(contracts)
+    raise ValueError(f"unknown target_price {target_price!r}")
+
+
+def target_stake(open_interest: list[float], d: int, stake_target_period: int, c2: float,
+                 v: float, rf_short: float, *, rf_long: float = 0.0,
+                 risk_factor: str = "short", mark_price: list[float] | None = None,
+                 target_price: str = "window") -> float:
+    """Step 4: ``c2 * v * rf *`` the maximum open interest over the stake-target window.
+
+    The defaults (``risk_factor="short"``, ``target_price="window"``) are the tools':
+    ``c2 * v * rf_short * max(open_interest[lo2..d])``.
+    """
+    rf = target_risk_factor(rf_long, rf_short, risk_factor)
+    return c2 * v * rf * maximum_open_interest(open_interest, mark_price, d,
+                                               stake_target_period, target_price)
 
 
 def walk_fee_ladder(providers: list[LiquidityProvider], target: float) -> list[int]:
@@ -280,12 +319,13 @@ def book_side(mid: float, tick_size: float, num_ticks: int, side: str, mu: float
 
 def side_orders(obligation: float, limit_orders: list[float], fractions: list[float],
                 levels: list[float], probs: list[float], rf_side: float,
-                mid: float) -> tuple[float, float]:
+                mid: float, margin_orders: str = "pegged") -> tuple[float, float]:
     """Step 9 for one side of one LP: ``(margin_side, liquidity_side)``.
 
     Limit orders cover part of the obligation, pegged volume
     ``n_i = ceil(remaining*f_i/sum(f)/(prob_i*p_i))`` covers the rest; margin is charged on
-    pegged volume only.
+    pegged volume only (``margin_orders="pegged"``, the tools) or on limit and pegged volume
+    (``"all"``: ``rf_side * mid * sum(limit_i + n_i)``).
     """
     limit_liq = sum(q * p * prob for q, p, prob in zip(limit_orders, levels, probs,
                                                        strict=True))
@@ -296,7 +336,13 @@ def side_orders(obligation: float, limit_orders: list[float], fractions: list[fl
         if prob > MIN_PROBABILITY_OF_TRADING else 0.0
         for f, p, prob in zip(fractions, levels, probs, strict=True)
     ]
-    margin_side = rf_side * mid * sum(pegged)
+    if margin_orders == "pegged":
+        margin_side = rf_side * mid * sum(pegged)
+    elif margin_orders == "all":
+        margin_side = rf_side * mid * sum(q + n for q, n in zip(limit_orders, pegged,
+                                                                strict=True))
+    else:
+        raise ValueError(f"unknown margin_orders {margin_orders!r}")
     liquidity_side = sum((q + n) * p * prob for q, n, p, prob in zip(limit_orders, pegged, levels,
                                                                      probs, strict=True))
     return margin_side, liquidity_side
@@ -351,6 +397,10 @@ def _check_scenario(scenario: dict) -> int:
         raise ValueError(f"unknown fee_rule {scenario['fee_rule']!r}")
     if scenario["margin_rule"] not in MARGIN_RULES:
         raise ValueError(f"unknown margin_rule {scenario['margin_rule']!r}")
+    for key, values in (("risk_factor", RISK_FACTORS), ("target_price", TARGET_PRICES),
+                        ("margin_orders", MARGIN_ORDERS)):
+        if scenario.get(key, values[0]) not in values:
+            raise ValueError(f"unknown {key} {scenario[key]!r}")
     if scenario["fee_rule"] == "given" and len(scenario["fee_rate"]) != num_days:
         raise ValueError(f"fee_rate must have {num_days} days")
     num_ticks, tick_size = scenario["num_ticks"], scenario["tick_size"]
@@ -384,6 +434,9 @@ def simulate(scenario: dict) -> dict:
     tick_size, num_ticks = scenario["tick_size"], scenario["num_ticks"]
     share_rule, fee_rule = scenario["share_rule"], scenario["fee_rule"]
     margin_rule = scenario["margin_rule"]
+    risk_factor = scenario.get("risk_factor", "short")
+    target_price = scenario.get("target_price", "window")
+    margin_orders = scenario.get("margin_orders", "pegged")
     steepness, midpoint = scenario["steepness"], scenario["midpoint"]
     days_per_year = scenario["days_per_year"]
     given_fee_rates = scenario.get("fee_rate")
@@ -415,7 +468,9 @@ def simulate(scenario: dict) -> dict:
         valuation = max(proxy, total_stake)
 
         # Step 4: target stake.
-        target = target_stake(open_interest, d, stake_target_period, c2, v, rf_short)
+        target = target_stake(open_interest, d, stake_target_period, c2, v, rf_short,
+                              rf_long=rf_long, risk_factor=risk_factor, mark_price=mark_price,
+                              target_price=target_price)
 
         # Step 5: fee rate.
         rate = fee_rate(fee_rule, providers, target,
@@ -451,10 +506,10 @@ def simulate(scenario: dict) -> dict:
             lp_obligation = k * p.stake
             m_buy, liq_buy = side_orders(lp_obligation, lp["limit_orders_buy"],
                                          lp["fractions_buy"], buy_levels, buy_probs,
-                                         rf_long, mid)
+                                         rf_long, mid, margin_orders)
             m_sell, liq_sell = side_orders(lp_obligation, lp["limit_orders_sell"],
                                            lp["fractions_sell"], sell_levels, sell_probs,
-                                           rf_short, mid)
+                                           rf_short, mid, margin_orders)
             obligation.append(lp_obligation)
             margin_buy.append(m_buy)
             margin_sell.append(m_sell)
@@ -559,6 +614,21 @@ def _random_commitments(rng: random.Random, num_days: int, typical_stake: float,
     return commits
 
 
+def _drift_with_long_risk_larger(rng: random.Random, sigma: float, tau: float,
+                                 lambd: float) -> float:
+    """A drift ``mu`` with ``rf_long > rf_short > 0`` (so that ``risk_factor="max"`` differs
+    from ``"short"``; with little drift ``rf_short`` is the larger).
+
+    Both risk factors are linear in ``m = exp(mu*tau)``: with ``a, b`` their values at
+    ``m = 1``, ``rf_long = 1 - m*(1 - a)`` and ``rf_short = m*(1 + b) - 1``, so
+    ``rf_short = r*rf_long`` at ``m = (1 + r)/(1 + b + r*(1 - a))``; ``r`` is drawn in
+    ``[0.2, 0.9]``.
+    """
+    a, b = risk_factors(0.0, sigma, tau, lambd)
+    r = rng.uniform(0.2, 0.9)
+    return math.log((1.0 + r) / (1.0 + b + r * (1.0 - a))) / tau
+
+
 def _random_shape(rng: random.Random, num_ticks: int, order_scale: float) -> dict:
     shape = {}
     for side in ("buy", "sell"):
@@ -580,8 +650,12 @@ def random_scenario(rng: random.Random, rules: dict | None = None, *,
                     fractional: bool = False) -> dict:
     """Draw a random valid scenario.
 
-    ``rules`` may force ``share_rule``, ``fee_rule`` and ``margin_rule`` (and any other
-    scenario key, which simply overrides the drawn value); the others are drawn at random.
+    ``rules`` may force ``share_rule``, ``fee_rule``, ``margin_rule``, ``risk_factor``,
+    ``target_price`` and ``margin_orders`` (and any other scenario key, which simply overrides
+    the drawn value); the others are drawn at random.  The last three are drawn after
+    everything else, and then, in about 30% of scenarios, a strongly negative drift ``mu`` that
+    makes ``rf_long > rf_short > 0`` (where ``risk_factor="max"`` matters): every other value
+    is what the same ``rng`` gave before these keys existed.
     With ``fractional=True`` most commitment days are fractional.
     """
     rules = dict(rules or {})
@@ -653,5 +727,10 @@ def random_scenario(rng: random.Random, rules: dict | None = None, *,
         "fee_rate": [rng.uniform(0.0, 0.01) for _ in range(num_days)],
         "lps": lps,
     }
+    scenario["risk_factor"] = rng.choice(RISK_FACTORS)
+    scenario["target_price"] = rng.choice(TARGET_PRICES)
+    scenario["margin_orders"] = rng.choice(MARGIN_ORDERS)
+    if rng.random() < 0.3:
+        scenario["mu"] = _drift_with_long_risk_larger(rng, sigma, tau, lambd)
     scenario.update(rules)
     return scenario

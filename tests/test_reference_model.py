@@ -15,13 +15,19 @@ from statistics import NormalDist
 import pytest
 from reference_model import (
     FEE_RULES,
+    MARGIN_ORDERS,
     MARGIN_RULES,
     PER_DAY_OUTPUTS,
     PER_LP_OUTPUTS,
+    RISK_FACTORS,
     SHARE_RULES,
+    TARGET_PRICES,
     random_scenario,
     risk_factors,
+    side_orders,
     simulate,
+    target_risk_factor,
+    target_stake,
 )
 
 REL = 1e-9
@@ -335,6 +341,235 @@ def test_margin_one_level_by_hand(margin_rule):
                  365 * out["fees_collected"][0] / (target + combined))
 
 
+@pytest.mark.parametrize("margin_rule", MARGIN_RULES)
+def test_margin_orders_all_one_level_by_hand(margin_rule):
+    # The book of test_margin_one_level_by_hand, with margin on limit orders too.  LP A enters
+    # on day 1, so day 0 shows that an inactive LP has no margin whatever its limit orders.
+    phi = NormalDist().cdf
+    mu, sigma, tau, lambd, mid, tick = 0.05, 0.8, 1e-3, 0.01, 50.0, 0.5
+    shape = {"limit_orders_buy": [3.0], "limit_orders_sell": [100.0],
+             "fractions_buy": [2.0], "fractions_sell": [1.0]}
+    lps = [dict({"name": "A", "commit": [{"day": 1, "stake": 400.0, "fee_bid": 0.001}]},
+                **shape)]
+    scenario = base_scenario(2, lps, mark_price=[mid, mid], mu=mu, sigma=sigma, tau=tau,
+                             lambd=lambd, tick_size=tick, k=2.0, margin_rule=margin_rule,
+                             margin_orders="all")
+    out = simulate(scenario)
+
+    # sb = 0.8*sqrt(1e-3) = 0.025298, drift = (0.05 - 0.32)*1e-3 = -2.7e-4.
+    # rf_long = 1 - e^(5e-5)*Phi(-2.32635 - 0.02530)/0.01 = 1 - 1.00005*0.93453 = 0.065426
+    # rf_short = 1.00005*(1 - Phi(2.32635 - 0.02530))/0.01 - 1 = 1.00005*1.06944 - 1 = 0.069495
+    sb = sigma * math.sqrt(tau)
+    m = math.exp(mu * tau)
+    rf_long = 1 - m * phi(NormalDist().inv_cdf(lambd) - sb) / lambd
+    rf_short = m * (1 - phi(NormalDist().inv_cdf(1 - lambd) - sb)) / lambd - 1
+    assert rf_long == pytest.approx(0.065426, abs=1e-6)
+    assert rf_short == pytest.approx(0.069495, abs=1e-6)
+    # Buy level 49.5: z = (ln(0.99) + 2.7e-4)/sb = -0.38660, prob = Phi(z) = 0.34953;
+    # limit_liq = 3*49.5*0.34953 = 51.905, remaining = 800 - 51.905 = 748.095,
+    # n = ceil(748.095/(0.34953*49.5)) = ceil(43.24) = 44.
+    # Sell level 50.5: z = (ln(1.01) + 2.7e-4)/sb = 0.40399, prob = 1 - Phi(z) = 0.34311;
+    # limit_liq = 100*50.5*0.34311 = 1732.7 >= 800: remaining 0, n = 0.
+    drift = (mu - sigma**2 / 2) * tau
+    prob_buy = phi((math.log(49.5 / mid) - drift) / sb)
+    prob_sell = 1 - phi((math.log(50.5 / mid) - drift) / sb)
+    assert prob_buy == pytest.approx(0.34953, abs=1e-5)
+    assert prob_sell == pytest.approx(0.34311, abs=1e-5)
+    assert math.ceil((800 - 3 * 49.5 * prob_buy) / (prob_buy * 49.5)) == 44
+    assert 100 * 50.5 * prob_sell >= 800
+    # "all": margin_buy = rf_long*50*(3 + 44) = 153.75, margin_sell = rf_short*50*(100 + 0)
+    # = 347.47 (under "pegged" they would be rf_long*50*44 = 143.94 and 0).
+    margin_buy, margin_sell = rf_long * mid * (3 + 44), rf_short * mid * (100 + 0)
+    assert margin_buy == pytest.approx(153.75, abs=0.01)
+    assert margin_sell == pytest.approx(347.47, abs=0.01)
+
+    assert out["margin_buy"][0] == [0.0] and out["margin_sell"][0] == [0.0]
+    assert out["margin"][0] == [0.0] and out["total_margin"][0] == 0.0
+    assert_close(out["margin_buy"][1][0], margin_buy)
+    assert_close(out["margin_sell"][1][0], margin_sell)
+    # max: 347.47 (the sell side, which has no pegged volume at all); sum: 501.22.
+    combined = max(margin_buy, margin_sell) if margin_rule == "max" else margin_buy + margin_sell
+    assert combined == pytest.approx(347.47 if margin_rule == "max" else 501.22, abs=0.01)
+    assert_close(out["margin"][1][0], combined)
+    assert_close(out["total_margin"][1], combined)
+    # The orders themselves do not change: supplied liquidity is as under "pegged".
+    supplied = min((3.0 + 44) * 49.5 * prob_buy, (100.0 + 0) * 50.5 * prob_sell)
+    assert_close(out["supplied_liquidity"][1][0], supplied)
+    pegged = simulate(dict(scenario, margin_orders="pegged"))
+    assert pegged["supplied_liquidity"] == out["supplied_liquidity"]
+    assert_close(pegged["margin_buy"][1][0], rf_long * mid * 44)
+    assert pegged["margin_sell"][1] == [0.0]
+
+
+def test_margin_orders_on_the_step_function():
+    # One sell level at 101 with probability 0.5, rf 0.1, mid 100, obligation 1000:
+    # limit_liq = 2*101*0.5 = 101, remaining = 899, n = ceil(899/(0.5*101)) = ceil(17.8) = 18.
+    args = (1000.0, [2.0], [1.0], [101.0], [0.5], 0.1, 100.0)
+    margin, liquidity = side_orders(*args)  # "pegged" by default
+    assert margin == pytest.approx(0.1 * 100 * 18, rel=1e-15)               # 180
+    assert liquidity == pytest.approx((2 + 18) * 101 * 0.5, rel=1e-15)     # 1010
+    assert side_orders(*args, "pegged") == (margin, liquidity)
+    margin_all, liquidity_all = side_orders(*args, "all")
+    assert margin_all == pytest.approx(0.1 * 100 * (2 + 18), rel=1e-15)    # 200
+    assert liquidity_all == liquidity
+    # A level too unlikely to trade gets no pegged volume, but its limit orders still count
+    # under "all": levels 101 (prob 0.5) and 150 (prob 1e-12 <= 1e-10), limits 2 and 7.
+    args = (1000.0, [2.0, 7.0], [1.0, 1.0], [101.0, 150.0], [0.5, 1e-12], 0.1, 100.0)
+    # limit_liq = 101 + 7*150*1e-12; n = [ceil(899/2/50.5) = ceil(8.9) = 9, 0].
+    assert side_orders(*args, "pegged")[0] == pytest.approx(0.1 * 100 * 9, rel=1e-15)
+    assert side_orders(*args, "all")[0] == pytest.approx(0.1 * 100 * (2 + 9 + 7), rel=1e-15)
+    with pytest.raises(ValueError):
+        side_orders(*args, "limit")
+
+
+# --------------------------------------------------------------------------------------
+# Target stake: risk_factor and target_price
+# --------------------------------------------------------------------------------------
+def hand_risk_factors(mu: float, sigma: float, tau: float, lambd: float) -> tuple[float, float]:
+    """MECHANISM.md's risk factors with the standard library's normal distribution."""
+    phi, phi_inv = NormalDist().cdf, NormalDist().inv_cdf
+    sb, m = sigma * math.sqrt(tau), math.exp(mu * tau)
+    return (1 - m * phi(phi_inv(lambd) - sb) / lambd,
+            m * (1 - phi(phi_inv(1 - lambd) - sb)) / lambd - 1)
+
+
+# (mu, sigma, tau, lambd) and rf_long, rf_short worked by hand; Phi^-1(0.01) = -2.32635.
+RISK_FACTOR_CASES = {
+    # mu = 0 (base_scenario's risk model): sb = 0.01, m = 1,
+    # rf_long = 1 - Phi(-2.33635)/0.01 = 1 - 0.973656 = 0.026344,
+    # rf_short = (1 - Phi(2.31635))/0.01 - 1 = 1.026964 - 1 = 0.026964: rf_short is the larger.
+    "short_larger": ((0.0, 1.0, 1e-4, 0.01), 0.026344, 0.026964),
+    # mu = -2: sb = 0.02, m = e^-0.02 = 0.980199, Phi(-2.34635) = 0.0094792,
+    # 1 - Phi(2.30635) = 0.0105456: rf_long = 1 - 0.980199*0.94792 = 0.070850,
+    # rf_short = 0.980199*1.05456 - 1 = 0.033678: rf_long is the larger, both positive.
+    "long_larger": ((-2.0, 0.2, 0.01, 0.01), 0.070850, 0.033678),
+    # mu = -10: m = e^-0.1 = 0.904837: rf_long = 1 - 0.904837*0.94792 = 0.142286,
+    # rf_short = 0.904837*1.05456 - 1 = -0.045795 < 0.
+    "short_negative": ((-10.0, 0.2, 0.01, 0.01), 0.142286, -0.045795),
+}
+
+
+@pytest.mark.parametrize("case", list(RISK_FACTOR_CASES))
+def test_risk_factor_by_hand(case):
+    (mu, sigma, tau, lambd), rf_long_by_hand, rf_short_by_hand = RISK_FACTOR_CASES[case]
+    rf_long, rf_short = hand_risk_factors(mu, sigma, tau, lambd)
+    assert rf_long == pytest.approx(rf_long_by_hand, abs=1e-6)
+    assert rf_short == pytest.approx(rf_short_by_hand, abs=1e-6)
+    lps = [{"name": "A", "commit": [{"day": 0, "stake": 100.0, "fee_bid": 0.001}]}]
+    scenario = base_scenario(1, lps, mu=mu, sigma=sigma, tau=tau, lambd=lambd, v=2.0, c2=1.5,
+                             open_interest=[1000.0])
+    short = simulate(scenario)
+    larger = simulate(dict(scenario, risk_factor="max"))
+    # target = c2*v*rf*1000 = 3000*rf.
+    assert_close(short["target_stake"][0], 3000 * rf_short)  # "short": never clamped
+    assert_close(larger["target_stake"][0], 3000 * max(rf_long, rf_short))
+    if case == "short_larger":
+        # max(rf_long, rf_short) is rf_short: "max" is "short", bit for bit.
+        assert larger == short
+    else:
+        # 3000*0.070850 = 212.55 (vs 101.03) and 3000*0.142286 = 426.86 (vs -137.38).
+        expected = {"long_larger": 212.55, "short_negative": 426.86}[case]
+        assert larger["target_stake"][0] == pytest.approx(expected, abs=0.01)
+        # Only the target and what follows from it change: the margin still charges rf_long
+        # on the buy side and rf_short on the sell side.
+        for name in ("margin_buy", "margin_sell", "margin", "equity", "supplied_liquidity"):
+            assert larger[name] == short[name], name
+        assert larger["rf_long"] == short["rf_long"]
+        assert larger["rf_short"] == short["rf_short"]
+    if case == "short_negative":
+        assert short["target_stake"][0] < 0 and not short["under_supplied"][0]
+
+
+def test_risk_factor_max_is_clamped_at_zero():
+    # max(rf_long, rf_short) >= 0 for any valid risk model: rf_long < 0 needs m > 1 (as
+    # Phi(Phi^-1(lambd) - sb) < lambd) and rf_short < 0 needs m < 1 (as
+    # 1 - Phi(Phi^-1(1 - lambd) - sb) > lambd).  So the clamp is tested on the step itself.
+    assert target_risk_factor(-0.2, -0.1, "max") == 0.0
+    assert target_risk_factor(-0.2, -0.1, "short") == -0.1  # the tools' numbers, unclamped
+    assert target_risk_factor(0.3, 0.2, "max") == 0.3
+    assert target_risk_factor(0.3, 0.2, "short") == 0.2
+    assert target_risk_factor(0.3, -0.2, "max") == 0.3
+    open_interest = [100.0, 300.0]
+    # c2*v*rf*max(100, 300) = 2*0.5*rf*300
+    assert target_stake(open_interest, 1, 2, 2.0, 0.5, -0.1, rf_long=-0.2,
+                        risk_factor="max") == 0.0
+    assert target_stake(open_interest, 1, 2, 2.0, 0.5, -0.1, rf_long=-0.2,
+                        risk_factor="short") == pytest.approx(-30.0, rel=1e-15)
+    assert target_stake(open_interest, 1, 2, 2.0, 0.5, -0.1,
+                        rf_long=0.25, risk_factor="max") == pytest.approx(75.0, rel=1e-15)
+    with pytest.raises(ValueError):
+        target_risk_factor(0.3, 0.2, "long")
+
+
+@pytest.mark.parametrize("lambd", [1e-4, 1e-3, 0.01, 0.1, 0.5])
+def test_risk_factor_max_never_gives_a_negative_target(lambd):
+    # sb -> 0: both risk factors are 0 exactly, and in floating point they come out as
+    # +-1e-13 or so (both negative for some lambd); "max" never makes the target negative.
+    lps = [{"name": "A", "commit": [{"day": 0, "stake": 100.0, "fee_bid": 0.001}]}]
+    scenario = base_scenario(1, lps, mu=0.0, sigma=1e-20, tau=1.0, lambd=lambd,
+                             open_interest=[1000.0], risk_factor="max", tick_size=1e-3)
+    out = simulate(scenario)
+    assert abs(out["rf_long"]) < 1e-9 and abs(out["rf_short"]) < 1e-9
+    assert out["target_stake"][0] == 1000.0 * max(out["rf_long"], out["rf_short"], 0.0)
+    assert out["target_stake"][0] >= 0.0
+
+
+# open_interest and mark_price chosen so that the maximum of open_interest/mark_price falls on
+# a different day from the maximum of open_interest; stake_target_period 2.
+MARK_PATH = {"open_interest": [1000.0, 800.0, 1200.0, 500.0],
+             "mark_price": [100.0, 40.0, 200.0, 100.0]}
+# contracts = oi/price = 10, 20, 6, 5.
+# "window": day 0: 1000; day 1: max(1000, 800) = 1000; day 2: max(800, 1200) = 1200;
+#           day 3: max(1200, 500) = 1200.
+# "mark":   day 0: 100*10 = 1000; day 1: 40*max(10, 20) = 800 (oi max on day 0, contracts
+#           max on day 1); day 2: 200*max(20, 6) = 4000 (oi max on day 2, contracts max on
+#           day 1); day 3: 100*max(6, 5) = 600 (day 1 has left the window).
+WINDOW_MAXIMA = [1000.0, 1000.0, 1200.0, 1200.0]
+MARK_MAXIMA = [1000.0, 800.0, 4000.0, 600.0]
+
+
+def test_target_price_on_the_step_function():
+    oi, price = MARK_PATH["open_interest"], MARK_PATH["mark_price"]
+    for d in range(4):
+        # c2 = v = rf = 1: the target is the maximum itself (all exact in binary).
+        assert target_stake(oi, d, 2, 1.0, 1.0, 1.0) == WINDOW_MAXIMA[d]
+        assert target_stake(oi, d, 2, 1.0, 1.0, 1.0, mark_price=price,
+                            target_price="window") == WINDOW_MAXIMA[d]
+        assert target_stake(oi, d, 2, 1.0, 1.0, 1.0, mark_price=price,
+                            target_price="mark") == MARK_MAXIMA[d]
+    with pytest.raises(ValueError):
+        target_stake(oi, 0, 2, 1.0, 1.0, 1.0, mark_price=price, target_price="last")
+
+
+@pytest.mark.parametrize("risk_factor", RISK_FACTORS)
+def test_target_price_mark_by_hand(risk_factor):
+    # Risk model of RISK_FACTOR_CASES["long_larger"]: rf_long 0.070850, rf_short 0.033678.
+    lps = [{"name": "A", "commit": [{"day": 0, "stake": 200.0, "fee_bid": 0.001}]}]
+    scenario = base_scenario(4, lps, mu=-2.0, sigma=0.2, tau=0.01, lambd=0.01, v=2.0,
+                             stake_target_period=2, risk_factor=risk_factor, **MARK_PATH)
+    rf_long, rf_short = hand_risk_factors(-2.0, 0.2, 0.01, 0.01)
+    rf = rf_short if risk_factor == "short" else rf_long
+    window = simulate(scenario)
+    mark = simulate(dict(scenario, target_price="mark"))
+    for d in range(4):
+        assert_close(window["target_stake"][d], 2.0 * rf * WINDOW_MAXIMA[d])
+        assert_close(mark["target_stake"][d], 2.0 * rf * MARK_MAXIMA[d])
+    # Day 2 with "max": 2*0.070850*1200 = 170.04 <= 200 but 2*0.070850*4000 = 566.80 > 200.
+    if risk_factor == "max":
+        assert window["target_stake"][2] == pytest.approx(170.04, abs=0.01)
+        assert mark["target_stake"][2] == pytest.approx(566.80, abs=0.01)
+        assert window["under_supplied"] == [False, False, False, False]
+        assert mark["under_supplied"] == [False, False, True, False]
+    assert mark["margin"] == window["margin"] and mark["equity"] == window["equity"]
+
+
+def test_unknown_rule_values_are_input_errors():
+    lps = [{"name": "A", "commit": [{"day": 0, "stake": 10.0, "fee_bid": 0.001}]}]
+    for key in ("risk_factor", "target_price", "margin_orders"):
+        with pytest.raises(ValueError, match=key):
+            simulate(base_scenario(1, lps, **{key: "nonsense"}))
+
+
 def test_supply_ratio_edge_cases_and_input_errors():
     lps = [{"name": "A", "commit": [{"day": 1, "stake": 10.0, "fee_bid": 0.001}]}]
     out = simulate(base_scenario(2, lps))  # open interest 0 -> target 0
@@ -489,6 +724,13 @@ def check_invariants(scenario: dict, out: dict) -> None:
                 combined = max(m_buy, m_sell) if scenario["margin_rule"] == "max" \
                     else m_buy + m_sell
                 assert out["margin"][d][l] == combined
+                if scenario["margin_orders"] == "all":  # at least the limit orders' margin
+                    mid = scenario["mark_price"][d]
+                    lp = scenario["lps"][l]
+                    limit_buy = out["rf_long"] * mid * sum(lp["limit_orders_buy"])
+                    limit_sell = out["rf_short"] * mid * sum(lp["limit_orders_sell"])
+                    assert m_buy >= limit_buy * (1 - 1e-12)
+                    assert m_sell >= limit_sell * (1 - 1e-12)
                 assert out["supplied_liquidity"][d][l] >= 0
         if any(active):
             assert sum(out["equity_share"][d]) == pytest.approx(1.0, rel=1e-12)
@@ -498,6 +740,14 @@ def check_invariants(scenario: dict, out: dict) -> None:
         else:
             assert out["equity_share"][d] == [0.0] * num_lps
             assert out["fee_revenue"][d] == [0.0] * num_lps
+
+        # Random risk models have rf_long, rf_short > 0 and open interest >= 0.
+        assert out["target_stake"][d] >= 0
+        if scenario["target_price"] == "mark":  # at least today's open interest
+            rf = out["rf_short"] if scenario["risk_factor"] == "short" \
+                else max(out["rf_long"], out["rf_short"])
+            today = scenario["c2"] * scenario["v"] * rf * scenario["open_interest"][d]
+            assert out["target_stake"][d] >= today * (1 - 1e-12)
 
         rate = out["fee_rate"][d]
         assert rate >= 0
@@ -518,22 +768,89 @@ def check_invariants(scenario: dict, out: dict) -> None:
                 assert out["equity"][d][l] >= stakes[l] * (1 - 1e-12)
 
 
-RULE_COMBINATIONS = list(itertools.product(SHARE_RULES, FEE_RULES, MARGIN_RULES))
+RULE_KEYS = ("share_rule", "fee_rule", "margin_rule", "risk_factor", "target_price",
+             "margin_orders")
+RULE_COMBINATIONS = list(itertools.product(SHARE_RULES, FEE_RULES, MARGIN_RULES, RISK_FACTORS,
+                                           TARGET_PRICES, MARGIN_ORDERS))
 
 
-@pytest.mark.parametrize(("share_rule", "fee_rule", "margin_rule"), RULE_COMBINATIONS)
+@pytest.mark.parametrize("combination", RULE_COMBINATIONS, ids="-".join)
 @pytest.mark.parametrize("fractional", [False, True])
-def test_invariants_on_random_scenarios(share_rule, fee_rule, margin_rule, fractional):
-    rules = {"share_rule": share_rule, "fee_rule": fee_rule, "margin_rule": margin_rule}
-    seed = sum(map(ord, f"{share_rule}{fee_rule}{margin_rule}{fractional}"))  # stable
+def test_invariants_on_random_scenarios(combination, fractional):
+    rules = dict(zip(RULE_KEYS, combination, strict=True))
+    seed = sum(map(ord, "".join(combination) + str(fractional)))  # stable
     rng = random.Random(seed)
-    for _ in range(8):
+    for _ in range(4):
         scenario = random_scenario(rng, rules, fractional=fractional)
         for key, value in rules.items():
             assert scenario[key] == value
         out = simulate(scenario)
         assert out["rf_long"] > 0 and out["rf_short"] > 0
         check_invariants(scenario, out)
+
+
+UPSTREAM_OF_TARGET = ("valuation", "total_stake", "stake", "fee_bid", "equity", "stake_share",
+                      "obligation", "margin_buy", "margin_sell", "margin", "total_margin",
+                      "supplied_liquidity")
+UPSTREAM_OF_MARGIN = tuple(name for name in PER_DAY_OUTPUTS + PER_LP_OUTPUTS
+                           if name not in ("margin_buy", "margin_sell", "margin",
+                                           "total_margin", "annualised_return_on_capital"))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_new_rule_values_against_the_defaults_on_random_scenarios(seed):
+    """Each non-default value of risk_factor, target_price and margin_orders against the
+    default on the same random scenario: only what follows from its step changes, and by the
+    relation MECHANISM.md gives."""
+    rng = random.Random(500 + seed)
+    defaults = {"risk_factor": "short", "target_price": "window", "margin_orders": "pegged"}
+    scenario = random_scenario(rng, defaults)
+    base = simulate(scenario)
+    rf_long, rf_short = base["rf_long"], base["rf_short"]
+    num_days = len(scenario["mark_price"])
+
+    # risk_factor "max": the target is scaled by max(rf_long, rf_short)/rf_short.
+    larger = simulate(dict(scenario, risk_factor="max"))
+    for name in UPSTREAM_OF_TARGET:
+        assert larger[name] == base[name], name
+    for d in range(num_days):
+        assert larger["target_stake"][d] == pytest.approx(
+            base["target_stake"][d] * max(rf_long, rf_short) / rf_short, rel=1e-12, abs=0)
+        assert larger["target_stake"][d] >= base["target_stake"][d]
+
+    # target_price "mark": between today's open interest and the window maximum scaled by
+    # today's price over the lowest price of the window; the same as "window" at a constant
+    # price.
+    mark = simulate(dict(scenario, target_price="mark"))
+    for name in UPSTREAM_OF_TARGET:
+        assert mark[name] == base[name], name
+    scale = scenario["c2"] * scenario["v"] * rf_short
+    for d in range(num_days):
+        lo2 = max(0, d - scenario["stake_target_period"] + 1)
+        prices = scenario["mark_price"][lo2:d + 1]
+        upper = base["target_stake"][d] * prices[-1] / min(prices)
+        lower = scale * scenario["open_interest"][d]
+        assert lower * (1 - 1e-12) <= mark["target_stake"][d] <= upper * (1 + 1e-12)
+    flat = dict(scenario, mark_price=[scenario["mark_price"][0]] * num_days)
+    flat_window = simulate(flat)
+    flat_mark = simulate(dict(flat, target_price="mark"))
+    assert flat_mark["target_stake"] == pytest.approx(flat_window["target_stake"], rel=1e-12,
+                                                      abs=0)
+
+    # margin_orders "all": each side's margin grows by rf_side*mid*sum(limit orders).
+    every = simulate(dict(scenario, margin_orders="all"))
+    for name in UPSTREAM_OF_MARGIN:
+        assert every[name] == base[name], name
+    for d in range(num_days):
+        mid = scenario["mark_price"][d]
+        for l, lp in enumerate(scenario["lps"]):
+            if base["stake"][d][l] == 0:
+                assert every["margin"][d][l] == 0.0
+                continue
+            for side, rf in (("buy", rf_long), ("sell", rf_short)):
+                extra = rf * mid * sum(lp[f"limit_orders_{side}"])
+                assert every[f"margin_{side}"][d][l] == pytest.approx(
+                    base[f"margin_{side}"][d][l] + extra, rel=1e-12, abs=1e-300)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -557,7 +874,8 @@ def test_random_scenario_is_valid_varied_and_reproducible():
     scenarios = [random_scenario(rng) for _ in range(300)]
     assert random_scenario(random.Random(3)) == random_scenario(random.Random(3))
     shorter = longer = 0
-    seen_rules = set()
+    seen_rules, seen_new_rules = set(), set()
+    long_risk_larger = 0
     events = {"increase": 0, "decrease": 0, "exit": 0}
     for s in scenarios:
         num_days = len(s["mark_price"])
@@ -568,6 +886,10 @@ def test_random_scenario_is_valid_varied_and_reproducible():
             shorter += window < num_days
             longer += window > num_days
         seen_rules.add((s["share_rule"], s["fee_rule"], s["margin_rule"]))
+        seen_new_rules.add((s["risk_factor"], s["target_price"], s["margin_orders"]))
+        rf_long, rf_short = risk_factors(s["mu"], s["sigma"], s["tau"], s["lambd"])
+        assert rf_long > 0 and rf_short > 0
+        long_risk_larger += rf_long > rf_short  # where risk_factor "max" differs from "short"
         for lp in s["lps"]:
             assert sum(lp["fractions_buy"]) > 0 and sum(lp["fractions_sell"]) > 0
             assert lp["commit"][0]["stake"] > 0
@@ -579,8 +901,10 @@ def test_random_scenario_is_valid_varied_and_reproducible():
                 events["decrease"] += 0 < b["stake"] < a["stake"]
                 events["exit"] += b["stake"] == 0 < a["stake"]
     assert shorter > 50 and longer > 50
-    assert len(seen_rules) == len(RULE_COMBINATIONS)
+    assert seen_rules == set(itertools.product(SHARE_RULES, FEE_RULES, MARGIN_RULES))
+    assert seen_new_rules == set(itertools.product(RISK_FACTORS, TARGET_PRICES, MARGIN_ORDERS))
     assert min(events.values()) > 20
+    assert long_risk_larger > 50
 
     fractional = [random_scenario(rng, fractional=True) for _ in range(50)]
     days = [c["day"] for s in fractional for lp in s["lps"] for c in lp["commit"]]
