@@ -115,16 +115,18 @@ def _valuation(ctx: Context) -> dict[str, np.ndarray]:
 def _max_open_interest(ctx: Context) -> dict[str, np.ndarray]:
     out = _empty(ctx)
     kernels.max_open_interest_rows(
-        ctx.series("open_interest"), ctx.path_rows(), ctx.param("stake_target_period"), out
-    )
+        ctx.param("target_price"), ctx.series("open_interest"), ctx.series("mark_price"),
+        ctx.path_rows(), ctx.param("stake_target_period"), out,
+    )  # fmt: skip
     return {"max_open_interest": out}
 
 
 def _target_stake(ctx: Context) -> dict[str, np.ndarray]:
     out = _empty(ctx)
     kernels.target_stake_rows(
-        ctx.input("max_open_interest")["max_open_interest"], ctx.rows("max_open_interest"),
-        ctx.param("c2"), ctx.param("v"), ctx.param("rf_short"), out,
+        ctx.param("risk_factor"), ctx.input("max_open_interest")["max_open_interest"],
+        ctx.rows("max_open_interest"), ctx.param("c2"), ctx.param("v"), ctx.param("rf_long"),
+        ctx.param("rf_short"), out,
     )  # fmt: skip
     return {"target_stake": out}
 
@@ -214,9 +216,10 @@ def _margin_sides(ctx: Context) -> dict[str, np.ndarray]:
     orders = ctx.input("orders")
     out = {"margin_buy": _empty(ctx, ctx.n_lp), "margin_sell": _empty(ctx, ctx.n_lp)}
     kernels.margin_side_rows(
-        orders["pegged_buy"], orders["pegged_sell"], ctx.rows("orders"),
-        ctx.input("commitments")["stake"], ctx.rows("commitments"), ctx.series("mark_price"),
-        ctx.path_rows(), ctx.param("rf_long"), ctx.param("rf_short"),
+        ctx.param("margin_orders"), orders["pegged_buy"], orders["pegged_sell"],
+        ctx.rows("orders"), ctx.input("commitments")["stake"], ctx.rows("commitments"),
+        ctx.series("mark_price"), ctx.path_rows(), ctx.param("rf_long"), ctx.param("rf_short"),
+        ctx.shapes, ctx.param("shape_row"), ctx.param("num_ticks"),
         out["margin_buy"], out["margin_sell"],
     )  # fmt: skip
     return out
@@ -265,12 +268,11 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "max_open_interest", _max_open_interest, params=("stake_target_period",), path=True,
-            width=(1, 0), cost=(10.0, 0.0),
+            rule="target_price", width=(1, 0), cost=(10.0, 0.0),
         ),  # fmt: skip
         Stage(
-            "target_stake", _target_stake, outputs=("target_stake",),
-            params=("c2", "v", "rf_short"), steps=("max_open_interest",), width=(1, 0),
-            cost=(3.0, 0.0),
+            "target_stake", _target_stake, outputs=("target_stake",), params=("c2", "v"),
+            steps=("max_open_interest",), rule="risk_factor", width=(1, 0), cost=(3.0, 0.0),
         ),  # fmt: skip
         Stage(
             "fee_rate", _fee_rate, outputs=("fee_rate",), steps=("commitments",),
@@ -297,7 +299,7 @@ STAGES: dict[str, Stage] = {
         Stage(
             "margin_sides", _margin_sides, outputs=("margin_buy", "margin_sell"),
             params=("rf_long", "rf_short"), steps=("orders", "commitments"), path=True,
-            cost=(2.0, 4.0),
+            rule="margin_orders", cost=(2.0, 4.0),
         ),  # fmt: skip
         Stage(
             "margin", _margin, outputs=("margin", "total_margin"), steps=("margin_sides",),

@@ -28,12 +28,12 @@ _VARIABLES = [
     Variable("rf_short", "risk", "1", "risk factor of short positions"),
     # per day (kernel order)
     Variable("valuation", "day", "USD", "market valuation: max(volume proxy, total stake)"),
-    Variable("target_stake", "day", "USD", "target stake: c2 * v * rf_short * max open interest"),
+    Variable("target_stake", "day", "USD", "target stake: c2 * v * rf * max open interest"),
     Variable("total_stake", "day", "USD", "total committed stake"),
     Variable("fee_rate", "day", "1", "liquidity fee rate"),
     Variable("fees_collected", "day", "USD/day", "liquidity fees collected"),
     Variable("annualised_return", "day", "1/year", "annualised fee return on total stake"),
-    Variable("total_margin", "day", "USD", "margin of all LPs' pegged orders"),
+    Variable("total_margin", "day", "USD", "margin of all LPs' orders"),
     Variable(
         "annualised_return_on_capital",
         "day",
@@ -51,9 +51,9 @@ _VARIABLES = [
     Variable("fee_revenue", "lp", "USD/day", "fee revenue"),
     Variable("lp_annualised_return", "lp", "1/year", "annualised fee return on stake"),
     Variable("obligation", "lp", "USD", "liquidity obligation: k * stake"),
-    Variable("margin_buy", "lp", "USD", "margin of pegged buy orders"),
-    Variable("margin_sell", "lp", "USD", "margin of pegged sell orders"),
-    Variable("margin", "lp", "USD", "margin of pegged orders under the margin rule"),
+    Variable("margin_buy", "lp", "USD", "margin of buy orders (under margin_orders)"),
+    Variable("margin_sell", "lp", "USD", "margin of sell orders (under margin_orders)"),
+    Variable("margin", "lp", "USD", "margin of the orders under the margin rule"),
     Variable("supplied_liquidity", "lp", "USD", "liquidity supplied: min over both sides"),
 ]
 

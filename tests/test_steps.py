@@ -352,6 +352,61 @@ def reference_target_stake(case: dict) -> dict:
     ]}
 
 
+@st.composite
+def open_interest_at_mark(draw) -> dict:
+    """An open-interest series with mark prices (``target_price = "mark"``)."""
+    case = draw(series_and_window())
+    n_days = len(case["x"])
+    case["price"] = draw(st.lists(log_uniform(1e-2, 1e5), min_size=n_days, max_size=n_days))
+    return case
+
+
+def engine_open_interest_at_mark(case: dict) -> dict:
+    oi, price = np.array(case["x"]), np.array(case["price"])
+    contracts = np.full(len(oi), np.nan)
+    market.open_interest_in_contracts(oi, price, contracts)
+    out = np.full(len(oi), np.nan)
+    market.window_max(contracts, case["window"], np.zeros(len(oi), dtype=np.int64), out)
+    return {"max": price * out}
+
+
+def reference_open_interest_at_mark(case: dict) -> dict:
+    return {"max": [ref.maximum_open_interest(case["x"], case["price"], d, case["window"], "mark")
+                    for d in range(len(case["x"]))]}
+
+
+def risk_factor_pair(rule: str) -> Pair:
+    def engine(case: dict) -> dict:
+        return {"rf": market.target_risk_factor(code("risk_factor", rule), case["rf_long"],
+                                                case["rf_short"])}
+
+    def reference(case: dict) -> dict:
+        return {"rf": ref.target_risk_factor(case["rf_long"], case["rf_short"], rule)}
+
+    rf = st.floats(-1.0, 1.0)
+    return Pair("market.target_risk_factor", f"target_risk_factor ({rule})",
+                st.fixed_dictionaries({"rf_long": rf, "rf_short": rf}), engine, reference,
+                {"rf": exact},
+                edge_cases=_cases(rf_long=[-0.1, 0.2, -0.3, 0.0], rf_short=[-0.2, 0.1, 0.5, -0.0]),
+                id=f"target_risk_factor-{rule}")
+
+
+@st.composite
+def limit_orders(draw) -> dict:
+    n_ticks = draw(st.integers(1, 10))
+    limit = draw(st.lists(st.one_of(st.just(0.0), log_uniform(1e-3, 1e6)), min_size=10,
+                          max_size=10))
+    return {"limit": limit, "num_ticks": n_ticks}
+
+
+def engine_limit_volume(case: dict) -> dict:
+    return {"volume": book.limit_volume(np.array(case["limit"]), case["num_ticks"])}
+
+
+def reference_limit_volume(case: dict) -> dict:
+    return {"volume": sum(case["limit"][: case["num_ticks"]])}
+
+
 # --------------------------------------------------------------------------------------
 # Steps 2-3 and 5-6: the fee ladder and the fee rate
 # --------------------------------------------------------------------------------------
@@ -923,6 +978,18 @@ PAIRS: tuple[Pair, ...] = (
          edge_cases=({"x": [3.0, 1.0, 2.0], "window": 2, "c2": 1.0, "v": 1.0, "rf": 0.25},
                      {"x": [0.0], "window": 9, "c2": 2.0, "v": 3.0, "rf": 0.1}),
          id="target_stake"),
+    Pair("market.open_interest_in_contracts + market.window_max",
+         "maximum_open_interest (target_price = mark)", open_interest_at_mark(),
+         engine_open_interest_at_mark, reference_open_interest_at_mark, {"max": relative},
+         edge_cases=({"x": [1000.0, 800.0, 1200.0, 500.0], "price": [100.0, 40.0, 200.0, 100.0],
+                      "window": 2},),
+         id="open_interest_at_mark"),
+    *(risk_factor_pair(rule) for rule in RULES["risk_factor"].names),
+    Pair("book.limit_volume", "sum(limit_i) (step 9, margin_orders = all)", limit_orders(),
+         engine_limit_volume, reference_limit_volume, {"volume": relative},
+         edge_cases=({"limit": [0.0] * 10, "num_ticks": 3},
+                     {"limit": [1.0, 2.0, 3.0] + [5.0] * 7, "num_ticks": 2}),
+         id="limit_volume"),
     *(fee_rate_pair(rule) for rule in RULES["fee_rule"].names),
     Pair("fees.fees_collected", "traded_volume[d] * fee_rate (step 6)",
          st.fixed_dictionaries({"volume": AMOUNTS, "rate": BIDS}), engine_fees_collected,

@@ -93,9 +93,19 @@ def side_orders(obligation, limit_liq, shares, inverse, weighted, num_ticks, peg
     return total, liquidity
 
 
+@numba.njit(cache=True, nogil=True)
+def limit_volume(limit, num_ticks):  # pragma: no cover - compiled
+    """One side's limit orders in contracts, ``sum(limit_i)`` over its levels. limit: (N,)."""
+    total = 0.0
+    for i in range(num_ticks):
+        total += limit[i]
+    return total
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def side_margin(risk_factor, mid, pegged_total):  # pragma: no cover - compiled
-    """Margin of one side's pegged volume: ``rf_side * mid * sum(n_i)``."""
+    """Margin of one side's orders: ``rf_side * mid * volume``; the volume is ``sum(n_i)``
+    (``margin_orders = "pegged"``) or ``sum(limit_i + n_i)`` (``"all"``)."""
     return risk_factor * mid * pegged_total
 
 

@@ -21,15 +21,23 @@ from .book import (
     book_side,
     combined_margin,
     limit_liquidity,
+    limit_volume,
     pegged_shares,
     side_margin,
     side_orders,
 )
 from .commitments import apply_event, fee_ladder, total_of
 from .fees import fee_rate, fees_collected
-from .market import target_stake, valuation_proxy, window_max, window_sums
+from .market import (
+    open_interest_in_contracts,
+    target_risk_factor,
+    target_stake,
+    valuation_proxy,
+    window_max,
+    window_sums,
+)
 from .outcomes import annualised, supply_ratio
-from .rules import SHARE_VIRTUAL
+from .rules import ORDERS_ALL, PRICE_WINDOW, SHARE_VIRTUAL
 from .shares import (
     next_average_volume,
     open_or_scale_tranches,
@@ -115,22 +123,41 @@ def valuation_rows(
 
 
 @numba.njit(cache=True, nogil=True)
-def max_open_interest_rows(open_interest, path_row, stake_target_period, out):  # pragma: no cover
-    """Step 4's window: the maximum open interest over the last ``stake_target_period`` days.
+def max_open_interest_rows(
+    rule, open_interest, mark_price, path_row, stake_target_period, out
+):  # pragma: no cover - compiled
+    """Step 4's window: the maximum open interest over the last ``stake_target_period`` days,
+    as notional (``target_price = "window"``) or in contracts valued at today's mark (``"mark"``).
 
-    open_interest: (P, D); path_row, stake_target_period: (C,) int; out: (C, D), written.
+    rule, path_row, stake_target_period: (C,) int; open_interest, mark_price: (P, D);
+    out: (C, D), written.
     """
-    queue = np.empty(out.shape[1], dtype=np.int64)
+    n_days = out.shape[1]
+    queue = np.empty(n_days, dtype=np.int64)
+    contracts = np.empty(n_days)
     for c in range(path_row.shape[0]):
-        window_max(open_interest[path_row[c]], stake_target_period[c], queue, out[c])
+        p = path_row[c]
+        if rule[c] == PRICE_WINDOW:
+            window_max(open_interest[p], stake_target_period[c], queue, out[c])
+        else:
+            open_interest_in_contracts(open_interest[p], mark_price[p], contracts)
+            window_max(contracts, stake_target_period[c], queue, out[c])
+            for d in range(n_days):
+                out[c, d] = mark_price[p, d] * out[c, d]
 
 
 @numba.njit(cache=True, nogil=True)
-def target_stake_rows(max_oi, max_oi_row, c2, v, rf_short, out):  # pragma: no cover - compiled
-    """Step 4: ``c2 * v * rf_short * max OI``. max_oi: (Cm, D); the rest (C,); out: (C, D)."""
+def target_stake_rows(
+    rule, max_oi, max_oi_row, c2, v, rf_long, rf_short, out
+):  # pragma: no cover - compiled
+    """Step 4: ``c2 * v * rf * max OI``, rf under ``risk_factor`` (codes ``rule``).
+
+    max_oi: (Cm, D); rule, c2, v, rf_long, rf_short: (C,); out: (C, D), written.
+    """
     for c in range(out.shape[0]):
+        rf = target_risk_factor(rule[c], rf_long[c], rf_short[c])
         for d in range(out.shape[1]):
-            out[c, d] = target_stake(c2[c], v[c], rf_short[c], max_oi[max_oi_row[c], d])
+            out[c, d] = target_stake(c2[c], v[c], rf, max_oi[max_oi_row[c], d])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -318,22 +345,36 @@ def order_rows(
 
 @numba.njit(cache=True, nogil=True)
 def margin_side_rows(
-    pegged_buy, pegged_sell, orders_row, stake, stake_row, price, path_row, rf_long, rf_short,
-    margin_buy, margin_sell,
+    rule, pegged_buy, pegged_sell, orders_row, stake, stake_row, price, path_row, rf_long,
+    rf_short, shapes, shape_row, num_ticks, margin_buy, margin_sell,
 ):  # pragma: no cover - compiled
-    """Step 9's margin per side: ``rf_side * mid * sum(n_i)`` (pegged volume only).
+    """Step 9's margin per side: ``rf_side * mid * volume``, the volume pegged only
+    (``margin_orders = "pegged"``) or limit orders too (``"all"``).
 
-    pegged_*: (Co, D, L); stake: (Ck, D, L); price: (P, D); rf_*: (C,);
-    margin_buy, margin_sell: (C, D, L), written (0 for inactive LPs).
+    rule, shape_row, num_ticks: (C,) int; pegged_*: (Co, D, L); stake: (Ck, D, L);
+    price: (P, D); rf_*: (C,); shapes: (G, L, N); margin_buy, margin_sell: (C, D, L), written
+    (0 for inactive LPs).
     """
+    n_lp = margin_buy.shape[2]
+    limit_buy = np.zeros(n_lp)
+    limit_sell = np.zeros(n_lp)
     for c in range(margin_buy.shape[0]):
         o = orders_row[c]
+        for l in range(n_lp):
+            if rule[c] == ORDERS_ALL:
+                limit_buy[l] = limit_volume(shapes.limit_buy[shape_row[c], l], num_ticks[c])
+                limit_sell[l] = limit_volume(shapes.limit_sell[shape_row[c], l], num_ticks[c])
         for d in range(margin_buy.shape[1]):
             mid = price[path_row[c], d]
-            for l in range(margin_buy.shape[2]):
+            for l in range(n_lp):
                 if stake[stake_row[c], d, l] > 0.0:
-                    margin_buy[c, d, l] = side_margin(rf_long[c], mid, pegged_buy[o, d, l])
-                    margin_sell[c, d, l] = side_margin(rf_short[c], mid, pegged_sell[o, d, l])
+                    volume_buy = pegged_buy[o, d, l]
+                    volume_sell = pegged_sell[o, d, l]
+                    if rule[c] == ORDERS_ALL:
+                        volume_buy += limit_buy[l]
+                        volume_sell += limit_sell[l]
+                    margin_buy[c, d, l] = side_margin(rf_long[c], mid, volume_buy)
+                    margin_sell[c, d, l] = side_margin(rf_short[c], mid, volume_sell)
                 else:
                     margin_buy[c, d, l] = 0.0
                     margin_sell[c, d, l] = 0.0

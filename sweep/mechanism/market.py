@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numba
 
+from .rules import RISK_SHORT
+
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def window_start(d, window):  # pragma: no cover - compiled
@@ -72,6 +74,22 @@ def window_max(x, window, queue, out):  # pragma: no cover - compiled
         if queue[head] < d - window + 1:
             head += 1
         out[d] = x[queue[head]]
+
+
+@numba.njit(cache=True, nogil=True)
+def open_interest_in_contracts(open_interest, mark_price, out):  # pragma: no cover - compiled
+    """``target_price = "mark"``: open interest counted in contracts, ``oi / mark``. (D,) arrays."""
+    for d in range(open_interest.shape[0]):
+        out[d] = open_interest[d] / mark_price[d]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def target_risk_factor(rule, rf_long, rf_short):  # pragma: no cover - compiled
+    """Step 4's risk factor: ``rf_short`` (``risk_factor = "short"``, the old tools), or
+    ``max(rf_long, rf_short)`` clamped at 0 (``"max"``, Vega)."""
+    if rule == RISK_SHORT:
+        return rf_short
+    return max(max(rf_long, rf_short), 0.0)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

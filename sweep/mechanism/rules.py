@@ -89,6 +89,42 @@ RULES: dict[str, Rule] = {
             },
         ),
         Rule(
+            "risk_factor",
+            step="target_stake",
+            doc="the risk factor of the target stake (step 4)",
+            values={
+                "short": Reads("`rf_short` (the old tools)", params=("rf_short",)),
+                "max": Reads(
+                    "`max(rf_long, rf_short)`, 0 if negative (Vega spec 0041-TSTK and core)",
+                    params=("rf_long", "rf_short"),
+                ),
+            },
+        ),
+        Rule(
+            "target_price",
+            step="max_open_interest",
+            doc="the open interest the target stake scales (step 4)",
+            values={
+                "window": Reads("the maximum open interest (notional) over the window"),
+                "mark": Reads(
+                    "today's mark price times the window's maximum open interest in contracts "
+                    "(Vega)"
+                ),
+            },
+        ),
+        Rule(
+            "margin_orders",
+            step="margin_sides",
+            doc="the orders an LP's margin counts (step 9)",
+            values={
+                "pegged": Reads("pegged volume only (the old tools)"),
+                "all": Reads(
+                    "limit orders too, as Vega's margin calculator (spec 0019-MCAL)",
+                    params=("num_ticks",),
+                ),
+            },
+        ),
+        Rule(
             "margin_rule",
             step="margin",
             doc="an LP's margin from its two sides (step 9)",
@@ -103,11 +139,17 @@ RULES: dict[str, Rule] = {
 SHARE_EQUITY, SHARE_STAKE, SHARE_VIRTUAL, SHARE_TIME_WEIGHTED = range(4)
 FEE_MARGINAL, FEE_WEIGHTED, FEE_GIVEN = range(3)
 MARGIN_MAX, MARGIN_SUM = range(2)
+RISK_SHORT, RISK_MAX = range(2)
+PRICE_WINDOW, PRICE_MARK = range(2)
+ORDERS_PEGGED, ORDERS_ALL = range(2)
 
 # the kernels branch on these constants; the registry's order must give them
 assert RULES["share_rule"].names == ("equity", "stake", "virtual_stake", "time_weighted")
 assert RULES["fee_rule"].names == ("marginal", "weighted", "given")
 assert RULES["margin_rule"].names == ("max", "sum")
+assert RULES["risk_factor"].names == ("short", "max")
+assert RULES["target_price"].names == ("window", "mark")
+assert RULES["margin_orders"].names == ("pegged", "all")
 
 
 def code(key: str, value: str) -> int:
