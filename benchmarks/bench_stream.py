@@ -39,22 +39,10 @@ from grid import DAYS, LPS
 from timing import compute_seconds, lp_days, verdict
 
 import sweep
+from sweep.variables import PER_DAY  # the per-day outputs (CONTRACT.md, "Per day")
 
 THREADS_TARGET = 1.6
 FILE_TARGET = 0.5
-# the per-day outputs (CONTRACT.md, "Per day", less the market path)
-PER_DAY = (
-    "valuation",
-    "target_stake",
-    "total_stake",
-    "fee_rate",
-    "fees_collected",
-    "annualised_return",
-    "total_margin",
-    "annualised_return_on_capital",
-    "supply_ratio",
-    "under_supplied",
-)
 
 
 def paths_config(n_scenarios: int, **sweep_keys) -> dict:

@@ -111,6 +111,7 @@ class ChunkData:
         self.shapes = plan.shape_arrays
         self.results: dict[str, dict[str, np.ndarray]] = {}
         self._series: dict[str, np.ndarray] | None = None
+        self._risk: dict[tuple[int, ...], dict[str, np.ndarray]] = {}
 
     def axis_block(self, axis: int, axes: tuple[int, ...]) -> np.ndarray:
         """The chunk's values along ``axis``, shaped to broadcast over a block of ``axes``."""
@@ -128,9 +129,14 @@ class ChunkData:
         """
         n = math.prod(self.extent[a] for a in axes)
         if key in DERIVED:
-            base = [self.param(k, axes, optional) for k in DERIVED[key]]
-            rf_long, rf_short = risk_factor_arrays(*base)
-            return rf_long if key == "rf_long" else rf_short
+            # both risk factors come from one call, kept for the chunk's other stages
+            cached = self._risk.get(axes)
+            if cached is None:
+                base = [self.param(k, axes, optional) for k in DERIVED[key]]
+                cached = self._risk[axes] = dict(
+                    zip(("rf_long", "rf_short"), risk_factor_arrays(*base), strict=True)
+                )
+            return cached[key]
         if key == "shape_row":
             ticks = self.param("num_ticks", axes)
             return np.searchsorted(np.asarray(self.plan.tick_values), ticks).astype(np.int64)
@@ -174,11 +180,7 @@ class ChunkData:
 
 def variable_shape(plan: Plan, chunk: Chunk, name: str) -> tuple[int, ...]:
     """The block of a variable a chunk writes: its slices' lengths along the result's dims."""
-    return tuple(
-        chunk.slices[a].stop - chunk.slices[a].start
-        for a in plan.axes_of(name)
-        if a != plan.path_axis or plan.n_paths > 1
-    )
+    return tuple(chunk.slices[a].stop - chunk.slices[a].start for a in plan.result_axes(name))
 
 
 def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:

@@ -61,12 +61,8 @@ def kept_outputs(plan: Plan) -> list[str]:
 
 def output_dims(plan: Plan, name: str) -> tuple[str, ...]:
     """The sweep dims (and ``path``) an output depends on, in grid order."""
-    if name == "under_supplied_share":
-        name = "under_supplied"
     names = [d.name for d in plan.dims] + ["path"]
-    return tuple(
-        names[a] for a in plan.axes_of(name) if a != plan.path_axis or plan.n_paths > 1
-    )
+    return tuple(names[a] for a in plan.result_axes(name))
 
 
 def float_dtype(plan: Plan) -> str:
@@ -261,8 +257,4 @@ def path_blocks(plan: Plan, block: int = 256):
 
 def chunk_index(plan: Plan, chunk: Chunk, name: str) -> tuple[slice, ...]:
     """Slices of a chunk's block of output ``name`` along the sweep dims it has."""
-    if name == "under_supplied_share":
-        name = "under_supplied"
-    return tuple(
-        chunk.slices[a] for a in plan.axes_of(name) if a != plan.path_axis or plan.n_paths > 1
-    )
+    return tuple(chunk.slices[a] for a in plan.result_axes(name))

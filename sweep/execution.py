@@ -14,7 +14,7 @@ release the GIL, and threads hand results over by reference where processes pick
 through a socket. Measured on the 2-core development VM with the one-kernel engine (a7160b6;
 ``benchmarks/bench_scaling.py --compare``, 100,000 scenarios, summary): 2 threads 1.90x one
 worker, 2 processes 0.98x (starting them and loading the compiled kernels costs about 2 s). With
-the engine as steps, a per-day sweep of 20,000 scenarios on their own paths to netCDF ran 2.00x
+the engine as steps, a per-day sweep of 20,000 scenarios on their own paths to netCDF ran 1.75x
 faster on 2 threads than on one (``benchmarks/bench_stream.py``). ``LOCAL_PROCESSES`` flips the
 choice.
 """
@@ -243,7 +243,9 @@ class Threads:
     def results(self, plan: Plan, todo: list[Chunk]) -> Iterator[tuple[Chunk, Any]]:
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-        window = in_flight(plan, self.n)
+        # a pool hands out work at once: two chunks per thread keep every thread busy, and
+        # deeper queues (which amortise a scheduler's cost per task) would only hold memory
+        window = IN_FLIGHT_PER_THREAD * self.n
         pending = iter(todo)
         inflight: dict[Any, Chunk] = {}
         with ThreadPoolExecutor(self.n, thread_name_prefix="sweep") as pool:

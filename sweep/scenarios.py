@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -87,9 +88,18 @@ class Plan:
 
     def axes_of(self, output: str) -> tuple[int, ...]:
         """Grid axes a result variable depends on (those of the stage computing it)."""
+        if output == "under_supplied_share":  # the summary of under_supplied
+            output = "under_supplied"
         return self.stages.axes[STAGE_OF[output]]
 
-    @property
+    def result_axes(self, output: str) -> tuple[int, ...]:
+        """The grid axes an output has as result dims: its axes, less the path axis when
+        there are no Monte Carlo paths."""
+        return tuple(
+            a for a in self.axes_of(output) if a != self.path_axis or self.n_paths > 1
+        )
+
+    @cached_property
     def chunks(self) -> list[Chunk]:
         return chunk_grid(self.grid_shape, self.chunk_size, self.split_order or None)
 
@@ -134,11 +144,7 @@ def chunk_grid(
     total = math.prod(shape)
     if total <= chunk_size:
         return [Chunk(0, tuple(slice(0, n) for n in shape))]
-    cut = len(sizes) - 1
-    while cut > 0 and math.prod(sizes[cut:]) <= chunk_size:
-        cut -= 1
-    inner = math.prod(sizes[cut + 1 :])
-    step = max(1, chunk_size // inner)
+    cut, step = _cut(sizes, chunk_size)
     chunks = []
     for outer in np.ndindex(*sizes[:cut]):
         for lo in range(0, sizes[cut], step):
