@@ -21,10 +21,10 @@ import numpy as np
 
 from .mechanism.kernels import Events, Shapes
 from .risk import risk_factor_arrays
-from .scenarios import Chunk, Plan
+from .scenarios import Chunk, Plan, rules_in_play
 from .stages import DERIVED, STAGE_OF, STAGES, rule_params
 from .summary import day_statistics
-from .variables import PER_LP_DAY
+from .variables import PER_EPOCH, PER_LP, VARIABLES
 
 
 def owns(plan: Plan, chunk: Chunk, axes: tuple[int, ...]) -> bool:
@@ -83,6 +83,21 @@ class ChunkContext:
     def series(self, name: str) -> np.ndarray:
         return self.data.series()[name]
 
+    def in_play(self, key: str) -> tuple:
+        return self.data.in_play[key]
+
+    def behaviour(self) -> tuple[np.ndarray, np.ndarray]:
+        """The LPs' time on book per epoch of the chunk's Monte Carlo paths, and each
+        combination's row in it."""
+        axis = self.data.plan.path_axis
+        paths = self.data.plan.axis_values(axis)[self.data.chunk.slices[axis]]
+        rows = projection(self.data.extent, self.axes, (axis,))
+        return self.data.plan.behaviour(paths), rows
+
+    @property
+    def n_epochs(self) -> int:
+        return self.data.plan.n_epochs
+
     @property
     def events(self) -> Events:
         return self.data.events
@@ -103,7 +118,8 @@ class ChunkData:
         self.plan = plan
         self.chunk = chunk
         self.extent = {a: s.stop - s.start for a, s in enumerate(chunk.slices)}
-        self.param_axis = {d.key: a for a, d in enumerate(plan.dims) if d.section != "path"}
+        self.param_axis = plan.param_axes
+        self.in_play = rules_in_play(plan.config)
         self.path_axes = tuple(a for a, d in enumerate(plan.dims) if d.section == "path") + (
             plan.path_axis,
         )
@@ -113,9 +129,12 @@ class ChunkData:
         self._series: dict[str, np.ndarray] | None = None
         self._risk: dict[tuple[int, ...], dict[str, np.ndarray]] = {}
 
-    def axis_block(self, axis: int, axes: tuple[int, ...]) -> np.ndarray:
-        """The chunk's values along ``axis``, shaped to broadcast over a block of ``axes``."""
-        values = self.plan.axis_values(axis)[self.chunk.slices[axis]]
+    def axis_block(
+        self, axis: int, axes: tuple[int, ...], key: str | None = None
+    ) -> np.ndarray:
+        """The chunk's values along ``axis`` (of ``key``, where it follows the axis), shaped
+        to broadcast over a block of ``axes``."""
+        values = self.plan.axis_values(axis, key)[self.chunk.slices[axis]]
         return values.reshape(tuple(self.extent[a] if a == axis else 1 for a in axes))
 
     def param(
@@ -146,8 +165,8 @@ class ChunkData:
             if axis not in axes:
                 if key not in optional:
                     raise ValueError(f"a stage over axes {axes} reads {key!r} (axis {axis})")
-                return np.full(n, self.axis_block(axis, (axis,))[0])
-            values = self.axis_block(axis, axes)
+                return np.full(n, self.axis_block(axis, (axis,), key)[0])
+            values = self.axis_block(axis, axes, key)
             return np.ascontiguousarray(np.broadcast_to(values, shape).reshape(n))
         value = self.plan.scalar(key)
         dtype = np.int64 if isinstance(value, int) else np.float64
@@ -196,7 +215,10 @@ def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
     dtype = np.dtype(plan.config.dtype)
     out: dict[str, np.ndarray] = {}
     for name in wanted:
-        values = data.results[STAGE_OF[name]][name]
+        if name in plan.stages.zero:  # no rule value that makes it is in play
+            values = np.zeros((1, *per_scenario_shape(plan, name)), dtype=VARIABLES[name].dtype)
+        else:
+            values = data.results[STAGE_OF[name]][name]
         block = variable_shape(plan, chunk, name)
         if summary:
             stats = day_statistics(values)
@@ -210,6 +232,13 @@ def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
     return out
 
 
+def per_scenario_shape(plan: Plan, name: str) -> tuple[int, ...]:
+    """An output's shape for one combination: (day[, lp]) or (epoch, lp)."""
+    if name in PER_EPOCH:
+        return (plan.n_epochs, plan.n_lp)
+    return (plan.n_days, plan.n_lp) if name in PER_LP else (plan.n_days,)
+
+
 def chunk_result_bytes(plan: Plan) -> int:
     """Upper bound of the bytes :func:`compute_chunk` returns for one chunk."""
     first = plan.chunks[0]
@@ -217,8 +246,8 @@ def chunk_result_bytes(plan: Plan) -> int:
     total = 0
     for name in plan.outputs:
         per = math.prod(variable_shape(plan, first, name))
-        per *= 4 if plan.config.reduce == "summary" else plan.n_days
-        per *= plan.n_lp if name in PER_LP_DAY else 1
+        per *= 4 if plan.config.reduce == "summary" else per_scenario_shape(plan, name)[0]
+        per *= plan.n_lp if name in PER_LP else 1
         total += per * itemsize
     return total
 

@@ -3,7 +3,12 @@
 Every check here raises :class:`~sweep.errors.ConfigError` naming the key and the value, so a
 bad config never produces a half-written result. The checked config is a :class:`Config`: plain
 values with defaults filled in, plus the sweep dimensions (every list under ``[network]``,
-``[risk]``, ``[market]``, ``[mechanism]`` and ``[path]``) in config order.
+``[risk]``, ``[market]``, ``[mechanism]``, ``[sla]`` and ``[path]``) in config order.
+
+``[mechanism] preset`` (:data:`sweep.mechanism.presets.PRESETS`) fills in the keys it sets that
+the config does not give itself (explicit keys win). A list of presets is a ``preset``
+dimension: the keys on which the listed presets differ follow it (see
+:attr:`Config.preset_values`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .mechanism.presets import PRESETS
 from .mechanism.rules import RULES
 from .tomlw import dumps as toml_dumps
 
@@ -45,6 +51,14 @@ def _at_least_one(x: int) -> str | None:
 
 def _open_unit(x: float) -> str | None:
     return None if 0 < x < 1 else "must be in (0, 1)"
+
+
+def _unit(x: float) -> str | None:
+    return None if 0 <= x <= 1 else "must be in [0, 1]"
+
+
+def _min_probability(x: float) -> str | None:
+    return None if 0 < x < 0.5 else "must be in (0, 0.5)"
 
 
 def _any(x: Any) -> str | None:
@@ -82,21 +96,48 @@ PARAMS: dict[str, dict[str, Param]] = {
         "sigma": Param(float, 2.0, _positive, doc="log-normal volatility (1/sqrt(year))"),
         "tau": Param(float, 1.9012e-6, _positive, doc="risk horizon (years)"),
         "lambd": Param(float, 0.001, _open_unit, doc="risk-factor tail probability"),
+        "min_probability": Param(
+            float, 1e-10, _min_probability, doc="levels this unlikely to trade are dropped/clipped"
+        ),
     },
     "market": {
         "tick_size": Param(float, 0.01, _positive, doc="price step between book levels"),
         "num_ticks": Param(int, 10, _at_least_one, doc="price levels per side"),
     },
     "mechanism": {
+        "preset": Param(
+            str, "tools", _one_of(tuple(PRESETS)), doc="many rule and SLA keys at once"
+        ),
         **{
             key: Param(str, rule.default, _one_of(rule.names), doc=rule.doc)
             for key, rule in RULES.items()
         },
+        "els_fee_fraction": Param(
+            float, 1.0, _unit, doc="share of fees split by equity share times liquidity score"
+        ),
         "steepness": Param(float, 8.0, _positive, doc="time_weighted sigmoid steepness"),
         "midpoint": Param(float, 0.5, doc="time_weighted sigmoid midpoint (years)"),
         "days_per_year": Param(float, 365.0, _positive, doc="time_weighted age unit"),
     },
+    "sla": {
+        "commitment_min_time_fraction": Param(
+            float, 0.0, _unit, doc="s: minimum time on book; 0 switches the SLA off"
+        ),
+        "competition_factor": Param(float, 0.9, _unit, doc="c: fee penalty scaling"),
+        "performance_hysteresis_epochs": Param(
+            int, 1, _at_least_one, doc="H: epochs of raw penalties the fee penalty remembers"
+        ),
+        "price_range": Param(float, 0.05, _open_unit, doc="orders count within mid*(1 +- this)"),
+        "epoch_days": Param(int, 1, _at_least_one, doc="days per epoch"),
+        "bond_penalty_slope": Param(float, 1.0, _non_negative, doc="bond penalty slope"),
+        "bond_penalty_max": Param(float, 0.05, _unit, doc="bond penalty cap (fraction of stake)"),
+        "early_exit_penalty": Param(
+            float, 0.05, _unit, doc="fraction of a cut below target paid to the insurance pool"
+        ),
+    },
 }
+SECTION_OF: dict[str, str] = {key: section for section, specs in PARAMS.items() for key in specs}
+SWEPT_SECTIONS = ("path", "network", "risk", "market", "mechanism", "sla")
 
 SWEEP_KEYS: dict[str, Param] = {
     "days": Param(int, 365, _at_least_one, sweepable=False),
@@ -138,7 +179,7 @@ PATH_PARAMS: dict[str, dict[str, Param]] = {
     },
 }
 
-TOP_KEYS = ("name", "sweep", "path", "network", "risk", "market", "mechanism", "lp")
+TOP_KEYS = ("name", "sweep", "path", "network", "risk", "market", "mechanism", "sla", "lp")
 LP_KEYS = (
     "name",
     "shape",
@@ -147,6 +188,7 @@ LP_KEYS = (
     "limit_orders_sell",
     "fractions_buy",
     "fractions_sell",
+    "time_on_book",
 )
 COMMIT_KEYS = ("day", "stake", "fee_bid")
 
@@ -171,6 +213,26 @@ class Commitment:
 
 
 @dataclass(frozen=True)
+class Behaviour:
+    """An LP's SLA behaviour, ``[[lp]] time_on_book``: the fraction of each epoch it means to be
+    on the book (MECHANISM.md, SLA step 4: ``t = behaviour * days meeting / days of the epoch``).
+
+    - ``kind = "constant"``, ``values = (x,)``: ``x`` in [0, 1] in every epoch (the default,
+      ``(1.0,)``; from a number);
+    - ``kind = "list"``, ``values = (x_0, x_1, ...)``: ``x_j`` in [0, 1] in epoch ``j``; one
+      value per epoch (:func:`check_time_on_book` checks the count against the path);
+    - ``kind = "beta"``, ``values = (a, b)``: ``a, b > 0``, finite; epoch ``j`` draws from
+      Beta(a, b) (the engine draws, from ``(seed, path, lp)``; from ``{beta = [a, b]}``).
+    """
+
+    kind: str  # "constant" | "list" | "beta"
+    values: tuple[float, ...]
+
+
+ALWAYS_ON_BOOK = Behaviour("constant", (1.0,))
+
+
+@dataclass(frozen=True)
 class LPConfig:
     name: str
     shape: str | None  # a preset name, or None for explicit lists
@@ -179,6 +241,7 @@ class LPConfig:
     fractions_buy: tuple[float, ...] | None
     fractions_sell: tuple[float, ...] | None
     commit: tuple[Commitment, ...]
+    time_on_book: Behaviour = ALWAYS_ON_BOOK
 
 
 @dataclass(frozen=True)
@@ -196,12 +259,20 @@ class Config:
     path_kind: str
     path_params: dict[str, Any]  # scalars, or tuples for swept keys
     path_data: dict[str, Any]  # table series / csv options
-    params: dict[str, Any]  # section-free: key -> scalar or tuple when swept
+    # section-free: key -> scalar, or a tuple of the values in play when the key is swept
+    # (its own dimension) or follows a preset dimension (see preset_values)
+    params: dict[str, Any]
     fee_rate: tuple[float, ...] | None
     lps: tuple[LPConfig, ...]
     dims: tuple[Dimension, ...]
     toml: str = field(repr=False)
     base_dir: Path = field(default=Path("."), repr=False)
+    # With ``preset`` a list (a ``preset`` dimension): each key the config does not give whose
+    # value differs between the listed presets -> its value under each preset, in the
+    # dimension's order (e.g. {"risk_factor": ("short", "max", "max")} for presets
+    # ["tools", "vega_2021", "vega"]); params[key] then holds the distinct values in first-seen
+    # order. Empty when ``preset`` is one value (its keys are then plain values in params).
+    preset_values: dict[str, tuple] = field(default_factory=dict)
 
     @property
     def sweep_shape(self) -> tuple[int, ...]:
@@ -215,6 +286,18 @@ class Config:
 def path_dim_name(key: str) -> str:
     """Dimension name of a swept ``[path]`` key; ``path_`` avoids clashing with result series."""
     return f"path_{key}" if key in PATH_SERIES else key
+
+
+# keys named like a result variable: their dimension (or scalar coordinate) is prefixed with
+# their section, as ``[path]`` series are with ``path_``
+OUTPUT_NAMED_KEYS = ("liquidity_score", "early_exit_penalty")
+
+
+def dim_name(section: str, key: str) -> str:
+    """The dimension (or scalar coordinate) name of a config key in the result."""
+    if section == "path":
+        return path_dim_name(key)
+    return f"{section}_{key}" if key in OUTPUT_NAMED_KEYS else key
 
 
 def load_config(config: str | Path | Mapping[str, Any]) -> Config:
@@ -321,7 +404,7 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
         raise ConfigError("name", name, "must be a non-empty file name without '/'")
 
     dims: list[Dimension] = []
-    order = [k for k in raw if k in ("path", "network", "risk", "market", "mechanism")]
+    order = [k for k in raw if k in SWEPT_SECTIONS]
 
     sweep = _table("[sweep]", raw.get("sweep", {}))
     _unknown("[sweep]", sweep, (*SWEEP_KEYS, "variables"))
@@ -378,13 +461,16 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
                 raise ConfigError(f"[path] columns.{key}", col, "must be a column name")
         path_data["columns"] = {"mark_price": "Close", "traded_volume": "Volume", **columns}
 
+    explicit = {key for values in section_values.values() for key in values}
+    preset_values = _apply_presets(params, explicit)
+
     # sweep dimensions, in the order the config names them
     for section in order:
         table = path_table if section == "path" else section_values[section]
         for key in table:
             value = path_params.get(key) if section == "path" else params.get(key)
             if isinstance(value, tuple):
-                dim = path_dim_name(key) if section == "path" else key
+                dim = dim_name(section, key)
                 dims.append(Dimension(dim, section, key, value))
 
     if "given" in _values(params["fee_rule"]) and fee_rate is None:
@@ -413,11 +499,56 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
         dims=tuple(dims),
         toml=text,
         base_dir=base_dir,
+        preset_values=preset_values,
     )
 
 
 def _values(x: Any) -> tuple:
     return x if isinstance(x, tuple) else (x,)
+
+
+def _preset_value(name: str, key: str) -> Any:
+    """Preset ``name``'s value of ``key`` (the key's default where it sets none), checked."""
+    section = SECTION_OF.get(key)
+    if section is None:
+        raise ConfigError(
+            "[mechanism] preset",
+            name,
+            f"sets {key} = {PRESETS[name][key]!r}, which is not a config key",
+        )
+    spec = PARAMS[section][key]
+    value = PRESETS[name].get(key, spec.default)
+    try:
+        return _coerce(f"[{section}] {key}", value, spec)
+    except ConfigError as exc:
+        raise ConfigError(
+            "[mechanism] preset", name, f"sets {key} = {value!r}, which {exc.reason}"
+        ) from None
+
+
+def _apply_presets(params: dict[str, Any], explicit: set[str]) -> dict[str, tuple]:
+    """Fill the keys the preset(s) set that the config does not give (``explicit``) into
+    ``params``; return :attr:`Config.preset_values` (keys that follow a preset dimension).
+
+    Every value a listed preset sets is checked as the key itself would be, given or not.
+    """
+    names = _values(params["preset"])
+    for name in names:
+        for key in PRESETS[name]:
+            _preset_value(name, key)
+    keys = dict.fromkeys(key for name in names for key in PRESETS[name])
+    preset_values: dict[str, tuple] = {}
+    for key in keys:
+        if key in explicit:
+            continue
+        per_preset = tuple(_preset_value(name, key) for name in names)
+        distinct = tuple(dict.fromkeys(per_preset))
+        if len(distinct) == 1:
+            params[key] = distinct[0]
+        else:
+            preset_values[key] = per_preset
+            params[key] = distinct
+    return preset_values
 
 
 def _variables(value: Any) -> tuple[str, ...] | None:
@@ -481,6 +612,7 @@ def _lps(raw_lps: Any) -> tuple[LPConfig, ...]:
             if side in lists and sum(lists[side]) <= 0:
                 raise ConfigError(f"{where} {side}", list(lists[side]), "must not be all zero")
         commit = _commits(where, lp.get("commit"))
+        behaviour = _time_on_book(f"{where} time_on_book", lp.get("time_on_book", 1.0))
         lps.append(
             LPConfig(
                 name=name,
@@ -490,6 +622,7 @@ def _lps(raw_lps: Any) -> tuple[LPConfig, ...]:
                 fractions_buy=lists.get("fractions_buy"),
                 fractions_sell=lists.get("fractions_sell"),
                 commit=commit,
+                time_on_book=behaviour,
             )
         )
     return tuple(lps)
@@ -519,6 +652,69 @@ def _commits(where: str, raw: Any) -> tuple[Commitment, ...]:
         last_day = day
         out.append(Commitment(day, stake, bid))
     return tuple(out)
+
+
+def _fraction(where: str, value: Any, x: Any) -> float:
+    """One time-on-book fraction: a finite number in [0, 1]."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        raise ConfigError(where, value, f"must hold numbers in [0, 1], found {x!r}")
+    if not math.isfinite(x) or not 0 <= x <= 1:
+        raise ConfigError(where, value, f"must hold numbers in [0, 1], found {x!r}")
+    return float(x)
+
+
+def _time_on_book(where: str, value: Any) -> Behaviour:
+    """``[[lp]] time_on_book``: a number, a list (one per epoch) or ``{beta = [a, b]}``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or not 0 <= value <= 1:
+            raise ConfigError(where, value, "must be in [0, 1]")
+        return Behaviour("constant", (float(value),))
+    if isinstance(value, list):
+        if not value:
+            raise ConfigError(where, value, "must be a non-empty list (one value per epoch)")
+        return Behaviour("list", tuple(_fraction(where, value, x) for x in value))
+    if isinstance(value, Mapping):
+        _unknown(where, value, ("beta",))
+        if "beta" not in value:
+            raise ConfigError(where, dict(value), "must be {beta = [a, b]}")
+        ab = value["beta"]
+        if not isinstance(ab, list) or len(ab) != 2:
+            raise ConfigError(f"{where}.beta", ab, "must be a list of two numbers [a, b], > 0")
+        for x in ab:
+            if isinstance(x, bool) or not isinstance(x, int | float):
+                raise ConfigError(f"{where}.beta", ab, f"must hold two numbers, found {x!r}")
+            if not math.isfinite(x) or x <= 0:
+                raise ConfigError(f"{where}.beta", ab, f"must hold finite numbers > 0, found {x!r}")
+        return Behaviour("beta", (float(ab[0]), float(ab[1])))
+    raise ConfigError(
+        where,
+        value,
+        "must be a number in [0, 1], a list of them (one per epoch) or {beta = [a, b]}",
+    )
+
+
+def n_epochs(n_days: int, epoch_days: int) -> int:
+    """Epochs of a path of ``n_days`` days: ``ceil(n_days / epoch_days)`` (the last may be
+    shorter)."""
+    return -(-n_days // epoch_days)
+
+
+def check_time_on_book(config: Config, n_days: int) -> None:
+    """A ``time_on_book`` list must give one value per epoch, for every ``epoch_days`` value
+    of the sweep, on a path of ``n_days`` days."""
+    for lp in config.lps:
+        behaviour = lp.time_on_book
+        if behaviour.kind != "list":
+            continue
+        for epoch_days in _values(config.params["epoch_days"]):
+            expected = n_epochs(n_days, epoch_days)
+            if len(behaviour.values) != expected:
+                raise ConfigError(
+                    f"[[lp]] {lp.name} time_on_book",
+                    list(behaviour.values),
+                    f"has {len(behaviour.values)} values but the path has {expected} epochs "
+                    f"({n_days} days, [sla] epoch_days = {epoch_days}); give one per epoch",
+                )
 
 
 def check_commitments_fit(config: Config, n_days: int) -> None:

@@ -15,12 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from .config import PARAMS, PATH_PARAMS, path_dim_name
+from .config import PARAMS, PATH_PARAMS, dim_name, path_dim_name
 from .mechanism.rules import RULES
 from .risk import risk_factor_arrays
 from .scenarios import Chunk, Plan
 from .summary import summarise
 from .variables import PATH_SERIES, STATISTICS, VARIABLES
+
+RISK_MODEL = ("mu", "sigma", "tau", "lambd")  # the risk factors' inputs
 from .version import __version__
 
 SHAPE_VARIABLES = ("limit_orders_buy", "limit_orders_sell", "fractions_buy", "fractions_sell")
@@ -80,7 +82,7 @@ def layouts(plan: Plan) -> list[Layout]:
     time = ("stat",) if summary else ("day",)
     path_dims = tuple(d.name for d in plan.dims if d.section == "path")
     path_dims += ("path",) if plan.n_paths > 1 else ()
-    risk_dims = tuple(d.name for d in plan.dims if d.section == "risk")
+    risk_dims = tuple(d.name for d in plan.dims if d.key in RISK_MODEL)
     out = []
     for name in kept_outputs(plan):
         sweep_dims = output_dims(plan, name)
@@ -89,12 +91,12 @@ def layouts(plan: Plan) -> list[Layout]:
             out.append(Layout(name, sweep_dims, float_dtype(plan), attrs))
             continue
         var = VARIABLES[name]
-        lp = ("lp",) if var.scope == "lp" else ()
+        lp = ("lp",) if var.scope in ("lp", "epoch") else ()
         if summary:
             dims = sweep_dims + lp + ("stat",)
             dtype = float_dtype(plan)
         else:
-            dims = sweep_dims + ("day",) + lp
+            dims = sweep_dims + (("epoch",) if var.scope == "epoch" else ("day",)) + lp
             dtype = "bool" if var.dtype == "bool" else float_dtype(plan)
         out.append(Layout(name, dims, dtype, _attrs(name)))
     for name in kept_statics(plan):
@@ -131,6 +133,7 @@ def dim_sizes(plan: Plan) -> dict[str, int]:
         sizes["stat"] = len(STATISTICS)
     else:
         sizes["day"] = plan.n_days
+        sizes["epoch"] = plan.n_epochs
     sizes["lp"] = plan.n_lp
     sizes["tick"] = plan.shapes["fractions_buy"].shape[-1]
     sizes["commit"] = len(plan.events["day"])
@@ -153,21 +156,38 @@ _PARAM_UNITS = {
     "steepness": ("1/year", "time-weighting steepness"),
     "midpoint": ("year", "time-weighting midpoint"),
     "days_per_year": ("day/year", "time-weighting days per year"),
+    "preset": ("", "mechanism preset"),
+    "els_fee_fraction": ("1", "fee share split by equity-like share and score"),
+    "min_probability": ("1", "probability of trading below which levels get no volume"),
+    "commitment_min_time_fraction": ("1", "SLA: minimum time on book"),
+    "competition_factor": ("1", "SLA: competition factor"),
+    "performance_hysteresis_epochs": ("1", "SLA: epochs of penalty hysteresis"),
+    "price_range": ("1", "SLA: price range of the book, as a fraction of mid"),
+    "epoch_days": ("day", "epoch length"),
+    "bond_penalty_slope": ("1", "SLA: bond penalty slope"),
+    "bond_penalty_max": ("1", "SLA: maximum bond penalty"),
+    "early_exit_penalty": ("1", "early-exit penalty rate"),
 }
 
 
 def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, str]]]:
     """Coordinates: swept keys as dimension coordinates, every other parameter as a scalar."""
     coords: dict[str, tuple[tuple[str, ...], Any, dict[str, str]]] = {}
-    swept = {d.name for d in plan.dims}
+    swept = {d.key for d in plan.dims if d.section != "path"} | {d.name for d in plan.dims}
     for dim in plan.dims:
         units, long_name = _PARAM_UNITS.get(dim.key, ("", f"path parameter {dim.key}"))
         coords[dim.name] = ((dim.name,), np.asarray(dim.values), _cf(units, long_name))
     for section in PARAMS:
         for key in PARAMS[section]:
-            if key not in swept:
-                units, long_name = _PARAM_UNITS[key]
-                coords[key] = ((), np.asarray(plan.config.params[key]), _cf(units, long_name))
+            if key in swept:
+                continue
+            units, long_name = _PARAM_UNITS[key]
+            name = dim_name(section, key)
+            if key in plan.config.preset_values:  # its value under each preset
+                values = np.asarray(plan.config.preset_values[key])
+                coords[name] = (("preset",), values, _cf(units, f"{long_name}, by preset"))
+            else:
+                coords[name] = ((), np.asarray(plan.config.params[key]), _cf(units, long_name))
     if plan.source.kind in ("gbm", "constant"):
         for key in PATH_PARAMS[plan.source.kind]:
             name = path_dim_name(key)
@@ -181,9 +201,32 @@ def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, s
         coords["day"] = (("day",), np.arange(plan.n_days), _cf("day", "day of the path"))
         if plan.source.dates is not None:
             coords["date"] = (("day",), plan.source.dates, {"long_name": "date"})
+        coords.update(epoch_coordinates(plan))
     coords["lp"] = (("lp",), np.asarray(plan.lp_names), _cf("", "liquidity provider"))
     n_ticks = plan.shapes["fractions_buy"].shape[-1]
     coords["tick"] = (("tick",), np.arange(1, n_ticks + 1), _cf("1", "ticks from mid"))
+    return coords
+
+
+def epoch_coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, str]]]:
+    """``epoch`` and each epoch's first and last day; with ``epoch_days`` swept, those along
+    ``(epoch_days, epoch)``, NaN past a value's last epoch."""
+    n = plan.n_epochs
+    coords = {"epoch": (("epoch",), np.arange(n), _cf("1", "epoch of the SLA"))}
+    days = plan.config.params["epoch_days"]
+    swept = isinstance(days, tuple) and "epoch_days" in {d.name for d in plan.dims}
+    lengths = np.asarray(days if swept else (days,) if not isinstance(days, tuple) else days)
+    first = lengths[:, None] * np.arange(n)[None, :]
+    last = np.minimum(first + lengths[:, None] - 1, plan.n_days - 1)
+    if swept:
+        first, last = first.astype(float), last.astype(float)
+        first[first > plan.n_days - 1] = np.nan
+        last[np.isnan(first)] = np.nan
+        dims: tuple[str, ...] = ("epoch_days", "epoch")
+    else:
+        first, last, dims = first[0], last[0], ("epoch",)
+    coords["epoch_first_day"] = (dims, first, _cf("day", "first day of the epoch"))
+    coords["epoch_last_day"] = (dims, last, _cf("day", "last day of the epoch"))
     return coords
 
 
@@ -217,7 +260,7 @@ def static_values(plan: Plan) -> dict[str, np.ndarray]:
     values["commit_fee_bid"] = ev["fee_bid"]
     statics = kept_statics(plan)
     if "rf_long" in statics or "rf_short" in statics:
-        risk = [d for d in plan.dims if d.section == "risk"]
+        risk = [d for d in plan.dims if d.key in RISK_MODEL]
         grids = np.meshgrid(*[np.asarray(d.values, dtype=float) for d in risk], indexing="ij")
         by_key = dict(zip([d.key for d in risk], grids, strict=False))
         args = [by_key.get(k, plan.config.params[k]) for k in ("mu", "sigma", "tau", "lambd")]

@@ -20,16 +20,27 @@ from typing import Any
 
 import numpy as np
 
-from .config import Config, ConfigError, Dimension, check_commitments_fit, load_config
+from .config import (
+    Config,
+    ConfigError,
+    Dimension,
+    check_commitments_fit,
+    check_time_on_book,
+    load_config,
+    n_epochs,
+)
 from .mechanism.kernels import Events, Shapes
-from .mechanism.rules import RULES
+from .mechanism.rules import RULES, SLA_SWITCH
 from .paths import PathSource, check_paths, path_source
 from .stages import STAGE_OF, STAGES, Resolved, resolve
-from .variables import PER_DAY, PER_LP_DAY
+from .variables import PER_DAY, PER_EPOCH, PER_LP_DAY
 
 OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose arrays take about this much memory
 MIN_CHUNKS = 16  # big sweeps get at least this many chunks, to spread over workers
-INT_PARAMS = ("stake_target_period", "valuation_period", "num_ticks")
+INT_PARAMS = (
+    "stake_target_period", "valuation_period", "num_ticks", "epoch_days",
+    "performance_hysteresis_epochs",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -84,12 +95,15 @@ class Plan:
     def outputs(self) -> tuple[str, ...]:
         """The per-scenario outputs kept: all, or those named in ``[sweep] variables``."""
         wanted = self.config.variables
-        return tuple(n for n in (*PER_DAY, *PER_LP_DAY) if wanted is None or n in wanted)
+        outputs = (*PER_DAY, *PER_LP_DAY, *PER_EPOCH)
+        return tuple(n for n in outputs if wanted is None or n in wanted)
 
     def axes_of(self, output: str) -> tuple[int, ...]:
         """Grid axes a result variable depends on (those of the stage computing it)."""
         if output == "under_supplied_share":  # the summary of under_supplied
             output = "under_supplied"
+        if output in self.stages.zero:  # 0 throughout: no rule value that makes it in play
+            return ()
         return self.stages.axes[STAGE_OF[output]]
 
     def result_axes(self, output: str) -> tuple[int, ...]:
@@ -103,20 +117,61 @@ class Plan:
     def chunks(self) -> list[Chunk]:
         return chunk_grid(self.grid_shape, self.chunk_size, self.split_order or None)
 
-    def axis_values(self, axis: int) -> np.ndarray:
-        """The values along a grid axis as the kernels read them (rule values as codes)."""
+    @property
+    def n_epochs(self) -> int:
+        """Epochs of the path under the shortest ``epoch_days`` of the sweep."""
+        days = self.config.params["epoch_days"]
+        return n_epochs(self.n_days, min(days) if isinstance(days, tuple) else days)
+
+    @property
+    def param_axes(self) -> dict[str, int]:
+        """The grid axis of every swept non-path key; keys that follow a swept preset have the
+        preset's."""
+        axes = {d.key: i for i, d in enumerate(self.dims) if d.section != "path"}
+        for key in self.config.preset_values:
+            axes[key] = axes["preset"]
+        return axes
+
+    def axis_values(self, axis: int, key: str | None = None) -> np.ndarray:
+        """The values along a grid axis as the kernels read them (rule values as codes); with
+        ``key``, that key's values along the axis (a key that follows the preset)."""
         if axis == self.path_axis:
             return np.arange(self.n_paths)
         dim = self.dims[axis]
-        if dim.key in RULES:
-            return np.array([RULES[dim.key].code(v) for v in dim.values], dtype=np.int64)
-        dtype = np.int64 if dim.key in INT_PARAMS else np.float64
-        return np.asarray(dim.values, dtype=dtype)
+        key = key or dim.key
+        values = self.config.preset_values.get(key, dim.values) if key != dim.key else dim.values
+        if key in RULES:
+            return np.array([RULES[key].code(v) for v in values], dtype=np.int64)
+        if key == "preset":
+            return np.arange(len(values), dtype=np.int64)
+        dtype = np.int64 if key in INT_PARAMS else np.float64
+        return np.asarray(values, dtype=dtype)
 
     def scalar(self, key: str) -> Any:
         """An unswept parameter's value as the kernels read it."""
         value = self.config.params[key]
         return RULES[key].code(value) if key in RULES else value
+
+    def behaviour(self, paths: np.ndarray) -> np.ndarray:
+        """The LPs' time-on-book input per epoch for Monte Carlo ``paths``: (P, L, NE).
+
+        A ``{beta = [a, b]}`` LP draws epoch ``j``'s value as the ``j``-th of a stream seeded by
+        ``(seed, path, LP)``, so every variant (and every chunking) sees the same draws.
+        """
+        out = np.ones((len(paths), self.n_lp, self.n_epochs))
+        for l, lp in enumerate(self.config.lps):
+            spec = lp.time_on_book
+            if spec.kind == "constant":
+                out[:, l, :] = spec.values[0]
+            elif spec.kind == "list":
+                size = min(len(spec.values), self.n_epochs)
+                out[:, l, :size] = spec.values[:size]
+            else:
+                a, b = spec.values
+                for i, path in enumerate(paths):
+                    rng = np.random.default_rng([self.config.seed, int(path), l, 1])
+                    out[i, l, :] = rng.beta(a, b, size=self.n_epochs)
+        return out
 
     @property
     def event_arrays(self) -> Events:
@@ -213,16 +268,26 @@ def commitment_events(config: Config) -> dict[str, np.ndarray]:
     }
 
 
-def resolve_stages(config: Config) -> Resolved:
-    """Each stage's grid axes under this config (``sweep.stages.resolve``)."""
-    param_axes = {d.key: i for i, d in enumerate(config.dims) if d.section != "path"}
-    path_axes = tuple(i for i, d in enumerate(config.dims) if d.section == "path")
-    path_axes += (len(config.dims),)  # the Monte Carlo path axis
+def rules_in_play(config: Config) -> dict[str, tuple]:
+    """Every rule key's values in the sweep, and whether the SLA is ``"off"``/``"on"``."""
     rules = {}
     for key in RULES:
         value = config.params[key]
         rules[key] = value if isinstance(value, tuple) else (value,)
-    return resolve(param_axes, path_axes, rules)
+    switch = config.params[SLA_SWITCH]
+    switch = switch if isinstance(switch, tuple) else (switch,)
+    rules["sla"] = tuple(dict.fromkeys("on" if s > 0 else "off" for s in switch))
+    return rules
+
+
+def resolve_stages(config: Config) -> Resolved:
+    """Each stage's grid axes under this config (``sweep.stages.resolve``)."""
+    param_axes = {d.key: i for i, d in enumerate(config.dims) if d.section != "path"}
+    for key in config.preset_values:
+        param_axes[key] = param_axes["preset"]
+    path_axes = tuple(i for i, d in enumerate(config.dims) if d.section == "path")
+    path_axes += (len(config.dims),)  # the Monte Carlo path axis
+    return resolve(param_axes, path_axes, rules_in_play(config))
 
 
 CHUNK_OVERHEAD_NS = 2e6  # a chunk's own cost: planning its stages, a task, a write
@@ -343,6 +408,7 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
         )
     check_paths(source, config)
     check_commitments_fit(config, source.n_days)
+    check_time_on_book(config, source.n_days)
     shapes, tick_values = lp_shapes(config)
     fee_rate = np.zeros(source.n_days)
     if config.fee_rate is not None:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .mechanism import kernels
-from .mechanism.rules import RULES
+from .mechanism.rules import RULES, SLA_SWITCH, Reads
 
 # parameters computed from others: read them and you depend on these
 DERIVED = {
@@ -43,6 +43,10 @@ class Context(Protocol):
     def path_rows(self) -> np.ndarray: ...  # (n,) rows of the chunk's market paths
     def group(self, keys: Iterable[str], path: bool) -> np.ndarray: ...  # (n,) ids
     def series(self, name: str) -> np.ndarray: ...  # (P, D) market series of the chunk
+    def in_play(self, key: str) -> tuple: ...  # the rule's values (or "sla": off/on) in the sweep
+    def behaviour(self) -> tuple[np.ndarray, np.ndarray]: ...  # (B, L, NE) time on book, rows
+    @property
+    def n_epochs(self) -> int: ...  # epochs of the shortest epoch_days in the sweep
     @property
     def events(self) -> kernels.Events: ...
     @property
@@ -61,7 +65,11 @@ class Stage:
     params: tuple[str, ...] = ()
     steps: tuple[str, ...] = ()
     path: bool = False
-    rule: str | None = None
+    rules: tuple[str, ...] = ()  # rule keys it branches on: their values' reads are its own
+    # more reads while a rule value (or ("sla", "on")) is in play, not the rule's dimension
+    when: tuple[tuple[str, str, Reads], ...] = ()
+    # outputs that are 0 unless one of these rule values is in play (then they have no dims)
+    only_when: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     # arrays it keeps per combination: (over days, over days and LPs), for memory estimates
     width: tuple[int, int] = (1, 2)
     # rough nanoseconds per combination and day, per LP where the stage loops over LPs: what
@@ -81,12 +89,54 @@ def _empty(ctx: Context, *lp: int, dtype: Any = np.float64) -> np.ndarray:
 
 
 # --- the drivers: arrays in, one kernel call, arrays out --------------------------------------
+BOOK = ("tick_size", "num_ticks", "mu", "sigma", "tau")  # with the path: one order book
+ORDER_RULES = ("min_probability", "volume_rule", "low_probability", "price_range")
+SLA_BOOK = ("k", *BOOK, *ORDER_RULES)  # what the SLA's daily check of the books reads
+
+
+def _sla(ctx: Context, *keys: str) -> kernels.Sla:
+    """The SLA's parameters a stage reads (``keys``); the others are 0."""
+    names = dict(
+        s="commitment_min_time_fraction", competition="competition_factor",
+        hysteresis="performance_hysteresis_epochs", epoch_days="epoch_days",
+        slope="bond_penalty_slope", bond_max="bond_penalty_max", early_exit="early_exit_penalty",
+    )  # fmt: skip
+    ints = ("hysteresis", "epoch_days")
+    return kernels.Sla(
+        *(
+            ctx.param(key) if key in keys else np.zeros(ctx.n, np.int64 if f in ints else float)
+            for f, key in names.items()
+        )
+    )
+
+
+def _book(ctx: Context, read: bool = True) -> kernels.Book:
+    """The order books' parameters; combinations sharing a book run one after the other."""
+    keys = ("tick_size", "num_ticks", "mu", "sigma", "tau", *ORDER_RULES, "k", "shape_row")
+    if not read:  # no book in play: any values, one group
+        zeros = np.zeros(ctx.n, np.int64)
+        return kernels.Book(np.arange(ctx.n, dtype=np.int64), zeros, *([zeros] * len(keys)))
+    group = ctx.group(BOOK + ORDER_RULES, path=True)
+    order = np.argsort(group, kind="stable").astype(np.int64)
+    return kernels.Book(order, group, *(ctx.param(key) for key in keys))
+
+
+def _day_input(ctx: Context, stage: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A per-day input and its rows; zeros when no rule value in play reads that stage."""
+    values = ctx.input(stage)
+    if values is None:
+        return np.zeros((1, ctx.n_days)), np.zeros(ctx.n, np.int64)
+    return values[name], ctx.rows(stage)
+
+
 def _commitments(ctx: Context) -> dict[str, np.ndarray]:
     out = {
         "stake": _empty(ctx, ctx.n_lp),
         "fee_bid": _empty(ctx, ctx.n_lp),
         "total_stake": _empty(ctx),
         "stake_share": _empty(ctx, ctx.n_lp),
+        "meets_commitment": _empty(ctx, ctx.n_lp, dtype=np.bool_),
+        "pool_in": _empty(ctx),
     }
     ladder = kernels.Ladder(
         _empty(ctx, ctx.n_lp, dtype=np.int64),
@@ -94,10 +144,39 @@ def _commitments(ctx: Context) -> dict[str, np.ndarray]:
         _empty(ctx, ctx.n_lp),
         _empty(ctx, dtype=np.int64),
     )
+    sla_on = "on" in ctx.in_play("sla")
+    size = len(ctx.events.apply_day) + (ctx.n_lp * ctx.n_epochs if sla_on else 0)
+    log = kernels.Log(
+        np.zeros((ctx.n, size), np.int64), np.zeros((ctx.n, size)),
+        np.zeros((ctx.n, size), np.int64), np.zeros((ctx.n, size)),
+        np.zeros((ctx.n, size), np.bool_), np.zeros(ctx.n, np.int64),
+    )  # fmt: skip
+    per_epoch = (ctx.n, ctx.n_epochs, ctx.n_lp)
+    epochs = kernels.Epochs(
+        np.empty(per_epoch), np.empty(per_epoch, np.bool_), np.empty(per_epoch),
+        np.empty(per_epoch),
+    )  # fmt: skip
+    target, target_rows = _day_input(ctx, "target_stake", "target_stake")
+    if sla_on:
+        price, behaviour, behaviour_rows = ctx.series("mark_price"), *ctx.behaviour()
+    else:
+        price = np.zeros((1, ctx.n_days))
+        behaviour = np.ones((1, ctx.n_lp, ctx.n_epochs))
+        behaviour_rows = np.zeros(ctx.n, np.int64)
+    sla = _sla(ctx, "commitment_min_time_fraction", "epoch_days", "bond_penalty_slope",
+               "bond_penalty_max", "early_exit_penalty")  # fmt: skip
     kernels.commitment_rows(
-        ctx.events, out["stake"], out["fee_bid"], out["total_stake"], out["stake_share"], ladder
-    )
+        ctx.events, ctx.param("exit_rule"), sla, target, target_rows, _book(ctx, sla_on), price,
+        ctx.path_rows() if sla_on else np.zeros(ctx.n, np.int64), ctx.shapes, behaviour,
+        behaviour_rows, out["stake"], out["fee_bid"], out["total_stake"], out["stake_share"],
+        ladder, log, epochs, out["meets_commitment"], out["pool_in"],
+    )  # fmt: skip
     out.update(zip(ladder._fields, ladder, strict=True))
+    out.update((f"log_{name}", values) for name, values in zip(log._fields, log, strict=True))
+    out.update(
+        time_on_book=epochs.time_on_book, committed=epochs.committed,
+        bond_penalty=epochs.bond, early_exit_penalty=epochs.early_exit,
+    )  # fmt: skip
     return out
 
 
@@ -133,16 +212,13 @@ def _target_stake(ctx: Context) -> dict[str, np.ndarray]:
 
 def _fee_rate(ctx: Context) -> dict[str, np.ndarray]:
     commit = ctx.input("commitments")
-    target = ctx.input("target_stake")
-    if target is None:  # no fee rule in play reads it
-        target_values, target_rows = np.zeros((1, ctx.n_days)), np.zeros(ctx.n, np.int64)
-    else:
-        target_values, target_rows = target["target_stake"], ctx.rows("target_stake")
+    target_values, target_rows = _day_input(ctx, "target_stake", "target_stake")
     ladder = kernels.Ladder(*(commit[name] for name in kernels.Ladder._fields))
+    sla = _sla(ctx, "commitment_min_time_fraction", "epoch_days")
     out = _empty(ctx)
     kernels.fee_rate_rows(
         ctx.param("fee_rule"), target_values, target_rows, ladder, commit["fee_bid"],
-        ctx.rows("commitments"), ctx.given_fee_rate, out,
+        ctx.rows("commitments"), ctx.given_fee_rate, sla.s, sla.epoch_days, out,
     )  # fmt: skip
     return {"fee_rate": out}
 
@@ -166,40 +242,58 @@ def _split_weights(ctx: Context) -> dict[str, np.ndarray]:
     else:
         valuation_rows = ctx.rows("valuation")
     out = {"equity": _empty(ctx, ctx.n_lp), "equity_share": _empty(ctx, ctx.n_lp)}
+    commit = ctx.input("commitments")
+    log = kernels.Log(*(commit[f"log_{name}"] for name in kernels.Log._fields))
     kernels.split_weight_rows(
-        ctx.param("share_rule"), ctx.events, valuation["proxy"], valuation["valuation"],
-        valuation["window_sum"], valuation_rows, ctx.input("commitments")["total_stake"],
-        ctx.rows("commitments"), ctx.param("valuation_period"), ctx.param("steepness"),
-        ctx.param("midpoint"), ctx.param("days_per_year"), out["equity"], out["equity_share"],
+        ctx.param("share_rule"), log, ctx.rows("commitments"), valuation["proxy"],
+        valuation["valuation"], valuation["window_sum"], valuation_rows,
+        ctx.param("valuation_period"), ctx.param("steepness"), ctx.param("midpoint"),
+        ctx.param("days_per_year"), out["equity"], out["equity_share"],
     )  # fmt: skip
     return out
 
 
 def _revenue(ctx: Context) -> dict[str, np.ndarray]:
-    out = {"fee_revenue": _empty(ctx, ctx.n_lp), "lp_annualised_return": _empty(ctx, ctx.n_lp)}
+    lp = ctx.n_lp
+    out = {
+        "fee_revenue": _empty(ctx, lp), "lp_annualised_return": _empty(ctx, lp),
+        "fee_accrued": _empty(ctx, lp), "insurance_pool": _empty(ctx),
+    }  # fmt: skip
+    for name in ("sla_fee_penalty", "fee_payout", "sla_bonus"):
+        out[name] = np.empty((ctx.n, ctx.n_epochs, lp))
+    commit = ctx.input("commitments")
+    epochs = kernels.Epochs(
+        commit["time_on_book"], commit["committed"], commit["bond_penalty"],
+        commit["early_exit_penalty"],
+    )  # fmt: skip
+    orders = ctx.input("orders")
+    if orders is None:  # no liquidity score in play
+        score, score_rows = np.zeros((1, ctx.n_days, lp)), np.zeros(ctx.n, np.int64)
+    else:
+        score, score_rows = orders["liquidity_score"], ctx.rows("orders")
+    sla = _sla(ctx, "commitment_min_time_fraction", "competition_factor",
+               "performance_hysteresis_epochs", "epoch_days")  # fmt: skip
     kernels.revenue_rows(
         ctx.input("fees")["fees_collected"], ctx.rows("fees"),
         ctx.input("split_weights")["equity_share"], ctx.rows("split_weights"),
-        ctx.input("commitments")["stake"], ctx.rows("commitments"),
-        out["fee_revenue"], out["lp_annualised_return"],
+        commit["stake"], ctx.rows("commitments"), ctx.param("liquidity_score"),
+        ctx.param("els_fee_fraction"), score, score_rows, sla, epochs, commit["pool_in"],
+        out["fee_revenue"], out["lp_annualised_return"], out["fee_accrued"],
+        out["sla_fee_penalty"], out["fee_payout"], out["sla_bonus"], out["insurance_pool"],
     )  # fmt: skip
     return out
 
 
-BOOK = ("tick_size", "num_ticks", "mu", "sigma", "tau")  # with the path: one order book
-
-
 def _orders(ctx: Context) -> dict[str, np.ndarray]:
-    book = ctx.group(BOOK, path=True)
-    order = np.argsort(book, kind="stable").astype(np.int64)  # combinations sharing a book
     out = {name: _empty(ctx, ctx.n_lp) for name in ("pegged_buy", "pegged_sell")}
     out["supplied_liquidity"] = _empty(ctx, ctx.n_lp)
+    out["liquidity_score"] = _empty(ctx, ctx.n_lp)
+    scored = "probability" in ctx.in_play("liquidity_score")  # then every combination's
     kernels.order_rows(
-        order, ctx.series("mark_price"), ctx.path_rows(), book, ctx.param("tick_size"),
-        ctx.param("num_ticks"), ctx.param("mu"), ctx.param("sigma"), ctx.param("tau"),
-        ctx.param("shape_row"), ctx.shapes, ctx.param("k"), ctx.input("commitments")["stake"],
-        ctx.rows("commitments"), out["pegged_buy"], out["pegged_sell"],
-        out["supplied_liquidity"],
+        _book(ctx), ctx.series("mark_price"), ctx.path_rows(), ctx.shapes,
+        ctx.input("commitments")["stake"], ctx.rows("commitments"),
+        np.full(ctx.n, int(scored), np.int64), out["pegged_buy"], out["pegged_sell"],
+        out["supplied_liquidity"], out["liquidity_score"],
     )  # fmt: skip
     return out
 
@@ -255,28 +349,47 @@ def _supply(ctx: Context) -> dict[str, np.ndarray]:
     return out
 
 
+SLA_ON = ("sla", "on")  # the SLA in play: commitment_min_time_fraction > 0 somewhere
+
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in (
         Stage(
-            "commitments", _commitments, outputs=("stake", "fee_bid", "total_stake", "stake_share"),
+            "max_open_interest", _max_open_interest, params=("stake_target_period",), path=True,
+            rules=("target_price",), width=(1, 0), cost=(10.0, 0.0),
+        ),  # fmt: skip
+        Stage(
+            "target_stake", _target_stake, outputs=("target_stake",), params=("c2", "v"),
+            steps=("max_open_interest",), rules=("risk_factor",), width=(1, 0), cost=(3.0, 0.0),
+        ),  # fmt: skip
+        Stage(
+            "commitments", _commitments,
+            outputs=("stake", "fee_bid", "total_stake", "stake_share", "meets_commitment",
+                     "time_on_book", "bond_penalty", "early_exit_penalty"),
+            rules=("exit_rule",),
+            when=((*SLA_ON, Reads(
+                "the SLA: epochs, each day's books against the commitment, bond slashes",
+                params=("commitment_min_time_fraction", "epoch_days", "bond_penalty_slope",
+                        "bond_penalty_max", *SLA_BOOK),
+                path=True,
+            )),),
+            only_when=(
+                ("meets_commitment", (SLA_ON,)), ("time_on_book", (SLA_ON,)),
+                ("bond_penalty", (SLA_ON,)),
+                ("early_exit_penalty", (SLA_ON, ("exit_rule", "penalty"))),
+            ),
             width=(2, 6), cost=(10.0, 10.0),
-        ),
+        ),  # fmt: skip
         Stage(
             "valuation", _valuation, outputs=("valuation",), params=("valuation_period",),
             steps=("commitments",), path=True, width=(3, 0), cost=(20.0, 0.0),
         ),  # fmt: skip
         Stage(
-            "max_open_interest", _max_open_interest, params=("stake_target_period",), path=True,
-            rule="target_price", width=(1, 0), cost=(10.0, 0.0),
-        ),  # fmt: skip
-        Stage(
-            "target_stake", _target_stake, outputs=("target_stake",), params=("c2", "v"),
-            steps=("max_open_interest",), rule="risk_factor", width=(1, 0), cost=(3.0, 0.0),
-        ),  # fmt: skip
-        Stage(
             "fee_rate", _fee_rate, outputs=("fee_rate",), steps=("commitments",),
-            rule="fee_rule", width=(1, 0), cost=(40.0, 0.0),
+            rules=("fee_rule",),
+            when=((*SLA_ON, Reads("the rate of an epoch's first day",
+                                  params=("commitment_min_time_fraction", "epoch_days"))),),
+            width=(1, 0), cost=(40.0, 0.0),
         ),  # fmt: skip
         Stage(
             "fees", _fees, outputs=("fees_collected", "annualised_return"),
@@ -284,26 +397,44 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "split_weights", _split_weights, outputs=("equity", "equity_share"),
-            steps=("commitments",), rule="share_rule", width=(0, 2), cost=(20.0, 40.0),
+            steps=("commitments",), rules=("share_rule",), width=(0, 2), cost=(20.0, 40.0),
         ),  # fmt: skip
         Stage(
-            "revenue", _revenue, outputs=("fee_revenue", "lp_annualised_return"),
-            steps=("fees", "split_weights", "commitments"), width=(0, 2), cost=(2.0, 8.0),
-        ),  # fmt: skip
-        Stage(
-            "orders", _orders, outputs=("supplied_liquidity",), params=("k", *BOOK),
-            steps=("commitments",), path=True, width=(0, 3), cost=(100.0, 25.0),
+            "orders", _orders, outputs=("supplied_liquidity", "liquidity_score"),
+            params=("k", *BOOK, "min_probability"), steps=("commitments",), path=True,
+            rules=("volume_rule", "low_probability"),
+            when=(("liquidity_score", "probability", Reads(
+                "the books' score", params=("price_range",))),),
+            only_when=(("liquidity_score", (("liquidity_score", "probability"),)),),
+            width=(0, 4), cost=(100.0, 25.0),
         ),  # fmt: skip
         Stage("obligation", _obligation, outputs=("obligation",), params=("k",),
               steps=("commitments",), width=(0, 1), cost=(1.0, 2.0)),  # fmt: skip
         Stage(
             "margin_sides", _margin_sides, outputs=("margin_buy", "margin_sell"),
             params=("rf_long", "rf_short"), steps=("orders", "commitments"), path=True,
-            rule="margin_orders", cost=(2.0, 4.0),
+            rules=("margin_orders",), cost=(2.0, 4.0),
         ),  # fmt: skip
         Stage(
             "margin", _margin, outputs=("margin", "total_margin"), steps=("margin_sides",),
-            rule="margin_rule", width=(1, 1), cost=(2.0, 3.0),
+            rules=("margin_rule",), width=(1, 1), cost=(2.0, 3.0),
+        ),  # fmt: skip
+        Stage(
+            "revenue", _revenue,
+            outputs=("fee_revenue", "lp_annualised_return", "fee_accrued", "insurance_pool",
+                     "sla_fee_penalty", "fee_payout", "sla_bonus"),
+            steps=("fees", "split_weights", "commitments"), rules=("liquidity_score",),
+            when=((*SLA_ON, Reads(
+                "fee accounts settled at each epoch's end",
+                params=("commitment_min_time_fraction", "competition_factor",
+                        "performance_hysteresis_epochs", "epoch_days"),
+            )),),
+            only_when=(
+                ("fee_accrued", (SLA_ON,)), ("sla_fee_penalty", (SLA_ON,)),
+                ("fee_payout", (SLA_ON,)), ("sla_bonus", (SLA_ON,)),
+                ("insurance_pool", (SLA_ON, ("exit_rule", "penalty"))),
+            ),
+            width=(1, 3), cost=(2.0, 8.0),
         ),  # fmt: skip
         Stage(
             "return_on_capital", _return_on_capital, outputs=("annualised_return_on_capital",),
@@ -321,22 +452,25 @@ STAGE_OF: dict[str, str] = {name: s.name for s in STAGES.values() for name in s.
 
 
 def rule_params(stage: Stage) -> frozenset[str]:
-    """Parameters that only some values of the stage's rule read."""
-    if stage.rule is None:
-        return frozenset()
-    return frozenset(p for reads in RULES[stage.rule].values.values() for p in reads.params)
+    """Parameters that only some rule values (or the SLA) read: without them in play, any
+    value will do."""
+    out = {p for key in stage.rules for reads in RULES[key].values.values() for p in reads.params}
+    out |= {p for _, _, reads in stage.when for p in reads.params}
+    return frozenset(out)
 
 
 @dataclass(frozen=True)
 class Resolved:
-    """The stages of one sweep: each one's axes and the stages it reads (rules in play)."""
+    """The stages of one sweep: each one's axes and the stages it reads (rules in play), and
+    the outputs that are 0 throughout (no rule value that makes them is in play)."""
 
     axes: dict[str, tuple[int, ...]]
     reads: dict[str, tuple[str, ...]]
+    zero: frozenset[str] = frozenset()
 
     def needed(self, outputs: Iterable[str]) -> list[str]:
         """The stages that computing ``outputs`` takes, in the order they run."""
-        todo = [STAGE_OF[name] for name in outputs]
+        todo = [STAGE_OF[name] for name in outputs if name not in self.zero]
         seen: set[str] = set()
         while todo:
             name = todo.pop()
@@ -351,8 +485,9 @@ def resolve(
 ) -> Resolved:
     """Each stage's axes under a config.
 
-    ``param_axes``: the grid axis of every swept non-path key; ``path_axes``: the axes of the
-    market path; ``rules_in_play``: every rule key's values in the sweep.
+    ``param_axes``: the grid axis of every swept non-path key (keys that follow a swept
+    preset: the preset's); ``path_axes``: the axes of the market path; ``rules_in_play``: every
+    rule key's values in the sweep, and ``"sla"``: ``("off",)``, ``("on",)`` or both.
     """
 
     def axes_of(keys: Iterable[str]) -> set[int]:
@@ -365,21 +500,25 @@ def resolve(
 
     axes: dict[str, tuple[int, ...]] = {}
     reads: dict[str, tuple[str, ...]] = {}
+    zero: set[str] = set()
     for stage in STAGES.values():  # declared in an order where every stage follows its inputs
         own = axes_of(stage.params)
         steps = list(stage.steps)
         path = stage.path
-        if stage.rule is not None:
-            own |= axes_of((stage.rule,))
-            for value in rules_in_play[stage.rule]:
-                value_reads = RULES[stage.rule].values[value]
-                own |= axes_of(value_reads.params)
-                steps += [s for s in value_reads.steps if s not in steps]
-                path = path or value_reads.path
+        extra = [RULES[key].values[value] for key in stage.rules for value in rules_in_play[key]]
+        own |= axes_of(stage.rules)
+        extra += [reads for key, value, reads in stage.when if value in rules_in_play[key]]
+        for value_reads in extra:
+            own |= axes_of(value_reads.params)
+            steps += [s for s in value_reads.steps if s not in steps and s != stage.name]
+            path = path or value_reads.path
         if path:
             own |= set(path_axes)
         for step in steps:
             own |= set(axes[step])
         axes[stage.name] = tuple(sorted(own))
         reads[stage.name] = tuple(steps)
-    return Resolved(axes, reads)
+        for output, conditions in stage.only_when:
+            if not any(value in rules_in_play[key] for key, value in conditions):
+                zero.add(output)
+    return Resolved(axes, reads, frozenset(zero))

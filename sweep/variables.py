@@ -14,7 +14,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Variable:
     name: str
-    scope: str  # "path": path dims + day; "risk": risk dims; "day": scenario + day; "lp": + lp
+    scope: str  # "path": path dims + day; "risk": risk dims; "day": scenario + day; "lp": + lp;
+    # "epoch": scenario + epoch + lp
     units: str
     long_name: str
     dtype: str = "float64"
@@ -55,12 +56,27 @@ _VARIABLES = [
     Variable("margin_sell", "lp", "USD", "margin of sell orders (under margin_orders)"),
     Variable("margin", "lp", "USD", "margin of the orders under the margin rule"),
     Variable("supplied_liquidity", "lp", "USD", "liquidity supplied: min over both sides"),
+    # the SLA (0 where it is off)
+    Variable("insurance_pool", "day", "USD", "insurance pool: penalties and forfeited fees"),
+    Variable("fee_accrued", "lp", "USD/day", "fees accrued to the LP's fee account (SLA)"),
+    Variable(
+        "liquidity_score", "lp", "1", "volume-weighted probability of trading of the LP's book"
+    ),
+    Variable("meets_commitment", "lp", "1", "book meets the commitment (SLA)", dtype="bool"),
+    Variable("time_on_book", "epoch", "1", "share of the epoch on the book (SLA)"),
+    Variable("sla_fee_penalty", "epoch", "1", "fee penalty with hysteresis (SLA)"),
+    Variable("fee_payout", "epoch", "USD", "fees paid out at the epoch's end (SLA)"),
+    Variable("sla_bonus", "epoch", "USD", "performance bonus at the epoch's end (SLA)"),
+    Variable("bond_penalty", "epoch", "USD", "bond slashed at the epoch's end (SLA)"),
+    Variable("early_exit_penalty", "epoch", "USD", "penalty for leaving below target stake"),
 ]
 
 VARIABLES: dict[str, Variable] = {v.name: v for v in _VARIABLES}
 OUTPUTS: tuple[str, ...] = tuple(VARIABLES)
 PER_DAY: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "day")
 PER_LP_DAY: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "lp")
+PER_EPOCH: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "epoch")
+PER_LP: tuple[str, ...] = PER_LP_DAY + PER_EPOCH  # variables with an lp dimension
 PATH_SERIES: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "path")
 RISK_FACTORS: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "risk")
 

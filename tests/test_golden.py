@@ -5,6 +5,13 @@ rule value, every kind of swept key, fractional commitment days, Monte Carlo pat
 Variables now keep only the sweep dimensions they depend on; broadcast back over the others
 they must equal the old values exactly, and the dimensions they dropped must be ones they do
 not depend on (the old values are constant along them).
+
+Two rule values were corrected on purpose to follow MECHANISM.md (issue "Vega's mechanism"):
+``fee_rule = "weighted"`` now averages the bids of all active LPs, and ``share_rule =
+"virtual_stake"`` no longer resets virtual stake to stake in periods 0 and 1. Their scenarios
+are left out of the bit-for-bit comparison (the reference model checks them); everything else,
+every default included, must not move. Outputs added since (the SLA's, the liquidity score)
+must be 0 here, where nothing that makes them is in play, and carry no sweep dimension.
 """
 
 from __future__ import annotations
@@ -28,7 +35,16 @@ import sweep  # noqa: E402
 def test_results_equal_the_one_kernel_engine_bit_for_bit(name):
     old = xr.open_dataset(GOLDEN / f"{name}.nc")
     new = sweep.run(CONFIGS[name], scheduler="synchronous")
-    assert set(old.data_vars) == set(new.data_vars)
+    assert set(old.data_vars) <= set(new.data_vars)
+    for var in set(new.data_vars) - set(old.data_vars):
+        assert not (set(new[var].dims) & set(new.sizes) - {"day", "lp", "epoch", "stat"}), var
+        assert not new[var].values.any(), var
+    corrected = {"fee_rule": "weighted", "share_rule": "virtual_stake"}
+    for dim, value in corrected.items():
+        if dim in old.dims:
+            keep = [v for v in old[dim].values if v != value]
+            old = old.sel({dim: keep})
+            new = new.sel({dim: keep}) if dim in new.dims else new
     dropped_somewhere = False
     for var in old.data_vars:
         assert set(new[var].dims) <= set(old[var].dims), var

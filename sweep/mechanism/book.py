@@ -12,16 +12,71 @@ import math
 import numba
 import numpy as np
 
-from .rules import MARGIN_MAX
+from .rules import LOW_CLIP, MARGIN_MAX, VOLUME_PROBABILITY
 
-PROB_FLOOR = 1e-10  # levels this unlikely to trade (or less) get no pegged volume
+PROB_FLOOR = 1e-10  # default `min_probability`: levels this unlikely to trade get no volume
 _SQRT2 = math.sqrt(2.0)
+
+# rows of a side's table (``side_table``), each (N,) over the side's levels
+LEVEL = 0  # p_i
+PROB = 1  # prob_i
+WEIGHTED = 2  # prob_i * p_i: what a limit order supplies per unit
+INVERSE = 3  # pegged volume per unit of remaining obligation share (0: none at the level)
+PEG_WEIGHTED = 4  # what a pegged unit supplies: prob * price where it sits
+LIMIT_WEIGHT = 5  # what a limit unit counts toward the obligation (volume_rule)
+LIMIT_RANGE = 6  # 1 where p_i is within the price range
+LIMIT_SCORE = 7  # prob_i where in range and above min_probability, else 0
+PEG_PRICE = 8  # where the level's pegged order sits: p_i, or the clip price
+PEG_RANGE = 9  # 1 where the pegged order sits within the price range
+PEG_SCORE = 10  # its probability where in range and above min_probability, else 0
+TABLE_ROWS = 11
 
 
 @numba.njit(cache=True, nogil=True)
 def normal_cdf(x):  # pragma: no cover - compiled
     """``Phi(x) = erfc(-x/sqrt 2)/2``, accurate far into both tails."""
     return 0.5 * math.erfc(-x / _SQRT2)
+
+
+@numba.njit(cache=True, nogil=True)
+def normal_quantile(p):  # pragma: no cover - compiled
+    """``Phi^-1(p)``: Wichura's AS241, as Python's ``statistics.NormalDist.inv_cdf``."""
+    q = p - 0.5
+    if math.fabs(q) <= 0.425:
+        r = 0.180625 - q * q
+        num = (((((((2.5090809287301226727e3 * r + 3.3430575583588128105e4) * r
+                    + 6.7265770927008700853e4) * r + 4.5921953931549871457e4) * r
+                  + 1.3731693765509461125e4) * r + 1.9715909503065514427e3) * r
+                + 1.3314166789178437745e2) * r + 3.3871328727963666080e0) * q
+        den = (((((((5.2264952788528545610e3 * r + 2.8729085735721942674e4) * r
+                    + 3.9307895800092710610e4) * r + 2.1213794301586595867e4) * r
+                  + 5.3941960214247511077e3) * r + 6.8718700749205790830e2) * r
+                + 4.2313330701600911252e1) * r + 1.0)
+        return num / den
+    r = p if q <= 0.0 else 1.0 - p
+    r = math.sqrt(-math.log(r))
+    if r <= 5.0:
+        r = r - 1.6
+        num = (((((((7.7454501427834140764e-4 * r + 2.2723844989269184583e-2) * r
+                    + 2.4178072517745061177e-1) * r + 1.2704582524523683826e0) * r
+                  + 3.6478483247632045505e0) * r + 5.7694972214606914055e0) * r
+                + 4.6303378461565452959e0) * r + 1.4234371107496835773e0)
+        den = (((((((1.0507500716444168432e-9 * r + 5.4759380849953449460e-4) * r
+                    + 1.5198666563616457197e-2) * r + 1.4810397642748007459e-1) * r
+                  + 6.8976733498510000455e-1) * r + 1.6763848301838038494e0) * r
+                + 2.0531916266377588219e0) * r + 1.0)
+    else:
+        r = r - 5.0
+        num = (((((((2.0103343992922881327e-7 * r + 2.7115555687434875782e-5) * r
+                    + 1.2426609473880784386e-3) * r + 2.6532189526576123093e-2) * r
+                  + 2.9656057182850489123e-1) * r + 1.7848265399172913358e0) * r
+                + 5.4637849111641143699e0) * r + 6.6579046435011037772e0)
+        den = (((((((2.0442631033899397856e-15 * r + 1.4215117583164458887e-7) * r
+                    + 1.8463183175100546818e-5) * r + 7.8686913114561325910e-4) * r
+                  + 1.4875361290850614853e-2) * r + 1.3692988092273580531e-1) * r
+                + 5.9983220655588793769e-1) * r + 1.0)
+    x = num / den
+    return -x if q < 0.0 else x
 
 
 @numba.njit(cache=True, nogil=True)
@@ -38,17 +93,98 @@ def probability_of_trading(level, mid, drift, spread):  # pragma: no cover - com
 
 
 @numba.njit(cache=True, nogil=True)
-def book_side(mid, sign, tick_size, num_ticks, drift, spread, level, prob, weighted, inverse):
-    # pragma: no cover - compiled
-    """One side's tables: ``level``, ``prob``, ``weighted = prob * level`` and ``inverse =
-    1/weighted`` (0 where ``prob <= PROB_FLOOR``), each (N,) and written for ``i < num_ticks``.
+def book_side(mid, sign, tick_size, num_ticks, drift, spread, level, prob, weighted, inverse,
+              floor=PROB_FLOOR):  # pragma: no cover - compiled
+    """One side's tables under the old tools' rules: ``level``, ``prob``, ``weighted = prob *
+    level`` and ``inverse = 1/weighted`` (0 where ``prob <= floor``), each (N,) and written for
+    ``i < num_ticks``.
     """
     for i in range(num_ticks):
         p = mid + sign * ((i + 1) * tick_size)
         level[i] = p
         prob[i] = probability_of_trading(p, mid, drift, spread)
         weighted[i] = prob[i] * p
-        inverse[i] = 1.0 / weighted[i] if prob[i] > PROB_FLOOR else 0.0
+        inverse[i] = 1.0 / weighted[i] if prob[i] > floor else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def clip_price(mid, sign, drift, spread, min_probability):  # pragma: no cover - compiled
+    """``low_probability = "clip"``: the price whose probability of trading is
+    ``min_probability``, ``mid * exp(drift + spread * Phi^-1(1 - mp))`` for sells (``sign``
+    +1), ``Phi^-1(mp)`` for buys."""
+    quantile = normal_quantile(1.0 - min_probability if sign > 0 else min_probability)
+    return mid * math.exp(drift + spread * quantile)
+
+
+@numba.njit(cache=True, nogil=True)
+def side_table(
+    mid, sign, tick_size, num_ticks, drift, spread, min_probability, volume_rule,
+    low_probability, price_range, table,
+):  # pragma: no cover - compiled
+    """One side's table (``TABLE_ROWS``, N) under the order rules: what a limit or a pegged
+    unit at each level counts toward the obligation, supplies, and whether it is in range.
+
+    ``volume_rule``: the obligation in probability-weighted notional (``WEIGHTED``) or plain
+    notional; ``low_probability``: a level with ``prob <= min_probability`` gets no pegged
+    volume (drop) or its pegged order sits at :func:`clip_price` with that probability (clip).
+    """
+    book_side(mid, sign, tick_size, num_ticks, drift, spread, table[LEVEL], table[PROB],
+              table[WEIGHTED], table[INVERSE], min_probability)
+    low = mid * (1.0 - price_range)
+    high = mid * (1.0 + price_range)
+    clipped = clip_price(mid, sign, drift, spread, min_probability) if (
+        low_probability == LOW_CLIP) else 0.0
+    for i in range(num_ticks):
+        p = table[LEVEL, i]
+        q = table[PROB, i]
+        weighted = table[WEIGHTED, i]
+        probable = q > min_probability
+        table[LIMIT_WEIGHT, i] = weighted if volume_rule == VOLUME_PROBABILITY else p
+        if probable:
+            if volume_rule != VOLUME_PROBABILITY:
+                table[INVERSE, i] = 1.0 / p
+            table[PEG_WEIGHTED, i] = weighted
+            table[PEG_PRICE, i] = p
+        elif low_probability == LOW_CLIP:
+            weight = min_probability * clipped
+            unit = weight if volume_rule == VOLUME_PROBABILITY else clipped
+            table[INVERSE, i] = 1.0 / unit
+            table[PEG_WEIGHTED, i] = weight
+            table[PEG_PRICE, i] = clipped
+        else:
+            table[INVERSE, i] = 0.0
+            table[PEG_WEIGHTED, i] = weighted
+            table[PEG_PRICE, i] = p
+        in_range = low <= p <= high
+        table[LIMIT_RANGE, i] = 1.0 if in_range else 0.0
+        table[LIMIT_SCORE, i] = q if in_range and probable else 0.0
+        peg_in_range = low <= table[PEG_PRICE, i] <= high
+        table[PEG_RANGE, i] = 1.0 if peg_in_range else 0.0
+        table[PEG_SCORE, i] = q if peg_in_range and probable else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def side_in_range(limit, pegged, table, num_ticks):  # pragma: no cover - compiled
+    """One side's orders within the price range: ``(notional, score)``.
+
+    ``notional = sum(volume * price)`` of limit and pegged orders in range (the SLA's
+    commitment test); ``score = sum(volume * q)/sum(volume)`` over them, ``q`` their
+    probability of trading or 0 at or below ``min_probability`` (0 without volume in range).
+    limit, pegged: (N,); table: (TABLE_ROWS, N).
+    """
+    notional = 0.0
+    volume = 0.0
+    scored = 0.0
+    for i in range(num_ticks):
+        if table[LIMIT_RANGE, i] > 0.0:
+            notional += limit[i] * table[LEVEL, i]
+            volume += limit[i]
+            scored += limit[i] * table[LIMIT_SCORE, i]
+        if table[PEG_RANGE, i] > 0.0:
+            notional += pegged[i] * table[PEG_PRICE, i]
+            volume += pegged[i]
+            scored += pegged[i] * table[PEG_SCORE, i]
+    return notional, (scored / volume if volume > 0.0 else 0.0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -76,11 +212,12 @@ def limit_liquidity(limit, weighted, num_ticks):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def side_orders(obligation, limit_liq, shares, inverse, weighted, num_ticks, pegged):
     # pragma: no cover - compiled
-    """One side's pegged volume: ``n_i = ceil(remaining * f_i/sum(f) / (prob_i * p_i))``.
+    """One side's pegged volume: ``n_i = ceil(remaining * f_i/sum(f) * inverse_i)``,
+    ``inverse_i = 1/(prob_i * p_i)`` under the old tools' rules (see :func:`side_table`).
 
     ``remaining = max(obligation - limit_liq, 0)``. shares, inverse, weighted: (N,) tables of
     the side; pegged: (N,), written. Returns ``(sum(n_i), liquidity)`` with ``liquidity =
-    limit_liq + sum(n_i * p_i * prob_i)``.
+    limit_liq + sum(n_i * weighted_i)``, ``weighted_i = p_i * prob_i`` where the order sits.
     """
     remaining = max(obligation - limit_liq, 0.0)
     total = 0.0

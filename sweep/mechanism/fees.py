@@ -14,8 +14,8 @@ def fee_rate(
     """Step 5: the fee rate under ``rule`` (codes of ``sweep.mechanism.rules``).
 
     ``marginal``: the bid of the first LP of the ladder at which cumulative stake reaches
-    ``target`` (else the highest active bid); ``weighted``: the stake-weighted mean bid of the
-    LPs walked up to there; ``given``: ``given``. No active LP: 0.
+    ``target`` (else the highest active bid); ``weighted``: the stake-weighted mean bid of all
+    active LPs; ``given``: ``given``. No active LP: 0.
     order, cumulative_stake, cumulative_stake_bid: (L,), the first ``n_active`` entries used
     (``sweep.mechanism.commitments.fee_ladder``); bid: (L,).
     """
@@ -23,6 +23,8 @@ def fee_rate(
         return given
     if n_active == 0:
         return 0.0
+    if rule != FEE_MARGINAL:  # weighted: every active LP
+        return cumulative_stake_bid[n_active - 1] / cumulative_stake[n_active - 1]
     # the first j with cumulative_stake[j] >= target (stakes are > 0: the sums increase)
     lo = 0
     hi = n_active
@@ -33,9 +35,7 @@ def fee_rate(
         else:
             lo = mid + 1
     j = lo if lo < n_active else n_active - 1
-    if rule == FEE_MARGINAL:
-        return bid[order[j]]
-    return cumulative_stake_bid[j] / cumulative_stake[j]
+    return bid[order[j]]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

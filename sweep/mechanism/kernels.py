@@ -18,13 +18,18 @@ import numba
 import numpy as np
 
 from .book import (
-    book_side,
+    INVERSE,
+    LIMIT_WEIGHT,
+    PEG_WEIGHTED,
+    TABLE_ROWS,
     combined_margin,
     limit_liquidity,
     limit_volume,
     pegged_shares,
+    side_in_range,
     side_margin,
     side_orders,
+    side_table,
 )
 from .commitments import apply_event, fee_ladder, total_of
 from .fees import fee_rate, fees_collected
@@ -37,13 +42,31 @@ from .market import (
     window_sums,
 )
 from .outcomes import annualised, supply_ratio
-from .rules import ORDERS_ALL, PRICE_WINDOW, SHARE_VIRTUAL
+from .rules import (
+    EXIT_PENALTY,
+    EXIT_REJECT,
+    ORDERS_ALL,
+    PRICE_WINDOW,
+    SCORE_NONE,
+    SHARE_ENTRY_VALUATION,
+    SHARE_VIRTUAL,
+)
 from .shares import (
+    entry_valuation_update,
+    fee_weights,
     next_average_volume,
     open_or_scale_tranches,
     share_of,
     split_weights,
     virtual_stake_update,
+)
+from .sla import (
+    bond_penalty_fraction,
+    early_exit_penalty,
+    epoch_end,
+    fee_penalty,
+    hysteresis_penalty,
+    settle_epoch,
 )
 
 Events = namedtuple("Events", ["apply_day", "day", "lp", "stake", "fee_bid"])
@@ -60,28 +83,208 @@ Ladder = namedtuple(
 Ladder.__doc__ = """Step 5's fee ladder of every day: ``order`` (C, D, L) int, its running sums
 (C, D, L) float, ``n_active`` (C, D) int (``sweep.mechanism.commitments.fee_ladder``)."""
 
+Log = namedtuple("Log", ["apply_day", "day", "lp", "stake", "slash", "n"])
+Log.__doc__ = """The commitment changes that took effect, per combination, in order: (C, M)
+arrays ``apply_day`` (int), ``day`` (the tranche's day), ``lp`` (int), ``stake`` (the new stake),
+``slash`` (bool: a bond slash, applied before the day's valuation), and ``n`` (C,) int, how
+many. The share rules replay it (``split_weight_rows``)."""
+
+Sla = namedtuple(
+    "Sla", ["s", "competition", "hysteresis", "epoch_days", "slope", "bond_max", "early_exit"]
+)
+Sla.__doc__ = """The SLA's parameters per combination, (C,) arrays: ``s`` (on where > 0),
+``competition`` (c), ``hysteresis`` (H, int), ``epoch_days`` (int), bond ``slope`` and
+``bond_max``, ``early_exit`` (penalty rate)."""
+
+Book = namedtuple(
+    "Book",
+    ["order", "group", "tick_size", "num_ticks", "mu", "sigma", "tau", "min_probability",
+     "volume_rule", "low_probability", "price_range", "k", "shape_row"],
+)  # fmt: skip
+Book.__doc__ = """What an LP's orders read, per combination, (C,) arrays: ``order`` runs the
+combinations sharing a book (``group``: path, tick grid, risk model, order rules) one after
+the other, so each book's tables are built once; the rest are the book's parameters."""
+
+Epochs = namedtuple("Epochs", ["time_on_book", "committed", "bond", "early_exit"])
+Epochs.__doc__ = """Per epoch and LP, (C, NE, L): time on book, whether committed (bool), bond
+penalty and early-exit penalty (NaN beyond a combination's last epoch)."""
+
 
 @numba.njit(cache=True, nogil=True)
-def commitment_rows(events, stake, bid, total, stake_share, ladder):  # pragma: no cover
-    """Steps 2-3: stakes and bids of every day, their totals and shares, and the fee ladder.
+def book_tables(price, sign, tick_size, num_ticks, mu, sigma, tau, min_probability, volume_rule,
+                low_probability, price_range, tables):  # pragma: no cover - compiled
+    """One side's ``side_table`` of every day. price: (D,); tables: (D, TABLE_ROWS, N)."""
+    spread = sigma * np.sqrt(tau)
+    drift = (mu - 0.5 * sigma * sigma) * tau
+    for d in range(price.shape[0]):
+        side_table(price[d], sign, tick_size, num_ticks, drift, spread, min_probability,
+                   volume_rule, low_probability, price_range, tables[d])
 
-    stake, bid, stake_share: (C, D, L), written; total: (C, D), written; ladder: written.
-    The ladder is rebuilt on days with events only.
+
+@numba.njit(cache=True, nogil=True)
+def _log_change(log, c, n, apply_day, day, lp, stake, slash):  # pragma: no cover - compiled
+    log.apply_day[c, n] = apply_day
+    log.day[c, n] = day
+    log.lp[c, n] = lp
+    log.stake[c, n] = stake
+    log.slash[c, n] = slash
+    return n + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _apply_batch(c, d, j, rule, early_rate, target, now, bids, pending, pending_bid, log, n_log,
+                 early):  # pragma: no cover - compiled
+    """An epoch start: the LPs' requests, increases first, then decreases under the exit rule.
+    Returns ``(entries logged, early-exit penalties paid)``."""
+    n_lp = now.shape[0]
+    for l in range(n_lp):
+        if pending[l] >= 0.0 and pending[l] >= now[l]:
+            apply_event(now, bids, l, pending[l], pending_bid[l])
+            n_log = _log_change(log, c, n_log, d, float(d), l, pending[l], False)
+    total = total_of(now)
+    variations = 0.0
+    for l in range(n_lp):
+        if pending[l] >= 0.0 and pending[l] < now[l]:
+            variations += now[l] - pending[l]
+    free = max(0.0, total - target)
+    paid = 0.0
+    for l in range(n_lp):
+        if pending[l] >= 0.0 and pending[l] < now[l]:
+            variation = now[l] - pending[l]
+            if rule == EXIT_REJECT:
+                if total - variation < target:
+                    continue
+                total -= variation
+            elif rule == EXIT_PENALTY:
+                penalty = early_exit_penalty(early_rate, variation, variations, free)
+                early[c, j, l] += penalty
+                paid += penalty
+            apply_event(now, bids, l, pending[l], pending_bid[l])
+            n_log = _log_change(log, c, n_log, d, float(d), l, pending[l], False)
+    for l in range(n_lp):
+        pending[l] = -1.0
+        pending_bid[l] = np.nan
+    return n_log, paid
+
+
+@numba.njit(cache=True, nogil=True)
+def commitment_rows(
+    events, exit_rule, sla, target, target_row, book, price, path_row, shapes, behaviour,
+    behaviour_row, stake, bid, total, stake_share, ladder, log, epochs, meets, pool_in,
+):  # pragma: no cover - compiled
+    """Steps 2-3 under the exit rule and the SLA: stakes and bids of every day, their totals
+    and shares, the fee ladder, and the log of changes that took effect.
+
+    Events apply on their day (``exit_rule`` free or ``reject_below_target``), or wait for the
+    next epoch start (the SLA, and decreases under ``penalty``). Where the SLA is on, each
+    active LP's book is checked against its commitment every day (``meets``) and an epoch's
+    time on book may slash its bond, which lowers the stake from the next day.
+
+    exit_rule, target_row, path_row, behaviour_row: (C,) int; sla: ``Sla``; target: (Ct, D);
+    book: ``Book``; price: (P, D); shapes: ``Shapes``; behaviour: (B, L, NE) time-on-book
+    inputs. Written: stake, bid, stake_share, meets (bool): (C, D, L); total, pool_in (insurance
+    pool inflows): (C, D); ladder; log: ``Log``; epochs: ``Epochs``.
     """
     n_combos, n_days, n_lp = stake.shape
+    n_shapes, _, max_ticks = shapes.limit_buy.shape
+    n_events = events.apply_day.shape[0]
     now = np.zeros(n_lp)
     bids = np.zeros(n_lp)
+    pending = np.full(n_lp, -1.0)  # an LP's request waiting for the epoch start (-1: none)
+    pending_bid = np.full(n_lp, np.nan)
+    days_met = np.zeros(n_lp)
+    active_in_epoch = np.zeros(n_lp, dtype=np.bool_)
+    any_sla = False
     for c in range(n_combos):
+        any_sla = any_sla or sla.s[c] > 0.0
+    table_days = n_days if any_sla else 1
+    tables_buy = np.zeros((table_days, TABLE_ROWS, max_ticks))
+    tables_sell = np.zeros((table_days, TABLE_ROWS, max_ticks))
+    shares_buy = np.zeros((n_shapes, n_lp, max_ticks))
+    shares_sell = np.zeros((n_shapes, n_lp, max_ticks))
+    for g in range(n_shapes):
+        for l in range(n_lp):
+            pegged_shares(shapes.fractions_buy[g, l], shares_buy[g, l])
+            pegged_shares(shapes.fractions_sell[g, l], shares_sell[g, l])
+    pegged = np.zeros(max_ticks)
+    cached = -1
+    for j in range(n_combos):
+        c = book.order[j]
+        rule = exit_rule[c]
+        sla_on = sla.s[c] > 0.0
+        timed = sla_on or rule == EXIT_PENALTY
+        epoch_days = sla.epoch_days[c]
+        t_row = target_row[c]
+        n_epochs = (n_days + epoch_days - 1) // epoch_days
+        for k in range(epochs.time_on_book.shape[1]):
+            fill = 0.0 if k < n_epochs else np.nan
+            for l in range(n_lp):
+                epochs.time_on_book[c, k, l] = fill
+                epochs.committed[c, k, l] = False
+                epochs.bond[c, k, l] = fill
+                epochs.early_exit[c, k, l] = fill
+        if sla_on and book.group[c] != cached:
+            p = path_row[c]
+            book_tables(price[p], -1.0, book.tick_size[c], book.num_ticks[c], book.mu[c],
+                        book.sigma[c], book.tau[c], book.min_probability[c], book.volume_rule[c],
+                        book.low_probability[c], book.price_range[c], tables_buy)
+            book_tables(price[p], 1.0, book.tick_size[c], book.num_ticks[c], book.mu[c],
+                        book.sigma[c], book.tau[c], book.min_probability[c], book.volume_rule[c],
+                        book.low_probability[c], book.price_range[c], tables_sell)
+            cached = book.group[c]
         now[:] = 0.0
         bids[:] = 0.0
+        pending[:] = -1.0
+        pending_bid[:] = np.nan
+        days_met[:] = 0.0
+        active_in_epoch[:] = False
         e = 0
+        n_log = 0
         n_active = 0
+        slashed = False
         for d in range(n_days):
-            changed = d == 0
-            while e < events.apply_day.shape[0] and events.apply_day[e] == d:
-                apply_event(now, bids, events.lp[e], events.stake[e], events.fee_bid[e])
-                e += 1
-                changed = True
+            changed = d == 0 or slashed
+            slashed = False
+            inflow = 0.0
+            if not timed:
+                while e < n_events and events.apply_day[e] == d:
+                    lp = events.lp[e]
+                    new = events.stake[e]
+                    rejected = (
+                        rule == EXIT_REJECT
+                        and new < now[lp]
+                        and total_of(now) - (now[lp] - new) < target[t_row, d]
+                    )
+                    if not rejected:
+                        apply_event(now, bids, lp, new, events.fee_bid[e])
+                        n_log = _log_change(log, c, n_log, d, events.day[e], lp, new, False)
+                        changed = True
+                    e += 1
+            else:
+                start = d % epoch_days == 0
+                while e < n_events and events.apply_day[e] == d:
+                    lp = events.lp[e]
+                    new = events.stake[e]
+                    new_bid = events.fee_bid[e]
+                    if start or sla_on or new < now[lp]:
+                        pending[lp] = new
+                        if new_bid == new_bid:
+                            pending_bid[lp] = new_bid
+                    else:  # an increase inside an epoch (no SLA): at once, requests dropped
+                        apply_event(now, bids, lp, new, new_bid)
+                        n_log = _log_change(log, c, n_log, d, events.day[e], lp, new, False)
+                        pending[lp] = -1.0
+                        pending_bid[lp] = np.nan
+                        changed = True
+                    e += 1
+                if start:
+                    before = n_log
+                    n_log, paid = _apply_batch(
+                        c, d, d // epoch_days, rule, sla.early_exit[c], target[t_row, d], now,
+                        bids, pending, pending_bid, log, n_log, epochs.early_exit,
+                    )
+                    inflow += paid
+                    changed = changed or n_log > before
             if changed:
                 n_active = fee_ladder(
                     now,
@@ -91,11 +294,11 @@ def commitment_rows(events, stake, bid, total, stake_share, ladder):  # pragma: 
                     ladder.cumulative_stake_bid[c, d],
                 )
             else:
-                for j in range(n_active):
-                    ladder.order[c, d, j] = ladder.order[c, d - 1, j]
-                    ladder.cumulative_stake[c, d, j] = ladder.cumulative_stake[c, d - 1, j]
-                    ladder.cumulative_stake_bid[c, d, j] = ladder.cumulative_stake_bid[
-                        c, d - 1, j
+                for i in range(n_active):
+                    ladder.order[c, d, i] = ladder.order[c, d - 1, i]
+                    ladder.cumulative_stake[c, d, i] = ladder.cumulative_stake[c, d - 1, i]
+                    ladder.cumulative_stake_bid[c, d, i] = ladder.cumulative_stake_bid[
+                        c, d - 1, i
                     ]
             ladder.n_active[c, d] = n_active
             day_total = total_of(now)
@@ -104,6 +307,50 @@ def commitment_rows(events, stake, bid, total, stake_share, ladder):  # pragma: 
                 stake[c, d, l] = now[l]
                 bid[c, d, l] = bids[l]
                 stake_share[c, d, l] = share_of(now[l], day_total)
+                meets[c, d, l] = False
+            if sla_on:
+                g = book.shape_row[c]
+                nt = book.num_ticks[c]
+                for l in range(n_lp):
+                    if now[l] > 0.0:
+                        active_in_epoch[l] = True
+                        obligation = book.k[c] * now[l]
+                        ok = True
+                        for side in range(2):
+                            table = tables_sell[d] if side else tables_buy[d]
+                            limit = shapes.limit_sell[g, l] if side else shapes.limit_buy[g, l]
+                            share = shares_sell[g, l] if side else shares_buy[g, l]
+                            limit_liq = limit_liquidity(limit, table[LIMIT_WEIGHT], nt)
+                            side_orders(obligation, limit_liq, share, table[INVERSE],
+                                        table[PEG_WEIGHTED], nt, pegged)
+                            notional, _ = side_in_range(limit, pegged, table, nt)
+                            ok = ok and notional >= obligation
+                        meets[c, d, l] = ok
+                        if ok:
+                            days_met[l] += 1.0
+                if epoch_end(d, epoch_days, n_days):
+                    k = d // epoch_days
+                    length = d - k * epoch_days + 1
+                    for l in range(n_lp):
+                        if active_in_epoch[l]:
+                            t = behaviour[behaviour_row[c], l, k] * days_met[l] / length
+                            epochs.time_on_book[c, k, l] = t
+                            epochs.committed[c, k, l] = True
+                            fraction = bond_penalty_fraction(
+                                t, sla.s[c], sla.slope[c], sla.bond_max[c]
+                            )
+                            slash = fraction * now[l]
+                            epochs.bond[c, k, l] = slash
+                            inflow += slash
+                            if slash > 0.0 and d + 1 < n_days:
+                                now[l] = now[l] - slash
+                                n_log = _log_change(log, c, n_log, d + 1, float(d + 1), l,
+                                                    now[l], True)
+                                slashed = True
+                    days_met[:] = 0.0
+                    active_in_epoch[:] = False
+            pool_in[c, d] = inflow
+        log.n[c] = n_log
 
 
 @numba.njit(cache=True, nogil=True)
@@ -162,13 +409,18 @@ def target_stake_rows(
 
 @numba.njit(cache=True, nogil=True)
 def fee_rate_rows(
-    rule, target, target_row, ladder, bid, commit_row, given, out
+    rule, target, target_row, ladder, bid, commit_row, given, sla_s, epoch_days, out
 ):  # pragma: no cover - compiled
     """Step 5 for every day. rule: (C,) int codes; target: (Ct, D); ladder, bid: of the
-    commitment stage, row ``commit_row[c]``; given: (D,); out: (C, D), written."""
+    commitment stage, row ``commit_row[c]``; given: (D,); sla_s, epoch_days: (C,): where the
+    SLA is on, an epoch's first day fixes the rate of the whole epoch; out: (C, D), written."""
     for c in range(out.shape[0]):
         r = commit_row[c]
+        fixed = sla_s[c] > 0.0
         for d in range(out.shape[1]):
+            if fixed and d % epoch_days[c] != 0:
+                out[c, d] = out[c, d - 1]
+                continue
             out[c, d] = fee_rate(
                 rule[c],
                 target[target_row[c], d],
@@ -179,7 +431,6 @@ def fee_rate_rows(
                 bid[r, d],
                 given[d],
             )
-
 
 @numba.njit(cache=True, nogil=True)
 def fees_rows(
@@ -198,49 +449,59 @@ def fees_rows(
 
 @numba.njit(cache=True, nogil=True)
 def split_weight_rows(
-    rule, events, proxy, valuation, window_sum, valuation_row, total, total_row,
-    valuation_period, steepness, midpoint, days_per_year, equity, equity_share,
+    rule, log, log_row, proxy, valuation, window_sum, valuation_row, valuation_period,
+    steepness, midpoint, days_per_year, equity, equity_share,
 ):  # pragma: no cover - compiled
     """Step 7: every LP's weight in the fee split (``equity``) and its share, every day.
 
+    The commitment changes that took effect (``log``, row ``log_row[c]``) are replayed: a
+    day's bond slashes first, then ``valuation_pre`` is taken, then the day's changes.
     rule, valuation_period: (C,) int; steepness, midpoint, days_per_year: (C,);
     proxy, valuation, window_sum: (Cv, D) of the valuation stage, row ``valuation_row[c]``;
-    total: (Ck, D); equity, equity_share: (C, D, L), written.
+    equity, equity_share: (C, D, L), written.
     """
     n_combos, n_days, n_lp = equity.shape
-    n_events = events.apply_day.shape[0]
+    size = max(log.apply_day.shape[1], 1)
     stake = np.zeros(n_lp)
     virtual = np.zeros(n_lp)
+    entry = np.ones(n_lp)  # average entry valuation (entry_valuation rule)
     weight = np.zeros(n_lp)
-    size = max(n_events, 1)
     tranche_lp = np.zeros(size, dtype=np.int64)
     tranche_entry = np.zeros(size)
     tranche_day = np.zeros(size)
     tranche_stake = np.zeros(size)
     for c in range(n_combos):
         vr = valuation_row[c]
-        tr = total_row[c]
+        r = log_row[c]
+        n_log = log.n[r]
         vp = valuation_period[c]
         stake[:] = 0.0
         virtual[:] = 0.0
+        entry[:] = 1.0
         n_tranches = 0
         e = 0
         average = 0.0  # A(n-1) of the virtual-stake rule
         for d in range(n_days):
-            total_before = total[tr, d - 1] if d > 0 else 0.0
-            valuation_pre = max(proxy[vr, d], total_before)
-            while e < n_events and events.apply_day[e] == d:
-                lp = events.lp[e]
-                n_tranches = open_or_scale_tranches(
-                    lp, stake[lp], events.stake[e], valuation_pre, events.day[e], n_tranches,
-                    tranche_lp, tranche_entry, tranche_day, tranche_stake, virtual,
-                )
-                stake[lp] = events.stake[e]
-                e += 1
+            valuation_pre = 0.0
+            for phase in range(2):  # the day's bond slashes, then its commitment changes
+                slash = phase == 0
+                if not slash:
+                    valuation_pre = max(proxy[vr, d], total_of(stake))
+                while e < n_log and log.apply_day[r, e] == d and log.slash[r, e] == slash:
+                    lp = log.lp[r, e]
+                    new = log.stake[r, e]
+                    n_tranches = open_or_scale_tranches(
+                        lp, stake[lp], new, valuation_pre, log.day[r, e], n_tranches,
+                        tranche_lp, tranche_entry, tranche_day, tranche_stake, virtual,
+                    )
+                    if rule[c] == SHARE_ENTRY_VALUATION:
+                        entry[lp] = entry_valuation_update(stake[lp], new, valuation_pre, entry[lp])
+                    stake[lp] = new
+                    e += 1
             split_weights(
                 rule[c], d, valuation[vr, d], stake, virtual, n_tranches, tranche_lp,
                 tranche_entry, tranche_day, tranche_stake, steepness[c], midpoint[c],
-                days_per_year[c], weight,
+                days_per_year[c], entry, weight,
             )
             weight_total = total_of(weight)
             for l in range(n_lp):
@@ -252,35 +513,100 @@ def split_weight_rows(
                 virtual_stake_update(stake, virtual, average, new_average, n)
                 average = new_average
 
-
 @numba.njit(cache=True, nogil=True)
 def revenue_rows(
-    fees, fees_row, share, share_row, stake, stake_row, revenue, annual_return
+    fees, fees_row, share, share_row, stake, stake_row, score_rule, els_fee_fraction, score,
+    score_row, sla, epochs, pool_in, revenue, annual_return, accrued, penalty, payout, bonus,
+    pool,
 ):  # pragma: no cover - compiled
-    """Step 8 per LP: fee revenue and its annualised return on the LP's stake.
+    """Step 8 per LP, and the SLA's fee accounts: each day's fees split by the share (and the
+    liquidity score), paid at once, or, where the SLA is on, accrued and settled at each
+    epoch's end with penalties and bonuses.
 
-    fees: (Cf, D); share: (Cs, D, L); stake: (Ck, D, L); revenue, annual_return: (C, D, L).
+    fees: (Cf, D); share: (Cs, D, L); stake: (Ck, D, L), and epochs (``Epochs``) and pool_in
+    (Ck, D) of the commitment stage, row ``stake_row[c]``; score_rule: (C,) int;
+    els_fee_fraction: (C,); score: (Co, D, L); sla: ``Sla``. Written: revenue, annual_return,
+    accrued: (C, D, L); penalty, payout, bonus: (C, NE, L); pool: (C, D).
     """
-    for c in range(revenue.shape[0]):
-        for d in range(revenue.shape[1]):
-            f = fees[fees_row[c], d]
-            for l in range(revenue.shape[2]):
-                r = f * share[share_row[c], d, l]
-                revenue[c, d, l] = r
-                annual_return[c, d, l] = annualised(r, stake[stake_row[c], d, l])
-
+    n_combos, n_days, n_lp = revenue.shape
+    n_epochs_max = penalty.shape[1]
+    w = np.zeros(n_lp)
+    account = np.zeros(n_lp)
+    history = np.zeros((n_lp, max(n_epochs_max, 1)))
+    counts = np.zeros(n_lp, dtype=np.int64)
+    penalties = np.zeros(n_lp)
+    committed = np.zeros(n_lp, dtype=np.bool_)
+    paid = np.zeros(n_lp)
+    extra = np.zeros(n_lp)
+    for c in range(n_combos):
+        fr = fees_row[c]
+        sr = share_row[c]
+        kr = stake_row[c]
+        qr = score_row[c]
+        sla_on = sla.s[c] > 0.0
+        epoch_days = sla.epoch_days[c]
+        n_epochs = (n_days + epoch_days - 1) // epoch_days
+        for k in range(n_epochs_max):
+            fill = 0.0 if k < n_epochs else np.nan
+            for l in range(n_lp):
+                penalty[c, k, l] = fill
+                payout[c, k, l] = fill
+                bonus[c, k, l] = fill
+        account[:] = 0.0
+        counts[:] = 0
+        balance = 0.0
+        for d in range(n_days):
+            f = fees[fr, d]
+            fee_weights(score_rule[c], els_fee_fraction[c], share[sr, d], score[qr, d], w)
+            balance += pool_in[kr, d]
+            if not sla_on:
+                for l in range(n_lp):
+                    r = f * w[l]
+                    revenue[c, d, l] = r
+                    accrued[c, d, l] = 0.0
+                    annual_return[c, d, l] = annualised(r, stake[kr, d, l])
+                pool[c, d] = balance
+                continue
+            for l in range(n_lp):
+                a = f * w[l]
+                accrued[c, d, l] = a
+                account[l] += a
+                revenue[c, d, l] = 0.0
+            if epoch_end(d, epoch_days, n_days):
+                k = d // epoch_days
+                for l in range(n_lp):
+                    committed[l] = epochs.committed[kr, k, l]
+                    penalties[l] = 0.0
+                    if committed[l]:
+                        p = fee_penalty(epochs.time_on_book[kr, k, l], sla.s[c],
+                                        sla.competition[c])
+                        penalties[l] = hysteresis_penalty(
+                            p, history[l], counts[l], sla.hysteresis[c]
+                        )
+                        history[l, counts[l]] = p
+                        counts[l] += 1
+                balance += settle_epoch(committed, penalties, account, paid, extra)
+                for l in range(n_lp):
+                    penalty[c, k, l] = penalties[l]
+                    payout[c, k, l] = paid[l]
+                    bonus[c, k, l] = extra[l]
+                    revenue[c, d, l] = paid[l] + extra[l]
+                    account[l] = 0.0
+            for l in range(n_lp):
+                annual_return[c, d, l] = annualised(revenue[c, d, l], stake[kr, d, l])
+            pool[c, d] = balance
 
 @numba.njit(cache=True, nogil=True)
 def order_rows(
-    order, price, path_row, book_row, tick_size, num_ticks, mu, sigma, tau, shape_row, shapes,
-    k, stake, stake_row, pegged_buy, pegged_sell, supplied,
+    book, price, path_row, shapes, stake, stake_row, score_rule, pegged_buy, pegged_sell,
+    supplied, score,
 ):  # pragma: no cover - compiled
-    """Step 9 without margin: every active LP's pegged volume per side and its liquidity.
+    """Step 9 without margin: every active LP's pegged volume per side, the liquidity it
+    supplies and, under ``liquidity_score = "probability"`` (``score_rule``), its score.
 
-    Combinations run in ``order`` (C,); those with the same ``book_row`` (path, tick grid and
-    risk model) one after the other reuse the book's tables, built once. price: (P, D);
-    tick_size, mu, sigma, tau, k: (C,); num_ticks, shape_row: (C,) int; shapes: (G, L, N);
-    stake: (Ck, D, L). Written, (C, D, L): pegged_buy, pegged_sell (sums of n_i), supplied.
+    Combinations run in ``book.order``; those sharing a book (``book.group``) one after the
+    other reuse its tables, built once. price: (P, D); shapes: (G, L, N); stake: (Ck, D, L).
+    Written, (C, D, L): pegged_buy, pegged_sell (sums of n_i), supplied, score.
     """
     n_days = price.shape[1]
     n_shapes, n_lp, max_ticks = shapes.limit_buy.shape
@@ -290,58 +616,65 @@ def order_rows(
         for l in range(n_lp):
             pegged_shares(shapes.fractions_buy[g, l], shares_buy[g, l])
             pegged_shares(shapes.fractions_sell[g, l], shares_sell[g, l])
-    level = np.zeros(max_ticks)
-    prob = np.zeros(max_ticks)
-    weighted_buy = np.zeros((n_days, max_ticks))
-    weighted_sell = np.zeros((n_days, max_ticks))
-    inverse_buy = np.zeros((n_days, max_ticks))
-    inverse_sell = np.zeros((n_days, max_ticks))
+    tables_buy = np.zeros((n_days, TABLE_ROWS, max_ticks))
+    tables_sell = np.zeros((n_days, TABLE_ROWS, max_ticks))
     limit_buy = np.zeros((n_lp, n_days))
     limit_sell = np.zeros((n_lp, n_days))
-    scratch = np.zeros(max_ticks)
+    scratch_buy = np.zeros(max_ticks)
+    scratch_sell = np.zeros(max_ticks)
     cached = -1
-    for j in range(order.shape[0]):
-        c = order[j]
+    for j in range(book.order.shape[0]):
+        c = book.order[j]
         p = path_row[c]
-        nt = num_ticks[c]
-        g = shape_row[c]
-        if book_row[c] != cached:
-            spread = sigma[c] * np.sqrt(tau[c])
-            drift = (mu[c] - 0.5 * sigma[c] * sigma[c]) * tau[c]
+        nt = book.num_ticks[c]
+        g = book.shape_row[c]
+        if book.group[c] != cached:
+            book_tables(price[p], -1.0, book.tick_size[c], nt, book.mu[c], book.sigma[c],
+                        book.tau[c], book.min_probability[c], book.volume_rule[c],
+                        book.low_probability[c], book.price_range[c], tables_buy)
+            book_tables(price[p], 1.0, book.tick_size[c], nt, book.mu[c], book.sigma[c],
+                        book.tau[c], book.min_probability[c], book.volume_rule[c],
+                        book.low_probability[c], book.price_range[c], tables_sell)
             for d in range(n_days):
-                mid = price[p, d]
-                book_side(mid, -1.0, tick_size[c], nt, drift, spread, level, prob,
-                          weighted_buy[d], inverse_buy[d])
-                book_side(mid, 1.0, tick_size[c], nt, drift, spread, level, prob,
-                          weighted_sell[d], inverse_sell[d])
                 for l in range(n_lp):
-                    limit_buy[l, d] = limit_liquidity(shapes.limit_buy[g, l], weighted_buy[d], nt)
-                    limit_sell[l, d] = limit_liquidity(
-                        shapes.limit_sell[g, l], weighted_sell[d], nt
+                    limit_buy[l, d] = limit_liquidity(
+                        shapes.limit_buy[g, l], tables_buy[d, LIMIT_WEIGHT], nt
                     )
-            cached = book_row[c]
+                    limit_sell[l, d] = limit_liquidity(
+                        shapes.limit_sell[g, l], tables_sell[d, LIMIT_WEIGHT], nt
+                    )
+            cached = book.group[c]
         r = stake_row[c]
+        scored = score_rule[c] != SCORE_NONE
         for d in range(n_days):
             for l in range(n_lp):
                 s = stake[r, d, l]
+                score[c, d, l] = 0.0
                 if s > 0.0:
-                    obligation = k[c] * s
+                    obligation = book.k[c] * s
                     total_buy, liquidity_buy = side_orders(
-                        obligation, limit_buy[l, d], shares_buy[g, l], inverse_buy[d],
-                        weighted_buy[d], nt, scratch,
+                        obligation, limit_buy[l, d], shares_buy[g, l], tables_buy[d, INVERSE],
+                        tables_buy[d, PEG_WEIGHTED], nt, scratch_buy,
                     )
                     total_sell, liquidity_sell = side_orders(
-                        obligation, limit_sell[l, d], shares_sell[g, l], inverse_sell[d],
-                        weighted_sell[d], nt, scratch,
+                        obligation, limit_sell[l, d], shares_sell[g, l], tables_sell[d, INVERSE],
+                        tables_sell[d, PEG_WEIGHTED], nt, scratch_sell,
                     )
                     pegged_buy[c, d, l] = total_buy
                     pegged_sell[c, d, l] = total_sell
                     supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
+                    if scored:
+                        _, score_buy = side_in_range(
+                            shapes.limit_buy[g, l], scratch_buy, tables_buy[d], nt
+                        )
+                        _, score_sell = side_in_range(
+                            shapes.limit_sell[g, l], scratch_sell, tables_sell[d], nt
+                        )
+                        score[c, d, l] = min(score_buy, score_sell)
                 else:
                     pegged_buy[c, d, l] = 0.0
                     pegged_sell[c, d, l] = 0.0
                     supplied[c, d, l] = 0.0
-
 
 @numba.njit(cache=True, nogil=True)
 def margin_side_rows(

@@ -71,6 +71,10 @@ RULES: dict[str, Rule] = {
                     "the liquidity paper: sigmoid weight of each tranche's age",
                     params=("steepness", "midpoint", "days_per_year"),
                 ),
+                "entry_valuation": Reads(
+                    "Vega spec 0042 (2021): one average entry valuation per LP",
+                    steps=("valuation",),
+                ),
             },
         ),
         Rule(
@@ -83,7 +87,7 @@ RULES: dict[str, Rule] = {
                     steps=("target_stake",),
                 ),
                 "weighted": Reads(
-                    "stake-weighted mean bid of the LPs walked", steps=("target_stake",)
+                    "stake-weighted mean bid of all active LPs (Vega spec 0042-LIQF)"
                 ),
                 "given": Reads("the `fee_rate` series"),
             },
@@ -113,6 +117,29 @@ RULES: dict[str, Rule] = {
             },
         ),
         Rule(
+            "volume_rule",
+            step="orders",
+            doc="the pegged volume that meets the obligation (step 9)",
+            values={
+                "probability": Reads(
+                    "probability-weighted notional (the old tools, Vega 2021)"
+                ),
+                "notional": Reads("plain notional on the book (Vega today)"),
+            },
+        ),
+        Rule(
+            "low_probability",
+            step="orders",
+            doc="levels at most `min_probability` likely to trade (step 9)",
+            values={
+                "drop": Reads("get no pegged volume (the old tools)"),
+                "clip": Reads(
+                    "their pegged order moves to where the probability is `min_probability` "
+                    "(Vega spec 0038, 2021)"
+                ),
+            },
+        ),
+        Rule(
             "margin_orders",
             step="margin_sides",
             doc="the orders an LP's margin counts (step 9)",
@@ -133,23 +160,72 @@ RULES: dict[str, Rule] = {
                 "sum": Reads("both sides' margin (the old code's)"),
             },
         ),
+        Rule(
+            "liquidity_score",
+            step="revenue",
+            doc="what the fee split weighs besides the share (step 8)",
+            values={
+                "none": Reads("the share alone"),
+                "probability": Reads(
+                    "the share and the book's volume-weighted probability of trading "
+                    "(Vega today)",
+                    params=("els_fee_fraction", "price_range"),
+                    steps=("orders",),
+                ),
+            },
+        ),
+        Rule(
+            "exit_rule",
+            step="commitments",
+            doc="when and at what cost stake can be withdrawn",
+            values={
+                "free": Reads("decreases apply on their day (the old tools)"),
+                "reject_below_target": Reads(
+                    "a decrease that would leave total stake below target is ignored "
+                    "(Vega 2021)",
+                    steps=("target_stake",),
+                ),
+                "penalty": Reads(
+                    "decreases wait for the next epoch and pay the early-exit penalty below "
+                    "target (Vega spec 0044-LIME)",
+                    params=("epoch_days", "early_exit_penalty"),
+                    steps=("target_stake",),
+                ),
+            },
+        ),
     )
 }
 
-SHARE_EQUITY, SHARE_STAKE, SHARE_VIRTUAL, SHARE_TIME_WEIGHTED = range(4)
+SHARE_EQUITY, SHARE_STAKE, SHARE_VIRTUAL, SHARE_TIME_WEIGHTED, SHARE_ENTRY_VALUATION = range(5)
 FEE_MARGINAL, FEE_WEIGHTED, FEE_GIVEN = range(3)
 MARGIN_MAX, MARGIN_SUM = range(2)
 RISK_SHORT, RISK_MAX = range(2)
 PRICE_WINDOW, PRICE_MARK = range(2)
 ORDERS_PEGGED, ORDERS_ALL = range(2)
+VOLUME_PROBABILITY, VOLUME_NOTIONAL = range(2)
+LOW_DROP, LOW_CLIP = range(2)
+SCORE_NONE, SCORE_PROBABILITY = range(2)
+EXIT_FREE, EXIT_REJECT, EXIT_PENALTY = range(3)
 
 # the kernels branch on these constants; the registry's order must give them
-assert RULES["share_rule"].names == ("equity", "stake", "virtual_stake", "time_weighted")
+assert RULES["share_rule"].names == (
+    "equity", "stake", "virtual_stake", "time_weighted", "entry_valuation"
+)
 assert RULES["fee_rule"].names == ("marginal", "weighted", "given")
 assert RULES["margin_rule"].names == ("max", "sum")
 assert RULES["risk_factor"].names == ("short", "max")
 assert RULES["target_price"].names == ("window", "mark")
 assert RULES["margin_orders"].names == ("pegged", "all")
+assert RULES["volume_rule"].names == ("probability", "notional")
+assert RULES["low_probability"].names == ("drop", "clip")
+assert RULES["liquidity_score"].names == ("none", "probability")
+assert RULES["exit_rule"].names == ("free", "reject_below_target", "penalty")
+
+SLA_SWITCH = "commitment_min_time_fraction"  # the SLA applies where this is > 0
+SLA_PARAMS = (
+    "commitment_min_time_fraction", "competition_factor", "performance_hysteresis_epochs",
+    "price_range", "epoch_days", "bond_penalty_slope", "bond_penalty_max", "early_exit_penalty",
+)  # fmt: skip
 
 
 def code(key: str, value: str) -> int:

@@ -15,7 +15,7 @@ import math
 
 import numba
 
-from .rules import SHARE_EQUITY, SHARE_STAKE, SHARE_VIRTUAL
+from .rules import SCORE_NONE, SHARE_ENTRY_VALUATION, SHARE_EQUITY, SHARE_STAKE, SHARE_VIRTUAL
 
 
 @numba.njit(cache=True, nogil=True)
@@ -65,20 +65,41 @@ def time_weight(age, steepness, midpoint):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def entry_valuation_update(old, new, valuation_pre, entry):  # pragma: no cover - compiled
+    """``share_rule = "entry_valuation"``: an LP's average entry valuation after ``old -> new``.
+
+    Entering (``old == 0``): ``valuation_pre``, or ``new`` on an empty market; an increase
+    ``delta`` with ``equity = old * valuation_pre / aev``: ``(equity*aev + delta*valuation_pre)
+    / (equity + old)``; a decrease leaves it.
+    """
+    if new <= old:
+        return entry
+    if old == 0.0:
+        return valuation_pre if valuation_pre != 0.0 else new
+    equity = old * valuation_pre / entry
+    return (equity * entry + (new - old) * valuation_pre) / (equity + old)
+
+
+@numba.njit(cache=True, nogil=True)
 def split_weights(
     rule, d, valuation, stake, virtual, n_tranches, tranche_lp, tranche_entry, tranche_day,
-    tranche_stake, steepness, midpoint, days_per_year, weight,
+    tranche_stake, steepness, midpoint, days_per_year, entry, weight,
 ):  # pragma: no cover - compiled
     """Step 7: every LP's weight in the fee split on day ``d`` under ``rule``.
 
     ``equity``: sum over its tranches of ``valuation/entry * stake``; ``stake``: its stake;
     ``virtual_stake``: its virtual stake; ``time_weighted``: sum over its tranches of
-    ``w(age) * stake``. stake, virtual, weight: (L,); weight is written.
+    ``w(age) * stake``; ``entry_valuation``: ``stake * valuation / aev``.
+    stake, virtual, entry (aev), weight: (L,); weight is written.
     """
     n_lp = weight.shape[0]
     if rule == SHARE_STAKE:
         for l in range(n_lp):
             weight[l] = stake[l]
+        return
+    if rule == SHARE_ENTRY_VALUATION:
+        for l in range(n_lp):
+            weight[l] = stake[l] * valuation / entry[l] if stake[l] > 0.0 else 0.0
         return
     if rule == SHARE_VIRTUAL:
         for l in range(n_lp):
@@ -107,14 +128,13 @@ def next_average_volume(average, period_volume, n):  # pragma: no cover - compil
 def virtual_stake_update(stake, virtual, previous, average, n):  # pragma: no cover - compiled
     """The end of valuation period ``n``: virtual stake grows with average volume.
 
-    ``virtual = stake`` when ``n <= 1`` or an average is 0, else
-    ``max(stake, (1 + r) * virtual)``, ``r = (A(n) - A(n-1))/A(n-1)``. stake, virtual: (L,).
+    Nothing changes when ``A(n) == 0``; else ``virtual = max(stake, (1 + r) * virtual)``,
+    ``r = (A(n) - A(n-1))/A(n-1)`` for ``n >= 1`` with ``A(n-1) > 0``, else 0 (as Vega's core
+    runs it: no reset to stake). stake, virtual: (L,).
     """
-    if n <= 1 or previous == 0.0 or average == 0.0:
-        for l in range(stake.shape[0]):
-            virtual[l] = stake[l]
+    if average == 0.0:
         return
-    growth = (average - previous) / previous
+    growth = (average - previous) / previous if n >= 1 and previous > 0.0 else 0.0
     for l in range(stake.shape[0]):
         virtual[l] = max(stake[l], (1.0 + growth) * virtual[l])
 
@@ -123,3 +143,25 @@ def virtual_stake_update(stake, virtual, previous, average, n):  # pragma: no co
 def share_of(part, total):  # pragma: no cover - compiled
     """``part/total``, 0 when the total is 0 (nothing active)."""
     return part / total if total > 0.0 else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def fee_weights(rule, els_fee_fraction, share, score, out):  # pragma: no cover - compiled
+    """Step 8's split of a day's fees: ``share`` alone (``liquidity_score = "none"``), or
+    ``els * share*score/sum(share*score) + (1 - els) * score/sum(score)`` (``"probability"``),
+    a bucket whose denominator is 0 split by share. share, score, out: (L,); out is written.
+    """
+    n_lp = out.shape[0]
+    if rule == SCORE_NONE:
+        for l in range(n_lp):
+            out[l] = share[l]
+        return
+    both = 0.0
+    scores = 0.0
+    for l in range(n_lp):
+        both += share[l] * score[l]
+        scores += score[l]
+    for l in range(n_lp):
+        equity_part = share[l] * score[l] / both if both > 0.0 else share[l]
+        score_part = score[l] / scores if scores > 0.0 else share[l]
+        out[l] = els_fee_fraction * equity_part + (1.0 - els_fee_fraction) * score_part
