@@ -160,7 +160,7 @@ def _side(
     limit_liq = book.limit_liquidity(limit, weighted, num_ticks)
     pegged = np.zeros(num_ticks)
     total, liquidity = book.side_orders(
-        obligation, limit_liq, shares, inverse, weighted, num_ticks, pegged
+        obligation, limit_liq, limit_liq, shares, inverse, weighted, num_ticks, pegged
     )
     return BookSide(
         side=side,

@@ -165,12 +165,19 @@ def _commitments(ctx: Context) -> dict[str, np.ndarray]:
         behaviour_rows = np.zeros(ctx.n, np.int64)
     sla = _sla(ctx, "commitment_min_time_fraction", "epoch_days", "bond_penalty_slope",
                "bond_penalty_max", "early_exit_penalty")  # fmt: skip
+    # the SLA's daily check builds every LP's orders: the orders stage takes them from here
+    books = ctx.n if sla_on else 1
+    orders = {name: np.zeros((books, ctx.n_days, ctx.n_lp)) for name in ORDER_OUTPUTS}
+    scored = "probability" in ctx.in_play("liquidity_score")
     kernels.commitment_rows(
         ctx.events, ctx.param("exit_rule"), sla, target, target_rows, _book(ctx, sla_on), price,
         ctx.path_rows() if sla_on else np.zeros(ctx.n, np.int64), ctx.shapes, behaviour,
-        behaviour_rows, out["stake"], out["fee_bid"], out["total_stake"], out["stake_share"],
-        ladder, log, epochs, out["meets_commitment"], out["pool_in"],
+        behaviour_rows, np.full(ctx.n, int(scored), np.int64), out["stake"], out["fee_bid"],
+        out["total_stake"], out["stake_share"], ladder, log, epochs, out["meets_commitment"],
+        out["pool_in"], *orders.values(),
     )  # fmt: skip
+    if sla_on:
+        out.update((f"orders_{name}", values) for name, values in orders.items())
     out.update(zip(ladder._fields, ladder, strict=True))
     out.update((f"log_{name}", values) for name, values in zip(log._fields, log, strict=True))
     out.update(
@@ -255,12 +262,16 @@ def _split_weights(ctx: Context) -> dict[str, np.ndarray]:
 
 def _revenue(ctx: Context) -> dict[str, np.ndarray]:
     lp = ctx.n_lp
+    sla_on = "on" in ctx.in_play("sla")
+    inflows = sla_on or "penalty" in ctx.in_play("exit_rule")
+    n_sla = ctx.n if sla_on else 1  # the SLA's outputs: zeros (calloc) where it is off
     out = {
         "fee_revenue": _empty(ctx, lp), "lp_annualised_return": _empty(ctx, lp),
-        "fee_accrued": _empty(ctx, lp), "insurance_pool": _empty(ctx),
+        "fee_accrued": np.zeros((n_sla, ctx.n_days, lp)),
+        "insurance_pool": np.zeros((ctx.n if inflows else 1, ctx.n_days)),
     }  # fmt: skip
     for name in ("sla_fee_penalty", "fee_payout", "sla_bonus"):
-        out[name] = np.empty((ctx.n, ctx.n_epochs, lp))
+        out[name] = np.zeros((n_sla, ctx.n_epochs, lp))
     commit = ctx.input("commitments")
     epochs = kernels.Epochs(
         commit["time_on_book"], commit["committed"], commit["bond_penalty"],
@@ -284,11 +295,20 @@ def _revenue(ctx: Context) -> dict[str, np.ndarray]:
     return out
 
 
+ORDER_OUTPUTS = ("pegged_buy", "pegged_sell", "supplied_liquidity", "liquidity_score")
+
+
 def _orders(ctx: Context) -> dict[str, np.ndarray]:
+    commit = ctx.input("commitments")
+    if "orders_pegged_buy" in commit:  # the SLA's check built them: the same numbers
+        rows = ctx.rows("commitments")
+        same = np.array_equal(rows, np.arange(ctx.n))
+        return {name: commit[f"orders_{name}"] if same else commit[f"orders_{name}"][rows]
+                for name in ORDER_OUTPUTS}  # fmt: skip
     out = {name: _empty(ctx, ctx.n_lp) for name in ("pegged_buy", "pegged_sell")}
     out["supplied_liquidity"] = _empty(ctx, ctx.n_lp)
-    out["liquidity_score"] = _empty(ctx, ctx.n_lp)
     scored = "probability" in ctx.in_play("liquidity_score")  # then every combination's
+    out["liquidity_score"] = np.zeros((ctx.n if scored else 1, ctx.n_days, ctx.n_lp))
     kernels.order_rows(
         _book(ctx), ctx.series("mark_price"), ctx.path_rows(), ctx.shapes,
         ctx.input("commitments")["stake"], ctx.rows("commitments"),

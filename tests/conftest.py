@@ -15,7 +15,7 @@ DATA = SHARED / "data"
 
 MODEL_KEYS = {
     "network": ("v", "k", "stake_target_period", "valuation_period", "c2"),
-    "risk": ("mu", "sigma", "tau", "lambd"),
+    "risk": ("mu", "sigma", "tau", "lambd", "min_probability"),
     "market": ("tick_size", "num_ticks"),
     "mechanism": (
         "share_rule",
@@ -24,9 +24,25 @@ MODEL_KEYS = {
         "risk_factor",
         "target_price",
         "margin_orders",
+        "volume_rule",
+        "low_probability",
+        "liquidity_score",
+        "els_fee_fraction",
+        "exit_rule",
+        "preset",
         "steepness",
         "midpoint",
         "days_per_year",
+    ),
+    "sla": (
+        "commitment_min_time_fraction",
+        "competition_factor",
+        "performance_hysteresis_epochs",
+        "price_range",
+        "epoch_days",
+        "bond_penalty_slope",
+        "bond_penalty_max",
+        "early_exit_penalty",
     ),
 }
 
@@ -60,6 +76,7 @@ def scenario_config(scenario: dict, name: str = "scenario", **sweep) -> dict:
                     "fractions_sell",
                 )
             },
+            **({"time_on_book": lp["time_on_book"]} if "time_on_book" in lp else {}),
         }
         for lp in scenario["lps"]
     ]

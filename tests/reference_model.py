@@ -1,26 +1,43 @@
 """Plain-Python reference model of ONE scenario of the liquidity mechanism.
 
-Written straight from ``/work/shared/MECHANISM.md`` (the source of truth) and, for the
-``time_weighted`` share rule, the "Fee Calculations" notebook.  It is deliberately slow and
-simple (stdlib ``math`` only) so that the fast kernels in ``sweep/`` can be
-differential-tested against it.
+Written straight from ``/work/shared/MECHANISM.md`` (the source of truth), from
+``/work/conventions.md`` where MECHANISM.md is silent and, for the ``time_weighted`` share
+rule, from the "Fee Calculations" notebook.  It is deliberately slow and simple (stdlib
+``math`` only) so that the fast kernels in ``sweep/`` can be differential-tested against it.
 
 Public API
 ----------
 ``simulate(scenario) -> dict``
-    Run one scenario day by day, following the ten steps of MECHANISM.md.
+    Run one scenario day by day, following the ten steps of MECHANISM.md, its rule keys and
+    its SLA mechanism.
 ``random_scenario(rng, rules=None, *, fractional=False) -> dict``
     Draw a random valid scenario (used by these tests and by the kernel tests).
+``PRESETS``
+    Preset name -> the keys it sets (MECHANISM.md's preset table).
+
+Scenario keys beyond the path, network, risk model and LPs (each optional, with the default
+given in ``RULE_DEFAULTS`` and ``SLA_DEFAULTS``; ``preset`` sets many at once and explicit
+keys win over it): ``share_rule``, ``fee_rule``, ``margin_rule``, ``risk_factor``,
+``target_price``, ``margin_orders``, ``volume_rule``, ``low_probability``,
+``min_probability``, ``liquidity_score``, ``els_fee_fraction``, ``exit_rule``, and the SLA keys
+``commitment_min_time_fraction``, ``competition_factor``, ``performance_hysteresis_epochs``,
+``price_range``, ``epoch_days``, ``bond_penalty_slope``, ``bond_penalty_max``,
+``early_exit_penalty``.  Each LP may carry ``time_on_book``: a number in [0, 1] or a list with
+one value per epoch (default 1).
 
 Conventions used where MECHANISM.md is silent (shared with the kernels):
 
 * ``equity[l]`` is the LP's weight in the fee split under the chosen share rule and
-  ``equity_share`` that weight's share (the share actually used for ``fee_revenue``).
+  ``equity_share`` that weight's share (the share the fee split starts from).
 * ``fee_bid`` is the LP's current bid: 0 before its first event, then the bid of the last
-  event applied (every event replaces the bid, the exit event included).
+  event applied (every event that gives a bid replaces it, the exit event included; an event
+  without ``fee_bid`` keeps the bid).
 * Every other per-LP value of an inactive LP (stake 0) is 0.
 * A commitment event at (possibly fractional) day ``t`` is applied on day ``ceil(t)``;
   events are applied in the order (applying day, LP index, position in the LP's list).
+  Events deferred to an epoch start (SLA, ``exit_rule="penalty"``) are applied there as one
+  request per LP; a tranche such a request opens is dated on that epoch's first day (an event
+  whose own applying day is the epoch start keeps its own day, as without deferral).
 """
 
 from __future__ import annotations
@@ -30,15 +47,78 @@ import random
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
-SHARE_RULES = ("equity", "stake", "virtual_stake", "time_weighted")
+SHARE_RULES = ("equity", "stake", "virtual_stake", "time_weighted", "entry_valuation")
 FEE_RULES = ("marginal", "weighted", "given")
 MARGIN_RULES = ("max", "sum")
 RISK_FACTORS = ("short", "max")
 TARGET_PRICES = ("window", "mark")
 MARGIN_ORDERS = ("pegged", "all")
+VOLUME_RULES = ("probability", "notional")
+LOW_PROBABILITIES = ("drop", "clip")
+LIQUIDITY_SCORES = ("none", "probability")
+EXIT_RULES = ("free", "reject_below_target", "penalty")
+PRESET_NAMES = ("tools", "vega_2021", "vega")
 
-#: Pegged volume is not placed at levels whose probability of trading is this small.
-MIN_PROBABILITY_OF_TRADING = 1e-10
+#: Default ``min_probability``: pegged volume is not placed (``low_probability="drop"``) or is
+#: clipped (``"clip"``) at levels whose probability of trading is this small or smaller.
+DEFAULT_MIN_PROBABILITY = 1e-10
+#: The old name of the default (the scenario key ``min_probability`` replaces it).
+MIN_PROBABILITY_OF_TRADING = DEFAULT_MIN_PROBABILITY
+
+#: Every rule key (``[mechanism]`` and ``[risk] min_probability``) with its default: the
+#: first value of each rule, which reproduces the tools.
+RULE_DEFAULTS = {
+    "share_rule": "equity",
+    "fee_rule": "marginal",
+    "margin_rule": "max",
+    "risk_factor": "short",
+    "target_price": "window",
+    "margin_orders": "pegged",
+    "volume_rule": "probability",
+    "low_probability": "drop",
+    "min_probability": DEFAULT_MIN_PROBABILITY,
+    "liquidity_score": "none",
+    "els_fee_fraction": 1.0,
+    "exit_rule": "free",
+}
+
+#: The ``[sla]`` keys with their defaults (``commitment_min_time_fraction = 0``: SLA off).
+SLA_DEFAULTS = {
+    "commitment_min_time_fraction": 0.0,
+    "competition_factor": 0.9,
+    "performance_hysteresis_epochs": 1,
+    "price_range": 0.05,
+    "epoch_days": 1,
+    "bond_penalty_slope": 1.0,
+    "bond_penalty_max": 0.05,
+    "early_exit_penalty": 0.05,
+}
+
+#: Other optional scenario keys with their defaults (time weighting, target-stake scaling).
+OTHER_DEFAULTS = {"c2": 1.0, "steepness": 8.0, "midpoint": 0.5, "days_per_year": 365.0}
+
+#: MECHANISM.md's preset table: preset name -> the keys it sets.
+PRESETS = {
+    "tools": {},
+    "vega_2021": {
+        "risk_factor": "max",
+        "target_price": "mark",
+        "share_rule": "entry_valuation",
+        "low_probability": "clip",
+        "margin_orders": "all",
+        "exit_rule": "reject_below_target",
+    },
+    "vega": {
+        "risk_factor": "max",
+        "target_price": "mark",
+        "share_rule": "virtual_stake",
+        "volume_rule": "notional",
+        "margin_orders": "all",
+        "liquidity_score": "probability",
+        "exit_rule": "penalty",
+        "commitment_min_time_fraction": 0.95,
+    },
+}
 
 #: Days per year used for the annualised returns of steps 8 and 10.
 ANNUALISATION_DAYS = 365
@@ -78,6 +158,23 @@ def probability_of_trading(level: float, mid: float, mu: float, sigma: float,
     return normal_cdf(z)
 
 
+def clip_price(mid: float, side: str, mu: float, sigma: float, tau: float,
+               min_probability: float) -> float:
+    """``low_probability="clip"``: the price ``P`` whose probability of trading is
+    ``min_probability``: ``mid*exp(drift + sb*Phi^-1(1 - mp))`` for sells,
+    ``mid*exp(drift + sb*Phi^-1(mp))`` for buys, ``drift = (mu - sigma^2/2)*tau``,
+    ``sb = sigma*sqrt(tau)``."""
+    sb = sigma * math.sqrt(tau)
+    drift = (mu - sigma**2 / 2.0) * tau
+    if side == "sell":
+        quantile = normal_inverse_cdf(1.0 - min_probability)
+    elif side == "buy":
+        quantile = normal_inverse_cdf(min_probability)
+    else:
+        raise ValueError(f"unknown side {side!r}")
+    return mid * math.exp(drift + sb * quantile)
+
+
 # --------------------------------------------------------------------------------------
 # State of the liquidity providers
 # --------------------------------------------------------------------------------------
@@ -98,6 +195,7 @@ class LiquidityProvider:
     fee_bid: float = 0.0
     virtual_stake: float = 0.0
     tranches: list[Tranche] = field(default_factory=list)
+    average_entry_valuation: float = 0.0  # the entry_valuation rule's ``aev``
 
     @property
     def active(self) -> bool:
@@ -106,14 +204,17 @@ class LiquidityProvider:
 
 @dataclass
 class CommitmentEvent:
-    """One entry of an LP's ``commit`` list, with the day it is applied on."""
+    """One entry of an LP's ``commit`` list, with the day it is applied on.
+
+    ``fee_bid`` is None when the entry gives no bid (the bid is kept).
+    """
 
     lp: int
     position: int
     day: float
     applying_day: int
     stake: float
-    fee_bid: float
+    fee_bid: float | None
 
 
 def commitment_schedule(lps: list[dict], num_days: int) -> dict[int, list[CommitmentEvent]]:
@@ -134,13 +235,14 @@ def commitment_schedule(lps: list[dict], num_days: int) -> dict[int, list[Commit
             if day < previous_day:
                 raise ValueError(f"lp {lp.get('name', l)!r}: commitment days must be "
                                  "non-decreasing")
-            if commit["stake"] < 0 or commit["fee_bid"] < 0:
+            bid = commit.get("fee_bid")
+            if commit["stake"] < 0 or (bid is not None and bid < 0):
                 raise ValueError(f"lp {lp.get('name', l)!r}: negative stake or fee bid")
             previous_day = day
             events.append(CommitmentEvent(lp=l, position=position, day=day,
                                           applying_day=math.ceil(day),
                                           stake=float(commit["stake"]),
-                                          fee_bid=float(commit["fee_bid"])))
+                                          fee_bid=None if bid is None else float(bid)))
     events.sort(key=lambda e: (e.applying_day, e.lp, e.position))
     schedule: dict[int, list[CommitmentEvent]] = {}
     for event in events:
@@ -157,31 +259,68 @@ def valuation_proxy(traded_volume: list[float], d: int, valuation_period: int) -
     return valuation_period / (d - lo + 1) * sum(traded_volume[lo:d + 1])
 
 
-def apply_commitment_event(provider: LiquidityProvider, event: CommitmentEvent,
-                           valuation_pre: float, in_period_zero: bool) -> None:
-    """Step 2 for one event (and the virtual-stake rule of the ``virtual_stake`` variant).
+def entry_valuation_update(aev: float, old: float, new: float, valuation_pre: float) -> float:
+    """``share_rule="entry_valuation"``: the LP's average entry valuation after ``old -> new``.
 
-    An increase opens a tranche at ``valuation_pre`` (or at ``delta`` when that is 0); a
-    decrease scales every tranche by ``new/old``; the fee bid is replaced.  Virtual stake
-    mirrors stake in period 0, later an increase adds ``delta`` and a decrease scales it by
-    ``new/old``.
+    Entry or re-entry (``old == 0``): ``valuation_pre``, or ``new`` when that is 0.  Increase:
+    with ``equity = old*valuation_pre/aev``,
+    ``aev <- (equity*aev + delta*valuation_pre)/(equity + old)``.  A decrease (or no change)
+    leaves ``aev``.  (``valuation_pre == 0`` with ``old > 0`` -- the LP entered earlier the
+    same day on an empty market -- is treated as an entry: ``aev = new``.)
     """
-    old, new = provider.stake, event.stake
+    if new <= old:
+        return aev
+    if old == 0 or valuation_pre == 0:
+        return valuation_pre if valuation_pre != 0 else new
+    delta = new - old
+    equity = old * valuation_pre / aev
+    return (equity * aev + delta * valuation_pre) / (equity + old)
+
+
+def scale_down(provider: LiquidityProvider, new: float) -> None:
+    """A decrease ``old -> new``: every tranche and the virtual stake scaled by ``new/old``
+    (the average entry valuation stays)."""
+    factor = new / provider.stake
+    for tranche in provider.tranches:
+        tranche.stake *= factor
+    provider.virtual_stake *= factor
+    provider.stake = new
+
+
+def change_stake(provider: LiquidityProvider, new: float, fee_bid: float | None,
+                 valuation_pre: float, day: float) -> None:
+    """Step 2 for one change of an LP's commitment to ``new`` (with bid ``fee_bid``).
+
+    An increase opens a tranche at ``valuation_pre`` (or at ``delta`` when that is 0) dated
+    ``day``, adds ``delta`` to the virtual stake and updates the average entry valuation; a
+    decrease scales every tranche and the virtual stake by ``new/old``; the fee bid is
+    replaced (kept when ``fee_bid`` is None).
+    """
+    old = provider.stake
     if new > old:
         delta = new - old
         entry_valuation = valuation_pre if valuation_pre != 0 else delta
         provider.tranches.append(Tranche(entry_valuation=entry_valuation, stake=delta,
-                                         day=event.day))
+                                         day=day))
         provider.virtual_stake += delta
+        provider.average_entry_valuation = entry_valuation_update(
+            provider.average_entry_valuation, old, new, valuation_pre)
+        provider.stake = new
     elif new < old:
-        factor = new / old
-        for tranche in provider.tranches:
-            tranche.stake *= factor
-        provider.virtual_stake *= factor
-    provider.stake = new
-    provider.fee_bid = event.fee_bid
-    if in_period_zero:
-        provider.virtual_stake = provider.stake
+        scale_down(provider, new)
+    if fee_bid is not None:
+        provider.fee_bid = fee_bid
+
+
+def apply_commitment_event(provider: LiquidityProvider, event: CommitmentEvent,
+                           valuation_pre: float, in_period_zero: bool = False) -> None:
+    """Step 2 for one event applied on its own day (``change_stake`` at the event's day).
+
+    ``in_period_zero`` is accepted for old callers and has no effect: virtual stake is never
+    reset to stake (an increase adds ``delta``, a decrease scales it by ``new/old``, always).
+    """
+    del in_period_zero
+    change_stake(provider, event.stake, event.fee_bid, valuation_pre, event.day)
 
 
 def target_risk_factor(rf_long: float, rf_short: float, risk_factor: str) -> float:
@@ -249,19 +388,21 @@ def fee_rate(fee_rule: str, providers: list[LiquidityProvider], target: float,
     """Step 5 and its variants: the fee rate of the day.
 
     ``marginal``: bid of the last LP walked (the one reaching the target, else the highest
-    active bid); ``weighted``: stake-weighted mean bid of the LPs walked; ``given``: the
-    input series.  0 with no active LP (except for ``given``).
+    active bid); ``weighted``: stake-weighted mean bid of ALL active LPs (whatever the
+    target); ``given``: the input series.  0 with no active LP (except for ``given``).
     """
     if fee_rule == "given":
         return given_fee_rate
-    walked = walk_fee_ladder(providers, target)
-    if not walked:
-        return 0.0
     if fee_rule == "marginal":
+        walked = walk_fee_ladder(providers, target)
+        if not walked:
+            return 0.0
         return providers[walked[-1]].fee_bid
     if fee_rule == "weighted":
-        stake_times_bid = sum(providers[l].stake * providers[l].fee_bid for l in walked)
-        return stake_times_bid / sum(providers[l].stake for l in walked)
+        active = [p for p in providers if p.active]
+        if not active:
+            return 0.0
+        return sum(p.stake * p.fee_bid for p in active) / sum(p.stake for p in active)
     raise ValueError(f"unknown fee_rule {fee_rule!r}")
 
 
@@ -276,7 +417,8 @@ def fee_split_weight(share_rule: str, provider: LiquidityProvider, valuation: fl
 
     ``equity``: sum of ``valuation/entry_valuation * tranche_stake``; ``stake``: stake;
     ``virtual_stake``: virtual stake; ``time_weighted``: sum of
-    ``w(age) * tranche_stake`` with ``age = (d - tranche_day)/days_per_year``.
+    ``w(age) * tranche_stake`` with ``age = (d - tranche_day)/days_per_year``;
+    ``entry_valuation``: ``stake * valuation / aev``.
     """
     if share_rule == "equity":
         return sum(valuation / t.entry_valuation * t.stake for t in provider.tranches)
@@ -287,6 +429,8 @@ def fee_split_weight(share_rule: str, provider: LiquidityProvider, valuation: fl
     if share_rule == "time_weighted":
         return sum(time_weight((d - t.day) / days_per_year, steepness, midpoint) * t.stake
                    for t in provider.tranches)
+    if share_rule == "entry_valuation":
+        return provider.stake * valuation / provider.average_entry_valuation
     raise ValueError(f"unknown share_rule {share_rule!r}")
 
 
@@ -298,6 +442,26 @@ def shares(weights: list[float]) -> list[float]:
     return [w / total for w in weights]
 
 
+def fee_weights(share: list[float], score: list[float], els_fee_fraction: float = 1.0,
+                liquidity_score: str = "none") -> list[float]:
+    """The fee split weights ``w`` (MECHANISM.md "Fee split weights").
+
+    ``none``: ``w = share``.  ``probability``:
+    ``w = els*share*score/sum(share*score) + (1 - els)*score/sum(score)``; a bucket whose
+    denominator is 0 is split by ``share`` instead.
+    """
+    if liquidity_score == "none":
+        return list(share)
+    if liquidity_score != "probability":
+        raise ValueError(f"unknown liquidity_score {liquidity_score!r}")
+    weighted = [s * q for s, q in zip(share, score, strict=True)]
+    total_weighted, total_score = sum(weighted), sum(score)
+    els_bucket = list(share) if total_weighted == 0 else [x / total_weighted for x in weighted]
+    score_bucket = list(share) if total_score == 0 else [q / total_score for q in score]
+    return [els_fee_fraction * a + (1.0 - els_fee_fraction) * b
+            for a, b in zip(els_bucket, score_bucket, strict=True)]
+
+
 def annualised(amount: float, capital: float) -> float:
     """``365*amount/capital`` (0 where capital is 0), as in steps 8 and 10."""
     if capital == 0:
@@ -305,6 +469,9 @@ def annualised(amount: float, capital: float) -> float:
     return ANNUALISATION_DAYS * amount / capital
 
 
+# --------------------------------------------------------------------------------------
+# Step 9: the book
+# --------------------------------------------------------------------------------------
 def book_side(mid: float, tick_size: float, num_ticks: int, side: str, mu: float,
               sigma: float, tau: float) -> tuple[list[float], list[float]]:
     """Step 9: price levels of one side and their probabilities of trading.
@@ -317,25 +484,77 @@ def book_side(mid: float, tick_size: float, num_ticks: int, side: str, mu: float
     return levels, probs
 
 
-def side_orders(obligation: float, limit_orders: list[float], fractions: list[float],
-                levels: list[float], probs: list[float], rf_side: float,
-                mid: float, margin_orders: str = "pegged") -> tuple[float, float]:
-    """Step 9 for one side of one LP: ``(margin_side, liquidity_side)``.
+@dataclass
+class SideBook:
+    """One side of one LP's book (step 9).
 
-    Limit orders cover part of the obligation, pegged volume
-    ``n_i = ceil(remaining*f_i/sum(f)/(prob_i*p_i))`` covers the rest; margin is charged on
-    pegged volume only (``margin_orders="pegged"``, the tools) or on limit and pegged volume
-    (``"all"``: ``rf_side * mid * sum(limit_i + n_i)``).
+    Level ``i`` holds ``limit_orders[i]`` at ``levels[i]`` (probability ``probs[i]``) and the
+    pegged volume ``pegged[i]`` at ``pegged_price[i]`` (probability ``pegged_prob[i]``): the
+    level itself, or the clip price ``P`` with probability ``min_probability`` where the level
+    is clipped (``clipped[i]``).
     """
-    limit_liq = sum(q * p * prob for q, p, prob in zip(limit_orders, levels, probs,
-                                                       strict=True))
+
+    limit_orders: list[float]
+    levels: list[float]
+    probs: list[float]
+    pegged: list[float]
+    pegged_price: list[float]
+    pegged_prob: list[float]
+    clipped: list[bool]
+    limit_liq: float
+    remaining: float
+    margin: float
+    liquidity: float
+
+
+def side_book(obligation: float, limit_orders: list[float], fractions: list[float],
+              levels: list[float], probs: list[float], rf_side: float, mid: float,
+              margin_orders: str = "pegged", *, volume_rule: str = "probability",
+              low_probability: str = "drop",
+              min_probability: float = DEFAULT_MIN_PROBABILITY,
+              clip_at: float | None = None) -> SideBook:
+    """Step 9 for one side of one LP, with the ``volume_rule``, ``low_probability`` and
+    ``margin_orders`` rules.
+
+    ``limit_liq = sum(limit_i*p_i*prob_i)`` ("probability") or ``sum(limit_i*p_i)``
+    ("notional"); ``remaining = max(obligation - limit_liq, 0)``; at a level with
+    ``prob_i > min_probability``: ``n_i = ceil(remaining*f_i/sum(f)/(prob_i*p_i))``
+    (``/p_i`` for "notional"); at a low level: 0 ("drop") or the order moves to ``clip_at``
+    (``P``) with ``n_i = ceil(remaining*f_i/sum(f)/(min_probability*P))`` (``/P``)
+    ("clip").  Margin: ``rf_side*mid*sum(n_i)`` ("pegged") or ``*sum(limit_i + n_i)``
+    ("all").  Liquidity (both volume rules): ``sum(limit_i*p_i*prob_i) +
+    sum(n_i*price_i*prob_at_price_i)``.
+    """
+    if volume_rule not in VOLUME_RULES:
+        raise ValueError(f"unknown volume_rule {volume_rule!r}")
+    if low_probability not in LOW_PROBABILITIES:
+        raise ValueError(f"unknown low_probability {low_probability!r}")
+    if volume_rule == "probability":
+        limit_liq = sum(q * p * prob for q, p, prob in zip(limit_orders, levels, probs,
+                                                           strict=True))
+    else:
+        limit_liq = sum(q * p for q, p in zip(limit_orders, levels, strict=True))
     remaining = max(obligation - limit_liq, 0.0)
     total_fraction = sum(fractions)
-    pegged = [
-        float(math.ceil(remaining * f / total_fraction / (prob * p)))
-        if prob > MIN_PROBABILITY_OF_TRADING else 0.0
-        for f, p, prob in zip(fractions, levels, probs, strict=True)
-    ]
+    pegged, pegged_price, pegged_prob, clipped = [], [], [], []
+    for f, p, prob in zip(fractions, levels, probs, strict=True):
+        if prob > min_probability:
+            per_unit = prob * p if volume_rule == "probability" else p
+            pegged.append(float(math.ceil(remaining * f / total_fraction / per_unit)))
+            pegged_price.append(p)
+            pegged_prob.append(prob)
+            clipped.append(False)
+        elif low_probability == "drop":
+            pegged.append(0.0)
+            pegged_price.append(p)
+            pegged_prob.append(prob)
+            clipped.append(False)
+        else:
+            per_unit = min_probability * clip_at if volume_rule == "probability" else clip_at
+            pegged.append(float(math.ceil(remaining * f / total_fraction / per_unit)))
+            pegged_price.append(clip_at)
+            pegged_prob.append(min_probability)
+            clipped.append(True)
     if margin_orders == "pegged":
         margin_side = rf_side * mid * sum(pegged)
     elif margin_orders == "all":
@@ -343,24 +562,110 @@ def side_orders(obligation: float, limit_orders: list[float], fractions: list[fl
                                                                 strict=True))
     else:
         raise ValueError(f"unknown margin_orders {margin_orders!r}")
-    liquidity_side = sum((q + n) * p * prob for q, n, p, prob in zip(limit_orders, pegged, levels,
-                                                                     probs, strict=True))
-    return margin_side, liquidity_side
+    liquidity_side = 0.0
+    for i in range(len(levels)):
+        q, n, p, prob = limit_orders[i], pegged[i], levels[i], probs[i]
+        if clipped[i]:
+            liquidity_side += q * p * prob + n * pegged_price[i] * pegged_prob[i]
+        else:
+            liquidity_side += (q + n) * p * prob
+    return SideBook(limit_orders=list(limit_orders), levels=list(levels), probs=list(probs),
+                    pegged=pegged, pegged_price=pegged_price, pegged_prob=pegged_prob,
+                    clipped=clipped, limit_liq=limit_liq, remaining=remaining,
+                    margin=margin_side, liquidity=liquidity_side)
 
 
+def side_orders(obligation: float, limit_orders: list[float], fractions: list[float],
+                levels: list[float], probs: list[float], rf_side: float,
+                mid: float, margin_orders: str = "pegged", **rules) -> tuple[float, float]:
+    """Step 9 for one side of one LP: ``(margin_side, liquidity_side)`` of ``side_book``.
+
+    With no further keywords, the tools: limit orders cover part of the obligation, pegged
+    volume ``n_i = ceil(remaining*f_i/sum(f)/(prob_i*p_i))`` covers the rest (none where
+    ``prob_i <= 1e-10``); margin is charged on pegged volume only (``margin_orders="pegged"``)
+    or on limit and pegged volume (``"all"``: ``rf_side * mid * sum(limit_i + n_i)``).
+    ``rules``: ``volume_rule``, ``low_probability``, ``min_probability``, ``clip_at``.
+    """
+    book = side_book(obligation, limit_orders, fractions, levels, probs, rf_side, mid,
+                     margin_orders, **rules)
+    return book.margin, book.liquidity
+
+
+def in_price_range(price: float, mid: float, price_range: float) -> bool:
+    """``mid*(1 - price_range) <= price <= mid*(1 + price_range)``."""
+    return mid * (1.0 - price_range) <= price <= mid * (1.0 + price_range)
+
+
+def side_order_list(book: SideBook) -> list[tuple[float, float, float]]:
+    """The side's orders as ``(price, volume, probability)``: level by level, its limit
+    order then its pegged order."""
+    orders = []
+    for i in range(len(book.levels)):
+        orders.append((book.levels[i], book.limit_orders[i], book.probs[i]))
+        orders.append((book.pegged_price[i], book.pegged[i], book.pegged_prob[i]))
+    return orders
+
+
+def liquidity_score_side(orders: list[tuple[float, float, float]], mid: float,
+                         price_range: float, min_probability: float) -> float:
+    """``liquidity_score="probability"``: one side's volume-weighted probability of trading.
+
+    Over the orders ``(price, volume, probability)`` within the price range:
+    ``sum(vol*q)/sum(vol)``, ``q`` the probability with 0 where it is ``<= min_probability``
+    (so clipped orders, at probability ``min_probability``, count with 0); 0 for a side with
+    no volume in range.
+    """
+    volume = weighted = 0.0
+    for price, vol, prob in orders:
+        if in_price_range(price, mid, price_range):
+            q = prob if prob > min_probability else 0.0
+            volume += vol
+            weighted += vol * q
+    if volume == 0:
+        return 0.0
+    return weighted / volume
+
+
+def in_range_notional(book: SideBook, mid: float, price_range: float) -> float:
+    """One side's notional within the price range: ``sum((limit_i + n_i)*p_i)`` over levels
+    in range (a clipped level's pegged order counts at ``P`` if ``P`` is in range)."""
+    notional = 0.0
+    for i in range(len(book.levels)):
+        p = book.levels[i]
+        if book.clipped[i]:
+            if in_price_range(p, mid, price_range):
+                notional += book.limit_orders[i] * p
+            if in_price_range(book.pegged_price[i], mid, price_range):
+                notional += book.pegged[i] * book.pegged_price[i]
+        elif in_price_range(p, mid, price_range):
+            notional += (book.limit_orders[i] + book.pegged[i]) * p
+    return notional
+
+
+def meets_commitment(buy: SideBook, sell: SideBook, obligation: float, mid: float,
+                     price_range: float) -> bool:
+    """SLA step 4: in-range notional ``>= obligation`` (``k*stake``) on both sides."""
+    return (in_range_notional(buy, mid, price_range) >= obligation
+            and in_range_notional(sell, mid, price_range) >= obligation)
+
+
+# --------------------------------------------------------------------------------------
+# virtual_stake: end of a period
+# --------------------------------------------------------------------------------------
 def end_of_period_virtual_stake(providers: list[LiquidityProvider], period: int,
                                 average_volumes: list[float]) -> None:
     """``virtual_stake`` variant: update at the end of period ``n``.
 
-    ``virtual = stake`` if ``n <= 1`` or ``A(n)`` or ``A(n-1)`` is 0, else
-    ``virtual = max(stake, (1+r)*virtual)`` with ``r = (A(n)-A(n-1))/A(n-1)``.
+    If ``A(n) == 0`` nothing changes; otherwise ``r = (A(n)-A(n-1))/A(n-1)`` for ``n >= 1``
+    with ``A(n-1) > 0``, else ``r = 0``, and ``virtual = max(stake, (1+r)*virtual)``.
     """
     n = period
-    if n <= 1 or average_volumes[n] == 0 or average_volumes[n - 1] == 0:
-        for provider in providers:
-            provider.virtual_stake = provider.stake
+    if average_volumes[n] == 0:
         return
-    r = (average_volumes[n] - average_volumes[n - 1]) / average_volumes[n - 1]
+    if n >= 1 and average_volumes[n - 1] > 0:
+        r = (average_volumes[n] - average_volumes[n - 1]) / average_volumes[n - 1]
+    else:
+        r = 0.0
     for provider in providers:
         provider.virtual_stake = max(provider.stake, (1.0 + r) * provider.virtual_stake)
 
@@ -374,6 +679,212 @@ def next_average_volume(average_volumes: list[float], period_volume: float) -> f
 
 
 # --------------------------------------------------------------------------------------
+# Epochs, deferred commitments and the early-exit penalty
+# --------------------------------------------------------------------------------------
+def epochs(num_days: int, epoch_days: int) -> list[tuple[int, int]]:
+    """``(first_day, last_day)`` of each epoch: days ``j*E .. min((j+1)*E, D) - 1``."""
+    return [(first, min(first + epoch_days, num_days) - 1)
+            for first in range(0, num_days, epoch_days)]
+
+
+@dataclass
+class Request:
+    """An LP's pending (or batched) commitment request: its last stake, its last given bid,
+    and the (possibly fractional) day of the event that gave the stake."""
+
+    stake: float
+    fee_bid: float | None
+    day: float
+
+
+def merge_request(request: Request | None, event: CommitmentEvent) -> Request:
+    """A later event replaces a request; without a bid of its own it keeps the request's."""
+    bid = event.fee_bid
+    if bid is None and request is not None:
+        bid = request.fee_bid
+    return Request(stake=event.stake, fee_bid=bid, day=event.day)
+
+
+def tranche_day(request: Request, day: int) -> float:
+    """The day a tranche opened by ``request`` on epoch start ``day`` is dated (for the
+    time_weighted rule): the event's own day when it applies on its own applying day (as
+    without deferral), else ``day``, the epoch start it waited for."""
+    return request.day if math.ceil(request.day) == day else float(day)
+
+
+def early_exit_penalties(variations: list[float], free: float,
+                         early_exit_penalty: float) -> list[float]:
+    """``exit_rule="penalty"``: each cut's penalty (to the insurance pool).
+
+    ``free_l = variation_l/sum(variation)*free``, penalty
+    ``early_exit_penalty*max(0, variation_l - free_l)``.  (Example: penalty 0.25 on a cut of
+    100: 25 with no free room, 15 with 40 free.)
+    """
+    total = sum(variations)
+    penalties = []
+    for variation in variations:
+        free_l = variation / total * free if total > 0 else 0.0
+        penalties.append(early_exit_penalty * max(0.0, variation - free_l))
+    return penalties
+
+
+def reject_decrease(providers: list[LiquidityProvider], l: int, new: float,
+                    target: float) -> bool:
+    """``exit_rule="reject_below_target"``: would ``l``'s decrease to ``new`` leave total
+    stake below ``target``?"""
+    total = sum(new if m == l else p.stake for m, p in enumerate(providers))
+    return total < target
+
+
+def apply_batch(providers: list[LiquidityProvider], requests: dict[int, Request],
+                valuation_pre: float, target: float, exit_rule: str,
+                early_exit_penalty: float, day: int) -> list[float]:
+    """An epoch start's batch of requests (one per LP).  Returns each LP's early-exit penalty.
+
+    Increases and bid-only changes first (LP order), then decreases (LP order): ``free``
+    applies them; ``reject_below_target`` ignores each (stake and bid stay) that would leave
+    total stake below ``target``; ``penalty`` applies them all and charges
+    ``early_exit_penalties(old - new, max(0, total after the increases - target))``.
+    Tranches opened here are dated by ``tranche_day``.
+    """
+    penalties = [0.0] * len(providers)
+    decreases = []
+    for l in sorted(requests):
+        request, provider = requests[l], providers[l]
+        if request.stake >= provider.stake:
+            change_stake(provider, request.stake, request.fee_bid, valuation_pre,
+                         tranche_day(request, day))
+        else:
+            decreases.append(l)
+    if exit_rule == "penalty" and decreases:
+        variations = [providers[l].stake - requests[l].stake for l in decreases]
+        free = max(0.0, sum(p.stake for p in providers) - target)
+        for l, penalty in zip(decreases, early_exit_penalties(variations, free,
+                                                              early_exit_penalty),
+                              strict=True):
+            penalties[l] = penalty
+    for l in decreases:
+        request = requests[l]
+        if exit_rule == "reject_below_target" and reject_decrease(providers, l, request.stake,
+                                                                  target):
+            continue
+        change_stake(providers[l], request.stake, request.fee_bid, valuation_pre,
+                     tranche_day(request, day))
+    return penalties
+
+
+# --------------------------------------------------------------------------------------
+# SLA: the end of an epoch
+# --------------------------------------------------------------------------------------
+def time_on_book(behaviour: float, days_met: int, days: int) -> float:
+    """``t = behaviour * (days meeting the commitment) / (days of the epoch)``."""
+    return behaviour * days_met / days
+
+
+def fee_penalty(t: float, s: float, c: float) -> float:
+    """Raw SLA fee penalty: 1 if ``t < s``; 0 if ``s == t == 1``; else
+    ``(1 - (t - s)/(1 - s))*c``."""
+    if t < s:
+        return 1.0
+    if s == 1.0 and t == 1.0:
+        return 0.0
+    return (1.0 - (t - s) / (1.0 - s)) * c
+
+
+def hysteresis_penalty(p: float, history: list[float], H: int) -> float:
+    """``P = max(p, mean of the last H raw penalties of history)`` (fewer if it has fewer;
+    none: ``P = p``)."""
+    last = history[-H:] if history else []
+    if not last:
+        return p
+    return max(p, sum(last) / len(last))
+
+
+def bond_penalty_fraction(t: float, s: float, slope: float, maximum: float) -> float:
+    """Bond penalty fraction: ``max(0, min(maximum, slope*(1 - t/s)))`` if ``t < s``, else 0."""
+    if not t < s:
+        return 0.0
+    return max(0.0, min(maximum, slope * (1.0 - t / s)))
+
+
+def distribute_fees(accounts: list[float], penalties: list[float],
+                    committed: list[bool]) -> tuple[list[float], list[float], float]:
+    """SLA payout: ``(payout, bonus, to_insurance_pool)`` over the LPs committed in the epoch.
+
+    All of them with ``P == 1``: every account goes to the insurance pool.  Else
+    ``payout_l = (1 - P_l)*account_l``, ``B = sum(P*account)``,
+    ``b_l = (1 - P_l)*account_l/sum(account)``, ``bonus_l = B*b_l/sum(b)`` (0 if
+    ``sum(account) == 0`` or ``sum(b) == 0``, and then ``B`` goes to the insurance pool).
+    """
+    n = len(accounts)
+    payout, bonus = [0.0] * n, [0.0] * n
+    members = [l for l in range(n) if committed[l]]
+    if all(penalties[l] == 1.0 for l in members):
+        return payout, bonus, sum(accounts)
+    for l in members:
+        payout[l] = (1.0 - penalties[l]) * accounts[l]
+    total_penalised = sum(penalties[l] * accounts[l] for l in members)
+    total_account = sum(accounts[l] for l in members)
+    if total_account == 0:
+        return payout, bonus, total_penalised
+    b = {l: (1.0 - penalties[l]) * accounts[l] / total_account for l in members}
+    total_b = sum(b.values())
+    if total_b == 0:
+        return payout, bonus, total_penalised
+    for l in members:
+        bonus[l] = total_penalised * b[l] / total_b
+    return payout, bonus, 0.0
+
+
+@dataclass
+class EpochSettlement:
+    """What ``settle_epoch`` decides for each LP (and the fees the insurance pool gets)."""
+
+    raw_penalty: list[float]
+    penalty: list[float]
+    payout: list[float]
+    bonus: list[float]
+    bond_penalty: list[float]
+    forfeited_fees: float
+
+
+def settle_epoch(accounts: list[float], stakes: list[float], committed: list[bool],
+                 t: list[float], histories: list[list[float]], s: float, c: float, H: int,
+                 slope: float, maximum: float) -> EpochSettlement:
+    """SLA step 5 for every LP (``histories``: each LP's earlier raw penalties, not changed).
+
+    Committed LPs get ``p = fee_penalty(t, s, c)``, ``P = hysteresis_penalty(p, history, H)``
+    and a bond penalty ``bond_penalty_fraction(t, s, slope, maximum)*stake``; then the fee
+    accounts are paid out by ``distribute_fees``.  LPs not committed get 0 everywhere.
+    """
+    n = len(accounts)
+    raw, penalty, bond = [0.0] * n, [0.0] * n, [0.0] * n
+    for l in range(n):
+        if committed[l]:
+            raw[l] = fee_penalty(t[l], s, c)
+            penalty[l] = hysteresis_penalty(raw[l], histories[l], H)
+            bond[l] = bond_penalty_fraction(t[l], s, slope, maximum) * stakes[l]
+    payout, bonus, forfeited = distribute_fees(accounts, penalty, committed)
+    return EpochSettlement(raw_penalty=raw, penalty=penalty, payout=payout, bonus=bonus,
+                           bond_penalty=bond, forfeited_fees=forfeited)
+
+
+def behaviour_per_epoch(lp: dict, num_epochs: int) -> list[float]:
+    """An LP's ``time_on_book`` input as one value per epoch (default 1)."""
+    value = lp.get("time_on_book", 1.0)
+    if isinstance(value, int | float):
+        values = [float(value)] * num_epochs
+    else:
+        values = [float(x) for x in value]
+        if len(values) != num_epochs:
+            raise ValueError(f"lp {lp.get('name')!r}: time_on_book must have one value per "
+                             f"epoch ({num_epochs})")
+    if not all(0.0 <= x <= 1.0 for x in values):
+        raise ValueError(f"lp {lp.get('name')!r}: time_on_book must lie in [0, 1]")
+    return values
+
+
+# --------------------------------------------------------------------------------------
 # The whole scenario
 # --------------------------------------------------------------------------------------
 PER_DAY_OUTPUTS = ("valuation", "target_stake", "total_stake", "fee_rate", "fees_collected",
@@ -382,25 +893,58 @@ PER_DAY_OUTPUTS = ("valuation", "target_stake", "total_stake", "fee_rate", "fees
 PER_LP_OUTPUTS = ("stake", "fee_bid", "equity", "equity_share", "stake_share", "fee_revenue",
                   "lp_annualised_return", "obligation", "margin_buy", "margin_sell", "margin",
                   "supplied_liquidity")
+#: SLA outputs per day (``insurance_pool``: running balance after the day).
+SLA_PER_DAY_OUTPUTS = ("insurance_pool",)
+#: SLA outputs per day and LP (``fee_account``: the fee account's balance after the day).
+SLA_PER_LP_OUTPUTS = ("fee_accrued", "fee_account", "liquidity_score", "meets_commitment")
+#: Outputs per epoch and LP, lists indexed ``[epoch][lp]``.
+PER_EPOCH_OUTPUTS = ("time_on_book", "sla_fee_penalty", "fee_payout", "sla_bonus",
+                     "bond_penalty", "early_exit_penalty")
+
+_RULE_VALUES = {
+    "share_rule": SHARE_RULES, "fee_rule": FEE_RULES, "margin_rule": MARGIN_RULES,
+    "risk_factor": RISK_FACTORS, "target_price": TARGET_PRICES, "margin_orders": MARGIN_ORDERS,
+    "volume_rule": VOLUME_RULES, "low_probability": LOW_PROBABILITIES,
+    "liquidity_score": LIQUIDITY_SCORES, "exit_rule": EXIT_RULES,
+}
+
+
+def resolve_scenario(scenario: dict) -> dict:
+    """The scenario with every optional key: defaults, then the preset's keys, then the
+    scenario's own keys (explicit keys win over the preset)."""
+    preset = scenario.get("preset", "tools")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}")
+    resolved = {**OTHER_DEFAULTS, **RULE_DEFAULTS, **SLA_DEFAULTS, **PRESETS[preset]}
+    resolved.update(scenario)
+    resolved["preset"] = preset
+    return resolved
 
 
 def _check_scenario(scenario: dict) -> int:
+    """Input errors of a resolved scenario; returns the number of days."""
     num_days = len(scenario["mark_price"])
     if num_days < 1:
         raise ValueError("the path must have at least one day")
     for key in ("traded_volume", "open_interest"):
         if len(scenario[key]) != num_days:
             raise ValueError(f"{key} must have {num_days} days")
-    if scenario["share_rule"] not in SHARE_RULES:
-        raise ValueError(f"unknown share_rule {scenario['share_rule']!r}")
-    if scenario["fee_rule"] not in FEE_RULES:
-        raise ValueError(f"unknown fee_rule {scenario['fee_rule']!r}")
-    if scenario["margin_rule"] not in MARGIN_RULES:
-        raise ValueError(f"unknown margin_rule {scenario['margin_rule']!r}")
-    for key, values in (("risk_factor", RISK_FACTORS), ("target_price", TARGET_PRICES),
-                        ("margin_orders", MARGIN_ORDERS)):
-        if scenario.get(key, values[0]) not in values:
+    for key, values in _RULE_VALUES.items():
+        if scenario[key] not in values:
             raise ValueError(f"unknown {key} {scenario[key]!r}")
+    if not 0.0 < scenario["min_probability"] < 0.5:
+        raise ValueError("min_probability must lie in (0, 0.5)")
+    for key in ("els_fee_fraction", "commitment_min_time_fraction", "competition_factor",
+                "bond_penalty_max", "early_exit_penalty"):
+        if not 0.0 <= scenario[key] <= 1.0:
+            raise ValueError(f"{key} must lie in [0, 1]")
+    for key in ("price_range", "bond_penalty_slope"):
+        if not scenario[key] >= 0.0:
+            raise ValueError(f"{key} must be >= 0")
+    for key in ("performance_hysteresis_epochs", "epoch_days"):
+        value = scenario[key]
+        if int(value) != value or value < 1:
+            raise ValueError(f"{key} must be an integer >= 1")
     if scenario["fee_rule"] == "given" and len(scenario["fee_rate"]) != num_days:
         raise ValueError(f"fee_rate must have {num_days} days")
     num_ticks, tick_size = scenario["num_ticks"], scenario["tick_size"]
@@ -417,64 +961,170 @@ def _check_scenario(scenario: dict) -> int:
     return num_days
 
 
-def simulate(scenario: dict) -> dict:
-    """Run one scenario through the ten daily steps of MECHANISM.md.
+@dataclass
+class LpBook:
+    """One active LP's book of the day: both sides and what step 9 and the SLA read off it."""
 
-    Returns ``rf_long``, ``rf_short``, per-day lists (``valuation`` ... ``under_supplied``)
-    and per-day-per-LP lists of lists indexed ``[d][l]`` (``stake`` ... ``supplied_liquidity``).
+    obligation: float
+    buy: SideBook
+    sell: SideBook
+    margin: float
+    supplied_liquidity: float
+    liquidity_score: float
+    meets_commitment: bool
+
+
+def lp_book(lp: dict, stake: float, mid: float, k: float, rf_long: float, rf_short: float,
+            sides: dict, rules: dict) -> LpBook:
+    """Step 9 (and the liquidity score, the commitment test) for one active LP.
+
+    ``sides[side] = (levels, probs, clip_at)``; ``rules``: ``margin_rule``, ``margin_orders``,
+    ``volume_rule``, ``low_probability``, ``min_probability``, ``liquidity_score``,
+    ``price_range``, ``sla_on``.
     """
-    num_days = _check_scenario(scenario)
-    mark_price = scenario["mark_price"]
-    traded_volume = scenario["traded_volume"]
-    open_interest = scenario["open_interest"]
-    v, k, c2 = scenario["v"], scenario["k"], scenario["c2"]
-    stake_target_period = scenario["stake_target_period"]
-    valuation_period = scenario["valuation_period"]
-    mu, sigma, tau = scenario["mu"], scenario["sigma"], scenario["tau"]
-    tick_size, num_ticks = scenario["tick_size"], scenario["num_ticks"]
-    share_rule, fee_rule = scenario["share_rule"], scenario["fee_rule"]
-    margin_rule = scenario["margin_rule"]
-    risk_factor = scenario.get("risk_factor", "short")
-    target_price = scenario.get("target_price", "window")
-    margin_orders = scenario.get("margin_orders", "pegged")
-    steepness, midpoint = scenario["steepness"], scenario["midpoint"]
-    days_per_year = scenario["days_per_year"]
-    given_fee_rates = scenario.get("fee_rate")
-    lps = scenario["lps"]
+    obligation = k * stake
+    book = {}
+    for side, rf in (("buy", rf_long), ("sell", rf_short)):
+        levels, probs, clip_at = sides[side]
+        book[side] = side_book(obligation, lp[f"limit_orders_{side}"], lp[f"fractions_{side}"],
+                               levels, probs, rf, mid, rules["margin_orders"],
+                               volume_rule=rules["volume_rule"],
+                               low_probability=rules["low_probability"],
+                               min_probability=rules["min_probability"], clip_at=clip_at)
+    buy, sell = book["buy"], book["sell"]
+    margin = max(buy.margin, sell.margin) if rules["margin_rule"] == "max" \
+        else buy.margin + sell.margin
+    score = 0.0
+    if rules["liquidity_score"] == "probability":
+        score = min(liquidity_score_side(side_order_list(b), mid, rules["price_range"],
+                                         rules["min_probability"]) for b in (buy, sell))
+    meets = rules["sla_on"] and meets_commitment(buy, sell, obligation, mid,
+                                                 rules["price_range"])
+    return LpBook(obligation=obligation, buy=buy, sell=sell, margin=margin,
+                  supplied_liquidity=min(buy.liquidity, sell.liquidity),
+                  liquidity_score=score, meets_commitment=meets)
 
-    rf_long, rf_short = risk_factors(mu, sigma, tau, scenario["lambd"])
+
+def _column(books: list[LpBook | None], attribute: str, inactive=0.0) -> list:
+    """An ``LpBook`` attribute per LP (``inactive`` for LPs with no book)."""
+    return [inactive if b is None else getattr(b, attribute) for b in books]
+
+
+def simulate(scenario: dict) -> dict:
+    """Run one scenario through the daily steps of MECHANISM.md, its rules and its SLA.
+
+    Returns ``rf_long``, ``rf_short``; per-day lists (``valuation`` ... ``under_supplied``,
+    ``insurance_pool``); per-day-per-LP lists of lists indexed ``[d][l]`` (``stake`` ...
+    ``supplied_liquidity``, ``fee_accrued``, ``fee_account``, ``liquidity_score``,
+    ``meets_commitment``); per-epoch-per-LP lists of lists indexed ``[epoch][lp]``
+    (``time_on_book``, ``sla_fee_penalty``, ``fee_payout``, ``sla_bonus``, ``bond_penalty``,
+    ``early_exit_penalty``) and ``epoch_first_day``, ``epoch_last_day``.
+    """
+    sc = resolve_scenario(scenario)
+    num_days = _check_scenario(sc)
+    mark_price = sc["mark_price"]
+    traded_volume = sc["traded_volume"]
+    open_interest = sc["open_interest"]
+    v, k, c2 = sc["v"], sc["k"], sc["c2"]
+    stake_target_period = sc["stake_target_period"]
+    valuation_period = sc["valuation_period"]
+    mu, sigma, tau = sc["mu"], sc["sigma"], sc["tau"]
+    tick_size, num_ticks = sc["tick_size"], sc["num_ticks"]
+    share_rule, fee_rule = sc["share_rule"], sc["fee_rule"]
+    steepness, midpoint = sc["steepness"], sc["midpoint"]
+    days_per_year = sc["days_per_year"]
+    given_fee_rates = sc.get("fee_rate")
+    exit_rule = sc["exit_rule"]
+    min_probability = sc["min_probability"]
+    s = sc["commitment_min_time_fraction"]
+    lps = sc["lps"]
+    num_lps = len(lps)
+
+    sla_on = s > 0
+    deferred = sla_on or exit_rule == "penalty"
+    epoch_days = int(sc["epoch_days"])
+    epoch_bounds = epochs(num_days, epoch_days)
+    num_epochs = len(epoch_bounds)
+    behaviour = [behaviour_per_epoch(lp, num_epochs) for lp in lps]
+    book_rules = {key: sc[key] for key in ("margin_rule", "margin_orders", "volume_rule",
+                                           "low_probability", "min_probability",
+                                           "liquidity_score", "price_range")}
+    book_rules["sla_on"] = sla_on
+
+    rf_long, rf_short = risk_factors(mu, sigma, tau, sc["lambd"])
     schedule = commitment_schedule(lps, num_days)
     providers = [LiquidityProvider() for _ in lps]
     average_volumes: list[float] = []  # A(0), A(1), ... of the virtual_stake rule
+    pending: list[Request | None] = [None] * num_lps  # deferred requests
+    accounts = [0.0] * num_lps  # SLA fee accounts
+    histories: list[list[float]] = [[] for _ in lps]  # raw SLA fee penalties
+    insurance_pool = 0.0
+    epoch_rate = 0.0
+    committed, days_met = [False] * num_lps, [0] * num_lps
 
-    out: dict = {"rf_long": rf_long, "rf_short": rf_short}
-    for name in PER_DAY_OUTPUTS + PER_LP_OUTPUTS:
+    out: dict = {"rf_long": rf_long, "rf_short": rf_short,
+                 "epoch_first_day": [first for first, _ in epoch_bounds],
+                 "epoch_last_day": [last for _, last in epoch_bounds]}
+    for name in PER_DAY_OUTPUTS + PER_LP_OUTPUTS + SLA_PER_DAY_OUTPUTS + SLA_PER_LP_OUTPUTS:
         out[name] = []
+    for name in PER_EPOCH_OUTPUTS:
+        out[name] = [[0.0] * num_lps for _ in range(num_epochs)]
 
     for d in range(num_days):
         period = d // valuation_period
+        epoch = d // epoch_days
+        first_day, last_day = epoch_bounds[epoch]
+        if d == first_day:
+            committed, days_met = [False] * num_lps, [0] * num_lps
 
         # Step 1: valuation proxy.
         proxy = valuation_proxy(traded_volume, d, valuation_period)
 
+        # Step 4 (needed by the exit rules before step 2): target stake.
+        target = target_stake(open_interest, d, stake_target_period, c2, v, rf_short,
+                              rf_long=rf_long, risk_factor=sc["risk_factor"],
+                              mark_price=mark_price, target_price=sc["target_price"])
+
         # Step 2: commitment events of day d.
         valuation_pre = max(proxy, sum(p.stake for p in providers))
-        for event in schedule.get(d, []):
-            apply_commitment_event(providers[event.lp], event, valuation_pre,
-                                   in_period_zero=(period == 0))
+        events = schedule.get(d, [])
+        if not deferred:
+            for event in events:
+                provider = providers[event.lp]
+                if (exit_rule == "reject_below_target" and event.stake < provider.stake
+                        and reject_decrease(providers, event.lp, event.stake, target)):
+                    continue
+                apply_commitment_event(provider, event, valuation_pre)
+        elif d == first_day:
+            requests = {l: r for l, r in enumerate(pending) if r is not None}
+            pending = [None] * num_lps
+            for event in events:
+                requests[event.lp] = merge_request(requests.get(event.lp), event)
+            penalties = apply_batch(providers, requests, valuation_pre, target, exit_rule,
+                                    sc["early_exit_penalty"], d)
+            for l, penalty in enumerate(penalties):
+                out["early_exit_penalty"][epoch][l] += penalty
+                insurance_pool += penalty
+        else:
+            for event in events:
+                provider = providers[event.lp]
+                if sla_on or event.stake < provider.stake:
+                    pending[event.lp] = merge_request(pending[event.lp], event)
+                else:  # exit_rule "penalty", SLA off: increases and bid changes at once
+                    apply_commitment_event(provider, event, valuation_pre)
+                    pending[event.lp] = None
 
         # Step 3: total stake and valuation.
         total_stake = sum(p.stake for p in providers)
         valuation = max(proxy, total_stake)
 
-        # Step 4: target stake.
-        target = target_stake(open_interest, d, stake_target_period, c2, v, rf_short,
-                              rf_long=rf_long, risk_factor=risk_factor, mark_price=mark_price,
-                              target_price=target_price)
-
-        # Step 5: fee rate.
-        rate = fee_rate(fee_rule, providers, target,
-                        given_fee_rates[d] if fee_rule == "given" else None)
+        # Step 5: fee rate (under the SLA, fixed for the epoch on its first day).
+        if sla_on and d != first_day:
+            rate = epoch_rate
+        else:
+            rate = fee_rate(fee_rule, providers, target,
+                            given_fee_rates[d] if fee_rule == "given" else None)
+            epoch_rate = rate
 
         # Step 6: fees collected.
         fees_collected = traded_volume[d] * rate
@@ -488,35 +1138,63 @@ def simulate(scenario: dict) -> dict:
         equity_share = shares(equity)
         stake_share = shares([p.stake for p in providers])
 
-        # Step 8: fee revenue and annualised returns.
-        fee_revenue = [fees_collected * s for s in equity_share]
+        # Step 9: orders, margin, liquidity score, commitment test.
+        mid = mark_price[d]
+        sides = {}
+        for side in ("buy", "sell"):
+            levels, probs = book_side(mid, tick_size, num_ticks, side, mu, sigma, tau)
+            clip_at = clip_price(mid, side, mu, sigma, tau, min_probability) \
+                if sc["low_probability"] == "clip" else None
+            sides[side] = (levels, probs, clip_at)
+        books = [lp_book(lp, p.stake, mid, k, rf_long, rf_short, sides, book_rules)
+                 if p.active else None for p, lp in zip(providers, lps, strict=True)]
+
+        score = _column(books, "liquidity_score")
+        meets = _column(books, "meets_commitment", False)
+
+        # Step 8 and the SLA's accrual: fee revenue (or fee accounts) by the split weights.
+        weights = fee_weights(equity_share, score, sc["els_fee_fraction"],
+                              sc["liquidity_score"])
+        if sla_on:
+            fee_accrued = [fees_collected * w for w in weights]
+            accounts = [a + x for a, x in zip(accounts, fee_accrued, strict=True)]
+            fee_revenue = [0.0] * num_lps
+        else:
+            fee_accrued = [0.0] * num_lps
+            fee_revenue = [fees_collected * w for w in weights]
+        for l, p in enumerate(providers):
+            if p.active:
+                committed[l] = True
+                days_met[l] += bool(meets[l])
+
+        # SLA step 5: the end of an epoch.
+        bonds = [0.0] * num_lps
+        if sla_on and d == last_day:
+            days = last_day - first_day + 1
+            t = [time_on_book(behaviour[l][epoch], days_met[l], days) if committed[l] else 0.0
+                 for l in range(num_lps)]
+            settled = settle_epoch(accounts, [p.stake for p in providers], committed, t,
+                                   histories, s, sc["competition_factor"],
+                                   int(sc["performance_hysteresis_epochs"]),
+                                   sc["bond_penalty_slope"], sc["bond_penalty_max"])
+            for l in range(num_lps):
+                if committed[l]:
+                    histories[l].append(settled.raw_penalty[l])
+            bonds = settled.bond_penalty
+            fee_revenue = [a + b for a, b in zip(settled.payout, settled.bonus, strict=True)]
+            insurance_pool += settled.forfeited_fees + sum(bonds)
+            accounts = [0.0] * num_lps
+            row = {"time_on_book": t, "sla_fee_penalty": settled.penalty,
+                   "fee_payout": settled.payout, "sla_bonus": settled.bonus,
+                   "bond_penalty": bonds}
+            for name, values in row.items():
+                out[name][epoch] = list(values)
+
         lp_return = [annualised(rev, p.stake) for rev, p in zip(fee_revenue, providers,
                                                                 strict=True)]
 
-        # Step 9: orders and margin.
-        mid = mark_price[d]
-        buy_levels, buy_probs = book_side(mid, tick_size, num_ticks, "buy", mu, sigma, tau)
-        sell_levels, sell_probs = book_side(mid, tick_size, num_ticks, "sell", mu, sigma, tau)
-        obligation, margin_buy, margin_sell, margin, supplied = [], [], [], [], []
-        for p, lp in zip(providers, lps, strict=True):
-            if not p.active:
-                for column in (obligation, margin_buy, margin_sell, margin, supplied):
-                    column.append(0.0)
-                continue
-            lp_obligation = k * p.stake
-            m_buy, liq_buy = side_orders(lp_obligation, lp["limit_orders_buy"],
-                                         lp["fractions_buy"], buy_levels, buy_probs,
-                                         rf_long, mid, margin_orders)
-            m_sell, liq_sell = side_orders(lp_obligation, lp["limit_orders_sell"],
-                                           lp["fractions_sell"], sell_levels, sell_probs,
-                                           rf_short, mid, margin_orders)
-            obligation.append(lp_obligation)
-            margin_buy.append(m_buy)
-            margin_sell.append(m_sell)
-            margin.append(max(m_buy, m_sell) if margin_rule == "max" else m_buy + m_sell)
-            supplied.append(min(liq_buy, liq_sell))
-
         # Step 10: totals and supply.
+        margin = _column(books, "margin")
         total_margin = sum(margin)
         if target == 0:
             supply_ratio = 1.0 if total_stake == 0 else math.inf
@@ -541,11 +1219,16 @@ def simulate(scenario: dict) -> dict:
             "stake_share": stake_share,
             "fee_revenue": fee_revenue,
             "lp_annualised_return": lp_return,
-            "obligation": obligation,
-            "margin_buy": margin_buy,
-            "margin_sell": margin_sell,
+            "obligation": _column(books, "obligation"),
+            "margin_buy": [0.0 if b is None else b.buy.margin for b in books],
+            "margin_sell": [0.0 if b is None else b.sell.margin for b in books],
             "margin": margin,
-            "supplied_liquidity": supplied,
+            "supplied_liquidity": _column(books, "supplied_liquidity"),
+            "insurance_pool": insurance_pool,
+            "fee_accrued": fee_accrued,
+            "fee_account": list(accounts),
+            "liquidity_score": score,
+            "meets_commitment": meets,
         }
         for name, value in day_values.items():
             out[name].append(value)
@@ -555,6 +1238,11 @@ def simulate(scenario: dict) -> dict:
             period_volume = sum(traded_volume[d + 1 - valuation_period:d + 1])
             average_volumes.append(next_average_volume(average_volumes, period_volume))
             end_of_period_virtual_stake(providers, period, average_volumes)
+
+        # SLA bond slashes: visible from the next day (a decrease for the share rules).
+        for provider, bond in zip(providers, bonds, strict=True):
+            if bond > 0:
+                scale_down(provider, provider.stake - bond)
 
     return out
 
@@ -646,16 +1334,57 @@ def _random_shape(rng: random.Random, num_ticks: int, order_scale: float) -> dic
     return shape
 
 
+_SHARE_RULES_BEFORE_ENTRY_VALUATION = SHARE_RULES[:4]
+
+
+def _random_sla(rng: random.Random, num_days: int, num_lps: int) -> tuple[dict, list]:
+    """The SLA keys (the SLA on in about half the scenarios) and each LP's time_on_book."""
+    sla_on = rng.random() < 0.5
+    s = (1.0 if rng.random() < 0.15 else rng.uniform(0.01, 1.0)) if sla_on else 0.0
+    keys = {
+        "commitment_min_time_fraction": s,
+        "competition_factor": rng.choice([0.0, 1.0, rng.uniform(0.0, 1.0),
+                                          rng.uniform(0.0, 1.0)]),
+        "performance_hysteresis_epochs": rng.randint(1, 5),
+        "epoch_days": rng.randint(1, 10),
+        "price_range": _log_uniform(rng, 0.001, 0.2),
+        "bond_penalty_slope": rng.uniform(0.0, 1.0),
+        "bond_penalty_max": rng.choice([1.0, rng.uniform(0.0, 1.0), rng.uniform(0.0, 1.0)]),
+        "early_exit_penalty": rng.uniform(0.0, 1.0),
+    }
+    num_epochs = len(epochs(num_days, keys["epoch_days"]))
+
+    def value() -> float:
+        return rng.choice([0.0, 1.0, 1.0, rng.uniform(0.0, 1.0)])
+
+    time_on_book = []
+    for _ in range(num_lps):
+        kind = rng.random()
+        if kind < 0.4:
+            time_on_book.append(1.0)
+        elif kind < 0.6:
+            time_on_book.append(value())
+        else:
+            time_on_book.append([value() for _ in range(num_epochs)])
+    return keys, time_on_book
+
+
 def random_scenario(rng: random.Random, rules: dict | None = None, *,
                     fractional: bool = False) -> dict:
     """Draw a random valid scenario.
 
-    ``rules`` may force ``share_rule``, ``fee_rule``, ``margin_rule``, ``risk_factor``,
-    ``target_price`` and ``margin_orders`` (and any other scenario key, which simply overrides
-    the drawn value); the others are drawn at random.  The last three are drawn after
-    everything else, and then, in about 30% of scenarios, a strongly negative drift ``mu`` that
-    makes ``rf_long > rf_short > 0`` (where ``risk_factor="max"`` matters): every other value
-    is what the same ``rng`` gave before these keys existed.
+    ``rules`` may force any rule key (``share_rule``, ``fee_rule``, ``margin_rule``,
+    ``risk_factor``, ``target_price``, ``margin_orders``, ``volume_rule``,
+    ``low_probability``, ``min_probability``, ``liquidity_score``, ``els_fee_fraction``,
+    ``exit_rule``), SLA key or any other scenario key, which simply overrides the drawn value;
+    with ``preset`` in ``rules``, the keys that preset sets are not drawn (unless ``rules``
+    gives them too), so the preset applies.  The others are drawn at random.
+    ``risk_factor``, ``target_price`` and ``margin_orders`` are drawn after everything else,
+    and then, in about 30% of scenarios, a strongly negative drift ``mu`` that makes
+    ``rf_long > rf_short > 0`` (where ``risk_factor="max"`` matters); after that the newer
+    rule keys (``share_rule`` becomes ``"entry_valuation"`` in about 20% of scenarios), the SLA
+    keys (the SLA on in about half the scenarios) and each LP's ``time_on_book``: every other
+    value is what the same ``rng`` gave before those keys existed.
     With ``fractional=True`` most commitment days are fractional.
     """
     rules = dict(rules or {})
@@ -718,7 +1447,7 @@ def random_scenario(rng: random.Random, rules: dict | None = None, *,
         "lambd": lambd,
         "tick_size": tick_size,
         "num_ticks": num_ticks,
-        "share_rule": rng.choice(SHARE_RULES),
+        "share_rule": rng.choice(_SHARE_RULES_BEFORE_ENTRY_VALUATION),
         "fee_rule": rng.choice(FEE_RULES),
         "margin_rule": rng.choice(MARGIN_RULES),
         "steepness": rng.uniform(1.0, 12.0),
@@ -732,5 +1461,35 @@ def random_scenario(rng: random.Random, rules: dict | None = None, *,
     scenario["margin_orders"] = rng.choice(MARGIN_ORDERS)
     if rng.random() < 0.3:
         scenario["mu"] = _drift_with_long_risk_larger(rng, sigma, tau, lambd)
+    if rng.random() < 0.2:  # the fifth share rule, drawn last to keep the earlier draws
+        scenario["share_rule"] = "entry_valuation"
+    scenario["volume_rule"] = rng.choice(VOLUME_RULES)
+    scenario["low_probability"] = rng.choice(LOW_PROBABILITIES)
+    kind = rng.random()
+    if kind < 0.3:
+        scenario["min_probability"] = DEFAULT_MIN_PROBABILITY
+    elif kind < 0.5:
+        scenario["min_probability"] = 1e-8
+    else:  # large enough that levels get dropped or clipped
+        scenario["min_probability"] = _log_uniform(rng, 1e-4, 0.2)
+    scenario["liquidity_score"] = rng.choice(LIQUIDITY_SCORES)
+    scenario["els_fee_fraction"] = 1.0 if rng.random() < 0.5 \
+        else rng.choice([0.0, rng.uniform(0.0, 1.0)])
+    scenario["exit_rule"] = rng.choice(EXIT_RULES)
+    sla, time_on_book = _random_sla(rng, num_days, num_lps)
+    scenario.update(sla)
+    for lp, value in zip(lps, time_on_book, strict=True):
+        lp["time_on_book"] = value
+
+    if "preset" in rules:
+        for key in PRESETS[rules["preset"]]:
+            if key not in rules:
+                del scenario[key]
     scenario.update(rules)
+    # a per-epoch time_on_book follows the final epochs (rules may change epoch_days)
+    num_epochs = len(epochs(len(scenario["mark_price"]), scenario.get("epoch_days", 1)))
+    for lp in scenario["lps"]:
+        values = lp.get("time_on_book")
+        if isinstance(values, list) and values and len(values) != num_epochs:
+            lp["time_on_book"] = [values[j % len(values)] for j in range(num_epochs)]
     return scenario

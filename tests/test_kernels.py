@@ -10,15 +10,18 @@ from conftest import assert_close, scenario_config
 from reference_model import FEE_RULES, MARGIN_RULES, SHARE_RULES, random_scenario, simulate
 
 import sweep
-from sweep.variables import PER_DAY, PER_LP_DAY
+from sweep.variables import PER_DAY, PER_EPOCH, PER_LP_DAY
 
 
 def compare(ds, expected: dict) -> None:
-    """Every per-day and per-LP output of a one-scenario result against the model."""
+    """Every per-day, per-LP and per-epoch output of a one-scenario result against the model."""
     for name in PER_DAY:
         assert_close(ds[name].values, expected[name], name)
-    for name in PER_LP_DAY:
-        assert_close(ds[name].values, np.asarray(expected[name]).reshape(ds[name].shape), name)
+    for name in (*PER_LP_DAY, *PER_EPOCH):
+        values = np.asarray(expected[name], dtype=float)
+        assert_close(ds[name].values, values.reshape(ds[name].shape), name)
+    np.testing.assert_array_equal(ds["epoch_first_day"].values, expected["epoch_first_day"])
+    np.testing.assert_array_equal(ds["epoch_last_day"].values, expected["epoch_last_day"])
     assert_close(ds["rf_long"].values, expected["rf_long"], "rf_long")
     assert_close(ds["rf_short"].values, expected["rf_short"], "rf_short")
 

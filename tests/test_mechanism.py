@@ -64,10 +64,12 @@ def test_marginal_fee_when_cumulative_stake_equals_target():
     assert ds.fee_rate.item(0) == 0.0075
 
 
-def test_weighted_fee_rule_on_the_spec_example():
-    ds = sweep.run(spec_market([c2_for(123)], "weighted"), scheduler="synchronous")
-    expected = (120 * 0.005 + 20 * 0.0075) / 140  # the walk stops at B
-    assert ds.fee_rate.item(0) == pytest.approx(expected, rel=1e-12)
+@pytest.mark.parametrize("target", [0.0, 123.0, 1e9])
+def test_weighted_fee_rule_on_the_spec_example(target):
+    """MECHANISM.md: stakes 120, 20, 60 with bids 0.5%, 0.75%, 3.75% give 1.5% at any target."""
+    ds = sweep.run(spec_market([c2_for(target) if target else 1e-300], "weighted"),
+                   scheduler="synchronous")  # fmt: skip
+    assert ds.fee_rate.item(0) == pytest.approx(0.015, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", ["fee_constant_bid", "fee_stepped_bid"])
@@ -103,10 +105,10 @@ def test_margin_strategies_are_ordered_every_day():
 def test_virtual_stake_by_hand():
     """Three valuation periods of 2 days; volume per period 100, 200, 500.
 
-    A(0) = 100; A(1) = 100*1/2 + 200/2 = 150; A(2) = 150*2/3 + 500/3 = 266.67, r = 7/9.
-    LP A: 100 from day 0; LP B: 100 from day 2. At the end of periods 0 and 1 virtual = stake.
-    At the end of period 2 (day 5) both grow to (1 + 7/9) * 100 = 177.78; B then exits on day 6
-    (virtual 0) and A keeps 177.78, so A's share is 1 and on day 6 B's is 0.
+    A(0) = 100; A(1) = 100*1/2 + 200/2 = 150, r = 1/2; A(2) = 150*2/3 + 500/3 = 266.67,
+    r = 7/9. LP A: 100 from day 0; LP B: 100 from day 2. At the end of period 0 (r = 0) virtual
+    stays at stake; at the end of period 1 (day 3) both grow to 150 (Vega's core, no reset); at
+    the end of period 2 (day 5) to 150 * 16/9; B then exits on day 6 (virtual 0).
     """
     volume = [50.0, 50.0, 100.0, 100.0, 250.0, 250.0, 250.0]
     config = {
@@ -130,10 +132,10 @@ def test_virtual_stake_by_hand():
     }
     ds = sweep.run(config, scheduler="synchronous")
     np.testing.assert_allclose(
-        ds.equity.sel(lp="A").values, [100, 100, 100, 100, 100, 100, 100 * 16 / 9], rtol=1e-12
+        ds.equity.sel(lp="A").values, [100, 100, 100, 100, 150, 150, 150 * 16 / 9], rtol=1e-12
     )
     np.testing.assert_allclose(
-        ds.equity.sel(lp="B").values, [0, 0, 100, 100, 100, 100, 0], rtol=1e-12
+        ds.equity.sel(lp="B").values, [0, 0, 100, 100, 150, 150, 0], rtol=1e-12
     )
     np.testing.assert_allclose(
         ds.equity_share.sel(lp="A").values, [1, 1, 0.5, 0.5, 0.5, 0.5, 1], rtol=1e-12
@@ -141,7 +143,7 @@ def test_virtual_stake_by_hand():
 
 
 def test_virtual_stake_grows_with_volume():
-    """Growth after period 1 lifts virtual stake above stake, and a later amendment adds delta."""
+    """Growth lifts virtual stake above stake, and a later amendment adds delta."""
     volume = [10.0] * 3 + [20.0] * 3 + [40.0] * 3 + [40.0] * 3
     config = {
         "name": "virtual",
@@ -157,8 +159,10 @@ def test_virtual_stake_grows_with_volume():
         ],
     }
     ds = sweep.run(config, scheduler="synchronous")
-    # T = 30, 60, 120: A(0)=30, A(1)=45, A(2)=70 -> r = 25/45 at the end of period 2 (day 8)
-    grown = 100 * (1 + 25 / 45)
+    # T = 30, 60, 120: A(0)=30, A(1)=45 -> r = 1/2 at the end of period 1 (day 5),
+    # A(2)=70 -> r = 25/45 at the end of period 2 (day 8)
+    assert ds.equity.sel(lp="A").values[6] == pytest.approx(150, rel=1e-12)
+    grown = 150 * (1 + 25 / 45)
     assert ds.equity.sel(lp="A").values[9] == pytest.approx(grown, rel=1e-12)
     assert ds.equity.sel(lp="A").values[10] == pytest.approx(grown + 50, rel=1e-12)
 

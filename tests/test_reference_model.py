@@ -18,9 +18,12 @@ from reference_model import (
     MARGIN_ORDERS,
     MARGIN_RULES,
     PER_DAY_OUTPUTS,
+    PER_EPOCH_OUTPUTS,
     PER_LP_OUTPUTS,
     RISK_FACTORS,
     SHARE_RULES,
+    SLA_PER_DAY_OUTPUTS,
+    SLA_PER_LP_OUTPUTS,
     TARGET_PRICES,
     random_scenario,
     risk_factors,
@@ -105,14 +108,14 @@ def test_spec_fee_example_marginal(target, expected):
     assert_close(out["fees_collected"][0], 1000.0 * expected)
 
 
-@pytest.mark.parametrize(("target", "expected"), [
-    (119.0, 0.005),                                                   # walked: A
-    (123.0, (120 * 0.005 + 20 * 0.0075) / 140),                       # walked: A, B
-    (240.0, (120 * 0.005 + 20 * 0.0075 + 60 * 0.0375) / 200),         # all
-])
-def test_spec_fee_example_weighted(target, expected):
+@pytest.mark.parametrize("target", [0.0, 119.0, 123.0, 140.0, 240.0])
+def test_spec_fee_example_weighted(target):
+    # MECHANISM.md: the stake-weighted mean of the bids of ALL active LPs, whatever the target:
+    # (120*0.5% + 20*0.75% + 60*3.75%)/200 = (0.6 + 0.15 + 2.25)/200 = 3/200 = 1.5%.
     out = simulate(spec_scenario(target, "weighted"))
-    assert_close(out["fee_rate"][0], expected)
+    assert_close(out["target_stake"][0] + 1.0, target + 1.0, 1e-12)
+    assert_close(out["fee_rate"][0], 0.015)
+    assert_close(out["fees_collected"][0], 1000.0 * 0.015)
 
 
 def test_marginal_fee_stops_where_cumulative_stake_equals_target():
@@ -129,12 +132,18 @@ def test_marginal_fee_ties_break_by_lp_index():
     lps = [{"name": "X", "commit": [{"day": 0, "stake": 10.0, "fee_bid": 0.002}]},
            {"name": "Y", "commit": [{"day": 0, "stake": 50.0, "fee_bid": 0.001}]},
            {"name": "Z", "commit": [{"day": 0, "stake": 50.0, "fee_bid": 0.001}]}]
-    scenario = base_scenario(1, lps, fee_rule="weighted")
+    scenario = base_scenario(1, lps)
     _, rf_short = risk_factors(0.0, 1.0, 1e-4, 0.01)
+    # Ladder (0.001, Y), (0.001, Z), (0.002, X): cumulative 50, 100, 110.
     scenario["open_interest"] = [40.0 / rf_short]  # target 40: reached at Y alone
     assert_close(simulate(scenario)["fee_rate"][0], 0.001)
     scenario["open_interest"] = [105.0 / rf_short]  # Y + Z = 100 < 105: X too
-    assert_close(simulate(scenario)["fee_rate"][0], (50 * 0.001 * 2 + 10 * 0.002) / 110)
+    assert_close(simulate(scenario)["fee_rate"][0], 0.002)
+    # "weighted" takes every active LP at both targets: (10*0.002 + 2*50*0.001)/110.
+    for target in (40.0, 105.0):
+        scenario["open_interest"] = [target / rf_short]
+        weighted = simulate(dict(scenario, fee_rule="weighted"))
+        assert_close(weighted["fee_rate"][0], 0.12 / 110)
 
 
 def test_no_active_lp_means_no_fee_and_given_fee_goes_to_nobody():
@@ -239,8 +248,8 @@ def test_valuation_proxy_scales_a_short_window():
 # --------------------------------------------------------------------------------------
 def test_virtual_stake_by_hand():
     # Periods of 2 days: T(0) = 20, T(1) = 40, T(2) = 60, T(3) = 20.
-    #   A(0) = 20
-    #   A(1) = 20*1/2 + 40/2 = 30
+    #   A(0) = 20                                     r = 0 (n = 0)
+    #   A(1) = 20*1/2 + 40/2 = 30      r = (30-20)/20 = 1/2
     #   A(2) = 30*2/3 + 60/3 = 40      r = (40-30)/30 = 1/3
     #   A(3) = 40*3/4 + 20/4 = 35      r = (35-40)/40 = -1/8
     volume = [10.0, 10.0, 20.0, 20.0, 30.0, 30.0, 10.0, 10.0, 5.0, 5.0]
@@ -254,32 +263,52 @@ def test_virtual_stake_by_hand():
     out = simulate(base_scenario(10, lps, traded_volume=volume, valuation_period=2,
                                  share_rule="virtual_stake"))
     expected = [
-        # period 0 (days 0, 1): virtual mirrors stake
+        # period 0 (days 0, 1): A enters with 100; end of period 0: r = 0, max(100, 100)
         [100.0, 0.0], [100.0, 0.0],
-        # period 1: B enters and adds 100; end of period 0 and 1 reset to stake anyway
+        # period 1: B enters and adds 100; end of period 1 (r = 1/2, no reset to stake):
+        # A max(100, 150) = 150, B max(100, 150) = 150
         [100.0, 100.0], [100.0, 100.0],
-        # period 2: A halves 100 -> 50, B adds 50 -> 150
-        [50.0, 150.0], [50.0, 150.0],
-        # end of period 2 (r = 1/3): A max(50, 4/3*50) = 200/3, B max(150, 200) = 200;
-        # day 7: A adds 30 -> 290/3
-        [200 / 3, 200.0], [290 / 3, 200.0],
-        # end of period 3 (r = -1/8): A max(80, 7/8*290/3 = 1015/12), B max(150, 175)
-        [1015 / 12, 175.0], [1015 / 12, 175.0],
+        # period 2: A halves 100 -> 50: 150*50/100 = 75; B adds 50: 150 + 50 = 200
+        [75.0, 200.0], [75.0, 200.0],
+        # end of period 2 (r = 1/3): A max(50, 4/3*75) = 100, B max(150, 4/3*200) = 800/3;
+        # day 7: A adds 30 -> 130
+        [100.0, 800 / 3], [130.0, 800 / 3],
+        # end of period 3 (r = -1/8): A max(80, 7/8*130) = 113.75, B max(150, 7/8*800/3)
+        # = 700/3
+        [113.75, 700 / 3], [113.75, 700 / 3],
     ]
     for d in range(10):
         assert out["equity"][d] == pytest.approx(expected[d], rel=1e-12, abs=0), d
-    # Period 4: A's share is (1015/12)/(1015/12 + 175) = 1015/3115.
-    assert out["equity_share"][9] == pytest.approx([1015 / 3115, 2100 / 3115], rel=1e-12)
+    # Period 4: A's share is (455/4)/(455/4 + 700/3) = 1365/4165 = 39/119.
+    assert out["equity_share"][9] == pytest.approx([39 / 119, 80 / 119], rel=1e-12)
 
 
-def test_virtual_stake_is_stake_when_an_average_volume_is_zero():
+def test_virtual_stake_mechanism_example():
+    # MECHANISM.md: two LPs of 25,000 each, T = 10000, 20020 per period: at the end of
+    # period 1, A(1) = 10000/2 + 20020/2 = 15010, r = 5010/10000 = 0.501, virtual
+    # 1.501*25000 = 37,525 each (from the next day on).
+    lps = [{"name": name, "commit": [{"day": 0, "stake": 25000.0, "fee_bid": 0.001}]}
+           for name in ("A", "B")]
+    out = simulate(base_scenario(3, lps, traded_volume=[10000.0, 20020.0, 5.0],
+                                 valuation_period=1, share_rule="virtual_stake"))
+    assert out["equity"][0] == [25000.0, 25000.0]
+    assert out["equity"][1] == [25000.0, 25000.0]  # end of period 0: r = 0
+    assert out["equity"][2] == pytest.approx([37525.0, 37525.0], rel=1e-12)
+    assert out["equity_share"][2] == [0.5, 0.5]
+    assert out["stake"][2] == [25000.0, 25000.0]
+
+
+def test_virtual_stake_waits_for_a_nonzero_average_volume():
     lps = [{"name": "A", "commit": [{"day": 0, "stake": 100.0, "fee_bid": 0.001},
-                                    {"day": 5, "stake": 50.0, "fee_bid": 0.001}]}]
-    volume = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 7.0, 7.0]  # A(0..2) = 0
-    out = simulate(base_scenario(8, lps, traded_volume=volume, valuation_period=2,
+                                    {"day": 1, "stake": 50.0, "fee_bid": 0.001}]}]
+    volume = [0.0, 0.0, 10.0, 30.0, 7.0]  # periods of one day
+    out = simulate(base_scenario(5, lps, traded_volume=volume, valuation_period=1,
                                  share_rule="virtual_stake"))
-    # End of period 2 (after day 5): A(1) = A(2) = 0 -> virtual = stake = 50.
-    assert [row[0] for row in out["equity"]] == [100.0] * 5 + [50.0] * 3
+    # A(0) = A(1) = 0: nothing changes (the decrease on day 1 scales 100 -> 50).
+    # A(2) = 0*2/3 + 10/3 = 10/3 > 0 but A(1) = 0: r = 0, virtual = max(50, 50).
+    # A(3) = 10/3*3/4 + 30/4 = 10: r = (10 - 10/3)/(10/3) = 2: virtual = max(50, 150) = 150.
+    assert [row[0] for row in out["equity"]] == pytest.approx([100.0, 50.0, 50.0, 50.0, 150.0],
+                                                              rel=1e-12)
 
 
 # --------------------------------------------------------------------------------------
@@ -565,9 +594,17 @@ def test_target_price_mark_by_hand(risk_factor):
 
 def test_unknown_rule_values_are_input_errors():
     lps = [{"name": "A", "commit": [{"day": 0, "stake": 10.0, "fee_bid": 0.001}]}]
-    for key in ("risk_factor", "target_price", "margin_orders"):
-        with pytest.raises(ValueError, match=key):
+    for key in ("share_rule", "fee_rule", "margin_rule", "risk_factor", "target_price",
+                "margin_orders", "volume_rule", "low_probability", "liquidity_score",
+                "exit_rule", "preset"):
+        with pytest.raises(ValueError, match=key if key != "preset" else "preset"):
             simulate(base_scenario(1, lps, **{key: "nonsense"}))
+    for key, value in (("min_probability", 0.0), ("min_probability", 0.5),
+                       ("els_fee_fraction", 1.5), ("commitment_min_time_fraction", -0.1),
+                       ("competition_factor", 2.0), ("epoch_days", 0),
+                       ("performance_hysteresis_epochs", 1.5), ("price_range", -0.01)):
+        with pytest.raises(ValueError, match=key):
+            simulate(base_scenario(1, lps, **{key: value}))
 
 
 def test_supply_ratio_edge_cases_and_input_errors():
@@ -679,27 +716,24 @@ def test_notebook_daily_and_cumulative_fee_revenue():
 # --------------------------------------------------------------------------------------
 # Invariants on random scenarios
 # --------------------------------------------------------------------------------------
-def walked_bids(stakes: list[float], bids: list[float], target: float) -> list[float]:
-    ladder = sorted((bids[l], l) for l in range(len(stakes)) if stakes[l] > 0)
-    walked, cumulative = [], 0.0
-    for bid, l in ladder:
-        walked.append(bid)
-        cumulative += stakes[l]
-        if cumulative >= target:
-            break
-    return walked
-
-
 def check_invariants(scenario: dict, out: dict) -> None:
     num_days, num_lps = len(scenario["mark_price"]), len(scenario["lps"])
+    sla_on = scenario.get("commitment_min_time_fraction", 0.0) > 0
+    epoch_days = scenario.get("epoch_days", 1)
     assert math.isfinite(out["rf_long"]) and math.isfinite(out["rf_short"])
-    for name in PER_DAY_OUTPUTS:
+    for name in PER_DAY_OUTPUTS + SLA_PER_DAY_OUTPUTS:
         assert len(out[name]) == num_days, name
         for value in out[name]:
             assert not math.isnan(value), name
             assert name == "supply_ratio" or math.isfinite(value), name
-    for name in PER_LP_OUTPUTS:
+    for name in PER_LP_OUTPUTS + SLA_PER_LP_OUTPUTS:
         assert len(out[name]) == num_days, name
+        for row in out[name]:
+            assert len(row) == num_lps, name
+            assert all(math.isfinite(value) for value in row), name
+    num_epochs = math.ceil(num_days / epoch_days)
+    for name in PER_EPOCH_OUTPUTS:
+        assert len(out[name]) == num_epochs, name
         for row in out[name]:
             assert len(row) == num_lps, name
             assert all(math.isfinite(value) for value in row), name
@@ -735,8 +769,9 @@ def check_invariants(scenario: dict, out: dict) -> None:
         if any(active):
             assert sum(out["equity_share"][d]) == pytest.approx(1.0, rel=1e-12)
             assert sum(out["stake_share"][d]) == pytest.approx(1.0, rel=1e-12)
-            assert sum(out["fee_revenue"][d]) == pytest.approx(out["fees_collected"][d],
-                                                               rel=1e-12, abs=1e-300)
+            # without the SLA the fees are paid out daily, with it they accrue in accounts
+            paid = out["fee_accrued"][d] if sla_on else out["fee_revenue"][d]
+            assert sum(paid) == pytest.approx(out["fees_collected"][d], rel=1e-12, abs=1e-300)
         else:
             assert out["equity_share"][d] == [0.0] * num_lps
             assert out["fee_revenue"][d] == [0.0] * num_lps
@@ -749,17 +784,25 @@ def check_invariants(scenario: dict, out: dict) -> None:
             today = scenario["c2"] * scenario["v"] * rf * scenario["open_interest"][d]
             assert out["target_stake"][d] >= today * (1 - 1e-12)
 
+        # Under the SLA the rate is fixed on the epoch's first day; stakes and bids only move
+        # at epoch starts (and bond slashes after an epoch's end), so today's active bids are
+        # the first day's.
         rate = out["fee_rate"][d]
+        rate_day = d - d % epoch_days if sla_on else d
         assert rate >= 0
+        active_bids = [b for b, a in zip(bids, active, strict=True) if a]
         if scenario["fee_rule"] == "given":
-            assert rate == scenario["fee_rate"][d]
+            assert rate == scenario["fee_rate"][rate_day]
         elif not any(active):
             assert rate == 0.0
         elif scenario["fee_rule"] == "marginal":
-            assert rate in [b for b, a in zip(bids, active, strict=True) if a]
-        else:
-            walked = walked_bids(stakes, bids, out["target_stake"][d])
-            assert min(walked) * (1 - 1e-12) <= rate <= max(walked) * (1 + 1e-12)
+            assert rate in active_bids
+        else:  # weighted: the stake-weighted mean of every active bid
+            assert min(active_bids) * (1 - 1e-12) <= rate <= max(active_bids) * (1 + 1e-12)
+            mean = sum(s * b for s, b in zip(stakes, bids, strict=True)) / sum(stakes)
+            assert rate == pytest.approx(mean, rel=1e-12, abs=1e-300)
+        if sla_on:
+            assert rate == out["fee_rate"][rate_day]
 
         if scenario["share_rule"] == "stake":
             assert out["equity_share"][d] == pytest.approx(out["stake_share"][d], rel=1e-15)
@@ -803,7 +846,9 @@ def test_new_rule_values_against_the_defaults_on_random_scenarios(seed):
     default on the same random scenario: only what follows from its step changes, and by the
     relation MECHANISM.md gives."""
     rng = random.Random(500 + seed)
-    defaults = {"risk_factor": "short", "target_price": "window", "margin_orders": "pegged"}
+    # exit_rule "free": under the other exit rules the stakes depend on the target stake
+    defaults = {"risk_factor": "short", "target_price": "window", "margin_orders": "pegged",
+                "exit_rule": "free"}
     scenario = random_scenario(rng, defaults)
     base = simulate(scenario)
     rf_long, rf_short = base["rf_long"], base["rf_short"]
@@ -856,7 +901,10 @@ def test_new_rule_values_against_the_defaults_on_random_scenarios(seed):
 @pytest.mark.parametrize("seed", range(20))
 def test_adding_stake_never_lowers_own_share_under_stake_rule(seed):
     rng = random.Random(1000 + seed)
-    scenario = random_scenario(rng, {"share_rule": "stake"})
+    # Commitments as given (exits free, no SLA): a rejected decrease or a bond slash would
+    # make the LP's stake depend on the others'.
+    scenario = random_scenario(rng, {"share_rule": "stake", "exit_rule": "free",
+                                     "commitment_min_time_fraction": 0.0})
     l = rng.randrange(len(scenario["lps"]))
     richer = dict(scenario, lps=[dict(lp) for lp in scenario["lps"]])
     richer["lps"][l]["commit"] = [dict(c, stake=c["stake"] * 1.5 + (c["stake"] > 0) * 10.0)

@@ -94,7 +94,7 @@ def test_float32_results_are_the_float64_ones_rounded(reduce, tmp_path):
     full = sweep.run(config, out=tmp_path / "f64.nc")
     config["sweep"]["dtype"] = "float32"
     half = sweep.run(config, out=tmp_path / "f32.nc")
-    outputs = (*sweep.variables.PER_DAY, *sweep.variables.PER_LP_DAY, "under_supplied_share")
+    outputs = (*sweep.variables.PER_DAY, *sweep.variables.PER_LP, "under_supplied_share")
     for name in full.data_vars:
         if name in outputs and full[name].dtype == np.float64:
             assert half[name].dtype == np.float32, name

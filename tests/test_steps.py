@@ -473,6 +473,7 @@ class EngineCommitments:
     def __init__(self, n_lp: int, n_events: int):
         size = max(n_events, 1)
         self.stake, self.bid, self.virtual = np.zeros(n_lp), np.zeros(n_lp), np.zeros(n_lp)
+        self.entry = np.ones(n_lp)  # average entry valuation (entry_valuation rule)
         self.tranche_lp = np.zeros(size, dtype=np.int64)
         self.tranche_entry, self.tranche_day = np.zeros(size), np.zeros(size)
         self.tranche_stake = np.zeros(size)
@@ -480,6 +481,9 @@ class EngineCommitments:
 
     def apply(self, event: dict) -> float:
         lp = event["lp"]
+        self.entry[lp] = shares.entry_valuation_update(
+            self.stake[lp], event["stake"], event["valuation_pre"], self.entry[lp]
+        )
         self.n_tranches = shares.open_or_scale_tranches(
             lp, self.stake[lp], event["stake"], event["valuation_pre"], event["day"],
             self.n_tranches, self.tranche_lp, self.tranche_entry, self.tranche_day,
@@ -520,7 +524,7 @@ def engine_split(case: dict) -> dict:
         code("share_rule", case["rule"]), case["d"], case["valuation"], state.stake,
         state.virtual, state.n_tranches, state.tranche_lp, state.tranche_entry,
         state.tranche_day, state.tranche_stake, case["steepness"], case["midpoint"],
-        case["days_per_year"], weight,
+        case["days_per_year"], state.entry, weight,
     )
     total = commitments.total_of(weight)
     return {"old_stake": old, "stake": state.stake, "fee_bid": state.bid,
@@ -576,7 +580,7 @@ def split_pair(rule: str) -> Pair:
                "tranche_stake": exact, "weight": relative, "share": relative}
     return Pair(
         f"commitments.apply_event + shares.open_or_scale_tranches + "
-        f"shares.split_weights[{rule}] + share_of",
+        f"shares.entry_valuation_update + shares.split_weights[{rule}] + share_of",
         f"apply_commitment_event + fee_split_weight({rule!r}) + shares",
         commitment_histories(rule), engine_split, reference_split, compare,
         edge_cases=edge_cases, id=f"split_weights-{rule}",
@@ -774,7 +778,7 @@ def engine_side_orders(case: dict) -> dict:
     book.pegged_shares(padded(case["fractions"], size), pegged_share)
     limit_liq = book.limit_liquidity(padded(case["limit"], size), tables["weighted"], n_ticks)
     pegged = np.full(size, np.nan)
-    total, liquidity = book.side_orders(case["obligation"], limit_liq, pegged_share,
+    total, liquidity = book.side_orders(case["obligation"], limit_liq, limit_liq, pegged_share,
                                         tables["inverse"], tables["weighted"], n_ticks, pegged)
     return {"pegged": pegged[:n_ticks], "pegged_total": total, "liquidity": liquidity,
             "margin": book.side_margin(case["rf"], case["mid"], total)}

@@ -210,18 +210,20 @@ def limit_liquidity(limit, weighted, num_ticks):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def side_orders(obligation, limit_liq, shares, inverse, weighted, num_ticks, pegged):
-    # pragma: no cover - compiled
+def side_orders(obligation, limit_liq, limit_supplied, shares, inverse, weighted, num_ticks,
+                pegged):  # pragma: no cover - compiled
     """One side's pegged volume: ``n_i = ceil(remaining * f_i/sum(f) * inverse_i)``,
     ``inverse_i = 1/(prob_i * p_i)`` under the old tools' rules (see :func:`side_table`).
 
-    ``remaining = max(obligation - limit_liq, 0)``. shares, inverse, weighted: (N,) tables of
-    the side; pegged: (N,), written. Returns ``(sum(n_i), liquidity)`` with ``liquidity =
-    limit_liq + sum(n_i * weighted_i)``, ``weighted_i = p_i * prob_i`` where the order sits.
+    ``remaining = max(obligation - limit_liq, 0)``, ``limit_liq`` the limit orders' part of the
+    obligation under the volume rule. shares, inverse, weighted: (N,) tables of the side;
+    pegged: (N,), written. Returns ``(sum(n_i), liquidity)`` with ``liquidity = limit_supplied +
+    sum(n_i * weighted_i)``: the probability-weighted liquidity, ``limit_supplied =
+    sum(limit_i * p_i * prob_i)`` and ``weighted_i = p_i * prob_i`` where the order sits.
     """
     remaining = max(obligation - limit_liq, 0.0)
     total = 0.0
-    liquidity = limit_liq
+    liquidity = limit_supplied
     for i in range(num_ticks):
         n = np.ceil(remaining * (shares[i] * inverse[i]))
         pegged[i] = n

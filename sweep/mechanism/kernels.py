@@ -22,6 +22,7 @@ from .book import (
     LIMIT_WEIGHT,
     PEG_WEIGHTED,
     TABLE_ROWS,
+    WEIGHTED,
     combined_margin,
     limit_liquidity,
     limit_volume,
@@ -50,6 +51,7 @@ from .rules import (
     SCORE_NONE,
     SHARE_ENTRY_VALUATION,
     SHARE_VIRTUAL,
+    VOLUME_PROBABILITY,
 )
 from .shares import (
     entry_valuation_update,
@@ -132,15 +134,18 @@ def _log_change(log, c, n, apply_day, day, lp, stake, slash):  # pragma: no cove
 
 
 @numba.njit(cache=True, nogil=True)
-def _apply_batch(c, d, j, rule, early_rate, target, now, bids, pending, pending_bid, log, n_log,
-                 early):  # pragma: no cover - compiled
+def _apply_batch(c, d, j, rule, early_rate, target, now, bids, pending, pending_bid,
+                 pending_day, log, n_log, early):  # pragma: no cover - compiled
     """An epoch start: the LPs' requests, increases first, then decreases under the exit rule.
-    Returns ``(entries logged, early-exit penalties paid)``."""
+    A request's tranche is dated on the epoch's first day, or on its event's own day if that
+    event falls due on it (``pending_day``, else NaN). Returns ``(entries logged, early-exit
+    penalties paid)``."""
     n_lp = now.shape[0]
     for l in range(n_lp):
         if pending[l] >= 0.0 and pending[l] >= now[l]:
             apply_event(now, bids, l, pending[l], pending_bid[l])
-            n_log = _log_change(log, c, n_log, d, float(d), l, pending[l], False)
+            day = pending_day[l] if pending_day[l] == pending_day[l] else float(d)
+            n_log = _log_change(log, c, n_log, d, day, l, pending[l], False)
     total = total_of(now)
     variations = 0.0
     for l in range(n_lp):
@@ -164,13 +169,15 @@ def _apply_batch(c, d, j, rule, early_rate, target, now, bids, pending, pending_
     for l in range(n_lp):
         pending[l] = -1.0
         pending_bid[l] = np.nan
+        pending_day[l] = np.nan
     return n_log, paid
 
 
 @numba.njit(cache=True, nogil=True)
 def commitment_rows(
     events, exit_rule, sla, target, target_row, book, price, path_row, shapes, behaviour,
-    behaviour_row, stake, bid, total, stake_share, ladder, log, epochs, meets, pool_in,
+    behaviour_row, score_rule, stake, bid, total, stake_share, ladder, log, epochs, meets,
+    pool_in, pegged_buy, pegged_sell, supplied, score,
 ):  # pragma: no cover - compiled
     """Steps 2-3 under the exit rule and the SLA: stakes and bids of every day, their totals
     and shares, the fee ladder, and the log of changes that took effect.
@@ -182,8 +189,11 @@ def commitment_rows(
 
     exit_rule, target_row, path_row, behaviour_row: (C,) int; sla: ``Sla``; target: (Ct, D);
     book: ``Book``; price: (P, D); shapes: ``Shapes``; behaviour: (B, L, NE) time-on-book
-    inputs. Written: stake, bid, stake_share, meets (bool): (C, D, L); total, pool_in (insurance
-    pool inflows): (C, D); ladder; log: ``Log``; epochs: ``Epochs``.
+    inputs; score_rule: (C,) int. Written: stake, bid, stake_share, meets (bool): (C, D, L);
+    total, pool_in (insurance pool inflows): (C, D); ladder; log: ``Log``; epochs: ``Epochs``.
+    Where the SLA is in play (its check builds every LP's orders anyway), also step 9's orders
+    as ``order_rows`` gives them: pegged_buy, pegged_sell, supplied, score (C, D, L); else those
+    are (1, D, L) and untouched.
     """
     n_combos, n_days, n_lp = stake.shape
     n_shapes, _, max_ticks = shapes.limit_buy.shape
@@ -192,11 +202,10 @@ def commitment_rows(
     bids = np.zeros(n_lp)
     pending = np.full(n_lp, -1.0)  # an LP's request waiting for the epoch start (-1: none)
     pending_bid = np.full(n_lp, np.nan)
+    pending_day = np.full(n_lp, np.nan)  # a request's own day, if it falls due at once
     days_met = np.zeros(n_lp)
     active_in_epoch = np.zeros(n_lp, dtype=np.bool_)
-    any_sla = False
-    for c in range(n_combos):
-        any_sla = any_sla or sla.s[c] > 0.0
+    any_sla = pegged_buy.shape[0] == n_combos  # the SLA in play: every combination's orders
     table_days = n_days if any_sla else 1
     tables_buy = np.zeros((table_days, TABLE_ROWS, max_ticks))
     tables_sell = np.zeros((table_days, TABLE_ROWS, max_ticks))
@@ -206,7 +215,8 @@ def commitment_rows(
         for l in range(n_lp):
             pegged_shares(shapes.fractions_buy[g, l], shares_buy[g, l])
             pegged_shares(shapes.fractions_sell[g, l], shares_sell[g, l])
-    pegged = np.zeros(max_ticks)
+    scratch_buy = np.zeros(max_ticks)
+    scratch_sell = np.zeros(max_ticks)
     cached = -1
     for j in range(n_combos):
         c = book.order[j]
@@ -223,7 +233,7 @@ def commitment_rows(
                 epochs.committed[c, k, l] = False
                 epochs.bond[c, k, l] = fill
                 epochs.early_exit[c, k, l] = fill
-        if sla_on and book.group[c] != cached:
+        if any_sla and book.group[c] != cached:
             p = path_row[c]
             book_tables(price[p], -1.0, book.tick_size[c], book.num_ticks[c], book.mu[c],
                         book.sigma[c], book.tau[c], book.min_probability[c], book.volume_rule[c],
@@ -236,6 +246,7 @@ def commitment_rows(
         bids[:] = 0.0
         pending[:] = -1.0
         pending_bid[:] = np.nan
+        pending_day[:] = np.nan
         days_met[:] = 0.0
         active_in_epoch[:] = False
         e = 0
@@ -268,6 +279,7 @@ def commitment_rows(
                     new_bid = events.fee_bid[e]
                     if start or sla_on or new < now[lp]:
                         pending[lp] = new
+                        pending_day[lp] = events.day[e] if start else np.nan
                         if new_bid == new_bid:
                             pending_bid[lp] = new_bid
                     else:  # an increase inside an epoch (no SLA): at once, requests dropped
@@ -275,13 +287,14 @@ def commitment_rows(
                         n_log = _log_change(log, c, n_log, d, events.day[e], lp, new, False)
                         pending[lp] = -1.0
                         pending_bid[lp] = np.nan
+                        pending_day[lp] = np.nan
                         changed = True
                     e += 1
                 if start:
                     before = n_log
                     n_log, paid = _apply_batch(
                         c, d, d // epoch_days, rule, sla.early_exit[c], target[t_row, d], now,
-                        bids, pending, pending_bid, log, n_log, epochs.early_exit,
+                        bids, pending, pending_bid, pending_day, log, n_log, epochs.early_exit,
                     )
                     inflow += paid
                     changed = changed or n_log > before
@@ -308,26 +321,48 @@ def commitment_rows(
                 bid[c, d, l] = bids[l]
                 stake_share[c, d, l] = share_of(now[l], day_total)
                 meets[c, d, l] = False
-            if sla_on:
+            if any_sla:
                 g = book.shape_row[c]
                 nt = book.num_ticks[c]
+                scored = score_rule[c] != SCORE_NONE
                 for l in range(n_lp):
-                    if now[l] > 0.0:
-                        active_in_epoch[l] = True
-                        obligation = book.k[c] * now[l]
-                        ok = True
-                        for side in range(2):
-                            table = tables_sell[d] if side else tables_buy[d]
-                            limit = shapes.limit_sell[g, l] if side else shapes.limit_buy[g, l]
-                            share = shares_sell[g, l] if side else shares_buy[g, l]
-                            limit_liq = limit_liquidity(limit, table[LIMIT_WEIGHT], nt)
-                            side_orders(obligation, limit_liq, share, table[INVERSE],
-                                        table[PEG_WEIGHTED], nt, pegged)
-                            notional, _ = side_in_range(limit, pegged, table, nt)
-                            ok = ok and notional >= obligation
+                    pegged_buy[c, d, l] = 0.0
+                    pegged_sell[c, d, l] = 0.0
+                    supplied[c, d, l] = 0.0
+                    if now[l] <= 0.0:
+                        continue
+                    active_in_epoch[l] = True
+                    obligation = book.k[c] * now[l]
+                    limit_buy = shapes.limit_buy[g, l]
+                    limit_sell = shapes.limit_sell[g, l]
+                    total_buy, liquidity_buy = side_orders(
+                        obligation, limit_liquidity(limit_buy, tables_buy[d, LIMIT_WEIGHT], nt),
+                        limit_liquidity(limit_buy, tables_buy[d, WEIGHTED], nt),
+                        shares_buy[g, l], tables_buy[d, INVERSE], tables_buy[d, PEG_WEIGHTED],
+                        nt, scratch_buy,
+                    )
+                    total_sell, liquidity_sell = side_orders(
+                        obligation,
+                        limit_liquidity(limit_sell, tables_sell[d, LIMIT_WEIGHT], nt),
+                        limit_liquidity(limit_sell, tables_sell[d, WEIGHTED], nt),
+                        shares_sell[g, l], tables_sell[d, INVERSE],
+                        tables_sell[d, PEG_WEIGHTED], nt, scratch_sell,
+                    )
+                    pegged_buy[c, d, l] = total_buy
+                    pegged_sell[c, d, l] = total_sell
+                    supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
+                    in_buy, score_buy = side_in_range(limit_buy, scratch_buy, tables_buy[d], nt)
+                    in_sell, score_sell = side_in_range(
+                        limit_sell, scratch_sell, tables_sell[d], nt
+                    )
+                    if scored:
+                        score[c, d, l] = min(score_buy, score_sell)
+                    if sla_on:
+                        ok = in_buy >= obligation and in_sell >= obligation
                         meets[c, d, l] = ok
                         if ok:
                             days_met[l] += 1.0
+            if sla_on:
                 if epoch_end(d, epoch_days, n_days):
                     k = d // epoch_days
                     length = d - k * epoch_days + 1
@@ -525,11 +560,13 @@ def revenue_rows(
 
     fees: (Cf, D); share: (Cs, D, L); stake: (Ck, D, L), and epochs (``Epochs``) and pool_in
     (Ck, D) of the commitment stage, row ``stake_row[c]``; score_rule: (C,) int;
-    els_fee_fraction: (C,); score: (Co, D, L); sla: ``Sla``. Written: revenue, annual_return,
-    accrued: (C, D, L); penalty, payout, bonus: (C, NE, L); pool: (C, D).
+    els_fee_fraction: (C,); score: (Co, D, L); sla: ``Sla``. Written: revenue, annual_return:
+    (C, D, L); where the SLA is on (else left as given, zeros): accrued (C, D, L), penalty,
+    payout, bonus (C, NE, L); pool (C, D), or (1, D) and untouched when no inflow is in play.
     """
     n_combos, n_days, n_lp = revenue.shape
     n_epochs_max = penalty.shape[1]
+    keep_pool = pool.shape[0] == n_combos  # else no inflows in play: the pool stays empty
     w = np.zeros(n_lp)
     account = np.zeros(n_lp)
     history = np.zeros((n_lp, max(n_epochs_max, 1)))
@@ -543,30 +580,39 @@ def revenue_rows(
         sr = share_row[c]
         kr = stake_row[c]
         qr = score_row[c]
-        sla_on = sla.s[c] > 0.0
+        balance = 0.0
+        if sla.s[c] <= 0.0:  # paid out at once
+            scored = score_rule[c] != SCORE_NONE
+            for d in range(n_days):
+                f = fees[fr, d]
+                if scored:
+                    fee_weights(score_rule[c], els_fee_fraction[c], share[sr, d], score[qr, d], w)
+                    for l in range(n_lp):
+                        r = f * w[l]
+                        revenue[c, d, l] = r
+                        annual_return[c, d, l] = annualised(r, stake[kr, d, l])
+                else:
+                    for l in range(n_lp):
+                        r = f * share[sr, d, l]
+                        revenue[c, d, l] = r
+                        annual_return[c, d, l] = annualised(r, stake[kr, d, l])
+                if keep_pool:
+                    balance += pool_in[kr, d]
+                    pool[c, d] = balance
+            continue
         epoch_days = sla.epoch_days[c]
         n_epochs = (n_days + epoch_days - 1) // epoch_days
-        for k in range(n_epochs_max):
-            fill = 0.0 if k < n_epochs else np.nan
+        for k in range(n_epochs, n_epochs_max):  # no such epoch under this epoch length
             for l in range(n_lp):
-                penalty[c, k, l] = fill
-                payout[c, k, l] = fill
-                bonus[c, k, l] = fill
+                penalty[c, k, l] = np.nan
+                payout[c, k, l] = np.nan
+                bonus[c, k, l] = np.nan
         account[:] = 0.0
         counts[:] = 0
-        balance = 0.0
         for d in range(n_days):
             f = fees[fr, d]
             fee_weights(score_rule[c], els_fee_fraction[c], share[sr, d], score[qr, d], w)
             balance += pool_in[kr, d]
-            if not sla_on:
-                for l in range(n_lp):
-                    r = f * w[l]
-                    revenue[c, d, l] = r
-                    accrued[c, d, l] = 0.0
-                    annual_return[c, d, l] = annualised(r, stake[kr, d, l])
-                pool[c, d] = balance
-                continue
             for l in range(n_lp):
                 a = f * w[l]
                 accrued[c, d, l] = a
@@ -606,7 +652,8 @@ def order_rows(
 
     Combinations run in ``book.order``; those sharing a book (``book.group``) one after the
     other reuse its tables, built once. price: (P, D); shapes: (G, L, N); stake: (Ck, D, L).
-    Written, (C, D, L): pegged_buy, pegged_sell (sums of n_i), supplied, score.
+    Written, (C, D, L): pegged_buy, pegged_sell (sums of n_i), supplied; score where
+    ``score_rule`` asks for it (given as zeros).
     """
     n_days = price.shape[1]
     n_shapes, n_lp, max_ticks = shapes.limit_buy.shape
@@ -618,8 +665,10 @@ def order_rows(
             pegged_shares(shapes.fractions_sell[g, l], shares_sell[g, l])
     tables_buy = np.zeros((n_days, TABLE_ROWS, max_ticks))
     tables_sell = np.zeros((n_days, TABLE_ROWS, max_ticks))
-    limit_buy = np.zeros((n_lp, n_days))
+    limit_buy = np.zeros((n_lp, n_days))  # what limit orders count toward the obligation
     limit_sell = np.zeros((n_lp, n_days))
+    supplied_buy = np.zeros((n_lp, n_days))  # the liquidity they supply (the same under the
+    supplied_sell = np.zeros((n_lp, n_days))  # probability volume rule)
     scratch_buy = np.zeros(max_ticks)
     scratch_sell = np.zeros(max_ticks)
     cached = -1
@@ -643,22 +692,31 @@ def order_rows(
                     limit_sell[l, d] = limit_liquidity(
                         shapes.limit_sell[g, l], tables_sell[d, LIMIT_WEIGHT], nt
                     )
+                    if book.volume_rule[c] == VOLUME_PROBABILITY:
+                        supplied_buy[l, d] = limit_buy[l, d]
+                        supplied_sell[l, d] = limit_sell[l, d]
+                    else:
+                        supplied_buy[l, d] = limit_liquidity(
+                            shapes.limit_buy[g, l], tables_buy[d, WEIGHTED], nt
+                        )
+                        supplied_sell[l, d] = limit_liquidity(
+                            shapes.limit_sell[g, l], tables_sell[d, WEIGHTED], nt
+                        )
             cached = book.group[c]
         r = stake_row[c]
         scored = score_rule[c] != SCORE_NONE
         for d in range(n_days):
             for l in range(n_lp):
                 s = stake[r, d, l]
-                score[c, d, l] = 0.0
                 if s > 0.0:
                     obligation = book.k[c] * s
                     total_buy, liquidity_buy = side_orders(
-                        obligation, limit_buy[l, d], shares_buy[g, l], tables_buy[d, INVERSE],
-                        tables_buy[d, PEG_WEIGHTED], nt, scratch_buy,
+                        obligation, limit_buy[l, d], supplied_buy[l, d], shares_buy[g, l],
+                        tables_buy[d, INVERSE], tables_buy[d, PEG_WEIGHTED], nt, scratch_buy,
                     )
                     total_sell, liquidity_sell = side_orders(
-                        obligation, limit_sell[l, d], shares_sell[g, l], tables_sell[d, INVERSE],
-                        tables_sell[d, PEG_WEIGHTED], nt, scratch_sell,
+                        obligation, limit_sell[l, d], supplied_sell[l, d], shares_sell[g, l],
+                        tables_sell[d, INVERSE], tables_sell[d, PEG_WEIGHTED], nt, scratch_sell,
                     )
                     pegged_buy[c, d, l] = total_buy
                     pegged_sell[c, d, l] = total_sell

@@ -68,13 +68,14 @@ def time_weight(age, steepness, midpoint):  # pragma: no cover - compiled
 def entry_valuation_update(old, new, valuation_pre, entry):  # pragma: no cover - compiled
     """``share_rule = "entry_valuation"``: an LP's average entry valuation after ``old -> new``.
 
-    Entering (``old == 0``): ``valuation_pre``, or ``new`` on an empty market; an increase
-    ``delta`` with ``equity = old * valuation_pre / aev``: ``(equity*aev + delta*valuation_pre)
-    / (equity + old)``; a decrease leaves it.
+    Entering (``old == 0``): ``valuation_pre``, or ``new`` on an empty market (also when the
+    LP entered that same day on an empty market: ``valuation_pre == 0``); an increase ``delta``
+    with ``equity = old * valuation_pre / aev``: ``(equity*aev + delta*valuation_pre) /
+    (equity + old)``; a decrease leaves it.
     """
     if new <= old:
         return entry
-    if old == 0.0:
+    if old == 0.0 or valuation_pre == 0.0:
         return valuation_pre if valuation_pre != 0.0 else new
     equity = old * valuation_pre / entry
     return (equity * entry + (new - old) * valuation_pre) / (equity + old)
