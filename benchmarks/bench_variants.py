@@ -8,11 +8,12 @@ one network setting instead: nothing can be shared between scenarios under any r
 times compare the kernels' own cost of each rule (the target's measure). Without it, the core grid
 (``v x valuation_period x stake_target_period x k``, one path) shows what sharing gives: a rule
 that makes a step depend on more sweep keys (the liquidity score makes each LP's fees depend on
-``k``; the SLA's feedback makes stake depend on the book and the target) loses sharing there. For each, times the engine's unit of work
-(``sweep.compute.compute_chunk`` over ``make_plan(config).chunks``, best of 2 after a warm-up)
-and, unless ``--no-old``, the a7160b6 kernel alone on the variants it knows
-(``yardstick.old_kernel_seconds``), all in this run. Prints each variant's LP-days per second,
-its time relative to the default rules and the speed-up over a7160b6.
+``k``; the SLA's feedback makes stake depend on the book and the target) loses sharing there.
+For each, times the engine's unit of work (``sweep.compute.compute_chunk`` over
+``make_plan(config).chunks``, best of 2 after a warm-up) and, unless ``--no-old``, the a7160b6
+kernel alone on the variants it knows (``yardstick.old_kernel_seconds``), all in this run.
+Prints each variant's LP-days per second, its time relative to the default rules and the
+speed-up over a7160b6.
 
 Target: every variant's time within 1.5x the default's (PASS/FAIL).
 """

@@ -14,7 +14,8 @@ import pandas as pd
 import xarray as xr
 
 DAYS_PER_YEAR = 365.0
-_NOT_SWEPT = ("path", "day", "lp", "tick", "commit", "stat")
+_NOT_SWEPT = ("path", "day", "epoch", "lp", "tick", "commit", "stat")
+SLA_COLUMNS = ("sla_fee_penalty", "fee_payout", "sla_bonus", "bond_penalty", "early_exit_penalty")
 NEEDED = ("fee_revenue", "stake", "fees_collected", "under_supplied")
 
 
@@ -27,7 +28,10 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
     - ``stake_share``: the LP's stake-days over all stake-days (its time-averaged stake share);
     - ``revenue_vs_stake``: revenue_share - stake_share (who the rule favours);
     - ``annualised_return``: 365 * revenue / stake-days (fee income per unit stake and year);
-    - ``days_under_supplied``: days with total stake below target stake (market-wide).
+    - ``days_under_supplied``: days with total stake below target stake (market-wide);
+    - where the result has the SLA's outputs and any is nonzero: ``sla_fee_penalty`` (the LP's
+      mean penalty over epochs), ``fee_payout``, ``sla_bonus``, ``bond_penalty`` and
+      ``early_exit_penalty`` (summed over epochs, USD).
     Every other sweep dimension and ``path`` are averaged over, except those in ``keep``.
 
     A variable carries only the sweep dimensions it depends on; lacking one, it is the same for
@@ -66,6 +70,14 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
         }
     )
     table["revenue_vs_stake"] = table.revenue_share - table.stake_share
+    sla = [n for n in SLA_COLUMNS if n in ds.data_vars and "epoch" in ds[n].dims]
+    if sla and any(bool(ds[n].any()) for n in sla):
+        for name in sla:
+            over_epochs = ds[name].mean("epoch") if name == "sla_fee_penalty" else ds[name].sum(
+                "epoch")
+            table[name] = over_epochs
+    else:
+        sla = []
     # each column's mean over the dims it has is its mean over every scenario: a variable is
     # constant along the dims it lacks
     over = [d for d in table.dims if d not in (dim, "lp", *keep)]
@@ -85,6 +97,11 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
         "revenue_vs_stake",
         "annualised_return",
         "days_under_supplied",
+        *sla,
     ]
+    dtypes = {d: frame[d].dtype for d in rows}
+    for d in rows:  # rows in the result's order of each dimension, not alphabetical
+        frame[d] = pd.Categorical(frame[d], categories=list(dict.fromkeys(frame[d])))
     frame = frame[columns].sort_values([dim, *keep, "lp"], kind="stable").reset_index(drop=True)
+    frame = frame.astype(dtypes)
     return frame.replace({np.inf: np.nan})

@@ -21,9 +21,9 @@ from .risk import risk_factor_arrays
 from .scenarios import Chunk, Plan
 from .summary import summarise
 from .variables import PATH_SERIES, STATISTICS, VARIABLES
+from .version import __version__
 
 RISK_MODEL = ("mu", "sigma", "tau", "lambd")  # the risk factors' inputs
-from .version import __version__
 
 SHAPE_VARIABLES = ("limit_orders_buy", "limit_orders_sell", "fractions_buy", "fractions_sell")
 COMMIT_VARIABLES = {
@@ -243,6 +243,7 @@ def global_attrs(plan: Plan) -> dict[str, Any]:
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "reduce": plan.config.reduce,
         "days": plan.n_days,  # a summary result has no day dimension to count
+        "epochs": plan.n_epochs,  # nor an epoch dimension
         "Conventions": "CF-1.10",
     }
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .variables import PATH_SERIES
+from .variables import PATH_SERIES, PER_EPOCH
 
 BLOCK_BYTES = 64 * 2**20  # read at most about this much of one variable at a time
 _AUX_DIMS = ("tick", "commit")
@@ -59,13 +59,13 @@ def _grid_sizes(ds: xr.Dataset) -> dict[str, int]:
     """
     order = [str(c) for c in ds.coords if c in ds.dims]
     order += [str(d) for d in ds.dims if d not in order]
-    tail = [d for d in ("path", "day", "stat", "lp", *_AUX_DIMS) if d in order]
+    tail = [d for d in ("path", "day", "epoch", "stat", "lp", *_AUX_DIMS) if d in order]
     return {d: int(ds.sizes[d]) for d in [*(d for d in order if d not in tail), *tail]}
 
 
 def _scenario_dims(ds: xr.Dataset, da: xr.DataArray) -> list[str]:
-    """Dims of ``da`` that index scenarios (everything but day, lp and stat)."""
-    return [d for d in da.dims if d not in ("day", "lp", "stat", *_AUX_DIMS)]
+    """Dims of ``da`` that index scenarios (everything but day, epoch, lp and stat)."""
+    return [d for d in da.dims if d not in ("day", "epoch", "lp", "stat", *_AUX_DIMS)]
 
 
 def _headline(ds: xr.Dataset) -> list[str]:
@@ -131,8 +131,49 @@ def _headline(ds: xr.Dataset) -> list[str]:
                 f"    {name:<{width}}  {_fmt(float(row['mean']))}"
                 f"  ({_fmt(float(row['low']))} .. {_fmt(float(row['high']))})"
             )
+    lines.extend(_sla_headline(ds))
     if not lines:
         lines.append("  (none: the result keeps none of fee_rate, under_supplied, fee_revenue)")
+    return lines
+
+
+SLA_TOTALS = ("fee_payout", "sla_bonus", "bond_penalty", "early_exit_penalty")
+
+
+def _sla_headline(ds: xr.Dataset) -> list[str]:
+    """The SLA's penalties, payouts and bonuses per LP, where the result has any."""
+    kept = [n for n in ("sla_fee_penalty", *SLA_TOTALS) if n in ds.data_vars]
+    if not kept or not any(_value(abs(_blocked(ds[n])).max()) > 0 for n in kept):
+        return []
+    summary = "stat" in ds.dims
+    epochs = ds.sizes.get("epoch", ds.attrs.get("epochs"))
+    columns: dict[str, xr.DataArray] = {}
+    for name in kept:
+        da = _blocked(ds[name])
+        if summary:  # statistics over epochs: the mean, times the epochs for a total
+            da = da.sel(stat="mean") * (1 if name == "sla_fee_penalty" else (epochs or 1))
+        else:
+            da = da.mean("epoch") if name == "sla_fee_penalty" else da.sum("epoch")
+        dims = _scenario_dims(ds, da)
+        columns[name] = da.mean(dims) if dims else da
+    table = xr.Dataset(columns)
+    table = table.compute(scheduler="synchronous") if any(
+        v.chunks for v in table.data_vars.values()) else table
+    heads = {"sla_fee_penalty": "penalty", "fee_payout": "paid", "sla_bonus": "bonus",
+             "bond_penalty": "bond slashed", "early_exit_penalty": "early exit"}
+    names = [str(x) for x in ds["lp"].values]
+    width = max(len(n) for n in names)
+    lines = ["  SLA per LP (mean fee penalty over epochs; totals over the path; mean over "
+             "scenarios):"]
+    lines.append("    " + " " * width + "".join(f"  {heads[n]:>14}" for n in kept))
+    for i, name in enumerate(names):
+        row = table.isel(lp=i)
+        lines.append(f"    {name:<{width}}" + "".join(
+            f"  {_fmt(float(row[n])):>14}" for n in kept))
+    if "insurance_pool" in ds.data_vars:
+        pool = _blocked(ds["insurance_pool"])
+        final = pool.sel(stat="final") if summary else pool.isel(day=-1)
+        lines.append(f"  insurance pool at the end: {_fmt(_value(final.mean()))}")
     return lines
 
 
@@ -150,12 +191,12 @@ def summary_text(ds: xr.Dataset, path: str | os.PathLike | None = None) -> str:
         f"created {ds.attrs.get('created', '?')}"
     )
     main = {d: n for d, n in _grid_sizes(ds).items() if d not in _AUX_DIMS}
-    n_scen = math.prod(n for d, n in main.items() if d not in ("day", "lp", "stat"))
+    n_scen = math.prod(n for d, n in main.items() if d not in ("day", "epoch", "lp", "stat"))
     lines.append(
         "dimensions: " + " x ".join(f"{d} {n}" for d, n in main.items())
         + f"  ({n_scen:,} scenarios)"
     )
-    swept = [d for d in main if d not in ("day", "lp", "stat", "path")]
+    swept = [d for d in main if d not in ("day", "epoch", "lp", "stat", "path")]
     for d in swept:
         values = ", ".join(str(v) for v in ds[d].values[:8])
         more = f", ... ({ds.sizes[d]} values)" if ds.sizes[d] > 8 else ""
@@ -166,10 +207,13 @@ def summary_text(ds: xr.Dataset, path: str | os.PathLike | None = None) -> str:
     lines.append(f"  lp: {', '.join(str(x) for x in ds['lp'].values)}")
     over = ", statistics over days" if summary else ""
     per_day, per_lp = f"per day{over}", f"per day and LP{over}"
+    per_epoch = "per epoch and LP" + (", statistics over epochs" if summary else "")
     groups: dict[str, list[str]] = {}
     for var, da in ds.data_vars.items():
         if var in PATH_SERIES:
             group = f"market{over}"
+        elif var in PER_EPOCH:
+            group = per_epoch
         elif var == "under_supplied_share":
             group = "per scenario"
         elif "lp" in da.dims and ("day" in da.dims or "stat" in da.dims):
@@ -182,7 +226,8 @@ def summary_text(ds: xr.Dataset, path: str | os.PathLike | None = None) -> str:
             group = "other"
         groups.setdefault(group, []).append(str(var))
     lines.append(f"variables ({len(ds.data_vars)}):")
-    for group in (per_day, per_lp, "per scenario", f"market{over}", "other", "inputs"):
+    for group in (per_day, per_lp, per_epoch, "per scenario", f"market{over}", "other",
+                  "inputs"):
         if group in groups:
             lines.append(f"  {group}: {', '.join(groups[group])}")
     over = "every scenario" + (" and path" if "path" in ds.dims else "")

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .mechanism import kernels
-from .mechanism.rules import RULES, SLA_SWITCH, Reads
+from .mechanism.rules import RULES, Reads
 
 # parameters computed from others: read them and you depend on these
 DERIVED = {
@@ -281,7 +281,8 @@ def _revenue(ctx: Context) -> dict[str, np.ndarray]:
     if orders is None:  # no liquidity score in play
         score, score_rows = np.zeros((1, ctx.n_days, lp)), np.zeros(ctx.n, np.int64)
     else:
-        score, score_rows = orders["liquidity_score"], ctx.rows("orders")
+        score, score_rows = orders["score"], ctx.rows("orders")
+    out["liquidity_score"] = np.zeros((ctx.n if orders is not None else 1, ctx.n_days, lp))
     sla = _sla(ctx, "commitment_min_time_fraction", "competition_factor",
                "performance_hysteresis_epochs", "epoch_days")  # fmt: skip
     kernels.revenue_rows(
@@ -291,11 +292,12 @@ def _revenue(ctx: Context) -> dict[str, np.ndarray]:
         ctx.param("els_fee_fraction"), score, score_rows, sla, epochs, commit["pool_in"],
         out["fee_revenue"], out["lp_annualised_return"], out["fee_accrued"],
         out["sla_fee_penalty"], out["fee_payout"], out["sla_bonus"], out["insurance_pool"],
+        out["liquidity_score"],
     )  # fmt: skip
     return out
 
 
-ORDER_OUTPUTS = ("pegged_buy", "pegged_sell", "supplied_liquidity", "liquidity_score")
+ORDER_OUTPUTS = ("pegged_buy", "pegged_sell", "supplied_liquidity", "score")
 
 
 def _orders(ctx: Context) -> dict[str, np.ndarray]:
@@ -308,12 +310,12 @@ def _orders(ctx: Context) -> dict[str, np.ndarray]:
     out = {name: _empty(ctx, ctx.n_lp) for name in ("pegged_buy", "pegged_sell")}
     out["supplied_liquidity"] = _empty(ctx, ctx.n_lp)
     scored = "probability" in ctx.in_play("liquidity_score")  # then every combination's
-    out["liquidity_score"] = np.zeros((ctx.n if scored else 1, ctx.n_days, ctx.n_lp))
+    out["score"] = np.zeros((ctx.n if scored else 1, ctx.n_days, ctx.n_lp))
     kernels.order_rows(
         _book(ctx), ctx.series("mark_price"), ctx.path_rows(), ctx.shapes,
         ctx.input("commitments")["stake"], ctx.rows("commitments"),
         np.full(ctx.n, int(scored), np.int64), out["pegged_buy"], out["pegged_sell"],
-        out["supplied_liquidity"], out["liquidity_score"],
+        out["supplied_liquidity"], out["score"],
     )  # fmt: skip
     return out
 
@@ -420,12 +422,11 @@ STAGES: dict[str, Stage] = {
             steps=("commitments",), rules=("share_rule",), width=(0, 2), cost=(20.0, 40.0),
         ),  # fmt: skip
         Stage(
-            "orders", _orders, outputs=("supplied_liquidity", "liquidity_score"),
+            "orders", _orders, outputs=("supplied_liquidity",),
             params=("k", *BOOK, "min_probability"), steps=("commitments",), path=True,
             rules=("volume_rule", "low_probability"),
             when=(("liquidity_score", "probability", Reads(
                 "the books' score", params=("price_range",))),),
-            only_when=(("liquidity_score", (("liquidity_score", "probability"),)),),
             width=(0, 4), cost=(100.0, 25.0),
         ),  # fmt: skip
         Stage("obligation", _obligation, outputs=("obligation",), params=("k",),
@@ -442,7 +443,7 @@ STAGES: dict[str, Stage] = {
         Stage(
             "revenue", _revenue,
             outputs=("fee_revenue", "lp_annualised_return", "fee_accrued", "insurance_pool",
-                     "sla_fee_penalty", "fee_payout", "sla_bonus"),
+                     "sla_fee_penalty", "fee_payout", "sla_bonus", "liquidity_score"),
             steps=("fees", "split_weights", "commitments"), rules=("liquidity_score",),
             when=((*SLA_ON, Reads(
                 "fee accounts settled at each epoch's end",
@@ -453,6 +454,7 @@ STAGES: dict[str, Stage] = {
                 ("fee_accrued", (SLA_ON,)), ("sla_fee_penalty", (SLA_ON,)),
                 ("fee_payout", (SLA_ON,)), ("sla_bonus", (SLA_ON,)),
                 ("insurance_pool", (SLA_ON, ("exit_rule", "penalty"))),
+                ("liquidity_score", (("liquidity_score", "probability"),)),
             ),
             width=(1, 3), cost=(2.0, 8.0),
         ),  # fmt: skip

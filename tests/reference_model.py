@@ -832,7 +832,7 @@ def distribute_fees(accounts: list[float], penalties: list[float],
     if total_b == 0:
         return payout, bonus, total_penalised
     for l in members:
-        bonus[l] = total_penalised * b[l] / total_b
+        bonus[l] = total_penalised * (b[l] / total_b)  # b/sum(b) first: no subnormal product
     return payout, bonus, 0.0
 
 

@@ -127,11 +127,6 @@ CASES = [
         [1.0] * 9,
         "[[lp]] B time_on_book",
         "has 9 values but the path has 10 epochs",
-        marks=pytest.mark.xfail(
-            reason="needs scenarios.make_plan to call config.check_time_on_book "
-            "(tests/test_config_sla.py checks the function itself)",
-            strict=False,
-        ),
         id="time_on_book-wrong-length",
     ),
 ]

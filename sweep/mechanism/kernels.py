@@ -552,7 +552,7 @@ def split_weight_rows(
 def revenue_rows(
     fees, fees_row, share, share_row, stake, stake_row, score_rule, els_fee_fraction, score,
     score_row, sla, epochs, pool_in, revenue, annual_return, accrued, penalty, payout, bonus,
-    pool,
+    pool, score_out,
 ):  # pragma: no cover - compiled
     """Step 8 per LP, and the SLA's fee accounts: each day's fees split by the share (and the
     liquidity score), paid at once, or, where the SLA is on, accrued and settled at each
@@ -562,7 +562,9 @@ def revenue_rows(
     (Ck, D) of the commitment stage, row ``stake_row[c]``; score_rule: (C,) int;
     els_fee_fraction: (C,); score: (Co, D, L); sla: ``Sla``. Written: revenue, annual_return:
     (C, D, L); where the SLA is on (else left as given, zeros): accrued (C, D, L), penalty,
-    payout, bonus (C, NE, L); pool (C, D), or (1, D) and untouched when no inflow is in play.
+    payout, bonus (C, NE, L); pool (C, D), or (1, D) and untouched when no inflow is in play;
+    score_out: each LP's liquidity score where ``score_rule`` reads it (C, D, L), or (1, D, L)
+    and untouched when none does.
     """
     n_combos, n_days, n_lp = revenue.shape
     n_epochs_max = penalty.shape[1]
@@ -581,6 +583,10 @@ def revenue_rows(
         kr = stake_row[c]
         qr = score_row[c]
         balance = 0.0
+        if score_rule[c] != SCORE_NONE:
+            for d in range(n_days):
+                for l in range(n_lp):
+                    score_out[c, d, l] = score[qr, d, l]
         if sla.s[c] <= 0.0:  # paid out at once
             scored = score_rule[c] != SCORE_NONE
             for d in range(n_days):
