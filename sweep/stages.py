@@ -1,12 +1,15 @@
 """The engine's stages: which steps of the mechanism run over which sweep dimensions.
 
 A stage is one kernel of :mod:`sweep.mechanism.kernels`, declared once here with what it reads:
-parameters, the market path, other stages, and a rule key whose values may read more
-(:mod:`sweep.mechanism.rules`). From those declarations and a config, :func:`resolve` gives each
-stage its *axes*: the sweep dimensions it depends on. A chunk then runs each stage once per
-combination of its axes (``sweep.compute``), and each result variable carries exactly the
-dimensions of the stage that computes it: in a ``v`` x ``k`` grid the margin stage has no ``v``
-axis, the commitments stage none at all.
+parameters, the market path, other stages, the rule keys it branches on (whose values may read
+more, :mod:`sweep.mechanism.rules`), reads that apply only while some rule value is in play
+(``when``; ``("sla", "on")`` where the SLA is on somewhere in the sweep), and outputs that are 0
+unless some rule value is in play (``only_when``). From those declarations and a config,
+:func:`resolve` gives each stage its *axes*: the sweep dimensions it depends on. A chunk then
+runs each stage once per combination of its axes (``sweep.compute``), and each result variable
+carries exactly the dimensions of the stage that computes it: in a ``v`` x ``k`` grid the
+margin stage has no ``v`` axis, the commitments stage none at all; an output nothing in play
+makes (the SLA's, in a sweep without it) is 0 and has none either.
 
 Axes are positions in the scenario grid: ``0..n-1`` the config's sweep dimensions, ``n`` the
 Monte Carlo path axis. The market path is the swept ``[path]`` keys plus that axis.
