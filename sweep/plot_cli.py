@@ -3,7 +3,9 @@
 What fits depends on the result: per-day results get the market panels, the order book and,
 for a ``time_weighted`` share rule, the liquidity paper's figures, all for the first scenario
 (and first path); Monte Carlo results get fan charts; results with two or more swept keys get
-heatmaps over the first two; a swept rule gets a variant comparison. Summary results
+heatmaps over the first two; a swept rule gets a variant comparison. Results in which Vega's SLA
+(or the early-exit penalty) did anything get the SLA view of the first scenario where it did;
+results with a ``preset`` dimension get the mechanism comparison. Summary results
 (``reduce = "summary"``) have no days, so only the heatmaps and variant comparisons apply.
 Figures whose variables the result lacks (``variables`` limited in the config) are skipped.
 """
@@ -23,6 +25,8 @@ from .plot.book import _NEEDED as ORDER_BOOK_NEEDS
 from .plot.book import _PARAMS as BOOK_PARAMS
 from .plot.book import has_orders
 from .plot.market import _PANEL_VARIABLES as PANEL_VARIABLES
+from .plot.sla import _VIEW_NEEDS as SLA_VIEW_NEEDS
+from .plot.sla import _VIEW_PARAMS as SLA_VIEW_PARAMS
 
 __all__ = ["write_figures"]
 
@@ -167,6 +171,17 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
     for dim, var in VARIANT_VARIABLES.items():
         if dim in swept and var in ds.data_vars and dim in ds[var].dims:
             save(f"variant_{dim}", lambda d=dim, v=var: plot.variant_comparison(ds, d, v))
+
+    if "day" in ds.dims and _has(ds, SLA_VIEW_NEEDS):
+        sla_at = plot.sla_scenario(ds)  # None: the SLA did nothing anywhere
+        if sla_at is not None:
+            save(
+                "sla_view",
+                lambda: plot.sla_view(ds.isel(sla_at)),
+                note((*SLA_VIEW_NEEDS, *SLA_VIEW_PARAMS), sla_at),
+            )
+    if "day" in ds.dims and "preset" in swept and _has(ds, ("fee_revenue", "stake", "margin")):
+        save("mechanism_comparison", lambda: plot.mechanism_comparison(ds, "preset"))
     return written
 
 

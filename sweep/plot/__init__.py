@@ -16,9 +16,13 @@ variable as the same along the dimensions it lacks.
   :func:`order_book`, and the liquidity paper's figures (:func:`time_weighting`,
   :func:`stake_levels`, :func:`fee_split_by_month`, :func:`fee_and_volume`, :func:`fee_revenue`,
   :func:`paper_stacked`, :func:`paper_three_panel`).
+- Vega's SLA in one scenario: :func:`sla_view` (time on book, fee penalties, payouts and
+  bonuses, bond slashes and early-exit penalties per LP and epoch, the insurance pool);
+  :func:`sla_scenario` finds the first scenario in which the SLA did anything.
 - Across a sweep: :func:`heatmap` (a variable lacking an axis's dimension shows equal bands
   along it), :func:`fan_chart` (a variable without ``path`` is a fan of zero width),
-  :func:`variant_comparison`.
+  :func:`variant_comparison`, :func:`mechanism_comparison` (fee revenue, stake share, margin
+  and penalties per LP under each preset or rule).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from .paper import (
     time_weighting,
     weighting,
 )
+from .sla import mechanism_comparison, sla_scenario, sla_view
 from .views import fan_chart, heatmap, variant_comparison
 
 __all__ = [
@@ -64,10 +69,13 @@ __all__ = [
     "margin",
     "mark_price",
     "market_panels",
+    "mechanism_comparison",
     "order_book",
     "paper_stacked",
     "paper_three_panel",
     "shares",
+    "sla_scenario",
+    "sla_view",
     "stake_levels",
     "stake_share",
     "stake_vs_target",

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import xarray as xr
 
-NON_SWEEP_DIMS = ("path", "day", "lp", "tick", "commit", "stat")
-"""Dimensions of a result that are not sweep dimensions."""
+NON_SWEEP_DIMS = ("path", "day", "epoch", "lp", "tick", "commit", "stat")
+"""Dimensions of a result that are not sweep dimensions (``epoch``: the SLA's per-epoch
+outputs)."""
 
-_TAIL = ("path", "day", "stat", "lp", "tick", "commit")
+_TAIL = ("path", "day", "epoch", "stat", "lp", "tick", "commit")
 """The non-sweep dimensions in the order a result lays them out, after the sweep dimensions."""
 
 RULE_DIMS = ("share_rule", "fee_rule", "margin_rule")
@@ -70,8 +71,8 @@ def expand(da: xr.DataArray, ds: xr.Dataset, dims: Iterable[str]) -> xr.DataArra
     A variable lacking a sweep dimension (or ``path``) is the same along it: this repeats it
     there, as a read-only broadcast view with the result's coordinate, so a figure can treat it
     like a variable that has the dimension. Only the dimensions a figure asks for are added,
-    never the whole grid. ``day``, ``stat``, ``lp``, ``tick`` and ``commit`` are never added
-    (a market-wide variable is not the same for each LP, it is not per LP at all). The
+    never the whole grid. ``day``, ``epoch``, ``stat``, ``lp``, ``tick`` and ``commit`` are never
+    added (a market-wide variable is not the same for each LP, it is not per LP at all). The
     dimensions come out in grid order.
     """
     missing = [str(d) for d in dims if d in ds.dims and d not in da.dims and d not in _TAIL[1:]]
@@ -163,7 +164,7 @@ def one_scenario(
     so the figure is the same whichever is picked. The dataset returned then holds just those
     data variables (with the coordinates that still apply).
     """
-    fixed = set(keep) | {"day", "lp", "tick", "commit", "stat"}
+    fixed = set(keep) | {"day", "epoch", "lp", "tick", "commit", "stat"}
     if variables is None:
         scope = ordered_dims(ds)
     else:

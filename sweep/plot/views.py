@@ -302,7 +302,7 @@ def variant_comparison(
     """
     da = _data.variable(ds, variable, "variant_comparison")
     _data.dimension(ds, dim, "variant_comparison")
-    if dim in ("day", "lp", "path", "tick", "commit", "stat"):
+    if dim in _data.NON_SWEEP_DIMS:
         raise ValueError(
             f"variant_comparison: dim must be a sweep dimension, got {dim!r}; "
             f"sweep dimensions: {', '.join(_data.sweep_dims(ds)) or 'none'}"
