@@ -11,17 +11,23 @@ Parametrized tests then run every pair:
 - ``test_step_matches_reference_on_edge_cases``: the pair's hand-picked inputs (windows of 1
   day and longer than the path, targets exactly at a cumulative stake, ties, empty books...);
 - ``test_comparison_rejects_a_perturbed_engine``: each compared output, nudged, must fail its
-  comparison, so that no pair passes by construction.
+  comparison, so that no pair passes by construction;
+- ``test_engine_gives_the_worked_examples``: MECHANISM.md's worked examples (edge cases of
+  their pairs) give the page's numbers.
 
 Tolerances: exact equality where both sides do the same floating-point operations in the same
-order (maxima, window sums, stakes, tranches, ladders, the marginal fee rate), else 1e-12
-relative. Sums the reference takes with the builtin ``sum`` are compared to 1e-12 rather than
-exactly: Python 3.12 made ``sum`` of floats compensated. Two documented exceptions: pegged
-volumes (a ceiling, see ``check_side_orders``) and the risk factors (see ``RISK_FACTOR_PAIRS``).
+order (maxima, window sums, stakes, tranches, ladders, the marginal fee rate, the normal
+quantile, entry valuations, SLA penalties, epochs), else 1e-12 relative. Sums the reference
+takes with the builtin ``sum`` are compared to 1e-12 rather than exactly: Python 3.12 made
+``sum`` of floats compensated. Documented exceptions: pegged volumes (a ceiling, see
+``check_side_orders`` and ``check_side_book``, which also lets rounding decide the commitment
+test where the in-range notional is the obligation), the early-exit penalty's cancellation
+(``check_early_exit``) and the risk factors (see ``RISK_FACTOR_PAIRS``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable
@@ -33,7 +39,7 @@ import reference_model as ref
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sweep.mechanism import book, commitments, fees, market, outcomes, shares
+from sweep.mechanism import book, commitments, fees, market, outcomes, shares, sla
 from sweep.mechanism.rules import RULES, code
 from sweep.risk import risk_factors as engine_risk_factors
 
@@ -98,6 +104,12 @@ class Pair:
 # --------------------------------------------------------------------------------------
 # Input strategies
 # --------------------------------------------------------------------------------------
+def _cases(**columns) -> tuple[dict, ...]:
+    """Edge cases given column by column."""
+    return tuple(dict(zip(columns, row, strict=True)) for row in zip(*columns.values(),
+                                                                       strict=True))
+
+
 def log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:
     return st.floats(math.log(lo), math.log(hi)).map(math.exp)
 
@@ -110,6 +122,12 @@ def or_zero(strategy: st.SearchStrategy[float]) -> st.SearchStrategy[float]:
 AMOUNTS = or_zero(log_uniform(1e-6, 1e12))
 BIDS = st.one_of(st.sampled_from([0.0, 0.001, 0.0025, 0.005]), st.floats(0.0, 0.02))
 STAKES = or_zero(st.one_of(st.sampled_from([1.0, 10.0, 100.0]), log_uniform(1e-2, 1e7)))
+
+
+def limit_volumes(hi: float) -> st.SearchStrategy[float]:
+    """A limit order's volume in [0, hi]; never subnormal (``limit * p * prob`` and ``limit *
+    (prob * p)`` would then keep a few bits only, and nobody quotes 5e-324 contracts)."""
+    return st.floats(0.0, hi, allow_subnormal=False)
 
 
 def windows(n_days: int) -> st.SearchStrategy[int]:
@@ -269,7 +287,7 @@ def book_sides(draw, orders: bool = False) -> dict:
         return case
     obligation = draw(or_zero(log_uniform(1e-2, 1e4)))
     scale = obligation / (mid * n_ticks) * draw(st.floats(0.0, 1.5))
-    limit = draw(st.lists(or_zero(st.floats(0.0, max(scale, 1e-9))), min_size=n_ticks,
+    limit = draw(st.lists(or_zero(limit_volumes(max(scale, 1e-9))), min_size=n_ticks,
                           max_size=n_ticks))
     fractions = draw(st.lists(or_zero(st.floats(1e-3, 1.0)), min_size=n_ticks,
                               max_size=n_ticks))
@@ -538,10 +556,10 @@ def reference_split(case: dict) -> dict:
     for position, event in enumerate(case["events"]):
         provider = providers[event["lp"]]
         old.append(provider.stake)
-        # the engine has no period-0 rule in this step (the kernel's virtual stake tracks
-        # stake there by the same additions and scalings): see the virtual_stake_chain pair
+        # an increase adds delta to virtual stake, a decrease scales it, in every period (no
+        # reset to stake): the period ends are the virtual_stake_chain pair's
         ref.apply_commitment_event(provider, reference_event(event, position),
-                                   event["valuation_pre"], in_period_zero=False)
+                                   event["valuation_pre"])
     weight = [
         ref.fee_split_weight(case["rule"], p, case["valuation"], case["d"], case["steepness"],
                              case["midpoint"], case["days_per_year"]) if p.active else 0.0
@@ -551,6 +569,22 @@ def reference_split(case: dict) -> dict:
             "fee_bid": [p.fee_bid for p in providers],
             "virtual_stake": [p.virtual_stake for p in providers],
             **reference_tranches(providers), "weight": weight, "share": ref.shares(weight)}
+
+
+def _event(lp: int, stake: float, day: float, valuation_pre: float) -> dict:
+    return {"lp": lp, "stake": stake, "fee_bid": 0.001, "keep_bid": False, "day": day,
+            "valuation_pre": valuation_pre}
+
+
+# MECHANISM.md's entry_valuation example (no trading: valuation_pre = total stake before the
+# day's events, valuation = total stake): LP1 enters with 100, 100 -> 200, LP2 enters with
+# 200, LP1 200 -> 300; LP1's share then 300*500/120 / (300*500/120 + 200*500/200) = 5/7
+ENTRY_VALUATION_SCENARIO = {
+    "rule": "entry_valuation", "n_lp": 2, "d": 3, "valuation": 500.0, "steepness": 8.0,
+    "midpoint": 0.5, "days_per_year": 365.0,
+    "events": [_event(0, 100.0, 0.0, 0.0), _event(0, 200.0, 1.0, 100.0),
+               _event(1, 200.0, 2.0, 200.0), _event(0, 300.0, 3.0, 400.0)],
+}
 
 
 def split_pair(rule: str) -> Pair:
@@ -574,6 +608,7 @@ def split_pair(rule: str) -> Pair:
         {**base, "events": enter_exit_reenter, "d": 10},
         {**base, "events": enter_exit_reenter[:5], "d": 400},  # LP 1 out, LP 2 never in
         {**base, "events": [{**enter_exit_reenter[0], "stake": 0.0}], "d": 0},  # nothing active
+        {**ENTRY_VALUATION_SCENARIO, "rule": rule},
     )
     compare = {"old_stake": exact, "stake": exact, "fee_bid": exact, "virtual_stake": exact,
                "tranche_lp": exact, "tranche_entry": exact, "tranche_day": exact,
@@ -585,6 +620,29 @@ def split_pair(rule: str) -> Pair:
         commitment_histories(rule), engine_split, reference_split, compare,
         edge_cases=edge_cases, id=f"split_weights-{rule}",
     )
+
+
+# MECHANISM.md's virtual_stake example: two LPs of 25,000 each, T = 10000, 20020: at the end
+# of period 1, A(1) = 15010, r = 0.501, virtual 37,525 each
+VIRTUAL_STAKE_EXAMPLE = {
+    "n_lp": 2, "n_days": 2, "valuation_period": 1, "volume": [10000.0, 20020.0],
+    "events": [_event(0, 25000.0, 0.0, 0.0), _event(1, 25000.0, 0.0, 25000.0)],
+}
+VIRTUAL_STAKE_EDGE_CASES = (
+    VIRTUAL_STAKE_EXAMPLE,
+    # no reset: a decrease scales virtual stake in period 1, growth doubles it at its end
+    # (A(1) = 40, r = 1), an increase adds to it, and falling volume shrinks it towards stake
+    {"n_lp": 1, "n_days": 6, "valuation_period": 2, "volume": [10.0, 10.0, 30.0, 30.0, 0.0, 0.0],
+     "events": [_event(0, 100.0, 0.0, 0.0), _event(0, 50.0, 3.0, 100.0),
+                _event(0, 80.0, 5.0, 50.0)]},
+    # no volume: A(n) == 0, nothing changes
+    {"n_lp": 2, "n_days": 3, "valuation_period": 1, "volume": [0.0, 0.0, 0.0],
+     "events": [_event(0, 100.0, 0.0, 0.0), _event(0, 150.0, 1.0, 100.0),
+                _event(1, 10.0, 2.0, 150.0), _event(0, 30.0, 2.0, 150.0)]},
+    # A(0) == 0 < A(1): r = 0 (virtual stake at least stake)
+    {"n_lp": 1, "n_days": 2, "valuation_period": 1, "volume": [0.0, 100.0],
+     "events": [_event(0, 100.0, 0.0, 0.0), _event(0, 40.0, 1.0, 100.0)]},
+)
 
 
 def engine_virtual_chain(case: dict) -> dict:
@@ -609,7 +667,9 @@ def engine_virtual_chain(case: dict) -> dict:
 
 
 def reference_virtual_chain(case: dict) -> dict:
-    """``simulate``'s virtual stake (period 0 included, where the reference sets it to stake)."""
+    """``simulate``'s virtual stake: events add or scale it, and at each period end
+    ``end_of_period_virtual_stake`` grows it with the average volume (never a reset to stake,
+    period 0 and 1 included)."""
     vp, volume = case["valuation_period"], case["volume"]
     providers = [ref.LiquidityProvider() for _ in range(case["n_lp"])]
     virtual, averages = [], []
@@ -618,7 +678,7 @@ def reference_virtual_chain(case: dict) -> dict:
             if event["day"] == d:
                 ref.apply_commitment_event(providers[event["lp"]],
                                            reference_event(event, position),
-                                           event["valuation_pre"], in_period_zero=d // vp == 0)
+                                           event["valuation_pre"])
         if (d + 1) % vp == 0:
             averages.append(ref.next_average_volume(averages, sum(volume[d + 1 - vp:d + 1])))
             ref.end_of_period_virtual_stake(providers, d // vp, averages)
@@ -674,6 +734,112 @@ def engine_share_of(case: dict) -> dict:
 
 def reference_share_of(case: dict) -> dict:
     return {"share": ref.shares(case["weights"])}
+
+
+@st.composite
+def entry_histories(draw) -> dict:
+    """One LP's stake changes (entries, increases, decreases, exits, re-entries, no change),
+    each at a valuation_pre (sometimes 0: an empty market, or an LP that entered earlier that
+    day on one), from a drawn starting ``aev`` (the kernel's is 1, the reference's 0: an
+    entry never reads it)."""
+    stake, events = 0.0, []
+    for _ in range(draw(st.integers(1, 10))):
+        kinds = ["enter", "same"] if stake == 0.0 else ["increase", "decrease", "exit", "same"]
+        kind = draw(st.sampled_from(kinds))
+        if kind in ("enter", "increase"):
+            new = stake + draw(log_uniform(1e-3, 1e7))
+        elif kind == "decrease":
+            new = stake * draw(st.floats(1e-3, 0.999))
+        elif kind == "exit":
+            new = 0.0
+        else:
+            new = stake
+        events.append({"stake": new, "valuation_pre": draw(or_zero(log_uniform(1e-2, 1e9)))})
+        stake = new
+    return {"start": draw(st.one_of(st.just(1.0), st.just(0.0), log_uniform(1e-2, 1e9))),
+            "events": events}
+
+
+def engine_entry_valuation(case: dict) -> dict:
+    stake, entry, aev = 0.0, case["start"], []
+    for event in case["events"]:
+        entry = shares.entry_valuation_update(stake, event["stake"], event["valuation_pre"],
+                                              entry)
+        stake = event["stake"]
+        aev.append(entry)
+    return {"aev": aev}
+
+
+def reference_entry_valuation(case: dict) -> dict:
+    stake, entry, aev = 0.0, case["start"], []
+    for event in case["events"]:
+        entry = ref.entry_valuation_update(entry, stake, event["stake"], event["valuation_pre"])
+        stake = event["stake"]
+        aev.append(entry)
+    return {"aev": aev}
+
+
+def _entry_events(*changes: tuple[float, float]) -> list[dict]:
+    return [{"stake": new, "valuation_pre": vp} for new, vp in changes]
+
+
+# MECHANISM.md's entry_valuation example (no trading: valuation = total stake): LP1 enters
+# with 100 on an empty market, 100 -> 200 at 100 keeps aev 100, LP2 enters with 200 at 200
+# (aev 200), LP1 200 -> 300 at 400 gives aev 120
+ENTRY_VALUATION_EXAMPLES = (
+    ({"start": 1.0, "events": _entry_events((100.0, 0.0), (200.0, 100.0), (300.0, 400.0))},
+     [100.0, 100.0, 120.0]),
+    ({"start": 1.0, "events": _entry_events((200.0, 200.0))}, [200.0]),
+)
+ENTRY_VALUATION_EDGE_CASES = (
+    *(case for case, _ in ENTRY_VALUATION_EXAMPLES),
+    # a decrease keeps aev; an exit too; re-entry starts afresh
+    {"start": 0.0, "events": _entry_events((300.0, 50.0), (100.0, 500.0), (0.0, 500.0),
+                                           (0.0, 700.0), (40.0, 900.0))},
+    # an LP that entered on an empty market and increases the same day: aev = new
+    {"start": 1.0, "events": _entry_events((100.0, 0.0), (150.0, 0.0), (150.0, 0.0))},
+)
+
+
+@st.composite
+def fee_weight_inputs(draw, rule: str) -> dict:
+    """Shares of up to 8 LPs (inactive ones 0, sometimes all), liquidity scores in [0, 1]
+    with zeros (sometimes all: the score bucket is split by share), an els fraction."""
+    n_lp = draw(st.integers(1, 8))
+    weights = draw(st.lists(or_zero(log_uniform(1e-6, 1e12)), min_size=n_lp, max_size=n_lp))
+    score = draw(st.lists(or_zero(st.one_of(st.sampled_from([1.0, 0.5]), st.floats(0.0, 1.0))),
+                          min_size=n_lp, max_size=n_lp))
+    if draw(st.integers(0, 5)) == 0:
+        score = [0.0] * n_lp
+    return {"rule": rule, "share": ref.shares(weights), "score": score,
+            "els": draw(st.one_of(st.sampled_from([1.0, 0.0, 0.5]), st.floats(0.0, 1.0)))}
+
+
+def engine_fee_weights(case: dict) -> dict:
+    out = np.full(len(case["share"]), np.nan)
+    shares.fee_weights(code("liquidity_score", case["rule"]), case["els"],
+                       np.array(case["share"]), np.array(case["score"]), out)
+    return {"w": out}
+
+
+def reference_fee_weights(case: dict) -> dict:
+    return {"w": ref.fee_weights(case["share"], case["score"], case["els"], case["rule"])}
+
+
+def fee_weights_pair(rule: str) -> Pair:
+    edge_cases = _cases(
+        rule=[rule] * 6,
+        share=[[0.5, 0.5], [1.0, 0.0], [0.25, 0.75], [0.0, 0.0], [0.2, 0.0, 0.8],
+               [0.5, 0.5]],
+        # no score (by share); share*score all 0 (els bucket by share); both buckets; nobody
+        # active; an inactive LP in between; an LP with no score
+        score=[[0.0, 0.0], [0.0, 0.5], [0.8, 0.4], [0.0, 0.0], [0.3, 0.0, 0.6], [0.9, 0.0]],
+        els=[0.5, 0.5, 0.5, 1.0, 0.0, 1.0],
+    )
+    return Pair(f"shares.fee_weights[{rule}]", f"fee_weights(liquidity_score={rule!r})",
+                fee_weight_inputs(rule), engine_fee_weights, reference_fee_weights,
+                {"w": exact if rule == "none" else relative}, edge_cases=edge_cases,
+                id=f"fee_weights-{rule}")
 
 
 # --------------------------------------------------------------------------------------
@@ -844,6 +1010,276 @@ def check_side_orders(got: dict, expected: dict, case: dict) -> None:
              f"{name}: liquidity")
 
 
+PROBABILITIES = st.one_of(
+    st.floats(0.0, 1.0, exclude_min=True, exclude_max=True),
+    log_uniform(5e-324, 0.5),  # the lower tail, down to the smallest subnormal
+    log_uniform(2.0**-53, 0.5).map(lambda x: 1.0 - x),  # the upper tail
+    # AS241's branches: |p - 0.5| <= 0.425, then r = sqrt(-log(min(p, 1-p))) <= 5 or > 5
+    st.sampled_from([0.5, 0.075, 0.925, math.exp(-25.0), 1e-10, 1.0 - 1e-10, 0.3]),
+)
+#: ``[risk] min_probability`` in (0, 0.5): the default 1e-10, Vega's 1e-8, and large ones (up
+#: to 0.3 and beyond) under which most levels are low. Not below 1e-10: pegged volumes up to
+#: ``obligation/(min_probability*p)`` stay below 2**53, where a ceiling is a ceiling.
+MIN_PROBABILITIES = st.one_of(
+    st.sampled_from([1e-10, 1e-8, 0.01, 0.1, 0.3]), log_uniform(1e-10, 1e-2),
+    st.floats(0.01, 0.3), st.floats(0.3, 0.4999),
+)
+
+
+def engine_normal_quantile(case: dict) -> dict:
+    return {"quantile": book.normal_quantile(case["p"])}
+
+
+def reference_normal_quantile(case: dict) -> dict:
+    return {"quantile": ref.normal_inverse_cdf(case["p"])}  # statistics.NormalDist().inv_cdf
+
+
+@st.composite
+def clip_prices(draw) -> dict:
+    case = draw(risk_models())
+    case["mid"] = draw(log_uniform(1e-2, 1e5))
+    case["side"] = draw(st.sampled_from(["buy", "sell"]))
+    case["min_probability"] = draw(MIN_PROBABILITIES)
+    return case
+
+
+def engine_clip_price(case: dict) -> dict:
+    drift, spread = drift_and_spread(case)
+    return {"price": book.clip_price(case["mid"], SIGN[case["side"]], drift, spread,
+                                     case["min_probability"])}
+
+
+def reference_clip_price(case: dict) -> dict:
+    return {"price": ref.clip_price(case["mid"], case["side"], case["mu"], case["sigma"],
+                                    case["tau"], case["min_probability"])}
+
+
+@st.composite
+def ruled_book_sides(draw, volume_rule: str, low_probability: str) -> dict:
+    """``book_sides(orders=True)`` under the order rules: a ``min_probability`` (large ones
+    make most levels low: dropped or clipped), a price range (0, wide, or exactly at a level's
+    distance from mid), ``margin_orders``, and an obligation that either is random, or puts one
+    level's pegged volume on an integer before its ceiling (as under the tools' rules, with the
+    rule's unit: ``prob*p``, ``p``, ``min_probability*P`` or ``P``), or equals the limit orders'
+    part exactly (no pegged volume: the in-range notional meets the obligation exactly, or
+    falls short by the levels out of range)."""
+    case = draw(book_sides())
+    n_ticks, mid = case["num_ticks"], case["mid"]
+    mp = draw(MIN_PROBABILITIES)
+    case.update(volume_rule=volume_rule, low_probability=low_probability, min_probability=mp,
+                margin_orders=draw(st.sampled_from(RULES["margin_orders"].names)))
+    levels, probs = reference_sides(case)
+    clip_at = (ref.clip_price(mid, case["side"], case["mu"], case["sigma"], case["tau"], mp)
+               if low_probability == "clip" else math.nan)
+    if draw(st.booleans()):
+        at = levels[draw(st.integers(0, n_ticks - 1))]
+        case["price_range"] = abs(at - mid) / mid
+    else:
+        case["price_range"] = draw(st.one_of(st.sampled_from([0.0, 0.01, 0.05, 0.2, 1.0]),
+                                             st.floats(0.0, 1.0)))
+    obligation = draw(or_zero(log_uniform(1e-2, 1e4)))
+    scale = obligation / (mid * n_ticks) * draw(st.floats(0.0, 1.5))
+    limit = draw(st.lists(or_zero(limit_volumes(max(scale, 1e-9))), min_size=n_ticks,
+                          max_size=n_ticks))
+    fractions = draw(st.lists(or_zero(st.floats(1e-3, 1.0)), min_size=n_ticks,
+                              max_size=n_ticks))
+    fractions[draw(st.integers(0, n_ticks - 1))] = draw(st.floats(0.1, 1.0))
+    probability = volume_rule == "probability"
+    units = [(prob * p if probability else p) if prob > mp
+             else ((mp * clip_at if probability else clip_at) if low_probability == "clip"
+                   else 0.0)
+             for p, prob in zip(levels, probs, strict=True)]
+    live = [i for i in range(n_ticks) if units[i] > 0.0 and fractions[i] > 0.0]
+    case.update(limit=limit, fractions=fractions, rf=draw(log_uniform(1e-5, 1.0)))
+    mode = draw(st.sampled_from(["random", "integer", "covered"]))
+    if mode == "integer" and live:  # remaining * f_i/sum(f) / unit_i = m
+        i = draw(st.sampled_from(live))
+        case["limit"] = [0.0] * n_ticks
+        obligation = draw(st.integers(1, 10**4)) * units[i] * sum(fractions) / fractions[i]
+    elif mode == "covered":
+        return covered(case)
+    case["obligation"] = obligation
+    return case
+
+
+def covered(case: dict) -> dict:
+    """The case with an obligation its limit orders cover exactly: no pegged volume. Under
+    the notional volume rule, the reference's limit part itself (both sum ``limit_i * p_i``:
+    the in-range notional then meets it exactly, or falls short by the levels out of range);
+    under the probability rule, a hair below it (the engine's ``limit_i * (prob_i * p_i)``
+    and the reference's ``limit_i * p_i * prob_i`` round differently, and ``remaining``, a
+    cancellation there, is not the ceiling's business)."""
+    levels, probs = reference_sides(case)
+    clip_at = (ref.clip_price(case["mid"], case["side"], case["mu"], case["sigma"],
+                              case["tau"], case["min_probability"])
+               if case["low_probability"] == "clip" else None)
+    limit_liq = ref.side_book(0.0, case["limit"], case["fractions"], levels, probs, 1.0,
+                              case["mid"], volume_rule=case["volume_rule"],
+                              low_probability=case["low_probability"],
+                              min_probability=case["min_probability"],
+                              clip_at=clip_at).limit_liq
+    factor = 1.0 if case["volume_rule"] == "notional" else 1.0 - 1e-9
+    return {**case, "obligation": limit_liq * factor}
+
+
+def engine_side_table(case: dict) -> np.ndarray:
+    """``side_table`` into a table longer than the side (NaN beyond it: never read)."""
+    table = np.full((book.TABLE_ROWS, case["num_ticks"] + 2), np.nan)
+    drift, spread = drift_and_spread(case)
+    book.side_table(case["mid"], SIGN[case["side"]], case["tick_size"], case["num_ticks"],
+                    drift, spread, case["min_probability"],
+                    code("volume_rule", case["volume_rule"]),
+                    code("low_probability", case["low_probability"]), case["price_range"],
+                    table)
+    return table
+
+
+def engine_side_book(case: dict) -> dict:
+    """One side of one active LP's book as ``commitment_rows`` builds it where the SLA is in
+    play: the table, the limit orders' part of the obligation (``LIMIT_WEIGHT``) and their
+    supplied liquidity (``WEIGHTED``), the pegged volume, its margin (``margin_side_rows``),
+    the in-range notional and score, and the commitment test ``notional >= obligation``."""
+    table = engine_side_table(case)
+    size, n_ticks = table.shape[1], case["num_ticks"]
+    limit = padded(case["limit"], size)
+    pegged_share = np.full(size, np.nan)
+    book.pegged_shares(padded(case["fractions"], size), pegged_share)
+    limit_liq = book.limit_liquidity(limit, table[book.LIMIT_WEIGHT], n_ticks)
+    supplied = book.limit_liquidity(limit, table[book.WEIGHTED], n_ticks)
+    pegged = np.full(size, np.nan)
+    total, liquidity = book.side_orders(case["obligation"], limit_liq, supplied, pegged_share,
+                                        table[book.INVERSE], table[book.PEG_WEIGHTED], n_ticks,
+                                        pegged)
+    notional, score = book.side_in_range(limit, pegged, table, n_ticks)
+    volume = total
+    if case["margin_orders"] == "all":
+        volume += book.limit_volume(limit, n_ticks)
+    return {"pegged": pegged[:n_ticks], "pegged_total": total, "limit_liq": limit_liq,
+            "liquidity": liquidity, "margin": book.side_margin(case["rf"], case["mid"], volume),
+            "peg_price": table[book.PEG_PRICE, :n_ticks], "notional": notional,
+            "score": score, "meets": notional >= case["obligation"]}
+
+
+def reference_side_book(case: dict) -> dict:
+    """``side_book`` under the case's rules, and what the SLA reads off it:
+    ``in_range_notional``, ``liquidity_score_side`` and ``meets_commitment`` (one side: the
+    same book on both)."""
+    levels, probs = reference_sides(case)
+    mid, mp = case["mid"], case["min_probability"]
+    clip_at = (ref.clip_price(mid, case["side"], case["mu"], case["sigma"], case["tau"], mp)
+               if case["low_probability"] == "clip" else None)
+    side = ref.side_book(case["obligation"], case["limit"], case["fractions"], levels, probs,
+                         case["rf"], mid, case["margin_orders"], volume_rule=case["volume_rule"],
+                         low_probability=case["low_probability"], min_probability=mp,
+                         clip_at=clip_at)
+    total_fraction = sum(case["fractions"])
+    probability = case["volume_rule"] == "probability"
+    unceiled = [side.remaining * f / total_fraction
+                / ((price * prob if probability else price) if prob > mp
+                   else (mp * price if probability else price))
+                if prob > mp or clipped else 0.0
+                for f, price, prob, clipped in zip(case["fractions"], side.pegged_price, probs,
+                                                   side.clipped, strict=True)]
+    return {**read_side_book(side, case), "book": side, "unceiled": np.array(unceiled),
+            "limit_liq": side.limit_liq, "liquidity": side.liquidity, "margin": side.margin,
+            "peg_price": np.array(side.pegged_price), "clipped": np.array(side.clipped),
+            "peg_weighted": np.array([price * prob for price, prob in
+                                      zip(side.pegged_price, side.pegged_prob, strict=True)])}
+
+
+def read_side_book(side: ref.SideBook, case: dict) -> dict:
+    """What the SLA reads off a reference side: its volumes, in-range notional, score and
+    commitment test."""
+    mid, price_range = case["mid"], case["price_range"]
+    return {"pegged": np.array(side.pegged), "pegged_total": sum(side.pegged),
+            "notional": ref.in_range_notional(side, mid, price_range),
+            "score": ref.liquidity_score_side(ref.side_order_list(side), mid, price_range,
+                                              case["min_probability"]),
+            "meets": ref.meets_commitment(side, side, case["obligation"], mid, price_range)}
+
+
+def check_side_book(got: dict, expected: dict, case: dict) -> None:
+    """As ``check_side_orders``: a level's pegged volume may differ by one contract where the
+    reference's un-ceiled value is an integer to within rounding, and nowhere else. Then the
+    reference's notional, score and commitment test are read off its book with the engine's
+    volumes (its liquidity and margin plus what the contracts of difference add), and:
+
+    - ``pegged_total`` exactly, margin exactly (``margin_orders = "pegged"``, no difference)
+      or to 1e-12; the limit orders' part, liquidity, notional and score to 1e-12 (the same
+      sums in other associations; the engine's probabilities differ in the last bits);
+    - the pegged orders' prices exactly at their levels, to 1e-12 at the clip price (its drift
+      ``(mu - 0.5*sigma*sigma)*tau`` is the reference's ``(mu - sigma**2/2)*tau`` to rounding);
+    - the commitment test (a bool) exactly, except where the reference's in-range notional is
+      within 1e-12 of the obligation, where rounding decides it either way."""
+    name = f"side book vs reference side_book (case {case})"
+    pegged = np.asarray(got["pegged"], dtype=float)
+    assert pegged.shape == expected["pegged"].shape, name
+    diff = pegged - expected["pegged"]
+    allowed = (diff == 0.0) | ((np.abs(diff) == 1.0) & near_integer(expected["unceiled"]))
+    assert allowed.all(), (f"{name}: pegged {pegged} != {expected['pegged']} "
+                           f"(un-ceiled {expected['unceiled']})")
+    extra = float(diff.sum())
+    if extra != 0.0 or (diff != 0.0).any():
+        moved = dataclasses.replace(expected["book"], pegged=[float(n) for n in pegged])
+        expected = {**expected, **read_side_book(moved, case),
+                    "margin": expected["margin"] + case["rf"] * case["mid"] * extra,
+                    "liquidity": expected["liquidity"]
+                    + float(diff @ expected["peg_weighted"])}
+    exact(got["pegged_total"], expected["pegged_total"], f"{name}: pegged_total")
+    if case["margin_orders"] == "pegged" and not (diff != 0.0).any():
+        exact(got["margin"], expected["margin"], f"{name}: margin")
+    else:
+        relative(got["margin"], expected["margin"], f"{name}: margin")
+    for key in ("limit_liq", "liquidity", "notional", "score"):
+        relative(got[key], expected[key], f"{name}: {key}")
+    clipped = expected["clipped"]
+    peg_price = np.asarray(got["peg_price"], dtype=float)
+    exact(peg_price[~clipped], expected["peg_price"][~clipped], f"{name}: peg_price")
+    relative(peg_price[clipped], expected["peg_price"][clipped], f"{name}: peg_price (clip)")
+    meets = got["meets"]
+    assert isinstance(meets, bool | np.bool_), f"{name}: meets {meets!r} is not a bool"
+    close = abs(expected["notional"] - case["obligation"]) <= REL * case["obligation"]
+    assert meets == expected["meets"] or close, (
+        f"{name}: meets {meets} != {expected['meets']} (notional {got['notional']}, "
+        f"reference {expected['notional']}, obligation {case['obligation']})")
+
+
+def side_book_pair(volume_rule: str, low_probability: str) -> Pair:
+    default = {"mu": 0.0, "sigma": 2.0, "tau": 1.9012e-6, "mid": 100.0, "tick_size": 0.01,
+               "num_ticks": 10, "side": "sell", "obligation": 1000.0, "limit": [0.0] * 10,
+               "fractions": [1.0] * 10, "rf": 0.003, "volume_rule": volume_rule,
+               "low_probability": low_probability, "min_probability": 1e-10,
+               "price_range": 0.05, "margin_orders": "pegged"}
+    edge_cases = (
+        default,  # the default book, every level in range
+        {**default, "side": "buy", "margin_orders": "all", "limit": [1.0, 0.0, 2.0] + [0.0] * 7,
+         "fractions": [0.0, 1.0, 0.5] + [0.0] * 7},
+        # far levels below the floor (dropped or clipped), some out of a narrow range
+        {**default, "tick_size": 2.0, "num_ticks": 5, "limit": [0.0] * 5,
+         "fractions": [1.0] * 5, "price_range": 0.05},
+        # Vega's min_probability and a large one: most levels low
+        {**default, "min_probability": 1e-8, "tick_size": 0.5},
+        {**default, "side": "buy", "min_probability": 0.3, "price_range": 0.001},
+        # limit orders cover it all, in range (the commitment met exactly) or half out of it
+        covered({**default, "num_ticks": 2, "limit": [10.0, 10.0], "fractions": [1.0, 1.0]}),
+        covered({**default, "num_ticks": 2, "limit": [10.0, 10.0], "fractions": [1.0, 1.0],
+                 "price_range": 0.0001}),
+        # no price range: nothing in range, score 0
+        {**default, "price_range": 0.0, "min_probability": 0.01},
+    )
+    return Pair(
+        f"book.side_table + pegged_shares + limit_liquidity + side_orders + side_in_range + "
+        f"side_margin[{volume_rule}, {low_probability}]",
+        f"side_book(volume_rule={volume_rule!r}, low_probability={low_probability!r}) + "
+        f"in_range_notional + liquidity_score_side + meets_commitment",
+        ruled_book_sides(volume_rule, low_probability), engine_side_book, reference_side_book,
+        dict.fromkeys(("pegged", "pegged_total", "limit_liq", "liquidity", "margin",
+                       "peg_price", "notional", "score", "meets")),
+        check=check_side_book, edge_cases=edge_cases,
+        id=f"side_book-{volume_rule}-{low_probability}",
+    )
+
+
 def engine_combined_margin(case: dict) -> dict:
     return {"margin": book.combined_margin(code("margin_rule", case["rule"]), case["buy"],
                                            case["sell"])}
@@ -852,6 +1288,202 @@ def engine_combined_margin(case: dict) -> dict:
 def reference_combined_margin(case: dict) -> dict:
     buy, sell = case["buy"], case["sell"]  # simulate, step 9
     return {"margin": max(buy, sell) if case["rule"] == "max" else buy + sell}
+
+
+# --------------------------------------------------------------------------------------
+# The SLA: epochs, penalties, the fee payout, early exits
+# --------------------------------------------------------------------------------------
+def engine_epochs(case: dict) -> dict:
+    """The epochs as the kernels walk them: a day ``d`` with ``epoch_end`` closes epoch
+    ``k = d // epoch_days``, which began on day ``k * epoch_days``."""
+    epoch_days, n_days = case["epoch_days"], case["n_days"]
+    ends = [d for d in range(n_days) if sla.epoch_end(d, epoch_days, n_days)]
+    return {"epoch": [d // epoch_days for d in ends],
+            "first_day": [d // epoch_days * epoch_days for d in ends], "last_day": ends}
+
+
+def reference_epochs(case: dict) -> dict:
+    bounds = ref.epochs(case["n_days"], case["epoch_days"])
+    return {"epoch": list(range(len(bounds))), "first_day": [first for first, _ in bounds],
+            "last_day": [last for _, last in bounds]}
+
+
+@st.composite
+def epoch_grids(draw) -> dict:
+    n_days = draw(st.integers(1, 60))
+    return {"n_days": n_days, "epoch_days": draw(windows(n_days))}
+
+
+UNIT = st.one_of(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]), st.floats(0.0, 1.0))
+
+
+@st.composite
+def fee_penalty_inputs(draw) -> dict:
+    """``s`` in [0, 1] (1 and Vega's 0.95 among them), ``t`` in [0, 1] (0, 1 and ``s``)."""
+    s = draw(st.one_of(st.sampled_from([0.5, 0.95, 1.0, 0.0]), UNIT))
+    t = draw(st.one_of(st.sampled_from([0.0, 1.0, s]), UNIT))
+    return {"t": t, "s": s, "c": draw(st.one_of(st.sampled_from([0.9]), UNIT))}
+
+
+def engine_fee_penalty(case: dict) -> dict:
+    return {"p": sla.fee_penalty(case["t"], case["s"], case["c"])}
+
+
+def reference_fee_penalty(case: dict) -> dict:
+    return {"p": ref.fee_penalty(case["t"], case["s"], case["c"])}
+
+
+# MECHANISM.md: s 0.5, t 0.75: c 1 -> 0.5, c 0 -> 0, c 0.5 -> 0.25
+FEE_PENALTY_EXAMPLES = tuple(zip(_cases(t=[0.75] * 3, s=[0.5] * 3, c=[1.0, 0.0, 0.5]),
+                                 (0.5, 0.0, 0.25), strict=True))
+
+
+@st.composite
+def raw_penalty_histories(draw) -> dict:
+    """An LP's raw penalties over its committed epochs, and ``H`` (more than it has, too)."""
+    return {"raw": draw(st.lists(UNIT, min_size=1, max_size=10)),
+            "H": draw(st.integers(1, 12))}
+
+
+def engine_hysteresis(case: dict) -> dict:
+    """``revenue_rows``' history: ``P`` of each epoch, then its raw ``p`` joins the history
+    (an array longer than needed, NaN beyond ``count``: never read)."""
+    history, count, penalties = np.full(len(case["raw"]) + 2, np.nan), 0, []
+    for p in case["raw"]:
+        penalties.append(sla.hysteresis_penalty(p, history, count, case["H"]))
+        history[count] = p
+        count += 1
+    return {"P": penalties}
+
+
+def reference_hysteresis(case: dict) -> dict:
+    history, penalties = [], []
+    for p in case["raw"]:
+        penalties.append(ref.hysteresis_penalty(p, history, case["H"]))
+        history.append(p)
+    return {"P": penalties}
+
+
+# MECHANISM.md: H = 2, raw penalties 0.75 then 0.5, then an epoch with t = 1 (p = 0): 0.625
+HYSTERESIS_EXAMPLES = (({"raw": [0.75, 0.5, 0.0], "H": 2}, [0.75, 0.75, 0.625]),)
+
+
+@st.composite
+def bond_inputs(draw) -> dict:
+    s = draw(st.one_of(st.sampled_from([0.6, 0.95, 1.0]), st.floats(0.0, 1.0)))
+    return {"t": draw(st.one_of(st.sampled_from([0.0, s, 1.0]), UNIT)), "s": s,
+            "slope": draw(st.one_of(st.sampled_from([1.0, 0.7, 0.2]), st.floats(0.0, 5.0))),
+            "max": draw(st.one_of(st.sampled_from([0.05, 0.6, 1.0]), UNIT))}
+
+
+def engine_bond(case: dict) -> dict:
+    return {"f": sla.bond_penalty_fraction(case["t"], case["s"], case["slope"], case["max"])}
+
+
+def reference_bond(case: dict) -> dict:
+    return {"f": ref.bond_penalty_fraction(case["t"], case["s"], case["slope"], case["max"])}
+
+
+# MECHANISM.md: s 0.6, slope 0.7, max 0.6: t 0.3 -> 35%, t 0 -> 60%; slope 0.2, t 0 -> 20%
+BOND_EXAMPLES = tuple(zip(_cases(t=[0.3, 0.0, 0.0], s=[0.6] * 3, slope=[0.7, 0.7, 0.2],
+                                 max=[0.6] * 3),
+                          (0.35, 0.6, 0.2), strict=True))
+
+
+@st.composite
+def epoch_accounts(draw) -> dict:
+    """Fee accounts and penalties ``P`` of up to 6 LPs at an epoch's end. LPs not committed
+    have ``P = 0`` and an empty account, as ``revenue_rows`` gives them (no weight, no
+    accrual); committed ones any ``P`` (sometimes all 1: everything to the pool) and
+    accounts with zeros (sometimes all)."""
+    n_lp = draw(st.integers(1, 6))
+    committed = draw(st.lists(st.booleans(), min_size=n_lp, max_size=n_lp))
+    all_penalised = draw(st.integers(0, 4)) == 0
+    penalty = [(1.0 if all_penalised else draw(UNIT)) if c else 0.0 for c in committed]
+    account = [draw(AMOUNTS) if c else 0.0 for c in committed]
+    if draw(st.integers(0, 6)) == 0:
+        account = [0.0] * n_lp
+    return {"committed": committed, "penalty": penalty, "account": account}
+
+
+def engine_settle(case: dict) -> dict:
+    n_lp = len(case["account"])
+    payout, bonus = np.full(n_lp, np.nan), np.full(n_lp, np.nan)
+    to_pool = sla.settle_epoch(np.array(case["committed"], dtype=bool),
+                               np.array(case["penalty"]), np.array(case["account"]), payout,
+                               bonus)
+    return {"payout": payout, "bonus": bonus, "to_pool": to_pool}
+
+
+def reference_settle(case: dict) -> dict:
+    payout, bonus, to_pool = ref.distribute_fees(case["account"], case["penalty"],
+                                                 case["committed"])
+    return {"payout": payout, "bonus": bonus, "to_pool": to_pool}
+
+
+# MECHANISM.md: penalties 0.5 and 0.25 on accounts 100 and 100: paid 50 and 75, bonus 30, 45
+BONUS_EXAMPLE = {"committed": [True, True], "penalty": [0.5, 0.25], "account": [100.0, 100.0]}
+SETTLE_EDGE_CASES = (
+    BONUS_EXAMPLE,
+    # everybody committed fully penalised: all accounts to the pool
+    {"committed": [True, False, True], "penalty": [1.0, 0.0, 1.0],
+     "account": [100.0, 0.0, 50.0]},
+    # nobody committed
+    {"committed": [False, False], "penalty": [0.0, 0.0], "account": [0.0, 0.0]},
+    # the only one who could take a bonus has an empty account: B to the pool
+    {"committed": [True, True], "penalty": [1.0, 0.5], "account": [100.0, 0.0]},
+    # no penalty at all; all accounts empty
+    {"committed": [True, True], "penalty": [0.0, 0.0], "account": [30.0, 70.0]},
+    {"committed": [True, True, False], "penalty": [0.5, 1.0, 0.0], "account": [0.0] * 3},
+)
+
+
+@st.composite
+def early_exits(draw) -> dict:
+    """An epoch start's cuts (``old - new`` of each decrease, > 0), the room above target
+    (none, all of it, some, more) and the penalty rate."""
+    variations = draw(st.lists(log_uniform(1e-3, 1e7), min_size=1, max_size=6))
+    total = 0.0
+    for v in variations:  # as the kernel sums them
+        total += v
+    free = draw(st.one_of(st.just(0.0), st.just(total), st.floats(0.0, 2.0 * total),
+                          st.floats(0.0, 1.0).map(lambda x: x * total)))
+    rate = draw(st.one_of(st.sampled_from([0.05, 0.25, 0.0, 1.0]), UNIT))
+    return {"variations": variations, "free": free, "rate": rate}
+
+
+def engine_early_exit(case: dict) -> dict:
+    """``_apply_batch``: the sum of the cuts, then each LP's penalty."""
+    variations = 0.0
+    for v in case["variations"]:
+        variations += v
+    return {"penalty": [sla.early_exit_penalty(case["rate"], v, variations, case["free"])
+                        for v in case["variations"]]}
+
+
+def reference_early_exit(case: dict) -> dict:
+    return {"penalty": ref.early_exit_penalties(case["variations"], case["free"],
+                                                case["rate"])}
+
+
+def check_early_exit(got: dict, expected: dict, case: dict) -> None:
+    """To 1e-12 relative, plus ``4 eps * rate * variation_l``: ``variation_l - free_l`` cancels
+    where ``free`` is near the cuts' sum, and the reference sums the cuts with the builtin
+    ``sum`` (compensated since Python 3.12), the engine left to right."""
+    atol = 4.0 * EPS * case["rate"] * np.array(case["variations"])
+    got_penalty = np.asarray(got["penalty"], dtype=float)
+    expected_penalty = np.asarray(expected["penalty"], dtype=float)
+    assert got_penalty.shape == expected_penalty.shape
+    assert (np.abs(got_penalty - expected_penalty)
+            <= REL * np.abs(expected_penalty) + atol).all(), (
+        f"sla.early_exit_penalty vs early_exit_penalties: {got_penalty} != {expected_penalty} "
+        f"(case {case})")
+
+
+# MECHANISM.md: penalty 0.25, a cut of 100 with no free room pays 25, with 40 free 15
+EARLY_EXIT_EXAMPLES = tuple(zip(_cases(variations=[[100.0], [100.0]], free=[0.0, 40.0],
+                                       rate=[0.25, 0.25]),
+                                ([25.0], [15.0]), strict=True))
 
 
 # --------------------------------------------------------------------------------------
@@ -956,11 +1588,6 @@ RF_SHORT_XFAIL = (
 # --------------------------------------------------------------------------------------
 # The table
 # --------------------------------------------------------------------------------------
-def _cases(**columns) -> tuple[dict, ...]:
-    return tuple(dict(zip(columns, row, strict=True)) for row in zip(*columns.values(),
-                                                                       strict=True))
-
-
 PAIRS: tuple[Pair, ...] = (
     Pair("market.window_start", "max(0, d - W + 1) (steps 1 and 4)", series_and_window(),
          engine_window_start, reference_window_start, {"lo": exact}, id="window_start"),
@@ -1024,10 +1651,30 @@ PAIRS: tuple[Pair, ...] = (
     Pair("shares.open_or_scale_tranches + next_average_volume + virtual_stake_update",
          "apply_commitment_event + next_average_volume + end_of_period_virtual_stake",
          virtual_stake_histories(), engine_virtual_chain, reference_virtual_chain,
-         {"virtual_stake": relative, "average_volume": relative}, id="virtual_stake_chain"),
+         {"virtual_stake": relative, "average_volume": relative},
+         edge_cases=VIRTUAL_STAKE_EDGE_CASES, id="virtual_stake_chain"),
+    Pair("shares.entry_valuation_update", "entry_valuation_update", entry_histories(),
+         engine_entry_valuation, reference_entry_valuation, {"aev": exact},
+         edge_cases=ENTRY_VALUATION_EDGE_CASES, id="entry_valuation_update"),
+    *(fee_weights_pair(rule) for rule in RULES["liquidity_score"].names),
     Pair("book.normal_cdf", "normal_cdf", st.fixed_dictionaries({"x": st.floats(-40.0, 40.0)}),
          engine_normal_cdf, reference_normal_cdf, {"cdf": relative},
          edge_cases=_cases(x=[0.0, -38.0, 8.5, -1e-300]), id="normal_cdf"),
+    Pair("book.normal_quantile", "normal_inverse_cdf (statistics.NormalDist().inv_cdf)",
+         st.fixed_dictionaries({"p": PROBABILITIES}), engine_normal_quantile,
+         reference_normal_quantile, {"quantile": exact},
+         edge_cases=_cases(p=[0.5, 0.075, 0.925, float(np.nextafter(0.075, 0.0)),
+                              math.exp(-25.0), 1e-10, 1.0 - 1e-10, 5e-324, 1.0 - 2.0**-53,
+                              1e-8, 0.3]),
+         id="normal_quantile"),
+    # the engine's drift (mu - 0.5*sigma*sigma)*tau is the reference's (mu - sigma**2/2)*tau
+    # to rounding (pow and a product differ in the last bit now and then): 1e-12
+    Pair("book.clip_price", "clip_price", clip_prices(), engine_clip_price,
+         reference_clip_price, {"price": relative},
+         edge_cases=_cases(mu=[0.0] * 4, sigma=[2.0] * 4, tau=[1.9012e-6] * 4,
+                           mid=[100.0] * 4, side=["buy", "sell", "buy", "sell"],
+                           min_probability=[1e-10, 1e-10, 0.3, 1e-8]),
+         id="clip_price"),
     Pair("book.probability_of_trading", "probability_of_trading", trading_levels(),
          engine_probability, reference_probability, {"prob": relative},
          edge_cases=({"mu": 0.0, "sigma": 2.0, "tau": 1.9012e-6, "mid": 100.0, "level": 100.0},
@@ -1074,6 +1721,9 @@ PAIRS: tuple[Pair, ...] = (
               "fractions": [1.0], "rf": 0.003},
          ),
          id="side_orders"),
+    *(side_book_pair(volume_rule, low_probability)
+      for volume_rule in RULES["volume_rule"].names
+      for low_probability in RULES["low_probability"].names),
     *(Pair(f"book.combined_margin[{rule}]", f"margin_rule {rule!r} (step 9)",
            st.fixed_dictionaries({"rule": st.just(rule), "buy": AMOUNTS, "sell": AMOUNTS}),
            engine_combined_margin, reference_combined_margin, {"margin": exact},
@@ -1090,6 +1740,37 @@ PAIRS: tuple[Pair, ...] = (
          engine_supply_ratio, reference_supply_ratio, {"ratio": exact},
          edge_cases=_cases(total_stake=[0.0, 5.0, 0.0, 3.0], target=[0.0, 0.0, 2.0, 4.0]),
          id="supply_ratio"),
+    Pair("sla.epoch_end", "epochs", epoch_grids(), engine_epochs, reference_epochs,
+         {"epoch": exact, "first_day": exact, "last_day": exact},
+         edge_cases=_cases(n_days=[1, 10, 9, 5, 7], epoch_days=[1, 3, 3, 9, 1]),
+         id="epochs"),
+    Pair("sla.fee_penalty", "fee_penalty", fee_penalty_inputs(), engine_fee_penalty,
+         reference_fee_penalty, {"p": exact},
+         edge_cases=(*(case for case, _ in FEE_PENALTY_EXAMPLES),
+                     *_cases(t=[1.0, 0.4, 0.5, 0.95, 1.0], s=[1.0, 0.5, 0.5, 0.95, 0.95],
+                             c=[0.9] * 5)),
+         id="fee_penalty"),
+    Pair("sla.hysteresis_penalty", "hysteresis_penalty", raw_penalty_histories(),
+         engine_hysteresis, reference_hysteresis, {"P": relative},
+         edge_cases=(*(case for case, _ in HYSTERESIS_EXAMPLES),
+                     *_cases(raw=[[0.75, 0.5, 0.0], [1.0, 0.75, 0.5, 0.0], [0.0], [0.2, 0.9]],
+                             H=[1, 2, 3, 5])),
+         id="hysteresis_penalty"),
+    Pair("sla.bond_penalty_fraction", "bond_penalty_fraction", bond_inputs(), engine_bond,
+         reference_bond, {"f": exact},
+         edge_cases=(*(case for case, _ in BOND_EXAMPLES),
+                     *_cases(t=[0.6, 0.9, 0.0, 0.5], s=[0.6, 0.6, 1.0, 0.0],
+                             slope=[0.7, 0.7, 1.0, 1.0], max=[0.6, 0.6, 0.05, 0.05])),
+         id="bond_penalty_fraction"),
+    Pair("sla.settle_epoch", "distribute_fees", epoch_accounts(), engine_settle,
+         reference_settle, {"payout": exact, "bonus": relative, "to_pool": relative},
+         edge_cases=SETTLE_EDGE_CASES, id="settle_epoch"),
+    Pair("sla.early_exit_penalty", "early_exit_penalties", early_exits(), engine_early_exit,
+         reference_early_exit, {"penalty": None}, check=check_early_exit,
+         edge_cases=(*(case for case, _ in EARLY_EXIT_EXAMPLES),
+                     *_cases(variations=[[100.0, 300.0], [100.0, 300.0], [5.0]],
+                             free=[200.0, 400.0, 10.0], rate=[0.25, 0.25, 0.05])),
+         id="early_exit_penalty"),
 )
 
 RISK_FACTOR_PAIRS: tuple[Pair, ...] = (
@@ -1159,12 +1840,45 @@ def test_comparison_rejects_a_perturbed_engine(pair: Pair, data):
             pair.assert_agree({**got, name: value}, expected, case)
 
 
+#: MECHANISM.md's worked examples, through the engine's side of their pairs (the pairs check
+#: the engine against the reference on them; these, both against the page):
+#: (pair id, case, output, the page's number).
+WORKED_EXAMPLES = (
+    *(("fee_penalty", case, "p", value) for case, value in FEE_PENALTY_EXAMPLES),
+    *(("hysteresis_penalty", case, "P", value) for case, value in HYSTERESIS_EXAMPLES),
+    *(("bond_penalty_fraction", case, "f", value) for case, value in BOND_EXAMPLES),
+    ("settle_epoch", BONUS_EXAMPLE, "payout", [50.0, 75.0]),
+    ("settle_epoch", BONUS_EXAMPLE, "bonus", [30.0, 45.0]),
+    ("settle_epoch", BONUS_EXAMPLE, "to_pool", 0.0),
+    *(("early_exit_penalty", case, "penalty", value) for case, value in EARLY_EXIT_EXAMPLES),
+    *(("entry_valuation_update", case, "aev", value)
+      for case, value in ENTRY_VALUATION_EXAMPLES),
+    ("split_weights-entry_valuation", ENTRY_VALUATION_SCENARIO, "share", [5.0 / 7.0, 2.0 / 7.0]),
+    ("virtual_stake_chain", VIRTUAL_STAKE_EXAMPLE, "virtual_stake",
+     [[25000.0, 25000.0], [37525.0, 37525.0]]),
+    ("virtual_stake_chain", VIRTUAL_STAKE_EXAMPLE, "average_volume", [10000.0, 15010.0]),
+    # stakes 120, 20, 60 with bids 0.5%, 0.75%, 3.75% give 1.5% at any target
+    *(("fee_rate-weighted", {"rule": "weighted", "stake": [120.0, 20.0, 60.0],
+                             "bid": [0.005, 0.0075, 0.0375], "given": 0.003, "target": target},
+       "fee_rate", 0.015) for target in (0.0, 119.0, 140.0, 240.0)),
+)
+PAIRS_BY_ID = {pair.id: pair for pair in ALL_PAIRS}
+
+
+@pytest.mark.parametrize(("pair_id", "case", "name", "value"), WORKED_EXAMPLES,
+                         ids=[f"{example[0]}-{example[2]}" for example in WORKED_EXAMPLES])
+def test_engine_gives_the_worked_examples(pair_id: str, case: dict, name: str, value):
+    pair = PAIRS_BY_ID[pair_id]
+    assert case in pair.edge_cases or pair_id == "fee_rate-weighted", "not an edge case"
+    relative(pair.engine(case)[name], value, f"{pair.kernel}: {name} (MECHANISM.md, {case})")
+
+
 def test_every_step_function_has_a_pair():
     """Each compiled function of the step modules appears in some pair's kernel name."""
     import numba.core.registry
 
     covered = " ".join(pair.kernel for pair in ALL_PAIRS)
-    for module in (book, commitments, fees, market, outcomes, shares):
+    for module in (book, commitments, fees, market, outcomes, shares, sla):
         steps = [name for name, value in vars(module).items()
                  if isinstance(value, numba.core.registry.CPUDispatcher)
                  and value.py_func.__module__ == module.__name__]
