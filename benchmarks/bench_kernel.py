@@ -66,7 +66,7 @@ def core_config(
             "share_rule": share_rule,
             "fee_rule": fee_rule,
             "margin_rule": margin_rule,
-            "fee_rate": 0.002,
+            **({"fee_rate": 0.002} if fee_rule == "given" else {}),
         },
         "lp": copy.deepcopy(LPS),
     }

@@ -65,6 +65,8 @@ def variant_config(n_scenarios: int, mechanism: dict, sla: dict, paths: bool = F
         config["sweep"]["paths"] = n_scenarios
         config["network"] = {"v": 2.0, "valuation_period": 7, "stake_target_period": 7, "k": 1.0}
     config["mechanism"].update(mechanism)
+    if config["mechanism"].get("fee_rule") == "given":
+        config["mechanism"]["fee_rate"] = 0.002
     if sla:
         config["sla"] = dict(sla)
     return config

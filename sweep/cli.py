@@ -7,12 +7,14 @@ internal error.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 from importlib import resources
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, RunStopped
 from .version import __version__
 
 DEFAULT_CONFIG = "default"
@@ -29,8 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "config",
         nargs="?",
-        default=DEFAULT_CONFIG,
-        help="TOML config file (default: the embedded synthetic-market sweep)",
+        default=None,
+        help="TOML config file (default, or `default` when no file has that name: the "
+        "embedded synthetic-market sweep)",
     )
     run.add_argument("--out", type=Path, help="result file (default: outputs/<name>.nc)")
     run.add_argument("--workers", type=int, help="local Dask workers (default: all cores)")
@@ -38,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--chunk-size", type=int, help="scenarios per task (default: automatic)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing result")
     run.add_argument("--resume", action="store_true", help="finish an interrupted sweep")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the grid, scenarios, chunks, result size and output; write nothing",
+    )
 
     info = commands.add_parser("info", help="summarise a result file")
     info.add_argument("result", type=Path)
@@ -45,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     plot = commands.add_parser("plot", help="write the standard figures of a result as PNG")
     plot.add_argument("result", type=Path)
     plot.add_argument("--out", type=Path, help="figure directory (default: beside the result)")
+
+    sens = commands.add_parser(
+        "sensitivity", help="Sobol' indices (or Morris effects) of an output of a sampled sweep"
+    )
+    sens.add_argument("result", type=Path)
+    sens.add_argument("--output", required=True, help="output variable, e.g. under_supplied_share")
+    sens.add_argument("--stat", default="mean", help="over days: mean, final, min or max")
     return parser
 
 
@@ -53,20 +68,39 @@ def default_config_path() -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .config import load_config
+    from .config import MAX_CHUNK_SIZE, load_config
     from .runner import run
 
-    source = default_config_path() if args.config == DEFAULT_CONFIG else Path(args.config)
+    # `sweep run default` is the embedded sweep, unless a file of that name is here: that file
+    # is what the user means
+    embedded = args.config is None or (
+        args.config == DEFAULT_CONFIG and not Path(args.config).is_file()
+    )
+    source = default_config_path() if embedded else Path(args.config)
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers", args.workers, "must be >= 1")
-    if args.chunk_size is not None and args.chunk_size < 1:
-        raise ConfigError("--chunk-size", args.chunk_size, "must be >= 1")
-    config = load_config(source)
+    if args.chunk_size is not None and not 1 <= args.chunk_size <= MAX_CHUNK_SIZE:
+        raise ConfigError(
+            "--chunk-size", args.chunk_size, f"must be between 1 and {MAX_CHUNK_SIZE:,} "
+            "(a chunk larger than the sweep is cut to the sweep)",
+        )
+    config = load_config(source)  # read once: run() and dry_run() take the checked config
     out = args.out or Path("outputs") / f"{config.name}.nc"
+    if args.dry_run:
+        from .runner import dry_run
+
+        text, problem = dry_run(
+            config, out=out, overwrite=args.overwrite, resume=args.resume,
+            chunk_size=args.chunk_size,
+        )
+        print(text)
+        if problem is not None:
+            raise problem
+        return 0
     started = time.perf_counter()
     stats: dict = {}
     ds = run(
-        source,
+        config,
         out=out,
         scheduler=args.scheduler,
         workers=args.workers,
@@ -80,10 +114,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     size = out.stat().st_size / 2**20
     shape = " x ".join(f"{n} {d}" for d, n in ds.sizes.items() if d not in ("tick", "commit"))
     ds.close()
-    if args.resume and stats["where"] == "nothing to do":
+    if stats["state"] == "complete":
         print(f"nothing to resume: {out} ({shape}; {size:,.1f} MiB) is complete")
         return 0
-    if args.resume:
+    if stats["state"] == "nothing to resume":
+        print(f"nothing to resume: no interrupted run at {out}; computed the whole sweep "
+              f"({stats['chunks']} chunks)")
+    elif args.resume:
         done = stats["chunks"] - stats["computed"]
         print(f"resumed: {done} of {stats['chunks']} chunks were done; "
               f"computed {stats['computed']}")
@@ -92,28 +129,72 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _open_result(path: Path):
-    """Open a result file, turning a missing or unreadable file into bad input (exit 2)."""
-    from .io import load
+    """Open a result file, turning a missing or unreadable file, or a netCDF file that sweep
+    did not write, into bad input (exit 2)."""
+    from .io import is_sweep_result, load
 
+    if path.is_dir():
+        raise ConfigError("RESULT", str(path), "is a folder, not a result file")
     try:
-        return load(path)
+        ds = load(path)
     except FileNotFoundError as exc:
         raise ConfigError("RESULT", str(path), str(exc)) from None
     except (OSError, ValueError) as exc:
-        raise ConfigError("RESULT", str(path), f"is not a result file ({exc})") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError("RESULT", str(path), f"is not a result file ({reason})") from None
+    if not is_sweep_result(ds):
+        ds.close()
+        raise ConfigError(
+            "RESULT", str(path), "is a netCDF file but not a sweep result (it lacks the config "
+            "and sweep_version attributes sweep writes)"
+        )
+    return ds
+
+
+PARTIAL = ".partial"
+
+
+def _partial_state(path: Path) -> tuple[str | None, str]:
+    """For an interrupted run's ``<out>.partial``: the run writing it now (or None), and how
+    many chunks are done."""
+    from .io import read_journal
+    from .lock import owner
+
+    out = path.with_name(path.name[: -len(PARTIAL)])
+    journal = read_journal(out)
+    done = (
+        f"{len(journal['done'])} of {journal['chunks']} chunks done" if journal
+        else "no chunk done yet"
+    )
+    return owner(out), done
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from .info import summary_text
 
+    incomplete = None
+    if args.result.name.endswith(PARTIAL) and args.result.is_file():
+        live, done = _partial_state(args.result)
+        if live:  # HDF5 keeps a file it writes locked: what the journal says is all there is
+            print(f"{args.result}: an unfinished sweep; a run ({live}) is writing it now, "
+                  f"{done}")
+            return 0
+        incomplete = (f"an interrupted run's partial file, {done}; `sweep run ... --resume` "
+                      "finishes it")
     with _open_result(args.result) as ds:
-        print(summary_text(ds, args.result))
+        print(summary_text(ds, args.result, incomplete=incomplete))
     return 0
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .plot_cli import write_figures
 
+    if args.result.name.endswith(PARTIAL) and args.result.is_file():
+        _, done = _partial_state(args.result)
+        raise ConfigError(
+            "RESULT", str(args.result), f"is an unfinished sweep ({done}); finish it with "
+            "`sweep run ... --resume` before plotting"
+        )
     out_dir = args.out or args.result.parent / f"{args.result.stem}_figures"
     with _open_result(args.result) as ds:
         paths = write_figures(ds, out_dir)
@@ -122,17 +203,39 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from .sensitivity import sensitivity, table
+
+    with _open_result(args.result) as ds:
+        print(table(sensitivity(ds, args.output, args.stat)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"run": _cmd_run, "info": _cmd_info, "plot": _cmd_plot}
+    commands["sensitivity"] = _cmd_sensitivity
     try:
         return commands[args.command](args)
     except ConfigError as exc:
         print(f"sweep: error: {exc}", file=sys.stderr)
         return 2
+    except RunStopped as exc:  # stopped from outside (a lost scheduler): one line, status 1
+        print(f"sweep: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("sweep: interrupted; `sweep run ... --resume` finishes the sweep", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`sweep info r.nc | head`): stop quietly, as unix tools do, and
+        # keep Python from complaining when it flushes stdout at exit
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

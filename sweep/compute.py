@@ -10,6 +10,12 @@ A chunk returns only the variables it *owns*: a variable with axes ``A`` is writ
 chunk among those covering the same slices along ``A`` whose slices along every other axis
 start at 0 (see :func:`owns`), so a variable that does not depend on a swept key is computed
 and written once, not once per value of that key.
+
+Along a dimension that other keys follow (a design's ``sample``, a ``preset``), a stage runs
+once per distinct combination of the keys it depends on (``Resolved.keys``), not once per
+index: in a sampled design, a stage that reads only ``valuation_period`` (an integer) and the
+share rule runs once per pair of values that occurs, as it would on a grid; its results are
+spread back over the samples when written (:class:`Classes`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import numpy as np
 from .mechanism.kernels import Events, Shapes
 from .risk import risk_factor_arrays
 from .scenarios import Chunk, Plan, rules_in_play
-from .stages import DERIVED, STAGE_OF, STAGES, rule_params
+from .stages import DERIVED, PATH, STAGE_OF, STAGES, rule_params
 from .summary import day_statistics
 from .variables import PER_EPOCH, PER_LP, VARIABLES
 
@@ -46,6 +52,53 @@ def projection(extent: dict[int, int], axes: tuple[int, ...], onto: tuple[int, .
     return np.broadcast_to(rows.reshape(shape), tuple(extent[a] for a in axes)).ravel()
 
 
+class Classes:
+    """A stage's combinations along the axes where it runs once per distinct combination of
+    its keys (see the module docstring): for each such axis, ``inverse[a]`` (the class of each
+    of the chunk's indices along it) and ``first[a]`` (each class's first index)."""
+
+    def __init__(
+        self, inverse: dict[int, np.ndarray] | None = None,
+        first: dict[int, np.ndarray] | None = None,
+    ) -> None:  # fmt: skip
+        self.inverse = inverse or {}
+        self.first = first or {}
+
+    def extent(self, extent: dict[int, int]) -> dict[int, int]:
+        return {a: len(self.first[a]) if a in self.first else n for a, n in extent.items()}
+
+
+NO_CLASSES = Classes()
+
+
+def mapping(
+    extent: dict[int, int], axes: tuple[int, ...], onto: tuple[int, ...],
+    mine: Classes = NO_CLASSES, theirs: Classes = NO_CLASSES,
+) -> np.ndarray:  # fmt: skip
+    """:func:`projection` between blocks whose combinations are classes (``mine``, of the block
+    over ``axes``; ``theirs``, of the block over ``onto``) along some axes."""
+    if not mine.first and not theirs.first:
+        return projection(extent, axes, onto)
+    own = mine.extent(extent)
+    other = theirs.extent(extent)
+    n = math.prod(own[a] for a in axes)
+    index = np.indices(tuple(own[a] for a in axes)).reshape(len(axes), n)
+    columns = []
+    for a in onto:
+        if a not in axes:
+            columns.append(np.zeros(n, dtype=np.int64))  # its first index: class 0
+            continue
+        i = index[axes.index(a)]
+        if a in mine.first:
+            i = mine.first[a][i]
+        if a in theirs.inverse:
+            i = theirs.inverse[a][i]
+        columns.append(i)
+    if not onto:
+        return np.zeros(n, dtype=np.int64)
+    return np.ravel_multi_index(tuple(columns), tuple(other[a] for a in onto)).astype(np.int64)
+
+
 class ChunkContext:
     """One stage's view of a chunk (``sweep.stages.Context``)."""
 
@@ -54,31 +107,33 @@ class ChunkContext:
         self.stage = stage
         self.axes = chunk_data.plan.stages.axes[stage]
         self.optional = rule_params(STAGES[stage])
-        self.n = math.prod(chunk_data.extent[a] for a in self.axes)
+        self.classes = chunk_data.classes(stage)
+        extent = self.classes.extent(chunk_data.extent)
+        self.n = math.prod(extent[a] for a in self.axes)
         self.n_days = chunk_data.plan.n_days
         self.n_lp = chunk_data.plan.n_lp
 
     def param(self, key: str) -> np.ndarray:
-        return self.data.param(key, self.axes, self.optional)
+        return self.data.param(key, self.axes, self.optional, self.stage)
 
     def rows(self, stage: str) -> np.ndarray:
         onto = self.data.plan.stages.axes[stage]
         if stage in self.data.plan.stages.reads[self.stage] and not set(onto) <= set(self.axes):
             raise ValueError(f"stage {self.stage!r} reads {stage!r} but lacks some of its axes")
-        return projection(self.data.extent, self.axes, onto)
+        return mapping(self.data.extent, self.axes, onto, self.classes, self.data.classes(stage))
 
     def input(self, stage: str) -> dict[str, np.ndarray] | None:
         return self.data.results.get(stage)
 
     def path_rows(self) -> np.ndarray:
-        return projection(self.data.extent, self.axes, self.data.path_axes)
+        return mapping(self.data.extent, self.axes, self.data.path_axes, self.classes)
 
     def group(self, keys: Iterable[str], path: bool) -> np.ndarray:
         """An id per combination, equal where the combinations share ``keys`` (and path)."""
         axes = {self.data.param_axis[k] for k in keys if k in self.data.param_axis}
         if path:
             axes |= set(self.data.path_axes)
-        return projection(self.data.extent, self.axes, tuple(sorted(axes)))
+        return mapping(self.data.extent, self.axes, tuple(sorted(axes)), self.classes)
 
     def series(self, name: str) -> np.ndarray:
         return self.data.series()[name]
@@ -91,7 +146,7 @@ class ChunkContext:
         combination's row in it."""
         axis = self.data.plan.path_axis
         paths = self.data.plan.axis_values(axis)[self.data.chunk.slices[axis]]
-        rows = projection(self.data.extent, self.axes, (axis,))
+        rows = mapping(self.data.extent, self.axes, (axis,), self.classes)
         return self.data.plan.behaviour(paths), rows
 
     @property
@@ -120,53 +175,103 @@ class ChunkData:
         self.extent = {a: s.stop - s.start for a, s in enumerate(chunk.slices)}
         self.param_axis = plan.param_axes
         self.in_play = rules_in_play(plan.config)
-        self.path_axes = tuple(a for a, d in enumerate(plan.dims) if d.section == "path") + (
-            plan.path_axis,
-        )
+        self.path_axes = plan.market_axes
         self.events = plan.event_arrays
         self.shapes = plan.shape_arrays
         self.results: dict[str, dict[str, np.ndarray]] = {}
         self._series: dict[str, np.ndarray] | None = None
-        self._risk: dict[tuple[int, ...], dict[str, np.ndarray]] = {}
+        self._risk: dict[tuple, dict[str, np.ndarray]] = {}
+        self._classes: dict[str, Classes] = {}
+        # the axes other keys follow (a design's sample, a preset): where stages may run once
+        # per distinct combination of their keys
+        followed = {d for d, _ in plan.config.follows.values()}
+        self.class_axes = tuple(
+            a for a, d in enumerate(plan.dims) if d.name in followed and self.extent[a] > 1
+        )
+
+    def classes(self, stage: str) -> Classes:
+        """The stage's classes: along each followed axis, the distinct combinations of the
+        keys it depends on (none where every index differs, or where it reads the path that
+        varies along the axis)."""
+        cached = self._classes.get(stage)
+        if cached is not None:
+            return cached
+        inverse, first = {}, {}
+        keys = self.plan.stages.keys.get(stage, frozenset())
+        for a in self.class_axes:
+            if a not in self.plan.stages.axes[stage]:
+                continue
+            if PATH in keys and a in self.path_axes:
+                continue
+            along = tuple(sorted(k for k in keys if self.param_axis.get(k) == a))
+            if not along or self.plan.dims[a].key in along:
+                continue
+            codes = self.plan.class_codes(a, along)
+            if codes is None:  # every index along the axis differs
+                continue
+            _, index, inv = np.unique(
+                codes[self.chunk.slices[a]], return_index=True, return_inverse=True
+            )
+            if len(index) == self.extent[a]:
+                continue
+            order = np.argsort(index, kind="stable")  # classes in order of first index
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            inverse[a] = rank[inv.reshape(-1)].astype(np.int64)
+            first[a] = index[order].astype(np.int64)
+        out = self._classes[stage] = Classes(inverse, first) if first else NO_CLASSES
+        return out
 
     def axis_block(
-        self, axis: int, axes: tuple[int, ...], key: str | None = None
-    ) -> np.ndarray:
+        self, axis: int, axes: tuple[int, ...], key: str | None = None,
+        first: np.ndarray | None = None,
+    ) -> np.ndarray:  # fmt: skip
         """The chunk's values along ``axis`` (of ``key``, where it follows the axis), shaped
-        to broadcast over a block of ``axes``."""
+        to broadcast over a block of ``axes``; with ``first``, at those indices only."""
         values = self.plan.axis_values(axis, key)[self.chunk.slices[axis]]
-        return values.reshape(tuple(self.extent[a] if a == axis else 1 for a in axes))
+        if first is not None:
+            values = values[first]
+        return values.reshape(tuple(len(values) if a == axis else 1 for a in axes))
 
     def param(
-        self, key: str, axes: tuple[int, ...], optional: frozenset = frozenset()
-    ) -> np.ndarray:
-        """A parameter per combination of a block over ``axes``, as the kernels read it.
+        self, key: str, axes: tuple[int, ...], optional: frozenset = frozenset(),
+        stage: str | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        """A parameter per combination of a block over ``axes`` (of ``stage``'s classes), as
+        the kernels read it.
 
         A key swept along an axis the block lacks is an error (the stage's declaration misses
         it), unless it is ``optional``: read only by rule values not in play, so any of its
         values will do (the first is given).
         """
-        n = math.prod(self.extent[a] for a in axes)
+        classes = self.classes(stage) if stage is not None else NO_CLASSES
+        extent = classes.extent(self.extent)
+        n = math.prod(extent[a] for a in axes)
         if key in DERIVED:
             # both risk factors come from one call, kept for the chunk's other stages
-            cached = self._risk.get(axes)
+            signature = (axes, tuple((a, f.tobytes()) for a, f in classes.first.items()))
+            cached = self._risk.get(signature)
             if cached is None:
-                base = [self.param(k, axes, optional) for k in DERIVED[key]]
-                cached = self._risk[axes] = dict(
+                base = [self.param(k, axes, optional, stage) for k in DERIVED[key]]
+                cached = self._risk[signature] = dict(
                     zip(("rf_long", "rf_short"), risk_factor_arrays(*base), strict=True)
                 )
             return cached[key]
         if key == "shape_row":
-            ticks = self.param("num_ticks", axes)
+            ticks = self.param("num_ticks", axes, stage=stage)
             return np.searchsorted(np.asarray(self.plan.tick_values), ticks).astype(np.int64)
-        shape = tuple(self.extent[a] for a in axes)
+        shape = tuple(extent[a] for a in axes)
         if key in self.param_axis:
             axis = self.param_axis[key]
             if axis not in axes:
                 if key not in optional:
                     raise ValueError(f"a stage over axes {axes} reads {key!r} (axis {axis})")
                 return np.full(n, self.axis_block(axis, (axis,), key)[0])
-            values = self.axis_block(axis, axes, key)
+            first = classes.first.get(axis)
+            if (first is not None and key not in optional
+                    and key not in self.plan.stages.keys.get(stage, ())):  # fmt: skip
+                raise ValueError(f"stage {stage!r} reads {key!r}, not among its keys")
+            values = self.axis_block(axis, axes, key, first)
             return np.ascontiguousarray(np.broadcast_to(values, shape).reshape(n))
         value = self.plan.scalar(key)
         dtype = np.int64 if isinstance(value, int) else np.float64
@@ -214,14 +319,28 @@ def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
     summary = plan.config.reduce == "summary"
     dtype = np.dtype(plan.config.dtype)
     out: dict[str, np.ndarray] = {}
+    spreads: dict[str, np.ndarray | None] = {}
     for name in wanted:
         if name in plan.stages.zero:  # no rule value that makes it is in play
             values = np.zeros((1, *per_scenario_shape(plan, name)), dtype=VARIABLES[name].dtype)
+            spread = None
         else:
-            values = data.results[STAGE_OF[name]][name]
+            stage = STAGE_OF[name]
+            values = data.results[stage][name]
+            if stage not in spreads:  # one row per class: one per combination again
+                classes = data.classes(stage)
+                axes = plan.stages.axes[stage]
+                spreads[stage] = (
+                    mapping(data.extent, axes, axes, NO_CLASSES, classes) if classes.first else None
+                )
+            spread = spreads[stage]
         block = variable_shape(plan, chunk, name)
+        if spread is not None and not summary:
+            values = values[spread]
         if summary:
             stats = day_statistics(values)
+            if spread is not None:
+                stats = stats[spread]
             out[name] = stats.astype(dtype, copy=False).reshape(block + stats.shape[1:])
             if name == "under_supplied":
                 out["under_supplied_share"] = stats[..., 0].astype(dtype).reshape(block)

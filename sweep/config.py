@@ -9,18 +9,33 @@ values with defaults filled in, plus the sweep dimensions (every list under ``[n
 the config does not give itself (explicit keys win). A list of presets is a ``preset``
 dimension: the keys on which the listed presets differ follow it (see
 :attr:`Config.preset_values`).
+
+With ``[sweep] design`` a sampled design (:mod:`sweep.design`), keys given as ranges
+(``{min, max}``) or ``{choices = [...]}`` are sampled along one ``sample`` dimension: they follow
+it as preset keys follow ``preset`` (:attr:`Config.follows`).
+
+Limits, each refused with its key before any work: every number is 0 or between 1e-30 and 1e30
+in size (:data:`MAGNITUDE`: within it every result stays finite), the risk model's factors too
+(:func:`check_risk`); ``[sweep] days`` and every window or epoch count at most
+:data:`MAX_DAYS` (100,000), ``paths`` at most :data:`MAX_PATHS` (10^7), ``chunk_size`` at most
+:data:`MAX_CHUNK_SIZE` (10^9; one larger than the sweep is cut to it), ``num_ticks`` at most
+:data:`MAX_TICKS` (10,000), ``seed`` below 2^64; ``name`` must make a file name
+(``<name>.nc``: no control characters, at most 255 bytes); a config file must be UTF-8;
+``fee_rate`` needs ``fee_rule = "given"`` in play.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .design import DESIGN_KEYS, SAMPLE_DIM, Design, Spec, make_design, read_settings, read_spec
 from .errors import ConfigError
 from .mechanism.presets import PRESETS
 from .mechanism.rules import RULES
@@ -35,6 +50,18 @@ SHAPE_PRESETS = ("empty", "uniform", "aggressive", "passive")
 REDUCTIONS = ("none", "summary")
 PATH_SERIES = ("mark_price", "traded_volume", "open_interest")
 
+# Limits: beyond them a config is refused before any work (ConfigError naming the key).
+# Every number must be 0 or between 1/MAGNITUDE and MAGNITUDE in size: the engine multiplies
+# and divides a handful of them at a time (a target stake is c2 * v * risk factor * open
+# interest, a return 365 * fees / stake), and within 1e-30..1e30 every result stays far inside
+# float64's range (1e-308..1e308). Market paths must stay in the same range (sweep.paths).
+MAGNITUDE = 1e30
+MAX_DAYS = 100_000  # days of a path, generated or read (about 274 years); also the windows
+MAX_PATHS = 10_000_000  # [sweep] paths: Monte Carlo paths per scenario
+MAX_CHUNK_SIZE = 1_000_000_000  # [sweep] chunk_size and --chunk-size (cut to the sweep's size)
+MAX_TICKS = 10_000  # [market] num_ticks: price levels per side of the book
+MAX_SEED = 2**64 - 1
+
 
 # --- value checks: each returns None when fine, else the reason ---------------------------
 def _positive(x: float) -> str | None:
@@ -47,6 +74,17 @@ def _non_negative(x: float) -> str | None:
 
 def _at_least_one(x: int) -> str | None:
     return None if x >= 1 else "must be >= 1"
+
+
+def _between(low: int, high: int) -> Callable[[int], str | None]:
+    """An integer in [low, high]; the maximum is one of the documented limits above."""
+
+    def check(x: int) -> str | None:
+        if x < low:
+            return f"must be >= {low}"
+        return None if x <= high else f"must be at most {high:,} (the documented maximum)"
+
+    return check
 
 
 def _open_unit(x: float) -> str | None:
@@ -87,8 +125,10 @@ PARAMS: dict[str, dict[str, Param]] = {
     "network": {
         "v": Param(float, 10.0, _positive, doc="target-stake scaling of open interest"),
         "k": Param(float, 1.0, _positive, doc="obligation = k * stake"),
-        "stake_target_period": Param(int, 7, _at_least_one, doc="days of max open interest"),
-        "valuation_period": Param(int, 30, _at_least_one, doc="days of summed volume"),
+        "stake_target_period": Param(
+            int, 7, _between(1, MAX_DAYS), doc="days of max open interest"
+        ),
+        "valuation_period": Param(int, 30, _between(1, MAX_DAYS), doc="days of summed volume"),
         "c2": Param(float, 1.0, _positive, doc="extra target-stake scaling"),
     },
     "risk": {
@@ -102,7 +142,7 @@ PARAMS: dict[str, dict[str, Param]] = {
     },
     "market": {
         "tick_size": Param(float, 0.01, _positive, doc="price step between book levels"),
-        "num_ticks": Param(int, 10, _at_least_one, doc="price levels per side"),
+        "num_ticks": Param(int, 10, _between(1, MAX_TICKS), doc="price levels per side"),
     },
     "mechanism": {
         "preset": Param(
@@ -125,10 +165,11 @@ PARAMS: dict[str, dict[str, Param]] = {
         ),
         "competition_factor": Param(float, 0.9, _unit, doc="c: fee penalty scaling"),
         "performance_hysteresis_epochs": Param(
-            int, 1, _at_least_one, doc="H: epochs of raw penalties the fee penalty remembers"
+            int, 1, _between(1, MAX_DAYS),
+            doc="H: epochs of raw penalties the fee penalty remembers",
         ),
         "price_range": Param(float, 0.05, _open_unit, doc="orders count within mid*(1 +- this)"),
-        "epoch_days": Param(int, 1, _at_least_one, doc="days per epoch"),
+        "epoch_days": Param(int, 1, _between(1, MAX_DAYS), doc="days per epoch"),
         "bond_penalty_slope": Param(float, 1.0, _non_negative, doc="bond penalty slope"),
         "bond_penalty_max": Param(float, 0.05, _unit, doc="bond penalty cap (fraction of stake)"),
         "early_exit_penalty": Param(
@@ -140,11 +181,11 @@ SECTION_OF: dict[str, str] = {key: section for section, specs in PARAMS.items() 
 SWEPT_SECTIONS = ("path", "network", "risk", "market", "mechanism", "sla")
 
 SWEEP_KEYS: dict[str, Param] = {
-    "days": Param(int, 365, _at_least_one, sweepable=False),
-    "paths": Param(int, 1, _at_least_one, sweepable=False),
-    "seed": Param(int, 0, _non_negative, sweepable=False),
+    "days": Param(int, 365, _between(1, MAX_DAYS), sweepable=False),
+    "paths": Param(int, 1, _between(1, MAX_PATHS), sweepable=False),
+    "seed": Param(int, 0, _between(0, MAX_SEED), sweepable=False),
     "reduce": Param(str, "none", _one_of(REDUCTIONS), sweepable=False),
-    "chunk_size": Param(int, 0, _non_negative, sweepable=False),
+    "chunk_size": Param(int, 0, _between(0, MAX_CHUNK_SIZE), sweepable=False),
     "dtype": Param(str, "float64", _one_of(DTYPES), sweepable=False),
 }
 
@@ -260,19 +301,35 @@ class Config:
     path_params: dict[str, Any]  # scalars, or tuples for swept keys
     path_data: dict[str, Any]  # table series / csv options
     # section-free: key -> scalar, or a tuple of the values in play when the key is swept
-    # (its own dimension) or follows a preset dimension (see preset_values)
+    # (its own dimension) or follows another dimension (see follows)
     params: dict[str, Any]
     fee_rate: tuple[float, ...] | None
     lps: tuple[LPConfig, ...]
     dims: tuple[Dimension, ...]
     toml: str = field(repr=False)
     base_dir: Path = field(default=Path("."), repr=False)
-    # With ``preset`` a list (a ``preset`` dimension): each key the config does not give whose
-    # value differs between the listed presets -> its value under each preset, in the
-    # dimension's order (e.g. {"risk_factor": ("short", "max", "max")} for presets
-    # ["tools", "vega_2021", "vega"]); params[key] then holds the distinct values in first-seen
-    # order. Empty when ``preset`` is one value (its keys are then plain values in params).
-    preset_values: dict[str, tuple] = field(default_factory=dict)
+    # Keys that vary along a dimension other than their own -> (that dimension's name, the
+    # key's value at each index along it). With ``preset`` a list (a ``preset`` dimension):
+    # each key the config does not give whose value differs between the listed presets (e.g.
+    # {"risk_factor": ("preset", ("short", "max", "max"))} for presets ["tools", "vega_2021",
+    # "vega"]). Under a sampled design: every sampled key, along ``sample`` (and the keys of a
+    # sampled preset). params[key] (path_params[key] for [path] keys) then holds the distinct
+    # values in first-seen order: the values in play.
+    follows: dict[str, tuple[str, tuple]] = field(default_factory=dict)
+    design: Design | None = None  # the sampled design; None for a grid
+
+    @property
+    def preset_values(self) -> dict[str, tuple]:
+        """Keys that follow a ``preset`` dimension -> their value under each preset, in the
+        dimension's order. Empty when ``preset`` is one value (its keys are plain values)."""
+        return {key: values for key, (dim, values) in self.follows.items() if dim == "preset"}
+
+    @property
+    def path_dims(self) -> tuple[Dimension, ...]:
+        """The dimensions the market path varies along: swept ``[path]`` keys and any
+        dimension a ``[path]`` key follows (``sample``), in grid order."""
+        followed = {dim for key, (dim, _) in self.follows.items() if key in self.path_params}
+        return tuple(d for d in self.dims if d.section == "path" or d.name in followed)
 
     @property
     def sweep_shape(self) -> tuple[int, ...]:
@@ -301,22 +358,34 @@ def dim_name(section: str, key: str) -> str:
 
 
 def load_config(config: str | Path | Mapping[str, Any]) -> Config:
-    """Read a TOML path or a dict of the same shape, check it, and fill in defaults."""
+    """Read a TOML path or a dict of the same shape, check it, and fill in defaults (a
+    :class:`Config` is returned as it is: it was checked when it was made)."""
     base_dir = Path(".")
+    if isinstance(config, Config):
+        return config
     if isinstance(config, Mapping):
         raw = dict(config)
         text = None
     else:
         path = Path(config)
         try:
-            text = path.read_text()
+            data = path.read_bytes()
         except OSError as exc:
             raise ConfigError(
                 "config file", str(path), f"cannot be read ({exc.strerror})"
             ) from None
         try:
+            text = data.decode("utf-8")  # TOML is UTF-8, whatever the locale
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise ConfigError(
+                "config file", str(path), f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on "
+                f"line {line}); TOML files must be UTF-8",
+            ) from None
+        try:
             raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, ValueError) as exc:
+            # ValueError: an integer too long for Python to read (over 4300 digits)
             raise ConfigError("config file", str(path), f"is not valid TOML ({exc})") from None
         base_dir = path.resolve().parent
         raw.setdefault("name", path.stem)
@@ -328,6 +397,16 @@ def _type_name(kind: type) -> str:
     return {float: "a number", int: "an integer", str: "a string"}[kind]
 
 
+def out_of_range(x: float) -> str | None:
+    """Why a finite number is outside the range the engine keeps finite (see MAGNITUDE)."""
+    if x == 0 or 1 / MAGNITUDE <= abs(x) <= MAGNITUDE:
+        return None
+    return (
+        f"is out of range: numbers must be 0 or between {1 / MAGNITUDE:g} and {MAGNITUDE:g} "
+        "in size"
+    )
+
+
 def _coerce(key: str, value: Any, spec: Param) -> Any:
     """Check one scalar's type and range, returning it as the declared type."""
     kind = spec.kind
@@ -336,9 +415,15 @@ def _coerce(key: str, value: Any, spec: Param) -> Any:
     if kind is float:
         if not isinstance(value, int | float):
             raise ConfigError(key, value, "must be a number")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond float64's range
+            raise ConfigError(key, value, out_of_range(math.inf)) from None
         if not math.isfinite(value):
             raise ConfigError(key, value, "must be finite")
+        reason = out_of_range(value)
+        if reason:
+            raise ConfigError(key, value, reason)
     elif kind is int:
         if not isinstance(value, int):
             raise ConfigError(key, value, "must be an integer")
@@ -354,8 +439,13 @@ def _coerce(key: str, value: Any, spec: Param) -> Any:
 
 
 def _param(section: str, key: str, value: Any, spec: Param) -> Any:
-    """A scalar, or a tuple of values when the key is swept (a non-empty list)."""
+    """A scalar, a tuple of values when the key is swept (a non-empty list), or a
+    :class:`~sweep.design.Spec` when it is sampled (a table: a range or choices)."""
     where = f"[{section}] {key}"
+    if isinstance(value, Mapping):
+        if not spec.sweepable:
+            raise ConfigError(where, dict(value), "cannot be sampled; give one value")
+        return read_spec(section, key, value, spec.kind, lambda w, x: _coerce(w, x, spec))
     if isinstance(value, list):
         if not spec.sweepable:
             raise ConfigError(where, value, "cannot be swept; give one value")
@@ -389,25 +479,53 @@ def _series(where: str, value: Any, *, allow_zero_length: bool = False) -> tuple
     for x in value:
         if isinstance(x, bool) or not isinstance(x, int | float):
             raise ConfigError(where, value, f"must hold numbers only, found {x!r}")
+        if isinstance(x, int) and abs(x) >= 2**1024:  # beyond float64's range
+            raise ConfigError(where, value, f"holds {x}, {out_of_range(math.inf)}")
         if not math.isfinite(x):
             raise ConfigError(where, value, f"must hold finite numbers, found {x!r}")
         if x < 0:
             raise ConfigError(where, value, f"must hold numbers >= 0, found {x!r}")
+        if out_of_range(x):
+            raise ConfigError(where, value, f"holds {x!r}, which {out_of_range(x)}")
         out.append(float(x))
     return tuple(out)
 
 
-def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
-    _unknown("", raw, TOP_KEYS)
-    name = raw.get("name", "sweep")
+RESULT_SUFFIX = ".nc"  # the default result is outputs/<name>.nc
+MAX_NAME_BYTES = 255  # a file name's limit on common file systems (ext4, xfs, btrfs, APFS)
+
+
+def _name(name: Any) -> str:
+    """``name``: the default result's file name less ``.nc``, so a valid file name."""
     if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
         raise ConfigError("name", name, "must be a non-empty file name without '/'")
+    bad = next((c for c in name if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise ConfigError(
+            "name", name, f"holds the control character {bad!r}, which a file name cannot"
+        )
+    try:
+        size = len(os.fsencode(name + RESULT_SUFFIX))
+    except UnicodeError:
+        raise ConfigError("name", name, "holds characters a file name cannot") from None
+    if size > MAX_NAME_BYTES:
+        raise ConfigError(
+            "name", name, f"is too long for a file name: {name[:8]}...{RESULT_SUFFIX} takes "
+            f"{size} bytes, at most {MAX_NAME_BYTES}",
+        )
+    return name
+
+
+def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
+    _unknown("", raw, TOP_KEYS)
+    name = _name(raw.get("name", "sweep"))
 
     dims: list[Dimension] = []
     order = [k for k in raw if k in SWEPT_SECTIONS]
 
     sweep = _table("[sweep]", raw.get("sweep", {}))
-    _unknown("[sweep]", sweep, (*SWEEP_KEYS, "variables"))
+    _unknown("[sweep]", sweep, (*SWEEP_KEYS, "variables", *DESIGN_KEYS))
+    design_settings = read_settings(sweep)
     sweep_vals = {k: _param("sweep", k, sweep.get(k, p.default), p) for k, p in SWEEP_KEYS.items()}
     variables = _variables(sweep.get("variables", "all"))
 
@@ -462,12 +580,20 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
         path_data["columns"] = {"mark_price": "Close", "traded_volume": "Volume", **columns}
 
     explicit = {key for values in section_values.values() for key in values}
-    preset_values = _apply_presets(params, explicit)
+    design, follows = _sample(design_settings, order, section_values, path_table, params,
+                              path_params, sweep_vals["seed"])  # fmt: skip
+    follows.update(_apply_presets(params, explicit, follows))
+    sampled = set(design.names) if design else set()
 
     # sweep dimensions, in the order the config names them
     for section in order:
         table = path_table if section == "path" else section_values[section]
         for key in table:
+            if key in sampled:  # the sample dimension stands where the first sampled key is
+                if design and all(d.name != SAMPLE_DIM for d in dims):
+                    dims.append(Dimension(SAMPLE_DIM, "sweep", SAMPLE_DIM,
+                                          tuple(range(design.n_rows))))  # fmt: skip
+                continue
             value = path_params.get(key) if section == "path" else params.get(key)
             if isinstance(value, tuple):
                 dim = dim_name(section, key)
@@ -477,6 +603,13 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
         raise ConfigError(
             "[mechanism] fee_rate", None, "is required when fee_rule is 'given' (a per-day series)"
         )
+    if fee_rate is not None and "given" not in _values(params["fee_rule"]):
+        raise ConfigError(
+            "[mechanism] fee_rate", list(fee_rate),
+            "is read only by fee_rule = 'given', which is not in play (fee_rule = "
+            f"{params['fee_rule']!r}): set fee_rule = 'given' (or list it) or drop fee_rate",
+        )
+    check_risk(params)
 
     lps = _lps(raw.get("lp", []))
     if text is None:
@@ -499,7 +632,8 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
         dims=tuple(dims),
         toml=text,
         base_dir=base_dir,
-        preset_values=preset_values,
+        follows=follows,
+        design=design,
     )
 
 
@@ -526,9 +660,12 @@ def _preset_value(name: str, key: str) -> Any:
         ) from None
 
 
-def _apply_presets(params: dict[str, Any], explicit: set[str]) -> dict[str, tuple]:
+def _apply_presets(
+    params: dict[str, Any], explicit: set[str], follows: dict[str, tuple[str, tuple]]
+) -> dict[str, tuple[str, tuple]]:
     """Fill the keys the preset(s) set that the config does not give (``explicit``) into
-    ``params``; return :attr:`Config.preset_values` (keys that follow a preset dimension).
+    ``params``; return the keys that follow the presets' dimension (:attr:`Config.follows`):
+    ``preset`` for a list of presets, ``sample`` for sampled presets (``follows["preset"]``).
 
     Every value a listed preset sets is checked as the key itself would be, given or not.
     """
@@ -536,19 +673,45 @@ def _apply_presets(params: dict[str, Any], explicit: set[str]) -> dict[str, tupl
     for name in names:
         for key in PRESETS[name]:
             _preset_value(name, key)
+    dim, along = follows.get("preset", ("preset", names))  # the preset at each index of dim
     keys = dict.fromkeys(key for name in names for key in PRESETS[name])
-    preset_values: dict[str, tuple] = {}
+    out: dict[str, tuple[str, tuple]] = {}
     for key in keys:
         if key in explicit:
             continue
-        per_preset = tuple(_preset_value(name, key) for name in names)
-        distinct = tuple(dict.fromkeys(per_preset))
+        value_of = {name: _preset_value(name, key) for name in names}
+        per_index = tuple(value_of[name] for name in along)
+        distinct = tuple(dict.fromkeys(per_index))
         if len(distinct) == 1:
             params[key] = distinct[0]
         else:
-            preset_values[key] = per_preset
+            out[key] = (dim, per_index)
             params[key] = distinct
-    return preset_values
+    return out
+
+
+def _sample(
+    settings: Any, order: list[str], section_values: dict[str, dict[str, Any]],
+    path_table: dict[str, Any], params: dict[str, Any], path_params: dict[str, Any], seed: int,
+) -> tuple[Design | None, dict[str, tuple[str, tuple]]]:  # fmt: skip
+    """Draw the design of the keys given as ranges or choices (in config order) and put each
+    key's values in play into ``params``/``path_params``; return the design and the keys that
+    follow its ``sample`` dimension."""
+    specs: list[Spec] = []
+    for section in order:
+        values = path_params if section == "path" else params
+        for key in path_table if section == "path" else section_values[section]:
+            if isinstance(values.get(key), Spec):
+                specs.append(values[key])
+    design = make_design(settings, specs, seed)
+    follows: dict[str, tuple[str, tuple]] = {}
+    if design is None:
+        return None, follows
+    for key, column in design.columns().items():
+        values = path_params if key in path_params and key not in params else params
+        values[key] = tuple(dict.fromkeys(column))
+        follows[key] = (SAMPLE_DIM, column)
+    return design, follows
 
 
 def _variables(value: Any) -> tuple[str, ...] | None:
@@ -683,14 +846,67 @@ def _time_on_book(where: str, value: Any) -> Behaviour:
         for x in ab:
             if isinstance(x, bool) or not isinstance(x, int | float):
                 raise ConfigError(f"{where}.beta", ab, f"must hold two numbers, found {x!r}")
-            if not math.isfinite(x) or x <= 0:
-                raise ConfigError(f"{where}.beta", ab, f"must hold finite numbers > 0, found {x!r}")
+            if not math.isfinite(x) or x <= 0 or out_of_range(x):
+                raise ConfigError(
+                    f"{where}.beta", ab,
+                    f"must hold finite numbers > 0, between {1 / MAGNITUDE:g} and "
+                    f"{MAGNITUDE:g}, found {x!r}",
+                )
         return Behaviour("beta", (float(ab[0]), float(ab[1])))
     raise ConfigError(
         where,
         value,
         "must be a number in [0, 1], a list of them (one per epoch) or {beta = [a, b]}",
     )
+
+
+def check_risk(params: Mapping[str, Any]) -> None:
+    """The log-normal risk model must give finite risk factors, of a size the engine keeps
+    finite (:data:`MAGNITUDE`), for every value of ``[risk] mu, sigma, tau, lambd`` in play.
+
+    ``|rf_long| <= exp(mu * tau)`` and ``|rf_short| <= 1 + exp(mu * tau) / lambd`` (the tails
+    they divide are probabilities, at most 1): an exact bound from the largest ``mu * tau`` and
+    the smallest ``lambd``. The corners of the values in play are then evaluated, to catch what
+    the bound does not (a ``lambd`` so small that ``1 - lambd`` rounds to 1).
+    """
+    from statistics import StatisticsError
+
+    from .risk import risk_factors
+
+    mus, sigmas, taus, lambds = (_values(params[k]) for k in ("mu", "sigma", "tau", "lambd"))
+    mu_tau, mu, tau = max(
+        (m * t, m, t) for m in (min(mus), max(mus)) for t in (min(taus), max(taus))
+    )
+    lambd = min(lambds)
+    if lambd < 2**-52:
+        raise ConfigError(
+            "[risk] lambd", lambd, "is too small for the risk model, which needs 1 - lambd in "
+            f"double precision: lambd must be at least {2**-52:.3g}",
+        )
+    limit = math.log(MAGNITUDE)
+    if mu_tau - math.log(lambd) > limit:
+        bound = f"exp(mu * tau) / lambd = e^{mu_tau - math.log(lambd):.4g}"
+        why = (f"risk factors would reach {bound}, beyond {MAGNITUDE:g} "
+               f"(mu * tau - ln(lambd) must be at most {limit:.4g})")
+        if mu_tau >= -math.log(lambd):
+            raise ConfigError("[risk] mu", mu, f"with [risk] tau = {tau:g}: {why}")
+        raise ConfigError("[risk] lambd", lambd, why)
+    for m in {min(mus), max(mus)}:
+        for s in {min(sigmas), max(sigmas)}:
+            for t in {min(taus), max(taus)}:
+                for lam in {min(lambds), max(lambds)}:
+                    try:
+                        factors = risk_factors(m, s, t, lam)
+                    except (ArithmeticError, ValueError, StatisticsError) as exc:
+                        raise ConfigError(
+                            "[risk] lambd", lam, f"the risk model cannot use it with mu = {m:g}, "
+                            f"sigma = {s:g}, tau = {t:g} ({exc})",
+                        ) from None
+                    if not all(math.isfinite(f) for f in factors):
+                        raise ConfigError(
+                            "[risk] lambd", lam, f"gives risk factors {factors} with mu = {m:g}, "
+                            f"sigma = {s:g}, tau = {t:g}",
+                        )
 
 
 def n_epochs(n_days: int, epoch_days: int) -> int:

@@ -80,9 +80,9 @@ def layouts(plan: Plan) -> list[Layout]:
     """Every variable of the result, in a stable order."""
     summary = is_summary(plan)
     time = ("stat",) if summary else ("day",)
-    path_dims = tuple(d.name for d in plan.dims if d.section == "path")
+    path_dims = tuple(d.name for d in plan.config.path_dims)
     path_dims += ("path",) if plan.n_paths > 1 else ()
-    risk_dims = tuple(d.name for d in plan.dims if d.key in RISK_MODEL)
+    risk_dims = tuple(d.name for d in _dims_of(plan, RISK_MODEL))
     out = []
     for name in kept_outputs(plan):
         sweep_dims = output_dims(plan, name)
@@ -114,6 +114,28 @@ def layouts(plan: Plan) -> list[Layout]:
         dtype = "int64" if name == "commit_lp" else "float64"
         out.append(Layout(name, ("commit",), dtype, {"units": units, "long_name": long_name}))
     return out
+
+
+def key_dim(plan: Plan, key: str) -> str | None:
+    """The dimension a non-path key varies along (its own, or the one it follows), if any."""
+    for d in plan.dims:
+        if d.section != "path" and d.key == key:
+            return d.name
+    follows = plan.config.follows.get(key)
+    return follows[0] if follows and key not in plan.config.path_params else None
+
+
+def key_values(plan: Plan, key: str) -> np.ndarray:
+    """A non-path key's values along its dimension (:func:`key_dim`)."""
+    if key in plan.config.follows and key not in plan.config.path_params:
+        return np.asarray(plan.config.follows[key][1])
+    return np.asarray(next(d.values for d in plan.dims if d.section != "path" and d.key == key))
+
+
+def _dims_of(plan: Plan, keys: tuple[str, ...]):
+    """The dimensions any of ``keys`` varies along, in grid order."""
+    names = {key_dim(plan, key) for key in keys} - {None}
+    return [d for d in plan.dims if d.name in names]
 
 
 def _ticks_swept(plan: Plan) -> bool:
@@ -157,6 +179,7 @@ _PARAM_UNITS = {
     "midpoint": ("year", "time-weighting midpoint"),
     "days_per_year": ("day/year", "time-weighting days per year"),
     "preset": ("", "mechanism preset"),
+    "sample": ("1", "sample of the design"),
     "els_fee_fraction": ("1", "fee share split by equity-like share and score"),
     "min_probability": ("1", "probability of trading below which levels get no volume"),
     "commitment_min_time_fraction": ("1", "SLA: minimum time on book"),
@@ -183,15 +206,18 @@ def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, s
                 continue
             units, long_name = _PARAM_UNITS[key]
             name = dim_name(section, key)
-            if key in plan.config.preset_values:  # its value under each preset
-                values = np.asarray(plan.config.preset_values[key])
-                coords[name] = (("preset",), values, _cf(units, f"{long_name}, by preset"))
+            if key in plan.config.follows:  # its value at each index of another dimension
+                dim, values = plan.config.follows[key]
+                coords[name] = ((dim,), np.asarray(values), _cf(units, f"{long_name}, by {dim}"))
             else:
                 coords[name] = ((), np.asarray(plan.config.params[key]), _cf(units, long_name))
     if plan.source.kind in ("gbm", "constant"):
         for key in PATH_PARAMS[plan.source.kind]:
             name = path_dim_name(key)
-            if name not in swept and key in plan.source.params:
+            if key in plan.source.follows:  # sampled: its value in each sample
+                dim, values = plan.source.follows[key]
+                coords[name] = ((dim,), np.asarray(values), _cf("", f"path {key}, by {dim}"))
+            elif name not in swept and key in plan.source.params:
                 coords[name] = ((), np.asarray(plan.source.params[key]), _cf("", f"path {key}"))
     if plan.n_paths > 1:
         coords["path"] = (("path",), np.arange(plan.n_paths), _cf("1", "Monte Carlo path"))
@@ -245,6 +271,7 @@ def global_attrs(plan: Plan) -> dict[str, Any]:
         "days": plan.n_days,  # a summary result has no day dimension to count
         "epochs": plan.n_epochs,  # nor an epoch dimension
         "Conventions": "CF-1.10",
+        **(plan.config.design.attrs() if plan.config.design else {"design": "grid"}),
     }
 
 
@@ -261,11 +288,19 @@ def static_values(plan: Plan) -> dict[str, np.ndarray]:
     values["commit_fee_bid"] = ev["fee_bid"]
     statics = kept_statics(plan)
     if "rf_long" in statics or "rf_short" in statics:
-        risk = [d for d in plan.dims if d.key in RISK_MODEL]
-        grids = np.meshgrid(*[np.asarray(d.values, dtype=float) for d in risk], indexing="ij")
-        by_key = dict(zip([d.key for d in risk], grids, strict=False))
-        args = [by_key.get(k, plan.config.params[k]) for k in ("mu", "sigma", "tau", "lambd")]
-        rf_long, rf_short = risk_factor_arrays(*[np.asarray(a, dtype=float) for a in args])
+        risk = [d.name for d in _dims_of(plan, RISK_MODEL)]
+        shape = tuple(plan.config.sweep_shape[i] for i, d in enumerate(plan.dims)
+                      if d.name in risk)  # fmt: skip
+        args = []
+        for key in RISK_MODEL:  # each key's values along its dimension, over the risk dims
+            dim = key_dim(plan, key)
+            if dim is None:
+                args.append(np.full(shape, float(plan.config.params[key])))
+                continue
+            along = [len(key_values(plan, key)) if r == dim else 1 for r in risk]
+            along_dim = key_values(plan, key).astype(float).reshape(along)
+            args.append(np.broadcast_to(along_dim, shape))
+        rf_long, rf_short = risk_factor_arrays(*args)
         for name, arr in (("rf_long", rf_long), ("rf_short", rf_short)):
             if name in statics:
                 values[name] = np.asarray(arr)

@@ -1,4 +1,4 @@
-"""The one exception users see for bad input."""
+"""The exceptions users see: bad input (exit 2), and a run stopped from outside (exit 1)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,21 @@ class ConfigError(ValueError):
         self.key = key
         self.value = value
         self.reason = reason
-        shown = repr(value)
+        try:
+            shown = repr(value)
+        except ValueError:  # an integer too long to print (Python's 4300-digit limit)
+            shown = "<a number too long to print>"
         if len(shown) > 80:
             shown = shown[:77] + "..."
         super().__init__(f"{key} = {shown}: {reason}")
+
+    def __reduce__(self):
+        # rebuilt from its parts, so it survives pickling: a worker's check of the paths it
+        # builds raises it on a Dask cluster, and the client re-raises it as it is
+        return type(self), (self.key, self.value, self.reason)
+
+
+class RunStopped(RuntimeError):
+    """A run that stopped for a reason outside its input (the Dask scheduler went away): the
+    command line prints the message as one line and exits with status 1. The chunks already
+    written stay in the partial file, so ``sweep run ... --resume`` continues."""

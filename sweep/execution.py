@@ -7,7 +7,10 @@ writes the sink, so a cluster needs no shared file system.
 Two chunks per worker thread are in flight, more while their results stay under
 ``RESULTS_IN_FLIGHT_BYTES``, so memory is bounded by the chunk size, not by the sweep size. A
 worker that dies mid-task has its chunks re-run elsewhere by the scheduler; the numbers cannot
-change, since a chunk's result depends on nothing but the plan.
+change, since a chunk's result depends on nothing but the plan. The plan goes to a cluster once
+(:func:`_distributed`). A scheduler that goes away ends the run with :class:`RunStopped`, one
+line (``sweep run`` exits with status 1) instead of distributed's logs and tracebacks; the
+chunks written stay in the partial file for ``--resume``.
 
 Without a scheduler, chunks run on threads in this process, not worker processes. The kernels
 release the GIL, and threads hand results over by reference where processes pickle every chunk
@@ -21,6 +24,7 @@ choice.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -32,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .compute import chunk_result_bytes, compute_chunk
-from .errors import ConfigError
+from .errors import ConfigError, RunStopped
 from .scenarios import Chunk, Plan
 
 SYNCHRONOUS = "synchronous"  # scheduler name for running in this process, without Dask
@@ -104,7 +108,9 @@ def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
     A Dask client retries a refused connection until its timeout, and waits forever on a port
     that accepts connections but never speaks. Probing the TCP port first turns a typo or a
     stopped scheduler into an error at once (a host or port that does not answer takes
-    ``timeout`` seconds). Addresses other than TCP/TLS are left to the client.
+    ``timeout`` seconds). Only TCP and TLS addresses are taken (``dask scheduler`` listens on
+    TCP): any other scheme (``ws://``, ``inproc://``, ``ucx://``) is refused at once, where a
+    client would try it until its timeout.
     """
     from distributed.comm import parse_address
     from distributed.comm.addressing import parse_host_port
@@ -116,7 +122,11 @@ def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
     except ValueError as exc:
         raise ConfigError("--scheduler", address, f"is not an address ({exc})") from None
     if scheme not in ("tcp", "tls"):
-        return
+        raise ConfigError(
+            "--scheduler", address,
+            f"uses the scheme {scheme + '://'!r}; give a TCP or TLS address, e.g. "
+            "tcp://host:8786 or tls://host:8786",
+        )
     try:
         host, port = parse_host_port(location, default_port=8786)
     except ValueError as exc:
@@ -166,10 +176,11 @@ def dask_client(
             raise ConfigError(
                 "--scheduler", scheduler, f"cannot be reached ({exc.__class__.__name__}: {exc})"
             ) from None
-        try:
-            yield client
-        finally:
-            client.close()
+        with _quiet_when_lost(client):  # until the client is closed
+            try:
+                yield client
+            finally:
+                _close(client)
         return
     import dask
 
@@ -279,7 +290,74 @@ class DaskCluster:
 
     def results(self, plan: Plan, todo: list[Chunk]) -> Iterator[tuple[Chunk, Any]]:
         with dask_client(self.scheduler, self.n, processes=self.processes) as client:
-            yield from _distributed(client, plan, todo)
+            try:
+                yield from _distributed(client, plan, todo)
+            except Exception as exc:
+                if not _lost(client, exc):
+                    raise
+                raise RunStopped(
+                    f"lost the connection to the Dask scheduler at {self.where} "
+                    f"({type(exc).__name__}); the chunks written are kept: "
+                    "`sweep run ... --resume` continues once a scheduler is running"
+                ) from None
+
+
+LOST_REASON = "scheduler-connection-lost"  # distributed's reason for futures it cancels
+
+
+def _lost(client: Any, exc: BaseException) -> bool:
+    """Whether ``exc`` says the client lost its scheduler (rather than a task failing)."""
+    from distributed.comm import CommClosedError
+
+    if client.status != "running":
+        return True
+    return isinstance(exc, CommClosedError) or LOST_REASON in str(exc)
+
+
+class _LostFilter(logging.Filter):
+    """Drops the log records of distributed (and of the event loop under it) once the client
+    is no longer running: on a lost scheduler, dozens of lines of reconnection attempts and
+    tracebacks that say no more than :class:`RunStopped`'s one line."""
+
+    NAMES = ("distributed", "tornado", "asyncio")
+
+    def __init__(self, client: Any) -> None:
+        super().__init__()
+        self.client = client
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.NAMES):
+            return True
+        return self.client.status == "running"
+
+
+@contextmanager
+def _quiet_when_lost(client: Any) -> Iterator[None]:
+    """Silence distributed's logging for as long as the client has lost its scheduler."""
+    quiet = _LostFilter(client)
+    loggers = [logging.getLogger()] + [
+        logger for name, logger in list(logging.Logger.manager.loggerDict.items())
+        if name.startswith(_LostFilter.NAMES) and isinstance(logger, logging.Logger)
+    ]  # fmt: skip
+    handlers = {id(h): h for logger in loggers for h in logger.handlers}.values()
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
+
+
+def _close(client: Any) -> None:
+    """Close a client; one that lost its scheduler briefly, and quietly."""
+    if client.status == "running":
+        client.close()
+        return
+    try:
+        client.close(timeout=1)
+    except Exception:  # noqa: BLE001 - nothing is left to close cleanly
+        pass
 
 
 def in_flight(plan: Plan, threads: int) -> int:
@@ -344,17 +422,31 @@ def _distributed(client: Any, plan: Plan, todo: Iterable[Chunk]) -> Iterator[tup
     waits for this process to hand out work; more when their results are small, up to
     ``RESULTS_IN_FLIGHT_BYTES``, and those go out in batches: one message to the scheduler
     for many tasks (measured: 1.3 ms of Dask CPU per task in batches of 50, 2.5-4 ms one by
-    one, all taken from the kernels' cores). The plan (kilobytes: the config, LP shapes, csv
-    series) travels inside each task rather than being scattered once, so no worker's death
-    can lose it. Keys carry a fresh token, so two sweeps sharing a scheduler never share
-    results.
+    one, all taken from the kernels' cores). Keys carry a fresh token, so two sweeps sharing a
+    scheduler never share results.
+
+    The plan goes to the cluster once, as the result of a task of its own that every chunk's
+    task depends on: a task carries its chunk (a few slices) and the plan's key, so the graph
+    stays small whatever the plan holds (a swept list of 10^6 values is megabytes), and each
+    worker fetches the plan once. Were the plan inside every task, a long list would be
+    shipped, stored by the scheduler and unpickled once per chunk (issue "Reliability": 7.6 GB
+    for a list of 10^6 values). A worker that dies with the plan loses nothing: the scheduler
+    keeps the plan's task and runs it again where it is needed.
     """
+    import warnings
+
     from distributed import as_completed
 
     threads = sum(client.nthreads().values()) or 1
     window = in_flight(plan, threads)
     batch = max(1, window - IN_FLIGHT_PER_THREAD * threads)  # refill once this many are free
     token = f"sweep-chunk-{uuid.uuid4().hex}"
+    with warnings.catch_warnings():
+        # the plan is big by design (the grid's values) and goes in the graph once, on purpose
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        shipped = client.submit(
+            _the_plan, plan.for_workers(), key=f"sweep-plan-{token[12:]}", pure=False
+        )
     pending = list(todo)
     pending.reverse()  # pop() hands chunks out in plan order
     inflight: dict[Any, Chunk] = {}
@@ -365,9 +457,7 @@ def _distributed(client: Any, plan: Plan, todo: Iterable[Chunk]) -> Iterator[tup
         if not chunks:
             return
         keys = [(token, chunk.index) for chunk in chunks]
-        batch_futures = client.map(
-            compute_chunk, [plan] * len(chunks), chunks, key=keys, pure=False
-        )
+        batch_futures = client.map(_compute, chunks, plan=shipped, key=keys, pure=False)
         for chunk, future in zip(chunks, batch_futures, strict=True):
             inflight[future.key] = chunk
         futures.update(batch_futures)
@@ -381,3 +471,13 @@ def _distributed(client: Any, plan: Plan, todo: Iterable[Chunk]) -> Iterator[tup
         if window - len(inflight) >= batch:
             submit(window - len(inflight))
         yield chunk, values
+
+
+def _the_plan(plan: Plan) -> Plan:
+    """The task whose result is the plan, on the cluster (see :func:`_distributed`)."""
+    return plan
+
+
+def _compute(chunk: Chunk, plan: Plan) -> dict[str, Any]:
+    """One chunk's task: the plan comes as the result of :func:`_the_plan`'s task."""
+    return compute_chunk(plan, chunk)

@@ -177,8 +177,14 @@ def _sla_headline(ds: xr.Dataset) -> list[str]:
     return lines
 
 
-def summary_text(ds: xr.Dataset, path: str | os.PathLike | None = None) -> str:
-    """Dimensions, swept values, variables and headline numbers of a result, for people."""
+def summary_text(
+    ds: xr.Dataset, path: str | os.PathLike | None = None, *, incomplete: str | None = None
+) -> str:
+    """Dimensions, swept values, variables and headline numbers of a result, for people.
+
+    ``incomplete`` (for an interrupted run's partial file) is shown as a label in place of the
+    headline numbers, which unfinished (zero-filled) chunks would falsify.
+    """
     summary = "stat" in ds.dims
     name = ds.attrs.get("name", "?")
     kind = "summary over days (reduce = \"summary\")" if summary else "every day"
@@ -190,6 +196,8 @@ def summary_text(ds: xr.Dataset, path: str | os.PathLike | None = None) -> str:
         f"sweep result {name!r}: {kind}; sweep {ds.attrs.get('sweep_version', '?')}, "
         f"created {ds.attrs.get('created', '?')}"
     )
+    if incomplete:
+        lines.append(f"INCOMPLETE: {incomplete}")
     main = {d: n for d, n in _grid_sizes(ds).items() if d not in _AUX_DIMS}
     n_scen = math.prod(n for d, n in main.items() if d not in ("day", "epoch", "lp", "stat"))
     lines.append(
@@ -230,6 +238,9 @@ def summary_text(ds: xr.Dataset, path: str | os.PathLike | None = None) -> str:
                   "inputs"):
         if group in groups:
             lines.append(f"  {group}: {', '.join(groups[group])}")
+    if incomplete:
+        lines.append("headline numbers: none until every chunk is done")
+        return "\n".join(lines)
     over = "every scenario" + (" and path" if "path" in ds.dims else "")
     lines.append(f"headline numbers (over {over}):")
     lines.extend(_headline(ds))

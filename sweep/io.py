@@ -4,14 +4,22 @@ A file is written as ``<out>.partial`` beside its journal ``<out>.partial.json``
 chunk is written in place, flushed, and only then appended to the journal. The file takes its
 final name only when every chunk is in. So a sweep killed at any moment (SIGKILL included)
 leaves nothing that looks complete, and ``resume`` computes just the chunks the journal lacks;
-see :class:`NetCDFSink` for why the partial file stays sound.
+see :class:`NetCDFSink` for why the partial file stays sound. The run that writes them holds
+``<out>.lock`` (``sweep.lock``) for as long as it lives, so a partial file is an interrupted
+run's only when no process holds that lock. A full disk mid-run stops the run with
+:class:`DiskFull`, the chunks written so far kept for ``resume``.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
+import resource
+import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +39,9 @@ from .dataset import (
     static_values,
 )
 from .errors import ConfigError
+from .lock import output_error, owner
 from .scenarios import Chunk, Plan
+from .space import existing_ancestor, human, result_bytes
 from .version import __version__
 
 
@@ -45,8 +55,10 @@ def load(path: str | os.PathLike, **xarray_kwargs: Any) -> xr.Dataset:
     path = Path(path)
     if not path.is_file():
         partial, _ = partial_paths(path)
-        hint = ""
-        if partial.exists():
+        hint, live = "", owner(path)
+        if live:
+            hint = f" (a run, {live}, is writing it now)"
+        elif partial.exists():
             hint = " (an interrupted run left a .partial file: `sweep run ... --resume`)"
         raise FileNotFoundError(f"no result file at {path}{hint}")
     ds = xr.open_dataset(path, engine="netcdf4", **xarray_kwargs)
@@ -62,6 +74,11 @@ def load(path: str | os.PathLike, **xarray_kwargs: Any) -> xr.Dataset:
     ordered.encoding = ds.encoding
     ordered.set_close(ds.close)
     return ordered
+
+
+def is_sweep_result(ds: xr.Dataset) -> bool:
+    """Whether a dataset is one ``sweep`` wrote: its config, engine version and LPs are there."""
+    return "config" in ds.attrs and "sweep_version" in ds.attrs and "lp" in ds.dims
 
 
 def _empty(layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
@@ -159,6 +176,23 @@ def read_journal(out: str | os.PathLike) -> dict[str, Any] | None:
     return header
 
 
+def _in_use(path: Path) -> bool:
+    """Whether another open file holds a lock on ``path`` (HDF5 locks the files it opens)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # drops the lock, if it was taken
+    return False
+
+
 def _result_shape_matches(nc: netCDF4.Dataset, expected: dict[str, Layout], sizes) -> bool:
     for name, lay in expected.items():
         if name not in nc.variables or nc[name].dimensions != lay.dims:
@@ -196,10 +230,8 @@ class NetCDFSink:
         self.nc: netCDF4.Dataset | None = None
         self._log: int | None = None
         check_output(self.out, overwrite=overwrite, resume=resume)
-        try:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError("--out", str(self.out), f"cannot create its folder ({exc})") from None
+        check_interrupted(self.out, overwrite=overwrite, resume=resume)
+        make_folder(self.out)
         if not (resume and self._reopen()):
             self._start()
         self._log = os.open(self.journal, os.O_WRONLY | os.O_APPEND)
@@ -222,6 +254,13 @@ class NetCDFSink:
         try:
             nc = netCDF4.Dataset(self.partial, "a")
         except OSError:
+            if _in_use(self.partial):  # HDF5 locks the files it opens: not damaged, busy
+                raise ConfigError(
+                    "output",
+                    str(self.out),
+                    f"{self.partial.name} is open in another program (a notebook, `sweep info`?);"
+                    " close it, then --resume",
+                ) from None
             return False  # damaged beyond use: start again
         if not _result_shape_matches(nc, self.layouts, self.sizes):
             nc.close()
@@ -233,13 +272,6 @@ class NetCDFSink:
 
     def _start(self) -> None:
         """A fresh partial file; the journal header is written last, once the file is whole."""
-        self.journal.unlink(missing_ok=True)
-        self.partial.unlink(missing_ok=True)
-        try:
-            self._create()
-        except OSError as exc:
-            self.partial.unlink(missing_ok=True)
-            raise ConfigError("--out", str(self.out), f"cannot be written ({exc})") from None
         header = {
             "format": JOURNAL_FORMAT,
             "digest": self.digest,
@@ -247,8 +279,31 @@ class NetCDFSink:
             "chunk_size": self.plan.chunk_size,
         }
         tmp = Path(f"{self.journal}.tmp")
-        tmp.write_text(json.dumps(header) + "\n")
-        os.replace(tmp, self.journal)
+        try:
+            self.journal.unlink(missing_ok=True)
+            self.partial.unlink(missing_ok=True)
+            self._create()
+            tmp.write_text(json.dumps(header) + "\n")
+            os.replace(tmp, self.journal)
+        except BaseException as exc:
+            # nothing computed yet: leave nothing that a later run would take for an
+            # interrupted one (a full disk, a read-only folder, Ctrl-C while setting up)
+            self.close()
+            for path in (tmp, self.journal, self.partial):
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    pass
+            if isinstance(exc, (OSError, RuntimeError)):
+                # the file takes its whole size here (sparse: its chunks fill it later)
+                full = storage_error(self.out, exc, need=result_bytes(self.plan))
+                if full is not None:
+                    raise ConfigError(
+                        "output", str(self.out), f"{full.detail}; nothing was written"
+                    ) from None
+                if isinstance(exc, OSError):
+                    raise output_error(self.out, exc) from None
+            raise
 
     # --- file ------------------------------------------------------------------------------
     def _create(self) -> None:
@@ -308,14 +363,25 @@ class NetCDFSink:
         nc.sync()
 
     def write(self, chunk: Chunk, values: dict[str, np.ndarray]) -> None:
-        """Write one chunk's hyperslabs, flush them, then record the chunk in the journal."""
+        """Write one chunk's hyperslabs, flush them, then record the chunk in the journal.
+
+        A full disk raises :class:`DiskFull`; the chunk is then not journaled, and those that
+        are stay sound (their bytes were flushed, and a failed write touches no other chunk's).
+        """
         assert self.nc is not None and self._log is not None
-        for name, block in values.items():
-            if block.dtype == bool:
-                block = block.view(np.int8)
-            self.nc[name][chunk_index(self.plan, chunk, name)] = block
-        self.nc.sync()
-        os.write(self._log, f"{chunk.index}\n".encode())
+        try:
+            for name, block in values.items():
+                if block.dtype == bool:
+                    block = block.view(np.int8)
+                self.nc[name][chunk_index(self.plan, chunk, name)] = block
+            self.nc.sync()
+            os.write(self._log, f"{chunk.index}\n".encode())
+        except (OSError, RuntimeError) as exc:
+            need = sum(v.nbytes for v in values.values())
+            full = storage_error(self.out, exc, need=need)
+            if full is None:
+                raise
+            raise full from None
         self.done.add(chunk.index)
 
     def finish(self) -> xr.Dataset:
@@ -324,8 +390,10 @@ class NetCDFSink:
         if missing:
             raise RuntimeError(f"{missing} chunks of {self.out} were never written")
         self.close()
+        check_target(self.out)  # never rename over a device, pipe or folder that appeared since
         os.replace(self.partial, self.out)
         self.journal.unlink(missing_ok=True)
+        Path(f"{self.journal}.tmp").unlink(missing_ok=True)  # a killed set-up's, if any
         return load(self.out)
 
     def close(self) -> None:
@@ -347,19 +415,126 @@ class NetCDFSink:
         self.journal.unlink(missing_ok=True)
 
 
-def check_output(out: str | os.PathLike, *, overwrite: bool, resume: bool) -> None:
-    """Refuse to replace results silently, or to bury an interrupted run."""
+def check_target(out: str | os.PathLike) -> None:
+    """Refuse an existing ``out`` that is not a regular file: a folder, device, pipe, socket
+    or broken link is never replaced (not even with --overwrite, not even as root)."""
     out = Path(out)
-    partial, _ = partial_paths(out)
-    if out.is_dir():
-        raise ConfigError("--out", str(out), "is a folder; give a file name like result.nc")
+    try:
+        st = os.stat(out)
+    except FileNotFoundError:
+        if os.path.lexists(out):
+            raise ConfigError("output", str(out), "is a broken symbolic link; remove it or "
+                              "choose another path") from None
+        return
+    except OSError as exc:
+        raise output_error(out, exc, "cannot be examined") from None
+    if stat.S_ISREG(st.st_mode):
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise ConfigError("output", str(out), "is a folder; give a file name like result.nc")
+    kind = (
+        "a named pipe" if stat.S_ISFIFO(st.st_mode)
+        else "a socket" if stat.S_ISSOCK(st.st_mode)
+        else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+        else "not a regular file"
+    )
+    raise ConfigError(
+        "output", str(out), f"is {kind}, not a file; results go to regular files: choose "
+        "another path"
+    )
+
+
+def check_output(out: str | os.PathLike, *, overwrite: bool, resume: bool) -> None:
+    """Refuse to replace results silently, or to write onto anything but a regular file.
+
+    Looks only (creates nothing): safe before the output's lock is taken.
+    """
+    out = Path(out)
+    check_target(out)
+    check_writable(out)
+    for path in partial_paths(out):
+        if os.path.lexists(path) and not path.is_file():
+            raise ConfigError("output", str(out), f"{path} is in the way (not a regular file)")
     if out.exists() and not overwrite and not resume:
         raise ConfigError(
-            "--out", str(out), "exists; pass --overwrite to replace it or choose another path"
+            "output", str(out), "exists; pass --overwrite to replace it, or choose another path"
         )
+
+
+def check_writable(out: str | os.PathLike) -> None:
+    """Refuse an output whose folder (or the nearest one that exists) cannot be written."""
+    folder = existing_ancestor(Path(out))
+    if os.access(folder, os.W_OK | os.X_OK):
+        return
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    reason = "is on a read-only file system" if read_only else "is not writable (permission denied)"
+    raise ConfigError("output", str(out), f"cannot be written: {folder} {reason}")
+
+
+def check_interrupted(out: str | os.PathLike, *, overwrite: bool, resume: bool) -> None:
+    """Refuse to bury an interrupted run; call with the output's lock held (a partial file
+    whose owner is alive is not an interrupted run's: the lock refused that already)."""
+    partial, _ = partial_paths(out)
     if partial.exists() and not (resume or overwrite):
-        raise ConfigError(
-            "--out",
-            str(out),
-            "an interrupted run left a .partial file; --resume finishes it, --overwrite restarts",
+        journal = read_journal(out)
+        done = (
+            f" with {len(journal['done'])} of {journal['chunks']} chunks done"
+            if journal else ""
         )
+        raise ConfigError(
+            "output",
+            str(out),
+            f"an interrupted run left {partial.name}{done}; --resume finishes it, "
+            "--overwrite starts again",
+        )
+
+
+def make_folder(out: str | os.PathLike) -> None:
+    try:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(out, exc, "cannot create its folder") from None
+
+
+class DiskFull(ConfigError):
+    """The output's file system ran out of space (or the file outgrew a size limit)."""
+
+    def __init__(self, out: str | os.PathLike, detail: str) -> None:
+        super().__init__("output", str(out), detail)
+        self.detail = detail
+
+
+SPACE_SLACK = 2**20  # a write fails on a disk with less than its size plus this: it was full
+
+
+def storage_error(out: str | os.PathLike, exc: BaseException, need: int) -> DiskFull | None:
+    """A DiskFull when ``exc`` (from writing ``need`` bytes) means no room was left; else None.
+
+    netCDF reports a failed HDF5 write as ``RuntimeError: NetCDF: HDF error`` with no errno, so
+    the file system is asked: less free space than the write needed means it was full.
+    """
+    out = Path(out)
+    folder = Path(os.path.abspath(out)).parent
+    code = getattr(exc, "errno", None)
+    if code == errno.EFBIG:
+        return DiskFull(out, "the file grew larger than the file system or `ulimit -f` allows")
+    if code not in (errno.ENOSPC, errno.EDQUOT) and "HDF error" not in str(exc):
+        return None
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if code in (errno.ENOSPC, errno.EDQUOT) or (free is not None and free < need + SPACE_SLACK):
+        where = f"{folder}: {human(free)} free" if free is not None else str(folder)
+        return DiskFull(out, f"the disk is full ({where})")
+    limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    try:
+        size = partial_paths(out)[0].stat().st_size
+    except OSError:
+        size = 0
+    if limit != resource.RLIM_INFINITY and max(need, size) + SPACE_SLACK >= limit:
+        return DiskFull(out, f"the file outgrew the size limit of {human(limit)} (ulimit -f)")
+    return None

@@ -162,8 +162,9 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
                         note((var,), fan_sel),
                     )
 
-    if len(swept) >= 2:
-        x, y = swept[:2]
+    gridded = [d for d in swept if d != "sample"]  # a design's samples are no grid axis
+    if len(gridded) >= 2:
+        x, y = gridded[:2]
         for var in HEATMAP_VARIABLES:
             if var in ds.data_vars:
                 save(f"heatmap_{var}", lambda v=var: plot.heatmap(ds, v, x=x, y=y))
@@ -182,6 +183,8 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
             )
     if "day" in ds.dims and "preset" in swept and _has(ds, ("fee_revenue", "stake", "margin")):
         save("mechanism_comparison", lambda: plot.mechanism_comparison(ds, "preset"))
+    for name, make in plot.design.standard_figures(ds):  # sampled designs (sweep.plot.design)
+        save(name, make)
     return written
 
 

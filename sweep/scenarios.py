@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .config import (
+    MAX_CHUNK_SIZE,
     Config,
     ConfigError,
     Dimension,
@@ -30,6 +31,7 @@ from .config import (
     n_epochs,
 )
 from .mechanism.kernels import Events, Shapes
+from .mechanism.presets import PRESETS
 from .mechanism.rules import RULES, SLA_SWITCH
 from .paths import PathSource, check_paths, path_source
 from .stages import STAGE_OF, STAGES, Resolved, resolve
@@ -125,27 +127,59 @@ class Plan:
 
     @property
     def param_axes(self) -> dict[str, int]:
-        """The grid axis of every swept non-path key; keys that follow a swept preset have the
-        preset's."""
-        axes = {d.key: i for i, d in enumerate(self.dims) if d.section != "path"}
-        for key in self.config.preset_values:
-            axes[key] = axes["preset"]
-        return axes
+        """The grid axis of every swept non-path key; keys that follow another dimension (a
+        swept preset, a design's ``sample``) have that dimension's."""
+        return param_axes(self.config)
+
+    @property
+    def market_axes(self) -> tuple[int, ...]:
+        """The grid axes of the market path: its dimensions (``Config.path_dims``), then the
+        Monte Carlo path axis."""
+        return market_axes(self.config)
 
     def axis_values(self, axis: int, key: str | None = None) -> np.ndarray:
         """The values along a grid axis as the kernels read them (rule values as codes); with
-        ``key``, that key's values along the axis (a key that follows the preset)."""
+        ``key``, that key's values along the axis (a key that follows the axis's dimension)."""
+        # built once per plan and axis (a long list of values takes a while to convert), read
+        # only; the cache lives in the instance, so a plan shipped to workers carries none
+        cache = self.__dict__.setdefault("_axis_values_cache", {})
+        found = cache.get((axis, key))
+        if found is None:
+            found = cache[(axis, key)] = self._values_along(axis, key)
+            found.flags.writeable = False
+        return found
+
+    def _values_along(self, axis: int, key: str | None) -> np.ndarray:
         if axis == self.path_axis:
             return np.arange(self.n_paths)
         dim = self.dims[axis]
         key = key or dim.key
-        values = self.config.preset_values.get(key, dim.values) if key != dim.key else dim.values
+        values = self.config.follows[key][1] if key != dim.key else dim.values
         if key in RULES:
             return np.array([RULES[key].code(v) for v in values], dtype=np.int64)
         if key == "preset":
-            return np.arange(len(values), dtype=np.int64)
+            return np.array([list(PRESETS).index(v) for v in values], dtype=np.int64)
         dtype = np.int64 if key in INT_PARAMS else np.float64
         return np.asarray(values, dtype=dtype)
+
+    def class_codes(self, axis: int, keys: tuple[str, ...]) -> np.ndarray | None:
+        """An id per index along ``axis``, equal where ``keys`` (keys that follow the axis)
+        take the same values; None where every index differs (``sweep.compute``'s classes).
+        Cached like :meth:`axis_values`."""
+        cache = self.__dict__.setdefault("_class_codes_cache", {})
+        if (axis, keys) not in cache:
+            columns = np.stack([self.axis_values(axis, k).astype(np.float64) for k in keys], 1)
+            _, codes = np.unique(columns, axis=0, return_inverse=True)
+            codes = codes.reshape(-1).astype(np.int64)
+            distinct = len(codes) == 0 or int(codes.max()) + 1 == len(codes)
+            cache[(axis, keys)] = None if distinct else codes
+        return cache[(axis, keys)]
+
+    def for_workers(self) -> Plan:
+        """This plan as workers need it: without the config's TOML text (only the result's
+        attributes need it) and without what this process cached (the list of chunks, the
+        axes' values), so it pickles to its essentials."""
+        return replace(self, config=replace(self.config, toml=""))
 
     def scalar(self, key: str) -> Any:
         """An unswept parameter's value as the kernels read it."""
@@ -280,14 +314,26 @@ def rules_in_play(config: Config) -> dict[str, tuple]:
     return rules
 
 
+def param_axes(config: Config) -> dict[str, int]:
+    """The grid axis of every swept non-path key: its own dimension's, or that of the
+    dimension it follows (``Config.follows``: a swept preset, a design's ``sample``)."""
+    axis_of = {d.name: i for i, d in enumerate(config.dims)}
+    axes = {d.key: i for i, d in enumerate(config.dims) if d.section != "path"}
+    for key, (dim, _) in config.follows.items():
+        if key not in config.path_params:
+            axes[key] = axis_of[dim]
+    return axes
+
+
+def market_axes(config: Config) -> tuple[int, ...]:
+    """The grid axes the market path varies along, then the Monte Carlo path axis."""
+    path_dims = {d.name for d in config.path_dims}
+    return tuple(i for i, d in enumerate(config.dims) if d.name in path_dims) + (len(config.dims),)
+
+
 def resolve_stages(config: Config) -> Resolved:
     """Each stage's grid axes under this config (``sweep.stages.resolve``)."""
-    param_axes = {d.key: i for i, d in enumerate(config.dims) if d.section != "path"}
-    for key in config.preset_values:
-        param_axes[key] = param_axes["preset"]
-    path_axes = tuple(i for i, d in enumerate(config.dims) if d.section == "path")
-    path_axes += (len(config.dims),)  # the Monte Carlo path axis
-    return resolve(param_axes, path_axes, rules_in_play(config))
+    return resolve(param_axes(config), market_axes(config), rules_in_play(config))
 
 
 CHUNK_OVERHEAD_NS = 2e6  # a chunk's own cost: planning its stages, a task, a write
@@ -427,9 +473,16 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
         chunk_size=1,
         stages=resolve_stages(config),
     )
+    if chunk_size is not None and not 0 <= chunk_size <= MAX_CHUNK_SIZE:
+        raise ConfigError(
+            "chunk_size", chunk_size,
+            f"must be between 1 and {MAX_CHUNK_SIZE:,} scenarios per chunk (0: automatic)",
+        )
+    # a chunk larger than the sweep is the whole sweep: cut it to the sweep's size
+    size = min(chunk_size or config.chunk_size, plan.n_scenarios)
     chunking = plan_chunking(
         plan.stages, plan.outputs, plan.grid_shape, plan.n_days, plan.n_lp,
-        plan.shapes["fractions_buy"].shape[-1], size=chunk_size or config.chunk_size,
+        plan.shapes["fractions_buy"].shape[-1], size=size,
     )  # fmt: skip
     return replace(
         plan,

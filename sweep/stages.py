@@ -18,13 +18,15 @@ Monte Carlo path axis. The market path is the swept ``[path]`` keys plus that ax
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from .mechanism import kernels
 from .mechanism.rules import RULES, Reads
+
+PATH = "<path>"  # in Resolved.keys: the stage reads the market path
 
 # parameters computed from others: read them and you depend on these
 DERIVED = {
@@ -492,6 +494,9 @@ class Resolved:
     axes: dict[str, tuple[int, ...]]
     reads: dict[str, tuple[str, ...]]
     zero: frozenset[str] = frozenset()
+    # the swept keys each stage depends on, its own reads and its inputs' (``PATH``: the
+    # market path): combinations that agree on them give the same numbers
+    keys: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def needed(self, outputs: Iterable[str]) -> list[str]:
         """The stages that computing ``outputs`` takes, in the order they run."""
@@ -515,35 +520,38 @@ def resolve(
     rule key's values in the sweep, and ``"sla"``: ``("off",)``, ``("on",)`` or both.
     """
 
+    def keys_of(keys: Iterable[str]) -> set[str]:
+        return {base for key in keys for base in DERIVED.get(key, (key,)) if base in param_axes}
+
     def axes_of(keys: Iterable[str]) -> set[int]:
-        out: set[int] = set()
-        for key in keys:
-            for base in DERIVED.get(key, (key,)):
-                if base in param_axes:
-                    out.add(param_axes[base])
-        return out
+        return {param_axes[key] for key in keys_of(keys)}
 
     axes: dict[str, tuple[int, ...]] = {}
     reads: dict[str, tuple[str, ...]] = {}
+    keys: dict[str, frozenset[str]] = {}
     zero: set[str] = set()
     for stage in STAGES.values():  # declared in an order where every stage follows its inputs
-        own = axes_of(stage.params)
+        own_keys = keys_of(stage.params)
         steps = list(stage.steps)
         path = stage.path
         extra = [RULES[key].values[value] for key in stage.rules for value in rules_in_play[key]]
-        own |= axes_of(stage.rules)
+        own_keys |= keys_of(stage.rules)
         extra += [reads for key, value, reads in stage.when if value in rules_in_play[key]]
         for value_reads in extra:
-            own |= axes_of(value_reads.params)
+            own_keys |= keys_of(value_reads.params)
             steps += [s for s in value_reads.steps if s not in steps and s != stage.name]
             path = path or value_reads.path
+        own = {param_axes[key] for key in own_keys}
         if path:
             own |= set(path_axes)
+            own_keys.add(PATH)
         for step in steps:
             own |= set(axes[step])
+            own_keys |= keys[step]
         axes[stage.name] = tuple(sorted(own))
         reads[stage.name] = tuple(steps)
+        keys[stage.name] = frozenset(own_keys)
         for output, conditions in stage.only_when:
             if not any(value in rules_in_play[key] for key, value in conditions):
                 zero.add(output)
-    return Resolved(axes, reads, frozenset(zero))
+    return Resolved(axes, reads, frozenset(zero), keys)

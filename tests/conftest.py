@@ -61,8 +61,8 @@ def scenario_config(scenario: dict, name: str = "scenario", **sweep) -> dict:
     }
     for section, keys in MODEL_KEYS.items():
         config[section] = {k: scenario[k] for k in keys if k in scenario}
-    if scenario.get("fee_rate") is not None:
-        config["mechanism"]["fee_rate"] = list(scenario["fee_rate"])
+    if scenario.get("fee_rate") is not None and scenario.get("fee_rule") == "given":
+        config["mechanism"]["fee_rate"] = list(scenario["fee_rate"])  # read by "given" only
     config["lp"] = [
         {
             "name": lp["name"],

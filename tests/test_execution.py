@@ -139,9 +139,9 @@ def test_existing_output_is_kept_without_overwrite(tmp_path, capsys):
     out.write_bytes(b"precious")
     with pytest.raises(ConfigError) as err:
         sweep.run(config, out=out)
-    assert err.value.key == "--out" and "--overwrite" in str(err.value)
+    assert err.value.key == "output" and "--overwrite" in str(err.value)
     assert main(["run", str(config), "--out", str(out)]) == 2
-    assert "--out" in capsys.readouterr().err
+    assert "--overwrite" in capsys.readouterr().err  # the option to use
     assert out.read_bytes() == b"precious"
     assert sorted(os.listdir(tmp_path)) == ["c.toml", "r.nc"]
     assert main(["run", str(config), "--out", str(out), "--overwrite"]) == 0
@@ -160,7 +160,7 @@ def test_an_interrupted_run_is_not_buried(tmp_path):
 def test_output_folder_is_an_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         sweep.run(small_config(), out=tmp_path)
-    assert err.value.key == "--out"
+    assert err.value.key == "output" and "folder" in str(err.value)
 
 
 # --- options that cannot work fail at once -----------------------------------------------------

@@ -43,6 +43,7 @@ def test_grid_of_rules_matches_model_point_by_point(share_rule):
     scenario = random_scenario(rng, {"share_rule": share_rule})
     config = scenario_config(scenario)
     config["mechanism"]["fee_rule"] = list(FEE_RULES)
+    config["mechanism"]["fee_rate"] = list(scenario["fee_rate"])
     config["mechanism"]["margin_rule"] = list(MARGIN_RULES)
     config["network"]["v"] = [0.5, scenario["v"], 40.0]
     config["network"]["valuation_period"] = [1, 3, 200]
@@ -105,6 +106,7 @@ def test_summary_mode_reduces_exactly_the_days_it_computes(share_rule):
     scenario = random_scenario(rng, {"share_rule": share_rule})
     config = scenario_config(scenario)
     config["mechanism"]["fee_rule"] = list(FEE_RULES)
+    config["mechanism"]["fee_rate"] = list(scenario["fee_rate"])
     config["mechanism"]["margin_rule"] = list(MARGIN_RULES)
     config["network"]["valuation_period"] = [1, 3, 200]
     config["risk"] = dict(config.get("risk", {}), sigma=[0.5, 1.5])  # two books per path

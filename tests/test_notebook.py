@@ -61,3 +61,32 @@ def test_explore_results_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     ).execute()
+
+
+DESIGN_NOTEBOOK = ROOT / "notebooks" / "design_question.ipynb"
+
+
+@pytest.mark.skipif(not _engine_available(), reason="sweep.run not available yet")
+def test_design_question_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sobol' indices of the default market's knobs, and the region of v (issue 13)."""
+    monkeypatch.setenv("SWEEP_OUTPUTS", str(tmp_path))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    )
+    nb = nbformat.read(DESIGN_NOTEBOOK, as_version=4)
+    nbclient.NotebookClient(
+        nb, timeout=900, kernel_name="python3",
+        resources={"metadata": {"path": str(DESIGN_NOTEBOOK.parent)}},
+    ).execute()  # fmt: skip
+    assert (tmp_path / "design_question.nc").stat().st_size > 0
+    images = [
+        out
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if "image/png" in out.get("data", {})
+    ]
+    assert len(images) >= 4
+    figures = {p.name for p in (tmp_path / "design_question_figures").glob("*.png")}
+    assert "sensitivity_under_supplied_share.png" in figures

@@ -51,6 +51,7 @@ def test_a_preset_dimension_equals_the_model_preset_by_preset(seed):
     config = scenario_config(scenario)
     config["mechanism"]["preset"] = list(PRESETS)
     config["mechanism"]["fee_rule"] = "marginal"  # explicit: wins over every preset
+    config["mechanism"].pop("fee_rate", None)  # read by fee_rule = "given" alone
     ds = sweep.run(config, scheduler="synchronous", chunk_size=1)
     assert ds.preset.values.tolist() == list(PRESETS)
     assert ds.share_rule.dims == ("preset",)  # a rule key that follows the preset

@@ -23,12 +23,16 @@ variable as the same along the dimensions it lacks.
   along it), :func:`fan_chart` (a variable without ``path`` is a fan of zero width),
   :func:`variant_comparison`, :func:`mechanism_comparison` (fee revenue, stake share, margin
   and penalties per LP under each preset or rule).
+- Sampled designs (``[sweep] design``): :func:`sensitivity_bars` (Sobol' indices or Morris
+  effects with their intervals, from :func:`sweep.sensitivity`), :func:`design_scatter` (an
+  output over two sampled parameters, coloured by the output).
 """
 
 from __future__ import annotations
 
 from ._data import sweep_dims
 from .book import order_book
+from .design import design_scatter, sensitivity_bars
 from .market import (
     annualised_return,
     equity_share,
@@ -58,6 +62,7 @@ from .views import fan_chart, heatmap, variant_comparison
 
 __all__ = [
     "annualised_return",
+    "design_scatter",
     "equity_share",
     "fan_chart",
     "fee_and_volume",
@@ -75,6 +80,7 @@ __all__ = [
     "paper_three_panel",
     "shares",
     "sla_scenario",
+    "sensitivity_bars",
     "sla_view",
     "stake_levels",
     "stake_share",
