@@ -92,6 +92,9 @@ def main() -> None:
         if known and not args.no_old:
             old[label] = old_kernel_seconds(config)[0]
     default = VARIANTS[0][0]
+    if default in new:  # again at the end: the first timing of a run can carry warm-up costs
+        config = variant_config(args.scenarios, {}, {}, args.paths)
+        new[default] = min(new[default], compute_seconds(config))
     if default not in new:
         raise SystemExit(f"the engine fails on the default rules: {errors[default]}")
     base = new[default]
