@@ -434,8 +434,11 @@ def engine_fee_rate(case: dict) -> dict:
     order = np.full(n_lp, -1, dtype=np.int64)
     cumulative, cumulative_bid = np.full(n_lp, np.nan), np.full(n_lp, np.nan)
     n_active = commitments.fee_ladder(stake, bid, order, cumulative, cumulative_bid)
-    rate = fees.fee_rate(code("fee_rule", case["rule"]), case["target"], order, cumulative,
-                         cumulative_bid, n_active, bid, case["given"])
+    rate = np.full(1, np.nan)  # one day
+    fees.fee_rates(code("fee_rule", case["rule"]), np.array([case["target"]]), order[None],
+                   cumulative[None], cumulative_bid[None], np.array([n_active]), bid[None],
+                   np.array([case["given"]]), rate)
+    rate = rate[0]
     return {"order": order[:n_active], "cumulative_stake": cumulative[:n_active],
             "cumulative_stake_bid": cumulative_bid[:n_active], "fee_rate": rate}
 
@@ -467,7 +470,7 @@ def fee_rate_pair(rule: str) -> Pair:
     )
     compare = {"order": exact, "cumulative_stake": exact, "cumulative_stake_bid": relative,
                "fee_rate": relative if rule == "weighted" else exact}
-    return Pair(f"commitments.fee_ladder + fees.fee_rate[{rule}]",
+    return Pair(f"commitments.fee_ladder + fees.fee_rates[{rule}]",
                 f"walk_fee_ladder + fee_rate({rule!r})", fee_ladders(rule), engine_fee_rate,
                 reference_fee_rate, compare, edge_cases=edge_cases, id=f"fee_rate-{rule}")
 

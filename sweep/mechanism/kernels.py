@@ -33,7 +33,7 @@ from .book import (
     side_table,
 )
 from .commitments import apply_event, fee_ladder, total_of
-from .fees import fee_rate, fees_collected
+from .fees import fee_rates, fees_collected
 from .market import (
     open_interest_in_contracts,
     target_risk_factor,
@@ -451,21 +451,12 @@ def fee_rate_rows(
     SLA is on, an epoch's first day fixes the rate of the whole epoch; out: (C, D), written."""
     for c in range(out.shape[0]):
         r = commit_row[c]
-        fixed = sla_s[c] > 0.0
-        for d in range(out.shape[1]):
-            if fixed and d % epoch_days[c] != 0:
-                out[c, d] = out[c, d - 1]
-                continue
-            out[c, d] = fee_rate(
-                rule[c],
-                target[target_row[c], d],
-                ladder.order[r, d],
-                ladder.cumulative_stake[r, d],
-                ladder.cumulative_stake_bid[r, d],
-                ladder.n_active[r, d],
-                bid[r, d],
-                given[d],
-            )
+        fee_rates(rule[c], target[target_row[c]], ladder.order[r], ladder.cumulative_stake[r],
+                  ladder.cumulative_stake_bid[r], ladder.n_active[r], bid[r], given, out[c])
+        if sla_s[c] > 0.0:  # the rate of each epoch's first day, all epoch long
+            for d in range(out.shape[1]):
+                if d % epoch_days[c] != 0:
+                    out[c, d] = out[c, d - 1]
 
 @numba.njit(cache=True, nogil=True)
 def fees_rows(
