@@ -54,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("result", type=Path)
     plot.add_argument("--out", type=Path, help="figure directory (default: beside the result)")
 
+    comp = commands.add_parser(
+        "compare", help="mechanism variants side by side: sweep.compare as a table"
+    )
+    comp.add_argument("result", type=Path)
+    comp.add_argument("--dim", default="share_rule", help="the variants' dimension, e.g. preset")
+    comp.add_argument("--keep", action="append", default=[],
+                      help="a dimension not to average over (repeatable)")
+    comp.add_argument("--csv", action="store_true", help="comma-separated values")
+
     sens = commands.add_parser(
         "sensitivity", help="Sobol' indices (or Morris effects) of an output of a sampled sweep"
     )
@@ -186,6 +195,25 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .compare import compare
+
+    with _open_result(args.result) as ds:
+        try:
+            table = compare(ds, dim=args.dim, keep=args.keep)
+        except ValueError as exc:  # a dimension or variable the result lacks
+            raise ConfigError("--dim", args.dim, str(exc)) from None
+    if args.csv:
+        print(table.to_csv(index=False), end="")
+    else:
+        with pd.option_context("display.width", 200, "display.max_columns", None,
+                               "display.float_format", "{:.6g}".format):
+            print(table.to_string(index=False))
+    return 0
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .plot_cli import write_figures
 
@@ -213,7 +241,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"run": _cmd_run, "info": _cmd_info, "plot": _cmd_plot}
+    commands = {"run": _cmd_run, "info": _cmd_info, "plot": _cmd_plot, "compare": _cmd_compare}
     commands["sensitivity"] = _cmd_sensitivity
     try:
         return commands[args.command](args)

@@ -127,3 +127,25 @@ def test_compare_variant_no_column_depends_on(result):
     for _, rows in table.groupby("scale"):
         rows = rows.set_index("lp").drop(columns="scale")
         pd.testing.assert_frame_equal(rows, base[rows.columns], rtol=1e-12, check_names=False)
+
+
+def test_the_compare_command_prints_the_table(result, tmp_path, capsys):
+    """``sweep compare RESULT --dim DIM``: the same table, as text or CSV; a missing
+    dimension is one line and exit 2."""
+    from io import StringIO
+
+    from sweep.cli import main
+
+    path = tmp_path / "r.nc"
+    result.to_netcdf(path)
+    expected = sweep.compare(result, dim="share_rule")
+    assert main(["compare", str(path), "--dim", "share_rule", "--csv"]) == 0
+    table = pd.read_csv(StringIO(capsys.readouterr().out))
+    assert list(table.columns) == list(expected.columns)
+    np.testing.assert_allclose(table["fee_revenue"], expected["fee_revenue"], rtol=1e-12)
+    assert main(["compare", str(path), "--dim", "share_rule"]) == 0
+    text = capsys.readouterr().out
+    assert "fee_revenue" in text and len(text.splitlines()) == len(expected) + 1
+    assert main(["compare", str(path), "--dim", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0]
