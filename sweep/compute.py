@@ -27,7 +27,7 @@ import numpy as np
 
 from .mechanism.kernels import Events, Shapes
 from .risk import risk_factor_arrays
-from .scenarios import Chunk, Plan, rules_in_play
+from .scenarios import Chunk, Plan
 from .stages import DERIVED, PATH, STAGE_OF, STAGES, rule_params
 from .summary import day_statistics
 from .variables import PER_EPOCH, PER_LP, VARIABLES
@@ -174,7 +174,7 @@ class ChunkData:
         self.chunk = chunk
         self.extent = {a: s.stop - s.start for a, s in enumerate(chunk.slices)}
         self.param_axis = plan.param_axes
-        self.in_play = rules_in_play(plan.config)
+        self.in_play = plan.in_play
         self.path_axes = plan.market_axes
         self.events = plan.event_arrays
         self.shapes = plan.shape_arrays

@@ -22,6 +22,7 @@ import numpy as np
 
 from .config import (
     MAX_CHUNK_SIZE,
+    PARAMS,
     Config,
     ConfigError,
     Dimension,
@@ -39,10 +40,7 @@ from .variables import PER_DAY, PER_EPOCH, PER_LP_DAY
 
 OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose arrays take about this much memory
 MIN_CHUNKS = 16  # big sweeps get at least this many chunks, to spread over workers
-INT_PARAMS = (
-    "stake_target_period", "valuation_period", "num_ticks", "epoch_days",
-    "performance_hysteresis_epochs",
-)  # fmt: skip
+INT_PARAMS = tuple(k for specs in PARAMS.values() for k, p in specs.items() if p.kind is int)
 
 
 @dataclass(frozen=True)
@@ -118,6 +116,11 @@ class Plan:
     @cached_property
     def chunks(self) -> list[Chunk]:
         return chunk_grid(self.grid_shape, self.chunk_size, self.split_order or None)
+
+    @cached_property
+    def in_play(self) -> dict[str, tuple]:
+        """Every rule key's values in the sweep, and the SLA's (``rules_in_play``)."""
+        return rules_in_play(self.config)
 
     @property
     def n_epochs(self) -> int:

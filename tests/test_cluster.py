@@ -4,6 +4,7 @@ them equals the local run, also when a worker is killed mid-sweep."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -71,11 +72,12 @@ def _busy_worker(address: str, names: tuple[str, ...], timeout: float = 30) -> s
     return None
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cluster")
+@contextlib.contextmanager
+def running_cluster(folder: Path, n_workers: int):
+    """`dask scheduler` and ``n_workers`` `dask worker` processes (w1, w2, ...) on 127.0.0.1,
+    started as users start them and stopped by their process ids."""
     scheduler_file = folder / "scheduler.json"
-    log = open(folder / "cluster.log", "w")  # noqa: SIM115 - open for the fixture's lifetime
+    log = open(folder / "cluster.log", "w")  # noqa: SIM115 - open for the cluster's lifetime
     dask = dask_command()
     started: list[subprocess.Popen] = []
 
@@ -98,14 +100,20 @@ def cluster(tmp_path_factory):
         workers = [
             start("worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
                   "--no-nanny", "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{i}")
-            for i in (1, 2)
+            for i in range(1, n_workers + 1)
         ]
-        _wait_for_workers(address, 2)
+        _wait_for_workers(address, n_workers)
         yield Cluster(address, scheduler, workers)
     finally:
         for proc in reversed(started):
             _stop(proc)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with running_cluster(tmp_path_factory.mktemp("cluster"), 2) as running:
+        yield running
 
 
 def test_cluster_run_equals_the_local_run(cluster, tmp_path):

@@ -14,7 +14,6 @@ bounds leave it open) and again as the chunks build them.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import signal
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from test_cluster import _stop, dask_command
+from test_cluster import running_cluster
 from test_execution import SWEEP, assert_same_result, write_config
 from test_resume import journaled, slow_config
 
@@ -430,38 +429,8 @@ def test_the_plan_goes_to_the_cluster_once_and_tasks_stay_small():
 @pytest.fixture
 def cluster_to_kill(tmp_path):
     """A `dask scheduler` and one `dask worker` on 127.0.0.1, as processes."""
-    scheduler_file = tmp_path / "scheduler.json"
-    log = open(tmp_path / "cluster.log", "w")  # noqa: SIM115 - open for the fixture's lifetime
-    started: list[subprocess.Popen] = []
-
-    def start(*args: str) -> subprocess.Popen:
-        proc = subprocess.Popen([*dask_command(), *args], stdout=log, stderr=subprocess.STDOUT,
-                                cwd=tmp_path)  # fmt: skip
-        started.append(proc)
-        return proc
-
-    try:
-        scheduler = start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                          "--scheduler-file", str(scheduler_file))  # fmt: skip
-        deadline = time.monotonic() + 60
-        address = None
-        while address is None and time.monotonic() < deadline and scheduler.poll() is None:
-            try:
-                address = json.loads(scheduler_file.read_text())["address"]
-            except (OSError, ValueError, KeyError):
-                time.sleep(0.1)
-        assert address, (tmp_path / "cluster.log").read_text()
-        start("worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
-              "--no-nanny", "--no-dashboard", "--host", "127.0.0.1")  # fmt: skip
-        from distributed import Client
-
-        with Client(address, timeout="20s", set_as_default=False) as client:
-            client.wait_for_workers(1, timeout=60)
-        yield address, scheduler
-    finally:
-        for proc in reversed(started):
-            _stop(proc)
-        log.close()
+    with running_cluster(tmp_path, 1) as cluster:
+        yield cluster.address, cluster.scheduler
 
 
 @pytest.mark.slow

@@ -22,24 +22,20 @@ def _engine_available() -> bool:
     return True
 
 
-@pytest.mark.skipif(not _engine_available(), reason="sweep.run not available yet")
-def test_explore_results_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the kernel writes its result and figures under tmp_path, not the checkout's outputs/
-    monkeypatch.setenv("SWEEP_OUTPUTS", str(tmp_path))
+def execute(path: Path, outputs: Path, monkeypatch: pytest.MonkeyPatch, timeout: int = 600):
+    """Run a notebook top to bottom as a user's kernel would, its results and figures going
+    under ``outputs`` (not the checkout's outputs/); return it with its outputs and the PNG
+    images it drew."""
+    monkeypatch.setenv("SWEEP_OUTPUTS", str(outputs))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     )
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(
-        nb,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    )
-    client.execute()
-
-    assert (tmp_path / "explore_results.nc").stat().st_size > 0
+    nb = nbformat.read(path, as_version=4)
+    nbclient.NotebookClient(
+        nb, timeout=timeout, kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()  # fmt: skip
     images = [
         out
         for cell in nb.cells
@@ -47,6 +43,13 @@ def test_explore_results_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         for out in cell.get("outputs", [])
         if "image/png" in out.get("data", {})
     ]
+    return nb, images
+
+
+@pytest.mark.skipif(not _engine_available(), reason="sweep.run not available yet")
+def test_explore_results_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, images = execute(NOTEBOOK, tmp_path, monkeypatch)
+    assert (tmp_path / "explore_results.nc").stat().st_size > 0
     assert len(images) >= 7
     figures = sorted((tmp_path / "explore_results_figures").glob("*.png"))
     assert {"market_panels.png", "paper_stacked.png", "variant_share_rule.png"} <= {
@@ -54,13 +57,7 @@ def test_explore_results_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     }
 
     # a second run loads the file written by the first instead of running the sweep again
-    nb2 = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(
-        nb2,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    ).execute()
+    execute(NOTEBOOK, tmp_path, monkeypatch)
 
 
 DESIGN_NOTEBOOK = ROOT / "notebooks" / "design_question.ipynb"
@@ -69,24 +66,8 @@ DESIGN_NOTEBOOK = ROOT / "notebooks" / "design_question.ipynb"
 @pytest.mark.skipif(not _engine_available(), reason="sweep.run not available yet")
 def test_design_question_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Sobol' indices of the default market's knobs, and the region of v (issue 13)."""
-    monkeypatch.setenv("SWEEP_OUTPUTS", str(tmp_path))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
-    )
-    nb = nbformat.read(DESIGN_NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(
-        nb, timeout=900, kernel_name="python3",
-        resources={"metadata": {"path": str(DESIGN_NOTEBOOK.parent)}},
-    ).execute()  # fmt: skip
+    _, images = execute(DESIGN_NOTEBOOK, tmp_path, monkeypatch, timeout=900)
     assert (tmp_path / "design_question.nc").stat().st_size > 0
-    images = [
-        out
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for out in cell.get("outputs", [])
-        if "image/png" in out.get("data", {})
-    ]
     assert len(images) >= 4
     figures = {p.name for p in (tmp_path / "design_question_figures").glob("*.png")}
     assert "sensitivity_under_supplied_share.png" in figures

@@ -24,17 +24,11 @@ import sweep  # noqa: E402
 from sweep import plot  # noqa: E402
 from sweep.plot import _data  # noqa: E402
 from sweep.plot_cli import write_figures  # noqa: E402
+from sweep.variables import PER_EPOCH  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "vega_presets.toml"
-EPOCH_OUTPUTS = (
-    "time_on_book",
-    "sla_fee_penalty",
-    "fee_payout",
-    "sla_bonus",
-    "bond_penalty",
-    "early_exit_penalty",
-)
+EPOCH_OUTPUTS = PER_EPOCH
 SLA_OUTPUTS = (*EPOCH_OUTPUTS, "fee_accrued", "meets_commitment", "insurance_pool")
 # what the SLA view and the mechanism comparison draw
 FIGURE_VARIABLES = (

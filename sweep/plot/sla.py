@@ -21,18 +21,12 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ..variables import PER_EPOCH
 from . import _data, _style
 
 __all__ = ["sla_view", "sla_scenario", "mechanism_comparison", "SLA_OUTPUTS", "EPOCH_OUTPUTS"]
 
-EPOCH_OUTPUTS = (
-    "time_on_book",
-    "sla_fee_penalty",
-    "fee_payout",
-    "sla_bonus",
-    "bond_penalty",
-    "early_exit_penalty",
-)
+EPOCH_OUTPUTS = PER_EPOCH
 """The SLA's outputs per epoch and LP (dims ..., ``epoch``, ``lp``)."""
 
 SLA_OUTPUTS = (*EPOCH_OUTPUTS, "insurance_pool", "fee_accrued", "meets_commitment")
