@@ -49,7 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sweep.tomlw import dumps  # noqa: E402
+from tomli_w import dumps  # noqa: E402
 
 
 def config(name: str, v: list[float], c2: list[float] | None = None) -> dict:

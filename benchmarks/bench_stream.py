@@ -7,7 +7,7 @@ paths, x 365 days x 4 LPs: the full result, every output of every day; ``--grid 
 the scaling grid, ``bench_scaling.grid_config``, where nearly all work is shared between
 scenarios and a run takes well under a second; ``--per-day-only`` keeps only the per-day
 outputs, ``[sweep] variables``, as issue 3 measured). Work is counted in LP-days (scenarios x
-days x LPs). Three timings, alternating, best of ``repeat`` each (the machine is shared and
+days x LPs). Five timings, alternating, best of ``repeat`` each (the machine is shared and
 noisy; a ratio of best times taken side by side is its steadiest figure):
 
 - "compute": the new engine's unit of work, ``sweep.compute.compute_chunk`` over every chunk of
@@ -15,7 +15,11 @@ noisy; a ratio of best times taken side by side is its steadiest figure):
 - "file, 1 worker": ``sweep.run(config, out=FILE, workers=1)`` (this process, no Dask), from the
   call to the finished, renamed file;
 - "file, 2 workers": ``sweep.run(config, out=FILE, workers=2)``, the default execution on this
-  2-core machine (a local cluster of two threads).
+  2-core machine (a local cluster of two threads);
+- "raw file, 1/2 workers": the same, uncompressed (``NetCDFSink.compress = False``: the
+  partial file renamed as it is, as before results were compressed), beside which the
+  compressed file's cost (the copy that compresses the finished partial file) and its bytes are
+  reported.
 
 Each file run starts from a flushed disk cache (``os.sync()``, untimed), and a local cluster is
 started and stopped once before timing (the first one of a process imports the rest of Dask).
@@ -39,6 +43,7 @@ from grid import DAYS, LPS
 from timing import compute_seconds, lp_days, verdict
 
 import sweep
+import sweep.io
 from sweep.variables import PER_DAY  # the per-day outputs (CONTRACT.md, "Per day")
 
 THREADS_TARGET = 1.6
@@ -63,14 +68,18 @@ def paths_config(n_scenarios: int, **sweep_keys) -> dict:
     }
 
 
-def file_seconds(config: dict, out: Path, **options) -> float:
+def file_seconds(config: dict, out: Path, compress: bool = True, **options) -> float:
     """Config to finished file. The previous run's file is removed and the disk cache flushed
-    first, so no run pays for another's writeback."""
+    first, so no run pays for another's writeback. ``compress=False``: the file uncompressed."""
     out.unlink(missing_ok=True)
     os.sync()
-    t0 = time.perf_counter()
-    sweep.run(config, out=out, **options).close()
-    return time.perf_counter() - t0
+    sweep.io.NetCDFSink.compress = compress
+    try:
+        t0 = time.perf_counter()
+        sweep.run(config, out=out, **options).close()
+        return time.perf_counter() - t0
+    finally:
+        sweep.io.NetCDFSink.compress = True
 
 
 def main() -> None:
@@ -90,7 +99,11 @@ def main() -> None:
     config = make(args.scenarios, **keys)
     work = lp_days(config)
     folder = Path(tempfile.mkdtemp(prefix="sweep-bench-stream-"))
-    times: dict[str, list[float]] = {"compute": [], "file, 1 worker": [], "file, 2 workers": []}
+    times: dict[str, list[float]] = {
+        "compute": [], "file, 1 worker": [], "file, 2 workers": [],
+        "raw file, 1 worker": [], "raw file, 2 workers": [],
+    }  # fmt: skip
+    sizes = {}
     try:
         out = folder / "stream.nc"
         # compiled kernels loaded, and one local cluster started and stopped, untimed
@@ -99,19 +112,27 @@ def main() -> None:
         file_seconds(warm, out, workers=2)
         for _ in range(args.repeat):
             times["compute"].append(compute_seconds(config, repeat=1))
-            times["file, 1 worker"].append(file_seconds(config, out, workers=1))
-            times["file, 2 workers"].append(file_seconds(config, out, workers=2))
-        size = out.stat().st_size
+            for raw in ("", "raw "):
+                for workers in (1, 2):
+                    name = f"{raw}file, {workers} worker{'s' if workers > 1 else ''}"
+                    seconds = file_seconds(config, out, compress=not raw, workers=workers)
+                    times[name].append(seconds)
+                    sizes[raw] = out.stat().st_size
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     best = {name: min(t) for name, t in times.items()}
     rate = {name: work / t for name, t in best.items()}
     what = f"the {len(PER_DAY)} per-day outputs" if args.per_day_only else "all"
     print(f"{work // (DAYS * len(LPS)):,} scenarios x {DAYS} days x {len(LPS)} LPs, every day, "
-          f"variables = {what}, file {size / 1e6:,.1f} MB; best of {args.repeat}")
+          f"variables = {what}; file {sizes[''] / 1e6:,.1f} MB compressed, "
+          f"{sizes['raw '] / 1e6:,.1f} MB raw ({sizes[''] / sizes['raw ']:.2f}x the bytes); "
+          f"best of {args.repeat}")
     for name, seconds in best.items():
-        print(f"  {name:16s} {seconds:7.2f} s  {rate[name] / 1e6:7.1f} M LP-days/s  "
+        print(f"  {name:19s} {seconds:7.2f} s  {rate[name] / 1e6:7.1f} M LP-days/s  "
               f"(all: {np.round(times[name], 2).tolist()})")
+    for workers in ("1 worker", "2 workers"):
+        cost = best[f"file, {workers}"] / best[f"raw file, {workers}"]
+        print(f"compressed / raw file, {workers}: {cost:.2f}x the time")
     threads = best["file, 1 worker"] / best["file, 2 workers"]
     print(f"config to file, 2 threads / 1: {threads:.2f}x (target >= {THREADS_TARGET}): "
           f"{verdict(threads >= THREADS_TARGET)}")

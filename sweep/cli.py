@@ -27,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sweep {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run a sweep and write its result as netCDF4")
+    run = commands.add_parser(
+        "run", help="run a sweep and write its result (netCDF4, or a zarr store)"
+    )
     run.add_argument(
         "config",
         nargs="?",
@@ -35,12 +37,30 @@ def _parser() -> argparse.ArgumentParser:
         help="TOML config file (default, or `default` when no file has that name: the "
         "embedded synthetic-market sweep)",
     )
-    run.add_argument("--out", type=Path, help="result file (default: outputs/<name>.nc)")
-    run.add_argument("--workers", type=int, help="local Dask workers (default: all cores)")
-    run.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    run.add_argument(
+        "--out", type=_location,
+        help="result: a .nc file, or a zarr store (a .zarr folder or a URL such as "
+        "s3://bucket/result.zarr) that the workers write (default: outputs/<name>.nc)",
+    )
+    run.add_argument(
+        "--workers", type=int,
+        help="threads (or, with --scheduler processes, worker processes) of a local run "
+        "(default: the cores this process may use)",
+    )
+    run.add_argument(
+        "--scheduler",
+        metavar="ADDR|NAME",
+        help="where the chunks run: a Dask scheduler address (tcp://host:8786), or 'threads', "
+        "'processes' (a local Dask cluster; its dashboard address is shown) or 'sync' "
+        "(default: threads in this process)",
+    )
     run.add_argument("--chunk-size", type=int, help="scenarios per task (default: automatic)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing result")
     run.add_argument("--resume", action="store_true", help="finish an interrupted sweep")
+    run.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="no progress bar or dashboard address on stderr (shown on a terminal otherwise)",
+    )
     run.add_argument(
         "--dry-run",
         action="store_true",
@@ -48,16 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     info = commands.add_parser("info", help="summarise a result file")
-    info.add_argument("result", type=Path)
+    info.add_argument("result", type=_location)
 
     plot = commands.add_parser("plot", help="write the standard figures of a result as PNG")
-    plot.add_argument("result", type=Path)
+    plot.add_argument("result", type=_location)
     plot.add_argument("--out", type=Path, help="figure directory (default: beside the result)")
 
     comp = commands.add_parser(
         "compare", help="mechanism variants side by side: sweep.compare as a table"
     )
-    comp.add_argument("result", type=Path)
+    comp.add_argument("result", type=_location)
     comp.add_argument("--dim", default="share_rule", help="the variants' dimension, e.g. preset")
     comp.add_argument("--keep", action="append", default=[],
                       help="a dimension not to average over (repeatable)")
@@ -66,10 +86,28 @@ def _parser() -> argparse.ArgumentParser:
     sens = commands.add_parser(
         "sensitivity", help="Sobol' indices (or Morris effects) of an output of a sampled sweep"
     )
-    sens.add_argument("result", type=Path)
+    sens.add_argument("result", type=_location)
     sens.add_argument("--output", required=True, help="output variable, e.g. under_supplied_share")
     sens.add_argument("--stat", default="mean", help="over days: mean, final, min or max")
     return parser
+
+
+def _location(text: str) -> Path | str:
+    """A result or output as given: a local path, or a URL kept as a string (``Path`` would
+    turn ``s3://b/x`` into ``s3:/b/x``, a local folder ``s3:``); ``file://`` is local."""
+    if text.startswith("file://"):
+        return Path(text[len("file://"):])
+    return text if "://" in text else Path(text)
+
+
+def _size_mib(out: Path | str) -> float:
+    """The size of a result: a file, or a store's files (a folder, or at a URL)."""
+    from .io import store_files
+
+    if isinstance(out, Path) and out.is_file():
+        return out.stat().st_size / 2**20
+    fs, root = store_files(out)
+    return fs.du(root) / 2**20
 
 
 def default_config_path() -> Path:
@@ -113,14 +151,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out=out,
         scheduler=args.scheduler,
         workers=args.workers,
-        progress=sys.stderr.isatty(),
+        progress=sys.stderr.isatty() and not args.quiet,
         overwrite=args.overwrite,
         resume=args.resume,
         chunk_size=args.chunk_size,
         stats=stats,
     )
     elapsed = time.perf_counter() - started
-    size = out.stat().st_size / 2**20
+    size = _size_mib(out)
     shape = " x ".join(f"{n} {d}" for d, n in ds.sizes.items() if d not in ("tick", "commit"))
     ds.close()
     if stats["state"] == "complete":
@@ -137,13 +175,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_result(path: Path):
-    """Open a result file, turning a missing or unreadable file, or a netCDF file that sweep
+def _open_result(path: Path | str):
+    """Open a result file or zarr store, turning a missing or unreadable one, or one that sweep
     did not write, into bad input (exit 2)."""
-    from .io import is_sweep_result, load
+    from .io import is_sweep_result, is_zarr, load
 
-    if path.is_dir():
-        raise ConfigError("RESULT", str(path), "is a folder, not a result file")
+    if isinstance(path, Path) and path.is_dir() and not is_zarr(path):
+        raise ConfigError("RESULT", str(path), "is a folder, not a result file or zarr store")
     try:
         ds = load(path)
     except FileNotFoundError as exc:
@@ -154,8 +192,8 @@ def _open_result(path: Path):
     if not is_sweep_result(ds):
         ds.close()
         raise ConfigError(
-            "RESULT", str(path), "is a netCDF file but not a sweep result (it lacks the config "
-            "and sweep_version attributes sweep writes)"
+            "RESULT", str(path), "is not a sweep result (it lacks the config and sweep_version "
+            "attributes sweep writes)"
         )
     return ds
 
@@ -178,11 +216,41 @@ def _partial_state(path: Path) -> tuple[str | None, str]:
     return owner(out), done
 
 
+def _unfinished_store(result: Path | str) -> str | None:
+    """For a zarr store whose sweep has not finished (a local ``<out>.partial`` folder, or a
+    store at a URL without its root metadata): one line saying so; None otherwise."""
+    from .io import is_url
+
+    if isinstance(result, Path):
+        if not (result.name.endswith(PARTIAL) and result.is_dir()):
+            return None
+        from .lock import owner
+        from .zarr_sink import progress_text
+
+        live = owner(result.with_name(result.name[: -len(PARTIAL)]))
+        who = f"a run ({live}) is writing it now" if live else (
+            "`sweep run ... --resume` finishes it")
+        return f"{result}: an unfinished sweep store, {progress_text(str(result))}; {who}"
+    if not is_url(result):
+        return None
+    from .zarr_sink import progress_text, store_state
+
+    if store_state(result) != "unfinished":
+        return None
+    return (f"{result}: an unfinished sweep store, {progress_text(result)}; `sweep run ... "
+            "--resume` finishes it (or a run is writing it now)")
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from .info import summary_text
 
+    unfinished = _unfinished_store(args.result)
+    if unfinished:  # no root metadata yet: what its record says is all there is
+        print(unfinished)
+        return 0
     incomplete = None
-    if args.result.name.endswith(PARTIAL) and args.result.is_file():
+    if isinstance(args.result, Path) and args.result.name.endswith(PARTIAL) \
+            and args.result.is_file():
         live, done = _partial_state(args.result)
         if live:  # HDF5 keeps a file it writes locked: what the journal says is all there is
             print(f"{args.result}: an unfinished sweep; a run ({live}) is writing it now, "
@@ -217,13 +285,20 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .plot_cli import write_figures
 
-    if args.result.name.endswith(PARTIAL) and args.result.is_file():
+    unfinished = _unfinished_store(args.result)
+    if unfinished:
+        raise ConfigError("RESULT", str(args.result), f"is {unfinished.split(': ', 1)[1]}; "
+                          "finish it before plotting")
+    if isinstance(args.result, Path) and args.result.name.endswith(PARTIAL) \
+            and args.result.is_file():
         _, done = _partial_state(args.result)
         raise ConfigError(
             "RESULT", str(args.result), f"is an unfinished sweep ({done}); finish it with "
             "`sweep run ... --resume` before plotting"
         )
-    out_dir = args.out or args.result.parent / f"{args.result.stem}_figures"
+    result = Path(args.result.rstrip("/").rsplit("/", 1)[-1]) if isinstance(args.result, str) \
+        else args.result  # a URL's figures go to the current folder
+    out_dir = args.out or result.parent / f"{result.stem}_figures"
     with _open_result(args.result) as ds:
         paths = write_figures(ds, out_dir)
     for path in paths:

@@ -22,21 +22,37 @@ NEEDED = ("fee_revenue", "stake", "fees_collected", "under_supplied")
 def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -> pd.DataFrame:
     """Per variant of ``dim`` and per LP: revenue, revenue share vs stake share, return, supply.
 
-    Columns:
-    - ``fee_revenue``: the LP's fees summed over days (USD);
-    - ``revenue_share``: that revenue over all fees collected;
-    - ``stake_share``: the LP's stake-days over all stake-days (its time-averaged stake share);
-    - ``revenue_vs_stake``: revenue_share - stake_share (who the rule favours);
-    - ``annualised_return``: 365 * revenue / stake-days (fee income per unit stake and year);
-    - ``days_under_supplied``: days with total stake below target stake (market-wide);
-    - where the result has the SLA's outputs and any is nonzero: ``sla_fee_penalty`` (the LP's
-      mean penalty over epochs), ``fee_payout``, ``sla_bonus``, ``bond_penalty`` and
-      ``early_exit_penalty`` (summed over epochs, USD).
-    Every other sweep dimension and ``path`` are averaged over, except those in ``keep``.
-
-    A variable carries only the sweep dimensions it depends on; lacking one, it is the same for
+    Every other sweep dimension and ``path`` are averaged over, except those in ``keep``. A
+    variable carries only the sweep dimensions it depends on; lacking one, it is the same for
     every value of it (stake-days do not depend on the share rule, so the stake share is the
     same under every variant), and it is broadcast there.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result with days (not ``reduce = "summary"``) that has ``dim`` as a dimension.
+    dim : str, default "share_rule"
+        The dimension whose values are compared: a rule key, ``preset``, or any swept key.
+    keep : sequence of str, default ()
+        Sweep dimensions kept (a column each, a row per value) instead of averaged over.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per value of ``dim`` (and of each ``keep`` dimension) and LP: columns ``dim``,
+        the ``keep`` dimensions, ``lp``, then
+
+        - ``fee_revenue``: the LP's fees summed over days (USD);
+        - ``revenue_share``: that revenue over all fees collected;
+        - ``stake_share``: the LP's stake-days over all stake-days (its time-averaged stake
+          share);
+        - ``revenue_vs_stake``: revenue_share - stake_share (who the rule favours);
+        - ``annualised_return``: 365 * revenue / stake-days (fee income per unit stake and
+          year);
+        - ``days_under_supplied``: days with total stake below target stake (market-wide);
+        - where the result has the SLA's outputs and any is nonzero: ``sla_fee_penalty`` (the
+          LP's mean penalty over epochs), ``fee_payout``, ``sla_bonus``, ``bond_penalty`` and
+          ``early_exit_penalty`` (summed over epochs, USD).
     """
     if dim not in ds.dims:
         # the dimension coordinates come in grid order (ds.dims follows the variables)
@@ -52,7 +68,7 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
     if missing:
         raise ValueError(
             f"compare needs {', '.join(missing)}, not kept in this result "
-            f"(its variables: {', '.join(ds.data_vars)})"
+            f"(its variables: {', '.join(map(str, ds.data_vars))})"
         )
     for k in keep:
         if k not in ds.dims:

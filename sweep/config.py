@@ -39,7 +39,6 @@ from .design import DESIGN_KEYS, SAMPLE_DIM, Design, Spec, make_design, read_set
 from .errors import ConfigError
 from .mechanism.presets import PRESETS
 from .mechanism.rules import RULES
-from .tomlw import dumps as toml_dumps
 
 SHARE_RULES = RULES["share_rule"].names
 FEE_RULES = RULES["fee_rule"].names
@@ -63,17 +62,51 @@ MAX_TICKS = 10_000  # [market] num_ticks: price levels per side of the book
 MAX_SEED = 2**64 - 1
 
 
+def toml_text(data: Mapping[str, Any]) -> str:
+    """``data`` (a config given as a dict) as TOML text, stored in each result.
+
+    Written by tomli-w, after numpy scalars and arrays become the Python numbers and lists they
+    hold (``np.float64(1.0)`` is ``1.0``), tuples lists and paths strings: the text reads back
+    (``tomllib``) as the config given, whatever characters its strings hold.
+    """
+    import tomli_w
+
+    return tomli_w.dumps(_plain(data))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars, arrays, tuples and paths as plain TOML-able values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return _plain(value.tolist())  # a numpy scalar (.tolist() is .item()) or an array
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
 # --- value checks: each returns None when fine, else the reason ---------------------------
 def _positive(x: float) -> str | None:
     return None if x > 0 else "must be > 0"
+
+
+_positive.bounds = "> 0"  # type: ignore[attr-defined]  # each check says its range in words
 
 
 def _non_negative(x: float) -> str | None:
     return None if x >= 0 else "must be >= 0"
 
 
+_non_negative.bounds = ">= 0"  # type: ignore[attr-defined]
+
+
 def _at_least_one(x: int) -> str | None:
     return None if x >= 1 else "must be >= 1"
+
+
+_at_least_one.bounds = ">= 1"  # type: ignore[attr-defined]
 
 
 def _between(low: int, high: int) -> Callable[[int], str | None]:
@@ -84,6 +117,7 @@ def _between(low: int, high: int) -> Callable[[int], str | None]:
             return f"must be >= {low}"
         return None if x <= high else f"must be at most {high:,} (the documented maximum)"
 
+    check.bounds = f"{low} to {high:,}"  # type: ignore[attr-defined]
     return check
 
 
@@ -91,58 +125,90 @@ def _open_unit(x: float) -> str | None:
     return None if 0 < x < 1 else "must be in (0, 1)"
 
 
+_open_unit.bounds = "in (0, 1)"  # type: ignore[attr-defined]
+
+
 def _unit(x: float) -> str | None:
     return None if 0 <= x <= 1 else "must be in [0, 1]"
+
+
+_unit.bounds = "in [0, 1]"  # type: ignore[attr-defined]
 
 
 def _min_probability(x: float) -> str | None:
     return None if 0 < x < 0.5 else "must be in (0, 0.5)"
 
 
+_min_probability.bounds = "in (0, 0.5)"  # type: ignore[attr-defined]
+
+
 def _any(x: Any) -> str | None:
     return None
+
+
+_any.bounds = "any"  # type: ignore[attr-defined]
 
 
 def _one_of(options: tuple[str, ...]) -> Callable[[str], str | None]:
     def check(x: str) -> str | None:
         return None if x in options else f"must be one of {', '.join(map(repr, options))}"
 
+    check.bounds = "one of " + ", ".join(f'"{o}"' for o in options)  # type: ignore[attr-defined]
     return check
 
 
 @dataclass(frozen=True)
 class Param:
-    """One scalar config key: its type, default and range."""
+    """One scalar config key: its type, default, range, units and meaning.
+
+    The config checks, the result's coordinates and the documentation's config reference
+    (``docs/_ext/config_reference.py``) all read these entries.
+    """
 
     kind: type  # float, int or str
     default: Any
     check: Callable[[Any], str | None] = _any
     sweepable: bool = True
     doc: str = ""
+    units: str = ""  # CF-style units ("day", "1/year"); "1" for a plain ratio; "" for text
+
+    @property
+    def bounds(self) -> str:
+        """The values ``check`` accepts, in words (``"> 0"``, ``"1 to 100,000"``)."""
+        return getattr(self.check, "bounds", "")
 
 
 PARAMS: dict[str, dict[str, Param]] = {
     "network": {
-        "v": Param(float, 10.0, _positive, doc="target-stake scaling of open interest"),
-        "k": Param(float, 1.0, _positive, doc="obligation = k * stake"),
+        "v": Param(float, 10.0, _positive, doc="target-stake scaling of open interest", units="1"),
+        "k": Param(float, 1.0, _positive, doc="obligation = k * stake", units="1"),
         "stake_target_period": Param(
-            int, 7, _between(1, MAX_DAYS), doc="days of max open interest"
+            int, 7, _between(1, MAX_DAYS), doc="days of max open interest", units="day"
         ),
-        "valuation_period": Param(int, 30, _between(1, MAX_DAYS), doc="days of summed volume"),
-        "c2": Param(float, 1.0, _positive, doc="extra target-stake scaling"),
+        "valuation_period": Param(
+            int, 30, _between(1, MAX_DAYS), doc="days of summed volume", units="day"
+        ),
+        "c2": Param(float, 1.0, _positive, doc="extra target-stake scaling", units="1"),
     },
     "risk": {
-        "mu": Param(float, 0.0, doc="log-normal drift (1/year)"),
-        "sigma": Param(float, 2.0, _positive, doc="log-normal volatility (1/sqrt(year))"),
-        "tau": Param(float, 1.9012e-6, _positive, doc="risk horizon (years)"),
-        "lambd": Param(float, 0.001, _open_unit, doc="risk-factor tail probability"),
+        "mu": Param(float, 0.0, doc="log-normal drift", units="1/year"),
+        "sigma": Param(
+            float, 2.0, _positive, doc="log-normal volatility", units="1/sqrt(year)"
+        ),
+        "tau": Param(float, 1.9012e-6, _positive, doc="risk horizon (one minute)", units="year"),
+        "lambd": Param(float, 0.001, _open_unit, doc="risk-factor tail probability", units="1"),
         "min_probability": Param(
-            float, 1e-10, _min_probability, doc="levels this unlikely to trade are dropped/clipped"
+            float, 1e-10, _min_probability,
+            doc="levels this unlikely to trade are dropped/clipped", units="1",
         ),
     },
     "market": {
-        "tick_size": Param(float, 0.01, _positive, doc="price step between book levels"),
-        "num_ticks": Param(int, 10, _between(1, MAX_TICKS), doc="price levels per side"),
+        "tick_size": Param(
+            float, 0.01, _positive, doc="price step between book levels", units="USD"
+        ),
+        "num_ticks": Param(
+            int, 10, _between(1, MAX_TICKS), doc="price levels per side", units="1"
+        ),
     },
     "mechanism": {
         "preset": Param(
@@ -153,27 +219,39 @@ PARAMS: dict[str, dict[str, Param]] = {
             for key, rule in RULES.items()
         },
         "els_fee_fraction": Param(
-            float, 1.0, _unit, doc="share of fees split by equity share times liquidity score"
+            float, 1.0, _unit,
+            doc="share of fees split by equity share times liquidity score", units="1",
         ),
-        "steepness": Param(float, 8.0, _positive, doc="time_weighted sigmoid steepness"),
-        "midpoint": Param(float, 0.5, doc="time_weighted sigmoid midpoint (years)"),
-        "days_per_year": Param(float, 365.0, _positive, doc="time_weighted age unit"),
+        "steepness": Param(
+            float, 8.0, _positive, doc="time_weighted sigmoid steepness", units="1/year"
+        ),
+        "midpoint": Param(float, 0.5, doc="time_weighted sigmoid midpoint", units="year"),
+        "days_per_year": Param(
+            float, 365.0, _positive, doc="time_weighted age unit", units="day/year"
+        ),
     },
     "sla": {
         "commitment_min_time_fraction": Param(
-            float, 0.0, _unit, doc="s: minimum time on book; 0 switches the SLA off"
+            float, 0.0, _unit, doc="s: minimum time on book; 0 switches the SLA off", units="1"
         ),
-        "competition_factor": Param(float, 0.9, _unit, doc="c: fee penalty scaling"),
+        "competition_factor": Param(float, 0.9, _unit, doc="c: fee penalty scaling", units="1"),
         "performance_hysteresis_epochs": Param(
             int, 1, _between(1, MAX_DAYS),
-            doc="H: epochs of raw penalties the fee penalty remembers",
+            doc="H: epochs of raw penalties the fee penalty remembers", units="1",
         ),
-        "price_range": Param(float, 0.05, _open_unit, doc="orders count within mid*(1 +- this)"),
-        "epoch_days": Param(int, 1, _between(1, MAX_DAYS), doc="days per epoch"),
-        "bond_penalty_slope": Param(float, 1.0, _non_negative, doc="bond penalty slope"),
-        "bond_penalty_max": Param(float, 0.05, _unit, doc="bond penalty cap (fraction of stake)"),
+        "price_range": Param(
+            float, 0.05, _open_unit, doc="orders count within mid*(1 +- this)", units="1"
+        ),
+        "epoch_days": Param(int, 1, _between(1, MAX_DAYS), doc="days per epoch", units="day"),
+        "bond_penalty_slope": Param(
+            float, 1.0, _non_negative, doc="bond penalty slope", units="1"
+        ),
+        "bond_penalty_max": Param(
+            float, 0.05, _unit, doc="bond penalty cap (fraction of stake)", units="1"
+        ),
         "early_exit_penalty": Param(
-            float, 0.05, _unit, doc="fraction of a cut below target paid to the insurance pool"
+            float, 0.05, _unit,
+            doc="fraction of a cut below target paid to the insurance pool", units="1",
         ),
     },
 }
@@ -181,57 +259,120 @@ SECTION_OF: dict[str, str] = {key: section for section, specs in PARAMS.items() 
 SWEPT_SECTIONS = ("path", "network", "risk", "market", "mechanism", "sla")
 
 SWEEP_KEYS: dict[str, Param] = {
-    "days": Param(int, 365, _between(1, MAX_DAYS), sweepable=False),
-    "paths": Param(int, 1, _between(1, MAX_PATHS), sweepable=False),
-    "seed": Param(int, 0, _between(0, MAX_SEED), sweepable=False),
-    "reduce": Param(str, "none", _one_of(REDUCTIONS), sweepable=False),
-    "chunk_size": Param(int, 0, _between(0, MAX_CHUNK_SIZE), sweepable=False),
-    "dtype": Param(str, "float64", _one_of(DTYPES), sweepable=False),
+    "days": Param(
+        int, 365, _between(1, MAX_DAYS), sweepable=False, units="day",
+        doc="length of generated paths (csv and table paths bring their own)",
+    ),
+    "paths": Param(
+        int, 1, _between(1, MAX_PATHS), sweepable=False, units="1",
+        doc="Monte Carlo paths per scenario; > 1 adds a `path` dimension (gbm only)",
+    ),
+    "seed": Param(
+        int, 0, _between(0, MAX_SEED), sweepable=False,
+        doc="same config and seed give identical numbers, whatever the chunking",
+    ),
+    "reduce": Param(
+        str, "none", _one_of(REDUCTIONS), sweepable=False,
+        doc='"summary": per-scenario statistics over days instead of every day',
+    ),
+    "chunk_size": Param(
+        int, 0, _between(0, MAX_CHUNK_SIZE), sweepable=False, units="1",
+        doc="scenarios per task; 0 picks the cheapest chunking within the memory target",
+    ),
+    "dtype": Param(
+        str, "float64", _one_of(DTYPES), sweepable=False,
+        doc="of the result's floating-point variables (computation stays float64)",
+    ),
 }
 
 PATH_PARAMS: dict[str, dict[str, Param]] = {
     "gbm": {
-        "mark_price": Param(float, 1000.0, _positive, doc="initial price"),
-        "drift": Param(float, 0.0, doc="price drift (1/year)"),
-        "volatility": Param(float, 1.0, _non_negative, doc="price volatility (1/sqrt(year))"),
-        "traded_volume": Param(float, 1.0e7, _positive, doc="initial daily notional"),
-        "volume_growth": Param(float, 0.0, doc="volume trend growth (1/year)"),
-        "volume_volatility": Param(float, 0.3, _non_negative, doc="daily log-volume noise"),
-        "oi_ratio": Param(float, 0.25, _non_negative, doc="open interest / traded volume"),
-        "open_interest": Param(float, 0.0, _non_negative, doc="initial OI of its own process"),
-        "oi_drift": Param(float, 0.0, doc="open-interest drift (1/year)"),
-        "oi_volatility": Param(float, 0.5, _non_negative, doc="open-interest volatility"),
+        "mark_price": Param(float, 1000.0, _positive, doc="initial price", units="USD"),
+        "drift": Param(float, 0.0, doc="price drift", units="1/year"),
+        "volatility": Param(
+            float, 1.0, _non_negative, doc="price volatility", units="1/sqrt(year)"
+        ),
+        "traded_volume": Param(
+            float, 1.0e7, _positive, doc="initial daily notional", units="USD/day"
+        ),
+        "volume_growth": Param(float, 0.0, doc="volume trend growth", units="1/year"),
+        "volume_volatility": Param(
+            float, 0.3, _non_negative, doc="daily log-volume noise (standard deviation)",
+            units="1",
+        ),
+        "oi_ratio": Param(
+            float, 0.25, _non_negative, units="day",
+            doc="open interest as a multiple of one day's traded volume",
+        ),
+        "open_interest": Param(
+            float, 0.0, _non_negative,
+            doc="initial OI of its own GBM (0: OI = oi_ratio * volume)", units="USD",
+        ),
+        "oi_drift": Param(float, 0.0, doc="open-interest drift", units="1/year"),
+        "oi_volatility": Param(
+            float, 0.5, _non_negative, doc="open-interest volatility", units="1/sqrt(year)"
+        ),
     },
     "csv": {
-        "file": Param(str, None, sweepable=False),
-        "date_column": Param(str, "Date", sweepable=False),
-        "oi_ratio": Param(float, 0.25, _non_negative),
-        "start": Param(str, None, sweepable=False),
-        "end": Param(str, None, sweepable=False),
+        "file": Param(str, None, sweepable=False, doc="CSV file, relative to the config"),
+        "date_column": Param(str, "Date", sweepable=False, doc="column of the dates"),
+        "oi_ratio": Param(
+            float, 0.25, _non_negative, doc="OI = oi_ratio * volume without an OI column",
+            units="day",
+        ),
+        "start": Param(str, None, sweepable=False, doc="first date kept (ISO date)"),
+        "end": Param(str, None, sweepable=False, doc="last date kept (ISO date)"),
     },
     "table": {
-        "oi_ratio": Param(float, 0.25, _non_negative),
+        "oi_ratio": Param(
+            float, 0.25, _non_negative, doc="OI = oi_ratio * volume without an OI series",
+            units="day",
+        ),
     },
     "constant": {
-        "mark_price": Param(float, 1000.0, _positive),
-        "traded_volume": Param(float, 1.0e7, _non_negative),
-        "open_interest": Param(float, None, _non_negative, doc="default: oi_ratio * volume"),
-        "oi_ratio": Param(float, 0.25, _non_negative),
+        "mark_price": Param(float, 1000.0, _positive, doc="price every day", units="USD"),
+        "traded_volume": Param(
+            float, 1.0e7, _non_negative, doc="notional traded every day", units="USD/day"
+        ),
+        "open_interest": Param(
+            float, None, _non_negative, doc="default: oi_ratio * volume", units="USD"
+        ),
+        "oi_ratio": Param(
+            float, 0.25, _non_negative, doc="OI = oi_ratio * volume without open_interest",
+            units="day",
+        ),
     },
 }
 
-TOP_KEYS = ("name", "sweep", "path", "network", "risk", "market", "mechanism", "sla", "lp")
-LP_KEYS = (
-    "name",
-    "shape",
-    "commit",
-    "limit_orders_buy",
-    "limit_orders_sell",
-    "fractions_buy",
-    "fractions_sell",
-    "time_on_book",
-)
-COMMIT_KEYS = ("day", "stake", "fee_bid")
+# the config's other keys, each with what it holds (the documentation's config reference reads
+# these; the checks need only the names)
+TOP_KEYS: dict[str, str] = {
+    "name": "result file name: outputs/<name>.nc (default: the config file's stem)",
+    "sweep": "how the sweep runs: days, paths, seed, outputs kept, design",
+    "path": "the market data: kind and its parameters",
+    "network": "network parameters of the target stake, obligation and valuation",
+    "risk": "the log-normal risk model",
+    "market": "the order book's price levels",
+    "mechanism": "rule keys, presets and the time-weighting parameters",
+    "sla": "Vega's service-level agreement (off unless commitment_min_time_fraction > 0)",
+    "lp": "the liquidity providers, an array of tables",
+}
+LP_KEYS: dict[str, str] = {
+    "name": "unique name (default LP1, LP2, ...)",
+    "shape": 'order shape: "empty", "uniform" (default), "aggressive" or "passive"',
+    "commit": "commitment events in day order: entry, amendments, exit (stake 0)",
+    "limit_orders_buy": "limit orders (contracts) at each of num_ticks buy levels",
+    "limit_orders_sell": "limit orders (contracts) at each of num_ticks sell levels",
+    "fractions_buy": "pegged-volume fractions at each buy level (sum > 0)",
+    "fractions_sell": "pegged-volume fractions at each sell level (sum > 0)",
+    "time_on_book": "SLA behaviour: a number in [0, 1], one per epoch, or {beta = [a, b]}",
+}
+COMMIT_KEYS: dict[str, str] = {
+    "day": "day the event takes effect (may be fractional: the first day on or after it)",
+    "stake": "the LP's stake from then on (USD; 0 = exit)",
+    "fee_bid": "the LP's fee bid (a fraction of traded notional); required on entry, kept "
+    "when omitted",
+}
 
 
 @dataclass(frozen=True)
@@ -613,7 +754,7 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
 
     lps = _lps(raw.get("lp", []))
     if text is None:
-        text = toml_dumps(raw)
+        text = toml_text(raw)
     return Config(
         name=name,
         days=sweep_vals["days"],

@@ -43,7 +43,14 @@ SOBOL_INDEX_DESIGNS = ("saltelli",)  # designs sweep.sensitivity computes Sobol'
 SCREENING_DESIGNS = ("morris",)  # designs it computes elementary effects from
 POWER_OF_TWO = ("sobol", "saltelli")
 SCALES = ("linear", "log")
-DESIGN_KEYS = ("design", "samples", "second_order", "levels")  # [sweep] keys read here
+DESIGN_KEYS: dict[str, str] = {  # [sweep] keys read here, with what they hold
+    "design": 'how ranges are explored: "grid" (default, no ranges), "sobol", "lhs", "random", '
+    '"saltelli" or "morris"',
+    "samples": "scenarios of the design (sobol, saltelli: a power of 2; saltelli: base points; "
+    "morris: trajectories)",
+    "second_order": "saltelli: also the samples second-order Sobol' indices need (default false)",
+    "levels": "morris: levels of its grid (default 4)",
+}
 SAMPLE_DIM = "sample"
 SEED_STREAM = 0x5EED  # the design's random stream: (seed, this), apart from the paths'
 

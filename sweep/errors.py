@@ -8,6 +8,15 @@ class ConfigError(ValueError):
 
     The message names the key (``[section] key`` or the file) and the value at fault, so the
     command line can print it as one line and exit with status 2.
+
+    Parameters
+    ----------
+    key : str
+        The key at fault, as a user writes it (``"[network] v"``), or the file.
+    value : object
+        The value given (shown cut to 80 characters).
+    reason : str
+        Why it is refused (``"must be > 0"``).
     """
 
     def __init__(self, key: str, value: object, reason: str) -> None:

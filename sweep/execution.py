@@ -3,7 +3,9 @@
 One small class per way of running (:class:`InProcess`, :class:`Threads`,
 :class:`DaskCluster`), each yielding ``(chunk, result)`` as chunks finish; every chunk is
 ``compute_chunk(plan, chunk)``, a pure function. Results come back to this process, which alone
-writes the sink, so a cluster needs no shared file system.
+writes the sink, so a cluster needs no shared file system; except for a zarr store
+(``sweep.zarr_sink``), which each task writes itself, where it ran, sending back only an
+acknowledgement.
 Two chunks per worker thread are in flight, more while their results stay under
 ``RESULTS_IN_FLIGHT_BYTES``, so memory is bounded by the chunk size, not by the sweep size. A
 worker that dies mid-task has its chunks re-run elsewhere by the scheduler; the numbers cannot
@@ -30,7 +32,8 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +43,18 @@ from .errors import ConfigError, RunStopped
 from .scenarios import Chunk, Plan
 
 SYNCHRONOUS = "synchronous"  # scheduler name for running in this process, without Dask
+# Dask's scheduler names (dask.base.named_schedulers), and what each means here: "sync" runs
+# the chunks one after the other in this process, "threads" on a pool of threads in this
+# process, "processes" on a local Dask cluster of worker processes
+SCHEDULER_NAMES = {
+    "sync": "sync",
+    "synchronous": "sync",
+    "single-threaded": "sync",
+    "threads": "threads",
+    "threading": "threads",
+    "processes": "processes",
+    "multiprocessing": "processes",
+}
 LOCAL_PROCESSES = False  # threads in this process (see the module docstring for the numbers)
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler before giving up
 IN_FLIGHT_PER_THREAD = 2  # chunks submitted per worker thread: enough to keep every thread busy
@@ -59,47 +74,75 @@ class Report:
 
 
 class Progress:
-    """A one-line progress bar on a terminal's stderr; silent elsewhere."""
+    """A progress bar of chunks: ``tqdm.auto``, so a widget in a notebook and a line as wide as
+    the terminal elsewhere (on stderr); nothing at all when not ``enabled``.
+
+    Chunks an earlier run finished (``advance(n, resumed=True)``, before the first fresh one)
+    count towards the total but not towards the rate, so the time left is that of the chunks
+    this run computes.
+    """
 
     def __init__(self, total: int, enabled: bool, label: str = "") -> None:
         self.total = total
         self.count = 0
         self.enabled = enabled and total > 0
         self.label = label
-        self.start = time.monotonic()
-        self._last = 0.0
-        self._first = 0
+        self.bar: Any = None  # the tqdm bar, made on the first advance
 
     def advance(self, n: int = 1, *, resumed: bool = False) -> None:
         """Count ``n`` more chunks done (``resumed``: done by an earlier run, not timed)."""
         self.count += n
-        if resumed:
-            self._first = self.count
-        now = time.monotonic()
-        if self.enabled and (now - self._last > 0.1 or self.count == self.total):
-            self._last = now
-            width = 30
-            filled = int(width * self.count / self.total)
-            elapsed = now - self.start
-            fresh = self.count - self._first
-            eta = elapsed / fresh * (self.total - self.count) if fresh else 0.0
-            sys.stderr.write(
-                f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-                f"{self.count}/{self.total} chunks  {elapsed:6.1f}s  eta {eta:5.1f}s"
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            widget = any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__)
+            # a text bar follows the terminal's width; a terminal that gives no size (0 x 0,
+            # as a pseudo-terminal may) gets 80 x 24, where tqdm would draw nothing
+            width: dict[str, Any] = {} if widget else (
+                {"dynamic_ncols": True} if _columns(sys.stderr) else {"ncols": 80, "nrows": 24}
             )
-            sys.stderr.flush()
+            self.bar = tqdm(
+                total=self.total,
+                initial=self.count if resumed else 0,  # tqdm times only what comes after
+                desc=self.label or None,
+                unit="chunk",
+                mininterval=0.1,
+                file=sys.stderr,
+                **width,
+            )
+            if resumed:
+                return
+        self.bar.update(n)
+
+    def write(self, line: str) -> None:
+        """One line on stderr that does not tear the bar apart (a dashboard's address)."""
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _columns(stream: Any) -> int:
+    """The width of the terminal ``stream`` writes to; 0 if it is none or does not say."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def default_workers() -> int:
-    """Cores this process may use (its CPU affinity, e.g. a batch job's share of a node)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+    """Cores this process may use: ``dask.system.cpu_count``, which honours the CPU affinity
+    (a batch job's share of a node) and a container's CPU quota (cgroups), where
+    ``os.cpu_count`` sees every core of the machine."""
+    from dask.system import cpu_count
+
+    return max(1, cpu_count())
 
 
 def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
@@ -161,11 +204,73 @@ def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
         ) from None
 
 
+def _is_client(scheduler: Any) -> bool:
+    """Whether ``scheduler`` is a ``distributed.Client`` (without importing distributed)."""
+    distributed = sys.modules.get("distributed")
+    return distributed is not None and isinstance(scheduler, distributed.Client)
+
+
+def active_client() -> Any:
+    """The Client active in this session, as Dask finds it (``distributed.get_client()`` outside
+    a task: the one made current by ``with client.as_current()``, else the newest Client not
+    closed and not made with ``set_as_default=False``), or None. Without ``distributed``
+    imported there is none, and nothing is imported to find that out."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        client = distributed.Client.current(allow_global=True)
+    except ValueError:  # no Client in this session
+        return None
+    return client if client.status == "running" else None
+
+
+def scheduler_kind(scheduler: Any) -> str:
+    """What ``scheduler`` asks for: ``"local"`` (None), ``"sync"``, ``"threads"``,
+    ``"processes"``, ``"client"`` or ``"address"``; anything else is refused (ConfigError)."""
+    if scheduler is None:
+        return "local"
+    if _is_client(scheduler):
+        return "client"
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise ConfigError(
+            "--scheduler",
+            scheduler,
+            "must be a distributed.Client, an address like tcp://host:8786, or one of "
+            + ", ".join(repr(n) for n in ("threads", "processes", "sync")),
+        )
+    name = scheduler.strip().lower()
+    if name in SCHEDULER_NAMES:
+        return SCHEDULER_NAMES[name]
+    if "://" not in name and ":" not in name:  # a word, not host:port: a name mistyped
+        raise ConfigError(
+            "--scheduler",
+            scheduler,
+            "is not a scheduler: give 'threads', 'processes' or 'sync' (Dask's names), or an "
+            "address like tcp://host:8786",
+        )
+    return "address"
+
+
 @contextmanager
 def dask_client(
-    scheduler: str | None, workers: int | None, *, processes: bool | None = None
+    scheduler: Any,
+    workers: int | None,
+    *,
+    processes: bool | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> Iterator[Any]:
-    """A client of the given scheduler, or of a local cluster of ``workers`` (default: cores)."""
+    """A client: ``scheduler`` itself when it is a ``distributed.Client`` (left open: it is the
+    caller's), one of the scheduler at that address, or one of a local cluster of ``workers``
+    (default: cores) that lives as long as the block. ``announce``, when given, receives the
+    local cluster's dashboard address (someone watches this run; the dashboard costs CPU
+    otherwise)."""
+    if _is_client(scheduler):
+        if scheduler.status != "running":
+            raise ConfigError("--scheduler", scheduler, "is a Client that is not running")
+        with _quiet_when_lost(scheduler):
+            yield scheduler
+        return
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -187,47 +292,73 @@ def dask_client(
     n = workers or default_workers()
     use_processes = LOCAL_PROCESSES if processes is None else processes
     # Every cycle the cluster's event loops spend is taken from the kernels on the same cores.
-    # Nobody watches this cluster's dashboard: skip the worker's profiler, which samples every
-    # thread's stack under the GIL every 10 ms, and the GIL-contention monitor. The event
-    # loops' 20 ms tick (it only warns of a blocked loop) and the 0.5 s system monitor cost
-    # 0.04 CPU-seconds per second while idle; at 1 s and 5 s, 0.005 (measured on the 2-core VM).
+    # Skip the worker's profiler, which samples every thread's stack under the GIL every
+    # 10 ms, and the GIL-contention monitor. The event loops' 20 ms tick (it only warns of a
+    # blocked loop) and the 0.5 s system monitor cost 0.04 CPU-seconds per second while idle;
+    # at 1 s and 5 s, 0.005 (measured on the 2-core VM).
     quiet = {
         "distributed.worker.profile.enabled": False,
         "distributed.admin.system-monitor.gil.enabled": False,
         "distributed.admin.tick.interval": "1s",
         "distributed.admin.system-monitor.interval": "5s",
     }
-    with dask.config.set(quiet):
+    # the dashboard (it needs bokeh) only when someone watches the run: Dask's port, or any
+    # free one when that is taken; otherwise no dashboard, and the HTTP port: any free one
+    dashboard = announce is not None and _has_bokeh()
+    with dask.config.set(quiet), warnings.catch_warnings():
+        # "Port 8787 is already in use ... on port N instead": the address printed says so
+        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
         cluster = LocalCluster(
             n_workers=n if use_processes else 1,
             threads_per_worker=1 if use_processes else n,
             processes=use_processes,
-            dashboard_address=None,
-            scheduler_kwargs={"dashboard_address": ":0"},  # no dashboard; HTTP port: any free
+            dashboard_address=":8787" if dashboard else None,
+            scheduler_kwargs={} if dashboard else {"dashboard_address": ":0"},
             memory_limit=0,
             silence_logs=40,
         )
         client = Client(cluster, set_as_default=False)
         try:
+            if announce is not None:
+                announce(
+                    f"dashboard: {client.dashboard_link}" if dashboard
+                    else "dashboard: none (it needs bokeh: pip install bokeh)"
+                )
             yield client
         finally:
             client.close()
             cluster.close()
 
 
-def check_options(scheduler: str | None, workers: int | None) -> None:
-    """Reject option combinations before any file or cluster exists."""
+def _has_bokeh() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("bokeh") is not None
+
+
+def check_options(scheduler: Any, workers: int | None) -> None:
+    """Reject a bad ``scheduler`` or ``workers``, or a bad pair, before any file or cluster
+    exists: a name Dask does not know, an address nothing answers at, a closed Client, or
+    ``workers`` beside a scheduler whose workers are its own."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
         raise ConfigError("--workers", workers, "must be a whole number >= 1")
     if workers is not None and workers < 1:
         raise ConfigError("--workers", workers, "must be >= 1")
-    if scheduler and scheduler != SYNCHRONOUS:
-        if workers is not None:
-            raise ConfigError(
-                "--workers",
-                workers,
-                "sizes the local cluster; with --scheduler the workers are those of that cluster",
-            )
+    kind = scheduler_kind(scheduler)
+    if kind in ("client", "address") and workers is not None:
+        raise ConfigError(
+            "--workers",
+            workers,
+            "sizes the local cluster; with --scheduler the workers are those of that cluster",
+        )
+    if kind == "sync" and workers is not None and workers > 1:
+        raise ConfigError(
+            "--workers", workers, f"asks for a pool, but --scheduler {scheduler!r} runs the "
+            "chunks one after the other in this process (give 'threads' or 'processes')",
+        )
+    if kind == "client" and scheduler.status != "running":
+        raise ConfigError("--scheduler", scheduler, "is a Client that is not running")
+    if kind == "address":
         check_scheduler(scheduler)
 
 
@@ -236,9 +367,11 @@ class InProcess:
 
     where = "this process"
 
-    def results(self, plan: Plan, todo: list[Chunk]) -> Iterator[tuple[Chunk, Any]]:
+    def results(
+        self, plan: Plan, todo: list[Chunk], writer: Any = None
+    ) -> Iterator[tuple[Chunk, Any]]:
         for chunk in todo:
-            yield chunk, compute_chunk(plan, chunk)
+            yield chunk, _compute(chunk, plan, writer)
 
 
 class Threads:
@@ -251,7 +384,9 @@ class Threads:
         self.n = n
         self.where = f"{n} threads in this process"
 
-    def results(self, plan: Plan, todo: list[Chunk]) -> Iterator[tuple[Chunk, Any]]:
+    def results(
+        self, plan: Plan, todo: list[Chunk], writer: Any = None
+    ) -> Iterator[tuple[Chunk, Any]]:
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         # a pool hands out work at once: two chunks per thread keep every thread busy, and
@@ -264,7 +399,7 @@ class Threads:
             def submit() -> None:
                 chunk = next(pending, None)
                 if chunk is not None:
-                    inflight[pool.submit(compute_chunk, plan, chunk)] = chunk
+                    inflight[pool.submit(_compute, chunk, plan, writer)] = chunk
 
             for _ in range(window):
                 submit()
@@ -282,16 +417,31 @@ class Threads:
 
 
 class DaskCluster:
-    """Chunks as tasks of a Dask cluster: a scheduler's, or local worker processes."""
+    """Chunks as tasks of a Dask cluster: a Client's (never closed here), a scheduler's at an
+    address, or local worker processes (``announce`` receives their dashboard's address)."""
 
-    def __init__(self, scheduler: str | None, n: int | None, processes: bool | None) -> None:
+    def __init__(
+        self,
+        scheduler: Any,
+        n: int | None,
+        processes: bool | None,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
         self.scheduler, self.n, self.processes = scheduler, n, processes
-        self.where = scheduler or f"local cluster of {n} processes"
+        self.announce = announce
+        if _is_client(scheduler):
+            self.where = str(scheduler.scheduler.address)
+        else:
+            self.where = scheduler or f"local cluster of {n} processes"
 
-    def results(self, plan: Plan, todo: list[Chunk]) -> Iterator[tuple[Chunk, Any]]:
-        with dask_client(self.scheduler, self.n, processes=self.processes) as client:
+    def results(
+        self, plan: Plan, todo: list[Chunk], writer: Any = None
+    ) -> Iterator[tuple[Chunk, Any]]:
+        with dask_client(
+            self.scheduler, self.n, processes=self.processes, announce=self.announce
+        ) as client:
             try:
-                yield from _distributed(client, plan, todo)
+                yield from _distributed(client, plan, todo, writer)
             except Exception as exc:
                 if not _lost(client, exc):
                     raise
@@ -368,18 +518,36 @@ def in_flight(plan: Plan, threads: int) -> int:
 
 
 def backend(
-    scheduler: str | None, workers: int | None, processes: bool | None, n_todo: int
+    scheduler: Any,
+    workers: int | None,
+    processes: bool | None,
+    n_todo: int,
+    announce: Callable[[str], None] | None = None,
 ) -> InProcess | Threads | DaskCluster:
-    """How to run: this process, a pool of threads, or a Dask cluster."""
-    if scheduler == SYNCHRONOUS:
+    """How to run: this process, a pool of threads, or a Dask cluster.
+
+    ``scheduler`` as :func:`sweep.run` takes it (see :func:`check_options`). Without one, the
+    Client active in this session, as Dask would use it, unless ``workers`` or ``processes``
+    asks for a local run; otherwise ``workers`` threads in this process (``processes``: a local
+    Dask cluster of worker processes). ``announce`` receives the dashboard address of a local
+    cluster sweep starts.
+    """
+    kind = scheduler_kind(scheduler)
+    if kind == "local" and workers is None and processes is None:
+        client = active_client()
+        if client is not None:
+            return DaskCluster(client, None, None)
+    if kind == "sync":
         return InProcess()
-    if scheduler:
+    if kind in ("client", "address"):
         return DaskCluster(scheduler, None, processes)
     n = min(workers or default_workers(), max(n_todo, 1))
+    if kind == "processes":  # asked for by name: worker processes, even one
+        return DaskCluster(None, n, True, announce)
     if n <= 1:
         return InProcess()
-    if LOCAL_PROCESSES if processes is None else processes:
-        return DaskCluster(None, n, True)
+    if kind == "local" and (LOCAL_PROCESSES if processes is None else processes):
+        return DaskCluster(None, n, True, announce)
     return Threads(n)
 
 
@@ -387,26 +555,32 @@ def execute(
     plan: Plan,
     sink: Any,
     *,
-    scheduler: str | None = None,
+    scheduler: Any = None,
     workers: int | None = None,
     progress: bool = False,
     processes: bool | None = None,
 ) -> Report:
     """Compute every chunk the sink lacks and hand each result to the sink as it finishes.
 
-    ``scheduler``: a Dask address, ``"synchronous"`` (this process, one chunk after another),
-    or None for ``workers`` threads in this process (default: one per core; one worker, or a
-    single chunk left, runs without a pool). ``processes=True`` runs a local Dask cluster of
-    worker processes instead of threads (:data:`LOCAL_PROCESSES` sets the default).
+    ``scheduler``: a ``distributed.Client``, a Dask address, ``"sync"`` (or ``"synchronous"``:
+    this process, one chunk after another), ``"threads"``, ``"processes"``, or None for the
+    session's active Client if any, else ``workers`` threads in this process (default: one per
+    core; one worker, or a single chunk left, runs without a pool) (:func:`backend`).
+    ``processes=True`` runs a local Dask cluster of worker processes instead of threads
+    (:data:`LOCAL_PROCESSES` sets the default).
     """
     started = time.perf_counter()
     chunks = plan.chunks
     todo = [c for c in chunks if c.index not in sink.done]
     bar = Progress(len(chunks), progress, label=plan.config.name)
     bar.advance(len(chunks) - len(todo), resumed=True)
-    runner = backend(scheduler, workers, processes, len(todo))
+    runner = backend(
+        scheduler, workers, processes, len(todo), announce=bar.write if bar.enabled else None
+    )
     try:
-        for chunk, values in runner.results(plan, todo):
+        # a sink with a ``writer`` (a zarr store) has each task write its chunk where it ran
+        # and send back only an acknowledgement; otherwise the values come here to the sink
+        for chunk, values in runner.results(plan, todo, getattr(sink, "writer", None)):
             sink.write(chunk, values)
             del values
             bar.advance()
@@ -415,8 +589,12 @@ def execute(
     return Report(len(chunks), len(todo), time.perf_counter() - started, runner.where)
 
 
-def _distributed(client: Any, plan: Plan, todo: Iterable[Chunk]) -> Iterator[tuple[Chunk, Any]]:
-    """Yield ``(chunk, values)`` as tasks finish, keeping a bounded number in flight.
+def _distributed(
+    client: Any, plan: Plan, todo: Iterable[Chunk], writer: Any = None
+) -> Iterator[tuple[Chunk, Any]]:
+    """Yield ``(chunk, values)`` as tasks finish, keeping a bounded number in flight (with a
+    ``writer``, each task writes its values into the store and ``values`` is its
+    acknowledgement: see :func:`_compute`).
 
     At least ``IN_FLIGHT_PER_THREAD`` chunks per worker thread are in flight, so no thread
     waits for this process to hand out work; more when their results are small, up to
@@ -457,7 +635,9 @@ def _distributed(client: Any, plan: Plan, todo: Iterable[Chunk]) -> Iterator[tup
         if not chunks:
             return
         keys = [(token, chunk.index) for chunk in chunks]
-        batch_futures = client.map(_compute, chunks, plan=shipped, key=keys, pure=False)
+        batch_futures = client.map(
+            _compute, chunks, plan=shipped, writer=writer, key=keys, pure=False
+        )
         for chunk, future in zip(chunks, batch_futures, strict=True):
             inflight[future.key] = chunk
         futures.update(batch_futures)
@@ -478,6 +658,12 @@ def _the_plan(plan: Plan) -> Plan:
     return plan
 
 
-def _compute(chunk: Chunk, plan: Plan) -> dict[str, Any]:
-    """One chunk's task: the plan comes as the result of :func:`_the_plan`'s task."""
-    return compute_chunk(plan, chunk)
+def _compute(chunk: Chunk, plan: Plan, writer: Any = None) -> Any:
+    """One chunk's task: the plan comes as the result of :func:`_the_plan`'s task (on a
+    cluster). With a ``writer`` (``sweep.zarr_sink.ChunkWriter``) the task writes its values
+    into the store itself and returns the writer's small acknowledgement, so the values never
+    travel; otherwise it returns the values."""
+    values = compute_chunk(plan, chunk)
+    if writer is None:
+        return values
+    return writer(plan, chunk, values)

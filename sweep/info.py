@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .design import SAMPLE_DIM, Design, from_attrs
 from .variables import PATH_SERIES, PER_EPOCH
 
 BLOCK_BYTES = 64 * 2**20  # read at most about this much of one variable at a time
@@ -177,6 +178,29 @@ def _sla_headline(ds: xr.Dataset) -> list[str]:
     return lines
 
 
+def _design_lines(design: Design) -> list[str]:
+    """A sampled result's design: its kind, size and seed, and each sampled key's range."""
+    rows = design.n_rows
+    if design.kind == "saltelli":
+        size = f"{design.samples:,} base samples ({rows:,} scenarios"
+        size += ", second order)" if design.second_order else ")"
+    elif design.kind == "morris":
+        size = f"{design.samples:,} trajectories ({rows:,} scenarios), {design.levels} levels"
+    else:
+        size = f"{design.samples:,} samples"
+    lines = [f"design: {design.kind}, {size}, seed {design.seed}; sampled along "
+             f"{SAMPLE_DIM!r}:"]
+    for spec in design.specs:
+        if spec.kind == "choices":
+            what = "one of " + ", ".join(str(c) for c in spec.choices)
+        else:
+            what = f"{'integers' if spec.value_type == 'int' else 'uniform'} in "
+            what += f"[{_fmt(float(spec.low))}, {_fmt(float(spec.high))}]"
+            what += ", log scale" if spec.scale == "log" else ""
+        lines.append(f"  [{spec.section}] {spec.key}: {what}")
+    return lines
+
+
 def summary_text(
     ds: xr.Dataset, path: str | os.PathLike | None = None, *, incomplete: str | None = None
 ) -> str:
@@ -204,8 +228,13 @@ def summary_text(
         "dimensions: " + " x ".join(f"{d} {n}" for d, n in main.items())
         + f"  ({n_scen:,} scenarios)"
     )
+    design = from_attrs(ds.attrs)
+    if design is not None:
+        lines.extend(_design_lines(design))
     swept = [d for d in main if d not in ("day", "epoch", "lp", "stat", "path")]
     for d in swept:
+        if design is not None and d == SAMPLE_DIM:  # its values are the design's rows
+            continue
         values = ", ".join(str(v) for v in ds[d].values[:8])
         more = f", ... ({ds.sizes[d]} values)" if ds.sizes[d] > 8 else ""
         lines.append(f"  {d}: {values}{more}")

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
+from . import zarr_sink
 from .errors import ConfigError
-from .execution import check_options, execute
+from .execution import check_options, execute, scheduler_kind
 from .io import (
     DiskFull,
     MemorySink,
     NetCDFSink,
     check_interrupted,
     check_output,
+    check_url,
     is_sweep_result,
+    is_zarr,
     load,
+    local_path,
     make_folder,
     partial_paths,
     read_journal,
@@ -27,12 +32,19 @@ from .lock import OutputLock, busy, owner
 from .scenarios import Plan, make_plan
 from .space import check_disk, check_memory, existing_ancestor, free_space, human, result_bytes
 
+if TYPE_CHECKING:
+    from distributed import Client
+
 
 def _plan(config: Any, out: Any, resume: bool, chunk_size: int | None) -> Plan:
     if isinstance(config, os.PathLike):
         config = str(config)
     if out is not None and resume and chunk_size is None:
-        journal = read_journal(out)  # finish with the chunking the interrupted run used
+        # finish with the chunking the interrupted run used
+        if is_zarr(out):
+            journal = zarr_sink.read_header(zarr_sink.store_output(out).location)
+        else:
+            journal = read_journal(out)
         if journal and isinstance(journal.get("chunk_size"), int):
             chunk_size = journal["chunk_size"]
     return make_plan(config, chunk_size=chunk_size)
@@ -54,7 +66,7 @@ def run(
     config: str | os.PathLike | Mapping[str, Any],
     *,
     out: str | os.PathLike | None = None,
-    scheduler: str | None = None,
+    scheduler: str | Client | None = None,
     workers: int | None = None,
     progress: bool = False,
     overwrite: bool = False,
@@ -64,30 +76,70 @@ def run(
 ) -> xr.Dataset:
     """Run a sweep and return its result dataset.
 
-    ``config`` is a TOML path or a dict of the same shape. With ``out`` the result streams into
-    that netCDF4 file as chunks finish (memory stays bounded) and the returned dataset reads from
-    it; an existing file is kept unless ``overwrite``, and ``resume`` finishes an interrupted run.
-    ``scheduler`` is a Dask address (``tcp://host:8786``) or ``"synchronous"`` for this process
-    alone; without it, ``workers`` threads in this process run the chunks (default: one per
-    core; one chunk or ``workers=1`` run without threads). ``chunk_size`` (scenarios per task)
-    changes the work's granularity, never the numbers. A ``stats`` dict, when given, receives
-    what the run did: ``chunks``, ``computed`` (fewer than ``chunks`` after a resume),
-    ``seconds``, ``where`` and ``state`` (``"new"``, ``"resumed"``, ``"complete"`` when a
-    resume found the result finished, ``"nothing to resume"`` when it found no interrupted run).
-
-    Before any work the result's size is checked against the free space of the output's file
+    Before any work the config is checked (a :class:`~sweep.ConfigError` names the key and
+    value at fault) and the result's size is compared with the free space of the output's file
     system (or, without ``out``, the memory available). While it runs, the output is locked:
-    another run on the same ``out`` is refused (``sweep.lock``).
+    another run on the same ``out`` is refused (``sweep.lock``). Same config and seed give the
+    same numbers whatever ``scheduler``, ``workers`` or ``chunk_size``.
+
+    Parameters
+    ----------
+    config : str, os.PathLike or Mapping
+        A TOML file's path, or a dict of the same shape (:doc:`/config`).
+    out : str or os.PathLike, optional
+        Stream the result into this netCDF4 file as chunks finish, so memory stays bounded;
+        the returned dataset then reads from it. A path ending in ``.zarr``, or an fsspec URL
+        (``s3://bucket/x.zarr``), is a zarr store instead, which each chunk's task writes
+        where it ran (``sweep.zarr_sink``). Without it, the result is built in memory.
+    scheduler : str or distributed.Client, optional
+        Where the chunks run, as Dask's ``scheduler=`` says it: a ``distributed.Client`` (used,
+        never closed), a scheduler's address (``tcp://host:8786``), ``"threads"`` (``workers``
+        threads in this process), ``"processes"`` (a local Dask cluster of ``workers``
+        processes) or ``"sync"`` (this process alone; ``"synchronous"`` too). Without it: the
+        Client active in this session, if any and ``workers`` is not given, as Dask would;
+        otherwise ``workers`` threads in this process.
+    workers : int, optional
+        Threads (or processes) to run on; default: the cores this process may use. One chunk
+        or ``workers=1`` run without threads.
+    progress : bool, default False
+        Show a progress bar (``tqdm.auto``: a widget in a notebook) and the dashboard address
+        of a local cluster.
+    overwrite : bool, default False
+        Replace an existing ``out``; without it an existing result is never replaced.
+    resume : bool, default False
+        Finish an interrupted run into ``out``, computing only the chunks it lacks.
+    chunk_size : int, optional
+        Scenarios per task: changes the work's granularity, never the numbers. Default: the
+        cheapest chunking within the memory target.
+    stats : dict, optional
+        Receives what the run did: ``chunks``, ``computed`` (fewer than ``chunks`` after a
+        resume), ``seconds``, ``where`` and ``state`` (``"new"``, ``"resumed"``,
+        ``"complete"`` when a resume found the result finished, ``"nothing to resume"`` when it
+        found no interrupted run).
+
+    Returns
+    -------
+    xarray.Dataset
+        The result: one variable per output, each with only the sweep dimensions it depends
+        on, every parameter a coordinate, the config as TOML text in ``attrs["config"]``.
     """
+    if out is not None:
+        check_url(out)  # a URL nothing here can write: refused before any work
     plan = _plan(config, out, resume, chunk_size)
     check_options(scheduler, workers)  # before any file exists: a bad address leaves none
     if out is None:
         check_memory(plan)
-        sink = MemorySink(plan)
-        report = execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
+        memory = MemorySink(plan)
+        report = execute(plan, memory, scheduler=scheduler, workers=workers, progress=progress)
         _fill(stats, report, state="new")
-        return sink.finish()
-    out = Path(out)
+        return memory.finish()
+    if is_zarr(out):
+        return _run_store(
+            plan, zarr_sink.store_output(out), scheduler=scheduler, workers=workers,
+            progress=progress, overwrite=overwrite, resume=resume, stats=stats,
+        )
+    out = local_path(out)
+    assert out is not None  # (every other URL is a zarr store)
     check_output(out, overwrite=overwrite, resume=resume)
     live = owner(out)
     if live:  # the lock below decides; this only puts the first reason first
@@ -130,7 +182,66 @@ def run(
         return sink.finish()
 
 
-def _finished(out: Path, plan: Plan) -> xr.Dataset:
+def _run_store(
+    plan: Plan,
+    store: zarr_sink.Store,
+    *,
+    scheduler: Any,
+    workers: int | None,
+    progress: bool,
+    overwrite: bool,
+    resume: bool,
+    stats: dict[str, Any] | None,
+) -> xr.Dataset:
+    """``run`` into a zarr store that the chunks' tasks write (``sweep.zarr_sink``), with the
+    netCDF file's semantics: refusals, lock (local stores), ``--overwrite``, ``--resume``.
+
+    The free-space check is skipped: the store is compressed, and the raw size would refuse
+    sweeps that fit; a full disk stops the run with the chunks written kept for ``--resume``.
+    """
+    kind = scheduler_kind(scheduler)
+    zarr_sink.check_store(store, overwrite=overwrite, resume=resume, scheduler_kind=kind)
+    lock: Any = contextlib.nullcontext()
+    if store.path is not None:
+        live = owner(store.path)
+        if live:  # the lock below decides; this only puts the first reason first
+            raise ConfigError("output", store.out, busy(live))
+        make_folder(store.path)
+        lock = OutputLock(store.path)
+    with lock:
+        zarr_sink.check_interrupted(store, overwrite=overwrite, resume=resume)
+        was_interrupted = zarr_sink.interrupted(store)
+        complete = zarr_sink.store_state(store.final) == "complete"
+        if resume and complete and not (store.path is not None and was_interrupted):
+            # finished already (perhaps killed before its record of the run was removed)
+            ds = _finished(store.out, plan)
+            zarr_sink.drop_record(store.final)
+            _fill(stats, None, chunks=len(plan.chunks), state="complete")
+            return ds
+        state = "resumed" if resume and was_interrupted else "nothing to resume" if resume \
+            else "new"
+        sink = zarr_sink.ZarrSink(plan, store, resume=resume)
+        try:
+            report = execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
+        except BaseException as exc:
+            try:
+                kept = sink.kept()
+            except Exception:  # noqa: BLE001 - the store cannot be read: keep what it holds
+                kept = max(1, len(sink.done))
+            if not kept:
+                sink.discard()  # nothing computed: leave no trace
+            if zarr_sink.full_disk(exc):
+                what = (
+                    f"{kept} of {len(plan.chunks)} chunks are kept: --resume continues once "
+                    "there is space" if kept else "nothing was kept: run again once there is space"
+                )
+                raise ConfigError("output", store.out, f"the disk is full; {what}") from None
+            raise
+        _fill(stats, report, state=state)
+        return sink.finish()
+
+
+def _finished(out: Path | str, plan: Plan) -> xr.Dataset:
     """The finished result at ``out`` that a resume found, if it is this sweep's."""
     try:
         ds = load(out)
@@ -141,7 +252,7 @@ def _finished(out: Path, plan: Plan) -> xr.Dataset:
     if not is_sweep_result(ds):
         ds.close()
         raise ConfigError(
-            "--resume", str(out), "is a netCDF file but not a sweep result; --overwrite replaces it"
+            "--resume", str(out), "is not a sweep result; --overwrite replaces it"
         )
     if ds.attrs.get("config") != plan.config.toml:
         ds.close()
@@ -169,6 +280,8 @@ def dry_run(
     The grid, its scenarios and chunks, the estimated result size and where it would go.
     Writes nothing: no output, partial file, lock or folder.
     """
+    if out is not None:
+        check_url(out)
     plan = _plan(config, out, resume, chunk_size)
     lines = ["dry run: nothing is written"]
     grid = [(d.name, len(d.values)) for d in plan.dims]
@@ -202,7 +315,11 @@ def dry_run(
         except ConfigError as exc:
             problem = exc
         return "\n".join(lines), problem
-    out = Path(out)
+    if is_zarr(out):
+        extra, problem = _dry_store(out, overwrite, resume)
+        return "\n".join([*lines, *extra]), problem
+    out = local_path(out)
+    assert out is not None
     partial, _ = partial_paths(out)
     live = owner(out)
     folder = existing_ancestor(out)
@@ -238,6 +355,35 @@ def dry_run(
     )
     lines.append(f"free space: {human(free)} in {folder}{fits}")
     return "\n".join(lines), problem
+
+
+def _dry_store(
+    out: str | os.PathLike, overwrite: bool, resume: bool
+) -> tuple[list[str], ConfigError | None]:
+    """``dry_run``'s lines about a zarr output, and the error the run would stop with."""
+    store = zarr_sink.store_output(out)
+    live = owner(store.path) if store.path is not None else None
+    action = ("--resume finishes it" if resume else "--overwrite starts again" if overwrite
+              else "--resume would finish it")
+    problem: ConfigError | None = None
+    try:
+        if live:
+            state = f"a run ({live}) is writing it now"
+        elif zarr_sink.interrupted(store):
+            state = (f"an interrupted run left {Path(store.location).name if store.path else 'it'}"
+                     f" ({zarr_sink.progress_text(store.location)}); {action}")
+        elif zarr_sink.store_state(store.final) == "complete":
+            state = "exists" + ("; --overwrite replaces it" if overwrite else "")
+        else:
+            state = "new"
+        zarr_sink.check_store(store, overwrite=overwrite, resume=resume, scheduler_kind="local")
+        if live:
+            raise ConfigError("output", store.out, busy(live))
+        zarr_sink.check_interrupted(store, overwrite=overwrite, resume=resume)
+    except ConfigError as exc:
+        state, problem = "cannot be used", exc
+    lines = [f"output: {out} (zarr store, written chunk by chunk by the workers; {state})"]
+    return lines, problem
 
 
 def _fill(stats: dict[str, Any] | None, report: Any, chunks: int = 0, state: str = "new") -> None:

@@ -35,7 +35,7 @@ from .mechanism.kernels import Events, Shapes
 from .mechanism.presets import PRESETS
 from .mechanism.rules import RULES, SLA_SWITCH
 from .paths import PathSource, check_paths, path_source
-from .stages import STAGE_OF, STAGES, Resolved, resolve
+from .stages import PATH, STAGE_OF, STAGES, Resolved, resolve
 from .variables import PER_DAY, PER_EPOCH, PER_LP_DAY
 
 OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose arrays take about this much memory
@@ -177,6 +177,37 @@ class Plan:
             distinct = len(codes) == 0 or int(codes.max()) + 1 == len(codes)
             cache[(axis, keys)] = None if distinct else codes
         return cache[(axis, keys)]
+
+    def class_keys(self, stage: str, axis: int) -> tuple[str, ...] | None:
+        """The keys following ``axis`` (a design's ``sample``, a ``preset``) that ``stage``
+        depends on, where it runs once per distinct combination of them along the axis rather
+        than once per index (``sweep.compute``'s classes); None where it runs per index: the
+        axis is not followed, not among the stage's axes, or the stage reads the path that
+        varies along it or the axis's own key, or every index differs."""
+        if axis == self.path_axis or axis not in self.stages.axes[stage]:
+            return None
+        if self.dims[axis].name not in {d for d, _ in self.config.follows.values()}:
+            return None
+        keys = self.stages.keys.get(stage, frozenset())
+        if PATH in keys and axis in self.market_axes:
+            return None
+        along = tuple(sorted(k for k in keys if self.param_axes.get(k) == axis))
+        if not along or self.dims[axis].key in along:
+            return None
+        return along if self.class_codes(axis, along) is not None else None
+
+    def class_counts(self) -> dict[str, dict[int, int]]:
+        """For each stage, the number of distinct combinations of its :meth:`class_keys`
+        along each axis where it has them: the most combinations it runs along that axis in
+        any chunk, whatever the chunk's extent (what :func:`plan_chunking` weighs)."""
+        out: dict[str, dict[int, int]] = {}
+        for stage in self.stages.axes:
+            for axis in range(len(self.dims)):
+                along = self.class_keys(stage, axis)
+                if along is not None:
+                    codes = self.class_codes(axis, along)
+                    out.setdefault(stage, {})[axis] = int(codes.max()) + 1
+        return out
 
     def for_workers(self) -> Plan:
         """This plan as workers need it: without the config's TOML text (only the result's
@@ -363,7 +394,7 @@ def _cut(sizes: list[int], size: int) -> tuple[int, int]:
 
 def plan_chunking(
     stages: Resolved, outputs: tuple[str, ...], shape: tuple[int, ...], n_days: int, n_lp: int,
-    n_ticks: int, size: int = 0,
+    n_ticks: int, size: int = 0, classes: dict[str, dict[int, int]] | None = None,
 ) -> Chunking:  # fmt: skip
     """The chunking that computes the sweep fastest within :data:`OUTPUT_BYTES_TARGET` a chunk.
 
@@ -373,9 +404,16 @@ def plan_chunking(
     sweep's compute estimated from the stages' costs (``Stage.cost``) plus a fixed cost per
     chunk; the cheapest wins. ``size`` fixes the scenarios per chunk instead.
     Big sweeps get at least :data:`MIN_CHUNKS` chunks, to spread over workers.
+
+    ``classes`` (:meth:`Plan.class_counts`): along a followed axis (a design's ``sample``) a
+    stage that depends only on integer or choice keys runs once per distinct combination of
+    them, at most that many times per chunk whatever the chunk's extent along the axis; it is
+    weighed so, not once per index.
     """
+    classes = classes or {}
     needed = [STAGES[name] for name in stages.needed(outputs)]
     axes_of = [stages.axes[st.name] for st in needed]
+    caps = [classes.get(st.name, {}) for st in needed]
     nbytes = [st.bytes_per_combination(n_days, n_lp) for st in needed]
     ns = [st.nanoseconds_per_combination(n_days, n_lp, n_ticks) for st in needed]
     n = math.prod(shape)
@@ -400,12 +438,14 @@ def plan_chunking(
                     extent[a], counts[a] = shape[a], 1
             n_chunks = math.prod(counts.values())
         memory = sum(
-            b * math.prod(extent[a] for a in axes)
-            for b, axes in zip(nbytes, axes_of, strict=True)
+            b * math.prod(min(extent[a], cap.get(a, extent[a])) for a in axes)
+            for b, axes, cap in zip(nbytes, axes_of, caps, strict=True)
         )
         work = CHUNK_OVERHEAD_NS * n_chunks
-        for cost, axes in zip(ns, axes_of, strict=True):
-            combos = math.prod(shape[a] for a in axes)
+        for cost, axes, cap in zip(ns, axes_of, caps, strict=True):
+            combos = math.prod(
+                counts[a] * min(extent[a], cap[a]) if a in cap else shape[a] for a in axes
+            )
             again = math.prod(counts[a] for a in counts if a not in axes)
             work += cost * combos * again
         return memory, work
@@ -485,7 +525,7 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
     size = min(chunk_size or config.chunk_size, plan.n_scenarios)
     chunking = plan_chunking(
         plan.stages, plan.outputs, plan.grid_shape, plan.n_days, plan.n_lp,
-        plan.shapes["fractions_buy"].shape[-1], size=size,
+        plan.shapes["fractions_buy"].shape[-1], size=size, classes=plan.class_counts(),
     )  # fmt: skip
     return replace(
         plan,

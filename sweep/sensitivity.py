@@ -114,6 +114,27 @@ def sensitivity(
     dimension crossed with the sample. ``stat`` reduces per-day outputs over days; paths are
     averaged. Confidence intervals are bootstrap intervals at ``conf_level``, drawn from
     ``seed`` (default: the design's). An output that no sampled parameter moves gets indices 0.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset, str or os.PathLike
+        A result sampled with ``design = "saltelli"`` or ``"morris"``, or its file's path.
+    output : str
+        The result variable (or ``under_supplied_share``) whose sensitivity is wanted.
+    stat : str, default "mean"
+        How a per-day output is reduced over days: ``mean``, ``final``, ``min`` or ``max``.
+    conf_level : float, default 0.95
+        Level of the bootstrap confidence intervals, in (0, 1).
+    num_resamples : int, default 100
+        Bootstrap resamples behind each interval.
+    seed : int, optional
+        Seed of the bootstrap (default: the design's seed).
+
+    Returns
+    -------
+    xarray.Dataset
+        The indices along a ``parameter`` dimension (the sampled keys), plus ``lp`` for a
+        per-LP output and any grid dimension crossed with the sample.
     """
     if not isinstance(ds, xr.Dataset):
         from .io import load

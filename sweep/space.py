@@ -125,9 +125,11 @@ def _advice(plan: Plan) -> str:
 def check_disk(plan: Plan, out: Path, *, kept: int = 0) -> None:
     """Refuse a result that cannot fit the free space of its file system (or ``ulimit -f``).
 
-    ``kept``: bytes already on disk for it (the partial file a resume continues).
+    ``kept``: bytes already on disk for it (the partial file a resume continues). The file
+    is written whole, then copied compressed (``sweep.io.NetCDFSink``): the copy may need as
+    much again (at most: it is usually two thirds of it or less).
     """
-    need = result_bytes(plan)
+    need = 2 * result_bytes(plan)
     folder = existing_ancestor(out)
     usage = shutil.disk_usage(folder)
     free = usage.free
@@ -137,14 +139,15 @@ def check_disk(plan: Plan, out: Path, *, kept: int = 0) -> None:
             str(out),
             f"the result needs about {human(need)}"
             + (f" ({human(need - kept)} more than is written)" if kept else "")
-            + f" but {folder} has {human(free)} free; {_advice(plan)}",
+            + f" but {folder} has {human(free)} free (the file as it is written, then its "
+            f"compressed copy); {_advice(plan)}",
         )
     limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
-    if limit != resource.RLIM_INFINITY and need > limit:
+    if limit != resource.RLIM_INFINITY and need // 2 > limit:  # the limit is per file
         raise ConfigError(
             "output",
             str(out),
-            f"the result needs about {human(need)} but files may not exceed {human(limit)} "
+            f"the result needs about {human(need // 2)} but files may not exceed {human(limit)} "
             f"(ulimit -f); {_advice(plan)}",
         )
 

@@ -282,12 +282,14 @@ def _revenue(ctx: Context) -> dict[str, np.ndarray]:
         commit["time_on_book"], commit["committed"], commit["bond_penalty"],
         commit["early_exit_penalty"],
     )  # fmt: skip
-    orders = ctx.input("orders")
-    if orders is None:  # no liquidity score in play
-        score, score_rows = np.zeros((1, ctx.n_days, lp)), np.zeros(ctx.n, np.int64)
+    # the books' score, where a liquidity score is in play (the orders stage may have run for
+    # the margin all the same: its score is then zeros, not worth a copy per combination)
+    scored = "probability" in ctx.in_play("liquidity_score")
+    if scored:
+        score, score_rows = ctx.input("orders")["score"], ctx.rows("orders")
     else:
-        score, score_rows = orders["score"], ctx.rows("orders")
-    out["liquidity_score"] = np.zeros((ctx.n if orders is not None else 1, ctx.n_days, lp))
+        score, score_rows = np.zeros((1, ctx.n_days, lp)), np.zeros(ctx.n, np.int64)
+    out["liquidity_score"] = np.zeros((ctx.n if scored else 1, ctx.n_days, lp))
     sla = _sla(ctx, "commitment_min_time_fraction", "competition_factor",
                "performance_hysteresis_epochs", "epoch_days")  # fmt: skip
     kernels.revenue_rows(

@@ -16,14 +16,14 @@ class Variable:
     name: str
     scope: str  # "path": path dims + day; "risk": risk dims; "day": scenario + day; "lp": + lp;
     # "epoch": scenario + epoch + lp
-    units: str
+    units: str  # UDUNITS-2 (``USD``, which UDUNITS does not know, aside: sweep.dataset)
     long_name: str
     dtype: str = "float64"
 
 
 _VARIABLES = [
     Variable("mark_price", "path", "USD", "mark price"),
-    Variable("traded_volume", "path", "USD/day", "notional traded per day"),
+    Variable("traded_volume", "path", "USD d-1", "notional traded per day"),
     Variable("open_interest", "path", "USD", "open interest"),
     Variable("rf_long", "risk", "1", "risk factor of long positions"),
     Variable("rf_short", "risk", "1", "risk factor of short positions"),
@@ -32,13 +32,13 @@ _VARIABLES = [
     Variable("target_stake", "day", "USD", "target stake: c2 * v * rf * max open interest"),
     Variable("total_stake", "day", "USD", "total committed stake"),
     Variable("fee_rate", "day", "1", "liquidity fee rate"),
-    Variable("fees_collected", "day", "USD/day", "liquidity fees collected"),
-    Variable("annualised_return", "day", "1/year", "annualised fee return on total stake"),
+    Variable("fees_collected", "day", "USD d-1", "liquidity fees collected"),
+    Variable("annualised_return", "day", "year-1", "annualised fee return on total stake"),
     Variable("total_margin", "day", "USD", "margin of all LPs' orders"),
     Variable(
         "annualised_return_on_capital",
         "day",
-        "1/year",
+        "year-1",
         "annualised fees over target stake plus total margin",
     ),
     Variable("supply_ratio", "day", "1", "total stake / target stake"),
@@ -49,8 +49,8 @@ _VARIABLES = [
     Variable("equity", "lp", "USD", "weight in the fee split under the share rule"),
     Variable("equity_share", "lp", "1", "share of fees received"),
     Variable("stake_share", "lp", "1", "share of total stake"),
-    Variable("fee_revenue", "lp", "USD/day", "fee revenue"),
-    Variable("lp_annualised_return", "lp", "1/year", "annualised fee return on stake"),
+    Variable("fee_revenue", "lp", "USD d-1", "fee revenue"),
+    Variable("lp_annualised_return", "lp", "year-1", "annualised fee return on stake"),
     Variable("obligation", "lp", "USD", "liquidity obligation: k * stake"),
     Variable("margin_buy", "lp", "USD", "margin of buy orders (under margin_orders)"),
     Variable("margin_sell", "lp", "USD", "margin of sell orders (under margin_orders)"),
@@ -58,7 +58,7 @@ _VARIABLES = [
     Variable("supplied_liquidity", "lp", "USD", "liquidity supplied: min over both sides"),
     # the SLA (0 where it is off)
     Variable("insurance_pool", "day", "USD", "insurance pool: penalties and forfeited fees"),
-    Variable("fee_accrued", "lp", "USD/day", "fees accrued to the LP's fee account (SLA)"),
+    Variable("fee_accrued", "lp", "USD d-1", "fees accrued to the LP's fee account (SLA)"),
     Variable(
         "liquidity_score", "lp", "1", "volume-weighted probability of trading of the LP's book"
     ),

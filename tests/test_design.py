@@ -203,6 +203,52 @@ def test_summary_and_variables_under_a_design(sampled):
     )  # fmt: skip
 
 
+def test_chunking_weighs_stages_by_their_distinct_combinations():
+    """A stage that reads only integer or choice keys of a design runs once per distinct
+    combination of them in a chunk, not once per sample: the chunking counts it so, and gets
+    bigger chunks than if it ran per sample (one third fewer at 2^14 samples)."""
+    from sweep.scenarios import make_plan, plan_chunking
+
+    cfg = config("sobol", 2**14, mechanism={"share_rule": {"choices": ["equity", "virtual_stake"]}})
+    cfg["sweep"].update(days=365, paths=8)
+    plan = make_plan(cfg)
+    axis = [d.name for d in plan.dims].index("sample")
+    vp = len(set(plan.config.follows["valuation_period"][1]))
+    assert plan.class_counts() == {"valuation": {axis: vp}, "split_weights": {axis: 2 * vp}}
+    shape = (plan.grid_shape, plan.n_days, plan.n_lp, plan.shapes["fractions_buy"].shape[-1])
+    per_sample = plan_chunking(plan.stages, plan.outputs, *shape)
+    assert plan.chunk_size > 1.4 * per_sample.size
+    assert len(plan.chunks) < 0.7 * -(-plan.n_scenarios // per_sample.size)
+
+
+def test_info_says_a_result_is_a_design(sampled, saltelli, tmp_path, capsys):
+    """``sweep info`` names the design, its size and seed, and each sampled key's range."""
+    from sweep.cli import main
+    from sweep.info import summary_text
+
+    text = summary_text(sampled)
+    assert "design: sobol, 16 samples, seed 0; sampled along 'sample':" in text, text
+    for line in ("[network] v: uniform in [1, 20]",
+                 "[network] stake_target_period: integers in [1, 10]",
+                 "[risk] sigma: uniform in [0.5, 3], log scale",
+                 "[path] volatility: uniform in [0.2, 1]",
+                 "[mechanism] share_rule: one of equity, virtual_stake"):  # fmt: skip
+        assert f"  {line}\n" in text, (line, text)
+    assert "k: 1.0, 2.0" in text  # a list stays a grid dimension, crossed with the sample
+    assert "sample: 0, 1" not in text  # the rows' numbers say nothing the design does not
+    text = summary_text(saltelli)
+    assert "design: saltelli, 128 base samples (640 scenarios), seed 0" in text, text
+    assert "[network] valuation_period: integers in [1, 30]" in text
+    grid = sweep.run(dict(config(), sweep={"days": 30, "paths": 1},
+                          network={"v": [1, 2]}), scheduler="synchronous")  # fmt: skip
+    assert "design:" not in summary_text(grid)
+    out = tmp_path / "d.nc"
+    sweep.run(config("morris", 4, sweep={"days": 30}), out=out).close()
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "design: morris, 4 trajectories (12 scenarios), 4 levels, seed 0" in text, text
+
+
 # --- sensitivity: known answers --------------------------------------------------------------
 @pytest.fixture(scope="module")
 def saltelli():

@@ -20,7 +20,6 @@ LAYERS = {
     "errors": 0,
     "variables": 0,
     "version": 0,
-    "tomlw": 0,
     "arrays": 0,
     "summary": 1,
     "risk": 1,
@@ -33,6 +32,7 @@ LAYERS = {
     "compute": 2,
     "dataset": 3,
     "io": 3,
+    "zarr_sink": 3,
     "space": 3,
     "execution": 3,
     "orderbook": 3,
@@ -161,4 +161,4 @@ def test_the_cycle_check_finds_a_cycle(tmp_path, monkeypatch):
 
 
 def test_version_comes_from_the_package_metadata():
-    assert sweep.__version__ == version("sweep")
+    assert sweep.__version__ == version("liquidity-sweep")

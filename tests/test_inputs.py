@@ -26,13 +26,13 @@ import pytest
 from test_cluster import running_cluster
 from test_execution import SWEEP, assert_same_result, write_config
 from test_resume import journaled, slow_config
+from tomli_w import dumps
 
 import sweep
 from sweep.config import MAX_CHUNK_SIZE, MAX_DAYS, MAX_PATHS, MAX_TICKS, load_config
 from sweep.errors import ConfigError
 from sweep.paths import path_source
 from sweep.scenarios import make_plan
-from sweep.tomlw import dumps
 
 BIG = 2**63 - 1
 

@@ -186,7 +186,7 @@ def test_bad_csv_is_a_config_error(case, tmp_path, capsys):
     assert str(err.value).startswith(key)
     # the command line: exit status 2, one line naming the key, no output file
     toml = tmp_path / "bad.toml"
-    from sweep.tomlw import dumps
+    from tomli_w import dumps
     toml.write_text(dumps(config))
     assert main(["run", str(toml), "--out", str(tmp_path / "cli.nc")]) == 2
     err_text = capsys.readouterr().err.strip()

@@ -585,7 +585,8 @@ def test_disk_full_mid_run_then_resume(reference, tmp_path):
     if os.geteuid() != 0:
         pytest.skip("needs root to mount a tmpfs (test_file_size_limit covers the rest)")
     need = result_bytes(make_plan(rel_config(), chunk_size=CHUNK))
-    with tmpfs(tmp_path / "fs", need + 256 * 2**10) as fs:
+    # the file, then its compressed copy (sweep.space.check_disk asks for both)
+    with tmpfs(tmp_path / "fs", 2 * need + 256 * 2**10) as fs:
         config = write_config(tmp_path / "c.toml", rel_config())
         out = fs / "r.nc"
         run = start(config, out)

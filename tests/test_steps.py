@@ -209,7 +209,7 @@ def draw_event(draw, stake: list[float], bid: list[float], day: float, fractiona
 
 @st.composite
 def commitment_histories(draw, rule: str) -> dict:
-    """Random event sequences of up to 5 LPs, then one day's split weights."""
+    """Random event sequences of up to 5 LPs, then the split weights of a run of days."""
     n_lp = draw(st.integers(1, 5))
     stake, bid = [0.0] * n_lp, [0.0] * n_lp
     day = draw(st.floats(0.0, 30.0))
@@ -221,6 +221,8 @@ def commitment_histories(draw, rule: str) -> dict:
         "rule": rule, "n_lp": n_lp, "events": events,
         "d": math.ceil(day) + draw(st.integers(0, 800)),
         "valuation": draw(log_uniform(1e-2, 1e10)),
+        # the valuations of the next days, over which nothing changes
+        "later": draw(st.lists(log_uniform(1e-2, 1e10), max_size=4)),
         "steepness": draw(st.floats(1.0, 12.0)),
         "midpoint": draw(st.floats(0.0, 1.0)),
         "days_per_year": draw(st.sampled_from([365.0, 360.0, 52.0, 12.0])),
@@ -435,9 +437,12 @@ def engine_fee_rate(case: dict) -> dict:
     cumulative, cumulative_bid = np.full(n_lp, np.nan), np.full(n_lp, np.nan)
     n_active = commitments.fee_ladder(stake, bid, order, cumulative, cumulative_bid)
     rate = np.full(1, np.nan)  # one day
+    starts = np.full(2, -1, dtype=np.int64)
+    n_runs = fees.ladder_runs(order[None], cumulative[None], np.array([n_active]), bid[None],
+                              starts)
     fees.fee_rates(code("fee_rule", case["rule"]), np.array([case["target"]]), order[None],
                    cumulative[None], cumulative_bid[None], np.array([n_active]), bid[None],
-                   np.array([case["given"]]), rate)
+                   np.array([case["given"]]), starts, n_runs, rate)
     rate = rate[0]
     return {"order": order[:n_active], "cumulative_stake": cumulative[:n_active],
             "cumulative_stake_bid": cumulative_bid[:n_active], "fee_rate": rate}
@@ -473,6 +478,79 @@ def fee_rate_pair(rule: str) -> Pair:
     return Pair(f"commitments.fee_ladder + fees.fee_rates[{rule}]",
                 f"walk_fee_ladder + fee_rate({rule!r})", fee_ladders(rule), engine_fee_rate,
                 reference_fee_rate, compare, edge_cases=edge_cases, id=f"fee_rate-{rule}")
+
+
+@st.composite
+def fee_ladder_days(draw, rule: str) -> dict:
+    """Days of ladders, each the previous day's (the usual case: stakes and bids change only
+    on event days), a new bid, or new stakes, with each day's own target (below, at or above
+    a cumulative stake of its ladder)."""
+    n_lp = draw(st.integers(1, 5))
+    days = []
+    stake = draw(st.lists(STAKES, min_size=n_lp, max_size=n_lp))
+    bid = draw(st.lists(BIDS, min_size=n_lp, max_size=n_lp))
+    for d in range(draw(st.integers(1, 12))):
+        change = draw(st.sampled_from(["same", "same", "same", "bid", "stake"])) if d else ""
+        if change == "bid":
+            bid = list(bid)
+            bid[draw(st.integers(0, n_lp - 1))] = draw(BIDS)
+        elif change == "stake":
+            stake = draw(st.lists(STAKES, min_size=n_lp, max_size=n_lp))
+        cumulative = list(itertools.accumulate(stake[l] for l in ladder_of(stake, bid)))
+        candidates = [0.0, *cumulative, *(np.nextafter(c, np.inf) for c in cumulative),
+                      2.0 * sum(stake) + 1.0]
+        target = draw(st.one_of(st.sampled_from(candidates), log_uniform(1e-3, 1e8)))
+        days.append({"stake": stake, "bid": bid, "target": float(target),
+                     "given": draw(st.floats(0.0, 0.05))})
+    return {"rule": rule, "days": days}
+
+
+def engine_fee_rate_days(case: dict) -> dict:
+    """``fee_rate_rows``' way: every day's ladder, the runs of days sharing one, then the
+    rate of all days in one call."""
+    days = case["days"]
+    n_days, n_lp = len(days), len(days[0]["stake"])
+    order = np.full((n_days, n_lp), -1, dtype=np.int64)
+    cumulative, cumulative_bid = np.full((n_days, n_lp), np.nan), np.full((n_days, n_lp), np.nan)
+    bid = np.array([day["bid"] for day in days])
+    n_active = np.array([
+        commitments.fee_ladder(np.array(day["stake"]), bid[d], order[d], cumulative[d],
+                               cumulative_bid[d])
+        for d, day in enumerate(days)
+    ], dtype=np.int64)
+    starts = np.full(n_days + 1, -1, dtype=np.int64)
+    n_runs = fees.ladder_runs(order, cumulative, n_active, bid, starts)
+    rate = np.full(n_days, np.nan)
+    fees.fee_rates(code("fee_rule", case["rule"]), np.array([day["target"] for day in days]),
+                   order, cumulative, cumulative_bid, n_active, bid,
+                   np.array([day["given"] for day in days]), starts, n_runs, rate)
+    return {"fee_rate": rate}
+
+
+def reference_fee_rate_days(case: dict) -> dict:
+    return {"fee_rate": [
+        ref.fee_rate(case["rule"], providers_of(day["stake"], day["bid"]), day["target"],
+                     day["given"] if case["rule"] == "given" else None)
+        for day in case["days"]
+    ]}
+
+
+def fee_rate_days_pair(rule: str) -> Pair:
+    spec = {"stake": [120.0, 20.0, 60.0], "bid": [0.005, 0.0075, 0.0375], "given": 0.003}
+    edge_cases = (
+        # one ladder, the target below, at and above its rungs: one run, every rate
+        {"rule": rule, "days": [{**spec, "target": t} for t in (0.0, 120.0, 140.0, 141.0, 1e9)]},
+        # a new bid only (the same stakes), then everybody out, then back
+        {"rule": rule, "days": [
+            {**spec, "target": 130.0}, {**spec, "bid": [0.005, 0.05, 0.0375], "target": 130.0},
+            {**spec, "stake": [0.0, 0.0, 0.0], "target": 130.0}, {**spec, "target": 130.0},
+        ]},
+    )
+    return Pair(f"commitments.fee_ladder + fees.ladder_runs + fees.fee_rates[{rule}] (days)",
+                f"fee_rate({rule!r}) of each day", fee_ladder_days(rule), engine_fee_rate_days,
+                reference_fee_rate_days,
+                {"fee_rate": relative if rule == "weighted" else exact},
+                edge_cases=edge_cases, id=f"fee_rate_days-{rule}")
 
 
 def engine_fees_collected(case: dict) -> dict:
@@ -540,17 +618,18 @@ def reference_tranches(providers: list[ref.LiquidityProvider]) -> dict:
 def engine_split(case: dict) -> dict:
     state = EngineCommitments(case["n_lp"], len(case["events"]))
     old = [state.apply(event) for event in case["events"]]
-    weight = np.full(case["n_lp"], np.nan)
-    shares.split_weights(
-        code("share_rule", case["rule"]), case["d"], case["valuation"], state.stake,
-        state.virtual, state.n_tranches, state.tranche_lp, state.tranche_entry,
-        state.tranche_day, state.tranche_stake, case["steepness"], case["midpoint"],
-        case["days_per_year"], state.entry, weight,
+    valuation = np.array([case["valuation"], *case.get("later", ())])
+    weight = np.full((len(valuation), case["n_lp"]), np.nan)
+    share = np.full((len(valuation), case["n_lp"]), np.nan)
+    shares.split_weight_days(
+        code("share_rule", case["rule"]), case["d"], valuation, state.stake, state.virtual,
+        state.n_tranches, state.tranche_lp, state.tranche_entry, state.tranche_day,
+        state.tranche_stake, case["steepness"], case["midpoint"], case["days_per_year"],
+        state.entry, weight, share,
     )
-    total = commitments.total_of(weight)
     return {"old_stake": old, "stake": state.stake, "fee_bid": state.bid,
-            "virtual_stake": state.virtual, **state.tranches(), "weight": weight,
-            "share": [shares.share_of(w, total) for w in weight]}
+            "virtual_stake": state.virtual, **state.tranches(), "weight": weight[0],
+            "share": share[0], "weight_days": weight, "share_days": share}
 
 
 def reference_split(case: dict) -> dict:
@@ -563,15 +642,18 @@ def reference_split(case: dict) -> dict:
         # reset to stake): the period ends are the virtual_stake_chain pair's
         ref.apply_commitment_event(provider, reference_event(event, position),
                                    event["valuation_pre"])
-    weight = [
-        ref.fee_split_weight(case["rule"], p, case["valuation"], case["d"], case["steepness"],
-                             case["midpoint"], case["days_per_year"]) if p.active else 0.0
-        for p in providers
+    weights = [
+        [ref.fee_split_weight(case["rule"], p, valuation, case["d"] + k, case["steepness"],
+                              case["midpoint"], case["days_per_year"]) if p.active else 0.0
+         for p in providers]
+        for k, valuation in enumerate([case["valuation"], *case.get("later", ())])
     ]
     return {"old_stake": old, "stake": [p.stake for p in providers],
             "fee_bid": [p.fee_bid for p in providers],
             "virtual_stake": [p.virtual_stake for p in providers],
-            **reference_tranches(providers), "weight": weight, "share": ref.shares(weight)}
+            **reference_tranches(providers), "weight": weights[0],
+            "share": ref.shares(weights[0]), "weight_days": weights,
+            "share_days": [ref.shares(w) for w in weights]}
 
 
 def _event(lp: int, stake: float, day: float, valuation_pre: float) -> dict:
@@ -612,13 +694,17 @@ def split_pair(rule: str) -> Pair:
         {**base, "events": enter_exit_reenter[:5], "d": 400},  # LP 1 out, LP 2 never in
         {**base, "events": [{**enter_exit_reenter[0], "stake": 0.0}], "d": 0},  # nothing active
         {**ENTRY_VALUATION_SCENARIO, "rule": rule},
+        # a run of days: valuations move, tranches age (time_weighted), the state holds
+        {**base, "events": enter_exit_reenter, "d": 10,
+         "later": [1000.0, 2500.0, 10.0, 4e9]},
     )
     compare = {"old_stake": exact, "stake": exact, "fee_bid": exact, "virtual_stake": exact,
                "tranche_lp": exact, "tranche_entry": exact, "tranche_day": exact,
-               "tranche_stake": exact, "weight": relative, "share": relative}
+               "tranche_stake": exact, "weight": relative, "share": relative,
+               "weight_days": relative, "share_days": relative}
     return Pair(
         f"commitments.apply_event + shares.open_or_scale_tranches + "
-        f"shares.entry_valuation_update + shares.split_weights[{rule}] + share_of",
+        f"shares.entry_valuation_update + shares.split_weight_days[{rule}] + share_of",
         f"apply_commitment_event + fee_split_weight({rule!r}) + shares",
         commitment_histories(rule), engine_split, reference_split, compare,
         edge_cases=edge_cases, id=f"split_weights-{rule}",
@@ -1625,6 +1711,7 @@ PAIRS: tuple[Pair, ...] = (
                      {"limit": [1.0, 2.0, 3.0] + [5.0] * 7, "num_ticks": 2}),
          id="limit_volume"),
     *(fee_rate_pair(rule) for rule in RULES["fee_rule"].names),
+    *(fee_rate_days_pair(rule) for rule in RULES["fee_rule"].names),
     Pair("fees.fees_collected", "traded_volume[d] * fee_rate (step 6)",
          st.fixed_dictionaries({"volume": AMOUNTS, "rate": BIDS}), engine_fees_collected,
          reference_fees_collected, {"fees": exact}, id="fees_collected"),

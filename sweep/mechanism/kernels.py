@@ -33,7 +33,7 @@ from .book import (
     side_table,
 )
 from .commitments import apply_event, fee_ladder, total_of
-from .fees import fee_rates, fees_collected
+from .fees import fee_rates, fees_collected, ladder_runs
 from .market import (
     open_interest_in_contracts,
     target_risk_factor,
@@ -59,7 +59,7 @@ from .shares import (
     next_average_volume,
     open_or_scale_tranches,
     share_of,
-    split_weights,
+    split_weight_days,
     virtual_stake_update,
 )
 from .sla import (
@@ -400,8 +400,9 @@ def valuation_rows(
     for c in range(path_row.shape[0]):
         window_sums(volume[path_row[c]], valuation_period[c], window_sum[c])
         valuation_proxy(window_sum[c], valuation_period[c], proxy[c])
-        for d in range(proxy.shape[1]):
-            valuation[c, d] = max(proxy[c, d], total[total_row[c], d])
+        proxy_c, total_c, out = proxy[c], total[total_row[c]], valuation[c]
+        for d in range(out.shape[0]):
+            out[d] = max(proxy_c[d], total_c[d])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -438,8 +439,9 @@ def target_stake_rows(
     """
     for c in range(out.shape[0]):
         rf = target_risk_factor(rule[c], rf_long[c], rf_short[c])
-        for d in range(out.shape[1]):
-            out[c, d] = target_stake(c2[c], v[c], rf, max_oi[max_oi_row[c], d])
+        c2_c, v_c, window, row = c2[c], v[c], max_oi[max_oi_row[c]], out[c]
+        for d in range(row.shape[0]):
+            row[d] = target_stake(c2_c, v_c, rf, window[d])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -448,15 +450,27 @@ def fee_rate_rows(
 ):  # pragma: no cover - compiled
     """Step 5 for every day. rule: (C,) int codes; target: (Ct, D); ladder, bid: of the
     commitment stage, row ``commit_row[c]``; given: (D,); sla_s, epoch_days: (C,): where the
-    SLA is on, an epoch's first day fixes the rate of the whole epoch; out: (C, D), written."""
+    SLA is on, an epoch's first day fixes the rate of the whole epoch; out: (C, D), written.
+    The runs of days with the same ladder are found once per ladder row, however many
+    combinations read it."""
+    n_days = out.shape[1]
+    starts = np.empty(n_days + 1, dtype=np.int64)
+    n_runs = 0
+    runs_of = -1  # the commitment row whose runs ``starts`` holds
     for c in range(out.shape[0]):
         r = commit_row[c]
+        if r != runs_of:
+            n_runs = ladder_runs(ladder.order[r], ladder.cumulative_stake[r],
+                                 ladder.n_active[r], bid[r], starts)
+            runs_of = r
         fee_rates(rule[c], target[target_row[c]], ladder.order[r], ladder.cumulative_stake[r],
-                  ladder.cumulative_stake_bid[r], ladder.n_active[r], bid[r], given, out[c])
+                  ladder.cumulative_stake_bid[r], ladder.n_active[r], bid[r], given, starts,
+                  n_runs, out[c])
         if sla_s[c] > 0.0:  # the rate of each epoch's first day, all epoch long
-            for d in range(out.shape[1]):
+            for d in range(n_days):
                 if d % epoch_days[c] != 0:
                     out[c, d] = out[c, d - 1]
+
 
 @numba.njit(cache=True, nogil=True)
 def fees_rows(
@@ -467,10 +481,14 @@ def fees_rows(
     rate: (Cf, D); volume: (P, D); total: (Ck, D); fees, annual_return: (C, D), written.
     """
     for c in range(fees.shape[0]):
-        for d in range(fees.shape[1]):
-            f = fees_collected(volume[path_row[c], d], rate[rate_row[c], d])
-            fees[c, d] = f
-            annual_return[c, d] = annualised(f, total[total_row[c], d])
+        # one row of each array: the loop over days then vectorises (indexing the 2-d arrays
+        # inside it keeps the compiler from proving the rows apart, about 5x slower)
+        volume_c, rate_c, total_c = volume[path_row[c]], rate[rate_row[c]], total[total_row[c]]
+        fees_c, return_c = fees[c], annual_return[c]
+        for d in range(fees_c.shape[0]):
+            f = fees_collected(volume_c[d], rate_c[d])
+            fees_c[d] = f
+            return_c[d] = annualised(f, total_c[d])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -481,7 +499,9 @@ def split_weight_rows(
     """Step 7: every LP's weight in the fee split (``equity``) and its share, every day.
 
     The commitment changes that took effect (``log``, row ``log_row[c]``) are replayed: a
-    day's bond slashes first, then ``valuation_pre`` is taken, then the day's changes.
+    day's bond slashes first, then ``valuation_pre`` is taken, then the day's changes. Between
+    the days that change the state (a change, or under ``virtual_stake`` a valuation period's
+    end) the weights of all days are computed in one call (``split_weight_days``).
     rule, valuation_period: (C,) int; steepness, midpoint, days_per_year: (C,);
     proxy, valuation, window_sum: (Cv, D) of the valuation stage, row ``valuation_row[c]``;
     equity, equity_share: (C, D, L), written.
@@ -491,7 +511,6 @@ def split_weight_rows(
     stake = np.zeros(n_lp)
     virtual = np.zeros(n_lp)
     entry = np.ones(n_lp)  # average entry valuation (entry_valuation rule)
-    weight = np.zeros(n_lp)
     tranche_lp = np.zeros(size, dtype=np.int64)
     tranche_entry = np.zeros(size)
     tranche_day = np.zeros(size)
@@ -501,18 +520,19 @@ def split_weight_rows(
         r = log_row[c]
         n_log = log.n[r]
         vp = valuation_period[c]
+        share_rule = rule[c]
+        virtual_rule = share_rule == SHARE_VIRTUAL
         stake[:] = 0.0
         virtual[:] = 0.0
         entry[:] = 1.0
         n_tranches = 0
         e = 0
         average = 0.0  # A(n-1) of the virtual-stake rule
-        for d in range(n_days):
-            valuation_pre = 0.0
+        d = 0
+        while d < n_days:
             for phase in range(2):  # the day's bond slashes, then its commitment changes
                 slash = phase == 0
-                if not slash:
-                    valuation_pre = max(proxy[vr, d], total_of(stake))
+                valuation_pre = 0.0 if slash else max(proxy[vr, d], total_of(stake))
                 while e < n_log and log.apply_day[r, e] == d and log.slash[r, e] == slash:
                     lp = log.lp[r, e]
                     new = log.stake[r, e]
@@ -520,24 +540,28 @@ def split_weight_rows(
                         lp, stake[lp], new, valuation_pre, log.day[r, e], n_tranches,
                         tranche_lp, tranche_entry, tranche_day, tranche_stake, virtual,
                     )
-                    if rule[c] == SHARE_ENTRY_VALUATION:
+                    if share_rule == SHARE_ENTRY_VALUATION:
                         entry[lp] = entry_valuation_update(stake[lp], new, valuation_pre, entry[lp])
                     stake[lp] = new
                     e += 1
-            split_weights(
-                rule[c], d, valuation[vr, d], stake, virtual, n_tranches, tranche_lp,
+            # the state holds until the next day with changes (none if the log is spent or
+            # its next change was not taken on its day) or, under virtual_stake, a period's end
+            end = n_days
+            if e < n_log and d < log.apply_day[r, e] < n_days:
+                end = log.apply_day[r, e]
+            if virtual_rule:
+                end = min(end, (d // vp + 1) * vp)
+            split_weight_days(
+                share_rule, d, valuation[vr, d:end], stake, virtual, n_tranches, tranche_lp,
                 tranche_entry, tranche_day, tranche_stake, steepness[c], midpoint[c],
-                days_per_year[c], entry, weight,
+                days_per_year[c], entry, equity[c, d:end], equity_share[c, d:end],
             )
-            weight_total = total_of(weight)
-            for l in range(n_lp):
-                equity[c, d, l] = weight[l]
-                equity_share[c, d, l] = share_of(weight[l], weight_total)
-            if rule[c] == SHARE_VIRTUAL and (d + 1) % vp == 0:
-                n = d // vp
-                new_average = next_average_volume(average, window_sum[vr, d], n)
+            if virtual_rule and end % vp == 0:  # day end - 1 closes a valuation period
+                n = (end - 1) // vp
+                new_average = next_average_volume(average, window_sum[vr, end - 1], n)
                 virtual_stake_update(stake, virtual, average, new_average, n)
                 average = new_average
+            d = end
 
 @numba.njit(cache=True, nogil=True)
 def revenue_rows(
@@ -801,9 +825,10 @@ def return_on_capital_rows(
 ):  # pragma: no cover - compiled
     """Step 10: ``365 * fees / (target stake + total margin)``. Inputs (C*, D); out (C, D)."""
     for c in range(out.shape[0]):
-        for d in range(out.shape[1]):
-            capital = target[target_row[c], d] + total_margin[margin_row[c], d]
-            out[c, d] = annualised(fees[fees_row[c], d], capital)
+        fees_c, target_c = fees[fees_row[c]], target[target_row[c]]
+        margin_c, row = total_margin[margin_row[c]], out[c]
+        for d in range(row.shape[0]):
+            row[d] = annualised(fees_c[d], target_c[d] + margin_c[d])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -811,8 +836,10 @@ def supply_rows(target, target_row, total, total_row, ratio, under):  # pragma: 
     """Step 10: supply ratio and whether total stake is below target. Inputs (C*, D);
     ratio: (C, D) float and under: (C, D) bool, written."""
     for c in range(ratio.shape[0]):
-        for d in range(ratio.shape[1]):
-            t = target[target_row[c], d]
-            s = total[total_row[c], d]
-            ratio[c, d] = supply_ratio(s, t)
-            under[c, d] = s < t
+        target_c, total_c = target[target_row[c]], total[total_row[c]]
+        ratio_c, under_c = ratio[c], under[c]
+        for d in range(ratio_c.shape[0]):
+            t = target_c[d]
+            s = total_c[d]
+            ratio_c[d] = supply_ratio(s, t)
+            under_c[d] = s < t

@@ -82,39 +82,60 @@ def entry_valuation_update(old, new, valuation_pre, entry):  # pragma: no cover 
 
 
 @numba.njit(cache=True, nogil=True)
-def split_weights(
-    rule, d, valuation, stake, virtual, n_tranches, tranche_lp, tranche_entry, tranche_day,
-    tranche_stake, steepness, midpoint, days_per_year, entry, weight,
+def split_weight_days(
+    rule, d0, valuation, stake, virtual, n_tranches, tranche_lp, tranche_entry, tranche_day,
+    tranche_stake, steepness, midpoint, days_per_year, entry, weight, share,
 ):  # pragma: no cover - compiled
-    """Step 7: every LP's weight in the fee split on day ``d`` under ``rule``.
+    """Step 7 and step 8's shares on days ``d0..d0+K-1``, over which no commitment changes and
+    no valuation period ends: every LP's weight in the fee split under ``rule``, and its share.
 
     ``equity``: sum over its tranches of ``valuation/entry * stake``; ``stake``: its stake;
     ``virtual_stake``: its virtual stake; ``time_weighted``: sum over its tranches of
-    ``w(age) * stake``; ``entry_valuation``: ``stake * valuation / aev``.
-    stake, virtual, entry (aev), weight: (L,); weight is written.
+    ``w(age) * stake``; ``entry_valuation``: ``stake * valuation / aev``. A share is
+    ``weight / total`` (0 when the total is 0), the total summed in LP order.
+    valuation: (K,) the days' valuations; stake, virtual, entry (aev): (L,);
+    weight, share: (K, L), written. The state is the same all K days, so the rule is chosen
+    once and each day's sums run in the order of a single day's (the same bits), tranche by
+    tranche over all K days.
     """
-    n_lp = weight.shape[0]
-    if rule == SHARE_STAKE:
+    n_days, n_lp = weight.shape
+    if rule == SHARE_STAKE or rule == SHARE_VIRTUAL:  # the same weights every day
+        source = stake if rule == SHARE_STAKE else virtual
+        total = 0.0
         for l in range(n_lp):
-            weight[l] = stake[l]
+            total += source[l]
+        for k in range(n_days):
+            for l in range(n_lp):
+                weight[k, l] = source[l]
+                share[k, l] = share_of(source[l], total)
         return
     if rule == SHARE_ENTRY_VALUATION:
-        for l in range(n_lp):
-            weight[l] = stake[l] * valuation / entry[l] if stake[l] > 0.0 else 0.0
-        return
-    if rule == SHARE_VIRTUAL:
-        for l in range(n_lp):
-            weight[l] = virtual[l]
-        return
-    for l in range(n_lp):
-        weight[l] = 0.0
-    if rule == SHARE_EQUITY:
-        for t in range(n_tranches):
-            weight[tranche_lp[t]] += valuation / tranche_entry[t] * tranche_stake[t]
+        for k in range(n_days):
+            for l in range(n_lp):
+                weight[k, l] = stake[l] * valuation[k] / entry[l] if stake[l] > 0.0 else 0.0
     else:
-        for t in range(n_tranches):
-            age = (d - tranche_day[t]) / days_per_year
-            weight[tranche_lp[t]] += time_weight(age, steepness, midpoint) * tranche_stake[t]
+        weight[:, :] = 0.0
+        if rule == SHARE_EQUITY:
+            for t in range(n_tranches):
+                lp = tranche_lp[t]
+                entered = tranche_entry[t]
+                size = tranche_stake[t]
+                for k in range(n_days):
+                    weight[k, lp] += valuation[k] / entered * size
+        else:
+            for t in range(n_tranches):
+                lp = tranche_lp[t]
+                day = tranche_day[t]
+                size = tranche_stake[t]
+                for k in range(n_days):
+                    age = (d0 + k - day) / days_per_year
+                    weight[k, lp] += time_weight(age, steepness, midpoint) * size
+    for k in range(n_days):
+        total = 0.0
+        for l in range(n_lp):
+            total += weight[k, l]
+        for l in range(n_lp):
+            share[k, l] = share_of(weight[k, l], total)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -56,7 +56,18 @@ def ordered_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
 
 
 def sweep_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
-    """The sweep dimensions of the whole result (the union over its variables), in config order."""
+    """The sweep dimensions of the whole result (the union over its variables), in config order.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or xarray.DataArray
+        A result, or one of its variables.
+
+    Returns
+    -------
+    list of str
+        The sweep dimensions, in config order (not ``path``, ``day``, ``lp``, ...).
+    """
     return [d for d in ordered_dims(ds) if d not in NON_SWEEP_DIMS]
 
 

@@ -141,7 +141,7 @@ def is_fraction(da: xr.DataArray) -> bool:
     return (
         name in ("fee_rate", "fee_bid", "equity_share", "stake_share", "under_supplied_share")
         or name.startswith("under_supplied")
-        or units(da) == "1/year"
+        or units(da) in ("year-1", "1/year")  # CF's spelling, and older results'
     )
 
 

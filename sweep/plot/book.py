@@ -143,11 +143,28 @@ def order_book(
     *,
     ax: Axes | None = None,
 ) -> Figure:
-    """One LP's book on one day, rebuilt from the result (MECHANISM.md, step 9).
+    """One LP's book on one day, rebuilt from the result (the mechanism's step 9).
 
     ``lp`` defaults to the LP with the largest stake on ``day``, ``day`` to the last day. The
     obligation, bid/offer liquidity, supplied liquidity and margins are printed beside the
     bars (inside them when drawing into ``ax``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    lp : str or int, optional
+        The LP, by name or index; default: the LP with the largest stake on ``day``.
+    day : int, optional
+        The day (an index along ``day``); default: the last day.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
     """
     _data.require_days(ds, "order_book")
     _data.require(ds, _NEEDED, "order_book")

@@ -40,6 +40,22 @@ def sensitivity_bars(
     names the output, reduced over days by ``stat``). Sobol' indices show ``S1`` and ``ST``
     side by side per parameter; Morris effects ``mu_star`` (with its interval) and ``sigma``.
     A per-LP output gets one panel per LP.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        A :func:`sweep.sensitivity` dataset, or a sampled result.
+    output : str, optional
+        With a sampled result: the output whose indices are drawn.
+    stat : str, default 'mean'
+        With a sampled result: how a per-day output is reduced over days.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
     """
     if "parameter" not in result.dims:
         if output is None:
@@ -126,6 +142,30 @@ def design_scatter(
     reduced over days by ``stat`` and averaged over paths; a per-LP output shows ``lp`` (a name
     or index; default the first), and grid dimensions crossed with the sample their first
     value.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of a sampled design (``[sweep] design``).
+    output : str
+        The result variable that colours the points.
+    x : str, optional
+        Sampled parameter along the horizontal axis (default: the design's first).
+    y : str, optional
+        Sampled parameter along the vertical axis (default: the design's second).
+    stat : str, default 'mean'
+        How a per-day output is reduced over days (mean, final, min, max).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+    cmap : str, default 'viridis'
+        Matplotlib colour map.
+    lp : str or int, optional
+        For a per-LP output, the LP (default: the first).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
     """
     design = design_of(ds)
     if design is None or SAMPLE_DIM not in ds.dims:

@@ -65,7 +65,21 @@ def _per_lp(ax: Axes, ds: xr.Dataset, name: str, legend: bool) -> xr.DataArray:
 
 
 def mark_price(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
-    """Mark price per day, thousands separated."""
+    """Mark price per day, thousands separated.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(ds, ("mark_price",), "mark_price")
     fig, ax = _style.figure_axes(ax)
     da = ds["mark_price"]
@@ -95,7 +109,21 @@ def _twin_legend(ax: Axes, ax2: Axes, loc: str = "upper left") -> None:
 
 
 def volume_and_open_interest(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
-    """Traded volume (left axis) and open interest (right axis): the demand for liquidity."""
+    """Traded volume (left axis) and open interest (right axis): the demand for liquidity.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(ds, ("traded_volume", "open_interest"), "volume_and_open_interest")
     fig, ax = _style.figure_axes(ax)
     x = _style.time_axis(ax, ds)
@@ -113,7 +141,21 @@ def volume_and_open_interest(ds: xr.Dataset, *, ax: Axes | None = None) -> Figur
 
 
 def stake_vs_target(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
-    """Total committed stake against the target stake; under-supplied days shaded."""
+    """Total committed stake against the target stake; under-supplied days shaded.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(
         ds, ("target_stake", "total_stake"), "stake_vs_target", optional=("under_supplied",)
     )
@@ -149,7 +191,21 @@ def stake_vs_target(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
 
 
 def fee_rate(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
-    """The liquidity fee rate set by the fee rule, as percent."""
+    """The liquidity fee rate set by the fee rule, as percent.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(ds, ("fee_rate",), "fee_rate")
     fig, ax = _style.figure_axes(ax)
     da = ds["fee_rate"]
@@ -162,7 +218,21 @@ def fee_rate(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
 
 
 def fees_collected(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
-    """Liquidity fees collected per day, thousands separated."""
+    """Liquidity fees collected per day, thousands separated.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(ds, ("fees_collected",), "fees_collected")
     fig, ax = _style.figure_axes(ax)
     da = ds["fees_collected"]
@@ -175,7 +245,23 @@ def fees_collected(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
 
 
 def equity_share(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True) -> Figure:
-    """Each LP's share of the fees under the share rule."""
+    """Each LP's share of the fees under the share rule.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+    legend : bool, default True
+        Draw the LP legend.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(ds, ("equity_share",), "equity_share")
     fig, ax = _style.figure_axes(ax)
     _per_lp(ax, ds, "equity_share", legend)
@@ -185,7 +271,23 @@ def equity_share(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True)
 
 
 def stake_share(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True) -> Figure:
-    """Each LP's share of the total committed stake (pro-rata baseline)."""
+    """Each LP's share of the total committed stake (pro-rata baseline).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+    legend : bool, default True
+        Draw the LP legend.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(ds, ("stake_share",), "stake_share")
     fig, ax = _style.figure_axes(ax)
     _per_lp(ax, ds, "stake_share", legend)
@@ -195,7 +297,19 @@ def stake_share(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True) 
 
 
 def shares(ds: xr.Dataset) -> Figure:
-    """Equity share above stake share: how far the fee split departs from pro-rata."""
+    """Equity share above stake share: how far the fee split departs from pro-rata.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(ds, ("equity_share", "stake_share"), "shares")
     fig = _style.new_figure((8.0, 6.0))
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
@@ -207,7 +321,23 @@ def shares(ds: xr.Dataset) -> Figure:
 
 
 def annualised_return(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True) -> Figure:
-    """Annualised fee return on stake per LP, with the market's return on total stake."""
+    """Annualised fee return on stake per LP, with the market's return on total stake.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+    legend : bool, default True
+        Draw the LP legend.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(
         ds, ("lp_annualised_return",), "annualised_return", optional=("annualised_return",)
     )
@@ -223,7 +353,23 @@ def annualised_return(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = 
 
 
 def margin(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True) -> Figure:
-    """Margin each LP posts for its pegged orders."""
+    """Margin each LP posts for its pegged orders.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+    legend : bool, default True
+        Draw the LP legend.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(ds, ("margin",), "margin")
     fig, ax = _style.figure_axes(ax)
     _per_lp(ax, ds, "margin", legend)
@@ -235,8 +381,21 @@ def margin(ds: xr.Dataset, *, ax: Axes | None = None, legend: bool = True) -> Fi
 def volume_and_valuation(ds: xr.Dataset, *, ax: Axes | None = None) -> Figure:
     """Daily traded volume (left) against the valuation it feeds and the stake (right).
 
-    The valuation is a window sum of volume (MECHANISM.md step 1) floored by the total stake
+    The valuation is a window sum of volume (the mechanism's step 1) floored by the total stake
     (step 3), so it lives on its own axis.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
     """
     ds = _scenario(
         ds, ("traded_volume", "valuation"), "volume_and_valuation", optional=("total_stake",)
@@ -283,6 +442,17 @@ def market_panels(ds: xr.Dataset) -> Figure:
     """All market panels of one scenario in one figure (those whose variables the result has).
 
     The LP panels share one legend at the top, so many LPs do not crowd the panels.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
     """
     _data.require_days(ds, "market_panels")
     panels = [(f, per_lp) for f, names, per_lp in _PANELS if all(n in ds.data_vars for n in names)]

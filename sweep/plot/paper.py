@@ -31,7 +31,22 @@ __all__ = [
 
 
 def weighting(age: np.ndarray, steepness: float = 8.0, midpoint: float = 0.5) -> np.ndarray:
-    """``w(age) = 1/(1 + exp(-steepness (age - midpoint)))``, age in years (MECHANISM.md)."""
+    """``w(age) = 1/(1 + exp(-steepness (age - midpoint)))``, age in years (``time_weighted``).
+
+    Parameters
+    ----------
+    age : numpy.ndarray
+        Ages of tranches, in years.
+    steepness : float, default 8.0
+        Steepness of the sigmoid, per year.
+    midpoint : float, default 0.5
+        Age at which the weight is one half, in years.
+
+    Returns
+    -------
+    numpy.ndarray
+        The weights, in (0, 1), of the shape of ``age``.
+    """
     return 1.0 / (1.0 + np.exp(-steepness * (np.asarray(age, dtype=float) - midpoint)))
 
 
@@ -114,6 +129,25 @@ def time_weighting(
 
     Parameters come from the result's ``steepness``/``midpoint`` coordinates (one curve per
     swept value) unless given explicitly.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset, optional
+        A result whose ``steepness`` and ``midpoint`` coordinates give the curves; without it,
+        the defaults (8 and 0.5) or the values given.
+    steepness : float, optional
+        Steepness of the sigmoid, per year (overrides the result's).
+    midpoint : float, optional
+        Age at which the weight is one half, in years (overrides the result's).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+    title : bool, default True
+        Give the panel its title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
     """
     fig, ax = _style.figure_axes(ax, (6.0, 4.0))
     if ds is not None:
@@ -158,7 +192,29 @@ def stake_levels(
     legend: bool = True,
     title: bool = True,
 ) -> Figure:
-    """Each LP's committed stake at the start of each month."""
+    """Each LP's committed stake at the start of each month.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+    kind : {'bar', 'area'}, default 'bar'
+        Bars per month, or areas.
+    stacked : bool, default False
+        Stack the LPs' stakes.
+    legend : bool, default True
+        Draw the LP legend.
+    title : bool, default True
+        Give the panel its title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(ds, ("stake",), "stake_levels")
     months, lps, values = _monthly(ds, "stake", "stake_levels")
     fig, ax = _style.figure_axes(ax, (6.0, 4.0))
@@ -183,7 +239,29 @@ def fee_split_by_month(
     legend: bool = True,
     title: bool = True,
 ) -> Figure:
-    """Each LP's share of the fees (``equity_share``) at the start of each month."""
+    """Each LP's share of the fees (``equity_share``) at the start of each month.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+    kind : {'bar', 'area'}, default 'bar'
+        Bars per month, or areas.
+    stacked : bool, default True
+        Stack the LPs' shares (they add up to 1).
+    legend : bool, default True
+        Draw the LP legend.
+    title : bool, default True
+        Give the panel its title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(ds, ("equity_share",), "fee_split_by_month")
     months, lps, values = _monthly(ds, "equity_share", "fee_split_by_month")
     fig, ax = _style.figure_axes(ax, (6.0, 4.0))
@@ -221,7 +299,25 @@ def fee_and_volume(
     time_in_months: bool = True,
     title: bool = True,
 ) -> Figure:
-    """Fee rate (percent, left) and daily traded volume (thousands, right) over time."""
+    """Fee rate (percent, left) and daily traded volume (thousands, right) over time.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+    time_in_months : bool, default True
+        Time axis in months (else in years).
+    title : bool, default True
+        Give the panel its title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(ds, ("fee_rate", "traded_volume"), "fee_and_volume")
     fig, ax = _style.figure_axes(ax, (6.0, 4.0))
     t = _time(ds, ax, time_in_months)
@@ -249,7 +345,29 @@ def fee_revenue(
     legend: bool = True,
     title: bool = True,
 ) -> Figure:
-    """Each LP's fee revenue per day, or summed up to each day (``cumulative``)."""
+    """Each LP's fee revenue per day, or summed up to each day (``cumulative``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+    cumulative : bool, default False
+        Revenue summed up to each day instead of per day.
+    time_in_months : bool, default False
+        Time axis in months (else in years).
+    legend : bool, default True
+        Draw the LP legend.
+    title : bool, default True
+        Give the panel its title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(ds, ("fee_revenue",), "fee_revenue")
     fig, ax = _style.figure_axes(ax, (6.0, 4.0))
     t = _time(ds, ax, time_in_months)
@@ -274,7 +392,21 @@ def fee_revenue(
 
 
 def paper_stacked(ds: xr.Dataset, *, titles: bool = True) -> Figure:
-    """The notebook's ``plot_stacked``: stakes, fee split, fee & volume, revenue by month."""
+    """The notebook's ``plot_stacked``: stakes, fee split, fee & volume, revenue by month.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+    titles : bool, default True
+        Give each panel its title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(
         ds, ("stake", "equity_share", "fee_rate", "traded_volume", "fee_revenue"), "paper_stacked"
     )
@@ -296,7 +428,19 @@ def paper_stacked(ds: xr.Dataset, *, titles: bool = True) -> Figure:
 
 
 def paper_three_panel(ds: xr.Dataset) -> Figure:
-    """The paper's Figure 1: weighting function, stake levels and fee split by month."""
+    """The paper's Figure 1: weighting function, stake levels and fee split by month.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`) narrowed to one scenario and one path,
+        along the dimensions this figure's variables have.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
+    """
     ds = _scenario(
         ds, ("stake", "equity_share"), "paper_three_panel", params=("steepness", "midpoint")
     )

@@ -51,6 +51,16 @@ def sla_scenario(ds: xr.Dataset) -> dict[str, int] | None:
     Only the per-epoch outputs and the insurance pool are read: whenever the SLA is on and an
     LP is committed, its time on book or penalty is nonzero or its fees are paid at an epoch's
     end; with the SLA off, only early-exit penalties (``exit_rule = "penalty"``) fill the pool.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result (:func:`sweep.run`, :func:`sweep.load`).
+
+    Returns
+    -------
+    dict of str to int or None
+        ``isel`` indices of that scenario, or None.
     """
     if "day" not in ds.dims or "epoch" not in ds.dims:
         return None
@@ -327,6 +337,19 @@ def sla_view(ds: xr.Dataset, *, lps: Sequence[str] | None = None) -> Figure:
     epoch stacking the LPs); per day each LP's stake and the insurance pool's balance. With the
     SLA off (``exit_rule = "penalty"`` alone), only the last three: early-exit penalties, stake
     and pool. ``lps`` limits the figure to some LPs (the pool stays the market's).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result with days, narrowed to one scenario and one path (:func:`sla_scenario` finds
+        the first in which the SLA did anything).
+    lps : sequence of str, optional
+        The LPs to draw (default: all).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
     """
     _data.require_days(ds, "sla_view")
     _data.require(ds, _VIEW_NEEDS, "sla_view")
@@ -440,6 +463,18 @@ def mechanism_comparison(ds: xr.Dataset, dim: str = "preset") -> Figure:
     early-exit penalties). Every bar is the mean over paths and the other sweep dimensions; a
     variable that does not depend on ``dim`` draws the same bar for every value. Needs a result
     with days (not ``reduce = "summary"``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result with days and a ``dim`` dimension.
+    dim : str, default 'preset'
+        The dimension whose values are compared: ``preset`` or a swept rule key.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
     """
     _data.dimension(ds, dim, "mechanism_comparison")
     if dim in _data.NON_SWEEP_DIMS:

@@ -81,6 +81,37 @@ def heatmap(
     final, min, max). Further sweep dimensions are held at their first value
     (``others="first"``, named in the title) or reduced by ``others`` (mean, median, min, max).
     Non-finite cells (``supply_ratio`` can be +inf) are left blank.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result with at least two sweep dimensions.
+    variable : str
+        The result variable to draw.
+    x : str, optional
+        Sweep dimension along the horizontal axis (default: the first).
+    y : str, optional
+        Sweep dimension along the vertical axis (default: the second).
+    stat : str, default 'mean'
+        How days are reduced: mean, median, min, max, sum, a quantile ``"q90"`` or ``"final"``;
+        on a summary result, the stored statistic (mean, final, min, max).
+    reduce_over : sequence of str, optional
+        Dimensions reduced by ``stat`` (default: whichever of day, path and lp the variable
+        has).
+    others : str, default 'first'
+        Further sweep dimensions: held at their ``"first"`` value, or reduced by mean, median,
+        min or max.
+    annotate : bool, optional
+        Write each cell's value in it (default: when the grid is small).
+    cmap : str, default 'viridis'
+        Matplotlib colour map.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
     """
     da = _data.variable(ds, variable, "heatmap")
     x, y = _axis_dims(ds, x, y)
@@ -216,6 +247,24 @@ def fan_chart(
     """Quantile bands of ``variable`` over Monte Carlo paths, per day, for one scenario.
 
     Per-LP variables get one panel per LP unless ``lp`` picks one.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result narrowed to one scenario, with a ``path`` dimension.
+    variable : str
+        The per-day result variable to draw.
+    quantiles : sequence of float, default (0.05, 0.25, 0.5, 0.75, 0.95)
+        Quantiles over paths; pairs from the outside in make the bands, the middle one the line.
+    lp : str, optional
+        For a per-LP variable, the one LP to draw (default: a panel per LP).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
     """
     da = _data.variable(ds, variable, "fan_chart")
     _data.require_days(ds, "fan_chart")
@@ -299,6 +348,25 @@ def variant_comparison(
     or mean, median, min, max, final, a quantile. It is then averaged over paths and the other
     sweep dimensions. A summary result has no days: ``stat`` picks its stored statistic
     (default mean).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result with a ``dim`` dimension.
+    dim : str, default 'share_rule'
+        The dimension whose values are compared (a rule key, ``preset``, ...).
+    variable : str, default 'fee_revenue'
+        The per-LP result variable to compare.
+    stat : str, optional
+        How days are reduced (default: total for flows per day, mean for stocks and rates);
+        mean, median, min, max, final or a quantile.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (a panel of a bigger figure) instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the one ``ax`` belongs to, when given).
     """
     da = _data.variable(ds, variable, "variant_comparison")
     _data.dimension(ds, dim, "variant_comparison")
