@@ -173,18 +173,26 @@ def main() -> None:
             f"{work / run['seconds'] / 1e6:12.2f} {len(run['plan'].chunks):7d}"
         )
     if args.stages:
-        print(f"\nper stage, thread seconds of the best round:\n{'':24}"
-              + "".join(f"{label:>20}" for label in runs))
+        print(
+            f"\nper stage, thread seconds of the best round:\n{'':24}"
+            + "".join(f"{label:>20}" for label in runs)
+        )
         names = [n for n in runs["sobol design"]["stages"]]
         for name in names:
-            print(f"{name:24}" + "".join(f"{r['stages'].get(name, 0.0):20.3f}"
-                                       for r in runs.values()))
-        print(f"{'outside the stages':24}" + "".join(
-            f"{r['thread'] - sum(r['stages'].values()):20.3f}" for r in runs.values()))
-        print(f"{'all (thread seconds)':24}" + "".join(
-            f"{r['thread']:20.3f}" for r in runs.values()))
-        print(f"{'returned (GB)':24}" + "".join(
-            f"{returned_bytes(r['plan']) / 1e9:20.2f}" for r in runs.values()))
+            print(
+                f"{name:24}" + "".join(f"{r['stages'].get(name, 0.0):20.3f}" for r in runs.values())
+            )
+        print(
+            f"{'outside the stages':24}"
+            + "".join(f"{r['thread'] - sum(r['stages'].values()):20.3f}" for r in runs.values())
+        )
+        print(
+            f"{'all (thread seconds)':24}" + "".join(f"{r['thread']:20.3f}" for r in runs.values())
+        )
+        print(
+            f"{'returned (GB)':24}"
+            + "".join(f"{returned_bytes(r['plan']) / 1e9:20.2f}" for r in runs.values())
+        )
     ratio = runs["sobol design"]["seconds"] / runs["grid v x vp x rule"]["seconds"]
     own_v = runs["sobol design"]["seconds"] / runs["grid v x rule"]["seconds"]
     print(f"design / grid v x rule: {own_v:.2f}x (every scenario its own v)")

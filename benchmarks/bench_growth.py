@@ -107,8 +107,9 @@ def tests(n: int) -> dict[str, tuple[str, dict, dict, bool, bool]]:
         ),
         "a'": (
             f"{LONG_DAYS}-day path, windows {LONG_DAYS // 2} vs 1",
-            config(long, LONG_DAYS, stake_target_period=LONG_DAYS // 2,
-                   valuation_period=LONG_DAYS // 2),
+            config(
+                long, LONG_DAYS, stake_target_period=LONG_DAYS // 2, valuation_period=LONG_DAYS // 2
+            ),
             one,
             False,
             False,
@@ -152,10 +153,14 @@ def main() -> None:
             best = [min(b, t) for b, t in zip(best, times, strict=True)]
         return best[0], best[1], best[2], best[3]
 
-    print(f"reduce = summary, v x k x {PATHS} paths, {args.scenarios:,} scenarios x {DAYS} days "
-          f"or {args.scenarios // 10:,} x {LONG_DAYS}; one core, best of {args.repeat}")
-    print(f"{'test':44} {'unit':>9} {'new: big':>9} {'small':>9} {'ratio':>6}   "
-          f"{'old: big':>9} {'small':>9} {'ratio':>6}")
+    print(
+        f"reduce = summary, v x k x {PATHS} paths, {args.scenarios:,} scenarios x {DAYS} days "
+        f"or {args.scenarios // 10:,} x {LONG_DAYS}; one core, best of {args.repeat}"
+    )
+    print(
+        f"{'test':44} {'unit':>9} {'new: big':>9} {'small':>9} {'ratio':>6}   "
+        f"{'old: big':>9} {'small':>9} {'ratio':>6}"
+    )
     verdicts = []
     for key, (what, big, small, per_lp_day, has_target) in tests(args.scenarios).items():
         if key not in chosen:

@@ -61,8 +61,13 @@ def config(name: str, v: list[float], c2: list[float] | None = None) -> dict:
         "sweep": {"days": 30, "reduce": "summary"},
         "path": {"kind": "constant", "mark_price": 1000.0, "traded_volume": 1e6},
         "network": network,
-        "lp": [{"name": "A", "shape": "uniform",
-                "commit": [{"day": 1, "stake": 1000.0, "fee_bid": 0.001}]}],
+        "lp": [
+            {
+                "name": "A",
+                "shape": "uniform",
+                "commit": [{"day": 1, "stake": 1000.0, "fee_bid": 0.001}],
+            }
+        ],
     }
 
 
@@ -84,24 +89,61 @@ def measure(name: str, cfg: dict, backend: str, options: tuple[str, ...] = ()) -
     started: list[subprocess.Popen] = []
     try:
         (folder / f"{name}.toml").write_text(dumps(cfg))
-        command = [sys.executable, "-m", "sweep", "run", f"{name}.toml", "--out", f"{name}.nc",
-                   *options]
+        command = [
+            sys.executable,
+            "-m",
+            "sweep",
+            "run",
+            f"{name}.toml",
+            "--out",
+            f"{name}.nc",
+            *options,
+        ]
         if backend == "dask":
             log = open(folder / "cluster.log", "w")  # noqa: SIM115
             sched_file = folder / "scheduler.json"
-            started.append(subprocess.Popen(
-                [*dask_command(), "scheduler", "--host", "127.0.0.1", "--port", "0",
-                 "--no-dashboard", "--scheduler-file", str(sched_file)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=folder))
+            started.append(
+                subprocess.Popen(
+                    [
+                        *dask_command(),
+                        "scheduler",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        "0",
+                        "--no-dashboard",
+                        "--scheduler-file",
+                        str(sched_file),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=folder,
+                )
+            )
             deadline = time.monotonic() + 60
             while not sched_file.exists() and time.monotonic() < deadline:
                 time.sleep(0.1)
             time.sleep(0.2)
             address = json.loads(sched_file.read_text())["address"]
-            started.append(subprocess.Popen(
-                [*dask_command(), "worker", "--scheduler-file", str(sched_file), "--nthreads",
-                 "2", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
-                stdout=log, stderr=subprocess.STDOUT, cwd=folder))
+            started.append(
+                subprocess.Popen(
+                    [
+                        *dask_command(),
+                        "worker",
+                        "--scheduler-file",
+                        str(sched_file),
+                        "--nthreads",
+                        "2",
+                        "--no-nanny",
+                        "--no-dashboard",
+                        "--host",
+                        "127.0.0.1",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=folder,
+                )
+            )
             from distributed import Client
 
             with Client(address, timeout="20s", set_as_default=False) as client:
@@ -116,13 +158,23 @@ def measure(name: str, cfg: dict, backend: str, options: tuple[str, ...] = ()) -
             "r = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024;"
             "sys.stdout.write(repr((p.returncode, s, r, p.stdout, p.stderr)))"
         )
-        out = subprocess.run([sys.executable, "-c", probe, *command], cwd=folder,
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", probe, *command],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         rc, seconds, peak, stdout, stderr = eval(out)  # noqa: S307 - our own repr
         if rc != 0:
             raise SystemExit(f"sweep run failed:\n{stderr}")
-        row = {"name": name, "backend": backend, "seconds": seconds, "client": peak,
-               "large_graph_warnings": stderr.count("large graph")}
+        row = {
+            "name": name,
+            "backend": backend,
+            "seconds": seconds,
+            "client": peak,
+            "large_graph_warnings": stderr.count("large graph"),
+        }
         if backend == "dask":
             row["scheduler"] = peak_of(started[0].pid)
             row["worker"] = peak_of(started[1].pid)
@@ -159,11 +211,14 @@ def main() -> None:
         for name, cfg in cases.items():
             row = measure(name, cfg, backend, options)
             peaks = ", ".join(
-                f"{k} {row[k] / 1e9:.2f} GB" for k in ("client", "scheduler", "worker", "total")
+                f"{k} {row[k] / 1e9:.2f} GB"
+                for k in ("client", "scheduler", "worker", "total")
                 if k in row
             )
-            print(f"{backend:7s} {name:9s} {row['seconds']:6.1f} s  peak RSS: {peaks}; "
-                  f"'large graph' warnings: {row['large_graph_warnings']}")
+            print(
+                f"{backend:7s} {name:9s} {row['seconds']:6.1f} s  peak RSS: {peaks}; "
+                f"'large graph' warnings: {row['large_graph_warnings']}"
+            )
             print(f"        {row['stdout']}")
 
 

@@ -44,8 +44,12 @@ def paths_config(n: int, days: int, volatility: float) -> dict:
     return {
         "name": "bench-paths",
         "sweep": {"days": days, "reduce": "summary", "paths": n, "seed": 1},
-        "path": {"kind": "gbm", "mark_price": 1000.0, "traded_volume": 1e6,
-                 "volatility": volatility},
+        "path": {
+            "kind": "gbm",
+            "mark_price": 1000.0,
+            "traded_volume": 1e6,
+            "volatility": volatility,
+        },
         "lp": LP,
     }
 
@@ -94,8 +98,12 @@ def measure(cfg: dict, folder: Path) -> dict:
         sweep.run(cfg, out=out, overwrite=True, workers=1).close()
         total = time.perf_counter() - started + validated
     n_paths = cfg["sweep"].get("paths", 1)
-    return {"validate": validated, "total": total,
-            "built_to_validate": validate_rows / n_paths, "built": counter.rows / n_paths}
+    return {
+        "validate": validated,
+        "total": total,
+        "built_to_validate": validate_rows / n_paths,
+        "built": counter.rows / n_paths,
+    }
 
 
 def main() -> None:
@@ -118,12 +126,16 @@ def main() -> None:
                 if name not in best or row["total"] < best[name]["total"]:
                     best[name] = row
     grid = best["grid"]["total"]
-    print(f"{args.scenarios:,} scenarios x {args.days} days x 1 LP, summary, one worker, "
-          f"best of {args.repeat}")
+    print(
+        f"{args.scenarios:,} scenarios x {args.days} days x 1 LP, summary, one worker, "
+        f"best of {args.repeat}"
+    )
     for name, row in best.items():
-        print(f"  {name:8s} validate {row['validate']:6.2f} s  in all {row['total']:6.2f} s "
-              f"({row['total'] / grid:4.1f}x the grid)  builds per path: to validate "
-              f"{row['built_to_validate']:.0f}, in all {row['built']:.0f}")
+        print(
+            f"  {name:8s} validate {row['validate']:6.2f} s  in all {row['total']:6.2f} s "
+            f"({row['total'] / grid:4.1f}x the grid)  builds per path: to validate "
+            f"{row['built_to_validate']:.0f}, in all {row['built']:.0f}"
+        )
 
 
 if __name__ == "__main__":

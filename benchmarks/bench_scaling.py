@@ -67,8 +67,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--compare", action="store_true",
-                        help="also time a local cluster of 2 worker processes")
+    parser.add_argument(
+        "--compare", action="store_true", help="also time a local cluster of 2 worker processes"
+    )
     args = parser.parse_args()
     config = grid_config(args.scenarios, reduce="summary")
     work = lp_days(config)
@@ -91,12 +92,16 @@ def main() -> None:
                 runs["2 workers (processes)"].append(timed(config, scheduler=two_processes))
     best = {name: min(times) for name, times in runs.items()}
     one = best["1 worker (in process)"]
-    print(f"{work // (DAYS * len(LPS)):,} scenarios x {DAYS} days x {len(LPS)} LPs, "
-          f"reduce = summary; "
-          f"best of {args.repeat}, all times {np.round(sum(runs.values(), []), 2).tolist()}")
+    print(
+        f"{work // (DAYS * len(LPS)):,} scenarios x {DAYS} days x {len(LPS)} LPs, "
+        f"reduce = summary; "
+        f"best of {args.repeat}, all times {np.round(sum(runs.values(), []), 2).tolist()}"
+    )
     for name, seconds in best.items():
-        print(f"  {name:24s} {seconds:7.2f} s  {work / seconds / 1e6:7.1f} M LP-days/s  "
-              f"speed-up {one / seconds:4.2f}x")
+        print(
+            f"  {name:24s} {seconds:7.2f} s  {work / seconds / 1e6:7.1f} M LP-days/s  "
+            f"speed-up {one / seconds:4.2f}x"
+        )
     ratio = one / best["2 workers (threads)"]
     print(f"two workers / one worker: {ratio:.2f}x (target >= 1.7): {verdict(ratio >= 1.7)}")
 

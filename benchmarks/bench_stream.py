@@ -87,7 +87,9 @@ def main() -> None:
     parser.add_argument("--scenarios", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
-        "--grid", choices=("paths", "network"), default="paths",
+        "--grid",
+        choices=("paths", "network"),
+        default="paths",
         help="paths: v x k x Monte Carlo paths (default); network: the scaling grid",
     )
     parser.add_argument(
@@ -123,23 +125,31 @@ def main() -> None:
     best = {name: min(t) for name, t in times.items()}
     rate = {name: work / t for name, t in best.items()}
     what = f"the {len(PER_DAY)} per-day outputs" if args.per_day_only else "all"
-    print(f"{work // (DAYS * len(LPS)):,} scenarios x {DAYS} days x {len(LPS)} LPs, every day, "
-          f"variables = {what}; file {sizes[''] / 1e6:,.1f} MB compressed, "
-          f"{sizes['raw '] / 1e6:,.1f} MB raw ({sizes[''] / sizes['raw ']:.2f}x the bytes); "
-          f"best of {args.repeat}")
+    print(
+        f"{work // (DAYS * len(LPS)):,} scenarios x {DAYS} days x {len(LPS)} LPs, every day, "
+        f"variables = {what}; file {sizes[''] / 1e6:,.1f} MB compressed, "
+        f"{sizes['raw '] / 1e6:,.1f} MB raw ({sizes[''] / sizes['raw ']:.2f}x the bytes); "
+        f"best of {args.repeat}"
+    )
     for name, seconds in best.items():
-        print(f"  {name:19s} {seconds:7.2f} s  {rate[name] / 1e6:7.1f} M LP-days/s  "
-              f"(all: {np.round(times[name], 2).tolist()})")
+        print(
+            f"  {name:19s} {seconds:7.2f} s  {rate[name] / 1e6:7.1f} M LP-days/s  "
+            f"(all: {np.round(times[name], 2).tolist()})"
+        )
     for workers in ("1 worker", "2 workers"):
         cost = best[f"file, {workers}"] / best[f"raw file, {workers}"]
         print(f"compressed / raw file, {workers}: {cost:.2f}x the time")
     threads = best["file, 1 worker"] / best["file, 2 workers"]
-    print(f"config to file, 2 threads / 1: {threads:.2f}x (target >= {THREADS_TARGET}): "
-          f"{verdict(threads >= THREADS_TARGET)}")
+    print(
+        f"config to file, 2 threads / 1: {threads:.2f}x (target >= {THREADS_TARGET}): "
+        f"{verdict(threads >= THREADS_TARGET)}"
+    )
     one = rate["file, 1 worker"] / rate["compute"]
-    print(f"config to file, 1 worker / compute alone, 1 core: {one:.2f} (issue 3's target "
-          f">= {FILE_TARGET}: {verdict(one >= FILE_TARGET)}; writing now dominates, the compute "
-          f"being shared across scenarios)")
+    print(
+        f"config to file, 1 worker / compute alone, 1 core: {one:.2f} (issue 3's target "
+        f">= {FILE_TARGET}: {verdict(one >= FILE_TARGET)}; writing now dominates, the compute "
+        f"being shared across scenarios)"
+    )
 
 
 if __name__ == "__main__":

@@ -43,16 +43,22 @@ def main() -> None:
         measure=lambda path: path.stat().st_size,
     )
     n = work // (DAYS * len(LPS))
-    print(f"{n:,} scenarios x {DAYS} days x {len(LPS)} LPs, reduce = summary, "
-          f"`sweep run CONFIG --out FILE` (default execution), best of {args.repeat}")
+    print(
+        f"{n:,} scenarios x {DAYS} days x {len(LPS)} LPs, reduce = summary, "
+        f"`sweep run CONFIG --out FILE` (default execution), best of {args.repeat}"
+    )
     for name in ("old", "new"):
         run = both.best(name)
-        print(f"  {name}: {run.seconds:8.1f} s wall ({work / run.seconds / 1e6:6.1f} M LP-days/s), "
-              f"file {both.measured[name] / 1e6:,.1f} MB, peak RSS {run.peak_rss / 1e9:.2f} GB")
+        print(
+            f"  {name}: {run.seconds:8.1f} s wall ({work / run.seconds / 1e6:6.1f} M LP-days/s), "
+            f"file {both.measured[name] / 1e6:,.1f} MB, peak RSS {run.peak_rss / 1e9:.2f} GB"
+        )
         print(f"       {run.stdout.splitlines()[-1] if run.stdout else ''}")
     ratio = both.ratio()
-    print(f"new / old: {ratio:.2f}x as fast (target >= {TARGET_RATIO:g}x): "
-          f"{verdict(ratio >= TARGET_RATIO)}")
+    print(
+        f"new / old: {ratio:.2f}x as fast (target >= {TARGET_RATIO:g}x): "
+        f"{verdict(ratio >= TARGET_RATIO)}"
+    )
     seconds = both.best("new").seconds
     print(f"new engine under {TARGET_S:.0f} s: {seconds:.1f} s: {verdict(seconds < TARGET_S)}")
     if args.keep:

@@ -49,8 +49,12 @@ VARIANTS = [
     ("low_probability=clip", {"low_probability": "clip"}, {}, False),
     ("margin_orders=all", {"margin_orders": "all"}, {}, False),
     ("liquidity_score=probability", {"liquidity_score": "probability"}, {}, False),
-    ("els_fee_fraction=0.5", {"liquidity_score": "probability", "els_fee_fraction": 0.5}, {},
-     False),
+    (
+        "els_fee_fraction=0.5",
+        {"liquidity_score": "probability", "els_fee_fraction": 0.5},
+        {},
+        False,
+    ),
     ("exit_rule=reject_below_target", {"exit_rule": "reject_below_target"}, {}, False),
     ("exit_rule=penalty", {"exit_rule": "penalty"}, {"epoch_days": 7}, False),
     ("SLA (s=0.95, 7-day epochs)", {}, SLA, False),
@@ -98,8 +102,10 @@ def main() -> None:
     if default not in new:
         raise SystemExit(f"the engine fails on the default rules: {errors[default]}")
     base = new[default]
-    print(f"{work // (DAYS * len(LPS)):,} scenarios x {DAYS} days x {len(LPS)} LPs, one core, "
-          f"best of 2, {'each on its own path' if args.paths else 'the core grid on one path'}")
+    print(
+        f"{work // (DAYS * len(LPS)):,} scenarios x {DAYS} days x {len(LPS)} LPs, one core, "
+        f"best of 2, {'each on its own path' if args.paths else 'the core grid on one path'}"
+    )
     print(f"{'variant':32} {'M LP-days/s':>12} {'time vs default':>16} {'vs a7160b6':>11}")
     for label, *_ in VARIANTS:
         line = f"{label:32}"

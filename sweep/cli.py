@@ -38,12 +38,14 @@ def _parser() -> argparse.ArgumentParser:
         "embedded synthetic-market sweep)",
     )
     run.add_argument(
-        "--out", type=_location,
+        "--out",
+        type=_location,
         help="result: a .nc file, or a zarr store (a .zarr folder or a URL such as "
         "s3://bucket/result.zarr) that the workers write (default: outputs/<name>.nc)",
     )
     run.add_argument(
-        "--workers", type=int,
+        "--workers",
+        type=int,
         help="threads (or, with --scheduler processes, worker processes) of a local run "
         "(default: the cores this process may use)",
     )
@@ -58,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace an existing result")
     run.add_argument("--resume", action="store_true", help="finish an interrupted sweep")
     run.add_argument(
-        "-q", "--quiet", action="store_true",
+        "-q",
+        "--quiet",
+        action="store_true",
         help="no progress bar or dashboard address on stderr (shown on a terminal otherwise)",
     )
     run.add_argument(
@@ -79,8 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("result", type=_location)
     comp.add_argument("--dim", default="share_rule", help="the variants' dimension, e.g. preset")
-    comp.add_argument("--keep", action="append", default=[],
-                      help="a dimension not to average over (repeatable)")
+    comp.add_argument(
+        "--keep", action="append", default=[], help="a dimension not to average over (repeatable)"
+    )
     comp.add_argument("--csv", action="store_true", help="comma-separated values")
 
     sens = commands.add_parser(
@@ -96,7 +101,7 @@ def _location(text: str) -> Path | str:
     """A result or output as given: a local path, or a URL kept as a string (``Path`` would
     turn ``s3://b/x`` into ``s3:/b/x``, a local folder ``s3:``); ``file://`` is local."""
     if text.startswith("file://"):
-        return Path(text[len("file://"):])
+        return Path(text[len("file://") :])
     return text if "://" in text else Path(text)
 
 
@@ -128,7 +133,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--workers", args.workers, "must be >= 1")
     if args.chunk_size is not None and not 1 <= args.chunk_size <= MAX_CHUNK_SIZE:
         raise ConfigError(
-            "--chunk-size", args.chunk_size, f"must be between 1 and {MAX_CHUNK_SIZE:,} "
+            "--chunk-size",
+            args.chunk_size,
+            f"must be between 1 and {MAX_CHUNK_SIZE:,} "
             "(a chunk larger than the sweep is cut to the sweep)",
         )
     config = load_config(source)  # read once: run() and dry_run() take the checked config
@@ -137,7 +144,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from .runner import dry_run
 
         text, problem = dry_run(
-            config, out=out, overwrite=args.overwrite, resume=args.resume,
+            config,
+            out=out,
+            overwrite=args.overwrite,
+            resume=args.resume,
             chunk_size=args.chunk_size,
         )
         print(text)
@@ -165,12 +175,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"nothing to resume: {out} ({shape}; {size:,.1f} MiB) is complete")
         return 0
     if stats["state"] == "nothing to resume":
-        print(f"nothing to resume: no interrupted run at {out}; computed the whole sweep "
-              f"({stats['chunks']} chunks)")
+        print(
+            f"nothing to resume: no interrupted run at {out}; computed the whole sweep "
+            f"({stats['chunks']} chunks)"
+        )
     elif args.resume:
         done = stats["chunks"] - stats["computed"]
-        print(f"resumed: {done} of {stats['chunks']} chunks were done; "
-              f"computed {stats['computed']}")
+        print(
+            f"resumed: {done} of {stats['chunks']} chunks were done; computed {stats['computed']}"
+        )
     print(f"wrote {out} ({shape}; {size:,.1f} MiB) in {elapsed:.1f} s on {stats['where']}")
     return 0
 
@@ -192,8 +205,9 @@ def _open_result(path: Path | str):
     if not is_sweep_result(ds):
         ds.close()
         raise ConfigError(
-            "RESULT", str(path), "is not a sweep result (it lacks the config and sweep_version "
-            "attributes sweep writes)"
+            "RESULT",
+            str(path),
+            "is not a sweep result (it lacks the config and sweep_version attributes sweep writes)",
         )
     return ds
 
@@ -210,7 +224,8 @@ def _partial_state(path: Path) -> tuple[str | None, str]:
     out = path.with_name(path.name[: -len(PARTIAL)])
     journal = read_journal(out)
     done = (
-        f"{len(journal['done'])} of {journal['chunks']} chunks done" if journal
+        f"{len(journal['done'])} of {journal['chunks']} chunks done"
+        if journal
         else "no chunk done yet"
     )
     return owner(out), done
@@ -228,8 +243,11 @@ def _unfinished_store(result: Path | str) -> str | None:
         from .zarr_sink import progress_text
 
         live = owner(result.with_name(result.name[: -len(PARTIAL)]))
-        who = f"a run ({live}) is writing it now" if live else (
-            "`sweep run ... --resume` finishes it")
+        who = (
+            f"a run ({live}) is writing it now"
+            if live
+            else ("`sweep run ... --resume` finishes it")
+        )
         return f"{result}: an unfinished sweep store, {progress_text(str(result))}; {who}"
     if not is_url(result):
         return None
@@ -237,8 +255,10 @@ def _unfinished_store(result: Path | str) -> str | None:
 
     if store_state(result) != "unfinished":
         return None
-    return (f"{result}: an unfinished sweep store, {progress_text(result)}; `sweep run ... "
-            "--resume` finishes it (or a run is writing it now)")
+    return (
+        f"{result}: an unfinished sweep store, {progress_text(result)}; `sweep run ... "
+        "--resume` finishes it (or a run is writing it now)"
+    )
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -249,15 +269,18 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(unfinished)
         return 0
     incomplete = None
-    if isinstance(args.result, Path) and args.result.name.endswith(PARTIAL) \
-            and args.result.is_file():
+    if (
+        isinstance(args.result, Path)
+        and args.result.name.endswith(PARTIAL)
+        and args.result.is_file()
+    ):
         live, done = _partial_state(args.result)
         if live:  # HDF5 keeps a file it writes locked: what the journal says is all there is
-            print(f"{args.result}: an unfinished sweep; a run ({live}) is writing it now, "
-                  f"{done}")
+            print(f"{args.result}: an unfinished sweep; a run ({live}) is writing it now, {done}")
             return 0
-        incomplete = (f"an interrupted run's partial file, {done}; `sweep run ... --resume` "
-                      "finishes it")
+        incomplete = (
+            f"an interrupted run's partial file, {done}; `sweep run ... --resume` finishes it"
+        )
     with _open_result(args.result) as ds:
         print(summary_text(ds, args.result, incomplete=incomplete))
     return 0
@@ -276,8 +299,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.csv:
         print(table.to_csv(index=False), end="")
     else:
-        with pd.option_context("display.width", 200, "display.max_columns", None,
-                               "display.float_format", "{:.6g}".format):
+        with pd.option_context(
+            "display.width",
+            200,
+            "display.max_columns",
+            None,
+            "display.float_format",
+            "{:.6g}".format,
+        ):
             print(table.to_string(index=False))
     return 0
 
@@ -287,17 +316,28 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     unfinished = _unfinished_store(args.result)
     if unfinished:
-        raise ConfigError("RESULT", str(args.result), f"is {unfinished.split(': ', 1)[1]}; "
-                          "finish it before plotting")
-    if isinstance(args.result, Path) and args.result.name.endswith(PARTIAL) \
-            and args.result.is_file():
+        raise ConfigError(
+            "RESULT",
+            str(args.result),
+            f"is {unfinished.split(': ', 1)[1]}; finish it before plotting",
+        )
+    if (
+        isinstance(args.result, Path)
+        and args.result.name.endswith(PARTIAL)
+        and args.result.is_file()
+    ):
         _, done = _partial_state(args.result)
         raise ConfigError(
-            "RESULT", str(args.result), f"is an unfinished sweep ({done}); finish it with "
-            "`sweep run ... --resume` before plotting"
+            "RESULT",
+            str(args.result),
+            f"is an unfinished sweep ({done}); finish it with "
+            "`sweep run ... --resume` before plotting",
         )
-    result = Path(args.result.rstrip("/").rsplit("/", 1)[-1]) if isinstance(args.result, str) \
-        else args.result  # a URL's figures go to the current folder
+    result = (
+        Path(args.result.rstrip("/").rsplit("/", 1)[-1])
+        if isinstance(args.result, str)
+        else args.result
+    )  # a URL's figures go to the current folder
     out_dir = args.out or result.parent / f"{result.stem}_figures"
     with _open_result(args.result) as ds:
         paths = write_figures(ds, out_dir)

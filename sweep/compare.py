@@ -89,8 +89,9 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
     sla = [n for n in SLA_COLUMNS if n in ds.data_vars and "epoch" in ds[n].dims]
     if sla and any(bool(ds[n].any()) for n in sla):
         for name in sla:
-            over_epochs = ds[name].mean("epoch") if name == "sla_fee_penalty" else ds[name].sum(
-                "epoch")
+            over_epochs = (
+                ds[name].mean("epoch") if name == "sla_fee_penalty" else ds[name].sum("epoch")
+            )
             table[name] = over_epochs
     else:
         sla = []

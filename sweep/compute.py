@@ -414,4 +414,3 @@ def chunk_result_bytes(plan: Plan) -> int:
         per *= plan.n_lp if name in PER_LP else 1
         total += per * itemsize
     return total
-

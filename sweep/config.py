@@ -192,23 +192,22 @@ PARAMS: dict[str, dict[str, Param]] = {
     },
     "risk": {
         "mu": Param(float, 0.0, doc="log-normal drift", units="1/year"),
-        "sigma": Param(
-            float, 2.0, _positive, doc="log-normal volatility", units="1/sqrt(year)"
-        ),
+        "sigma": Param(float, 2.0, _positive, doc="log-normal volatility", units="1/sqrt(year)"),
         "tau": Param(float, 1.9012e-6, _positive, doc="risk horizon (one minute)", units="year"),
         "lambd": Param(float, 0.001, _open_unit, doc="risk-factor tail probability", units="1"),
         "min_probability": Param(
-            float, 1e-10, _min_probability,
-            doc="levels this unlikely to trade are dropped/clipped", units="1",
+            float,
+            1e-10,
+            _min_probability,
+            doc="levels this unlikely to trade are dropped/clipped",
+            units="1",
         ),
     },
     "market": {
         "tick_size": Param(
             float, 0.01, _positive, doc="price step between book levels", units="USD"
         ),
-        "num_ticks": Param(
-            int, 10, _between(1, MAX_TICKS), doc="price levels per side", units="1"
-        ),
+        "num_ticks": Param(int, 10, _between(1, MAX_TICKS), doc="price levels per side", units="1"),
     },
     "mechanism": {
         "preset": Param(
@@ -219,8 +218,11 @@ PARAMS: dict[str, dict[str, Param]] = {
             for key, rule in RULES.items()
         },
         "els_fee_fraction": Param(
-            float, 1.0, _unit,
-            doc="share of fees split by equity share times liquidity score", units="1",
+            float,
+            1.0,
+            _unit,
+            doc="share of fees split by equity share times liquidity score",
+            units="1",
         ),
         "steepness": Param(
             float, 8.0, _positive, doc="time_weighted sigmoid steepness", units="1/year"
@@ -236,22 +238,26 @@ PARAMS: dict[str, dict[str, Param]] = {
         ),
         "competition_factor": Param(float, 0.9, _unit, doc="c: fee penalty scaling", units="1"),
         "performance_hysteresis_epochs": Param(
-            int, 1, _between(1, MAX_DAYS),
-            doc="H: epochs of raw penalties the fee penalty remembers", units="1",
+            int,
+            1,
+            _between(1, MAX_DAYS),
+            doc="H: epochs of raw penalties the fee penalty remembers",
+            units="1",
         ),
         "price_range": Param(
             float, 0.05, _open_unit, doc="orders count within mid*(1 +- this)", units="1"
         ),
         "epoch_days": Param(int, 1, _between(1, MAX_DAYS), doc="days per epoch", units="day"),
-        "bond_penalty_slope": Param(
-            float, 1.0, _non_negative, doc="bond penalty slope", units="1"
-        ),
+        "bond_penalty_slope": Param(float, 1.0, _non_negative, doc="bond penalty slope", units="1"),
         "bond_penalty_max": Param(
             float, 0.05, _unit, doc="bond penalty cap (fraction of stake)", units="1"
         ),
         "early_exit_penalty": Param(
-            float, 0.05, _unit,
-            doc="fraction of a cut below target paid to the insurance pool", units="1",
+            float,
+            0.05,
+            _unit,
+            doc="fraction of a cut below target paid to the insurance pool",
+            units="1",
         ),
     },
 }
@@ -260,27 +266,48 @@ SWEPT_SECTIONS = ("path", "network", "risk", "market", "mechanism", "sla")
 
 SWEEP_KEYS: dict[str, Param] = {
     "days": Param(
-        int, 365, _between(1, MAX_DAYS), sweepable=False, units="day",
+        int,
+        365,
+        _between(1, MAX_DAYS),
+        sweepable=False,
+        units="day",
         doc="length of generated paths (csv and table paths bring their own)",
     ),
     "paths": Param(
-        int, 1, _between(1, MAX_PATHS), sweepable=False, units="1",
+        int,
+        1,
+        _between(1, MAX_PATHS),
+        sweepable=False,
+        units="1",
         doc="Monte Carlo paths per scenario; > 1 adds a `path` dimension (gbm only)",
     ),
     "seed": Param(
-        int, 0, _between(0, MAX_SEED), sweepable=False,
+        int,
+        0,
+        _between(0, MAX_SEED),
+        sweepable=False,
         doc="same config and seed give identical numbers, whatever the chunking",
     ),
     "reduce": Param(
-        str, "none", _one_of(REDUCTIONS), sweepable=False,
+        str,
+        "none",
+        _one_of(REDUCTIONS),
+        sweepable=False,
         doc='"summary": per-scenario statistics over days instead of every day',
     ),
     "chunk_size": Param(
-        int, 0, _between(0, MAX_CHUNK_SIZE), sweepable=False, units="1",
+        int,
+        0,
+        _between(0, MAX_CHUNK_SIZE),
+        sweepable=False,
+        units="1",
         doc="scenarios per task; 0 picks the cheapest chunking within the memory target",
     ),
     "dtype": Param(
-        str, "float64", _one_of(DTYPES), sweepable=False,
+        str,
+        "float64",
+        _one_of(DTYPES),
+        sweepable=False,
         doc="of the result's floating-point variables (computation stays float64)",
     ),
 }
@@ -297,16 +324,25 @@ PATH_PARAMS: dict[str, dict[str, Param]] = {
         ),
         "volume_growth": Param(float, 0.0, doc="volume trend growth", units="1/year"),
         "volume_volatility": Param(
-            float, 0.3, _non_negative, doc="daily log-volume noise (standard deviation)",
+            float,
+            0.3,
+            _non_negative,
+            doc="daily log-volume noise (standard deviation)",
             units="1",
         ),
         "oi_ratio": Param(
-            float, 0.25, _non_negative, units="day",
+            float,
+            0.25,
+            _non_negative,
+            units="day",
             doc="open interest as a multiple of one day's traded volume",
         ),
         "open_interest": Param(
-            float, 0.0, _non_negative,
-            doc="initial OI of its own GBM (0: OI = oi_ratio * volume)", units="USD",
+            float,
+            0.0,
+            _non_negative,
+            doc="initial OI of its own GBM (0: OI = oi_ratio * volume)",
+            units="USD",
         ),
         "oi_drift": Param(float, 0.0, doc="open-interest drift", units="1/year"),
         "oi_volatility": Param(
@@ -317,7 +353,10 @@ PATH_PARAMS: dict[str, dict[str, Param]] = {
         "file": Param(str, None, sweepable=False, doc="CSV file, relative to the config"),
         "date_column": Param(str, "Date", sweepable=False, doc="column of the dates"),
         "oi_ratio": Param(
-            float, 0.25, _non_negative, doc="OI = oi_ratio * volume without an OI column",
+            float,
+            0.25,
+            _non_negative,
+            doc="OI = oi_ratio * volume without an OI column",
             units="day",
         ),
         "start": Param(str, None, sweepable=False, doc="first date kept (ISO date)"),
@@ -325,7 +364,10 @@ PATH_PARAMS: dict[str, dict[str, Param]] = {
     },
     "table": {
         "oi_ratio": Param(
-            float, 0.25, _non_negative, doc="OI = oi_ratio * volume without an OI series",
+            float,
+            0.25,
+            _non_negative,
+            doc="OI = oi_ratio * volume without an OI series",
             units="day",
         ),
     },
@@ -338,7 +380,10 @@ PATH_PARAMS: dict[str, dict[str, Param]] = {
             float, None, _non_negative, doc="default: oi_ratio * volume", units="USD"
         ),
         "oi_ratio": Param(
-            float, 0.25, _non_negative, doc="OI = oi_ratio * volume without open_interest",
+            float,
+            0.25,
+            _non_negative,
+            doc="OI = oi_ratio * volume without open_interest",
             units="day",
         ),
     },
@@ -520,7 +565,9 @@ def load_config(config: str | Path | Mapping[str, Any]) -> Config:
         except UnicodeDecodeError as exc:
             line = data.count(b"\n", 0, exc.start) + 1
             raise ConfigError(
-                "config file", str(path), f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on "
+                "config file",
+                str(path),
+                f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on "
                 f"line {line}); TOML files must be UTF-8",
             ) from None
         try:
@@ -543,8 +590,7 @@ def out_of_range(x: float) -> str | None:
     if x == 0 or 1 / MAGNITUDE <= abs(x) <= MAGNITUDE:
         return None
     return (
-        f"is out of range: numbers must be 0 or between {1 / MAGNITUDE:g} and {MAGNITUDE:g} "
-        "in size"
+        f"is out of range: numbers must be 0 or between {1 / MAGNITUDE:g} and {MAGNITUDE:g} in size"
     )
 
 
@@ -651,7 +697,9 @@ def _name(name: Any) -> str:
         raise ConfigError("name", name, "holds characters a file name cannot") from None
     if size > MAX_NAME_BYTES:
         raise ConfigError(
-            "name", name, f"is too long for a file name: {name[:8]}...{RESULT_SUFFIX} takes "
+            "name",
+            name,
+            f"is too long for a file name: {name[:8]}...{RESULT_SUFFIX} takes "
             f"{size} bytes, at most {MAX_NAME_BYTES}",
         )
     return name
@@ -746,7 +794,8 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
         )
     if fee_rate is not None and "given" not in _values(params["fee_rule"]):
         raise ConfigError(
-            "[mechanism] fee_rate", list(fee_rate),
+            "[mechanism] fee_rate",
+            list(fee_rate),
             "is read only by fee_rule = 'given', which is not in play (fee_rule = "
             f"{params['fee_rule']!r}): set fee_rule = 'given' (or list it) or drop fee_rate",
         )
@@ -989,7 +1038,8 @@ def _time_on_book(where: str, value: Any) -> Behaviour:
                 raise ConfigError(f"{where}.beta", ab, f"must hold two numbers, found {x!r}")
             if not math.isfinite(x) or x <= 0 or out_of_range(x):
                 raise ConfigError(
-                    f"{where}.beta", ab,
+                    f"{where}.beta",
+                    ab,
                     f"must hold finite numbers > 0, between {1 / MAGNITUDE:g} and "
                     f"{MAGNITUDE:g}, found {x!r}",
                 )
@@ -1021,14 +1071,18 @@ def check_risk(params: Mapping[str, Any]) -> None:
     lambd = min(lambds)
     if lambd < 2**-52:
         raise ConfigError(
-            "[risk] lambd", lambd, "is too small for the risk model, which needs 1 - lambd in "
+            "[risk] lambd",
+            lambd,
+            "is too small for the risk model, which needs 1 - lambd in "
             f"double precision: lambd must be at least {2**-52:.3g}",
         )
     limit = math.log(MAGNITUDE)
     if mu_tau - math.log(lambd) > limit:
         bound = f"exp(mu * tau) / lambd = e^{mu_tau - math.log(lambd):.4g}"
-        why = (f"risk factors would reach {bound}, beyond {MAGNITUDE:g} "
-               f"(mu * tau - ln(lambd) must be at most {limit:.4g})")
+        why = (
+            f"risk factors would reach {bound}, beyond {MAGNITUDE:g} "
+            f"(mu * tau - ln(lambd) must be at most {limit:.4g})"
+        )
         if mu_tau >= -math.log(lambd):
             raise ConfigError("[risk] mu", mu, f"with [risk] tau = {tau:g}: {why}")
         raise ConfigError("[risk] lambd", lambd, why)
@@ -1040,12 +1094,16 @@ def check_risk(params: Mapping[str, Any]) -> None:
                         factors = risk_factors(m, s, t, lam)
                     except (ArithmeticError, ValueError, StatisticsError) as exc:
                         raise ConfigError(
-                            "[risk] lambd", lam, f"the risk model cannot use it with mu = {m:g}, "
+                            "[risk] lambd",
+                            lam,
+                            f"the risk model cannot use it with mu = {m:g}, "
                             f"sigma = {s:g}, tau = {t:g} ({exc})",
                         ) from None
                     if not all(math.isfinite(f) for f in factors):
                         raise ConfigError(
-                            "[risk] lambd", lam, f"gives risk factors {factors} with mu = {m:g}, "
+                            "[risk] lambd",
+                            lam,
+                            f"gives risk factors {factors} with mu = {m:g}, "
                             f"sigma = {s:g}, tau = {t:g}",
                         )
 

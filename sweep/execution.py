@@ -100,8 +100,12 @@ class Progress:
             widget = any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__)
             # a text bar follows the terminal's width; a terminal that gives no size (0 x 0,
             # as a pseudo-terminal may) gets 80 x 24, where tqdm would draw nothing
-            width: dict[str, Any] = {} if widget else (
-                {"dynamic_ncols": True} if _columns(sys.stderr) else {"ncols": 80, "nrows": 24}
+            width: dict[str, Any] = (
+                {}
+                if widget
+                else (
+                    {"dynamic_ncols": True} if _columns(sys.stderr) else {"ncols": 80, "nrows": 24}
+                )
             )
             self.bar = tqdm(
                 total=self.total,
@@ -166,7 +170,8 @@ def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
         raise ConfigError("--scheduler", address, f"is not an address ({exc})") from None
     if scheme not in ("tcp", "tls"):
         raise ConfigError(
-            "--scheduler", address,
+            "--scheduler",
+            address,
             f"uses the scheme {scheme + '://'!r}; give a TCP or TLS address, e.g. "
             "tcp://host:8786 or tls://host:8786",
         )
@@ -321,7 +326,8 @@ def dask_client(
         try:
             if announce is not None:
                 announce(
-                    f"dashboard: {client.dashboard_link}" if dashboard
+                    f"dashboard: {client.dashboard_link}"
+                    if dashboard
                     else "dashboard: none (it needs bokeh: pip install bokeh)"
                 )
             yield client
@@ -353,7 +359,9 @@ def check_options(scheduler: Any, workers: int | None) -> None:
         )
     if kind == "sync" and workers is not None and workers > 1:
         raise ConfigError(
-            "--workers", workers, f"asks for a pool, but --scheduler {scheduler!r} runs the "
+            "--workers",
+            workers,
+            f"asks for a pool, but --scheduler {scheduler!r} runs the "
             "chunks one after the other in this process (give 'threads' or 'processes')",
         )
     if kind == "client" and scheduler.status != "running":

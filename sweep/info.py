@@ -93,8 +93,10 @@ def _headline(ds: xr.Dataset) -> list[str]:
         mean = _value(fee_rate.mean())
         low = _value(fee_rate.min()) if dims else mean
         high = _value(fee_rate.max()) if dims else mean
-        lines.append(f"  mean fee rate:            {_fmt(mean)}"
-                     + (f"  (scenarios from {_fmt(low)} to {_fmt(high)})" if dims else ""))
+        lines.append(
+            f"  mean fee rate:            {_fmt(mean)}"
+            + (f"  (scenarios from {_fmt(low)} to {_fmt(high)})" if dims else "")
+        )
     under = None
     if summary and "under_supplied_share" in ds.data_vars:
         under = _blocked(ds["under_supplied_share"])
@@ -103,8 +105,9 @@ def _headline(ds: xr.Dataset) -> list[str]:
     if under is not None:
         share = _value(under.mean())
         worst = _value(under.max())
-        lines.append(f"  days under-supplied:      {100 * share:.2f} %"
-                     f"  (worst scenario {100 * worst:.2f} %)")
+        lines.append(
+            f"  days under-supplied:      {100 * share:.2f} %  (worst scenario {100 * worst:.2f} %)"
+        )
     if "annualised_return" in ds.data_vars:
         mean_return = _value(over_days("annualised_return").mean())
         lines.append(f"  mean annualised return:   {_fmt(mean_return)}")
@@ -158,19 +161,27 @@ def _sla_headline(ds: xr.Dataset) -> list[str]:
         dims = _scenario_dims(ds, da)
         columns[name] = da.mean(dims) if dims else da
     table = xr.Dataset(columns)
-    table = table.compute(scheduler="synchronous") if any(
-        v.chunks for v in table.data_vars.values()) else table
-    heads = {"sla_fee_penalty": "penalty", "fee_payout": "paid", "sla_bonus": "bonus",
-             "bond_penalty": "bond slashed", "early_exit_penalty": "early exit"}
+    table = (
+        table.compute(scheduler="synchronous")
+        if any(v.chunks for v in table.data_vars.values())
+        else table
+    )
+    heads = {
+        "sla_fee_penalty": "penalty",
+        "fee_payout": "paid",
+        "sla_bonus": "bonus",
+        "bond_penalty": "bond slashed",
+        "early_exit_penalty": "early exit",
+    }
     names = [str(x) for x in ds["lp"].values]
     width = max(len(n) for n in names)
-    lines = ["  SLA per LP (mean fee penalty over epochs; totals over the path; mean over "
-             "scenarios):"]
+    lines = [
+        "  SLA per LP (mean fee penalty over epochs; totals over the path; mean over scenarios):"
+    ]
     lines.append("    " + " " * width + "".join(f"  {heads[n]:>14}" for n in kept))
     for i, name in enumerate(names):
         row = table.isel(lp=i)
-        lines.append(f"    {name:<{width}}" + "".join(
-            f"  {_fmt(float(row[n])):>14}" for n in kept))
+        lines.append(f"    {name:<{width}}" + "".join(f"  {_fmt(float(row[n])):>14}" for n in kept))
     if "insurance_pool" in ds.data_vars:
         pool = _blocked(ds["insurance_pool"])
         final = pool.sel(stat="final") if summary else pool.isel(day=-1)
@@ -188,8 +199,7 @@ def _design_lines(design: Design) -> list[str]:
         size = f"{design.samples:,} trajectories ({rows:,} scenarios), {design.levels} levels"
     else:
         size = f"{design.samples:,} samples"
-    lines = [f"design: {design.kind}, {size}, seed {design.seed}; sampled along "
-             f"{SAMPLE_DIM!r}:"]
+    lines = [f"design: {design.kind}, {size}, seed {design.seed}; sampled along {SAMPLE_DIM!r}:"]
     for spec in design.specs:
         if spec.kind == "choices":
             what = "one of " + ", ".join(str(c) for c in spec.choices)
@@ -211,7 +221,7 @@ def summary_text(
     """
     summary = "stat" in ds.dims
     name = ds.attrs.get("name", "?")
-    kind = "summary over days (reduce = \"summary\")" if summary else "every day"
+    kind = 'summary over days (reduce = "summary")' if summary else "every day"
     lines = []
     if path is not None:
         size = Path(path).stat().st_size / 2**20 if Path(path).is_file() else None
@@ -225,7 +235,8 @@ def summary_text(
     main = {d: n for d, n in _grid_sizes(ds).items() if d not in _AUX_DIMS}
     n_scen = math.prod(n for d, n in main.items() if d not in ("day", "epoch", "lp", "stat"))
     lines.append(
-        "dimensions: " + " x ".join(f"{d} {n}" for d, n in main.items())
+        "dimensions: "
+        + " x ".join(f"{d} {n}" for d, n in main.items())
         + f"  ({n_scen:,} scenarios)"
     )
     design = from_attrs(ds.attrs)
@@ -263,8 +274,7 @@ def summary_text(
             group = "other"
         groups.setdefault(group, []).append(str(var))
     lines.append(f"variables ({len(ds.data_vars)}):")
-    for group in (per_day, per_lp, per_epoch, "per scenario", f"market{over}", "other",
-                  "inputs"):
+    for group in (per_day, per_lp, per_epoch, "per scenario", f"market{over}", "other", "inputs"):
         if group in groups:
             lines.append(f"  {group}: {', '.join(groups[group])}")
     if incomplete:

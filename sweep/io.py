@@ -118,7 +118,7 @@ def local_path(out: str | os.PathLike) -> Path | None:
         return Path(out)
     text = str(out)
     if text.startswith("file://"):
-        return Path(text[len("file://"):])
+        return Path(text[len("file://") :])
     return None
 
 
@@ -139,8 +139,10 @@ def check_url(out: str | os.PathLike) -> None:
         first = Path(out).parts[0] if Path(out).parts else ""
         if first.endswith(":") and first[:-1].replace("+", "").replace("-", "").isalnum():
             raise ConfigError(
-                "output", str(out), f"looks like a URL that pathlib collapsed ({first}/ for "
-                f"{first}//): pass the URL as a string"
+                "output",
+                str(out),
+                f"looks like a URL that pathlib collapsed ({first}/ for "
+                f"{first}//): pass the URL as a string",
             )
         return
     if not is_url(out):
@@ -148,8 +150,10 @@ def check_url(out: str | os.PathLike) -> None:
     text = str(out)
     if local_path(text) is None and text.rstrip("/").lower().endswith(NETCDF_SUFFIXES):
         raise ConfigError(
-            "output", text, "netCDF cannot be written to a URL (HDF5 writes local files); "
-            "write a zarr store there (a URL ending in .zarr) or a local .nc file"
+            "output",
+            text,
+            "netCDF cannot be written to a URL (HDF5 writes local files); "
+            "write a zarr store there (a URL ending in .zarr) or a local .nc file",
         )
     import fsspec
 
@@ -162,13 +166,17 @@ def check_url(out: str | os.PathLike) -> None:
         except ImportError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ConfigError(
-                "output", text, f"{protocol}:// needs a library that is not installed "
-                f"({reason}); `pip install 'liquidity-sweep[cloud]'` adds s3fs and gcsfs"
+                "output",
+                text,
+                f"{protocol}:// needs a library that is not installed "
+                f"({reason}); `pip install 'liquidity-sweep[cloud]'` adds s3fs and gcsfs",
             ) from None
         except ValueError:
             raise ConfigError(
-                "output", text, f"no fsspec implementation of {protocol}:// is known; give a "
-                "local path or a URL such as s3://bucket/result.zarr"
+                "output",
+                text,
+                f"no fsspec implementation of {protocol}:// is known; give a "
+                "local path or a URL such as s3://bucket/result.zarr",
             ) from None
 
 
@@ -194,8 +202,10 @@ def _load_store(out: str | os.PathLike, xarray_kwargs: dict[str, Any]) -> xr.Dat
     if not complete:
         hint = ""
         if unfinished:
-            hint = (" (an unfinished sweep: its last chunks are not in; "
-                    "`sweep run ... --resume` finishes it)")
+            hint = (
+                " (an unfinished sweep: its last chunks are not in; "
+                "`sweep run ... --resume` finishes it)"
+            )
         elif path is not None:
             partial, _ = partial_paths(path)
             live = owner(path)
@@ -582,9 +592,11 @@ class NetCDFSink:
             if full is None:
                 raise
             raise ConfigError(
-                "output", str(self.out), f"{full.detail} while compressing the finished result; "
+                "output",
+                str(self.out),
+                f"{full.detail} while compressing the finished result; "
                 f"all {len(self.done)} chunks are kept in {self.partial.name}: --resume "
-                "compresses it once there is space"
+                "compresses it once there is space",
             ) from None
         except BaseException:
             copy.unlink(missing_ok=True)
@@ -736,8 +748,9 @@ def check_target(out: str | os.PathLike) -> None:
         st = os.stat(out)
     except FileNotFoundError:
         if os.path.lexists(out):
-            raise ConfigError("output", str(out), "is a broken symbolic link; remove it or "
-                              "choose another path") from None
+            raise ConfigError(
+                "output", str(out), "is a broken symbolic link; remove it or choose another path"
+            ) from None
         return
     except OSError as exc:
         raise output_error(out, exc, "cannot be examined") from None
@@ -746,14 +759,18 @@ def check_target(out: str | os.PathLike) -> None:
     if stat.S_ISDIR(st.st_mode):
         raise ConfigError("output", str(out), "is a folder; give a file name like result.nc")
     kind = (
-        "a named pipe" if stat.S_ISFIFO(st.st_mode)
-        else "a socket" if stat.S_ISSOCK(st.st_mode)
-        else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+        "a named pipe"
+        if stat.S_ISFIFO(st.st_mode)
+        else "a socket"
+        if stat.S_ISSOCK(st.st_mode)
+        else "a device"
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
         else "not a regular file"
     )
     raise ConfigError(
-        "output", str(out), f"is {kind}, not a file; results go to regular files: choose "
-        "another path"
+        "output",
+        str(out),
+        f"is {kind}, not a file; results go to regular files: choose another path",
     )
 
 
@@ -798,10 +815,7 @@ def check_interrupted(out: str | os.PathLike, *, overwrite: bool, resume: bool) 
     partial, _ = partial_paths(out)
     if partial.exists() and not (resume or overwrite):
         journal = read_journal(out)
-        done = (
-            f" with {len(journal['done'])} of {journal['chunks']} chunks done"
-            if journal else ""
-        )
+        done = f" with {len(journal['done'])} of {journal['chunks']} chunks done" if journal else ""
         raise ConfigError(
             "output",
             str(out),

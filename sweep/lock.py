@@ -47,8 +47,7 @@ def _read_owner(path: Path) -> str:
 
 def busy(owner: str) -> str:
     """Why a run is refused an output that ``owner`` is writing."""
-    return (f"a run ({owner}) is writing it now; wait for it to finish, or stop it and pass "
-            "--resume")
+    return f"a run ({owner}) is writing it now; wait for it to finish, or stop it and pass --resume"
 
 
 def output_error(

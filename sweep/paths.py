@@ -168,9 +168,11 @@ class PathSource:
         """The [path] key most responsible for a generated series leaving the range: the
         largest term of its logarithm over the path (random terms at their typical size)."""
         if self.kind != "gbm":
-            given = self.data if self.kind != "constant" else {
-                k: v for k, v in params.items() if k != "open_interest" or v >= 0
-            }
+            given = (
+                self.data
+                if self.kind != "constant"
+                else {k: v for k, v in params.items() if k != "open_interest" or v >= 0}
+            )
             return "oi_ratio" if name == "open_interest" and name not in given else name
         years = (self.n_days - 1) / DAYS_PER_YEAR
         if name == "open_interest" and params.get("open_interest", 0.0) <= 0:
@@ -380,7 +382,8 @@ def read_csv(config: Config) -> tuple[dict[str, np.ndarray], np.ndarray]:
         i = int(np.flatnonzero(step != 1)[0])
         row = int(np.flatnonzero(keep)[i + 1]) + 1  # data row of the later date
         gap = (
-            f"{step[i] - 1} day{'s' if step[i] > 2 else ''} missing" if step[i] > 1
+            f"{step[i] - 1} day{'s' if step[i] > 2 else ''} missing"
+            if step[i] > 1
             else "two rows on one day"
         )
         raise ConfigError(
@@ -476,8 +479,11 @@ def _check_gbm(source: PathSource, table: dict[str, np.ndarray]) -> None:
 
     def walk(start, drift, vol):  # log of S0 * exp((drift - vol^2/2) t + vol W_t)
         trend = (drift - 0.5 * vol * vol) * years
-        return (np.log(start) + np.minimum(trend, 0.0), np.log(start) + np.maximum(trend, 0.0),
-                vol * math.sqrt(years))
+        return (
+            np.log(start) + np.minimum(trend, 0.0),
+            np.log(start) + np.maximum(trend, 0.0),
+            vol * math.sqrt(years),
+        )
 
     lo, hi, sd = walk(table["mark_price"], table["drift"], table["volatility"])
     bounds = [(lo, hi, sd, price_low)]

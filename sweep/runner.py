@@ -135,8 +135,14 @@ def run(
         return memory.finish()
     if is_zarr(out):
         return _run_store(
-            plan, zarr_sink.store_output(out), scheduler=scheduler, workers=workers,
-            progress=progress, overwrite=overwrite, resume=resume, stats=stats,
+            plan,
+            zarr_sink.store_output(out),
+            scheduler=scheduler,
+            workers=workers,
+            progress=progress,
+            overwrite=overwrite,
+            resume=resume,
+            stats=stats,
         )
     out = local_path(out)
     assert out is not None  # (every other URL is a zarr store)
@@ -174,7 +180,8 @@ def run(
                 what = (
                     f"{kept} of {len(plan.chunks)} chunks are kept in {partial.name}: --resume "
                     "continues once there is space"
-                    if kept else "nothing was kept: run again once there is space"
+                    if kept
+                    else "nothing was kept: run again once there is space"
                 )
                 raise ConfigError("output", str(out), f"{exc.detail}; {what}") from None
             raise
@@ -218,8 +225,9 @@ def _run_store(
             zarr_sink.drop_record(store.final)
             _fill(stats, None, chunks=len(plan.chunks), state="complete")
             return ds
-        state = "resumed" if resume and was_interrupted else "nothing to resume" if resume \
-            else "new"
+        state = (
+            "resumed" if resume and was_interrupted else "nothing to resume" if resume else "new"
+        )
         sink = zarr_sink.ZarrSink(plan, store, resume=resume)
         try:
             report = execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
@@ -233,7 +241,9 @@ def _run_store(
             if zarr_sink.full_disk(exc):
                 what = (
                     f"{kept} of {len(plan.chunks)} chunks are kept: --resume continues once "
-                    "there is space" if kept else "nothing was kept: run again once there is space"
+                    "there is space"
+                    if kept
+                    else "nothing was kept: run again once there is space"
                 )
                 raise ConfigError("output", store.out, f"the disk is full; {what}") from None
             raise
@@ -251,9 +261,7 @@ def _finished(out: Path | str, plan: Plan) -> xr.Dataset:
         ) from None
     if not is_sweep_result(ds):
         ds.close()
-        raise ConfigError(
-            "--resume", str(out), "is not a sweep result; --overwrite replaces it"
-        )
+        raise ConfigError("--resume", str(out), "is not a sweep result; --overwrite replaces it")
     if ds.attrs.get("config") != plan.config.toml:
         ds.close()
         raise ConfigError(
@@ -295,16 +303,20 @@ def dry_run(
         lines.append(f"  {dim.name}: {values}{more}")
     summary = plan.config.reduce == "summary"
     each = (
-        f"statistics over {plan.n_days} days, lp {plan.n_lp}" if summary
+        f"statistics over {plan.n_days} days, lp {plan.n_lp}"
+        if summary
         else f"day {plan.n_days}, epoch {plan.n_epochs}, lp {plan.n_lp}"
     )
     lines.append(f"per scenario: {each}")
     n_chunks = len(plan.chunks)
-    lines.append(f"chunks: {n_chunks:,} of up to {min(plan.chunk_size, plan.n_scenarios):,} "
-                 "scenarios")
+    lines.append(
+        f"chunks: {n_chunks:,} of up to {min(plan.chunk_size, plan.n_scenarios):,} scenarios"
+    )
     size = result_bytes(plan)
-    alt = "" if summary else (
-        f"; reduce = \"summary\" would take about {human(result_bytes(plan, summary=True))}"
+    alt = (
+        ""
+        if summary
+        else (f'; reduce = "summary" would take about {human(result_bytes(plan, summary=True))}')
     )
     lines.append(f"result: about {human(size)} ({len(plan.outputs)} outputs kept{alt})")
     problem: ConfigError | None = None
@@ -327,10 +339,18 @@ def dry_run(
         state = f"a run ({live}) is writing it now"
     elif partial.exists():
         journal = read_journal(out)
-        done = f"{len(journal['done'])} of {journal['chunks']} chunks done" if journal else (
-            "no chunk done")
-        action = ("--resume finishes it" if resume else "--overwrite starts again" if overwrite
-                  else "--resume would finish it")
+        done = (
+            f"{len(journal['done'])} of {journal['chunks']} chunks done"
+            if journal
+            else ("no chunk done")
+        )
+        action = (
+            "--resume finishes it"
+            if resume
+            else "--overwrite starts again"
+            if overwrite
+            else "--resume would finish it"
+        )
         state = f"an interrupted run left {partial.name} ({done}); {action}"
     elif out.exists():
         state = "exists" + ("; --overwrite replaces it" if overwrite else "")
@@ -349,9 +369,14 @@ def dry_run(
     except ConfigError as exc:
         problem = exc
     free, _ = free_space(out)
-    fits = "" if out.exists() and not out.is_file() else (
-        "; the result does not fit" if problem and "needs about" in str(problem)
-        else "; the result fits"
+    fits = (
+        ""
+        if out.exists() and not out.is_file()
+        else (
+            "; the result does not fit"
+            if problem and "needs about" in str(problem)
+            else "; the result fits"
+        )
     )
     lines.append(f"free space: {human(free)} in {folder}{fits}")
     return "\n".join(lines), problem
@@ -363,15 +388,22 @@ def _dry_store(
     """``dry_run``'s lines about a zarr output, and the error the run would stop with."""
     store = zarr_sink.store_output(out)
     live = owner(store.path) if store.path is not None else None
-    action = ("--resume finishes it" if resume else "--overwrite starts again" if overwrite
-              else "--resume would finish it")
+    action = (
+        "--resume finishes it"
+        if resume
+        else "--overwrite starts again"
+        if overwrite
+        else "--resume would finish it"
+    )
     problem: ConfigError | None = None
     try:
         if live:
             state = f"a run ({live}) is writing it now"
         elif zarr_sink.interrupted(store):
-            state = (f"an interrupted run left {Path(store.location).name if store.path else 'it'}"
-                     f" ({zarr_sink.progress_text(store.location)}); {action}")
+            state = (
+                f"an interrupted run left {Path(store.location).name if store.path else 'it'}"
+                f" ({zarr_sink.progress_text(store.location)}); {action}"
+            )
         elif zarr_sink.store_state(store.final) == "complete":
             state = "exists" + ("; --overwrite replaces it" if overwrite else "")
         else:
@@ -394,6 +426,8 @@ def _fill(stats: dict[str, Any] | None, report: Any, chunks: int = 0, state: str
         stats.update(chunks=chunks, computed=0, seconds=0.0, where="nothing to do")
     else:
         stats.update(
-            chunks=report.chunks, computed=report.computed, seconds=report.seconds,
+            chunks=report.chunks,
+            computed=report.computed,
+            seconds=report.seconds,
             where=report.where,
         )

@@ -109,9 +109,7 @@ class Plan:
     def result_axes(self, output: str) -> tuple[int, ...]:
         """The grid axes an output has as result dims: its axes, less the path axis when
         there are no Monte Carlo paths."""
-        return tuple(
-            a for a in self.axes_of(output) if a != self.path_axis or self.n_paths > 1
-        )
+        return tuple(a for a in self.axes_of(output) if a != self.path_axis or self.n_paths > 1)
 
     @cached_property
     def chunks(self) -> list[Chunk]:
@@ -518,7 +516,8 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
     )
     if chunk_size is not None and not 0 <= chunk_size <= MAX_CHUNK_SIZE:
         raise ConfigError(
-            "chunk_size", chunk_size,
+            "chunk_size",
+            chunk_size,
             f"must be between 1 and {MAX_CHUNK_SIZE:,} scenarios per chunk (0: automatic)",
         )
     # a chunk larger than the sweep is the whole sweep: cut it to the sweep's size

@@ -118,7 +118,7 @@ def _advice(plan: Plan) -> str:
     advice = "keep fewer outputs ([sweep] variables = [...])"
     if plan.config.reduce != "summary":
         summary = human(result_bytes(plan, summary=True))
-        advice += f" or per-scenario statistics ([sweep] reduce = \"summary\": about {summary})"
+        advice += f' or per-scenario statistics ([sweep] reduce = "summary": about {summary})'
     return advice + ", or sweep fewer values"
 
 

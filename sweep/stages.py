@@ -384,94 +384,210 @@ STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in (
         Stage(
-            "max_open_interest", _max_open_interest, params=("stake_target_period",), path=True,
-            rules=("target_price",), width=(1, 0), cost=(10.0, 0.0),
+            "max_open_interest",
+            _max_open_interest,
+            params=("stake_target_period",),
+            path=True,
+            rules=("target_price",),
+            width=(1, 0),
+            cost=(10.0, 0.0),
         ),  # fmt: skip
         Stage(
-            "target_stake", _target_stake, outputs=("target_stake",), params=("c2", "v"),
-            steps=("max_open_interest",), rules=("risk_factor",), width=(1, 0), cost=(3.0, 0.0),
+            "target_stake",
+            _target_stake,
+            outputs=("target_stake",),
+            params=("c2", "v"),
+            steps=("max_open_interest",),
+            rules=("risk_factor",),
+            width=(1, 0),
+            cost=(3.0, 0.0),
         ),  # fmt: skip
         Stage(
-            "commitments", _commitments,
-            outputs=("stake", "fee_bid", "total_stake", "stake_share", "meets_commitment",
-                     "time_on_book", "bond_penalty", "early_exit_penalty"),
+            "commitments",
+            _commitments,
+            outputs=(
+                "stake",
+                "fee_bid",
+                "total_stake",
+                "stake_share",
+                "meets_commitment",
+                "time_on_book",
+                "bond_penalty",
+                "early_exit_penalty",
+            ),
             rules=("exit_rule",),
-            when=((*SLA_ON, Reads(
-                "the SLA: epochs, each day's books against the commitment, bond slashes",
-                params=("commitment_min_time_fraction", "epoch_days", "bond_penalty_slope",
-                        "bond_penalty_max", *SLA_BOOK),
-                path=True,
-            )),),
+            when=(
+                (
+                    *SLA_ON,
+                    Reads(
+                        "the SLA: epochs, each day's books against the commitment, bond slashes",
+                        params=(
+                            "commitment_min_time_fraction",
+                            "epoch_days",
+                            "bond_penalty_slope",
+                            "bond_penalty_max",
+                            *SLA_BOOK,
+                        ),
+                        path=True,
+                    ),
+                ),
+            ),
             only_when=(
-                ("meets_commitment", (SLA_ON,)), ("time_on_book", (SLA_ON,)),
+                ("meets_commitment", (SLA_ON,)),
+                ("time_on_book", (SLA_ON,)),
                 ("bond_penalty", (SLA_ON,)),
                 ("early_exit_penalty", (SLA_ON, ("exit_rule", "penalty"))),
             ),
-            width=(2, 6), cost=(10.0, 10.0),
+            width=(2, 6),
+            cost=(10.0, 10.0),
         ),  # fmt: skip
         Stage(
-            "valuation", _valuation, outputs=("valuation",), params=("valuation_period",),
-            steps=("commitments",), path=True, width=(3, 0), cost=(20.0, 0.0),
+            "valuation",
+            _valuation,
+            outputs=("valuation",),
+            params=("valuation_period",),
+            steps=("commitments",),
+            path=True,
+            width=(3, 0),
+            cost=(20.0, 0.0),
         ),  # fmt: skip
         Stage(
-            "fee_rate", _fee_rate, outputs=("fee_rate",), steps=("commitments",),
+            "fee_rate",
+            _fee_rate,
+            outputs=("fee_rate",),
+            steps=("commitments",),
             rules=("fee_rule",),
-            when=((*SLA_ON, Reads("the rate of an epoch's first day",
-                                  params=("commitment_min_time_fraction", "epoch_days"))),),
-            width=(1, 0), cost=(40.0, 0.0),
+            when=(
+                (
+                    *SLA_ON,
+                    Reads(
+                        "the rate of an epoch's first day",
+                        params=("commitment_min_time_fraction", "epoch_days"),
+                    ),
+                ),
+            ),
+            width=(1, 0),
+            cost=(40.0, 0.0),
         ),  # fmt: skip
         Stage(
-            "fees", _fees, outputs=("fees_collected", "annualised_return"),
-            steps=("fee_rate", "commitments"), path=True, width=(2, 0), cost=(6.0, 0.0),
+            "fees",
+            _fees,
+            outputs=("fees_collected", "annualised_return"),
+            steps=("fee_rate", "commitments"),
+            path=True,
+            width=(2, 0),
+            cost=(6.0, 0.0),
         ),  # fmt: skip
         Stage(
-            "split_weights", _split_weights, outputs=("equity", "equity_share"),
-            steps=("commitments",), rules=("share_rule",), width=(0, 2), cost=(20.0, 40.0),
+            "split_weights",
+            _split_weights,
+            outputs=("equity", "equity_share"),
+            steps=("commitments",),
+            rules=("share_rule",),
+            width=(0, 2),
+            cost=(20.0, 40.0),
         ),  # fmt: skip
         Stage(
-            "orders", _orders, outputs=("supplied_liquidity",),
-            params=("k", *BOOK, "min_probability"), steps=("commitments",), path=True,
+            "orders",
+            _orders,
+            outputs=("supplied_liquidity",),
+            params=("k", *BOOK, "min_probability"),
+            steps=("commitments",),
+            path=True,
             rules=("volume_rule", "low_probability"),
-            when=(("liquidity_score", "probability", Reads(
-                "the books' score", params=("price_range",))),),
-            width=(0, 4), cost=(100.0, 25.0),
-        ),  # fmt: skip
-        Stage("obligation", _obligation, outputs=("obligation",), params=("k",),
-              steps=("commitments",), width=(0, 1), cost=(1.0, 2.0)),  # fmt: skip
-        Stage(
-            "margin_sides", _margin_sides, outputs=("margin_buy", "margin_sell"),
-            params=("rf_long", "rf_short"), steps=("orders", "commitments"), path=True,
-            rules=("margin_orders",), cost=(2.0, 4.0),
-        ),  # fmt: skip
-        Stage(
-            "margin", _margin, outputs=("margin", "total_margin"), steps=("margin_sides",),
-            rules=("margin_rule",), width=(1, 1), cost=(2.0, 3.0),
+            when=(
+                (
+                    "liquidity_score",
+                    "probability",
+                    Reads("the books' score", params=("price_range",)),
+                ),
+            ),
+            width=(0, 4),
+            cost=(100.0, 25.0),
         ),  # fmt: skip
         Stage(
-            "revenue", _revenue,
-            outputs=("fee_revenue", "lp_annualised_return", "fee_accrued", "insurance_pool",
-                     "sla_fee_penalty", "fee_payout", "sla_bonus", "liquidity_score"),
-            steps=("fees", "split_weights", "commitments"), rules=("liquidity_score",),
-            when=((*SLA_ON, Reads(
-                "fee accounts settled at each epoch's end",
-                params=("commitment_min_time_fraction", "competition_factor",
-                        "performance_hysteresis_epochs", "epoch_days"),
-            )),),
+            "obligation",
+            _obligation,
+            outputs=("obligation",),
+            params=("k",),
+            steps=("commitments",),
+            width=(0, 1),
+            cost=(1.0, 2.0),
+        ),  # fmt: skip
+        Stage(
+            "margin_sides",
+            _margin_sides,
+            outputs=("margin_buy", "margin_sell"),
+            params=("rf_long", "rf_short"),
+            steps=("orders", "commitments"),
+            path=True,
+            rules=("margin_orders",),
+            cost=(2.0, 4.0),
+        ),  # fmt: skip
+        Stage(
+            "margin",
+            _margin,
+            outputs=("margin", "total_margin"),
+            steps=("margin_sides",),
+            rules=("margin_rule",),
+            width=(1, 1),
+            cost=(2.0, 3.0),
+        ),  # fmt: skip
+        Stage(
+            "revenue",
+            _revenue,
+            outputs=(
+                "fee_revenue",
+                "lp_annualised_return",
+                "fee_accrued",
+                "insurance_pool",
+                "sla_fee_penalty",
+                "fee_payout",
+                "sla_bonus",
+                "liquidity_score",
+            ),
+            steps=("fees", "split_weights", "commitments"),
+            rules=("liquidity_score",),
+            when=(
+                (
+                    *SLA_ON,
+                    Reads(
+                        "fee accounts settled at each epoch's end",
+                        params=(
+                            "commitment_min_time_fraction",
+                            "competition_factor",
+                            "performance_hysteresis_epochs",
+                            "epoch_days",
+                        ),
+                    ),
+                ),
+            ),
             only_when=(
-                ("fee_accrued", (SLA_ON,)), ("sla_fee_penalty", (SLA_ON,)),
-                ("fee_payout", (SLA_ON,)), ("sla_bonus", (SLA_ON,)),
+                ("fee_accrued", (SLA_ON,)),
+                ("sla_fee_penalty", (SLA_ON,)),
+                ("fee_payout", (SLA_ON,)),
+                ("sla_bonus", (SLA_ON,)),
                 ("insurance_pool", (SLA_ON, ("exit_rule", "penalty"))),
                 ("liquidity_score", (("liquidity_score", "probability"),)),
             ),
-            width=(1, 3), cost=(2.0, 8.0),
+            width=(1, 3),
+            cost=(2.0, 8.0),
         ),  # fmt: skip
         Stage(
-            "return_on_capital", _return_on_capital, outputs=("annualised_return_on_capital",),
-            steps=("fees", "target_stake", "margin"), width=(1, 0), cost=(5.0, 0.0),
+            "return_on_capital",
+            _return_on_capital,
+            outputs=("annualised_return_on_capital",),
+            steps=("fees", "target_stake", "margin"),
+            width=(1, 0),
+            cost=(5.0, 0.0),
         ),  # fmt: skip
         Stage(
-            "supply", _supply, outputs=("supply_ratio", "under_supplied"),
-            steps=("target_stake", "commitments"), width=(2, 0), cost=(5.0, 0.0),
+            "supply",
+            _supply,
+            outputs=("supply_ratio", "under_supplied"),
+            steps=("target_stake", "commitments"),
+            width=(2, 0),
+            cost=(5.0, 0.0),
         ),  # fmt: skip
     )
 }

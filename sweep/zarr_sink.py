@@ -189,8 +189,10 @@ def check_store(store: Store, *, overwrite: bool, resume: bool, scheduler_kind: 
     protocol = store.out.split("://", 1)[0] if store.path is None else "file"
     if protocol in IN_PROCESS and scheduler_kind in ("client", "address", "processes"):
         raise ConfigError(
-            "output", store.out, f"{protocol}:// lives in this process: the workers of a Dask "
-            "cluster cannot write it; run on threads, or write a store they can reach"
+            "output",
+            store.out,
+            f"{protocol}:// lives in this process: the workers of a Dask "
+            "cluster cannot write it; run on threads, or write a store they can reach",
         )
     if store.path is not None:
         _check_local(store, overwrite=overwrite, resume=resume)
@@ -198,8 +200,10 @@ def check_store(store: Store, *, overwrite: bool, resume: bool, scheduler_kind: 
     state = store_state(store.out)
     if state == "foreign":
         raise ConfigError(
-            "output", store.out, "holds files that are not a zarr store; sweep replaces only "
-            "zarr stores: choose another URL"
+            "output",
+            store.out,
+            "holds files that are not a zarr store; sweep replaces only "
+            "zarr stores: choose another URL",
         )
     if state == "complete" and not (overwrite or resume):
         raise ConfigError(
@@ -218,12 +222,15 @@ def _check_local(store: Store, *, overwrite: bool, resume: bool) -> None:
             )
         if not (out / "zarr.json").is_file() and any(out.iterdir()):
             raise ConfigError(
-                "output", str(out), "is a folder that is not a zarr store; sweep replaces only "
-                "zarr stores: choose another path"
+                "output",
+                str(out),
+                "is a folder that is not a zarr store; sweep replaces only "
+                "zarr stores: choose another path",
             )
         if not (overwrite or resume):
             raise ConfigError(
-                "output", str(out),
+                "output",
+                str(out),
                 "exists; pass --overwrite to replace it, or choose another path",
             )
     partial = Path(store.location)
@@ -243,11 +250,15 @@ def check_interrupted(store: Store, *, overwrite: bool, resume: bool) -> None:
     if interrupted(store) and not (overwrite or resume):
         where = Path(store.location).name if store.path is not None else store.out
         raise ConfigError(
-            "output", store.out,
+            "output",
+            store.out,
             f"an interrupted run left {where} with {progress_text(store.location)}; --resume "
             "finishes it, --overwrite starts again"
-            + ("" if store.path is not None else " (a run writing it now looks the same: "
-               "stores at URLs have no locks)"),
+            + (
+                ""
+                if store.path is not None
+                else " (a run writing it now looks the same: stores at URLs have no locks)"
+            ),
         )
 
 
@@ -260,7 +271,7 @@ def _zarr_chunks(plan: Plan, name: str, dims: tuple[str, ...], sizes: dict[str, 
         first = plan.chunks[0].slices  # every chunk has this extent, but the last along an axis
         axes = plan.result_axes(name)
         lead = [max(1, first[a].stop - first[a].start) for a in axes]
-        return tuple(lead + whole[len(axes):])
+        return tuple(lead + whole[len(axes) :])
     path_dims = {d.name for d in plan.config.path_dims}
     if "day" in dims or "stat" in dims:  # a market series
         return tuple(
@@ -319,7 +330,8 @@ class ZarrSink:
             return False  # killed while laying out: nothing was computed
         if header.get("digest") != self.digest:
             raise ConfigError(
-                "--resume", self.store.out,
+                "--resume",
+                self.store.out,
                 "the interrupted run had a different config, chunk size or data; use "
                 "--overwrite to start again",
             )
@@ -342,8 +354,7 @@ class ZarrSink:
             if isinstance(exc, ConfigError) or not isinstance(exc, Exception):
                 raise
             raise ConfigError(
-                "output", self.store.out, f"cannot be written ({_reason(exc)}); nothing was "
-                "written"
+                "output", self.store.out, f"cannot be written ({_reason(exc)}); nothing was written"
             ) from None
 
     def _lay_out(self) -> None:
@@ -387,7 +398,7 @@ class ZarrSink:
                 if name not in arrays:
                     arrays[name] = _open_array(self.location, name)
                 lay_dims = ds[name].dims
-                full = tuple(slice(0, sizes[d]) for d in lay_dims[len(index):])
+                full = tuple(slice(0, sizes[d]) for d in lay_dims[len(index) :])
                 arrays[name][index + full] = block
         header = {
             "format": STORE_FORMAT,
@@ -416,7 +427,8 @@ class ZarrSink:
         stored = read_done(self.location, n)
         if len(stored) < n:
             raise ConfigError(
-                "output", self.store.out,
+                "output",
+                self.store.out,
                 f"the workers reported {n} chunks written but {n - len(stored)} are not in "
                 f"{self.location} as this process sees it: a local path must be on a file "
                 "system the workers share (or write to a URL such as s3://...)",

@@ -116,11 +116,20 @@ def small_sweep(name: str, seed: int, share_rules: list[str], **sweep_keys) -> d
         "network": {"v": [0.5, 2.0, 8.0], "valuation_period": [1, 7]},
         "mechanism": {"share_rule": share_rules},
         "lp": [
-            {"name": "a", "shape": "aggressive",
-             "commit": [{"day": 0, "stake": 4e4, "fee_bid": 0.002}]},
-            {"name": "b", "shape": "uniform",
-             "commit": [{"day": 5, "stake": 6e4, "fee_bid": 0.001}, {"day": 40, "stake": 1e4}]},
-            {"name": "c", "shape": "passive",
-             "commit": [{"day": 20, "stake": 9e4, "fee_bid": 0.004}, {"day": 50, "stake": 0}]},
+            {
+                "name": "a",
+                "shape": "aggressive",
+                "commit": [{"day": 0, "stake": 4e4, "fee_bid": 0.002}],
+            },
+            {
+                "name": "b",
+                "shape": "uniform",
+                "commit": [{"day": 5, "stake": 6e4, "fee_bid": 0.001}, {"day": 40, "stake": 1e4}],
+            },
+            {
+                "name": "c",
+                "shape": "passive",
+                "commit": [{"day": 20, "stake": 9e4, "fee_bid": 0.004}, {"day": 50, "stake": 0}],
+            },
         ],
     }

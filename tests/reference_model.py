@@ -148,8 +148,7 @@ def risk_factors(mu: float, sigma: float, tau: float, lambd: float) -> tuple[flo
     return rf_long, rf_short
 
 
-def probability_of_trading(level: float, mid: float, mu: float, sigma: float,
-                           tau: float) -> float:
+def probability_of_trading(level: float, mid: float, mu: float, sigma: float, tau: float) -> float:
     """Probability of trading at price ``level`` given ``mid`` ("Risk model")."""
     sb = sigma * math.sqrt(tau)
     z = (math.log(level / mid) - (mu - sigma**2 / 2.0) * tau) / sb
@@ -158,8 +157,9 @@ def probability_of_trading(level: float, mid: float, mu: float, sigma: float,
     return normal_cdf(z)
 
 
-def clip_price(mid: float, side: str, mu: float, sigma: float, tau: float,
-               min_probability: float) -> float:
+def clip_price(
+    mid: float, side: str, mu: float, sigma: float, tau: float, min_probability: float
+) -> float:
     """``low_probability="clip"``: the price ``P`` whose probability of trading is
     ``min_probability``: ``mid*exp(drift + sb*Phi^-1(1 - mp))`` for sells,
     ``mid*exp(drift + sb*Phi^-1(mp))`` for buys, ``drift = (mu - sigma^2/2)*tau``,
@@ -230,19 +230,28 @@ def commitment_schedule(lps: list[dict], num_days: int) -> dict[int, list[Commit
         for position, commit in enumerate(lp["commit"]):
             day = commit["day"]
             if not (0 <= day and math.ceil(day) <= num_days - 1):
-                raise ValueError(f"lp {lp.get('name', l)!r}: commitment day {day} is "
-                                 f"outside the path 0..{num_days - 1}")
+                raise ValueError(
+                    f"lp {lp.get('name', l)!r}: commitment day {day} is "
+                    f"outside the path 0..{num_days - 1}"
+                )
             if day < previous_day:
-                raise ValueError(f"lp {lp.get('name', l)!r}: commitment days must be "
-                                 "non-decreasing")
+                raise ValueError(
+                    f"lp {lp.get('name', l)!r}: commitment days must be non-decreasing"
+                )
             bid = commit.get("fee_bid")
             if commit["stake"] < 0 or (bid is not None and bid < 0):
                 raise ValueError(f"lp {lp.get('name', l)!r}: negative stake or fee bid")
             previous_day = day
-            events.append(CommitmentEvent(lp=l, position=position, day=day,
-                                          applying_day=math.ceil(day),
-                                          stake=float(commit["stake"]),
-                                          fee_bid=None if bid is None else float(bid)))
+            events.append(
+                CommitmentEvent(
+                    lp=l,
+                    position=position,
+                    day=day,
+                    applying_day=math.ceil(day),
+                    stake=float(commit["stake"]),
+                    fee_bid=None if bid is None else float(bid),
+                )
+            )
     events.sort(key=lambda e: (e.applying_day, e.lp, e.position))
     schedule: dict[int, list[CommitmentEvent]] = {}
     for event in events:
@@ -256,7 +265,7 @@ def commitment_schedule(lps: list[dict], num_days: int) -> dict[int, list[Commit
 def valuation_proxy(traded_volume: list[float], d: int, valuation_period: int) -> float:
     """Step 1: traded volume over the valuation window, scaled up while the window is short."""
     lo = max(0, d - valuation_period + 1)
-    return valuation_period / (d - lo + 1) * sum(traded_volume[lo:d + 1])
+    return valuation_period / (d - lo + 1) * sum(traded_volume[lo : d + 1])
 
 
 def entry_valuation_update(aev: float, old: float, new: float, valuation_pre: float) -> float:
@@ -287,8 +296,9 @@ def scale_down(provider: LiquidityProvider, new: float) -> None:
     provider.stake = new
 
 
-def change_stake(provider: LiquidityProvider, new: float, fee_bid: float | None,
-                 valuation_pre: float, day: float) -> None:
+def change_stake(
+    provider: LiquidityProvider, new: float, fee_bid: float | None, valuation_pre: float, day: float
+) -> None:
     """Step 2 for one change of an LP's commitment to ``new`` (with bid ``fee_bid``).
 
     An increase opens a tranche at ``valuation_pre`` (or at ``delta`` when that is 0) dated
@@ -300,11 +310,11 @@ def change_stake(provider: LiquidityProvider, new: float, fee_bid: float | None,
     if new > old:
         delta = new - old
         entry_valuation = valuation_pre if valuation_pre != 0 else delta
-        provider.tranches.append(Tranche(entry_valuation=entry_valuation, stake=delta,
-                                         day=day))
+        provider.tranches.append(Tranche(entry_valuation=entry_valuation, stake=delta, day=day))
         provider.virtual_stake += delta
         provider.average_entry_valuation = entry_valuation_update(
-            provider.average_entry_valuation, old, new, valuation_pre)
+            provider.average_entry_valuation, old, new, valuation_pre
+        )
         provider.stake = new
     elif new < old:
         scale_down(provider, new)
@@ -312,8 +322,12 @@ def change_stake(provider: LiquidityProvider, new: float, fee_bid: float | None,
         provider.fee_bid = fee_bid
 
 
-def apply_commitment_event(provider: LiquidityProvider, event: CommitmentEvent,
-                           valuation_pre: float, in_period_zero: bool = False) -> None:
+def apply_commitment_event(
+    provider: LiquidityProvider,
+    event: CommitmentEvent,
+    valuation_pre: float,
+    in_period_zero: bool = False,
+) -> None:
     """Step 2 for one event applied on its own day (``change_stake`` at the event's day).
 
     ``in_period_zero`` is accepted for old callers and has no effect: virtual stake is never
@@ -336,8 +350,13 @@ def target_risk_factor(rf_long: float, rf_short: float, risk_factor: str) -> flo
     raise ValueError(f"unknown risk_factor {risk_factor!r}")
 
 
-def maximum_open_interest(open_interest: list[float], mark_price: list[float] | None, d: int,
-                          stake_target_period: int, target_price: str) -> float:
+def maximum_open_interest(
+    open_interest: list[float],
+    mark_price: list[float] | None,
+    d: int,
+    stake_target_period: int,
+    target_price: str,
+) -> float:
     """Step 4: the maximum open interest over the stake-target window ``lo2..d``.
 
     ``window``: ``max(open_interest[lo2..d])`` (notional, the tools); ``mark``: open interest
@@ -345,25 +364,38 @@ def maximum_open_interest(open_interest: list[float], mark_price: list[float] | 
     """
     lo2 = max(0, d - stake_target_period + 1)
     if target_price == "window":
-        return max(open_interest[lo2:d + 1])
+        return max(open_interest[lo2 : d + 1])
     if target_price == "mark":
         contracts = [open_interest[j] / mark_price[j] for j in range(lo2, d + 1)]
         return mark_price[d] * max(contracts)
     raise ValueError(f"unknown target_price {target_price!r}")
 
 
-def target_stake(open_interest: list[float], d: int, stake_target_period: int, c2: float,
-                 v: float, rf_short: float, *, rf_long: float = 0.0,
-                 risk_factor: str = "short", mark_price: list[float] | None = None,
-                 target_price: str = "window") -> float:
+def target_stake(
+    open_interest: list[float],
+    d: int,
+    stake_target_period: int,
+    c2: float,
+    v: float,
+    rf_short: float,
+    *,
+    rf_long: float = 0.0,
+    risk_factor: str = "short",
+    mark_price: list[float] | None = None,
+    target_price: str = "window",
+) -> float:
     """Step 4: ``c2 * v * rf *`` the maximum open interest over the stake-target window.
 
     The defaults (``risk_factor="short"``, ``target_price="window"``) are the tools':
     ``c2 * v * rf_short * max(open_interest[lo2..d])``.
     """
     rf = target_risk_factor(rf_long, rf_short, risk_factor)
-    return c2 * v * rf * maximum_open_interest(open_interest, mark_price, d,
-                                               stake_target_period, target_price)
+    return (
+        c2
+        * v
+        * rf
+        * maximum_open_interest(open_interest, mark_price, d, stake_target_period, target_price)
+    )
 
 
 def walk_fee_ladder(providers: list[LiquidityProvider], target: float) -> list[int]:
@@ -383,8 +415,9 @@ def walk_fee_ladder(providers: list[LiquidityProvider], target: float) -> list[i
     return walked
 
 
-def fee_rate(fee_rule: str, providers: list[LiquidityProvider], target: float,
-             given_fee_rate: float | None) -> float:
+def fee_rate(
+    fee_rule: str, providers: list[LiquidityProvider], target: float, given_fee_rate: float | None
+) -> float:
     """Step 5 and its variants: the fee rate of the day.
 
     ``marginal``: bid of the last LP walked (the one reaching the target, else the highest
@@ -411,8 +444,15 @@ def time_weight(age: float, steepness: float, midpoint: float) -> float:
     return 1.0 / (1.0 + math.exp(-steepness * (age - midpoint)))
 
 
-def fee_split_weight(share_rule: str, provider: LiquidityProvider, valuation: float, d: int,
-                     steepness: float, midpoint: float, days_per_year: float) -> float:
+def fee_split_weight(
+    share_rule: str,
+    provider: LiquidityProvider,
+    valuation: float,
+    d: int,
+    steepness: float,
+    midpoint: float,
+    days_per_year: float,
+) -> float:
     """Step 7 and its variants: an active LP's weight in the fee split (``equity``).
 
     ``equity``: sum of ``valuation/entry_valuation * tranche_stake``; ``stake``: stake;
@@ -427,8 +467,10 @@ def fee_split_weight(share_rule: str, provider: LiquidityProvider, valuation: fl
     if share_rule == "virtual_stake":
         return provider.virtual_stake
     if share_rule == "time_weighted":
-        return sum(time_weight((d - t.day) / days_per_year, steepness, midpoint) * t.stake
-                   for t in provider.tranches)
+        return sum(
+            time_weight((d - t.day) / days_per_year, steepness, midpoint) * t.stake
+            for t in provider.tranches
+        )
     if share_rule == "entry_valuation":
         return provider.stake * valuation / provider.average_entry_valuation
     raise ValueError(f"unknown share_rule {share_rule!r}")
@@ -442,8 +484,12 @@ def shares(weights: list[float]) -> list[float]:
     return [w / total for w in weights]
 
 
-def fee_weights(share: list[float], score: list[float], els_fee_fraction: float = 1.0,
-                liquidity_score: str = "none") -> list[float]:
+def fee_weights(
+    share: list[float],
+    score: list[float],
+    els_fee_fraction: float = 1.0,
+    liquidity_score: str = "none",
+) -> list[float]:
     """The fee split weights ``w`` (MECHANISM.md "Fee split weights").
 
     ``none``: ``w = share``.  ``probability``:
@@ -458,8 +504,10 @@ def fee_weights(share: list[float], score: list[float], els_fee_fraction: float 
     total_weighted, total_score = sum(weighted), sum(score)
     els_bucket = list(share) if total_weighted == 0 else [x / total_weighted for x in weighted]
     score_bucket = list(share) if total_score == 0 else [q / total_score for q in score]
-    return [els_fee_fraction * a + (1.0 - els_fee_fraction) * b
-            for a, b in zip(els_bucket, score_bucket, strict=True)]
+    return [
+        els_fee_fraction * a + (1.0 - els_fee_fraction) * b
+        for a, b in zip(els_bucket, score_bucket, strict=True)
+    ]
 
 
 def annualised(amount: float, capital: float) -> float:
@@ -472,8 +520,9 @@ def annualised(amount: float, capital: float) -> float:
 # --------------------------------------------------------------------------------------
 # Step 9: the book
 # --------------------------------------------------------------------------------------
-def book_side(mid: float, tick_size: float, num_ticks: int, side: str, mu: float,
-              sigma: float, tau: float) -> tuple[list[float], list[float]]:
+def book_side(
+    mid: float, tick_size: float, num_ticks: int, side: str, mu: float, sigma: float, tau: float
+) -> tuple[list[float], list[float]]:
     """Step 9: price levels of one side and their probabilities of trading.
 
     Sell levels ``mid + i*tick_size``, buy levels ``mid - i*tick_size``, ``i = 1..num_ticks``.
@@ -507,12 +556,21 @@ class SideBook:
     liquidity: float
 
 
-def side_book(obligation: float, limit_orders: list[float], fractions: list[float],
-              levels: list[float], probs: list[float], rf_side: float, mid: float,
-              margin_orders: str = "pegged", *, volume_rule: str = "probability",
-              low_probability: str = "drop",
-              min_probability: float = DEFAULT_MIN_PROBABILITY,
-              clip_at: float | None = None) -> SideBook:
+def side_book(
+    obligation: float,
+    limit_orders: list[float],
+    fractions: list[float],
+    levels: list[float],
+    probs: list[float],
+    rf_side: float,
+    mid: float,
+    margin_orders: str = "pegged",
+    *,
+    volume_rule: str = "probability",
+    low_probability: str = "drop",
+    min_probability: float = DEFAULT_MIN_PROBABILITY,
+    clip_at: float | None = None,
+) -> SideBook:
     """Step 9 for one side of one LP, with the ``volume_rule``, ``low_probability`` and
     ``margin_orders`` rules.
 
@@ -530,8 +588,9 @@ def side_book(obligation: float, limit_orders: list[float], fractions: list[floa
     if low_probability not in LOW_PROBABILITIES:
         raise ValueError(f"unknown low_probability {low_probability!r}")
     if volume_rule == "probability":
-        limit_liq = sum(q * p * prob for q, p, prob in zip(limit_orders, levels, probs,
-                                                           strict=True))
+        limit_liq = sum(
+            q * p * prob for q, p, prob in zip(limit_orders, levels, probs, strict=True)
+        )
     else:
         limit_liq = sum(q * p for q, p in zip(limit_orders, levels, strict=True))
     remaining = max(obligation - limit_liq, 0.0)
@@ -558,8 +617,7 @@ def side_book(obligation: float, limit_orders: list[float], fractions: list[floa
     if margin_orders == "pegged":
         margin_side = rf_side * mid * sum(pegged)
     elif margin_orders == "all":
-        margin_side = rf_side * mid * sum(q + n for q, n in zip(limit_orders, pegged,
-                                                                strict=True))
+        margin_side = rf_side * mid * sum(q + n for q, n in zip(limit_orders, pegged, strict=True))
     else:
         raise ValueError(f"unknown margin_orders {margin_orders!r}")
     liquidity_side = 0.0
@@ -569,15 +627,32 @@ def side_book(obligation: float, limit_orders: list[float], fractions: list[floa
             liquidity_side += q * p * prob + n * pegged_price[i] * pegged_prob[i]
         else:
             liquidity_side += (q + n) * p * prob
-    return SideBook(limit_orders=list(limit_orders), levels=list(levels), probs=list(probs),
-                    pegged=pegged, pegged_price=pegged_price, pegged_prob=pegged_prob,
-                    clipped=clipped, limit_liq=limit_liq, remaining=remaining,
-                    margin=margin_side, liquidity=liquidity_side)
+    return SideBook(
+        limit_orders=list(limit_orders),
+        levels=list(levels),
+        probs=list(probs),
+        pegged=pegged,
+        pegged_price=pegged_price,
+        pegged_prob=pegged_prob,
+        clipped=clipped,
+        limit_liq=limit_liq,
+        remaining=remaining,
+        margin=margin_side,
+        liquidity=liquidity_side,
+    )
 
 
-def side_orders(obligation: float, limit_orders: list[float], fractions: list[float],
-                levels: list[float], probs: list[float], rf_side: float,
-                mid: float, margin_orders: str = "pegged", **rules) -> tuple[float, float]:
+def side_orders(
+    obligation: float,
+    limit_orders: list[float],
+    fractions: list[float],
+    levels: list[float],
+    probs: list[float],
+    rf_side: float,
+    mid: float,
+    margin_orders: str = "pegged",
+    **rules,
+) -> tuple[float, float]:
     """Step 9 for one side of one LP: ``(margin_side, liquidity_side)`` of ``side_book``.
 
     With no further keywords, the tools: limit orders cover part of the obligation, pegged
@@ -586,8 +661,9 @@ def side_orders(obligation: float, limit_orders: list[float], fractions: list[fl
     or on limit and pegged volume (``"all"``: ``rf_side * mid * sum(limit_i + n_i)``).
     ``rules``: ``volume_rule``, ``low_probability``, ``min_probability``, ``clip_at``.
     """
-    book = side_book(obligation, limit_orders, fractions, levels, probs, rf_side, mid,
-                     margin_orders, **rules)
+    book = side_book(
+        obligation, limit_orders, fractions, levels, probs, rf_side, mid, margin_orders, **rules
+    )
     return book.margin, book.liquidity
 
 
@@ -606,8 +682,9 @@ def side_order_list(book: SideBook) -> list[tuple[float, float, float]]:
     return orders
 
 
-def liquidity_score_side(orders: list[tuple[float, float, float]], mid: float,
-                         price_range: float, min_probability: float) -> float:
+def liquidity_score_side(
+    orders: list[tuple[float, float, float]], mid: float, price_range: float, min_probability: float
+) -> float:
     """``liquidity_score="probability"``: one side's volume-weighted probability of trading.
 
     Over the orders ``(price, volume, probability)`` within the price range:
@@ -642,18 +719,22 @@ def in_range_notional(book: SideBook, mid: float, price_range: float) -> float:
     return notional
 
 
-def meets_commitment(buy: SideBook, sell: SideBook, obligation: float, mid: float,
-                     price_range: float) -> bool:
+def meets_commitment(
+    buy: SideBook, sell: SideBook, obligation: float, mid: float, price_range: float
+) -> bool:
     """SLA step 4: in-range notional ``>= obligation`` (``k*stake``) on both sides."""
-    return (in_range_notional(buy, mid, price_range) >= obligation
-            and in_range_notional(sell, mid, price_range) >= obligation)
+    return (
+        in_range_notional(buy, mid, price_range) >= obligation
+        and in_range_notional(sell, mid, price_range) >= obligation
+    )
 
 
 # --------------------------------------------------------------------------------------
 # virtual_stake: end of a period
 # --------------------------------------------------------------------------------------
-def end_of_period_virtual_stake(providers: list[LiquidityProvider], period: int,
-                                average_volumes: list[float]) -> None:
+def end_of_period_virtual_stake(
+    providers: list[LiquidityProvider], period: int, average_volumes: list[float]
+) -> None:
     """``virtual_stake`` variant: update at the end of period ``n``.
 
     If ``A(n) == 0`` nothing changes; otherwise ``r = (A(n)-A(n-1))/A(n-1)`` for ``n >= 1``
@@ -683,8 +764,9 @@ def next_average_volume(average_volumes: list[float], period_volume: float) -> f
 # --------------------------------------------------------------------------------------
 def epochs(num_days: int, epoch_days: int) -> list[tuple[int, int]]:
     """``(first_day, last_day)`` of each epoch: days ``j*E .. min((j+1)*E, D) - 1``."""
-    return [(first, min(first + epoch_days, num_days) - 1)
-            for first in range(0, num_days, epoch_days)]
+    return [
+        (first, min(first + epoch_days, num_days) - 1) for first in range(0, num_days, epoch_days)
+    ]
 
 
 @dataclass
@@ -712,8 +794,9 @@ def tranche_day(request: Request, day: int) -> float:
     return request.day if math.ceil(request.day) == day else float(day)
 
 
-def early_exit_penalties(variations: list[float], free: float,
-                         early_exit_penalty: float) -> list[float]:
+def early_exit_penalties(
+    variations: list[float], free: float, early_exit_penalty: float
+) -> list[float]:
     """``exit_rule="penalty"``: each cut's penalty (to the insurance pool).
 
     ``free_l = variation_l/sum(variation)*free``, penalty
@@ -728,17 +811,22 @@ def early_exit_penalties(variations: list[float], free: float,
     return penalties
 
 
-def reject_decrease(providers: list[LiquidityProvider], l: int, new: float,
-                    target: float) -> bool:
+def reject_decrease(providers: list[LiquidityProvider], l: int, new: float, target: float) -> bool:
     """``exit_rule="reject_below_target"``: would ``l``'s decrease to ``new`` leave total
     stake below ``target``?"""
     total = sum(new if m == l else p.stake for m, p in enumerate(providers))
     return total < target
 
 
-def apply_batch(providers: list[LiquidityProvider], requests: dict[int, Request],
-                valuation_pre: float, target: float, exit_rule: str,
-                early_exit_penalty: float, day: int) -> list[float]:
+def apply_batch(
+    providers: list[LiquidityProvider],
+    requests: dict[int, Request],
+    valuation_pre: float,
+    target: float,
+    exit_rule: str,
+    early_exit_penalty: float,
+    day: int,
+) -> list[float]:
     """An epoch start's batch of requests (one per LP).  Returns each LP's early-exit penalty.
 
     Increases and bid-only changes first (LP order), then decreases (LP order): ``free``
@@ -752,24 +840,27 @@ def apply_batch(providers: list[LiquidityProvider], requests: dict[int, Request]
     for l in sorted(requests):
         request, provider = requests[l], providers[l]
         if request.stake >= provider.stake:
-            change_stake(provider, request.stake, request.fee_bid, valuation_pre,
-                         tranche_day(request, day))
+            change_stake(
+                provider, request.stake, request.fee_bid, valuation_pre, tranche_day(request, day)
+            )
         else:
             decreases.append(l)
     if exit_rule == "penalty" and decreases:
         variations = [providers[l].stake - requests[l].stake for l in decreases]
         free = max(0.0, sum(p.stake for p in providers) - target)
-        for l, penalty in zip(decreases, early_exit_penalties(variations, free,
-                                                              early_exit_penalty),
-                              strict=True):
+        for l, penalty in zip(
+            decreases, early_exit_penalties(variations, free, early_exit_penalty), strict=True
+        ):
             penalties[l] = penalty
     for l in decreases:
         request = requests[l]
-        if exit_rule == "reject_below_target" and reject_decrease(providers, l, request.stake,
-                                                                  target):
+        if exit_rule == "reject_below_target" and reject_decrease(
+            providers, l, request.stake, target
+        ):
             continue
-        change_stake(providers[l], request.stake, request.fee_bid, valuation_pre,
-                     tranche_day(request, day))
+        change_stake(
+            providers[l], request.stake, request.fee_bid, valuation_pre, tranche_day(request, day)
+        )
     return penalties
 
 
@@ -807,8 +898,9 @@ def bond_penalty_fraction(t: float, s: float, slope: float, maximum: float) -> f
     return max(0.0, min(maximum, slope * (1.0 - t / s)))
 
 
-def distribute_fees(accounts: list[float], penalties: list[float],
-                    committed: list[bool]) -> tuple[list[float], list[float], float]:
+def distribute_fees(
+    accounts: list[float], penalties: list[float], committed: list[bool]
+) -> tuple[list[float], list[float], float]:
     """SLA payout: ``(payout, bonus, to_insurance_pool)`` over the LPs committed in the epoch.
 
     All of them with ``P == 1``: every account goes to the insurance pool.  Else
@@ -848,9 +940,18 @@ class EpochSettlement:
     forfeited_fees: float
 
 
-def settle_epoch(accounts: list[float], stakes: list[float], committed: list[bool],
-                 t: list[float], histories: list[list[float]], s: float, c: float, H: int,
-                 slope: float, maximum: float) -> EpochSettlement:
+def settle_epoch(
+    accounts: list[float],
+    stakes: list[float],
+    committed: list[bool],
+    t: list[float],
+    histories: list[list[float]],
+    s: float,
+    c: float,
+    H: int,
+    slope: float,
+    maximum: float,
+) -> EpochSettlement:
     """SLA step 5 for every LP (``histories``: each LP's earlier raw penalties, not changed).
 
     Committed LPs get ``p = fee_penalty(t, s, c)``, ``P = hysteresis_penalty(p, history, H)``
@@ -865,8 +966,14 @@ def settle_epoch(accounts: list[float], stakes: list[float], committed: list[boo
             penalty[l] = hysteresis_penalty(raw[l], histories[l], H)
             bond[l] = bond_penalty_fraction(t[l], s, slope, maximum) * stakes[l]
     payout, bonus, forfeited = distribute_fees(accounts, penalty, committed)
-    return EpochSettlement(raw_penalty=raw, penalty=penalty, payout=payout, bonus=bonus,
-                           bond_penalty=bond, forfeited_fees=forfeited)
+    return EpochSettlement(
+        raw_penalty=raw,
+        penalty=penalty,
+        payout=payout,
+        bonus=bonus,
+        bond_penalty=bond,
+        forfeited_fees=forfeited,
+    )
 
 
 def behaviour_per_epoch(lp: dict, num_epochs: int) -> list[float]:
@@ -877,8 +984,9 @@ def behaviour_per_epoch(lp: dict, num_epochs: int) -> list[float]:
     else:
         values = [float(x) for x in value]
         if len(values) != num_epochs:
-            raise ValueError(f"lp {lp.get('name')!r}: time_on_book must have one value per "
-                             f"epoch ({num_epochs})")
+            raise ValueError(
+                f"lp {lp.get('name')!r}: time_on_book must have one value per epoch ({num_epochs})"
+            )
     if not all(0.0 <= x <= 1.0 for x in values):
         raise ValueError(f"lp {lp.get('name')!r}: time_on_book must lie in [0, 1]")
     return values
@@ -887,25 +995,57 @@ def behaviour_per_epoch(lp: dict, num_epochs: int) -> list[float]:
 # --------------------------------------------------------------------------------------
 # The whole scenario
 # --------------------------------------------------------------------------------------
-PER_DAY_OUTPUTS = ("valuation", "target_stake", "total_stake", "fee_rate", "fees_collected",
-                   "annualised_return", "total_margin", "annualised_return_on_capital",
-                   "supply_ratio", "under_supplied")
-PER_LP_OUTPUTS = ("stake", "fee_bid", "equity", "equity_share", "stake_share", "fee_revenue",
-                  "lp_annualised_return", "obligation", "margin_buy", "margin_sell", "margin",
-                  "supplied_liquidity")
+PER_DAY_OUTPUTS = (
+    "valuation",
+    "target_stake",
+    "total_stake",
+    "fee_rate",
+    "fees_collected",
+    "annualised_return",
+    "total_margin",
+    "annualised_return_on_capital",
+    "supply_ratio",
+    "under_supplied",
+)
+PER_LP_OUTPUTS = (
+    "stake",
+    "fee_bid",
+    "equity",
+    "equity_share",
+    "stake_share",
+    "fee_revenue",
+    "lp_annualised_return",
+    "obligation",
+    "margin_buy",
+    "margin_sell",
+    "margin",
+    "supplied_liquidity",
+)
 #: SLA outputs per day (``insurance_pool``: running balance after the day).
 SLA_PER_DAY_OUTPUTS = ("insurance_pool",)
 #: SLA outputs per day and LP (``fee_account``: the fee account's balance after the day).
 SLA_PER_LP_OUTPUTS = ("fee_accrued", "fee_account", "liquidity_score", "meets_commitment")
 #: Outputs per epoch and LP, lists indexed ``[epoch][lp]``.
-PER_EPOCH_OUTPUTS = ("time_on_book", "sla_fee_penalty", "fee_payout", "sla_bonus",
-                     "bond_penalty", "early_exit_penalty")
+PER_EPOCH_OUTPUTS = (
+    "time_on_book",
+    "sla_fee_penalty",
+    "fee_payout",
+    "sla_bonus",
+    "bond_penalty",
+    "early_exit_penalty",
+)
 
 _RULE_VALUES = {
-    "share_rule": SHARE_RULES, "fee_rule": FEE_RULES, "margin_rule": MARGIN_RULES,
-    "risk_factor": RISK_FACTORS, "target_price": TARGET_PRICES, "margin_orders": MARGIN_ORDERS,
-    "volume_rule": VOLUME_RULES, "low_probability": LOW_PROBABILITIES,
-    "liquidity_score": LIQUIDITY_SCORES, "exit_rule": EXIT_RULES,
+    "share_rule": SHARE_RULES,
+    "fee_rule": FEE_RULES,
+    "margin_rule": MARGIN_RULES,
+    "risk_factor": RISK_FACTORS,
+    "target_price": TARGET_PRICES,
+    "margin_orders": MARGIN_ORDERS,
+    "volume_rule": VOLUME_RULES,
+    "low_probability": LOW_PROBABILITIES,
+    "liquidity_score": LIQUIDITY_SCORES,
+    "exit_rule": EXIT_RULES,
 }
 
 
@@ -934,8 +1074,13 @@ def _check_scenario(scenario: dict) -> int:
             raise ValueError(f"unknown {key} {scenario[key]!r}")
     if not 0.0 < scenario["min_probability"] < 0.5:
         raise ValueError("min_probability must lie in (0, 0.5)")
-    for key in ("els_fee_fraction", "commitment_min_time_fraction", "competition_factor",
-                "bond_penalty_max", "early_exit_penalty"):
+    for key in (
+        "els_fee_fraction",
+        "commitment_min_time_fraction",
+        "competition_factor",
+        "bond_penalty_max",
+        "early_exit_penalty",
+    ):
         if not 0.0 <= scenario[key] <= 1.0:
             raise ValueError(f"{key} must lie in [0, 1]")
     for key in ("price_range", "bond_penalty_slope"):
@@ -974,8 +1119,16 @@ class LpBook:
     meets_commitment: bool
 
 
-def lp_book(lp: dict, stake: float, mid: float, k: float, rf_long: float, rf_short: float,
-            sides: dict, rules: dict) -> LpBook:
+def lp_book(
+    lp: dict,
+    stake: float,
+    mid: float,
+    k: float,
+    rf_long: float,
+    rf_short: float,
+    sides: dict,
+    rules: dict,
+) -> LpBook:
     """Step 9 (and the liquidity score, the commitment test) for one active LP.
 
     ``sides[side] = (levels, probs, clip_at)``; ``rules``: ``margin_rule``, ``margin_orders``,
@@ -986,23 +1139,42 @@ def lp_book(lp: dict, stake: float, mid: float, k: float, rf_long: float, rf_sho
     book = {}
     for side, rf in (("buy", rf_long), ("sell", rf_short)):
         levels, probs, clip_at = sides[side]
-        book[side] = side_book(obligation, lp[f"limit_orders_{side}"], lp[f"fractions_{side}"],
-                               levels, probs, rf, mid, rules["margin_orders"],
-                               volume_rule=rules["volume_rule"],
-                               low_probability=rules["low_probability"],
-                               min_probability=rules["min_probability"], clip_at=clip_at)
+        book[side] = side_book(
+            obligation,
+            lp[f"limit_orders_{side}"],
+            lp[f"fractions_{side}"],
+            levels,
+            probs,
+            rf,
+            mid,
+            rules["margin_orders"],
+            volume_rule=rules["volume_rule"],
+            low_probability=rules["low_probability"],
+            min_probability=rules["min_probability"],
+            clip_at=clip_at,
+        )
     buy, sell = book["buy"], book["sell"]
-    margin = max(buy.margin, sell.margin) if rules["margin_rule"] == "max" \
-        else buy.margin + sell.margin
+    margin = (
+        max(buy.margin, sell.margin) if rules["margin_rule"] == "max" else buy.margin + sell.margin
+    )
     score = 0.0
     if rules["liquidity_score"] == "probability":
-        score = min(liquidity_score_side(side_order_list(b), mid, rules["price_range"],
-                                         rules["min_probability"]) for b in (buy, sell))
-    meets = rules["sla_on"] and meets_commitment(buy, sell, obligation, mid,
-                                                 rules["price_range"])
-    return LpBook(obligation=obligation, buy=buy, sell=sell, margin=margin,
-                  supplied_liquidity=min(buy.liquidity, sell.liquidity),
-                  liquidity_score=score, meets_commitment=meets)
+        score = min(
+            liquidity_score_side(
+                side_order_list(b), mid, rules["price_range"], rules["min_probability"]
+            )
+            for b in (buy, sell)
+        )
+    meets = rules["sla_on"] and meets_commitment(buy, sell, obligation, mid, rules["price_range"])
+    return LpBook(
+        obligation=obligation,
+        buy=buy,
+        sell=sell,
+        margin=margin,
+        supplied_liquidity=min(buy.liquidity, sell.liquidity),
+        liquidity_score=score,
+        meets_commitment=meets,
+    )
 
 
 def _column(books: list[LpBook | None], attribute: str, inactive=0.0) -> list:
@@ -1046,9 +1218,18 @@ def simulate(scenario: dict) -> dict:
     epoch_bounds = epochs(num_days, epoch_days)
     num_epochs = len(epoch_bounds)
     behaviour = [behaviour_per_epoch(lp, num_epochs) for lp in lps]
-    book_rules = {key: sc[key] for key in ("margin_rule", "margin_orders", "volume_rule",
-                                           "low_probability", "min_probability",
-                                           "liquidity_score", "price_range")}
+    book_rules = {
+        key: sc[key]
+        for key in (
+            "margin_rule",
+            "margin_orders",
+            "volume_rule",
+            "low_probability",
+            "min_probability",
+            "liquidity_score",
+            "price_range",
+        )
+    }
     book_rules["sla_on"] = sla_on
 
     rf_long, rf_short = risk_factors(mu, sigma, tau, sc["lambd"])
@@ -1062,9 +1243,12 @@ def simulate(scenario: dict) -> dict:
     epoch_rate = 0.0
     committed, days_met = [False] * num_lps, [0] * num_lps
 
-    out: dict = {"rf_long": rf_long, "rf_short": rf_short,
-                 "epoch_first_day": [first for first, _ in epoch_bounds],
-                 "epoch_last_day": [last for _, last in epoch_bounds]}
+    out: dict = {
+        "rf_long": rf_long,
+        "rf_short": rf_short,
+        "epoch_first_day": [first for first, _ in epoch_bounds],
+        "epoch_last_day": [last for _, last in epoch_bounds],
+    }
     for name in PER_DAY_OUTPUTS + PER_LP_OUTPUTS + SLA_PER_DAY_OUTPUTS + SLA_PER_LP_OUTPUTS:
         out[name] = []
     for name in PER_EPOCH_OUTPUTS:
@@ -1081,9 +1265,18 @@ def simulate(scenario: dict) -> dict:
         proxy = valuation_proxy(traded_volume, d, valuation_period)
 
         # Step 4 (needed by the exit rules before step 2): target stake.
-        target = target_stake(open_interest, d, stake_target_period, c2, v, rf_short,
-                              rf_long=rf_long, risk_factor=sc["risk_factor"],
-                              mark_price=mark_price, target_price=sc["target_price"])
+        target = target_stake(
+            open_interest,
+            d,
+            stake_target_period,
+            c2,
+            v,
+            rf_short,
+            rf_long=rf_long,
+            risk_factor=sc["risk_factor"],
+            mark_price=mark_price,
+            target_price=sc["target_price"],
+        )
 
         # Step 2: commitment events of day d.
         valuation_pre = max(proxy, sum(p.stake for p in providers))
@@ -1091,8 +1284,11 @@ def simulate(scenario: dict) -> dict:
         if not deferred:
             for event in events:
                 provider = providers[event.lp]
-                if (exit_rule == "reject_below_target" and event.stake < provider.stake
-                        and reject_decrease(providers, event.lp, event.stake, target)):
+                if (
+                    exit_rule == "reject_below_target"
+                    and event.stake < provider.stake
+                    and reject_decrease(providers, event.lp, event.stake, target)
+                ):
                     continue
                 apply_commitment_event(provider, event, valuation_pre)
         elif d == first_day:
@@ -1100,8 +1296,9 @@ def simulate(scenario: dict) -> dict:
             pending = [None] * num_lps
             for event in events:
                 requests[event.lp] = merge_request(requests.get(event.lp), event)
-            penalties = apply_batch(providers, requests, valuation_pre, target, exit_rule,
-                                    sc["early_exit_penalty"], d)
+            penalties = apply_batch(
+                providers, requests, valuation_pre, target, exit_rule, sc["early_exit_penalty"], d
+            )
             for l, penalty in enumerate(penalties):
                 out["early_exit_penalty"][epoch][l] += penalty
                 insurance_pool += penalty
@@ -1122,8 +1319,9 @@ def simulate(scenario: dict) -> dict:
         if sla_on and d != first_day:
             rate = epoch_rate
         else:
-            rate = fee_rate(fee_rule, providers, target,
-                            given_fee_rates[d] if fee_rule == "given" else None)
+            rate = fee_rate(
+                fee_rule, providers, target, given_fee_rates[d] if fee_rule == "given" else None
+            )
             epoch_rate = rate
 
         # Step 6: fees collected.
@@ -1132,7 +1330,8 @@ def simulate(scenario: dict) -> dict:
         # Step 7: the fee split.
         equity = [
             fee_split_weight(share_rule, p, valuation, d, steepness, midpoint, days_per_year)
-            if p.active else 0.0
+            if p.active
+            else 0.0
             for p in providers
         ]
         equity_share = shares(equity)
@@ -1143,18 +1342,22 @@ def simulate(scenario: dict) -> dict:
         sides = {}
         for side in ("buy", "sell"):
             levels, probs = book_side(mid, tick_size, num_ticks, side, mu, sigma, tau)
-            clip_at = clip_price(mid, side, mu, sigma, tau, min_probability) \
-                if sc["low_probability"] == "clip" else None
+            clip_at = (
+                clip_price(mid, side, mu, sigma, tau, min_probability)
+                if sc["low_probability"] == "clip"
+                else None
+            )
             sides[side] = (levels, probs, clip_at)
-        books = [lp_book(lp, p.stake, mid, k, rf_long, rf_short, sides, book_rules)
-                 if p.active else None for p, lp in zip(providers, lps, strict=True)]
+        books = [
+            lp_book(lp, p.stake, mid, k, rf_long, rf_short, sides, book_rules) if p.active else None
+            for p, lp in zip(providers, lps, strict=True)
+        ]
 
         score = _column(books, "liquidity_score")
         meets = _column(books, "meets_commitment", False)
 
         # Step 8 and the SLA's accrual: fee revenue (or fee accounts) by the split weights.
-        weights = fee_weights(equity_share, score, sc["els_fee_fraction"],
-                              sc["liquidity_score"])
+        weights = fee_weights(equity_share, score, sc["els_fee_fraction"], sc["liquidity_score"])
         if sla_on:
             fee_accrued = [fees_collected * w for w in weights]
             accounts = [a + x for a, x in zip(accounts, fee_accrued, strict=True)]
@@ -1171,12 +1374,22 @@ def simulate(scenario: dict) -> dict:
         bonds = [0.0] * num_lps
         if sla_on and d == last_day:
             days = last_day - first_day + 1
-            t = [time_on_book(behaviour[l][epoch], days_met[l], days) if committed[l] else 0.0
-                 for l in range(num_lps)]
-            settled = settle_epoch(accounts, [p.stake for p in providers], committed, t,
-                                   histories, s, sc["competition_factor"],
-                                   int(sc["performance_hysteresis_epochs"]),
-                                   sc["bond_penalty_slope"], sc["bond_penalty_max"])
+            t = [
+                time_on_book(behaviour[l][epoch], days_met[l], days) if committed[l] else 0.0
+                for l in range(num_lps)
+            ]
+            settled = settle_epoch(
+                accounts,
+                [p.stake for p in providers],
+                committed,
+                t,
+                histories,
+                s,
+                sc["competition_factor"],
+                int(sc["performance_hysteresis_epochs"]),
+                sc["bond_penalty_slope"],
+                sc["bond_penalty_max"],
+            )
             for l in range(num_lps):
                 if committed[l]:
                     histories[l].append(settled.raw_penalty[l])
@@ -1184,14 +1397,19 @@ def simulate(scenario: dict) -> dict:
             fee_revenue = [a + b for a, b in zip(settled.payout, settled.bonus, strict=True)]
             insurance_pool += settled.forfeited_fees + sum(bonds)
             accounts = [0.0] * num_lps
-            row = {"time_on_book": t, "sla_fee_penalty": settled.penalty,
-                   "fee_payout": settled.payout, "sla_bonus": settled.bonus,
-                   "bond_penalty": bonds}
+            row = {
+                "time_on_book": t,
+                "sla_fee_penalty": settled.penalty,
+                "fee_payout": settled.payout,
+                "sla_bonus": settled.bonus,
+                "bond_penalty": bonds,
+            }
             for name, values in row.items():
                 out[name][epoch] = list(values)
 
-        lp_return = [annualised(rev, p.stake) for rev, p in zip(fee_revenue, providers,
-                                                                strict=True)]
+        lp_return = [
+            annualised(rev, p.stake) for rev, p in zip(fee_revenue, providers, strict=True)
+        ]
 
         # Step 10: totals and supply.
         margin = _column(books, "margin")
@@ -1235,7 +1453,7 @@ def simulate(scenario: dict) -> dict:
 
         # virtual_stake variant: end of period n, after day d's outputs.
         if (d + 1) % valuation_period == 0:
-            period_volume = sum(traded_volume[d + 1 - valuation_period:d + 1])
+            period_volume = sum(traded_volume[d + 1 - valuation_period : d + 1])
             average_volumes.append(next_average_volume(average_volumes, period_volume))
             end_of_period_virtual_stake(providers, period, average_volumes)
 
@@ -1267,8 +1485,9 @@ def _random_fee_bid(rng: random.Random) -> float:
     return rng.uniform(0.0, 0.02)
 
 
-def _random_commitments(rng: random.Random, num_days: int, typical_stake: float,
-                        fractional: bool) -> list[dict]:
+def _random_commitments(
+    rng: random.Random, num_days: int, typical_stake: float, fractional: bool
+) -> list[dict]:
     """Entry, then amendments (increase, decrease, bid only), exits and re-entries."""
 
     def next_day(after: float) -> float:
@@ -1302,8 +1521,9 @@ def _random_commitments(rng: random.Random, num_days: int, typical_stake: float,
     return commits
 
 
-def _drift_with_long_risk_larger(rng: random.Random, sigma: float, tau: float,
-                                 lambd: float) -> float:
+def _drift_with_long_risk_larger(
+    rng: random.Random, sigma: float, tau: float, lambd: float
+) -> float:
     """A drift ``mu`` with ``rf_long > rf_short > 0`` (so that ``risk_factor="max"`` differs
     from ``"short"``; with little drift ``rf_short`` is the larger).
 
@@ -1324,10 +1544,10 @@ def _random_shape(rng: random.Random, num_ticks: int, order_scale: float) -> dic
             limit = [0.0] * num_ticks
         else:
             scale = order_scale * rng.uniform(0.0, 3.0)
-            limit = [0.0 if rng.random() < 0.4 else rng.uniform(0.0, scale)
-                     for _ in range(num_ticks)]
-        fractions = [0.0 if rng.random() < 0.3 else rng.uniform(0.0, 1.0)
-                     for _ in range(num_ticks)]
+            limit = [
+                0.0 if rng.random() < 0.4 else rng.uniform(0.0, scale) for _ in range(num_ticks)
+            ]
+        fractions = [0.0 if rng.random() < 0.3 else rng.uniform(0.0, 1.0) for _ in range(num_ticks)]
         fractions[rng.randrange(num_ticks)] = rng.uniform(0.1, 1.0)  # sum > 0
         shape[f"limit_orders_{side}"] = limit
         shape[f"fractions_{side}"] = fractions
@@ -1343,8 +1563,7 @@ def _random_sla(rng: random.Random, num_days: int, num_lps: int) -> tuple[dict, 
     s = (1.0 if rng.random() < 0.15 else rng.uniform(0.01, 1.0)) if sla_on else 0.0
     keys = {
         "commitment_min_time_fraction": s,
-        "competition_factor": rng.choice([0.0, 1.0, rng.uniform(0.0, 1.0),
-                                          rng.uniform(0.0, 1.0)]),
+        "competition_factor": rng.choice([0.0, 1.0, rng.uniform(0.0, 1.0), rng.uniform(0.0, 1.0)]),
         "performance_hysteresis_epochs": rng.randint(1, 5),
         "epoch_days": rng.randint(1, 10),
         "price_range": _log_uniform(rng, 0.001, 0.2),
@@ -1369,8 +1588,9 @@ def _random_sla(rng: random.Random, num_days: int, num_lps: int) -> tuple[dict, 
     return keys, time_on_book
 
 
-def random_scenario(rng: random.Random, rules: dict | None = None, *,
-                    fractional: bool = False) -> dict:
+def random_scenario(
+    rng: random.Random, rules: dict | None = None, *, fractional: bool = False
+) -> dict:
     """Draw a random valid scenario.
 
     ``rules`` may force any rule key (``share_rule``, ``fee_rule``, ``margin_rule``,
@@ -1400,8 +1620,9 @@ def random_scenario(rng: random.Random, rules: dict | None = None, *,
 
     typical_stake = _log_uniform(rng, 1e2, 1e5)
     volume_scale = typical_stake * _log_uniform(rng, 0.1, 100.0)
-    traded_volume = [0.0 if rng.random() < 0.1 else volume_scale * rng.uniform(0.2, 2.0)
-                     for _ in range(num_days)]
+    traded_volume = [
+        0.0 if rng.random() < 0.1 else volume_scale * rng.uniform(0.2, 2.0) for _ in range(num_days)
+    ]
 
     mu = rng.uniform(-0.2, 0.2)
     sigma = rng.uniform(0.2, 3.0)
@@ -1414,8 +1635,9 @@ def random_scenario(rng: random.Random, rules: dict | None = None, *,
     # Open interest scaled so that the target stake is comparable to the committed stake.
     num_lps = rng.randint(1, 8)
     oi_scale = num_lps * typical_stake / (c2 * v * rf_short) * _log_uniform(rng, 0.03, 1.5)
-    open_interest = [0.0 if rng.random() < 0.05 else oi_scale * rng.uniform(0.2, 2.0)
-                     for _ in range(num_days)]
+    open_interest = [
+        0.0 if rng.random() < 0.05 else oi_scale * rng.uniform(0.2, 2.0) for _ in range(num_days)
+    ]
 
     # Book: ticks a fraction of a standard deviation apart, never reaching price 0.
     num_ticks = rng.randint(1, 10)
@@ -1427,8 +1649,10 @@ def random_scenario(rng: random.Random, rules: dict | None = None, *,
     order_scale = k * typical_stake / (mark_price[0] * num_ticks)
     lps = []
     for l in range(num_lps):
-        lp = {"name": f"LP{l}",
-              "commit": _random_commitments(rng, num_days, typical_stake, fractional)}
+        lp = {
+            "name": f"LP{l}",
+            "commit": _random_commitments(rng, num_days, typical_stake, fractional),
+        }
         lp.update(_random_shape(rng, num_ticks, order_scale))
         lps.append(lp)
 
@@ -1473,8 +1697,9 @@ def random_scenario(rng: random.Random, rules: dict | None = None, *,
     else:  # large enough that levels get dropped or clipped
         scenario["min_probability"] = _log_uniform(rng, 1e-4, 0.2)
     scenario["liquidity_score"] = rng.choice(LIQUIDITY_SCORES)
-    scenario["els_fee_fraction"] = 1.0 if rng.random() < 0.5 \
-        else rng.choice([0.0, rng.uniform(0.0, 1.0)])
+    scenario["els_fee_fraction"] = (
+        1.0 if rng.random() < 0.5 else rng.choice([0.0, rng.uniform(0.0, 1.0)])
+    )
     scenario["exit_rule"] = rng.choice(EXIT_RULES)
     sla, time_on_book = _random_sla(rng, num_days, num_lps)
     scenario.update(sla)

@@ -235,5 +235,5 @@ def test_ncdump_reads_a_result(default_result):
         ["ncdump", "-hs", str(default_result)], check=True, capture_output=True, text=True
     ).stdout
     assert 'Conventions = "CF-1.10"' in header
-    assert re.search(r'fee_revenue:_DeflateLevel = \d', header)
+    assert re.search(r"fee_revenue:_DeflateLevel = \d", header)
     assert 'lp:_Encoding = "utf-8"' in header

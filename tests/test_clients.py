@@ -76,8 +76,9 @@ def test_run_with_a_client(local_cluster, default_run, tmp_path):
         assert chunk_tasks(local_cluster) - before == stats["chunks"] > 1  # ran there
         assert client.status == "running"  # the caller's client: left open
         # streamed to a file as well, and the client is still usable afterwards
-        with sweep.run(small_config(), out=tmp_path / "r.nc", scheduler=client,
-                       chunk_size=5) as streamed:
+        with sweep.run(
+            small_config(), out=tmp_path / "r.nc", scheduler=client, chunk_size=5
+        ) as streamed:
             same_numbers(streamed, default_run)
         assert client.submit(sum, [1, 2]).result() == 3
 
@@ -149,18 +150,24 @@ def test_workers_beside_a_client_is_refused(local_cluster):
 )
 def test_dask_scheduler_names(name, where, default_run):
     stats: dict = {}
-    ds = sweep.run(small_config(), scheduler=name, workers=None if "sync" in name else 2,
-                   chunk_size=7, stats=stats)
+    ds = sweep.run(
+        small_config(),
+        scheduler=name,
+        workers=None if "sync" in name else 2,
+        chunk_size=7,
+        stats=stats,
+    )
     assert stats["where"] == where
     same_numbers(ds, default_run)
 
 
 def test_processes_and_the_dashboard(default_run, capfd):
-    """"processes": a local Dask cluster of worker processes; with progress shown its dashboard
+    """ "processes": a local Dask cluster of worker processes; with progress shown its dashboard
     address is printed on stderr (and the dashboard answers), without progress nothing is."""
     stats: dict = {}
-    ds = sweep.run(small_config(), scheduler="processes", workers=2, chunk_size=7, stats=stats,
-                   progress=True)
+    ds = sweep.run(
+        small_config(), scheduler="processes", workers=2, chunk_size=7, stats=stats, progress=True
+    )
     assert stats["where"] == "local cluster of 2 processes"
     same_numbers(ds, default_run)
     err = capfd.readouterr().err
@@ -203,8 +210,7 @@ def test_bad_scheduler_is_one_error_before_any_work(bad, tmp_path, monkeypatch):
 
 def test_bad_scheduler_on_the_command_line(tmp_path, capsys):
     config = write_config(tmp_path / "c.toml", small_config())
-    assert main(["run", str(config), "--out", str(tmp_path / "r.nc"), "--scheduler",
-                 "thread"]) == 2
+    assert main(["run", str(config), "--out", str(tmp_path / "r.nc"), "--scheduler", "thread"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sweep: error: --scheduler = 'thread': ") and err.count("\n") == 1
     assert "'threads', 'processes' or 'sync'" in err
@@ -221,9 +227,11 @@ def test_command_line_takes_the_names(tmp_path, default_run):
     config = write_config(tmp_path / "c.toml", small_config())
     out = tmp_path / "r.nc"
     done = subprocess.run(
-        [*SWEEP, "run", str(config), "--out", str(out), "--scheduler", "sync",
-         "--chunk-size", "7"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [*SWEEP, "run", str(config), "--out", str(out), "--scheduler", "sync", "--chunk-size", "7"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert "on this process" in done.stdout
@@ -253,8 +261,9 @@ def run_on_a_terminal(args: list[str], cwd, columns: int = 0) -> tuple[int, str]
     if columns:
         fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     try:
-        proc = subprocess.run([*SWEEP, *args], stdout=subprocess.PIPE, stderr=follower,
-                              timeout=300, cwd=cwd)
+        proc = subprocess.run(
+            [*SWEEP, *args], stdout=subprocess.PIPE, stderr=follower, timeout=300, cwd=cwd
+        )
         os.close(follower)
         follower = -1
         seen = b""
@@ -277,7 +286,8 @@ def run_on_a_terminal(args: list[str], cwd, columns: int = 0) -> tuple[int, str]
 def test_the_bar_is_as_wide_as_the_terminal(tmp_path, columns):
     config = write_config(tmp_path / "c.toml", small_config())
     code, err = run_on_a_terminal(
-        ["run", str(config), "--out", str(tmp_path / "r.nc"), "--chunk-size", "4"], tmp_path,
+        ["run", str(config), "--out", str(tmp_path / "r.nc"), "--chunk-size", "4"],
+        tmp_path,
         columns,
     )
     assert code == 0
@@ -291,7 +301,8 @@ def test_quiet_turns_the_bar_off(tmp_path):
     config = write_config(tmp_path / "c.toml", small_config())
     code, err = run_on_a_terminal(
         ["run", str(config), "--out", str(tmp_path / "r.nc"), "--chunk-size", "4", "--quiet"],
-        tmp_path, 100,
+        tmp_path,
+        100,
     )
     assert code == 0 and err == "", err
 
@@ -324,9 +335,10 @@ def test_default_workers_honour_a_cpu_quota(monkeypatch):
 
 
 def test_default_workers_honour_the_cpu_affinity():
-    code = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); " \
-           "from sweep.execution import default_workers; print(default_workers())"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from sweep.execution import default_workers; print(default_workers())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"

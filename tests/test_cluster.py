@@ -87,8 +87,16 @@ def running_cluster(folder: Path, n_workers: int):
         return proc
 
     try:
-        scheduler = start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                          "--scheduler-file", str(scheduler_file))
+        scheduler = start(
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(scheduler_file),
+        )
         deadline = time.monotonic() + 60
         address = None
         while address is None and time.monotonic() < deadline and scheduler.poll() is None:
@@ -98,8 +106,19 @@ def running_cluster(folder: Path, n_workers: int):
                 time.sleep(0.1)
         assert address, (folder / "cluster.log").read_text()
         workers = [
-            start("worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
-                  "--no-nanny", "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{i}")
+            start(
+                "worker",
+                "--scheduler-file",
+                str(scheduler_file),
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+                "--name",
+                f"w{i}",
+            )
             for i in range(1, n_workers + 1)
         ]
         _wait_for_workers(address, n_workers)
@@ -122,9 +141,21 @@ def test_cluster_run_equals_the_local_run(cluster, tmp_path):
     config = write_config(tmp_path / "c.toml", small_config())
     out = tmp_path / "cluster.nc"
     done = subprocess.run(
-        [*SWEEP, "run", str(config), "--out", str(out), "--scheduler", cluster.address,
-         "--chunk-size", "4"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            *SWEEP,
+            "run",
+            str(config),
+            "--out",
+            str(out),
+            "--scheduler",
+            cluster.address,
+            "--chunk-size",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert f"on {cluster.address}" in done.stdout
@@ -132,8 +163,7 @@ def test_cluster_run_equals_the_local_run(cluster, tmp_path):
         assert_same_result(ds, local)
     # the Python API, results in memory
     stats: dict = {}
-    ds = sweep.run(small_config(), scheduler=cluster.address, chunk_size=7,
-                   stats=stats)
+    ds = sweep.run(small_config(), scheduler=cluster.address, chunk_size=7, stats=stats)
     assert stats["where"] == cluster.address and stats["computed"] == stats["chunks"] > 1
     assert_same_result(ds, local)
 
@@ -154,9 +184,21 @@ def test_a_worker_killed_mid_sweep(cluster, tmp_path):
     config = write_config(tmp_path / "c.toml", longer_config())
     out = tmp_path / "r.nc"
     proc = subprocess.Popen(
-        [*SWEEP, "run", str(config), "--out", str(out), "--scheduler", cluster.address,
-         "--chunk-size", "40"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        [
+            *SWEEP,
+            "run",
+            str(config),
+            "--out",
+            str(out),
+            "--scheduler",
+            cluster.address,
+            "--chunk-size",
+            "40",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
     )
     deadline = time.monotonic() + 120
     while journaled(out) < 1 and proc.poll() is None and time.monotonic() < deadline:

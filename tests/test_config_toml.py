@@ -67,5 +67,7 @@ def test_the_stored_config_of_a_run_reads_back_as_given(tmp_path):
 def test_numpy_arrays_tuples_and_paths_become_toml(tmp_path):
     data = {"a": np.arange(3), "b": (np.float32(0.5), True), "c": {"file": tmp_path / "x.csv"}}
     assert tomllib.loads(toml_text(data)) == {
-        "a": [0, 1, 2], "b": [0.5, True], "c": {"file": str(tmp_path / "x.csv")},
+        "a": [0, 1, 2],
+        "b": [0.5, True],
+        "c": {"file": str(tmp_path / "x.csv")},
     }

@@ -48,9 +48,9 @@ def assert_same_result(actual: xr.Dataset, expected: xr.Dataset) -> None:
         assert a.dims == e.dims, name
         assert a.dtype == e.dtype, (name, a.dtype, e.dtype)
         # str: flag_values are arrays, which == does not compare to one truth value
-        assert {k: str(v) for k, v in a.attrs.items()} == {
-            k: str(v) for k, v in e.attrs.items()
-        }, name
+        assert {k: str(v) for k, v in a.attrs.items()} == {k: str(v) for k, v in e.attrs.items()}, (
+            name
+        )
         np.testing.assert_array_equal(a.values, e.values, err_msg=name, strict=True)
     drop = ("created", "date_created", "history")  # the time of the run
     assert {k: str(v) for k, v in actual.attrs.items() if k not in drop} == {
@@ -170,8 +170,11 @@ def test_output_folder_is_an_error(tmp_path):
 # --- options that cannot work fail at once -----------------------------------------------------
 @pytest.mark.parametrize(
     "address",
-    [lambda: f"tcp://127.0.0.1:{free_port()}", lambda: "tcp://no-such-host.invalid:8786",
-     lambda: f"127.0.0.1:{free_port()}"],
+    [
+        lambda: f"tcp://127.0.0.1:{free_port()}",
+        lambda: "tcp://no-such-host.invalid:8786",
+        lambda: f"127.0.0.1:{free_port()}",
+    ],
     ids=["refused", "unknown host", "no scheme"],
 )
 def test_unreachable_scheduler_fails_within_seconds(address, tmp_path, capsys):
@@ -226,7 +229,10 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     try:
         proc = subprocess.run(
             [*SWEEP, "run", str(config), "--out", str(tmp_path / "tty.nc"), "--chunk-size", "4"],
-            stdout=subprocess.PIPE, stderr=follower, timeout=120, cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=120,
+            cwd=tmp_path,
         )
         os.close(follower)
         follower = -1
@@ -251,7 +257,10 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
 
     quiet = subprocess.run(
         [*SWEEP, "run", str(config), "--out", str(tmp_path / "pipe.nc"), "--chunk-size", "4"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
     assert "wrote" in quiet.stdout and "pipe.nc" in quiet.stdout
@@ -310,19 +319,28 @@ def test_streaming_memory_is_bounded_by_the_chunk_size(tmp_path):
 
     config = small_config(name="memory")
     config["sweep"].update(days=365, paths=1200)  # 14,400 scenarios x 365 days x 4 LPs
-    config["lp"].append({"name": "d", "shape": "uniform",
-                         "commit": [{"day": 30, "stake": 5e5, "fee_bid": 0.005}]})
+    config["lp"].append(
+        {"name": "d", "shape": "uniform", "commit": [{"day": 30, "stake": 5e5, "fee_bid": 0.005}]}
+    )
     out = tmp_path / "big.nc"
     proc = subprocess.run(
         [sys.executable, "-c", MEASURE, json.dumps(config), str(out), "40"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     peak = int(proc.stdout.split()[-1])
     baseline = subprocess.run(
-        [sys.executable, "-c", "import sweep, distributed, netCDF4, xarray;"
-         "print(int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) * 1024)"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "import sweep, distributed, netCDF4, xarray;"
+            "print(int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) * 1024)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     base = int(baseline.stdout.split()[-1])
     with sweep.load(out) as ds:
@@ -330,7 +348,9 @@ def test_streaming_memory_is_bounded_by_the_chunk_size(tmp_path):
     assert result > 500e6
     # in flight: 2 chunks per thread, 40 scenarios x 365 days x at most 58 outputs x 8 bytes each
     # (7 MB), and each chunk's stages (48 MiB at most)
-    figures = (f"result {result / 1e6:.0f} MB, peak RSS {peak / 1e6:.0f} MB, "
-               f"imports alone {base / 1e6:.0f} MB")
+    figures = (
+        f"result {result / 1e6:.0f} MB, peak RSS {peak / 1e6:.0f} MB, "
+        f"imports alone {base / 1e6:.0f} MB"
+    )
     print(figures)
     assert peak - base < 200e6, figures

@@ -44,8 +44,13 @@ def tiny(**changes) -> dict:
         "sweep": {"days": 20},
         "path": {"kind": "gbm", "mark_price": 1000.0, "volatility": 0.5, "traded_volume": 1e6},
         "network": {"v": [1.0, 2.0]},
-        "lp": [{"name": "A", "shape": "uniform",
-                "commit": [{"day": 1, "stake": 1000.0, "fee_bid": 0.001}]}],
+        "lp": [
+            {
+                "name": "A",
+                "shape": "uniform",
+                "commit": [{"day": 1, "stake": 1000.0, "fee_bid": 0.001}],
+            }
+        ],
     }
     for dotted, value in changes.items():
         node = config
@@ -57,8 +62,7 @@ def tiny(**changes) -> dict:
 
 
 CSV_WITH_GAP = (
-    "Date,Close,Volume\n2021-01-01,10,100\n2021-01-02,11,120\n2021-01-04,12,90\n"
-    "2021-01-05,12,90\n"
+    "Date,Close,Volume\n2021-01-01,10,100\n2021-01-02,11,120\n2021-01-04,12,90\n2021-01-05,12,90\n"
 )
 
 
@@ -73,54 +77,76 @@ class Case:
 
 
 CASES = {
-    "config not UTF-8": Case(b'name = "x"\n# caf\xe9 au lait\n', "config file", also="UTF-8",
-                             process=True),
+    "config not UTF-8": Case(
+        b'name = "x"\n# caf\xe9 au lait\n', "config file", also="UTF-8", process=True
+    ),
     "name with a NUL": Case(tiny(name="a\x00b"), "name", also="control character", process=True),
     "name with a newline": Case(tiny(name="a\nb"), "name", also="control character"),
     "name too long for a file": Case(tiny(name="x" * 253), "name", also="at most 255"),
     "mu out of range": Case(tiny(**{"risk.mu": 1e300}), "[risk] mu", also="out of range"),
     "mu whose exp overflows": Case(tiny(**{"risk.mu": 1e20}), "[risk] mu", also="risk factors"),
     "lambd too small": Case(tiny(**{"risk.lambd": 1e-20}), "[risk] lambd"),
-    "drift 1e6": Case(tiny(**{"path.drift": 1e6}), "[path] drift", also="mark_price path",
-                      process=True),
+    "drift 1e6": Case(
+        tiny(**{"path.drift": 1e6}), "[path] drift", also="mark_price path", process=True
+    ),
     "volume_growth 1e6": Case(tiny(**{"path.volume_growth": 1e6}), "[path] volume_growth"),
     "volatility 1e6": Case(tiny(**{"path.volatility": 1e6}), "[path] volatility"),
-    "volume_volatility 1e6": Case(tiny(**{"path.volume_volatility": 1e6}),
-                                  "[path] volume_volatility"),
-    "oi_drift 1e6": Case(tiny(**{"path.open_interest": 1e6, "path.oi_drift": 1e6}),
-                         "[path] oi_drift"),
+    "volume_volatility 1e6": Case(
+        tiny(**{"path.volume_volatility": 1e6}), "[path] volume_volatility"
+    ),
+    "oi_drift 1e6": Case(
+        tiny(**{"path.open_interest": 1e6, "path.oi_drift": 1e6}), "[path] oi_drift"
+    ),
     "mark_price 1e308": Case(tiny(**{"path.mark_price": 1e308}), "[path] mark_price"),
-    "stake 1e300": Case(tiny(**{"lp.0.commit": [{"day": 1, "stake": 1e300, "fee_bid": 0.001}]}),
-                        "[[lp]] A commit[0] stake", also="out of range", process=True),
-    "stake 1e-300": Case(tiny(**{"lp.0.commit": [{"day": 1, "stake": 1e-300, "fee_bid": 0.1}]}),
-                         "[[lp]] A commit[0] stake"),
-    "fee_bid 1e300": Case(tiny(**{"lp.0.commit": [{"day": 1, "stake": 10.0, "fee_bid": 1e300}]}),
-                          "[[lp]] A commit[0] fee_bid"),
+    "stake 1e300": Case(
+        tiny(**{"lp.0.commit": [{"day": 1, "stake": 1e300, "fee_bid": 0.001}]}),
+        "[[lp]] A commit[0] stake",
+        also="out of range",
+        process=True,
+    ),
+    "stake 1e-300": Case(
+        tiny(**{"lp.0.commit": [{"day": 1, "stake": 1e-300, "fee_bid": 0.1}]}),
+        "[[lp]] A commit[0] stake",
+    ),
+    "fee_bid 1e300": Case(
+        tiny(**{"lp.0.commit": [{"day": 1, "stake": 10.0, "fee_bid": 1e300}]}),
+        "[[lp]] A commit[0] fee_bid",
+    ),
     "table value 1e300": Case(
         tiny(path={"kind": "table", "mark_price": [10.0] * 5, "traded_volume": [1e300] * 5}),
         "[path] traded_volume",
     ),
     "integer beyond float64": Case(tiny(**{"network.v": [1, 10**400]}), "[network] v"),
-    "days 2**63-1": Case(tiny(**{"sweep.days": BIG}), "[sweep] days", also=f"{MAX_DAYS:,}",
-                         process=True),
-    "chunk_size 2**63-1": Case(tiny(**{"sweep.chunk_size": BIG}), "[sweep] chunk_size",
-                               also=f"{MAX_CHUNK_SIZE:,}"),
-    "paths 2**63-1": Case(tiny(**{"sweep.paths": BIG}), "[sweep] paths", also=f"{MAX_PATHS:,}",
-                          process=True),
-    "num_ticks 2**63-1": Case(tiny(**{"market.num_ticks": BIG}), "[market] num_ticks",
-                              also=f"{MAX_TICKS:,}"),
-    "valuation_period past int64": Case(tiny(**{"network.valuation_period": 10**20}),
-                                        "[network] valuation_period"),
-    "--chunk-size 2**63-1": Case(tiny(), "--chunk-size", args=("--chunk-size", str(BIG)),
-                                 process=True),
-    "scheduler ws://": Case(tiny(), "--scheduler", args=("--scheduler", "ws://127.0.0.1:1"),
-                            also="tcp://", process=True),
+    "days 2**63-1": Case(
+        tiny(**{"sweep.days": BIG}), "[sweep] days", also=f"{MAX_DAYS:,}", process=True
+    ),
+    "chunk_size 2**63-1": Case(
+        tiny(**{"sweep.chunk_size": BIG}), "[sweep] chunk_size", also=f"{MAX_CHUNK_SIZE:,}"
+    ),
+    "paths 2**63-1": Case(
+        tiny(**{"sweep.paths": BIG}), "[sweep] paths", also=f"{MAX_PATHS:,}", process=True
+    ),
+    "num_ticks 2**63-1": Case(
+        tiny(**{"market.num_ticks": BIG}), "[market] num_ticks", also=f"{MAX_TICKS:,}"
+    ),
+    "valuation_period past int64": Case(
+        tiny(**{"network.valuation_period": 10**20}), "[network] valuation_period"
+    ),
+    "--chunk-size 2**63-1": Case(
+        tiny(), "--chunk-size", args=("--chunk-size", str(BIG)), process=True
+    ),
+    "scheduler ws://": Case(
+        tiny(), "--scheduler", args=("--scheduler", "ws://127.0.0.1:1"), also="tcp://", process=True
+    ),
     "scheduler inproc://": Case(tiny(), "--scheduler", args=("--scheduler", "inproc://x/1/2")),
-    "fee_rate without fee_rule given": Case(tiny(**{"mechanism.fee_rate": 0.01}),
-                                            "[mechanism] fee_rate", also="given", process=True),
+    "fee_rate without fee_rule given": Case(
+        tiny(**{"mechanism.fee_rate": 0.01}), "[mechanism] fee_rate", also="given", process=True
+    ),
     "csv dates with a gap": Case(
-        tiny(path={"kind": "csv", "file": "market.csv"}, **{"sweep.days": 4}), "[path] file",
-        also="2021-01-02 is followed by 2021-01-04", files={"market.csv": CSV_WITH_GAP},
+        tiny(path={"kind": "csv", "file": "market.csv"}, **{"sweep.days": 4}),
+        "[path] file",
+        also="2021-01-02 is followed by 2021-01-04",
+        files={"market.csv": CSV_WITH_GAP},
         process=True,
     ),
 }
@@ -154,8 +180,11 @@ def outcomes(tmp_path_factory):
             folder = write_case(root / f"case{i}", case)
             before = sorted(os.listdir(folder))
             proc = subprocess.Popen(
-                [*SWEEP, "run", "c.toml", *case.args], cwd=folder, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True,
+                [*SWEEP, "run", "c.toml", *case.args],
+                cwd=folder,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             running[name] = (proc, folder, before)
         name = next(iter(running))
@@ -248,7 +277,10 @@ def test_chunk_size_larger_than_the_sweep_is_cut_to_it(tmp_path):
     path = write_config(tmp_path / "c.toml", tiny())
     done = subprocess.run(
         [*SWEEP, "run", str(path), "--out", "r.nc", "--chunk-size", str(MAX_CHUNK_SIZE)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0 and done.stderr == "", done.stderr
     with sweep.load(tmp_path / "r.nc") as ds:
@@ -281,8 +313,9 @@ def test_sweep_run_default_means_a_file_called_default_when_there_is_one(tmp_pat
 def test_fee_rate_is_read_with_fee_rule_given_in_play():
     with pytest.raises(ConfigError, match=r"^\[mechanism\] fee_rate .*not in play"):
         load_config(tiny(**{"mechanism.fee_rate": [0.01]}))
-    config = load_config(tiny(**{"mechanism.fee_rate": 0.01,
-                                 "mechanism.fee_rule": ["marginal", "given"]}))
+    config = load_config(
+        tiny(**{"mechanism.fee_rate": 0.01, "mechanism.fee_rule": ["marginal", "given"]})
+    )
     assert config.fee_rate == (0.01,)
 
 
@@ -371,7 +404,11 @@ def test_a_path_a_chunk_finds_out_of_range_is_bad_input(tmp_path, monkeypatch, c
     error = ConfigError("[path] drift", 1e6, "reason")
     again = pickle.loads(pickle.dumps(error))  # how a worker's error reaches the client
     assert (again.key, again.value, again.reason, str(again)) == (
-        error.key, error.value, error.reason, str(error))
+        error.key,
+        error.value,
+        error.reason,
+        str(error),
+    )
 
 
 # --- a Dask cluster: the plan shipped once, a scheduler lost ----------------------------------

@@ -23,8 +23,13 @@ def gbm_config(**path) -> dict:
     return {
         "name": "gbm",
         "sweep": {"days": 50, "paths": 4, "seed": 11},
-        "path": {"kind": "gbm", "mark_price": 2000.0, "volatility": 0.6, "traded_volume": 1e7,
-                 **path},
+        "path": {
+            "kind": "gbm",
+            "mark_price": 2000.0,
+            "volatility": 0.6,
+            "traded_volume": 1e7,
+            **path,
+        },
         "network": {"v": [1.0, 3.0]},
         "lp": LP,
     }
@@ -50,8 +55,9 @@ def test_gbm_paths_depend_only_on_seed_and_path_index():
     assert not np.array_equal(source.build(0, 1)[0], source.build(0, 2)[0])
     other_seed = gbm_config(volatility=[0.2, 0.9], drift=[0.0, 0.5])
     other_seed["sweep"]["seed"] = 12
-    assert not np.array_equal(path_source(load_config(other_seed)).build(0, 2)[0],
-                              source.build(0, 2)[0])
+    assert not np.array_equal(
+        path_source(load_config(other_seed)).build(0, 2)[0], source.build(0, 2)[0]
+    )
 
 
 def test_gbm_statistics():
@@ -88,8 +94,13 @@ def test_monte_carlo_paths_dimension():
 def csv_config(file, **path) -> dict:
     return {
         "name": "csv",
-        "path": {"kind": "csv", "file": str(file), "start": "2021-01-01", "end": "2021-03-31",
-                 **path},
+        "path": {
+            "kind": "csv",
+            "file": str(file),
+            "start": "2021-01-01",
+            "end": "2021-03-31",
+            **path,
+        },
         "network": {"v": [1.0, 5.0]},
         "lp": LP,
     }
@@ -103,12 +114,15 @@ def test_csv_eth(data_dir, tmp_path):
     np.testing.assert_array_equal(ds["date"].values, frame.index.values.astype("datetime64[ns]"))
     assert ds["open_interest"].dims == ("oi_ratio", "day")  # market series: swept [path] keys
     for ratio in (0.1, 0.5):
-        np.testing.assert_array_equal(ds["mark_price"].sel(oi_ratio=ratio).values,
-                                      frame["Close"].values)
-        np.testing.assert_array_equal(ds["traded_volume"].sel(oi_ratio=ratio).values,
-                                      frame["Volume"].values)
-    np.testing.assert_allclose(ds["open_interest"].sel(oi_ratio=0.5).values,
-                               0.5 * frame["Volume"].values)
+        np.testing.assert_array_equal(
+            ds["mark_price"].sel(oi_ratio=ratio).values, frame["Close"].values
+        )
+        np.testing.assert_array_equal(
+            ds["traded_volume"].sel(oi_ratio=ratio).values, frame["Volume"].values
+        )
+    np.testing.assert_allclose(
+        ds["open_interest"].sel(oi_ratio=0.5).values, 0.5 * frame["Volume"].values
+    )
     assert ds["fee_rate"].dims == ("oi_ratio", "v", "day")
     # a higher OI ratio raises the target stake
     target = ds["target_stake"].mean("day")
@@ -117,9 +131,13 @@ def test_csv_eth(data_dir, tmp_path):
 
 
 def test_csv_column_mapping_and_open_interest_column(data_dir):
-    config = csv_config(data_dir / "ETH-USD.csv",
-                        columns={"mark_price": "Open", "open_interest": "High"},
-                        start="2021-02-01", end="2021-02-10", date_column="Date")
+    config = csv_config(
+        data_dir / "ETH-USD.csv",
+        columns={"mark_price": "Open", "open_interest": "High"},
+        start="2021-02-01",
+        end="2021-02-10",
+        date_column="Date",
+    )
     ds = sweep.run(config, scheduler="synchronous")
     frame = pd.read_csv(data_dir / "ETH-USD.csv").set_index("Date").loc["2021-02-01":"2021-02-10"]
     np.testing.assert_array_equal(ds["mark_price"].values, frame["Open"].values)
@@ -154,11 +172,13 @@ BAD_CSV = {
     "header only": ("Date,Close,Volume\n", {}, "[path] file"),
     "ragged rows": ("Date,Close,Volume\n2021-01-01,1,2\n2021-01-02,1,2,3,4\n", {}, "[path] file"),
     "no date column": (ROWS.replace("Date", "Day"), {}, "[path] date_column"),
-    "dates that are not dates": (ROWS.replace("2021-01-02", "yesterday"), {},
-                                 "[path] date_column"),
+    "dates that are not dates": (ROWS.replace("2021-01-02", "yesterday"), {}, "[path] date_column"),
     "dates out of order": (ROWS.replace("2021-01-03", "2020-12-31"), {}, "[path] date_column"),
-    "missing mapped column": (ROWS, {"columns": {"mark_price": "Price"}},
-                              "[path] columns.mark_price"),
+    "missing mapped column": (
+        ROWS,
+        {"columns": {"mark_price": "Price"}},
+        "[path] columns.mark_price",
+    ),
     "missing value": (ROWS.replace("11.0", ""), {}, "[path] columns.mark_price"),
     "text value": (ROWS.replace("120", "lots"), {}, "[path] columns.traded_volume"),
     "negative value": (ROWS.replace("120", "-5"), {}, "[path] columns.traded_volume"),
@@ -178,8 +198,11 @@ def test_bad_csv_is_a_config_error(case, tmp_path, capsys):
     elif content is not None:
         file.write_text(content)
     path = {"kind": "csv", "file": str(file), **extra}
-    config = {"name": "bad", "path": path, "lp": [
-        {"name": "A", "commit": [{"day": 0, "stake": 10.0, "fee_bid": 0.001}]}]}
+    config = {
+        "name": "bad",
+        "path": path,
+        "lp": [{"name": "A", "commit": [{"day": 0, "stake": 10.0, "fee_bid": 0.001}]}],
+    }
     with pytest.raises(ConfigError) as err:
         sweep.run(config, out=tmp_path / "out.nc")
     assert err.value.key == key, str(err.value)
@@ -187,6 +210,7 @@ def test_bad_csv_is_a_config_error(case, tmp_path, capsys):
     # the command line: exit status 2, one line naming the key, no output file
     toml = tmp_path / "bad.toml"
     from tomli_w import dumps
+
     toml.write_text(dumps(config))
     assert main(["run", str(toml), "--out", str(tmp_path / "cli.nc")]) == 2
     err_text = capsys.readouterr().err.strip()

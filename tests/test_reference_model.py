@@ -42,8 +42,12 @@ def assert_close(actual: float, expected: float, rel: float = REL) -> None:
 
 def flat_shape(num_ticks: int = 1) -> dict:
     """An order shape with no limit orders and equal pegged fractions."""
-    return {"limit_orders_buy": [0.0] * num_ticks, "limit_orders_sell": [0.0] * num_ticks,
-            "fractions_buy": [1.0] * num_ticks, "fractions_sell": [1.0] * num_ticks}
+    return {
+        "limit_orders_buy": [0.0] * num_ticks,
+        "limit_orders_sell": [0.0] * num_ticks,
+        "fractions_buy": [1.0] * num_ticks,
+        "fractions_sell": [1.0] * num_ticks,
+    }
 
 
 def base_scenario(num_days: int, lps: list[dict], **overrides) -> dict:
@@ -52,11 +56,23 @@ def base_scenario(num_days: int, lps: list[dict], **overrides) -> dict:
         "mark_price": [100.0] * num_days,
         "traded_volume": [1000.0] * num_days,
         "open_interest": [0.0] * num_days,
-        "v": 1.0, "k": 1.0, "stake_target_period": 1, "valuation_period": 1, "c2": 1.0,
-        "mu": 0.0, "sigma": 1.0, "tau": 1e-4, "lambd": 0.01,
-        "tick_size": 0.1, "num_ticks": 1,
-        "share_rule": "equity", "fee_rule": "marginal", "margin_rule": "max",
-        "steepness": 8.0, "midpoint": 0.5, "days_per_year": 365.0,
+        "v": 1.0,
+        "k": 1.0,
+        "stake_target_period": 1,
+        "valuation_period": 1,
+        "c2": 1.0,
+        "mu": 0.0,
+        "sigma": 1.0,
+        "tau": 1e-4,
+        "lambd": 0.01,
+        "tick_size": 0.1,
+        "num_ticks": 1,
+        "share_rule": "equity",
+        "fee_rule": "marginal",
+        "margin_rule": "max",
+        "steepness": 8.0,
+        "midpoint": 0.5,
+        "days_per_year": 365.0,
         "lps": [dict(flat_shape(), **lp) for lp in lps],
     }
     scenario.update(overrides)
@@ -91,14 +107,14 @@ SPEC_LPS = [
 def spec_scenario(target: float, fee_rule: str) -> dict:
     """One day whose target stake is ``target``: OI = target/(c2*v*rf_short)."""
     scenario = base_scenario(1, SPEC_LPS, fee_rule=fee_rule, v=3.0)
-    _, rf_short = risk_factors(scenario["mu"], scenario["sigma"], scenario["tau"],
-                               scenario["lambd"])
+    _, rf_short = risk_factors(
+        scenario["mu"], scenario["sigma"], scenario["tau"], scenario["lambd"]
+    )
     scenario["open_interest"] = [target / (scenario["c2"] * scenario["v"] * rf_short)]
     return scenario
 
 
-@pytest.mark.parametrize(("target", "expected"), [(119.0, 0.005), (123.0, 0.0075),
-                                                  (240.0, 0.0375)])
+@pytest.mark.parametrize(("target", "expected"), [(119.0, 0.005), (123.0, 0.0075), (240.0, 0.0375)])
 def test_spec_fee_example_marginal(target, expected):
     out = simulate(spec_scenario(target, "marginal"))
     assert_close(out["target_stake"][0], target, 1e-12)
@@ -129,9 +145,11 @@ def test_marginal_fee_stops_where_cumulative_stake_equals_target():
 
 
 def test_marginal_fee_ties_break_by_lp_index():
-    lps = [{"name": "X", "commit": [{"day": 0, "stake": 10.0, "fee_bid": 0.002}]},
-           {"name": "Y", "commit": [{"day": 0, "stake": 50.0, "fee_bid": 0.001}]},
-           {"name": "Z", "commit": [{"day": 0, "stake": 50.0, "fee_bid": 0.001}]}]
+    lps = [
+        {"name": "X", "commit": [{"day": 0, "stake": 10.0, "fee_bid": 0.002}]},
+        {"name": "Y", "commit": [{"day": 0, "stake": 50.0, "fee_bid": 0.001}]},
+        {"name": "Z", "commit": [{"day": 0, "stake": 50.0, "fee_bid": 0.001}]},
+    ]
     scenario = base_scenario(1, lps)
     _, rf_short = risk_factors(0.0, 1.0, 1e-4, 0.01)
     # Ladder (0.001, Y), (0.001, Z), (0.002, X): cumulative 50, 100, 110.
@@ -167,14 +185,22 @@ def test_fees_per_day_are_volume_times_bid_for_one_lp():
         expected = 1000.0 * 0.0025 if d >= 3 else 0.0
         assert out["fees_collected"][d] == pytest.approx(expected, rel=1e-15, abs=0)
         assert out["fee_revenue"][d][0] == pytest.approx(expected, rel=1e-15, abs=0)
-        assert out["annualised_return"][d] == pytest.approx(365 * expected / 500.0 if d >= 3
-                                                            else 0.0, rel=1e-15, abs=0)
+        assert out["annualised_return"][d] == pytest.approx(
+            365 * expected / 500.0 if d >= 3 else 0.0, rel=1e-15, abs=0
+        )
         assert out["lp_annualised_return"][d][0] == out["annualised_return"][d]
 
 
 def test_exit_keeps_the_last_bid_and_zeroes_everything_else():
-    lps = [{"name": "A", "commit": [{"day": 0, "stake": 500.0, "fee_bid": 0.0025},
-                                    {"day": 2, "stake": 0.0, "fee_bid": 0.004}]}]
+    lps = [
+        {
+            "name": "A",
+            "commit": [
+                {"day": 0, "stake": 500.0, "fee_bid": 0.0025},
+                {"day": 2, "stake": 0.0, "fee_bid": 0.004},
+            ],
+        }
+    ]
     out = simulate(base_scenario(4, lps))
     assert out["fee_bid"][3] == [0.004]
     for name in PER_LP_OUTPUTS:
@@ -187,9 +213,16 @@ def test_exit_keeps_the_last_bid_and_zeroes_everything_else():
 # Equity-like share, worked by hand
 # --------------------------------------------------------------------------------------
 def test_equity_share_by_hand():
-    lps = [{"name": "A", "commit": [{"day": 0, "stake": 50.0, "fee_bid": 0.001},
-                                    {"day": 2, "stake": 25.0, "fee_bid": 0.001}]},
-           {"name": "B", "commit": [{"day": 1, "stake": 100.0, "fee_bid": 0.002}]}]
+    lps = [
+        {
+            "name": "A",
+            "commit": [
+                {"day": 0, "stake": 50.0, "fee_bid": 0.001},
+                {"day": 2, "stake": 25.0, "fee_bid": 0.001},
+            ],
+        },
+        {"name": "B", "commit": [{"day": 1, "stake": 100.0, "fee_bid": 0.002}]},
+    ]
     out = simulate(base_scenario(3, lps, traded_volume=[100.0, 200.0, 400.0]))
     # Day 0: proxy 100, valuation_pre = max(100, 0) = 100 -> A's tranche (100, 50).
     #        valuation = max(100, 50) = 100, equity A = 100/100*50 = 50.
@@ -207,8 +240,10 @@ def test_equity_share_by_hand():
 
 
 def test_first_tranche_on_an_empty_market_is_valued_at_its_own_stake():
-    lps = [{"name": "A", "commit": [{"day": 0, "stake": 40.0, "fee_bid": 0.001}]},
-           {"name": "B", "commit": [{"day": 1, "stake": 40.0, "fee_bid": 0.001}]}]
+    lps = [
+        {"name": "A", "commit": [{"day": 0, "stake": 40.0, "fee_bid": 0.001}]},
+        {"name": "B", "commit": [{"day": 1, "stake": 40.0, "fee_bid": 0.001}]},
+    ]
     out = simulate(base_scenario(2, lps, traded_volume=[0.0, 0.0]))
     # Day 0: valuation_pre = 0 -> entry valuation 40.  Day 1: valuation_pre = 40.
     # valuation day 1 = max(0, 80) = 80: equity 80/40*40 = 80 each.
@@ -216,8 +251,10 @@ def test_first_tranche_on_an_empty_market_is_valued_at_its_own_stake():
 
 
 def test_valuation_pre_is_taken_once_before_the_days_events():
-    lps = [{"name": "A", "commit": [{"day": 0, "stake": 40.0, "fee_bid": 0.001}]},
-           {"name": "B", "commit": [{"day": 0, "stake": 60.0, "fee_bid": 0.001}]}]
+    lps = [
+        {"name": "A", "commit": [{"day": 0, "stake": 40.0, "fee_bid": 0.001}]},
+        {"name": "B", "commit": [{"day": 0, "stake": 60.0, "fee_bid": 0.001}]},
+    ]
     out = simulate(base_scenario(1, lps, traded_volume=[0.0]))
     # valuation_pre = max(0, 0) = 0 for both events -> entry valuations 40 and 60 (B's is
     # not the 40 committed by A a moment earlier).  valuation = 100: equity 100 and 100.
@@ -227,8 +264,15 @@ def test_valuation_pre_is_taken_once_before_the_days_events():
 
 
 def test_events_of_one_day_apply_in_list_order():
-    lps = [{"name": "A", "commit": [{"day": 0.5, "stake": 100.0, "fee_bid": 0.001},
-                                    {"day": 1, "stake": 40.0, "fee_bid": 0.002}]}]
+    lps = [
+        {
+            "name": "A",
+            "commit": [
+                {"day": 0.5, "stake": 100.0, "fee_bid": 0.001},
+                {"day": 1, "stake": 40.0, "fee_bid": 0.002},
+            ],
+        }
+    ]
     out = simulate(base_scenario(2, lps, share_rule="time_weighted"))
     # Both apply on day 1: the tranche opened at t = 0.5 is scaled by 40/100.
     assert out["stake"] == [[0.0], [40.0]] and out["fee_bid"] == [[0.0], [0.002]]
@@ -237,8 +281,9 @@ def test_events_of_one_day_apply_in_list_order():
 
 def test_valuation_proxy_scales_a_short_window():
     lps = [{"name": "A", "commit": [{"day": 0, "stake": 1.0, "fee_bid": 0.001}]}]
-    out = simulate(base_scenario(4, lps, traded_volume=[10.0, 20.0, 30.0, 40.0],
-                                 valuation_period=3))
+    out = simulate(
+        base_scenario(4, lps, traded_volume=[10.0, 20.0, 30.0, 40.0], valuation_period=3)
+    )
     # 3/1*10, 3/2*30, 3/3*60, 3/3*90
     assert out["valuation"] == pytest.approx([30.0, 45.0, 60.0, 90.0], rel=1e-15)
 
@@ -254,28 +299,44 @@ def test_virtual_stake_by_hand():
     #   A(3) = 40*3/4 + 20/4 = 35      r = (35-40)/40 = -1/8
     volume = [10.0, 10.0, 20.0, 20.0, 30.0, 30.0, 10.0, 10.0, 5.0, 5.0]
     lps = [
-        {"name": "A", "commit": [{"day": 0, "stake": 100.0, "fee_bid": 0.001},
-                                 {"day": 4, "stake": 50.0, "fee_bid": 0.001},
-                                 {"day": 7, "stake": 80.0, "fee_bid": 0.001}]},
-        {"name": "B", "commit": [{"day": 2, "stake": 100.0, "fee_bid": 0.001},
-                                 {"day": 4, "stake": 150.0, "fee_bid": 0.001}]},
+        {
+            "name": "A",
+            "commit": [
+                {"day": 0, "stake": 100.0, "fee_bid": 0.001},
+                {"day": 4, "stake": 50.0, "fee_bid": 0.001},
+                {"day": 7, "stake": 80.0, "fee_bid": 0.001},
+            ],
+        },
+        {
+            "name": "B",
+            "commit": [
+                {"day": 2, "stake": 100.0, "fee_bid": 0.001},
+                {"day": 4, "stake": 150.0, "fee_bid": 0.001},
+            ],
+        },
     ]
-    out = simulate(base_scenario(10, lps, traded_volume=volume, valuation_period=2,
-                                 share_rule="virtual_stake"))
+    out = simulate(
+        base_scenario(10, lps, traded_volume=volume, valuation_period=2, share_rule="virtual_stake")
+    )
     expected = [
         # period 0 (days 0, 1): A enters with 100; end of period 0: r = 0, max(100, 100)
-        [100.0, 0.0], [100.0, 0.0],
+        [100.0, 0.0],
+        [100.0, 0.0],
         # period 1: B enters and adds 100; end of period 1 (r = 1/2, no reset to stake):
         # A max(100, 150) = 150, B max(100, 150) = 150
-        [100.0, 100.0], [100.0, 100.0],
+        [100.0, 100.0],
+        [100.0, 100.0],
         # period 2: A halves 100 -> 50: 150*50/100 = 75; B adds 50: 150 + 50 = 200
-        [75.0, 200.0], [75.0, 200.0],
+        [75.0, 200.0],
+        [75.0, 200.0],
         # end of period 2 (r = 1/3): A max(50, 4/3*75) = 100, B max(150, 4/3*200) = 800/3;
         # day 7: A adds 30 -> 130
-        [100.0, 800 / 3], [130.0, 800 / 3],
+        [100.0, 800 / 3],
+        [130.0, 800 / 3],
         # end of period 3 (r = -1/8): A max(80, 7/8*130) = 113.75, B max(150, 7/8*800/3)
         # = 700/3
-        [113.75, 700 / 3], [113.75, 700 / 3],
+        [113.75, 700 / 3],
+        [113.75, 700 / 3],
     ]
     for d in range(10):
         assert out["equity"][d] == pytest.approx(expected[d], rel=1e-12, abs=0), d
@@ -287,10 +348,19 @@ def test_virtual_stake_mechanism_example():
     # MECHANISM.md: two LPs of 25,000 each, T = 10000, 20020 per period: at the end of
     # period 1, A(1) = 10000/2 + 20020/2 = 15010, r = 5010/10000 = 0.501, virtual
     # 1.501*25000 = 37,525 each (from the next day on).
-    lps = [{"name": name, "commit": [{"day": 0, "stake": 25000.0, "fee_bid": 0.001}]}
-           for name in ("A", "B")]
-    out = simulate(base_scenario(3, lps, traded_volume=[10000.0, 20020.0, 5.0],
-                                 valuation_period=1, share_rule="virtual_stake"))
+    lps = [
+        {"name": name, "commit": [{"day": 0, "stake": 25000.0, "fee_bid": 0.001}]}
+        for name in ("A", "B")
+    ]
+    out = simulate(
+        base_scenario(
+            3,
+            lps,
+            traded_volume=[10000.0, 20020.0, 5.0],
+            valuation_period=1,
+            share_rule="virtual_stake",
+        )
+    )
     assert out["equity"][0] == [25000.0, 25000.0]
     assert out["equity"][1] == [25000.0, 25000.0]  # end of period 0: r = 0
     assert out["equity"][2] == pytest.approx([37525.0, 37525.0], rel=1e-12)
@@ -299,24 +369,35 @@ def test_virtual_stake_mechanism_example():
 
 
 def test_virtual_stake_waits_for_a_nonzero_average_volume():
-    lps = [{"name": "A", "commit": [{"day": 0, "stake": 100.0, "fee_bid": 0.001},
-                                    {"day": 1, "stake": 50.0, "fee_bid": 0.001}]}]
+    lps = [
+        {
+            "name": "A",
+            "commit": [
+                {"day": 0, "stake": 100.0, "fee_bid": 0.001},
+                {"day": 1, "stake": 50.0, "fee_bid": 0.001},
+            ],
+        }
+    ]
     volume = [0.0, 0.0, 10.0, 30.0, 7.0]  # periods of one day
-    out = simulate(base_scenario(5, lps, traded_volume=volume, valuation_period=1,
-                                 share_rule="virtual_stake"))
+    out = simulate(
+        base_scenario(5, lps, traded_volume=volume, valuation_period=1, share_rule="virtual_stake")
+    )
     # A(0) = A(1) = 0: nothing changes (the decrease on day 1 scales 100 -> 50).
     # A(2) = 0*2/3 + 10/3 = 10/3 > 0 but A(1) = 0: r = 0, virtual = max(50, 50).
     # A(3) = 10/3*3/4 + 30/4 = 10: r = (10 - 10/3)/(10/3) = 2: virtual = max(50, 150) = 150.
-    assert [row[0] for row in out["equity"]] == pytest.approx([100.0, 50.0, 50.0, 50.0, 150.0],
-                                                              rel=1e-12)
+    assert [row[0] for row in out["equity"]] == pytest.approx(
+        [100.0, 50.0, 50.0, 50.0, 150.0], rel=1e-12
+    )
 
 
 # --------------------------------------------------------------------------------------
 # Time weighting and fractional commitment days
 # --------------------------------------------------------------------------------------
 def test_fractional_day_applies_on_the_next_day_with_its_exact_age():
-    lps = [{"name": "A", "commit": [{"day": 0, "stake": 10.0, "fee_bid": 0.001}]},
-           {"name": "B", "commit": [{"day": 2.5, "stake": 30.0, "fee_bid": 0.001}]}]
+    lps = [
+        {"name": "A", "commit": [{"day": 0, "stake": 10.0, "fee_bid": 0.001}]},
+        {"name": "B", "commit": [{"day": 2.5, "stake": 30.0, "fee_bid": 0.001}]},
+    ]
     out = simulate(base_scenario(5, lps, share_rule="time_weighted"))
 
     def w(age_days):
@@ -335,12 +416,25 @@ def test_fractional_day_applies_on_the_next_day_with_its_exact_age():
 def test_margin_one_level_by_hand(margin_rule):
     phi = NormalDist().cdf
     mu, sigma, tau, lambd, mid, tick = 0.05, 0.8, 1e-3, 0.01, 50.0, 0.5
-    shape = {"limit_orders_buy": [3.0], "limit_orders_sell": [100.0],
-             "fractions_buy": [2.0], "fractions_sell": [1.0]}
-    lps = [dict({"name": "A", "commit": [{"day": 0, "stake": 400.0, "fee_bid": 0.001}]},
-                **shape)]
-    scenario = base_scenario(1, lps, mark_price=[mid], mu=mu, sigma=sigma, tau=tau,
-                             lambd=lambd, tick_size=tick, k=2.0, margin_rule=margin_rule)
+    shape = {
+        "limit_orders_buy": [3.0],
+        "limit_orders_sell": [100.0],
+        "fractions_buy": [2.0],
+        "fractions_sell": [1.0],
+    }
+    lps = [dict({"name": "A", "commit": [{"day": 0, "stake": 400.0, "fee_bid": 0.001}]}, **shape)]
+    scenario = base_scenario(
+        1,
+        lps,
+        mark_price=[mid],
+        mu=mu,
+        sigma=sigma,
+        tau=tau,
+        lambd=lambd,
+        tick_size=tick,
+        k=2.0,
+        margin_rule=margin_rule,
+    )
     scenario["lps"][0].update(shape)
     out = simulate(scenario)
 
@@ -366,8 +460,9 @@ def test_margin_one_level_by_hand(margin_rule):
     supplied = min((3.0 + n_buy) * p_buy * prob_buy, (100.0 + n_sell) * p_sell * prob_sell)
     assert_close(out["supplied_liquidity"][0][0], supplied)
     target = out["target_stake"][0]
-    assert_close(out["annualised_return_on_capital"][0],
-                 365 * out["fees_collected"][0] / (target + combined))
+    assert_close(
+        out["annualised_return_on_capital"][0], 365 * out["fees_collected"][0] / (target + combined)
+    )
 
 
 @pytest.mark.parametrize("margin_rule", MARGIN_RULES)
@@ -376,13 +471,26 @@ def test_margin_orders_all_one_level_by_hand(margin_rule):
     # on day 1, so day 0 shows that an inactive LP has no margin whatever its limit orders.
     phi = NormalDist().cdf
     mu, sigma, tau, lambd, mid, tick = 0.05, 0.8, 1e-3, 0.01, 50.0, 0.5
-    shape = {"limit_orders_buy": [3.0], "limit_orders_sell": [100.0],
-             "fractions_buy": [2.0], "fractions_sell": [1.0]}
-    lps = [dict({"name": "A", "commit": [{"day": 1, "stake": 400.0, "fee_bid": 0.001}]},
-                **shape)]
-    scenario = base_scenario(2, lps, mark_price=[mid, mid], mu=mu, sigma=sigma, tau=tau,
-                             lambd=lambd, tick_size=tick, k=2.0, margin_rule=margin_rule,
-                             margin_orders="all")
+    shape = {
+        "limit_orders_buy": [3.0],
+        "limit_orders_sell": [100.0],
+        "fractions_buy": [2.0],
+        "fractions_sell": [1.0],
+    }
+    lps = [dict({"name": "A", "commit": [{"day": 1, "stake": 400.0, "fee_bid": 0.001}]}, **shape)]
+    scenario = base_scenario(
+        2,
+        lps,
+        mark_price=[mid, mid],
+        mu=mu,
+        sigma=sigma,
+        tau=tau,
+        lambd=lambd,
+        tick_size=tick,
+        k=2.0,
+        margin_rule=margin_rule,
+        margin_orders="all",
+    )
     out = simulate(scenario)
 
     # sb = 0.8*sqrt(1e-3) = 0.025298, drift = (0.05 - 0.32)*1e-3 = -2.7e-4.
@@ -435,11 +543,11 @@ def test_margin_orders_on_the_step_function():
     # limit_liq = 2*101*0.5 = 101, remaining = 899, n = ceil(899/(0.5*101)) = ceil(17.8) = 18.
     args = (1000.0, [2.0], [1.0], [101.0], [0.5], 0.1, 100.0)
     margin, liquidity = side_orders(*args)  # "pegged" by default
-    assert margin == pytest.approx(0.1 * 100 * 18, rel=1e-15)               # 180
-    assert liquidity == pytest.approx((2 + 18) * 101 * 0.5, rel=1e-15)     # 1010
+    assert margin == pytest.approx(0.1 * 100 * 18, rel=1e-15)  # 180
+    assert liquidity == pytest.approx((2 + 18) * 101 * 0.5, rel=1e-15)  # 1010
     assert side_orders(*args, "pegged") == (margin, liquidity)
     margin_all, liquidity_all = side_orders(*args, "all")
-    assert margin_all == pytest.approx(0.1 * 100 * (2 + 18), rel=1e-15)    # 200
+    assert margin_all == pytest.approx(0.1 * 100 * (2 + 18), rel=1e-15)  # 200
     assert liquidity_all == liquidity
     # A level too unlikely to trade gets no pegged volume, but its limit orders still count
     # under "all": levels 101 (prob 0.5) and 150 (prob 1e-12 <= 1e-10), limits 2 and 7.
@@ -458,8 +566,10 @@ def hand_risk_factors(mu: float, sigma: float, tau: float, lambd: float) -> tupl
     """MECHANISM.md's risk factors with the standard library's normal distribution."""
     phi, phi_inv = NormalDist().cdf, NormalDist().inv_cdf
     sb, m = sigma * math.sqrt(tau), math.exp(mu * tau)
-    return (1 - m * phi(phi_inv(lambd) - sb) / lambd,
-            m * (1 - phi(phi_inv(1 - lambd) - sb)) / lambd - 1)
+    return (
+        1 - m * phi(phi_inv(lambd) - sb) / lambd,
+        m * (1 - phi(phi_inv(1 - lambd) - sb)) / lambd - 1,
+    )
 
 
 # (mu, sigma, tau, lambd) and rf_long, rf_short worked by hand; Phi^-1(0.01) = -2.32635.
@@ -485,8 +595,9 @@ def test_risk_factor_by_hand(case):
     assert rf_long == pytest.approx(rf_long_by_hand, abs=1e-6)
     assert rf_short == pytest.approx(rf_short_by_hand, abs=1e-6)
     lps = [{"name": "A", "commit": [{"day": 0, "stake": 100.0, "fee_bid": 0.001}]}]
-    scenario = base_scenario(1, lps, mu=mu, sigma=sigma, tau=tau, lambd=lambd, v=2.0, c2=1.5,
-                             open_interest=[1000.0])
+    scenario = base_scenario(
+        1, lps, mu=mu, sigma=sigma, tau=tau, lambd=lambd, v=2.0, c2=1.5, open_interest=[1000.0]
+    )
     short = simulate(scenario)
     larger = simulate(dict(scenario, risk_factor="max"))
     # target = c2*v*rf*1000 = 3000*rf.
@@ -520,12 +631,13 @@ def test_risk_factor_max_is_clamped_at_zero():
     assert target_risk_factor(0.3, -0.2, "max") == 0.3
     open_interest = [100.0, 300.0]
     # c2*v*rf*max(100, 300) = 2*0.5*rf*300
-    assert target_stake(open_interest, 1, 2, 2.0, 0.5, -0.1, rf_long=-0.2,
-                        risk_factor="max") == 0.0
-    assert target_stake(open_interest, 1, 2, 2.0, 0.5, -0.1, rf_long=-0.2,
-                        risk_factor="short") == pytest.approx(-30.0, rel=1e-15)
-    assert target_stake(open_interest, 1, 2, 2.0, 0.5, -0.1,
-                        rf_long=0.25, risk_factor="max") == pytest.approx(75.0, rel=1e-15)
+    assert target_stake(open_interest, 1, 2, 2.0, 0.5, -0.1, rf_long=-0.2, risk_factor="max") == 0.0
+    assert target_stake(
+        open_interest, 1, 2, 2.0, 0.5, -0.1, rf_long=-0.2, risk_factor="short"
+    ) == pytest.approx(-30.0, rel=1e-15)
+    assert target_stake(
+        open_interest, 1, 2, 2.0, 0.5, -0.1, rf_long=0.25, risk_factor="max"
+    ) == pytest.approx(75.0, rel=1e-15)
     with pytest.raises(ValueError):
         target_risk_factor(0.3, 0.2, "long")
 
@@ -535,8 +647,17 @@ def test_risk_factor_max_never_gives_a_negative_target(lambd):
     # sb -> 0: both risk factors are 0 exactly, and in floating point they come out as
     # +-1e-13 or so (both negative for some lambd); "max" never makes the target negative.
     lps = [{"name": "A", "commit": [{"day": 0, "stake": 100.0, "fee_bid": 0.001}]}]
-    scenario = base_scenario(1, lps, mu=0.0, sigma=1e-20, tau=1.0, lambd=lambd,
-                             open_interest=[1000.0], risk_factor="max", tick_size=1e-3)
+    scenario = base_scenario(
+        1,
+        lps,
+        mu=0.0,
+        sigma=1e-20,
+        tau=1.0,
+        lambd=lambd,
+        open_interest=[1000.0],
+        risk_factor="max",
+        tick_size=1e-3,
+    )
     out = simulate(scenario)
     assert abs(out["rf_long"]) < 1e-9 and abs(out["rf_short"]) < 1e-9
     assert out["target_stake"][0] == 1000.0 * max(out["rf_long"], out["rf_short"], 0.0)
@@ -545,8 +666,10 @@ def test_risk_factor_max_never_gives_a_negative_target(lambd):
 
 # open_interest and mark_price chosen so that the maximum of open_interest/mark_price falls on
 # a different day from the maximum of open_interest; stake_target_period 2.
-MARK_PATH = {"open_interest": [1000.0, 800.0, 1200.0, 500.0],
-             "mark_price": [100.0, 40.0, 200.0, 100.0]}
+MARK_PATH = {
+    "open_interest": [1000.0, 800.0, 1200.0, 500.0],
+    "mark_price": [100.0, 40.0, 200.0, 100.0],
+}
 # contracts = oi/price = 10, 20, 6, 5.
 # "window": day 0: 1000; day 1: max(1000, 800) = 1000; day 2: max(800, 1200) = 1200;
 #           day 3: max(1200, 500) = 1200.
@@ -562,10 +685,14 @@ def test_target_price_on_the_step_function():
     for d in range(4):
         # c2 = v = rf = 1: the target is the maximum itself (all exact in binary).
         assert target_stake(oi, d, 2, 1.0, 1.0, 1.0) == WINDOW_MAXIMA[d]
-        assert target_stake(oi, d, 2, 1.0, 1.0, 1.0, mark_price=price,
-                            target_price="window") == WINDOW_MAXIMA[d]
-        assert target_stake(oi, d, 2, 1.0, 1.0, 1.0, mark_price=price,
-                            target_price="mark") == MARK_MAXIMA[d]
+        assert (
+            target_stake(oi, d, 2, 1.0, 1.0, 1.0, mark_price=price, target_price="window")
+            == WINDOW_MAXIMA[d]
+        )
+        assert (
+            target_stake(oi, d, 2, 1.0, 1.0, 1.0, mark_price=price, target_price="mark")
+            == MARK_MAXIMA[d]
+        )
     with pytest.raises(ValueError):
         target_stake(oi, 0, 2, 1.0, 1.0, 1.0, mark_price=price, target_price="last")
 
@@ -574,8 +701,18 @@ def test_target_price_on_the_step_function():
 def test_target_price_mark_by_hand(risk_factor):
     # Risk model of RISK_FACTOR_CASES["long_larger"]: rf_long 0.070850, rf_short 0.033678.
     lps = [{"name": "A", "commit": [{"day": 0, "stake": 200.0, "fee_bid": 0.001}]}]
-    scenario = base_scenario(4, lps, mu=-2.0, sigma=0.2, tau=0.01, lambd=0.01, v=2.0,
-                             stake_target_period=2, risk_factor=risk_factor, **MARK_PATH)
+    scenario = base_scenario(
+        4,
+        lps,
+        mu=-2.0,
+        sigma=0.2,
+        tau=0.01,
+        lambd=0.01,
+        v=2.0,
+        stake_target_period=2,
+        risk_factor=risk_factor,
+        **MARK_PATH,
+    )
     rf_long, rf_short = hand_risk_factors(-2.0, 0.2, 0.01, 0.01)
     rf = rf_short if risk_factor == "short" else rf_long
     window = simulate(scenario)
@@ -594,15 +731,31 @@ def test_target_price_mark_by_hand(risk_factor):
 
 def test_unknown_rule_values_are_input_errors():
     lps = [{"name": "A", "commit": [{"day": 0, "stake": 10.0, "fee_bid": 0.001}]}]
-    for key in ("share_rule", "fee_rule", "margin_rule", "risk_factor", "target_price",
-                "margin_orders", "volume_rule", "low_probability", "liquidity_score",
-                "exit_rule", "preset"):
+    for key in (
+        "share_rule",
+        "fee_rule",
+        "margin_rule",
+        "risk_factor",
+        "target_price",
+        "margin_orders",
+        "volume_rule",
+        "low_probability",
+        "liquidity_score",
+        "exit_rule",
+        "preset",
+    ):
         with pytest.raises(ValueError, match=key if key != "preset" else "preset"):
             simulate(base_scenario(1, lps, **{key: "nonsense"}))
-    for key, value in (("min_probability", 0.0), ("min_probability", 0.5),
-                       ("els_fee_fraction", 1.5), ("commitment_min_time_fraction", -0.1),
-                       ("competition_factor", 2.0), ("epoch_days", 0),
-                       ("performance_hysteresis_epochs", 1.5), ("price_range", -0.01)):
+    for key, value in (
+        ("min_probability", 0.0),
+        ("min_probability", 0.5),
+        ("els_fee_fraction", 1.5),
+        ("commitment_min_time_fraction", -0.1),
+        ("competition_factor", 2.0),
+        ("epoch_days", 0),
+        ("performance_hysteresis_epochs", 1.5),
+        ("price_range", -0.01),
+    ):
         with pytest.raises(ValueError, match=key):
             simulate(base_scenario(1, lps, **{key: value}))
 
@@ -644,8 +797,10 @@ def notebook_volume(x: float) -> float:
 
 def notebook_fee_split_at_t(t: float) -> dict[str, float]:
     """MarketMakerStakes.compute_fee_split_at_t: stakes after t count 0, weight w(t - time)."""
-    rows = [(mm, notebook_weight(t - time) * (0.0 if time > t else stake))
-            for mm, time, stake in NOTEBOOK_STAKES]
+    rows = [
+        (mm, notebook_weight(t - time) * (0.0 if time > t else stake))
+        for mm, time, stake in NOTEBOOK_STAKES
+    ]
     total = sum(tws for _, tws in rows)
     split = dict.fromkeys(NOTEBOOK_MMS, 0.0)
     for mm, tws in rows:
@@ -653,8 +808,13 @@ def notebook_fee_split_at_t(t: float) -> dict[str, float]:
     return split
 
 
-def notebook_scenario(num_days: int, days_per_year: float, event_day, fee_rate: list[float],
-                      traded_volume: list[float]) -> dict:
+def notebook_scenario(
+    num_days: int,
+    days_per_year: float,
+    event_day,
+    fee_rate: list[float],
+    traded_volume: list[float],
+) -> dict:
     """The notebook's stakes as cumulative commitments at day ``event_day(time)``."""
     lps = []
     for mm in NOTEBOOK_MMS:
@@ -664,9 +824,15 @@ def notebook_scenario(num_days: int, days_per_year: float, event_day, fee_rate: 
                 stake += added
                 commits.append({"day": event_day(time), "stake": stake, "fee_bid": 0.0})
         lps.append({"name": mm, "commit": commits})
-    return base_scenario(num_days, lps, share_rule="time_weighted", fee_rule="given",
-                         days_per_year=days_per_year, fee_rate=fee_rate,
-                         traded_volume=traded_volume)
+    return base_scenario(
+        num_days,
+        lps,
+        share_rule="time_weighted",
+        fee_rule="given",
+        days_per_year=days_per_year,
+        fee_rate=fee_rate,
+        traded_volume=traded_volume,
+    )
 
 
 def test_notebook_fee_split_at_each_month_start():
@@ -683,8 +849,7 @@ def test_notebook_fee_split_at_each_month_start():
         for l, mm in enumerate(NOTEBOOK_MMS):
             assert_close(out["equity_share"][i][l], split[mm])
     # By hand at t = 0: all ages 0, so shares are pro rata 3e6 : 1.5e6 : 7.5e5 : 2.5e5.
-    assert out["equity_share"][0] == pytest.approx([6 / 11, 3 / 11, 1.5 / 11, 0.5 / 11],
-                                                   rel=1e-12)
+    assert out["equity_share"][0] == pytest.approx([6 / 11, 3 / 11, 1.5 / 11, 0.5 / 11], rel=1e-12)
 
 
 def test_notebook_daily_and_cumulative_fee_revenue():
@@ -755,8 +920,9 @@ def check_invariants(scenario: dict, out: dict) -> None:
                 assert out["obligation"][d][l] == scenario["k"] * stakes[l]
                 m_buy, m_sell = out["margin_buy"][d][l], out["margin_sell"][d][l]
                 assert m_buy >= 0 and m_sell >= 0
-                combined = max(m_buy, m_sell) if scenario["margin_rule"] == "max" \
-                    else m_buy + m_sell
+                combined = (
+                    max(m_buy, m_sell) if scenario["margin_rule"] == "max" else m_buy + m_sell
+                )
                 assert out["margin"][d][l] == combined
                 if scenario["margin_orders"] == "all":  # at least the limit orders' margin
                     mid = scenario["mark_price"][d]
@@ -779,8 +945,11 @@ def check_invariants(scenario: dict, out: dict) -> None:
         # Random risk models have rf_long, rf_short > 0 and open interest >= 0.
         assert out["target_stake"][d] >= 0
         if scenario["target_price"] == "mark":  # at least today's open interest
-            rf = out["rf_short"] if scenario["risk_factor"] == "short" \
+            rf = (
+                out["rf_short"]
+                if scenario["risk_factor"] == "short"
                 else max(out["rf_long"], out["rf_short"])
+            )
             today = scenario["c2"] * scenario["v"] * rf * scenario["open_interest"][d]
             assert out["target_stake"][d] >= today * (1 - 1e-12)
 
@@ -811,10 +980,19 @@ def check_invariants(scenario: dict, out: dict) -> None:
                 assert out["equity"][d][l] >= stakes[l] * (1 - 1e-12)
 
 
-RULE_KEYS = ("share_rule", "fee_rule", "margin_rule", "risk_factor", "target_price",
-             "margin_orders")
-RULE_COMBINATIONS = list(itertools.product(SHARE_RULES, FEE_RULES, MARGIN_RULES, RISK_FACTORS,
-                                           TARGET_PRICES, MARGIN_ORDERS))
+RULE_KEYS = (
+    "share_rule",
+    "fee_rule",
+    "margin_rule",
+    "risk_factor",
+    "target_price",
+    "margin_orders",
+)
+RULE_COMBINATIONS = list(
+    itertools.product(
+        SHARE_RULES, FEE_RULES, MARGIN_RULES, RISK_FACTORS, TARGET_PRICES, MARGIN_ORDERS
+    )
+)
 
 
 @pytest.mark.parametrize("combination", RULE_COMBINATIONS, ids="-".join)
@@ -832,12 +1010,26 @@ def test_invariants_on_random_scenarios(combination, fractional):
         check_invariants(scenario, out)
 
 
-UPSTREAM_OF_TARGET = ("valuation", "total_stake", "stake", "fee_bid", "equity", "stake_share",
-                      "obligation", "margin_buy", "margin_sell", "margin", "total_margin",
-                      "supplied_liquidity")
-UPSTREAM_OF_MARGIN = tuple(name for name in PER_DAY_OUTPUTS + PER_LP_OUTPUTS
-                           if name not in ("margin_buy", "margin_sell", "margin",
-                                           "total_margin", "annualised_return_on_capital"))
+UPSTREAM_OF_TARGET = (
+    "valuation",
+    "total_stake",
+    "stake",
+    "fee_bid",
+    "equity",
+    "stake_share",
+    "obligation",
+    "margin_buy",
+    "margin_sell",
+    "margin",
+    "total_margin",
+    "supplied_liquidity",
+)
+UPSTREAM_OF_MARGIN = tuple(
+    name
+    for name in PER_DAY_OUTPUTS + PER_LP_OUTPUTS
+    if name
+    not in ("margin_buy", "margin_sell", "margin", "total_margin", "annualised_return_on_capital")
+)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -847,8 +1039,12 @@ def test_new_rule_values_against_the_defaults_on_random_scenarios(seed):
     relation MECHANISM.md gives."""
     rng = random.Random(500 + seed)
     # exit_rule "free": under the other exit rules the stakes depend on the target stake
-    defaults = {"risk_factor": "short", "target_price": "window", "margin_orders": "pegged",
-                "exit_rule": "free"}
+    defaults = {
+        "risk_factor": "short",
+        "target_price": "window",
+        "margin_orders": "pegged",
+        "exit_rule": "free",
+    }
     scenario = random_scenario(rng, defaults)
     base = simulate(scenario)
     rf_long, rf_short = base["rf_long"], base["rf_short"]
@@ -860,7 +1056,8 @@ def test_new_rule_values_against_the_defaults_on_random_scenarios(seed):
         assert larger[name] == base[name], name
     for d in range(num_days):
         assert larger["target_stake"][d] == pytest.approx(
-            base["target_stake"][d] * max(rf_long, rf_short) / rf_short, rel=1e-12, abs=0)
+            base["target_stake"][d] * max(rf_long, rf_short) / rf_short, rel=1e-12, abs=0
+        )
         assert larger["target_stake"][d] >= base["target_stake"][d]
 
     # target_price "mark": between today's open interest and the window maximum scaled by
@@ -872,15 +1069,14 @@ def test_new_rule_values_against_the_defaults_on_random_scenarios(seed):
     scale = scenario["c2"] * scenario["v"] * rf_short
     for d in range(num_days):
         lo2 = max(0, d - scenario["stake_target_period"] + 1)
-        prices = scenario["mark_price"][lo2:d + 1]
+        prices = scenario["mark_price"][lo2 : d + 1]
         upper = base["target_stake"][d] * prices[-1] / min(prices)
         lower = scale * scenario["open_interest"][d]
         assert lower * (1 - 1e-12) <= mark["target_stake"][d] <= upper * (1 + 1e-12)
     flat = dict(scenario, mark_price=[scenario["mark_price"][0]] * num_days)
     flat_window = simulate(flat)
     flat_mark = simulate(dict(flat, target_price="mark"))
-    assert flat_mark["target_stake"] == pytest.approx(flat_window["target_stake"], rel=1e-12,
-                                                      abs=0)
+    assert flat_mark["target_stake"] == pytest.approx(flat_window["target_stake"], rel=1e-12, abs=0)
 
     # margin_orders "all": each side's margin grows by rf_side*mid*sum(limit orders).
     every = simulate(dict(scenario, margin_orders="all"))
@@ -895,7 +1091,8 @@ def test_new_rule_values_against_the_defaults_on_random_scenarios(seed):
             for side, rf in (("buy", rf_long), ("sell", rf_short)):
                 extra = rf * mid * sum(lp[f"limit_orders_{side}"])
                 assert every[f"margin_{side}"][d][l] == pytest.approx(
-                    base[f"margin_{side}"][d][l] + extra, rel=1e-12, abs=1e-300)
+                    base[f"margin_{side}"][d][l] + extra, rel=1e-12, abs=1e-300
+                )
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -903,12 +1100,15 @@ def test_adding_stake_never_lowers_own_share_under_stake_rule(seed):
     rng = random.Random(1000 + seed)
     # Commitments as given (exits free, no SLA): a rejected decrease or a bond slash would
     # make the LP's stake depend on the others'.
-    scenario = random_scenario(rng, {"share_rule": "stake", "exit_rule": "free",
-                                     "commitment_min_time_fraction": 0.0})
+    scenario = random_scenario(
+        rng, {"share_rule": "stake", "exit_rule": "free", "commitment_min_time_fraction": 0.0}
+    )
     l = rng.randrange(len(scenario["lps"]))
     richer = dict(scenario, lps=[dict(lp) for lp in scenario["lps"]])
-    richer["lps"][l]["commit"] = [dict(c, stake=c["stake"] * 1.5 + (c["stake"] > 0) * 10.0)
-                                  for c in scenario["lps"][l]["commit"]]
+    richer["lps"][l]["commit"] = [
+        dict(c, stake=c["stake"] * 1.5 + (c["stake"] > 0) * 10.0)
+        for c in scenario["lps"][l]["commit"]
+    ]
     before, after = simulate(scenario), simulate(richer)
     for d in range(len(scenario["mark_price"])):
         assert after["equity_share"][d][l] >= before["equity_share"][d][l]

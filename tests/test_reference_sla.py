@@ -68,8 +68,9 @@ def lp(name: str, *commits: dict, **keys) -> dict:
 
 def open_interest_for(target: float, scenario: dict) -> float:
     """The open interest that makes the (default, "short") target stake ``target``."""
-    _, rf_short = risk_factors(scenario["mu"], scenario["sigma"], scenario["tau"],
-                               scenario["lambd"])
+    _, rf_short = risk_factors(
+        scenario["mu"], scenario["sigma"], scenario["tau"], scenario["lambd"]
+    )
     return target / (scenario["c2"] * scenario["v"] * rf_short)
 
 
@@ -84,13 +85,22 @@ SPEC_STAKES, SPEC_BIDS = [120.0, 20.0, 60.0], [0.005, 0.0075, 0.0375]
 
 
 def spec_providers() -> list[LiquidityProvider]:
-    return [LiquidityProvider(stake=s, fee_bid=b)
-            for s, b in zip(SPEC_STAKES, SPEC_BIDS, strict=True)]
+    return [
+        LiquidityProvider(stake=s, fee_bid=b) for s, b in zip(SPEC_STAKES, SPEC_BIDS, strict=True)
+    ]
 
 
-@pytest.mark.parametrize(("target", "expected"), [(0.0, 0.005), (119.0, 0.005),
-                                                  (120.0, 0.005), (123.0, 0.0075),
-                                                  (140.0, 0.0075), (240.0, 0.0375)])
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        (0.0, 0.005),
+        (119.0, 0.005),
+        (120.0, 0.005),
+        (123.0, 0.0075),
+        (140.0, 0.0075),
+        (240.0, 0.0375),
+    ],
+)
 def test_fee_example_marginal(target, expected):
     # Cumulative stakes 120, 140, 200 along the bids: the first bid whose cumulative stake is
     # >= the target; none reaches 240: the highest active bid.
@@ -100,8 +110,7 @@ def test_fee_example_marginal(target, expected):
 @pytest.mark.parametrize("target", [0.0, 119.0, 123.0, 240.0, 1e9])
 def test_fee_example_weighted_is_one_and_a_half_percent_at_any_target(target):
     # (120*0.005 + 20*0.0075 + 60*0.0375)/200 = (0.6 + 0.15 + 2.25)/200 = 0.015
-    assert fee_rate("weighted", spec_providers(), target, None) == pytest.approx(0.015,
-                                                                                rel=1e-15)
+    assert fee_rate("weighted", spec_providers(), target, None) == pytest.approx(0.015, rel=1e-15)
     inactive = [*spec_providers(), LiquidityProvider(stake=0.0, fee_bid=0.5)]
     assert fee_rate("weighted", inactive, target, None) == pytest.approx(0.015, rel=1e-15)
     assert fee_rate("weighted", [LiquidityProvider(fee_bid=0.5)], target, None) == 0.0
@@ -130,10 +139,11 @@ def test_entry_valuation_example_in_a_scenario():
     # day 1 LP1 -> 200 (valuation_pre 100); day 2 LP2 enters with 200 (valuation_pre 200);
     # day 3 LP1 -> 300 (valuation_pre 400).  Day 3: valuation 500, equity
     # 300*500/120 = 1250 and 200*500/200 = 500, LP1's share 1250/1750 = 5/7 = 0.714285...
-    lps = [lp("LP1", commit(0, 100.0), commit(1, 200.0), commit(3, 300.0)),
-           lp("LP2", commit(2, 200.0))]
-    out = simulate(base_scenario(4, lps, traded_volume=[0.0] * 4,
-                                 share_rule="entry_valuation"))
+    lps = [
+        lp("LP1", commit(0, 100.0), commit(1, 200.0), commit(3, 300.0)),
+        lp("LP2", commit(2, 200.0)),
+    ]
+    out = simulate(base_scenario(4, lps, traded_volume=[0.0] * 4, share_rule="entry_valuation"))
     assert out["valuation"] == [100.0, 200.0, 400.0, 500.0]
     assert out["equity"][1] == [400.0, 0.0]  # 200*200/100
     assert out["equity"][2] == [800.0, 400.0]  # 200*400/100, 200*400/200
@@ -147,8 +157,10 @@ def test_entry_valuation_reentry_and_decrease():
     # halves (aev stays 1000), day 2 exits, day 3 re-enters with 40 at valuation_pre
     # max(1000, 0) = 1000 (a fresh aev, 1000).  LP B, 100 from day 0 (aev 1000 as well).
     # Equity = stake*valuation/aev with valuation = max(1000, total stake) = 1000.
-    lps = [lp("A", commit(0, 100.0), commit(1, 50.0), commit(2, 0.0), commit(3, 40.0)),
-           lp("B", commit(0, 100.0))]
+    lps = [
+        lp("A", commit(0, 100.0), commit(1, 50.0), commit(2, 0.0), commit(3, 40.0)),
+        lp("B", commit(0, 100.0)),
+    ]
     out = simulate(base_scenario(4, lps, share_rule="entry_valuation"))
     assert out["equity"] == [[100.0, 100.0], [50.0, 100.0], [0.0, 100.0], [40.0, 100.0]]
     assert out["equity_share"][3] == pytest.approx([40 / 140, 100 / 140], rel=1e-15)
@@ -161,8 +173,7 @@ def test_virtual_stake_growth_example():
     end_of_period_virtual_stake(providers, 0, [10000.0])
     assert [p.virtual_stake for p in providers] == [25000.0, 25000.0]  # n = 0: r = 0
     end_of_period_virtual_stake(providers, 1, [10000.0, 15010.0])
-    assert [p.virtual_stake for p in providers] == pytest.approx([37525.0, 37525.0],
-                                                                 rel=1e-14)
+    assert [p.virtual_stake for p in providers] == pytest.approx([37525.0, 37525.0], rel=1e-14)
     # A(n) == 0: nothing changes, even virtual stake below stake (after a manual edit).
     odd = [LiquidityProvider(stake=10.0, virtual_stake=5.0)]
     end_of_period_virtual_stake(odd, 1, [0.0, 0.0])
@@ -181,8 +192,7 @@ def test_early_exit_penalty_example():
     assert 100.0 - early_exit_penalties([100.0], 40.0, 0.25)[0] == 85.0
     # Free room is shared pro rata: cuts 100 and 50, 30 free: free_l = 20 and 10,
     # penalties 0.25*80 = 20 and 0.25*40 = 10.  More room than the cuts: nothing to pay.
-    assert early_exit_penalties([100.0, 50.0], 30.0, 0.25) == pytest.approx([20.0, 10.0],
-                                                                           rel=1e-15)
+    assert early_exit_penalties([100.0, 50.0], 30.0, 0.25) == pytest.approx([20.0, 10.0], rel=1e-15)
     assert early_exit_penalties([100.0, 50.0], 500.0, 0.25) == [0.0, 0.0]
 
 
@@ -192,21 +202,18 @@ def test_early_exit_penalty_example_in_a_scenario(free, penalty):
     # asks for 200: the cut waits for the next epoch start, day 2.  The target stake is
     # 300 - free, so the room above target is `free`: the penalty is 0.25*(100 - free).
     lps = [lp("A", commit(0, 300.0), commit(1, 200.0))]
-    scenario = base_scenario(4, lps, exit_rule="penalty", epoch_days=2,
-                             early_exit_penalty=0.25)
+    scenario = base_scenario(4, lps, exit_rule="penalty", epoch_days=2, early_exit_penalty=0.25)
     scenario["open_interest"] = [open_interest_for(300.0 - free, scenario)] * 4
     out = simulate(scenario)
     assert column(out, "stake") == [300.0, 300.0, 200.0, 200.0]
     assert out["early_exit_penalty"][0] == [0.0]
     assert out["early_exit_penalty"][1][0] == pytest.approx(penalty, rel=1e-12)
     assert out["insurance_pool"][:2] == [0.0, 0.0]
-    assert out["insurance_pool"][2] == out["insurance_pool"][3] == \
-        out["early_exit_penalty"][1][0]
+    assert out["insurance_pool"][2] == out["insurance_pool"][3] == out["early_exit_penalty"][1][0]
     # the stake falls by the whole cut (the penalty comes out of the returned bond)
     assert 100.0 - out["early_exit_penalty"][1][0] == pytest.approx(100.0 - penalty)
     # the SLA is off: its other outputs stay 0
-    for name in ("time_on_book", "sla_fee_penalty", "fee_payout", "sla_bonus",
-                 "bond_penalty"):
+    for name in ("time_on_book", "sla_fee_penalty", "fee_payout", "sla_bonus", "bond_penalty"):
         assert out[name] == [[0.0], [0.0]], name
     assert out["fee_accrued"] == [[0.0]] * 4
     assert out["meets_commitment"] == [[False]] * 4
@@ -242,8 +249,15 @@ def test_hysteresis_example_in_a_scenario():
     # 0.5, 0.  With H = 2: P = 0.75 (no history), max(0.5, 0.75) = 0.75,
     # max(0, (0.75 + 0.5)/2) = 0.625.
     lps = [lp("A", commit(0, 100.0, 0.01), time_on_book=[0.625, 0.75, 1.0])]
-    out = simulate(base_scenario(3, lps, commitment_min_time_fraction=0.5,
-                                 competition_factor=1.0, performance_hysteresis_epochs=2))
+    out = simulate(
+        base_scenario(
+            3,
+            lps,
+            commitment_min_time_fraction=0.5,
+            competition_factor=1.0,
+            performance_hysteresis_epochs=2,
+        )
+    )
     assert out["meets_commitment"] == [[True]] * 3
     assert out["time_on_book"] == [[0.625], [0.75], [1.0]]
     assert out["sla_fee_penalty"] == [[0.75], [0.75], [0.625]]
@@ -255,8 +269,9 @@ def test_hysteresis_example_in_a_scenario():
     assert out["bond_penalty"] == [[0.0]] * 3 and out["insurance_pool"] == [0.0] * 3
 
 
-@pytest.mark.parametrize(("t", "slope", "expected"), [(0.3, 0.7, 0.35), (0.0, 0.7, 0.6),
-                                                      (0.0, 0.2, 0.2)])
+@pytest.mark.parametrize(
+    ("t", "slope", "expected"), [(0.3, 0.7, 0.35), (0.0, 0.7, 0.6), (0.0, 0.2, 0.2)]
+)
 def test_bond_penalty_examples(t, slope, expected):
     # s 0.6, max 0.6: t 0.3 -> 0.7*(1 - 0.3/0.6) = 35%; t 0 -> min(0.6, 0.7) = 60%;
     # slope 0.2, t 0 -> 20%.
@@ -277,8 +292,11 @@ def test_bond_penalty_example_in_a_scenario():
     # Epoch 1: t = 1: p = 0, but P = max(0, mean of [1]) = 1 (hysteresis): no bond, the
     #   10 of fees go to the pool again: pool 370.
     lps = [lp("A", commit(0, 1000.0, 0.01), time_on_book=[0.3, 1.0])]
-    out = simulate(base_scenario(2, lps, commitment_min_time_fraction=0.6,
-                                 bond_penalty_slope=0.7, bond_penalty_max=0.6))
+    out = simulate(
+        base_scenario(
+            2, lps, commitment_min_time_fraction=0.6, bond_penalty_slope=0.7, bond_penalty_max=0.6
+        )
+    )
     assert out["time_on_book"] == [[0.3], [1.0]]
     assert out["sla_fee_penalty"] == [[1.0], [1.0]]
     assert out["bond_penalty"][0][0] == pytest.approx(350.0, rel=1e-14)
@@ -305,10 +323,11 @@ def test_bonus_example_in_a_scenario():
     # Two LPs of 100 each (equal shares), bid 0.2: fees 1000*0.2 = 200 a day, 100 to each
     # account.  s 0.5, c 1: p = 2 - 2t; behaviour 0.75 and 0.875: t = 0.75, 0.875,
     # P = 0.5, 0.25: the example's payouts 50, 75 and bonuses 30, 45.
-    lps = [lp("A", commit(0, 100.0, 0.2), time_on_book=0.75),
-           lp("B", commit(0, 100.0, 0.2), time_on_book=0.875)]
-    out = simulate(base_scenario(1, lps, commitment_min_time_fraction=0.5,
-                                 competition_factor=1.0))
+    lps = [
+        lp("A", commit(0, 100.0, 0.2), time_on_book=0.75),
+        lp("B", commit(0, 100.0, 0.2), time_on_book=0.875),
+    ]
+    out = simulate(base_scenario(1, lps, commitment_min_time_fraction=0.5, competition_factor=1.0))
     assert out["fees_collected"] == [200.0]
     assert out["fee_accrued"] == [[100.0, 100.0]]
     assert out["sla_fee_penalty"] == [[0.5, 0.25]]
@@ -320,20 +339,30 @@ def test_bonus_example_in_a_scenario():
 
 
 def test_fees_go_to_the_pool_when_every_committed_lp_is_fully_penalised():
-    payout, bonus, to_pool = distribute_fees([30.0, 70.0, 0.0], [1.0, 1.0, 0.2],
-                                             [True, True, False])
+    payout, bonus, to_pool = distribute_fees(
+        [30.0, 70.0, 0.0], [1.0, 1.0, 0.2], [True, True, False]
+    )
     assert payout == [0.0, 0.0, 0.0] and bonus == [0.0, 0.0, 0.0] and to_pool == 100.0
     # An LP with P < 1 but an empty account: nobody to share B with, B goes to the pool.
     payout, bonus, to_pool = distribute_fees([0.0, 100.0], [0.0, 1.0], [True, True])
     assert payout == [0.0, 0.0] and bonus == [0.0, 0.0] and to_pool == 100.0
     # Nothing accrued.
-    assert distribute_fees([0.0, 0.0], [0.5, 0.5], [True, True]) == ([0.0, 0.0],
-                                                                     [0.0, 0.0], 0.0)
+    assert distribute_fees([0.0, 0.0], [0.5, 0.5], [True, True]) == ([0.0, 0.0], [0.0, 0.0], 0.0)
 
 
 def test_settle_epoch_ignores_lps_not_committed():
-    settled = settle_epoch([50.0, 0.0], [100.0, 0.0], [True, False], [0.5, 0.0],
-                           [[0.2], [0.9]], s=0.8, c=0.9, H=1, slope=1.0, maximum=0.05)
+    settled = settle_epoch(
+        [50.0, 0.0],
+        [100.0, 0.0],
+        [True, False],
+        [0.5, 0.0],
+        [[0.2], [0.9]],
+        s=0.8,
+        c=0.9,
+        H=1,
+        slope=1.0,
+        maximum=0.05,
+    )
     # LP 0: t 0.5 < s 0.8: p = P = 1, bond min(0.05, 1*(1 - 0.5/0.8)) = 0.05 -> 5.
     assert settled.raw_penalty == [1.0, 0.0] and settled.penalty == [1.0, 0.0]
     assert settled.bond_penalty == pytest.approx([5.0, 0.0], rel=1e-15)
@@ -351,7 +380,8 @@ def test_clip_price_trades_with_min_probability(side, min_probability):
     price = clip_price(mid, side, mu, sigma, tau, min_probability)
     assert (price > mid) == (side == "sell")
     assert probability_of_trading(price, mid, mu, sigma, tau) == pytest.approx(
-        min_probability, rel=1e-6)
+        min_probability, rel=1e-6
+    )
 
 
 def test_clip_price_by_hand():
@@ -359,11 +389,9 @@ def test_clip_price_by_hand():
     # sell P = 100*exp(-0.00005 + 0.03719016) = 103.7838..., buy P = 100*exp(-0.03724016).
     sell = clip_price(100.0, "sell", 0.0, 1.0, 1e-4, 1e-4)
     buy = clip_price(100.0, "buy", 0.0, 1.0, 1e-4, 1e-4)
-    assert sell == pytest.approx(100 * math.exp(-0.00005 + 0.01 * 3.7190164854556804),
-                                 rel=1e-12)
+    assert sell == pytest.approx(100 * math.exp(-0.00005 + 0.01 * 3.7190164854556804), rel=1e-12)
     assert sell == pytest.approx(103.7838, abs=1e-4)
-    assert buy == pytest.approx(100 * math.exp(-0.00005 - 0.01 * 3.7190164854556804),
-                                rel=1e-12)
+    assert buy == pytest.approx(100 * math.exp(-0.00005 - 0.01 * 3.7190164854556804), rel=1e-12)
     with pytest.raises(ValueError):
         clip_price(100.0, "middle", 0.0, 1.0, 1e-4, 1e-4)
 
@@ -372,8 +400,7 @@ def test_notional_volume_rule_on_one_level():
     # One sell level at 101 with probability 0.5, rf 0.1, mid 100, obligation 1000, limit 2:
     # "notional": limit_liq = 2*101 = 202, remaining 798, n = ceil(798/101) = ceil(7.90) = 8;
     # liquidity stays probability-weighted: (2 + 8)*101*0.5 = 505; margin 0.1*100*8 = 80.
-    book = side_book(1000.0, [2.0], [1.0], [101.0], [0.5], 0.1, 100.0,
-                     volume_rule="notional")
+    book = side_book(1000.0, [2.0], [1.0], [101.0], [0.5], 0.1, 100.0, volume_rule="notional")
     assert book.limit_liq == 202.0 and book.remaining == 798.0
     assert book.pegged == [8.0]
     assert book.liquidity == pytest.approx(505.0, rel=1e-15)
@@ -388,10 +415,22 @@ def test_clip_moves_pegged_orders_of_unlikely_levels(volume_rule):
     # Levels 101 (prob 0.5) and 150 (prob 1e-12 <= mp 1e-10), limits 2 and 7, fractions 1:1,
     # clip price P = 120 (given here), obligation 1000, rf 0.1, mid 100.
     levels, probs, limits = [101.0, 150.0], [0.5, 1e-12], [2.0, 7.0]
-    drop = side_book(1000.0, limits, [1.0, 1.0], levels, probs, 0.1, 100.0, "all",
-                     volume_rule=volume_rule)
-    clip = side_book(1000.0, limits, [1.0, 1.0], levels, probs, 0.1, 100.0, "all",
-                     volume_rule=volume_rule, low_probability="clip", clip_at=120.0)
+    drop = side_book(
+        1000.0, limits, [1.0, 1.0], levels, probs, 0.1, 100.0, "all", volume_rule=volume_rule
+    )
+    clip = side_book(
+        1000.0,
+        limits,
+        [1.0, 1.0],
+        levels,
+        probs,
+        0.1,
+        100.0,
+        "all",
+        volume_rule=volume_rule,
+        low_probability="clip",
+        clip_at=120.0,
+    )
     if volume_rule == "probability":
         limit_liq = 2 * 101 * 0.5 + 7 * 150 * 1e-12  # 101 + 1.05e-9
         n0 = math.ceil((1000 - limit_liq) / 2 / (0.5 * 101))  # ceil(8.90) = 9
@@ -417,13 +456,12 @@ def test_liquidity_score_side_by_hand():
     # mid 100, price range 0.05 ([95, 105]), mp 1e-10.  In range: 10 at prob 0.4, 5 at 0.4,
     # 20 at 1e-12 (<= mp: counts with q = 0); out of range: 100 at 110.
     # Score (10*0.4 + 5*0.4 + 20*0)/(10 + 5 + 20) = 6/35.
-    orders = [(100.1, 10.0, 0.4), (100.1, 5.0, 0.4), (100.3, 20.0, 1e-12),
-              (110.0, 100.0, 0.001)]
-    assert liquidity_score_side(orders, 100.0, 0.05, 1e-10) == pytest.approx(6 / 35,
-                                                                              rel=1e-15)
+    orders = [(100.1, 10.0, 0.4), (100.1, 5.0, 0.4), (100.3, 20.0, 1e-12), (110.0, 100.0, 0.001)]
+    assert liquidity_score_side(orders, 100.0, 0.05, 1e-10) == pytest.approx(6 / 35, rel=1e-15)
     # The range is inclusive at both ends; no volume in range scores 0.
-    assert liquidity_score_side([(95.0, 1.0, 0.3), (105.0, 1.0, 0.1)], 100.0, 0.05,
-                                1e-10) == pytest.approx(0.2, rel=1e-15)
+    assert liquidity_score_side(
+        [(95.0, 1.0, 0.3), (105.0, 1.0, 0.1)], 100.0, 0.05, 1e-10
+    ) == pytest.approx(0.2, rel=1e-15)
     assert liquidity_score_side([(110.0, 1.0, 0.3)], 100.0, 0.05, 1e-10) == 0.0
     assert liquidity_score_side([(100.1, 0.0, 0.3)], 100.0, 0.05, 1e-10) == 0.0
     # clipped orders sit at probability mp: q = 0
@@ -432,11 +470,21 @@ def test_liquidity_score_side_by_hand():
 
 def test_in_range_notional_by_hand():
     # Sell levels 101 and 108 (out of [95, 105]); level 108 is clipped to P = 104.
-    book = side_book(1000.0, [2.0, 7.0], [1.0, 1.0], [101.0, 108.0], [0.5, 1e-12], 0.1,
-                     100.0, low_probability="clip", clip_at=104.0)
+    book = side_book(
+        1000.0,
+        [2.0, 7.0],
+        [1.0, 1.0],
+        [101.0, 108.0],
+        [0.5, 1e-12],
+        0.1,
+        100.0,
+        low_probability="clip",
+        clip_at=104.0,
+    )
     n0, n1 = book.pegged
-    assert in_range_notional(book, 100.0, 0.05) == pytest.approx((2 + n0) * 101 + n1 * 104,
-                                                                 rel=1e-15)
+    assert in_range_notional(book, 100.0, 0.05) == pytest.approx(
+        (2 + n0) * 101 + n1 * 104, rel=1e-15
+    )
     assert in_range_notional(book, 100.0, 0.005) == 0.0
 
 
@@ -445,15 +493,17 @@ def test_fee_weights_by_hand():
     assert fee_weights(share, score) == share  # liquidity_score "none"
     # share*score = 0.2, 0, 0.04 (sum 0.24): 5/6, 0, 1/6; score/sum = 2/3, 0, 1/3.
     assert fee_weights(share, score, 1.0, "probability") == pytest.approx(
-        [5 / 6, 0.0, 1 / 6, 0.0], rel=1e-15)
+        [5 / 6, 0.0, 1 / 6, 0.0], rel=1e-15
+    )
     assert fee_weights(share, score, 0.0, "probability") == pytest.approx(
-        [2 / 3, 0.0, 1 / 3, 0.0], rel=1e-15)
+        [2 / 3, 0.0, 1 / 3, 0.0], rel=1e-15
+    )
     # els 0.25: 0.25*5/6 + 0.75*2/3 = 17/24, 0, 0.25/6 + 0.75/3 = 7/24.
     assert fee_weights(share, score, 0.25, "probability") == pytest.approx(
-        [17 / 24, 0.0, 7 / 24, 0.0], rel=1e-15)
+        [17 / 24, 0.0, 7 / 24, 0.0], rel=1e-15
+    )
     # every score 0: both buckets split by share
-    assert fee_weights(share, [0.0] * 4, 0.25, "probability") == pytest.approx(share,
-                                                                               rel=1e-15)
+    assert fee_weights(share, [0.0] * 4, 0.25, "probability") == pytest.approx(share, rel=1e-15)
     # scores only where the share is 0: the els bucket by share, the other by score
     assert fee_weights([1.0, 0.0], [0.0, 0.5], 0.5, "probability") == [0.5, 0.5]
     with pytest.raises(ValueError):
@@ -465,10 +515,18 @@ def test_liquidity_score_splits_fees_in_a_scenario():
     # 1 (99.9 / 100.1), B only at level 3 (99.7 / 100.3).  Their scores are the probabilities
     # of trading of those levels (the smaller side), and els 1 splits the fees by
     # share*score: equal shares, so by score.
-    shape_a = {"limit_orders_buy": [0.0] * 3, "limit_orders_sell": [0.0] * 3,
-               "fractions_buy": [1.0, 0.0, 0.0], "fractions_sell": [1.0, 0.0, 0.0]}
-    shape_b = {"limit_orders_buy": [0.0] * 3, "limit_orders_sell": [0.0] * 3,
-               "fractions_buy": [0.0, 0.0, 1.0], "fractions_sell": [0.0, 0.0, 1.0]}
+    shape_a = {
+        "limit_orders_buy": [0.0] * 3,
+        "limit_orders_sell": [0.0] * 3,
+        "fractions_buy": [1.0, 0.0, 0.0],
+        "fractions_sell": [1.0, 0.0, 0.0],
+    }
+    shape_b = {
+        "limit_orders_buy": [0.0] * 3,
+        "limit_orders_sell": [0.0] * 3,
+        "fractions_buy": [0.0, 0.0, 1.0],
+        "fractions_sell": [0.0, 0.0, 1.0],
+    }
     lps = [lp("A", commit(0, 100.0, 0.01)), lp("B", commit(0, 100.0, 0.01))]
     scenario = base_scenario(1, lps, num_ticks=3, liquidity_score="probability")
     scenario["lps"][0].update(shape_a)
@@ -484,8 +542,8 @@ def test_liquidity_score_splits_fees_in_a_scenario():
     assert score_a > score_b > 0
     assert out["equity_share"][0] == [0.5, 0.5]
     assert out["fee_revenue"][0] == pytest.approx(
-        [10.0 * score_a / (score_a + score_b), 10.0 * score_b / (score_a + score_b)],
-        rel=1e-14)
+        [10.0 * score_a / (score_a + score_b), 10.0 * score_b / (score_a + score_b)], rel=1e-14
+    )
     # the SLA is off: no commitment test, no accrual
     assert out["meets_commitment"] == [[False, False]] and out["fee_accrued"] == [[0.0, 0.0]]
     none = simulate(dict(scenario, liquidity_score="none"))
@@ -511,9 +569,16 @@ def test_sla_commitments_move_at_epoch_starts():
     # Epochs of 3 days: [0, 2], [3, 5], [6].  Day 0 (a first day): at once.  Day 1: 300 at
     # 0.02 waits for day 3.  Day 4: 50 without a bid, day 5: 80 at 0.03 replaces it: day 6
     # applies 80 at 0.03.  Day 6 itself: 90 without a bid: the same day, keeps 0.03.
-    lps = [lp("A", commit(0, 100.0, 0.01), commit(1, 300.0, 0.02), commit(4, 50.0, None),
-              commit(5, 80.0, 0.03)),
-           lp("B", commit(2, 40.0, 0.005), commit(6, 90.0, None))]
+    lps = [
+        lp(
+            "A",
+            commit(0, 100.0, 0.01),
+            commit(1, 300.0, 0.02),
+            commit(4, 50.0, None),
+            commit(5, 80.0, 0.03),
+        ),
+        lp("B", commit(2, 40.0, 0.005), commit(6, 90.0, None)),
+    ]
     out = simulate(base_scenario(7, lps, epoch_days=3, commitment_min_time_fraction=0.5))
     assert column(out, "stake", 0) == [100.0] * 3 + [300.0] * 3 + [80.0]
     assert column(out, "fee_bid", 0) == [0.01] * 3 + [0.02] * 3 + [0.03]
@@ -538,8 +603,9 @@ def test_a_deferred_tranche_is_dated_on_the_epoch_start():
     # at day 2.5 applies on its own applying day 3, an epoch start: dated 2.5, as without
     # deferral.  A's event on day 0 is dated 0.
     lps = [lp("A", commit(0, 10.0)), lp("B", commit(1.5, 30.0)), lp("C", commit(2.5, 20.0))]
-    scenario = base_scenario(5, lps, share_rule="time_weighted", epoch_days=3,
-                             commitment_min_time_fraction=0.5)
+    scenario = base_scenario(
+        5, lps, share_rule="time_weighted", epoch_days=3, commitment_min_time_fraction=0.5
+    )
     out = simulate(scenario)
 
     def w(age_days):
@@ -550,16 +616,16 @@ def test_a_deferred_tranche_is_dated_on_the_epoch_start():
     assert out["equity"][4] == pytest.approx([w(4) * 10, w(1) * 30, w(1.5) * 20], rel=1e-14)
     # Without the SLA B's tranche keeps its day 1.5 (applied on day 2).
     tools = simulate(dict(scenario, commitment_min_time_fraction=0.0))
-    assert tools["equity"][4] == pytest.approx([w(4) * 10, w(2.5) * 30, w(1.5) * 20],
-                                               rel=1e-14)
+    assert tools["equity"][4] == pytest.approx([w(4) * 10, w(2.5) * 30, w(1.5) * 20], rel=1e-14)
 
 
 def test_penalty_exit_rule_without_sla_defers_only_decreases():
     # Epochs of 3 days.  Day 1: a cut to 50 waits; day 2: an increase to 150 applies at once
     # and cancels it; day 4: a cut to 20 waits for day 6.  Target 100: free room at day 6 is
     # 150 - 100 = 50 of the 130 cut: penalty 0.05*(130 - 50) = 4.
-    lps = [lp("A", commit(0, 100.0), commit(1, 50.0), commit(2, 150.0, 0.002),
-              commit(4, 20.0, 0.003))]
+    lps = [
+        lp("A", commit(0, 100.0), commit(1, 50.0), commit(2, 150.0, 0.002), commit(4, 20.0, 0.003))
+    ]
     scenario = base_scenario(7, lps, exit_rule="penalty", epoch_days=3)
     scenario["open_interest"] = [open_interest_for(100.0, scenario)] * 7
     out = simulate(scenario)
@@ -575,8 +641,10 @@ def test_penalty_batch_applies_increases_before_decreases():
     # after the increases total 350, free 150 >= the cut of 100: no penalty.  On day 2 A
     # exits (50) and B cuts 200 -> 100: total 250, free 50, variations 50 and 100:
     # free_l = 50/3 and 100/3, penalties 0.05*(50 - 50/3) = 5/3, 0.05*(100 - 100/3) = 10/3.
-    lps = [lp("A", commit(0, 150.0), commit(1, 50.0), commit(2, 0.0)),
-           lp("B", commit(0, 100.0), commit(1, 200.0), commit(2, 100.0))]
+    lps = [
+        lp("A", commit(0, 150.0), commit(1, 50.0), commit(2, 0.0)),
+        lp("B", commit(0, 100.0), commit(1, 200.0), commit(2, 100.0)),
+    ]
     scenario = base_scenario(3, lps, exit_rule="penalty")
     scenario["open_interest"] = [open_interest_for(200.0, scenario)] * 3
     out = simulate(scenario)
@@ -590,8 +658,10 @@ def test_reject_below_target_without_sla():
     # Target 150 every day, A and B hold 100 each.  Day 1: A -> 40 would leave 140: ignored
     # (stake and bid stay).  Day 2: A -> 60 at 0.005 leaves 160: applies.  Day 3: B exits,
     # leaving 60: ignored.
-    lps = [lp("A", commit(0, 100.0), commit(1, 40.0, 0.009), commit(2, 60.0, 0.005)),
-           lp("B", commit(0, 100.0), commit(3, 0.0, 0.004))]
+    lps = [
+        lp("A", commit(0, 100.0), commit(1, 40.0, 0.009), commit(2, 60.0, 0.005)),
+        lp("B", commit(0, 100.0), commit(3, 0.0, 0.004)),
+    ]
     scenario = base_scenario(4, lps, exit_rule="reject_below_target")
     scenario["open_interest"] = [open_interest_for(150.0, scenario)] * 4
     out = simulate(scenario)
@@ -611,11 +681,14 @@ def test_reject_below_target_in_an_epoch_batch():
     # SLA on, two-day epochs, target 170: the day-1 requests wait for day 2, where the
     # increase comes first (B 100 -> 120, total 240) and then the decreases in LP order:
     # A 100 -> 40 leaves 180 (applies), C 20 -> 0 leaves 160 (ignored).
-    lps = [lp("A", commit(0, 100.0), commit(1, 40.0)),
-           lp("B", commit(0, 100.0), commit(1, 120.0)),
-           lp("C", commit(0, 20.0), commit(1, 0.0))]
-    scenario = base_scenario(3, lps, exit_rule="reject_below_target", epoch_days=2,
-                             commitment_min_time_fraction=0.5)
+    lps = [
+        lp("A", commit(0, 100.0), commit(1, 40.0)),
+        lp("B", commit(0, 100.0), commit(1, 120.0)),
+        lp("C", commit(0, 20.0), commit(1, 0.0)),
+    ]
+    scenario = base_scenario(
+        3, lps, exit_rule="reject_below_target", epoch_days=2, commitment_min_time_fraction=0.5
+    )
     scenario["open_interest"] = [open_interest_for(170.0, scenario)] * 3
     out = simulate(scenario)
     assert out["stake"] == [[100.0, 100.0, 20.0]] * 2 + [[40.0, 120.0, 20.0]]
@@ -636,8 +709,9 @@ def test_fee_rate_is_fixed_for_the_epoch():
     # 150 (B's bid).  Two-day epochs: day 1 keeps day 0's rate; day 2 starts epoch 1.
     lps = [lp("A", commit(0, 100.0, 0.001)), lp("B", commit(0, 100.0, 0.002))]
     scenario = base_scenario(3, lps, epoch_days=2)
-    scenario["open_interest"] = [open_interest_for(target, scenario)
-                                 for target in (50.0, 150.0, 150.0)]
+    scenario["open_interest"] = [
+        open_interest_for(target, scenario) for target in (50.0, 150.0, 150.0)
+    ]
     assert simulate(scenario)["fee_rate"] == [0.001, 0.002, 0.002]
     sla = simulate(dict(scenario, commitment_min_time_fraction=0.5))
     assert sla["fee_rate"] == [0.001, 0.001, 0.002]
@@ -663,22 +737,32 @@ def test_time_on_book_counts_the_days_meeting_the_commitment():
     # away: outside price_range 0.005.  Two-day epochs with behaviour 0.8: meeting on 1 of
     # 2 days gives t = 0.8*1/2 = 0.4 < s 0.5: p = P = 1, bond min(0.05, 1 - 0.4/0.5) = 5%.
     lps = [lp("A", commit(0, 100.0, 0.01), time_on_book=0.8)]
-    out = simulate(base_scenario(4, lps, mark_price=[100.0, 10.0, 100.0, 100.0],
-                                 epoch_days=2, price_range=0.005,
-                                 commitment_min_time_fraction=0.5))
+    out = simulate(
+        base_scenario(
+            4,
+            lps,
+            mark_price=[100.0, 10.0, 100.0, 100.0],
+            epoch_days=2,
+            price_range=0.005,
+            commitment_min_time_fraction=0.5,
+        )
+    )
     assert out["meets_commitment"] == [[True], [False], [True], [True]]
     assert out["time_on_book"] == [[0.4], [0.8]]
     assert out["bond_penalty"][0][0] == pytest.approx(5.0, rel=1e-12)
-    assert column(out, "stake") == [100.0, 100.0, pytest.approx(95.0, rel=1e-15),
-                                    pytest.approx(95.0, rel=1e-15)]
+    assert column(out, "stake") == [
+        100.0,
+        100.0,
+        pytest.approx(95.0, rel=1e-15),
+        pytest.approx(95.0, rel=1e-15),
+    ]
     # epoch 1: t = 0.8: p = 1 - 0.3/0.5 = 0.4 times c 0.9 = 0.36; P = max(0.36, 1) = 1
     assert out["sla_fee_penalty"] == [[1.0], [1.0]]
 
 
 def test_not_meeting_means_no_time_on_book():
     lps = [lp("A", commit(0, 100.0, 0.01))]
-    out = simulate(base_scenario(2, lps, price_range=0.0005,
-                                 commitment_min_time_fraction=0.3))
+    out = simulate(base_scenario(2, lps, price_range=0.0005, commitment_min_time_fraction=0.3))
     assert out["meets_commitment"] == [[False], [False]]
     assert out["time_on_book"] == [[0.0], [0.0]]
     assert out["sla_fee_penalty"] == [[1.0], [1.0]]
@@ -700,10 +784,24 @@ def test_time_on_book_input_errors():
 def test_sla_history_only_counts_committed_epochs():
     # A is committed in epochs 0 and 2 only (exit requested on day 0 applies on day 1,
     # re-entry on day 2).  s 0.5, c 1, H 2: raw p = 2 - 2t; behaviour 0.75 (p 0.5) then 1.
-    lps = [lp("A", commit(0, 100.0, 0.01), commit(0.5, 0.0, 0.01), commit(2, 50.0, 0.01),
-              time_on_book=[0.75, 0.0, 1.0])]
-    out = simulate(base_scenario(3, lps, commitment_min_time_fraction=0.5,
-                                 competition_factor=1.0, performance_hysteresis_epochs=2))
+    lps = [
+        lp(
+            "A",
+            commit(0, 100.0, 0.01),
+            commit(0.5, 0.0, 0.01),
+            commit(2, 50.0, 0.01),
+            time_on_book=[0.75, 0.0, 1.0],
+        )
+    ]
+    out = simulate(
+        base_scenario(
+            3,
+            lps,
+            commitment_min_time_fraction=0.5,
+            competition_factor=1.0,
+            performance_hysteresis_epochs=2,
+        )
+    )
     assert column(out, "stake") == [100.0, 0.0, 50.0]
     assert out["time_on_book"] == [[0.75], [0.0], [1.0]]
     # epoch 2: history [0.5] (epoch 1 left none): P = max(0, 0.5) = 0.5
@@ -728,8 +826,11 @@ def check_sla_invariants(scenario: dict, out: dict) -> None:
 
     # Nothing created or lost: fees collected on days with an active LP = paid to LPs +
     # sent to the insurance pool + still in fee accounts.
-    collected = sum(f for f, stakes in zip(out["fees_collected"], out["stake"], strict=True)
-                    if any(x > 0 for x in stakes))
+    collected = sum(
+        f
+        for f, stakes in zip(out["fees_collected"], out["stake"], strict=True)
+        if any(x > 0 for x in stakes)
+    )
     bonds = sum(map(sum, out["bond_penalty"]))
     exits = sum(map(sum, out["early_exit_penalty"]))
     pool = out["insurance_pool"][-1]
@@ -744,8 +845,7 @@ def check_sla_invariants(scenario: dict, out: dict) -> None:
         assert to_pool >= -1e-9 * scale
     else:
         assert bonds == 0.0 and pool == pytest.approx(exits, rel=1e-12, abs=0)
-        assert sum(map(sum, out["fee_revenue"])) == pytest.approx(collected, rel=1e-9,
-                                                                  abs=1e-9)
+        assert sum(map(sum, out["fee_revenue"])) == pytest.approx(collected, rel=1e-9, abs=1e-9)
         for name in ("time_on_book", "sla_fee_penalty", "fee_payout", "sla_bonus"):
             assert out[name] == [[0.0] * num_lps] * num_epochs, name
         assert out["fee_accrued"] == [[0.0] * num_lps] * num_days
@@ -775,8 +875,13 @@ def check_sla_invariants(scenario: dict, out: dict) -> None:
                 if t < s:
                     assert penalty == 1.0
             elif s > 0:
-                for name in ("time_on_book", "sla_fee_penalty", "fee_payout", "sla_bonus",
-                             "bond_penalty"):
+                for name in (
+                    "time_on_book",
+                    "sla_fee_penalty",
+                    "fee_payout",
+                    "sla_bonus",
+                    "bond_penalty",
+                ):
                     assert out[name][j][l] == 0.0, name
     for d in range(num_days):
         for l in range(num_lps):
@@ -804,8 +909,9 @@ def test_invariants_on_random_scenarios_with_every_rule(block):
 def test_invariants_with_the_sla_on(exit_rule, seed):
     rng = random.Random(70_000 + seed)
     s = rng.choice([1.0, rng.uniform(0.05, 1.0)])
-    scenario = random_scenario(rng, {"exit_rule": exit_rule, "commitment_min_time_fraction": s},
-                               fractional=seed % 3 == 0)
+    scenario = random_scenario(
+        rng, {"exit_rule": exit_rule, "commitment_min_time_fraction": s}, fractional=seed % 3 == 0
+    )
     out = simulate(scenario)
     check_invariants(scenario, out)
     check_sla_invariants(scenario, out)
@@ -827,13 +933,19 @@ def test_an_lp_always_on_the_book_is_never_penalised(seed):
             commits.append(commit(day, stake, rng.uniform(0.0, 0.02)))
         lps.append(lp(f"LP{l}", *commits))
     scenario = base_scenario(
-        num_days, lps, commitment_min_time_fraction=rng.uniform(0.01, 0.99),
+        num_days,
+        lps,
+        commitment_min_time_fraction=rng.uniform(0.01, 0.99),
         competition_factor=rng.uniform(0.0, 1.0),
-        performance_hysteresis_epochs=rng.randint(1, 5), epoch_days=rng.randint(1, 7),
-        exit_rule=rng.choice(EXIT_RULES), fee_rule=rng.choice(["marginal", "weighted"]),
-        share_rule=rng.choice(SHARE_RULES), liquidity_score=rng.choice(LIQUIDITY_SCORES),
+        performance_hysteresis_epochs=rng.randint(1, 5),
+        epoch_days=rng.randint(1, 7),
+        exit_rule=rng.choice(EXIT_RULES),
+        fee_rule=rng.choice(["marginal", "weighted"]),
+        share_rule=rng.choice(SHARE_RULES),
+        liquidity_score=rng.choice(LIQUIDITY_SCORES),
         traded_volume=[rng.uniform(0.0, 1e4) for _ in range(num_days)],
-        open_interest=[rng.uniform(0.0, 1e5) for _ in range(num_days)])
+        open_interest=[rng.uniform(0.0, 1e5) for _ in range(num_days)],
+    )
     out = simulate(scenario)
     check_invariants(resolve_scenario(scenario), out)
     check_sla_invariants(scenario, out)
@@ -846,8 +958,7 @@ def test_an_lp_always_on_the_book_is_never_penalised(seed):
             assert out["sla_bonus"][j][l] == 0.0
     accrued = sum(map(sum, out["fee_accrued"]))
     assert sum(map(sum, out["fee_payout"])) == pytest.approx(accrued, rel=1e-12, abs=1e-12)
-    assert out["insurance_pool"][-1] == pytest.approx(sum(map(sum,
-                                                              out["early_exit_penalty"])))
+    assert out["insurance_pool"][-1] == pytest.approx(sum(map(sum, out["early_exit_penalty"])))
 
 
 # --------------------------------------------------------------------------------------
@@ -856,26 +967,52 @@ def test_an_lp_always_on_the_book_is_never_penalised(seed):
 def test_presets_are_the_table_of_mechanism_md():
     assert PRESETS == {
         "tools": {},
-        "vega_2021": {"risk_factor": "max", "target_price": "mark",
-                      "share_rule": "entry_valuation", "low_probability": "clip",
-                      "margin_orders": "all", "exit_rule": "reject_below_target"},
-        "vega": {"risk_factor": "max", "target_price": "mark", "share_rule": "virtual_stake",
-                 "volume_rule": "notional", "margin_orders": "all",
-                 "liquidity_score": "probability", "exit_rule": "penalty",
-                 "commitment_min_time_fraction": 0.95},
+        "vega_2021": {
+            "risk_factor": "max",
+            "target_price": "mark",
+            "share_rule": "entry_valuation",
+            "low_probability": "clip",
+            "margin_orders": "all",
+            "exit_rule": "reject_below_target",
+        },
+        "vega": {
+            "risk_factor": "max",
+            "target_price": "mark",
+            "share_rule": "virtual_stake",
+            "volume_rule": "notional",
+            "margin_orders": "all",
+            "liquidity_score": "probability",
+            "exit_rule": "penalty",
+            "commitment_min_time_fraction": 0.95,
+        },
     }
 
 
 def test_defaults_are_the_conventions():
     assert RULE_DEFAULTS == {
-        "share_rule": "equity", "fee_rule": "marginal", "margin_rule": "max",
-        "risk_factor": "short", "target_price": "window", "margin_orders": "pegged",
-        "volume_rule": "probability", "low_probability": "drop", "min_probability": 1e-10,
-        "liquidity_score": "none", "els_fee_fraction": 1.0, "exit_rule": "free"}
+        "share_rule": "equity",
+        "fee_rule": "marginal",
+        "margin_rule": "max",
+        "risk_factor": "short",
+        "target_price": "window",
+        "margin_orders": "pegged",
+        "volume_rule": "probability",
+        "low_probability": "drop",
+        "min_probability": 1e-10,
+        "liquidity_score": "none",
+        "els_fee_fraction": 1.0,
+        "exit_rule": "free",
+    }
     assert SLA_DEFAULTS == {
-        "commitment_min_time_fraction": 0.0, "competition_factor": 0.9,
-        "performance_hysteresis_epochs": 1, "price_range": 0.05, "epoch_days": 1,
-        "bond_penalty_slope": 1.0, "bond_penalty_max": 0.05, "early_exit_penalty": 0.05}
+        "commitment_min_time_fraction": 0.0,
+        "competition_factor": 0.9,
+        "performance_hysteresis_epochs": 1,
+        "price_range": 0.05,
+        "epoch_days": 1,
+        "bond_penalty_slope": 1.0,
+        "bond_penalty_max": 0.05,
+        "early_exit_penalty": 0.05,
+    }
     assert VOLUME_RULES[0] == "probability" and LOW_PROBABILITIES[0] == "drop"
     assert LIQUIDITY_SCORES[0] == "none" and EXIT_RULES[0] == "free"
 
@@ -923,16 +1060,24 @@ def test_explicit_keys_win_over_the_preset():
     resolved = resolve_scenario(scenario)
     assert resolved["share_rule"] == "stake" and resolved["commitment_min_time_fraction"] == 0
     assert resolved["exit_rule"] == "penalty" and resolved["volume_rule"] == "notional"
-    explicit = dict(without(scenario, ["preset"]),
-                    **{k: v for k, v in PRESETS["vega"].items()
-                       if k not in ("share_rule", "commitment_min_time_fraction")})
+    explicit = dict(
+        without(scenario, ["preset"]),
+        **{
+            k: v
+            for k, v in PRESETS["vega"].items()
+            if k not in ("share_rule", "commitment_min_time_fraction")
+        },
+    )
     assert simulate(scenario) == simulate(explicit)
     assert resolve_scenario(base_scenario(1, lps[:1]))["preset"] == "tools"
 
 
-NEW_KEYS = tuple(key for key in {**RULE_DEFAULTS, **SLA_DEFAULTS}
-                 if key not in ("share_rule", "fee_rule", "margin_rule", "risk_factor",
-                                "target_price", "margin_orders"))
+NEW_KEYS = tuple(
+    key
+    for key in {**RULE_DEFAULTS, **SLA_DEFAULTS}
+    if key
+    not in ("share_rule", "fee_rule", "margin_rule", "risk_factor", "target_price", "margin_orders")
+)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -947,16 +1092,23 @@ def test_every_rule_at_its_default_reproduces_the_old_outputs(seed):
     if old["share_rule"] == "entry_valuation":
         old["share_rule"] = "equity"
     reference = simulate(old)
-    explicit = dict(old, **{key: RULE_DEFAULTS[key] for key in NEW_KEYS
-                            if key in RULE_DEFAULTS},
-                    **SLA_DEFAULTS, preset="tools")
+    explicit = dict(
+        old,
+        **{key: RULE_DEFAULTS[key] for key in NEW_KEYS if key in RULE_DEFAULTS},
+        **SLA_DEFAULTS,
+        preset="tools",
+    )
     explicit["lps"] = [dict(p, time_on_book=1.0) for p in old["lps"]]
     assert simulate(explicit) == reference
     # SLA off, exits free: the other SLA keys and the behaviour change nothing per day
-    other = dict(old, epoch_days=drawn["epoch_days"], price_range=drawn["price_range"],
-                 competition_factor=drawn["competition_factor"],
-                 bond_penalty_slope=drawn["bond_penalty_slope"],
-                 early_exit_penalty=drawn["early_exit_penalty"])
+    other = dict(
+        old,
+        epoch_days=drawn["epoch_days"],
+        price_range=drawn["price_range"],
+        competition_factor=drawn["competition_factor"],
+        bond_penalty_slope=drawn["bond_penalty_slope"],
+        early_exit_penalty=drawn["early_exit_penalty"],
+    )
     other["lps"] = drawn["lps"]
     other_out = simulate(other)
     for name in DAILY_OUTPUTS:
@@ -972,8 +1124,11 @@ def test_every_rule_at_its_default_reproduces_the_old_outputs(seed):
 def test_sla_on_with_every_lp_on_the_book_and_one_day_epochs_pays_the_tools_revenue():
     # With t = 1 always and epochs of one day, every day's accrual is paid the same day:
     # the SLA's fee revenue is the tools'.
-    lps = [lp("A", commit(0, 100.0, 0.002)), lp("B", commit(1, 300.0, 0.001)),
-           lp("C", commit(0, 50.0, 0.003), commit(3, 0.0))]
+    lps = [
+        lp("A", commit(0, 100.0, 0.002)),
+        lp("B", commit(1, 300.0, 0.001)),
+        lp("C", commit(0, 50.0, 0.003), commit(3, 0.0)),
+    ]
     scenario = base_scenario(5, lps, traded_volume=[100.0, 200.0, 300.0, 400.0, 500.0])
     tools = simulate(scenario)
     sla = simulate(dict(scenario, commitment_min_time_fraction=0.7))
@@ -988,8 +1143,10 @@ def test_sla_on_with_every_lp_on_the_book_and_one_day_epochs_pays_the_tools_reve
 def test_random_scenario_draws_the_newer_keys():
     rng = random.Random(11)
     scenarios = [random_scenario(rng) for _ in range(300)]
-    seen = {key: set() for key in ("volume_rule", "low_probability", "liquidity_score",
-                                   "exit_rule", "share_rule")}
+    seen = {
+        key: set()
+        for key in ("volume_rule", "low_probability", "liquidity_score", "exit_rule", "share_rule")
+    }
     sla_on = s_one = lists = exact = large_mp = clipped_levels = 0
     for scenario in scenarios:
         for key, values in seen.items():
@@ -1017,8 +1174,10 @@ def test_random_scenario_draws_the_newer_keys():
         # levels at or below min_probability: dropped or clipped
         mid = scenario["mark_price"][0]
         level = mid + scenario["num_ticks"] * scenario["tick_size"]
-        clipped_levels += probability_of_trading(level, mid, scenario["mu"], scenario["sigma"],
-                                                 scenario["tau"]) <= scenario["min_probability"]
+        clipped_levels += (
+            probability_of_trading(level, mid, scenario["mu"], scenario["sigma"], scenario["tau"])
+            <= scenario["min_probability"]
+        )
     assert seen["volume_rule"] == set(VOLUME_RULES)
     assert seen["low_probability"] == set(LOW_PROBABILITIES)
     assert seen["liquidity_score"] == set(LIQUIDITY_SCORES)
@@ -1032,8 +1191,13 @@ def test_random_scenario_draws_the_newer_keys():
 
 
 def test_random_scenario_rules_override_everything():
-    rules = {"volume_rule": "notional", "epoch_days": 3, "commitment_min_time_fraction": 0.4,
-             "share_rule": "entry_valuation", "min_probability": 0.01}
+    rules = {
+        "volume_rule": "notional",
+        "epoch_days": 3,
+        "commitment_min_time_fraction": 0.4,
+        "share_rule": "entry_valuation",
+        "min_probability": 0.01,
+    }
     for seed in range(20):
         scenario = random_scenario(random.Random(seed), rules)
         for key, value in rules.items():
@@ -1067,8 +1231,9 @@ def test_penalties_lie_in_the_unit_interval(t, s, c, history, H):
 @given(data=st.data(), n=st.integers(1, 6))
 def test_distribute_fees_conserves_the_accounts(data, n):
     accounts = data.draw(st.lists(st.floats(0.0, 1e6), min_size=n, max_size=n))
-    penalties = data.draw(st.lists(st.one_of(st.just(1.0), st.just(0.0), UNIT), min_size=n,
-                                   max_size=n))
+    penalties = data.draw(
+        st.lists(st.one_of(st.just(1.0), st.just(0.0), UNIT), min_size=n, max_size=n)
+    )
     committed = [a > 0 or data.draw(st.booleans()) for a in accounts]
     penalties = [p if c else 0.0 for p, c in zip(penalties, committed, strict=True)]
     payout, bonus, to_pool = distribute_fees(accounts, penalties, committed)
@@ -1081,8 +1246,11 @@ def test_distribute_fees_conserves_the_accounts(data, n):
 
 
 @settings(max_examples=300, deadline=None)
-@given(variations=st.lists(st.floats(0.0, 1e6), min_size=1, max_size=6),
-       free=st.floats(0.0, 2e6), penalty=UNIT)
+@given(
+    variations=st.lists(st.floats(0.0, 1e6), min_size=1, max_size=6),
+    free=st.floats(0.0, 2e6),
+    penalty=UNIT,
+)
 def test_early_exit_penalties_are_bounded(variations, free, penalty):
     charged = early_exit_penalties(variations, free, penalty)
     for variation, paid in zip(variations, charged, strict=True):

@@ -59,9 +59,22 @@ def journaled(out: Path) -> int:
 
 def start(config: Path, out: Path, *flags: str, chunk: int = CHUNK) -> subprocess.Popen:
     return subprocess.Popen(
-        [*SWEEP, "run", str(config), "--out", str(out), "--chunk-size", str(chunk),
-         "--workers", "1", *flags],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=config.parent,
+        [
+            *SWEEP,
+            "run",
+            str(config),
+            "--out",
+            str(out),
+            "--chunk-size",
+            str(chunk),
+            "--workers",
+            "1",
+            *flags,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=config.parent,
     )
 
 
@@ -176,7 +189,8 @@ def test_kill_9_then_another_run(reference, tmp_path, capsys):
     assert main(["info", f"{out}.partial"]) == 0
     text = capsys.readouterr().out
     assert f"INCOMPLETE: an interrupted run's partial file, {done} of {N_CHUNKS} chunks done" in (
-        text), text
+        text
+    ), text
     assert "mean fee rate" not in text and "headline numbers: none" in text
     assert main(["plot", f"{out}.partial"]) == 2
     assert "unfinished" in one_line_error(capsys.readouterr().err)
@@ -260,8 +274,11 @@ class Zygote:
         warm = rel_config()
         warm["sweep"]["paths"] = 1
         self.folder = folder
-        self.proc = subprocess.Popen([sys.executable, "-c", ZYGOTE, json.dumps(warm)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE, json.dumps(warm)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         self.events: queue.Queue = queue.Queue()
         self.pids: dict[int, int] = {}
         self.status: dict[int, int] = {}
@@ -319,8 +336,10 @@ def test_interleaved_runs_kills_and_resumes(references, tmp_path):
     refusal or its kill. SWEEP_RELIABILITY_SEED=n replays a sequence."""
     seed = int(os.environ.get("SWEEP_RELIABILITY_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
-    configs = {label: write_config(tmp_path / f"{label}.toml", rel_config(s))
-               for label, s in (("A", 5), ("B", 6))}
+    configs = {
+        label: write_config(tmp_path / f"{label}.toml", rel_config(s))
+        for label, s in (("A", 5), ("B", 6))
+    }
     out = tmp_path / "r.nc"
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -337,8 +356,9 @@ def test_interleaved_runs_kills_and_resumes(references, tmp_path):
         if (st.st_ino, st.st_mtime_ns) in checked:
             return
         with sweep.load(out) as ds:
-            label = next((k for k, r in references.items()
-                          if r.attrs["config"] == ds.attrs["config"]), None)
+            label = next(
+                (k for k, r in references.items() if r.attrs["config"] == ds.attrs["config"]), None
+            )
             assert label is not None, f"seed {seed}: a result of neither config"
             assert_same_result(ds, references[label])
         checked.add((st.st_ino, st.st_mtime_ns))
@@ -351,9 +371,17 @@ def test_interleaved_runs_kills_and_resumes(references, tmp_path):
             kind = "killed"
         elif status == 2:
             line = one_line_error(stderr)
-            kind = ("live" if "writing it now" in line else "interrupted" if "interrupted" in line
-                    else "config" if "another config" in line or "different config" in line
-                    else "exists" if "exists" in line else line)
+            kind = (
+                "live"
+                if "writing it now" in line
+                else "interrupted"
+                if "interrupted" in line
+                else "config"
+                if "another config" in line or "different config" in line
+                else "exists"
+                if "exists" in line
+                else line
+            )
             assert kind in ("live", "interrupted", "config", "exists"), what
         else:
             assert status == 0, what
@@ -374,18 +402,25 @@ def test_interleaved_runs_kills_and_resumes(references, tmp_path):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(zygote.pids[job], signal.SIGKILL)
                         if 0 < journaled(out) < N_FINE:
-                            seen["kills, a sweep half-done"] = seen.get(
-                                "kills, a sweep half-done", 0) + 1
+                            seen["kills, a sweep half-done"] = (
+                                seen.get("kills, a sweep half-done", 0) + 1
+                            )
             check_result()
             if time.monotonic() < deadline and len(live) < 2 and rng.random() < 0.5:
                 label = rng.choice("AB")
                 flags = rng.choice(flag_choices)
                 # a run takes about a second: kills land before the lock, while the file is set
                 # up, mid-sweep and around the final rename; a third of the runs are not killed
-                kill_at = time.monotonic() + (rng.uniform(0, 1.2) if rng.random() < 0.67
-                                              else 60.0)
-                argv = ["run", str(configs[label]), "--out", str(out), "--chunk-size",
-                        str(FINE), *flags]
+                kill_at = time.monotonic() + (rng.uniform(0, 1.2) if rng.random() < 0.67 else 60.0)
+                argv = [
+                    "run",
+                    str(configs[label]),
+                    "--out",
+                    str(out),
+                    "--chunk-size",
+                    str(FINE),
+                    *flags,
+                ]
                 live[zygote.run(argv)] = (label, flags, kill_at)
             time.sleep(rng.uniform(0.005, 0.1))
     finally:
@@ -411,8 +446,13 @@ def test_a_fifo_as_output_is_refused_and_kept(tmp_path):
     config = write_config(tmp_path / "c.toml", rel_config())
     fifo = tmp_path / "r.nc"
     os.mkfifo(fifo)
-    proc = subprocess.run([*SWEEP, "run", str(config), "--out", str(fifo), "--overwrite"],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [*SWEEP, "run", str(config), "--out", str(fifo), "--overwrite"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert "named pipe" in one_line_error(proc.stderr)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
@@ -486,8 +526,10 @@ def huge_config() -> dict:
     """10^8 scenarios of a year: petabytes of per-day outputs."""
     config = small_config(name="huge")
     config["sweep"].update(days=365, paths=1)
-    config["network"] = {"v": [float(i) for i in range(1, 10_001)],
-                         "k": [1.0 + i / 1e4 for i in range(10_000)]}
+    config["network"] = {
+        "v": [float(i) for i in range(1, 10_001)],
+        "k": [1.0 + i / 1e4 for i in range(10_000)],
+    }
     config["mechanism"] = {}
     return config
 
@@ -515,7 +557,10 @@ def test_the_size_estimate_bounds_the_file(tmp_path):
         sweep.run(config, out=out).close()
         estimate = result_bytes(make_plan(config))
         assert out.stat().st_size <= estimate <= 1.25 * out.stat().st_size + 2**20, (
-            reduce, out.stat().st_size, estimate)
+            reduce,
+            out.stat().st_size,
+            estimate,
+        )
 
 
 @pytest.mark.parametrize("dry", [False, True])
@@ -527,8 +572,11 @@ def test_a_result_too_big_for_the_disk_is_refused_before_any_work(dry, tmp_path,
     assert time.monotonic() - started < 30
     text = capsys.readouterr()
     line = one_line_error(text.err)
-    assert re.search(r"the result needs about [\d.,]+ [KMGTP]iB but .* has [\d.,]+ [KMGTP]?i?B "
-                     r"free", line), line
+    assert re.search(
+        r"the result needs about [\d.,]+ [KMGTP]iB but .* has [\d.,]+ [KMGTP]?i?B "
+        r"free",
+        line,
+    ), line
     assert 'reduce = "summary"' in line and "variables" in line, line
     assert str(tmp_path) in line
     if dry:
@@ -554,8 +602,9 @@ def tmpfs(path: Path, size: int, *options: str):
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     opts = ",".join([f"size={size}", *options])
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
     try:
@@ -600,7 +649,10 @@ def test_disk_full_mid_run_then_resume(reference, tmp_path):
         done = journaled(out)
         assert 5 <= done < N_CHUNKS and f"{done} of {N_CHUNKS} chunks are kept" in line, line
         assert not out.exists() and sorted(os.listdir(fs)) == [
-            "filler", "r.nc.partial", "r.nc.partial.json"]
+            "filler",
+            "r.nc.partial",
+            "r.nc.partial.json",
+        ]
         filler.unlink()
         stats: dict = {}
         ds = sweep.run(config, out=out, resume=True, stats=stats)
@@ -647,7 +699,10 @@ def test_file_size_limit(tmp_path, monkeypatch):
     limit = 256 * 2**10
     proc = subprocess.run(
         [sys.executable, "-c", LIMITED, str(limit), "run", str(config), "--out", str(out)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert proc.returncode == 2, proc.stderr
     line = one_line_error(proc.stderr)
@@ -656,8 +711,11 @@ def test_file_size_limit(tmp_path, monkeypatch):
     import sweep.space
 
     real = resource.getrlimit
-    monkeypatch.setattr(sweep.space.resource, "getrlimit", lambda which: (
-        (limit, limit) if which == resource.RLIMIT_FSIZE else real(which)))
+    monkeypatch.setattr(
+        sweep.space.resource,
+        "getrlimit",
+        lambda which: (limit, limit) if which == resource.RLIMIT_FSIZE else real(which),
+    )
     with pytest.raises(ConfigError, match=r"may not exceed 256.0 KiB \(ulimit -f\)"):
         sweep.run(rel_config(), out=out)
     assert sorted(os.listdir(tmp_path)) == ["c.toml"]
@@ -705,8 +763,10 @@ def test_nothing_to_resume_and_the_option_to_replace(tmp_path, monkeypatch, caps
     config = write_config(tmp_path / "c.toml", rel_config())
     assert main(["run", str(config), "--resume"]) == 0  # the default output
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == (f"nothing to resume: no interrupted run at outputs/reliability.nc; "
-                        f"computed the whole sweep ({len(make_plan(rel_config()).chunks)} chunks)")
+    assert lines[0] == (
+        f"nothing to resume: no interrupted run at outputs/reliability.nc; "
+        f"computed the whole sweep ({len(make_plan(rel_config()).chunks)} chunks)"
+    )
     assert lines[1].startswith("wrote outputs/reliability.nc")
     assert main(["run", str(config)]) == 2
     line = one_line_error(capsys.readouterr().err)
@@ -717,8 +777,9 @@ def test_info_into_a_closed_pipe_exits_quietly(reference, tmp_path):
     """`sweep info r.nc | head`: the reader is gone before sweep writes; no traceback, the
     status of a process that SIGPIPE ended (as `cat`, `ls` ... end)."""
     out = reference.encoding["source"]
-    proc = subprocess.Popen([*SWEEP, "info", out], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [*SWEEP, "info", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
+    )
     proc.stdout.close()
     stderr = proc.stderr.read().decode()
     proc.wait(timeout=120)

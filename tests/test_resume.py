@@ -68,8 +68,9 @@ def test_kill_9_then_resume_equals_a_clean_run(at_least, reference, tmp_path):
     refused = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path)
     assert refused.returncode == 2 and "--resume" in refused.stderr  # not silently restarted
 
-    resumed = subprocess.run([*run[:-2], "--resume"], capture_output=True, text=True,
-                             cwd=tmp_path, timeout=300)  # the chunk size comes from the journal
+    resumed = subprocess.run(
+        [*run[:-2], "--resume"], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )  # the chunk size comes from the journal
     assert resumed.returncode == 0, resumed.stderr
     first = resumed.stdout.splitlines()[0]
     expected = f"resumed: {done} of {N_CHUNKS} chunks were done; computed {N_CHUNKS - done}"

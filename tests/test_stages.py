@@ -55,8 +55,14 @@ def test_dims_follow_the_rules_in_play():
     assert d["valuation"] == ("valuation_period", "path", "day")
     # a rule swept with values that read more: the union
     config["mechanism"]["share_rule"] = ["equity", "time_weighted"]
-    assert dims(config)["equity"] == ("valuation_period", "share_rule", "steepness", "path",
-                                      "day", "lp")
+    assert dims(config)["equity"] == (
+        "valuation_period",
+        "share_rule",
+        "steepness",
+        "path",
+        "day",
+        "lp",
+    )
     config["mechanism"]["share_rule"] = ["stake", "equity"]  # the sigmoid is not in play
     assert dims(config)["equity"] == ("valuation_period", "share_rule", "path", "day", "lp")
 
@@ -73,9 +79,11 @@ def test_a_stage_reading_an_undeclared_swept_key_is_an_error(monkeypatch):
 def test_only_the_stages_the_kept_outputs_need_run(monkeypatch):
     ran: list[str] = []
     for name, stage in list(stages.STAGES.items()):
+
         def counted(ctx, run=stage.run, name=name):
             ran.append(name)
             return run(ctx)
+
         monkeypatch.setitem(stages.STAGES, name, dataclasses.replace(stage, run=counted))
     config = grid()
     config["sweep"]["variables"] = ["target_stake"]
@@ -139,6 +147,7 @@ def test_each_block_of_a_variable_is_written_by_exactly_one_chunk():
         writers = [c for c in plan.chunks if owns(plan, c, axes)]
         blocks = {tuple((c.slices[a].start, c.slices[a].stop) for a in axes) for c in writers}
         assert len(blocks) == len(writers), name  # no block twice
-        cells = sum(np.prod([s.stop - s.start for s in (c.slices[a] for a in axes)])
-                    for c in writers)
+        cells = sum(
+            np.prod([s.stop - s.start for s in (c.slices[a] for a in axes)]) for c in writers
+        )
         assert cells == np.prod([plan.grid_shape[a] for a in axes]), name  # every block once

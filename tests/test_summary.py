@@ -57,8 +57,14 @@ def test_summary_result_equals_the_full_result_reduced():
     summary = sweep.run(small_config(reduce="summary"), scheduler="synchronous")
     assert "day" not in summary.dims
     assert list(summary["stat"].values) == list(STATISTICS)
-    assert summary["fee_revenue"].dims == ("v", "valuation_period", "share_rule", "path", "lp",
-                                           "stat")
+    assert summary["fee_revenue"].dims == (
+        "v",
+        "valuation_period",
+        "share_rule",
+        "path",
+        "lp",
+        "stat",
+    )
     # the fee rate does not depend on the valuation window or the share rule
     assert summary["fee_rate"].dims == ("v", "path", "stat")
     assert summary["mark_price"].dims == ("path", "stat")
@@ -76,14 +82,18 @@ def test_summary_result_equals_the_full_result_reduced():
             np.testing.assert_allclose(
                 got.sel(stat="mean").values, values.mean("day").values, rtol=1e-12, err_msg=name
             )
-        np.testing.assert_array_equal(got.sel(stat="final").values,
-                                      values.isel(day=-1).values, err_msg=name)
-        np.testing.assert_array_equal(got.sel(stat="min").values, values.min("day").values,
-                                      err_msg=name)
-        np.testing.assert_array_equal(got.sel(stat="max").values, values.max("day").values,
-                                      err_msg=name)
+        np.testing.assert_array_equal(
+            got.sel(stat="final").values, values.isel(day=-1).values, err_msg=name
+        )
+        np.testing.assert_array_equal(
+            got.sel(stat="min").values, values.min("day").values, err_msg=name
+        )
+        np.testing.assert_array_equal(
+            got.sel(stat="max").values, values.max("day").values, err_msg=name
+        )
     np.testing.assert_allclose(
-        summary["under_supplied_share"].values, full["under_supplied"].mean("day").values,
+        summary["under_supplied_share"].values,
+        full["under_supplied"].mean("day").values,
         rtol=1e-14,
     )
     assert 0 < float(summary["under_supplied_share"].mean()) < 1  # the config exercises both
@@ -94,11 +104,16 @@ def test_summary_result_equals_the_full_result_reduced():
 @pytest.mark.parametrize("variables", [["fee_rate", "under_supplied"], ["equity_share"]])
 def test_summary_keeps_only_the_named_variables(variables, tmp_path):
     out = tmp_path / "s.nc"
-    ds = sweep.run(small_config(reduce="summary", variables=variables), out=out,
-                   scheduler="synchronous", chunk_size=5)
+    ds = sweep.run(
+        small_config(reduce="summary", variables=variables),
+        out=out,
+        scheduler="synchronous",
+        chunk_size=5,
+    )
     outputs = {n for n in ds.data_vars if n in (*PER_DAY, *PER_LP_DAY, "under_supplied_share")}
-    expected = set(variables) | ({"under_supplied_share"} if "under_supplied" in variables
-                                 else set())
+    expected = set(variables) | (
+        {"under_supplied_share"} if "under_supplied" in variables else set()
+    )
     assert outputs == expected
     assert "mark_price" not in ds.data_vars
     ref = sweep.run(small_config(reduce="summary"), scheduler="synchronous")
@@ -112,7 +127,8 @@ def test_summary_rows_land_on_their_own_scenarios():
     on its own scenario's row, whatever the chunking (chunk_size=1: every scenario alone)."""
     reference = sweep.run(small_config(reduce="summary"), scheduler="synchronous", chunk_size=1)
     for chunk_size in (7, 36, 10_000):
-        ds = sweep.run(small_config(reduce="summary"), scheduler="synchronous",
-                       chunk_size=chunk_size)
+        ds = sweep.run(
+            small_config(reduce="summary"), scheduler="synchronous", chunk_size=chunk_size
+        )
         for name in reference.data_vars:
             np.testing.assert_array_equal(ds[name].values, reference[name].values, err_msg=name)

@@ -17,7 +17,7 @@ pytest.importorskip("mypy")
 
 ROOT = Path(__file__).resolve().parents[1]
 
-USER_CODE = '''\
+USER_CODE = """\
 import xarray as xr
 import pandas as pd
 import sweep
@@ -30,7 +30,7 @@ indices: xr.Dataset = sweep.sensitivity(again, "fee_rate")
 error: ValueError = sweep.ConfigError("[network] v", -1, "must be > 0")
 version: str = sweep.__version__
 sweep.run({"name": "typed"}, scheduler=8786)  # line 12: not a scheduler
-'''
+"""
 
 
 def test_the_public_api_type_checks(tmp_path):
@@ -39,9 +39,21 @@ def test_the_public_api_type_checks(tmp_path):
     user = tmp_path / "user_code.py"
     user.write_text(USER_CODE)
     done = subprocess.run(
-        [sys.executable, "-m", "mypy", "--config-file", "pyproject.toml", "--no-error-summary",
-         "--show-error-codes", *files, str(user)],
-        capture_output=True, text=True, cwd=ROOT, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            "pyproject.toml",
+            "--no-error-summary",
+            "--show-error-codes",
+            *files,
+            str(user),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
     )
     errors = [x for x in done.stdout.splitlines() if re.search(r": error: ", x)]
     in_sweep = [x for x in errors if x.startswith("sweep")]

@@ -66,8 +66,12 @@ def test_a_grid_of_sla_keys_equals_the_model_point_by_point():
     epochs past a shorter epoch length's last one are NaN."""
     scenario = sla_scenario(7, share_rule="virtual_stake", liquidity_score="probability")
     config = scenario_config(scenario)
-    grid = {"commitment_min_time_fraction": [0.0, 0.5, 0.95], "epoch_days": [1, 4],
-            "performance_hysteresis_epochs": [1, 3], "competition_factor": [0.0, 0.7]}
+    grid = {
+        "commitment_min_time_fraction": [0.0, 0.5, 0.95],
+        "epoch_days": [1, 4],
+        "performance_hysteresis_epochs": [1, 3],
+        "competition_factor": [0.0, 0.7],
+    }
     config["sla"].update(grid)
     ds = sweep.run(config, scheduler="synchronous", chunk_size=5)
     assert ds.epoch_first_day.dims == ("epoch_days", "epoch")
@@ -75,8 +79,12 @@ def test_a_grid_of_sla_keys_equals_the_model_point_by_point():
         for days in grid["epoch_days"]:
             for h in grid["performance_hysteresis_epochs"]:
                 for c in grid["competition_factor"]:
-                    keys = dict(commitment_min_time_fraction=s, epoch_days=days,
-                                performance_hysteresis_epochs=h, competition_factor=c)
+                    keys = dict(
+                        commitment_min_time_fraction=s,
+                        epoch_days=days,
+                        performance_hysteresis_epochs=h,
+                        competition_factor=c,
+                    )
                     for lp in scenario["lps"]:
                         lp["time_on_book"] = lp["time_on_book"]  # a number: any epoch count
                     compare(ds.sel(**keys), simulate(dict(scenario, **keys)))
@@ -100,13 +108,24 @@ def beta_config(**sla) -> dict:
         "sweep": {"days": 40, "paths": 3, "seed": 5},
         "path": {"kind": "gbm", "mark_price": 1500.0, "volatility": 0.5},
         "market": {"num_ticks": 3, "tick_size": 0.5},
-        "sla": {"commitment_min_time_fraction": [0.5, 0.9], "epoch_days": 5,
-                "price_range": 0.5, **sla},
+        "sla": {
+            "commitment_min_time_fraction": [0.5, 0.9],
+            "epoch_days": 5,
+            "price_range": 0.5,
+            **sla,
+        },
         "lp": [
-            {"name": "on", "shape": "uniform",
-             "commit": [{"day": 0, "stake": 1e4, "fee_bid": 0.001}]},
-            {"name": "flaky", "shape": "uniform", "time_on_book": {"beta": [2.0, 3.0]},
-             "commit": [{"day": 0, "stake": 2e4, "fee_bid": 0.002}]},
+            {
+                "name": "on",
+                "shape": "uniform",
+                "commit": [{"day": 0, "stake": 1e4, "fee_bid": 0.001}],
+            },
+            {
+                "name": "flaky",
+                "shape": "uniform",
+                "time_on_book": {"beta": [2.0, 3.0]},
+                "commit": [{"day": 0, "stake": 2e4, "fee_bid": 0.002}],
+            },
         ],
     }
 
@@ -137,8 +156,9 @@ def test_sla_conserves_fees_on_a_swept_sla():
     collected = ds.fees_collected.sum("day")
     paid = (ds.fee_payout + ds.sla_bonus).sum(["epoch", "lp"])
     pool = ds.insurance_pool.isel(day=-1)  # no bonds nor exits here: forfeited fees only
-    np.testing.assert_allclose((paid + pool).values, collected.broadcast_like(paid).values,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        (paid + pool).values, collected.broadcast_like(paid).values, rtol=1e-12
+    )
     assert (ds.fee_payout >= 0).all() and (ds.sla_bonus >= 0).all()
     assert ((ds.sla_fee_penalty >= 0) & (ds.sla_fee_penalty <= 1)).all()
 
@@ -164,6 +184,7 @@ def test_summary_results_keep_statistics_over_epochs():
     ds = sweep.run(config, scheduler="synchronous")
     full = sweep.run(beta_config(), scheduler="synchronous")
     assert ds.time_on_book.dims[-2:] == ("lp", "stat") and "epoch" not in ds.dims
-    np.testing.assert_allclose(ds.fee_payout.sel(stat="mean").values,
-                               full.fee_payout.mean("epoch").values, rtol=1e-12)
+    np.testing.assert_allclose(
+        ds.fee_payout.sel(stat="mean").values, full.fee_payout.mean("epoch").values, rtol=1e-12
+    )
     assert ds.attrs["epochs"] == full.sizes["epoch"]

@@ -98,10 +98,11 @@ def test_zarr_chunks_are_the_sweep_chunks_and_each_has_one_writer(tmp_path):
         meta = json.loads((tmp_path / "r.zarr" / name / "zarr.json").read_text())
         shape = meta["chunk_grid"]["configuration"]["chunk_shape"]
         assert shape[: len(axes)] == [first[a].stop - first[a].start for a in axes], name
-        assert shape[len(axes):] == meta["shape"][len(axes):], name  # whole along day, lp
+        assert shape[len(axes) :] == meta["shape"][len(axes) :], name  # whole along day, lp
         regions = [
             tuple((chunk.slices[a].start, chunk.slices[a].stop) for a in axes)
-            for chunk in plan.chunks if zs.writes(plan, chunk, name)
+            for chunk in plan.chunks
+            if zs.writes(plan, chunk, name)
         ]
         covered = {  # every region any chunk holds is written, and by one chunk only
             tuple((chunk.slices[a].start, chunk.slices[a].stop) for a in axes)
@@ -207,8 +208,9 @@ def test_client_killed_then_resumed(reference, tmp_path):
     refused = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path)
     assert refused.returncode == 2 and "--resume" in refused.stderr  # not silently restarted
 
-    resumed = subprocess.run([*run[:-2], "--resume"], capture_output=True, text=True,
-                             cwd=tmp_path, timeout=300)  # the chunk size comes from the store
+    resumed = subprocess.run(
+        [*run[:-2], "--resume"], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )  # the chunk size comes from the store
     assert resumed.returncode == 0, resumed.stderr
     first = resumed.stdout.splitlines()[0]
     assert first.startswith(f"resumed: {done} of {N_CHUNKS} chunks were done"), first
@@ -387,9 +389,21 @@ def test_a_cluster_writes_the_store(cluster, tmp_path):
     config = write_config(tmp_path / "c.toml", small_config())
     out = tmp_path / "cluster.zarr"
     done = subprocess.run(
-        [*SWEEP, "run", str(config), "--out", str(out), "--scheduler", cluster.address,
-         "--chunk-size", "4"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            *SWEEP,
+            "run",
+            str(config),
+            "--out",
+            str(out),
+            "--scheduler",
+            cluster.address,
+            "--chunk-size",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert f"on {cluster.address}" in done.stdout
@@ -411,9 +425,21 @@ def test_a_worker_killed_mid_sweep(cluster, reference, tmp_path):
     config = write_config(tmp_path / "c.toml", slow_config())
     out = tmp_path / "r.zarr"
     proc = subprocess.Popen(
-        [*SWEEP, "run", str(config), "--out", str(out), "--scheduler", cluster.address,
-         "--chunk-size", "40"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        [
+            *SWEEP,
+            "run",
+            str(config),
+            "--out",
+            str(out),
+            "--scheduler",
+            cluster.address,
+            "--chunk-size",
+            "40",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
     )
     deadline = time.monotonic() + 120
     while done_in(out) < 1 and proc.poll() is None and time.monotonic() < deadline:
@@ -430,7 +456,10 @@ def test_a_worker_killed_mid_sweep(cluster, reference, tmp_path):
     assert 0 < killed_at < N_CHUNKS, "the sweep had finished before the worker was killed"
     resumed = subprocess.run(
         [*SWEEP, "run", str(config), "--out", str(out), "--resume"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert resumed.returncode == 0 and "nothing to resume" in resumed.stdout, resumed.stderr
     with sweep.load(out) as ds:
@@ -443,8 +472,17 @@ def test_client_on_a_cluster_killed_then_resumed(cluster, reference, tmp_path):
     resume on the same cluster ends in the uninterrupted run's store."""
     config = write_config(tmp_path / "c.toml", slow_config())
     out = tmp_path / "r.zarr"
-    run = [*SWEEP, "run", str(config), "--out", str(out), "--chunk-size", "40",
-           "--scheduler", cluster.address]
+    run = [
+        *SWEEP,
+        "run",
+        str(config),
+        "--out",
+        str(out),
+        "--chunk-size",
+        "40",
+        "--scheduler",
+        cluster.address,
+    ]
     proc = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
     deadline = time.monotonic() + 120
     while done_in(out) < 2 and proc.poll() is None and time.monotonic() < deadline:

@@ -61,8 +61,10 @@ def check_kernel(name: str) -> bool:
         if not same(got, expected):
             bad.append(var)
     ok = not bad
-    print(f"kernel_v0 = golden {name} ({len(outputs)} variables, "
-          f"{plan.n_scenarios} scenarios): {'PASS' if ok else 'FAIL ' + ', '.join(bad)}")
+    print(
+        f"kernel_v0 = golden {name} ({len(outputs)} variables, "
+        f"{plan.n_scenarios} scenarios): {'PASS' if ok else 'FAIL ' + ', '.join(bad)}"
+    )
     return ok
 
 
@@ -77,8 +79,10 @@ def check_old_engine(name: str) -> bool:
             bad = [v for v in ds.data_vars if not same(out[v].values, ds[v].values)]
             missing = sorted(set(ds.data_vars) - set(out.data_vars))
     ok = not bad and not missing
-    print(f"old engine `sweep run` = golden {name} ({len(ds.data_vars)} variables, "
-          f"{run.seconds:.1f} s): {'PASS' if ok else 'FAIL ' + ', '.join(bad + missing)}")
+    print(
+        f"old engine `sweep run` = golden {name} ({len(ds.data_vars)} variables, "
+        f"{run.seconds:.1f} s): {'PASS' if ok else 'FAIL ' + ', '.join(bad + missing)}"
+    )
     return ok
 
 
@@ -87,8 +91,10 @@ def main() -> int:
     results.append(check_old_engine("rules"))
     for name in NAMES:
         seconds, lp_days = old_kernel_seconds(golden(name)[1])
-        print(f"old kernel on {name}: {seconds * 1e3:.1f} ms, "
-              f"{lp_days / seconds / 1e6:.1f} M LP-days/s")
+        print(
+            f"old kernel on {name}: {seconds * 1e3:.1f} ms, "
+            f"{lp_days / seconds / 1e6:.1f} M LP-days/s"
+        )
     print("yardstick:", "PASS" if all(results) else "FAIL")
     return 0 if all(results) else 1
 

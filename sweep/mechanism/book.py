@@ -44,37 +44,137 @@ def normal_quantile(p):  # pragma: no cover - compiled
     q = p - 0.5
     if math.fabs(q) <= 0.425:
         r = 0.180625 - q * q
-        num = (((((((2.5090809287301226727e3 * r + 3.3430575583588128105e4) * r
-                    + 6.7265770927008700853e4) * r + 4.5921953931549871457e4) * r
-                  + 1.3731693765509461125e4) * r + 1.9715909503065514427e3) * r
-                + 1.3314166789178437745e2) * r + 3.3871328727963666080e0) * q
-        den = (((((((5.2264952788528545610e3 * r + 2.8729085735721942674e4) * r
-                    + 3.9307895800092710610e4) * r + 2.1213794301586595867e4) * r
-                  + 5.3941960214247511077e3) * r + 6.8718700749205790830e2) * r
-                + 4.2313330701600911252e1) * r + 1.0)
+        num = (
+            (
+                (
+                    (
+                        (
+                            (
+                                (2.5090809287301226727e3 * r + 3.3430575583588128105e4) * r
+                                + 6.7265770927008700853e4
+                            )
+                            * r
+                            + 4.5921953931549871457e4
+                        )
+                        * r
+                        + 1.3731693765509461125e4
+                    )
+                    * r
+                    + 1.9715909503065514427e3
+                )
+                * r
+                + 1.3314166789178437745e2
+            )
+            * r
+            + 3.3871328727963666080e0
+        ) * q
+        den = (
+            (
+                (
+                    (
+                        (
+                            (5.2264952788528545610e3 * r + 2.8729085735721942674e4) * r
+                            + 3.9307895800092710610e4
+                        )
+                        * r
+                        + 2.1213794301586595867e4
+                    )
+                    * r
+                    + 5.3941960214247511077e3
+                )
+                * r
+                + 6.8718700749205790830e2
+            )
+            * r
+            + 4.2313330701600911252e1
+        ) * r + 1.0
         return num / den
     r = p if q <= 0.0 else 1.0 - p
     r = math.sqrt(-math.log(r))
     if r <= 5.0:
         r = r - 1.6
-        num = (((((((7.7454501427834140764e-4 * r + 2.2723844989269184583e-2) * r
-                    + 2.4178072517745061177e-1) * r + 1.2704582524523683826e0) * r
-                  + 3.6478483247632045505e0) * r + 5.7694972214606914055e0) * r
-                + 4.6303378461565452959e0) * r + 1.4234371107496835773e0)
-        den = (((((((1.0507500716444168432e-9 * r + 5.4759380849953449460e-4) * r
-                    + 1.5198666563616457197e-2) * r + 1.4810397642748007459e-1) * r
-                  + 6.8976733498510000455e-1) * r + 1.6763848301838038494e0) * r
-                + 2.0531916266377588219e0) * r + 1.0)
+        num = (
+            (
+                (
+                    (
+                        (
+                            (7.7454501427834140764e-4 * r + 2.2723844989269184583e-2) * r
+                            + 2.4178072517745061177e-1
+                        )
+                        * r
+                        + 1.2704582524523683826e0
+                    )
+                    * r
+                    + 3.6478483247632045505e0
+                )
+                * r
+                + 5.7694972214606914055e0
+            )
+            * r
+            + 4.6303378461565452959e0
+        ) * r + 1.4234371107496835773e0
+        den = (
+            (
+                (
+                    (
+                        (
+                            (1.0507500716444168432e-9 * r + 5.4759380849953449460e-4) * r
+                            + 1.5198666563616457197e-2
+                        )
+                        * r
+                        + 1.4810397642748007459e-1
+                    )
+                    * r
+                    + 6.8976733498510000455e-1
+                )
+                * r
+                + 1.6763848301838038494e0
+            )
+            * r
+            + 2.0531916266377588219e0
+        ) * r + 1.0
     else:
         r = r - 5.0
-        num = (((((((2.0103343992922881327e-7 * r + 2.7115555687434875782e-5) * r
-                    + 1.2426609473880784386e-3) * r + 2.6532189526576123093e-2) * r
-                  + 2.9656057182850489123e-1) * r + 1.7848265399172913358e0) * r
-                + 5.4637849111641143699e0) * r + 6.6579046435011037772e0)
-        den = (((((((2.0442631033899397856e-15 * r + 1.4215117583164458887e-7) * r
-                    + 1.8463183175100546818e-5) * r + 7.8686913114561325910e-4) * r
-                  + 1.4875361290850614853e-2) * r + 1.3692988092273580531e-1) * r
-                + 5.9983220655588793769e-1) * r + 1.0)
+        num = (
+            (
+                (
+                    (
+                        (
+                            (2.0103343992922881327e-7 * r + 2.7115555687434875782e-5) * r
+                            + 1.2426609473880784386e-3
+                        )
+                        * r
+                        + 2.6532189526576123093e-2
+                    )
+                    * r
+                    + 2.9656057182850489123e-1
+                )
+                * r
+                + 1.7848265399172913358e0
+            )
+            * r
+            + 5.4637849111641143699e0
+        ) * r + 6.6579046435011037772e0
+        den = (
+            (
+                (
+                    (
+                        (
+                            (2.0442631033899397856e-15 * r + 1.4215117583164458887e-7) * r
+                            + 1.8463183175100546818e-5
+                        )
+                        * r
+                        + 7.8686913114561325910e-4
+                    )
+                    * r
+                    + 1.4875361290850614853e-2
+                )
+                * r
+                + 1.3692988092273580531e-1
+            )
+            * r
+            + 5.9983220655588793769e-1
+        ) * r + 1.0
     x = num / den
     return -x if q < 0.0 else x
 
@@ -93,8 +193,9 @@ def probability_of_trading(level, mid, drift, spread):  # pragma: no cover - com
 
 
 @numba.njit(cache=True, nogil=True)
-def book_side(mid, sign, tick_size, num_ticks, drift, spread, level, prob, weighted, inverse,
-              floor=PROB_FLOOR):  # pragma: no cover - compiled
+def book_side(
+    mid, sign, tick_size, num_ticks, drift, spread, level, prob, weighted, inverse, floor=PROB_FLOOR
+):  # pragma: no cover - compiled
     """One side's tables under the old tools' rules: ``level``, ``prob``, ``weighted = prob *
     level`` and ``inverse = 1/weighted`` (0 where ``prob <= floor``), each (N,) and written for
     ``i < num_ticks``.
@@ -118,8 +219,17 @@ def clip_price(mid, sign, drift, spread, min_probability):  # pragma: no cover -
 
 @numba.njit(cache=True, nogil=True)
 def side_table(
-    mid, sign, tick_size, num_ticks, drift, spread, min_probability, volume_rule,
-    low_probability, price_range, table,
+    mid,
+    sign,
+    tick_size,
+    num_ticks,
+    drift,
+    spread,
+    min_probability,
+    volume_rule,
+    low_probability,
+    price_range,
+    table,
 ):  # pragma: no cover - compiled
     """One side's table (``TABLE_ROWS``, N) under the order rules: what a limit or a pegged
     unit at each level counts toward the obligation, supplies, and whether it is in range.
@@ -128,12 +238,26 @@ def side_table(
     notional; ``low_probability``: a level with ``prob <= min_probability`` gets no pegged
     volume (drop) or its pegged order sits at :func:`clip_price` with that probability (clip).
     """
-    book_side(mid, sign, tick_size, num_ticks, drift, spread, table[LEVEL], table[PROB],
-              table[WEIGHTED], table[INVERSE], min_probability)
+    book_side(
+        mid,
+        sign,
+        tick_size,
+        num_ticks,
+        drift,
+        spread,
+        table[LEVEL],
+        table[PROB],
+        table[WEIGHTED],
+        table[INVERSE],
+        min_probability,
+    )
     low = mid * (1.0 - price_range)
     high = mid * (1.0 + price_range)
-    clipped = clip_price(mid, sign, drift, spread, min_probability) if (
-        low_probability == LOW_CLIP) else 0.0
+    clipped = (
+        clip_price(mid, sign, drift, spread, min_probability)
+        if (low_probability == LOW_CLIP)
+        else 0.0
+    )
     for i in range(num_ticks):
         p = table[LEVEL, i]
         q = table[PROB, i]
@@ -210,8 +334,9 @@ def limit_liquidity(limit, weighted, num_ticks):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def side_orders(obligation, limit_liq, limit_supplied, shares, inverse, weighted, num_ticks,
-                pegged):  # pragma: no cover - compiled
+def side_orders(
+    obligation, limit_liq, limit_supplied, shares, inverse, weighted, num_ticks, pegged
+):  # pragma: no cover - compiled
     """One side's pegged volume: ``n_i = ceil(remaining * f_i/sum(f) * inverse_i)``,
     ``inverse_i = 1/(prob_i * p_i)`` under the old tools' rules (see :func:`side_table`).
 

@@ -39,8 +39,17 @@ def ladder_runs(order, cumulative_stake, n_active, bid, starts):  # pragma: no c
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def fee_rates(
-    rule, target, order, cumulative_stake, cumulative_stake_bid, n_active, bid, given, starts,
-    n_runs, out,
+    rule,
+    target,
+    order,
+    cumulative_stake,
+    cumulative_stake_bid,
+    n_active,
+    bid,
+    given,
+    starts,
+    n_runs,
+    out,
 ):  # pragma: no cover - compiled
     """Step 5 on every day: the fee rate under ``rule`` (codes of ``sweep.mechanism.rules``).
 

@@ -79,9 +79,7 @@ the day an event takes effect; ``day``: its possibly fractional day (tranche age
 Shapes = namedtuple("Shapes", ["limit_buy", "limit_sell", "fractions_buy", "fractions_sell"])
 Shapes.__doc__ = """The LPs' order shapes: (G, L, N) arrays, one row G per ``num_ticks``."""
 
-Ladder = namedtuple(
-    "Ladder", ["order", "cumulative_stake", "cumulative_stake_bid", "n_active"]
-)
+Ladder = namedtuple("Ladder", ["order", "cumulative_stake", "cumulative_stake_bid", "n_active"])
 Ladder.__doc__ = """Step 5's fee ladder of every day: ``order`` (C, D, L) int, its running sums
 (C, D, L) float, ``n_active`` (C, D) int (``sweep.mechanism.commitments.fee_ladder``)."""
 
@@ -113,14 +111,37 @@ penalty and early-exit penalty (NaN beyond a combination's last epoch)."""
 
 
 @numba.njit(cache=True, nogil=True)
-def book_tables(price, sign, tick_size, num_ticks, mu, sigma, tau, min_probability, volume_rule,
-                low_probability, price_range, tables):  # pragma: no cover - compiled
+def book_tables(
+    price,
+    sign,
+    tick_size,
+    num_ticks,
+    mu,
+    sigma,
+    tau,
+    min_probability,
+    volume_rule,
+    low_probability,
+    price_range,
+    tables,
+):  # pragma: no cover - compiled
     """One side's ``side_table`` of every day. price: (D,); tables: (D, TABLE_ROWS, N)."""
     spread = sigma * np.sqrt(tau)
     drift = (mu - 0.5 * sigma * sigma) * tau
     for d in range(price.shape[0]):
-        side_table(price[d], sign, tick_size, num_ticks, drift, spread, min_probability,
-                   volume_rule, low_probability, price_range, tables[d])
+        side_table(
+            price[d],
+            sign,
+            tick_size,
+            num_ticks,
+            drift,
+            spread,
+            min_probability,
+            volume_rule,
+            low_probability,
+            price_range,
+            tables[d],
+        )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -134,8 +155,22 @@ def _log_change(log, c, n, apply_day, day, lp, stake, slash):  # pragma: no cove
 
 
 @numba.njit(cache=True, nogil=True)
-def _apply_batch(c, d, j, rule, early_rate, target, now, bids, pending, pending_bid,
-                 pending_day, log, n_log, early):  # pragma: no cover - compiled
+def _apply_batch(
+    c,
+    d,
+    j,
+    rule,
+    early_rate,
+    target,
+    now,
+    bids,
+    pending,
+    pending_bid,
+    pending_day,
+    log,
+    n_log,
+    early,
+):  # pragma: no cover - compiled
     """An epoch start: the LPs' requests, increases first, then decreases under the exit rule.
     A request's tranche is dated on the epoch's first day, or on its event's own day if that
     event falls due on it (``pending_day``, else NaN). Returns ``(entries logged, early-exit
@@ -175,9 +210,31 @@ def _apply_batch(c, d, j, rule, early_rate, target, now, bids, pending, pending_
 
 @numba.njit(cache=True, nogil=True)
 def commitment_rows(
-    events, exit_rule, sla, target, target_row, book, price, path_row, shapes, behaviour,
-    behaviour_row, score_rule, stake, bid, total, stake_share, ladder, log, epochs, meets,
-    pool_in, pegged_buy, pegged_sell, supplied, score,
+    events,
+    exit_rule,
+    sla,
+    target,
+    target_row,
+    book,
+    price,
+    path_row,
+    shapes,
+    behaviour,
+    behaviour_row,
+    score_rule,
+    stake,
+    bid,
+    total,
+    stake_share,
+    ladder,
+    log,
+    epochs,
+    meets,
+    pool_in,
+    pegged_buy,
+    pegged_sell,
+    supplied,
+    score,
 ):  # pragma: no cover - compiled
     """Steps 2-3 under the exit rule and the SLA: stakes and bids of every day, their totals
     and shares, the fee ladder, and the log of changes that took effect.
@@ -235,12 +292,34 @@ def commitment_rows(
                 epochs.early_exit[c, k, l] = fill
         if any_sla and book.group[c] != cached:
             p = path_row[c]
-            book_tables(price[p], -1.0, book.tick_size[c], book.num_ticks[c], book.mu[c],
-                        book.sigma[c], book.tau[c], book.min_probability[c], book.volume_rule[c],
-                        book.low_probability[c], book.price_range[c], tables_buy)
-            book_tables(price[p], 1.0, book.tick_size[c], book.num_ticks[c], book.mu[c],
-                        book.sigma[c], book.tau[c], book.min_probability[c], book.volume_rule[c],
-                        book.low_probability[c], book.price_range[c], tables_sell)
+            book_tables(
+                price[p],
+                -1.0,
+                book.tick_size[c],
+                book.num_ticks[c],
+                book.mu[c],
+                book.sigma[c],
+                book.tau[c],
+                book.min_probability[c],
+                book.volume_rule[c],
+                book.low_probability[c],
+                book.price_range[c],
+                tables_buy,
+            )
+            book_tables(
+                price[p],
+                1.0,
+                book.tick_size[c],
+                book.num_ticks[c],
+                book.mu[c],
+                book.sigma[c],
+                book.tau[c],
+                book.min_probability[c],
+                book.volume_rule[c],
+                book.low_probability[c],
+                book.price_range[c],
+                tables_sell,
+            )
             cached = book.group[c]
         now[:] = 0.0
         bids[:] = 0.0
@@ -293,8 +372,20 @@ def commitment_rows(
                 if start:
                     before = n_log
                     n_log, paid = _apply_batch(
-                        c, d, d // epoch_days, rule, sla.early_exit[c], target[t_row, d], now,
-                        bids, pending, pending_bid, pending_day, log, n_log, epochs.early_exit,
+                        c,
+                        d,
+                        d // epoch_days,
+                        rule,
+                        sla.early_exit[c],
+                        target[t_row, d],
+                        now,
+                        bids,
+                        pending,
+                        pending_bid,
+                        pending_day,
+                        log,
+                        n_log,
+                        epochs.early_exit,
                     )
                     inflow += paid
                     changed = changed or n_log > before
@@ -310,9 +401,7 @@ def commitment_rows(
                 for i in range(n_active):
                     ladder.order[c, d, i] = ladder.order[c, d - 1, i]
                     ladder.cumulative_stake[c, d, i] = ladder.cumulative_stake[c, d - 1, i]
-                    ladder.cumulative_stake_bid[c, d, i] = ladder.cumulative_stake_bid[
-                        c, d - 1, i
-                    ]
+                    ladder.cumulative_stake_bid[c, d, i] = ladder.cumulative_stake_bid[c, d - 1, i]
             ladder.n_active[c, d] = n_active
             day_total = total_of(now)
             total[c, d] = day_total
@@ -336,17 +425,24 @@ def commitment_rows(
                     limit_buy = shapes.limit_buy[g, l]
                     limit_sell = shapes.limit_sell[g, l]
                     total_buy, liquidity_buy = side_orders(
-                        obligation, limit_liquidity(limit_buy, tables_buy[d, LIMIT_WEIGHT], nt),
+                        obligation,
+                        limit_liquidity(limit_buy, tables_buy[d, LIMIT_WEIGHT], nt),
                         limit_liquidity(limit_buy, tables_buy[d, WEIGHTED], nt),
-                        shares_buy[g, l], tables_buy[d, INVERSE], tables_buy[d, PEG_WEIGHTED],
-                        nt, scratch_buy,
+                        shares_buy[g, l],
+                        tables_buy[d, INVERSE],
+                        tables_buy[d, PEG_WEIGHTED],
+                        nt,
+                        scratch_buy,
                     )
                     total_sell, liquidity_sell = side_orders(
                         obligation,
                         limit_liquidity(limit_sell, tables_sell[d, LIMIT_WEIGHT], nt),
                         limit_liquidity(limit_sell, tables_sell[d, WEIGHTED], nt),
-                        shares_sell[g, l], tables_sell[d, INVERSE],
-                        tables_sell[d, PEG_WEIGHTED], nt, scratch_sell,
+                        shares_sell[g, l],
+                        tables_sell[d, INVERSE],
+                        tables_sell[d, PEG_WEIGHTED],
+                        nt,
+                        scratch_sell,
                     )
                     pegged_buy[c, d, l] = total_buy
                     pegged_sell[c, d, l] = total_sell
@@ -379,8 +475,9 @@ def commitment_rows(
                             inflow += slash
                             if slash > 0.0 and d + 1 < n_days:
                                 now[l] = now[l] - slash
-                                n_log = _log_change(log, c, n_log, d + 1, float(d + 1), l,
-                                                    now[l], True)
+                                n_log = _log_change(
+                                    log, c, n_log, d + 1, float(d + 1), l, now[l], True
+                                )
                                 slashed = True
                     days_met[:] = 0.0
                     active_in_epoch[:] = False
@@ -460,12 +557,23 @@ def fee_rate_rows(
     for c in range(out.shape[0]):
         r = commit_row[c]
         if r != runs_of:
-            n_runs = ladder_runs(ladder.order[r], ladder.cumulative_stake[r],
-                                 ladder.n_active[r], bid[r], starts)
+            n_runs = ladder_runs(
+                ladder.order[r], ladder.cumulative_stake[r], ladder.n_active[r], bid[r], starts
+            )
             runs_of = r
-        fee_rates(rule[c], target[target_row[c]], ladder.order[r], ladder.cumulative_stake[r],
-                  ladder.cumulative_stake_bid[r], ladder.n_active[r], bid[r], given, starts,
-                  n_runs, out[c])
+        fee_rates(
+            rule[c],
+            target[target_row[c]],
+            ladder.order[r],
+            ladder.cumulative_stake[r],
+            ladder.cumulative_stake_bid[r],
+            ladder.n_active[r],
+            bid[r],
+            given,
+            starts,
+            n_runs,
+            out[c],
+        )
         if sla_s[c] > 0.0:  # the rate of each epoch's first day, all epoch long
             for d in range(n_days):
                 if d % epoch_days[c] != 0:
@@ -493,8 +601,19 @@ def fees_rows(
 
 @numba.njit(cache=True, nogil=True)
 def split_weight_rows(
-    rule, log, log_row, proxy, valuation, window_sum, valuation_row, valuation_period,
-    steepness, midpoint, days_per_year, equity, equity_share,
+    rule,
+    log,
+    log_row,
+    proxy,
+    valuation,
+    window_sum,
+    valuation_row,
+    valuation_period,
+    steepness,
+    midpoint,
+    days_per_year,
+    equity,
+    equity_share,
 ):  # pragma: no cover - compiled
     """Step 7: every LP's weight in the fee split (``equity``) and its share, every day.
 
@@ -537,8 +656,17 @@ def split_weight_rows(
                     lp = log.lp[r, e]
                     new = log.stake[r, e]
                     n_tranches = open_or_scale_tranches(
-                        lp, stake[lp], new, valuation_pre, log.day[r, e], n_tranches,
-                        tranche_lp, tranche_entry, tranche_day, tranche_stake, virtual,
+                        lp,
+                        stake[lp],
+                        new,
+                        valuation_pre,
+                        log.day[r, e],
+                        n_tranches,
+                        tranche_lp,
+                        tranche_entry,
+                        tranche_day,
+                        tranche_stake,
+                        virtual,
                     )
                     if share_rule == SHARE_ENTRY_VALUATION:
                         entry[lp] = entry_valuation_update(stake[lp], new, valuation_pre, entry[lp])
@@ -552,9 +680,22 @@ def split_weight_rows(
             if virtual_rule:
                 end = min(end, (d // vp + 1) * vp)
             split_weight_days(
-                share_rule, d, valuation[vr, d:end], stake, virtual, n_tranches, tranche_lp,
-                tranche_entry, tranche_day, tranche_stake, steepness[c], midpoint[c],
-                days_per_year[c], entry, equity[c, d:end], equity_share[c, d:end],
+                share_rule,
+                d,
+                valuation[vr, d:end],
+                stake,
+                virtual,
+                n_tranches,
+                tranche_lp,
+                tranche_entry,
+                tranche_day,
+                tranche_stake,
+                steepness[c],
+                midpoint[c],
+                days_per_year[c],
+                entry,
+                equity[c, d:end],
+                equity_share[c, d:end],
             )
             if virtual_rule and end % vp == 0:  # day end - 1 closes a valuation period
                 n = (end - 1) // vp
@@ -563,11 +704,30 @@ def split_weight_rows(
                 average = new_average
             d = end
 
+
 @numba.njit(cache=True, nogil=True)
 def revenue_rows(
-    fees, fees_row, share, share_row, stake, stake_row, score_rule, els_fee_fraction, score,
-    score_row, sla, epochs, pool_in, revenue, annual_return, accrued, penalty, payout, bonus,
-    pool, score_out,
+    fees,
+    fees_row,
+    share,
+    share_row,
+    stake,
+    stake_row,
+    score_rule,
+    els_fee_fraction,
+    score,
+    score_row,
+    sla,
+    epochs,
+    pool_in,
+    revenue,
+    annual_return,
+    accrued,
+    penalty,
+    payout,
+    bonus,
+    pool,
+    score_out,
 ):  # pragma: no cover - compiled
     """Step 8 per LP, and the SLA's fee accounts: each day's fees split by the share (and the
     liquidity score), paid at once, or, where the SLA is on, accrued and settled at each
@@ -645,8 +805,7 @@ def revenue_rows(
                     committed[l] = epochs.committed[kr, k, l]
                     penalties[l] = 0.0
                     if committed[l]:
-                        p = fee_penalty(epochs.time_on_book[kr, k, l], sla.s[c],
-                                        sla.competition[c])
+                        p = fee_penalty(epochs.time_on_book[kr, k, l], sla.s[c], sla.competition[c])
                         penalties[l] = hysteresis_penalty(
                             p, history[l], counts[l], sla.hysteresis[c]
                         )
@@ -663,10 +822,20 @@ def revenue_rows(
                 annual_return[c, d, l] = annualised(revenue[c, d, l], stake[kr, d, l])
             pool[c, d] = balance
 
+
 @numba.njit(cache=True, nogil=True)
 def order_rows(
-    book, price, path_row, shapes, stake, stake_row, score_rule, pegged_buy, pegged_sell,
-    supplied, score,
+    book,
+    price,
+    path_row,
+    shapes,
+    stake,
+    stake_row,
+    score_rule,
+    pegged_buy,
+    pegged_sell,
+    supplied,
+    score,
 ):  # pragma: no cover - compiled
     """Step 9 without margin: every active LP's pegged volume per side, the liquidity it
     supplies and, under ``liquidity_score = "probability"`` (``score_rule``), its score.
@@ -699,12 +868,34 @@ def order_rows(
         nt = book.num_ticks[c]
         g = book.shape_row[c]
         if book.group[c] != cached:
-            book_tables(price[p], -1.0, book.tick_size[c], nt, book.mu[c], book.sigma[c],
-                        book.tau[c], book.min_probability[c], book.volume_rule[c],
-                        book.low_probability[c], book.price_range[c], tables_buy)
-            book_tables(price[p], 1.0, book.tick_size[c], nt, book.mu[c], book.sigma[c],
-                        book.tau[c], book.min_probability[c], book.volume_rule[c],
-                        book.low_probability[c], book.price_range[c], tables_sell)
+            book_tables(
+                price[p],
+                -1.0,
+                book.tick_size[c],
+                nt,
+                book.mu[c],
+                book.sigma[c],
+                book.tau[c],
+                book.min_probability[c],
+                book.volume_rule[c],
+                book.low_probability[c],
+                book.price_range[c],
+                tables_buy,
+            )
+            book_tables(
+                price[p],
+                1.0,
+                book.tick_size[c],
+                nt,
+                book.mu[c],
+                book.sigma[c],
+                book.tau[c],
+                book.min_probability[c],
+                book.volume_rule[c],
+                book.low_probability[c],
+                book.price_range[c],
+                tables_sell,
+            )
             for d in range(n_days):
                 for l in range(n_lp):
                     limit_buy[l, d] = limit_liquidity(
@@ -732,12 +923,24 @@ def order_rows(
                 if s > 0.0:
                     obligation = book.k[c] * s
                     total_buy, liquidity_buy = side_orders(
-                        obligation, limit_buy[l, d], supplied_buy[l, d], shares_buy[g, l],
-                        tables_buy[d, INVERSE], tables_buy[d, PEG_WEIGHTED], nt, scratch_buy,
+                        obligation,
+                        limit_buy[l, d],
+                        supplied_buy[l, d],
+                        shares_buy[g, l],
+                        tables_buy[d, INVERSE],
+                        tables_buy[d, PEG_WEIGHTED],
+                        nt,
+                        scratch_buy,
                     )
                     total_sell, liquidity_sell = side_orders(
-                        obligation, limit_sell[l, d], supplied_sell[l, d], shares_sell[g, l],
-                        tables_sell[d, INVERSE], tables_sell[d, PEG_WEIGHTED], nt, scratch_sell,
+                        obligation,
+                        limit_sell[l, d],
+                        supplied_sell[l, d],
+                        shares_sell[g, l],
+                        tables_sell[d, INVERSE],
+                        tables_sell[d, PEG_WEIGHTED],
+                        nt,
+                        scratch_sell,
                     )
                     pegged_buy[c, d, l] = total_buy
                     pegged_sell[c, d, l] = total_sell
@@ -755,10 +958,24 @@ def order_rows(
                     pegged_sell[c, d, l] = 0.0
                     supplied[c, d, l] = 0.0
 
+
 @numba.njit(cache=True, nogil=True)
 def margin_side_rows(
-    rule, pegged_buy, pegged_sell, orders_row, stake, stake_row, price, path_row, rf_long,
-    rf_short, shapes, shape_row, num_ticks, margin_buy, margin_sell,
+    rule,
+    pegged_buy,
+    pegged_sell,
+    orders_row,
+    stake,
+    stake_row,
+    price,
+    path_row,
+    rf_long,
+    rf_short,
+    shapes,
+    shape_row,
+    num_ticks,
+    margin_buy,
+    margin_sell,
 ):  # pragma: no cover - compiled
     """Step 9's margin per side: ``rf_side * mid * volume``, the volume pegged only
     (``margin_orders = "pegged"``) or limit orders too (``"all"``).

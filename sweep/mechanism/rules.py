@@ -121,9 +121,7 @@ RULES: dict[str, Rule] = {
             step="orders",
             doc="the pegged volume that meets the obligation (step 9)",
             values={
-                "probability": Reads(
-                    "probability-weighted notional (the old tools, Vega 2021)"
-                ),
+                "probability": Reads("probability-weighted notional (the old tools, Vega 2021)"),
                 "notional": Reads("plain notional on the book (Vega today)"),
             },
         ),
@@ -167,8 +165,7 @@ RULES: dict[str, Rule] = {
             values={
                 "none": Reads("the share alone"),
                 "probability": Reads(
-                    "the share and the book's volume-weighted probability of trading "
-                    "(Vega today)",
+                    "the share and the book's volume-weighted probability of trading (Vega today)",
                     params=("els_fee_fraction", "price_range"),
                     steps=("orders",),
                 ),
@@ -181,8 +178,7 @@ RULES: dict[str, Rule] = {
             values={
                 "free": Reads("decreases apply on their day (the old tools)"),
                 "reject_below_target": Reads(
-                    "a decrease that would leave total stake below target is ignored "
-                    "(Vega 2021)",
+                    "a decrease that would leave total stake below target is ignored (Vega 2021)",
                     steps=("target_stake",),
                 ),
                 "penalty": Reads(
@@ -209,7 +205,11 @@ EXIT_FREE, EXIT_REJECT, EXIT_PENALTY = range(3)
 
 # the kernels branch on these constants; the registry's order must give them
 assert RULES["share_rule"].names == (
-    "equity", "stake", "virtual_stake", "time_weighted", "entry_valuation"
+    "equity",
+    "stake",
+    "virtual_stake",
+    "time_weighted",
+    "entry_valuation",
 )
 assert RULES["fee_rule"].names == ("marginal", "weighted", "given")
 assert RULES["margin_rule"].names == ("max", "sum")

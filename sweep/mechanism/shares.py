@@ -20,8 +20,17 @@ from .rules import SCORE_NONE, SHARE_ENTRY_VALUATION, SHARE_EQUITY, SHARE_STAKE,
 
 @numba.njit(cache=True, nogil=True)
 def open_or_scale_tranches(
-    lp, old, new, valuation_pre, day, n_tranches, tranche_lp, tranche_entry, tranche_day,
-    tranche_stake, virtual,
+    lp,
+    old,
+    new,
+    valuation_pre,
+    day,
+    n_tranches,
+    tranche_lp,
+    tranche_entry,
+    tranche_day,
+    tranche_stake,
+    virtual,
 ):  # pragma: no cover - compiled
     """Step 2's effect on the fee-split state of one event of LP ``lp`` (stake ``old -> new``).
 
@@ -83,8 +92,22 @@ def entry_valuation_update(old, new, valuation_pre, entry):  # pragma: no cover 
 
 @numba.njit(cache=True, nogil=True)
 def split_weight_days(
-    rule, d0, valuation, stake, virtual, n_tranches, tranche_lp, tranche_entry, tranche_day,
-    tranche_stake, steepness, midpoint, days_per_year, entry, weight, share,
+    rule,
+    d0,
+    valuation,
+    stake,
+    virtual,
+    n_tranches,
+    tranche_lp,
+    tranche_entry,
+    tranche_day,
+    tranche_stake,
+    steepness,
+    midpoint,
+    days_per_year,
+    entry,
+    weight,
+    share,
 ):  # pragma: no cover - compiled
     """Step 7 and step 8's shares on days ``d0..d0+K-1``, over which no commitment changes and
     no valuation period ends: every LP's weight in the fee split under ``rule``, and its share.

@@ -25,9 +25,7 @@ def main() -> None:
     for name, config in CONFIGS.items():
         ds = sweep.run(config, scheduler="synchronous")
         encoding = {
-            v: {"zlib": True, "complevel": 9}
-            for v in ds.data_vars
-            if ds[v].dtype.kind in "fiub"
+            v: {"zlib": True, "complevel": 9} for v in ds.data_vars if ds[v].dtype.kind in "fiub"
         }
         out = HERE / f"{name}.nc"
         ds.to_netcdf(out, encoding=encoding)
