@@ -393,6 +393,14 @@ def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
         if values.dtype != np.bool_:
             values = values.astype(dtype, copy=False)
         out[name] = values.reshape(block + values.shape[1:])
+    if plan.series and owns(plan, chunk, plan.market_axes):
+        # the market series of this block of paths, built once by this chunk for its stages
+        # (or now, when no stage needed them): float64, as the file stores them
+        series = {name: data.series()[name] for name in plan.series}
+        if summary:
+            series = {name: day_statistics(values) for name, values in series.items()}
+        block = variable_shape(plan, chunk, plan.series[0])
+        out.update({n: v.reshape(block + v.shape[1:]) for n, v in series.items()})
     return out
 
 
@@ -413,4 +421,7 @@ def chunk_result_bytes(plan: Plan) -> int:
         per *= 4 if plan.config.reduce == "summary" else per_scenario_shape(plan, name)[0]
         per *= plan.n_lp if name in PER_LP else 1
         total += per * itemsize
+    for name in plan.series:  # float64, by the owners of a block of paths
+        per = math.prod(variable_shape(plan, first, name))
+        total += per * (4 if plan.config.reduce == "summary" else plan.n_days) * 8
     return total

@@ -35,7 +35,6 @@ from .config import PARAMS, PATH_PARAMS, dim_name, path_dim_name
 from .mechanism.rules import RULES
 from .risk import risk_factor_arrays
 from .scenarios import Chunk, Plan
-from .summary import summarise
 from .variables import PATH_SERIES, STATISTICS, VARIABLES
 from .version import __version__
 
@@ -452,33 +451,6 @@ def static_values(plan: Plan) -> dict[str, np.ndarray]:
             if name in statics:
                 values[name] = np.asarray(arr)
     return values
-
-
-def path_blocks(plan: Plan, block: int = 256):
-    """Yield ``(index, {series: values})`` for the market series, a block of paths at a time.
-
-    ``index`` is a tuple of slices into the series' dims (swept path keys, path, day/stat).
-    """
-    names = [n for n in kept_statics(plan) if n in PATH_SERIES]
-    if not names:
-        return
-    source = plan.source
-    setting_shape = source.shape
-    for setting in range(source.n_settings):
-        lead = (
-            tuple(slice(int(i), int(i) + 1) for i in np.unravel_index(setting, setting_shape))
-            if setting_shape
-            else ()
-        )
-        for lo in range(0, plan.n_paths, block):
-            hi = min(lo + block, plan.n_paths)
-            ids = np.array([(setting, p) for p in range(lo, hi)])
-            series = dict(zip(PATH_SERIES, source.build_many(ids), strict=False))
-            if is_summary(plan):
-                series = summarise(series)
-            index = lead + ((slice(lo, hi),) if plan.n_paths > 1 else ())
-            shape = tuple(s.stop - s.start for s in index)
-            yield index, {n: series[n].reshape(shape + series[n].shape[1:]) for n in names}
 
 
 def chunk_index(plan: Plan, chunk: Chunk, name: str) -> tuple[slice, ...]:

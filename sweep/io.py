@@ -38,7 +38,6 @@ from .dataset import (
     global_attrs,
     kept_outputs,
     layouts,
-    path_blocks,
     static_values,
 )
 from .errors import ConfigError
@@ -275,9 +274,6 @@ class MemorySink:
         for name, values in static_values(plan).items():
             if name in self.arrays:
                 self.arrays[name][...] = values
-        for index, values in path_blocks(plan):
-            for name, block in values.items():
-                self.arrays[name][index] = block
         self.done: set[int] = set()
 
     def write(self, chunk: Chunk, values: dict[str, np.ndarray]) -> None:
@@ -417,7 +413,7 @@ class NetCDFSink:
         self.resumed = 0  # chunks an earlier run had finished
         self.sizes = dim_sizes(plan)
         self.layouts = {lay.name: lay for lay in layouts(plan)}
-        self.results = kept_outputs(plan)  # the variables chunks write; the rest are static
+        self.results = [*kept_outputs(plan), *plan.series]  # what chunks write; the rest: static
         self.nc: netCDF4.Dataset | None = None
         self._log: int | None = None
         check_output(self.out, overwrite=overwrite, resume=resume)
@@ -530,9 +526,6 @@ class NetCDFSink:
         for name, values in static_values(plan).items():
             if name in self.layouts:
                 nc[name][...] = values
-        for index, values in path_blocks(plan):
-            for name, block in values.items():
-                nc[name][index] = block
         for name in self.results:
             # HDF5 allocates a contiguous variable's whole extent at its first write: do that
             # now, so that chunk writes never change the file's structure.

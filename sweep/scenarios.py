@@ -36,7 +36,7 @@ from .mechanism.presets import PRESETS
 from .mechanism.rules import RULES, SLA_SWITCH
 from .paths import PathSource, check_paths, path_source
 from .stages import PATH, STAGE_OF, STAGES, Resolved, resolve
-from .variables import PER_DAY, PER_EPOCH, PER_LP_DAY
+from .variables import PATH_SERIES, PER_DAY, PER_EPOCH, PER_LP_DAY
 
 OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose arrays take about this much memory
 MIN_CHUNKS = 16  # big sweeps get at least this many chunks, to spread over workers
@@ -98,8 +98,18 @@ class Plan:
         outputs = (*PER_DAY, *PER_LP_DAY, *PER_EPOCH)
         return tuple(n for n in outputs if wanted is None or n in wanted)
 
+    @property
+    def series(self) -> tuple[str, ...]:
+        """The market series kept (``mark_price``, ...): the chunks that build a block of paths
+        return them, so a path is built once (issue "Reliability"), never again by the writer."""
+        wanted = self.config.variables
+        return tuple(n for n in PATH_SERIES if wanted is None or n in wanted)
+
     def axes_of(self, output: str) -> tuple[int, ...]:
-        """Grid axes a result variable depends on (those of the stage computing it)."""
+        """Grid axes a result variable depends on (those of the stage computing it; the market
+        axes for a market series)."""
+        if output in PATH_SERIES:
+            return self.market_axes
         if output == "under_supplied_share":  # the summary of under_supplied
             output = "under_supplied"
         if output in self.stages.zero:  # 0 throughout: no rule value that makes it in play

@@ -56,7 +56,6 @@ from .dataset import (
     global_attrs,
     kept_outputs,
     layouts,
-    path_blocks,
     static_values,
 )
 from .errors import ConfigError
@@ -75,7 +74,6 @@ from .scenarios import Chunk, Plan
 STORE_FORMAT = "sweep-store-1"
 HEADER = f"{STORE_RECORD}/run.json"
 DONE = f"{STORE_RECORD}/done"
-PATH_BLOCK = 256  # paths per zarr chunk of the market series (``path_blocks`` writes as many)
 IN_PROCESS = ("memory",)  # file systems that live in one process: no cluster can write them
 
 
@@ -264,20 +262,14 @@ def check_interrupted(store: Store, *, overwrite: bool, resume: bool) -> None:
 
 # --- the layout ----------------------------------------------------------------------------
 def _zarr_chunks(plan: Plan, name: str, dims: tuple[str, ...], sizes: dict[str, int]):
-    """A variable's zarr chunks: one sweep chunk's block along the sweep dims, whole along the
-    rest; market series in blocks of paths (as ``path_blocks`` writes them)."""
+    """A variable's zarr chunks: one sweep chunk's block along the sweep dims (the chunks write
+    the outputs and, for their block of paths, the market series), whole along the rest."""
     whole = [max(1, sizes[d]) for d in dims]
-    if name in kept_outputs(plan):
+    if name in kept_outputs(plan) or name in plan.series:
         first = plan.chunks[0].slices  # every chunk has this extent, but the last along an axis
         axes = plan.result_axes(name)
         lead = [max(1, first[a].stop - first[a].start) for a in axes]
         return tuple(lead + whole[len(axes) :])
-    path_dims = {d.name for d in plan.config.path_dims}
-    if "day" in dims or "stat" in dims:  # a market series
-        return tuple(
-            1 if d in path_dims else min(PATH_BLOCK, n) if d == "path" else n
-            for d, n in zip(dims, whole, strict=True)
-        )
     return tuple(whole)
 
 
@@ -297,7 +289,7 @@ def template(plan: Plan) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
         chunks = _zarr_chunks(plan, lay.name, lay.dims, sizes)
         if lay.name in statics:  # small: written with the layout
             values: Any = np.broadcast_to(statics[lay.name], shape).astype(dtype)
-        else:  # written later, by the chunks (or the market series by blocks of paths)
+        else:  # written later, by the chunks
             values = da.zeros(shape, dtype=dtype, chunks=chunks)
         data[lay.name] = xr.Variable(lay.dims, values, lay.attrs)
         # no fill value, as in the netCDF file: the values are all written
@@ -391,15 +383,6 @@ class ZarrSink:
         ordered.update({k: v for k, v in members.items() if k not in ordered})
         if members:
             root_meta["consolidated_metadata"]["metadata"] = ordered
-        sizes = dim_sizes(self.plan)
-        arrays: dict[str, Any] = {}
-        for index, values in path_blocks(self.plan):
-            for name, block in values.items():
-                if name not in arrays:
-                    arrays[name] = _open_array(self.location, name)
-                lay_dims = ds[name].dims
-                full = tuple(slice(0, sizes[d]) for d in lay_dims[len(index) :])
-                arrays[name][index + full] = block
         header = {
             "format": STORE_FORMAT,
             "digest": self.digest,
