@@ -16,7 +16,7 @@ noisy; a ratio of best times taken side by side is its steadiest figure):
   call to the finished, renamed file;
 - "file, 2 workers": ``sweep.run(config, out=FILE, workers=2)``, the default execution on this
   2-core machine (a local cluster of two threads);
-- "raw file, 1/2 workers": the same, uncompressed (``NetCDFSink.compress = False``: the
+- "raw file, 1/2 workers": the same, uncompressed (``[sweep] compression = "none"``: the
   partial file renamed as it is, as before results were compressed), beside which the
   compressed file's cost (the copy that compresses the finished partial file) and its bytes are
   reported.
@@ -70,16 +70,15 @@ def paths_config(n_scenarios: int, **sweep_keys) -> dict:
 
 def file_seconds(config: dict, out: Path, compress: bool = True, **options) -> float:
     """Config to finished file. The previous run's file is removed and the disk cache flushed
-    first, so no run pays for another's writeback. ``compress=False``: the file uncompressed."""
+    first, so no run pays for another's writeback. ``compress=False``: the file uncompressed
+    (``[sweep] compression = "none"``)."""
     out.unlink(missing_ok=True)
     os.sync()
-    sweep.io.NetCDFSink.compress = compress
-    try:
-        t0 = time.perf_counter()
-        sweep.run(config, out=out, **options).close()
-        return time.perf_counter() - t0
-    finally:
-        sweep.io.NetCDFSink.compress = True
+    if not compress:
+        config = {**config, "sweep": {**config["sweep"], "compression": "none"}}
+    t0 = time.perf_counter()
+    sweep.run(config, out=out, **options).close()
+    return time.perf_counter() - t0
 
 
 def main() -> None:

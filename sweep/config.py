@@ -47,6 +47,7 @@ DTYPES = ("float64", "float32")
 PATH_KINDS = ("gbm", "csv", "table", "constant")
 SHAPE_PRESETS = ("empty", "uniform", "aggressive", "passive")
 REDUCTIONS = ("none", "summary")
+COMPRESSIONS = ("zlib", "none")  # of a netCDF result (zarr stores are compressed by the workers)
 PATH_SERIES = ("mark_price", "traded_volume", "open_interest")
 
 # Limits: beyond them a config is refused before any work (ConfigError naming the key).
@@ -310,6 +311,15 @@ SWEEP_KEYS: dict[str, Param] = {
         sweepable=False,
         doc="of the result's floating-point variables (computation stays float64)",
     ),
+    "compression": Param(
+        str,
+        "zlib",
+        _one_of(COMPRESSIONS),
+        sweepable=False,
+        doc='of a netCDF result: "zlib" compresses the finished file (one core; '
+        'benchmarks/bench_stream.py measures it), "none" keeps it raw and fast to write; '
+        "zarr stores are compressed by the workers either way",
+    ),
 }
 
 PATH_PARAMS: dict[str, dict[str, Param]] = {
@@ -483,6 +493,7 @@ class Config:
     reduce: str
     chunk_size: int  # 0: automatic
     dtype: str  # of the result's floating-point variables; computation stays float64
+    compression: str  # of a netCDF result: "zlib" or "none"
     path_kind: str
     path_params: dict[str, Any]  # scalars, or tuples for swept keys
     path_data: dict[str, Any]  # table series / csv options
@@ -813,6 +824,7 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
         reduce=sweep_vals["reduce"],
         chunk_size=sweep_vals["chunk_size"],
         dtype=sweep_vals["dtype"],
+        compression=sweep_vals["compression"],
         path_kind=kind,
         path_params=path_params,
         path_data=path_data,

@@ -396,17 +396,16 @@ class NetCDFSink:
     chunk at a time, into ``<out>.partial.tmp`` compressed (:data:`COMPRESSION`) and chunked as
     the sweep (:func:`sweep.dataset.chunk_shapes`), which is renamed to ``out``; only then are
     the partial file and journal removed. A kill during the copy leaves the whole partial file
-    and its journal: ``--resume`` computes nothing and copies again. ``compress = False``
-    (benchmarks measure the copy's cost) renames the partial file itself, uncompressed.
+    and its journal: ``--resume`` computes nothing and copies again. ``[sweep] compression =
+    "none"`` renames the partial file itself, uncompressed (fast to write; large).
     """
-
-    compress: bool = True
 
     def __init__(
         self, plan: Plan, out: str | os.PathLike, *, overwrite: bool = False, resume: bool = False
     ) -> None:
         self.plan = plan
         self.out = Path(out)
+        self.compress = plan.config.compression != "none"
         self.partial, self.journal = partial_paths(self.out)
         self.digest = config_digest(plan)
         self.done: set[int] = set()

@@ -127,9 +127,11 @@ def check_disk(plan: Plan, out: Path, *, kept: int = 0) -> None:
 
     ``kept``: bytes already on disk for it (the partial file a resume continues). The file
     is written whole, then copied compressed (``sweep.io.NetCDFSink``): the copy may need as
-    much again (at most: it is usually two thirds of it or less).
+    much again (at most: it is usually two thirds of it or less), unless ``[sweep]
+    compression = "none"``.
     """
-    need = 2 * result_bytes(plan)
+    copies = 1 if plan.config.compression == "none" else 2
+    need = copies * result_bytes(plan)
     folder = existing_ancestor(out)
     usage = shutil.disk_usage(folder)
     free = usage.free
@@ -139,15 +141,17 @@ def check_disk(plan: Plan, out: Path, *, kept: int = 0) -> None:
             str(out),
             f"the result needs about {human(need)}"
             + (f" ({human(need - kept)} more than is written)" if kept else "")
-            + f" but {folder} has {human(free)} free (the file as it is written, then its "
-            f"compressed copy); {_advice(plan)}",
+            + f" but {folder} has {human(free)} free"
+            + (" (the file as it is written, then its compressed copy)" if copies == 2 else "")
+            + f"; {_advice(plan)}",
         )
     limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
-    if limit != resource.RLIM_INFINITY and need // 2 > limit:  # the limit is per file
+    if limit != resource.RLIM_INFINITY and result_bytes(plan) > limit:  # the limit is per file
         raise ConfigError(
             "output",
             str(out),
-            f"the result needs about {human(need // 2)} but files may not exceed {human(limit)} "
+            f"the result needs about {human(result_bytes(plan))} but files may not exceed "
+            f"{human(limit)} "
             f"(ulimit -f); {_advice(plan)}",
         )
 

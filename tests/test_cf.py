@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import netCDF4
@@ -21,6 +22,7 @@ import sweep.dataset
 import sweep.io
 from sweep.cli import default_config_path
 from sweep.dataset import CF_EXCEPTIONS, chunk_shapes
+from sweep.errors import ConfigError
 from sweep.scenarios import make_plan
 
 cf_units = pytest.importorskip("cf_units")
@@ -168,20 +170,34 @@ def test_the_file_is_compressed_and_chunked_as_the_sweep(smallest, tmp_path, mon
         return
     # uncompressed (what bench_stream compares with): the same result
     raw = tmp_path / "raw.nc"
-    monkeypatch.setattr(sweep.io.NetCDFSink, "compress", False)
-    sweep.run(config, out=raw, chunk_size=7, workers=1).close()
+    raw_config = {**config, "sweep": {**config.get("sweep", {}), "compression": "none"}}
+    sweep.run(raw_config, out=raw, chunk_size=7, workers=1).close()
     with netCDF4.Dataset(raw) as nc:
         assert nc["fee_revenue"].chunking() == "contiguous"
-    assert_same_result(sweep.load(out), sweep.load(raw))
+    compressed, uncompressed = sweep.load(out), sweep.load(raw)
+    assert "compression" in uncompressed.attrs["config"]
+    uncompressed.attrs["config"] = compressed.attrs["config"]  # differs in that key alone
+    assert_same_result(compressed, uncompressed)
 
 
-def test_compression_makes_the_default_result_smaller(default_result, tmp_path, monkeypatch):
+def test_compression_makes_the_default_result_smaller(default_result, tmp_path):
     """Two thirds of the bytes (4.7 MB of 7.0 when measured): the numbers are float64 market
     noise, which zlib compresses only so far."""
     raw = tmp_path / "raw.nc"
-    monkeypatch.setattr(sweep.io.NetCDFSink, "compress", False)
-    sweep.run(str(default_config_path()), out=raw).close()
+    config = tomllib.loads(default_config_path().read_text())
+    config["sweep"]["compression"] = "none"  # what users set to write large results faster
+    sweep.run(config, out=raw).close()
+    with netCDF4.Dataset(raw) as nc:
+        assert nc["fee_revenue"].chunking() == "contiguous"
     assert default_result.stat().st_size < 0.75 * raw.stat().st_size
+
+
+def test_an_unknown_compression_is_refused(tmp_path):
+    config = {**small_config(), "name": "bad"}
+    config["sweep"] = {**config.get("sweep", {}), "compression": "gzip"}
+    with pytest.raises(ConfigError, match=r"compression.*gzip"):
+        sweep.run(config, out=tmp_path / "bad.nc")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_strings_come_back_as_strings(default_result):
