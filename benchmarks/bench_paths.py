@@ -12,7 +12,7 @@ by ``sweep.run(..., workers=1)`` in this process). Three sweeps, alternating, be
 ``repeat`` each:
 
 - ``paths``: N Monte Carlo paths of a calm market (volatility 0.8: bounds settle validation);
-- ``volatile``: N paths with volatility 6, where the bounds leave the book's floor in reach,
+- ``volatile``: N paths with volatility 4, where the bounds leave the book's floor in reach,
   so validation builds every path before the run (vectorised, in blocks);
 - ``grid``: ``v`` x ``c2`` (sqrt N each) on a constant market, the grid of the same size,
   where nearly all work is shared between scenarios.
@@ -119,7 +119,7 @@ def main() -> None:
     args = parser.parse_args()
     cases = {
         "paths": paths_config(args.scenarios, args.days, 0.8),
-        "volatile": paths_config(args.scenarios, args.days, 6.0),
+        "volatile": paths_config(args.scenarios, args.days, 4.0),
         "grid": grid_config(args.scenarios, args.days),
     }
     with tempfile.TemporaryDirectory() as tmp:
