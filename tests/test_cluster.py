@@ -141,17 +141,7 @@ def test_cluster_run_equals_the_local_run(cluster, tmp_path):
     config = write_config(tmp_path / "c.toml", small_config())
     out = tmp_path / "cluster.nc"
     done = subprocess.run(
-        [
-            *SWEEP,
-            "run",
-            str(config),
-            "--out",
-            str(out),
-            "--scheduler",
-            cluster.address,
-            "--chunk-size",
-            "4",
-        ],
+        cluster_run(config, out, cluster.address, 4),
         capture_output=True,
         text=True,
         timeout=300,
@@ -168,7 +158,12 @@ def test_cluster_run_equals_the_local_run(cluster, tmp_path):
     assert_same_result(ds, local)
 
 
-@pytest.mark.slow
+def cluster_run(config: Path, out: Path, address: str, chunk_size: int) -> list[str]:
+    """``sweep run CONFIG --out OUT --scheduler ADDRESS --chunk-size N``, as a user types it."""
+    return [*SWEEP, "run", str(config), "--out", str(out), "--scheduler", address,
+            "--chunk-size", str(chunk_size)]  # fmt: skip
+
+
 def longer_config() -> dict:
     """slow_config with three times its paths: long enough on a cluster (which gets its plan
     once and its chunks fast) that a worker is still busy when it is killed."""
@@ -177,6 +172,7 @@ def longer_config() -> dict:
     return config
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_sweep(cluster, tmp_path):
     reference_out = tmp_path / "reference.nc"
     sweep.run(longer_config(), out=reference_out, chunk_size=40, workers=1).close()
@@ -184,17 +180,7 @@ def test_a_worker_killed_mid_sweep(cluster, tmp_path):
     config = write_config(tmp_path / "c.toml", longer_config())
     out = tmp_path / "r.nc"
     proc = subprocess.Popen(
-        [
-            *SWEEP,
-            "run",
-            str(config),
-            "--out",
-            str(out),
-            "--scheduler",
-            cluster.address,
-            "--chunk-size",
-            "40",
-        ],
+        cluster_run(config, out, cluster.address, 40),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

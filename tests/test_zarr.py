@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from test_cluster import _busy_worker, running_cluster
+from test_cluster import _busy_worker, cluster_run, running_cluster
 from test_execution import SWEEP, small_config, write_config
 from test_resume import N_CHUNKS, interrupted_run, slow_config
 
@@ -389,17 +389,7 @@ def test_a_cluster_writes_the_store(cluster, tmp_path):
     config = write_config(tmp_path / "c.toml", small_config())
     out = tmp_path / "cluster.zarr"
     done = subprocess.run(
-        [
-            *SWEEP,
-            "run",
-            str(config),
-            "--out",
-            str(out),
-            "--scheduler",
-            cluster.address,
-            "--chunk-size",
-            "4",
-        ],
+        cluster_run(config, out, cluster.address, 4),
         capture_output=True,
         text=True,
         timeout=300,
@@ -425,17 +415,7 @@ def test_a_worker_killed_mid_sweep(cluster, reference, tmp_path):
     config = write_config(tmp_path / "c.toml", slow_config())
     out = tmp_path / "r.zarr"
     proc = subprocess.Popen(
-        [
-            *SWEEP,
-            "run",
-            str(config),
-            "--out",
-            str(out),
-            "--scheduler",
-            cluster.address,
-            "--chunk-size",
-            "40",
-        ],
+        cluster_run(config, out, cluster.address, 40),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
