@@ -1,7 +1,8 @@
 """A sampled design against a grid of the same number of scenarios (issue 13).
 
-Run: ``python benchmarks/bench_design.py [--samples N] [--paths P] [--repeat R] [--stages]``
-(default 2^14 samples, the default market's 8 paths, best of 3 interleaved rounds; one core).
+Run: ``python benchmarks/bench_design.py [--samples N] [--paths P] [--repeat R] [--stages]
+[--reduce summary]`` (default 2^14 samples, the default market's 8 paths and per-day results,
+best of 3 interleaved rounds; one core).
 
 The default market (``sweep/defaults/default.toml``) sweeps ``v``, ``valuation_period`` and the
 share rule on a grid. Here the same three keys are
@@ -115,8 +116,9 @@ def timed_stages() -> dict[str, float]:
 def one_pass(plan) -> tuple[float, float]:
     """Seconds of ``compute_chunk`` over every chunk of a plan (``timing.compute_seconds``'s
     timed pass; the warm-up is done once, before the rounds): wall and this thread's time."""
-    from sweep.compute import compute_chunk
+    from sweep.compute import compute_chunk, forget_shared
 
+    forget_shared(plan)  # a run starts with no stage results kept from earlier chunks
     t0, c0 = time.perf_counter(), time.thread_time()
     for chunk in plan.chunks:
         compute_chunk(plan, chunk)
@@ -136,6 +138,10 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=None, help="default: the market's 8")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--stages", action="store_true", help="time each stage too")
+    parser.add_argument(
+        "--reduce", choices=("none", "summary"), default="none",
+        help="[sweep] reduce of all three runs (default: the market's, none: per day)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.samples < 64 or args.samples & (args.samples - 1):
         raise SystemExit("--samples must be a power of 2, at least 64")
@@ -146,7 +152,9 @@ def main() -> None:
         ("grid v x rule", grid_v_config),
     ):
         t0 = time.perf_counter()
-        plan = make_plan(make(args.samples, args.paths))
+        config = make(args.samples, args.paths)
+        config["sweep"]["reduce"] = args.reduce
+        plan = make_plan(config)
         runs[label] = {"plan": plan, "planning": time.perf_counter() - t0, "seconds": np.inf}
     plans = [run["plan"] for run in runs.values()]
     assert len({plan.n_scenarios for plan in plans}) == 1
@@ -164,6 +172,7 @@ def main() -> None:
     print(
         f"{sobol.n_scenarios:,} scenarios ({args.samples:,} samples/grid points x "
         f"{sobol.n_paths} paths) x {sobol.n_days} days x {sobol.n_lp} LPs, one core, "
+        f"{'per-day' if args.reduce == 'none' else 'summary'} results, "
         f"best of {args.repeat} interleaved rounds"
     )
     print(f"{'':24} {'plan (s)':>9} {'compute (s)':>12} {'M LP-days/s':>12} {'chunks':>7}")
@@ -195,6 +204,11 @@ def main() -> None:
         )
     ratio = runs["sobol design"]["seconds"] / runs["grid v x vp x rule"]["seconds"]
     own_v = runs["sobol design"]["seconds"] / runs["grid v x rule"]["seconds"]
+    grid_own_v = runs["grid v x rule"]["seconds"] / runs["grid v x vp x rule"]["seconds"]
+    print(
+        f"grid v x rule / grid v x vp x rule: {grid_own_v:.2f}x (no design: a grid in which "
+        f"every scenario has its own v, {args.samples // 2:,} values, half the design's)"
+    )
     print(f"design / grid v x rule: {own_v:.2f}x (every scenario its own v)")
     print(
         f"design / grid v x vp x rule: {ratio:.2f}x (target <= {TARGET}): "

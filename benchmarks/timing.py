@@ -28,9 +28,10 @@ def compute_seconds(config: dict | Any, repeat: int = 2) -> float:
     of ``config`` (a config, or a plan made by ``sweep.scenarios.make_plan``), on this thread.
 
     A first call on the first chunk (compiling, or loading Numba's cache) is not timed. The
-    results of each chunk are dropped as the next one starts.
+    results of each chunk are dropped as the next one starts; stage results the engine keeps
+    for the next chunks of a run (``sweep.compute.SharedResults``) are dropped before each pass.
     """
-    from sweep.compute import compute_chunk
+    from sweep.compute import compute_chunk, forget_shared
     from sweep.scenarios import make_plan
 
     plan = config if hasattr(config, "chunks") else make_plan(config)
@@ -38,6 +39,7 @@ def compute_seconds(config: dict | Any, repeat: int = 2) -> float:
     compute_chunk(plan, chunks[0])  # warm-up
     best = np.inf
     for _ in range(repeat):
+        forget_shared(plan)  # each pass computes what a run computes, from nothing kept
         t0 = time.perf_counter()
         for chunk in chunks:
             compute_chunk(plan, chunk)

@@ -16,6 +16,12 @@ once per distinct combination of the keys it depends on (``Resolved.keys``), not
 index: in a sampled design, a stage that reads only ``valuation_period`` (an integer) and the
 share rule runs once per pair of values that occurs, as it would on a grid; its results are
 spread back over the samples when written (:class:`Classes`).
+
+Between chunks, a process keeps the results of stages that other chunks compute for the same
+slices (:class:`SharedResults`, up to :data:`SHARED_BYTES` per plan): a design's chunks, split
+along ``sample``, take the orders and margins of their paths from the first; a grid's chunks
+along ``valuation_period`` take the target stake of their ``v`` block. The numbers are the
+same; the kept results are read, never written.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ import ctypes
 import math
 import os
 import platform
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterable
 
 import numpy as np
@@ -100,6 +109,70 @@ def mapping(
     if not onto:
         return np.zeros(n, dtype=np.int64)
     return np.ravel_multi_index(tuple(columns), tuple(other[a] for a in onto)).astype(np.int64)
+
+
+# bytes of stage results a process keeps per plan for the chunks that follow (about one chunk's
+# results, sweep.scenarios.OUTPUT_BYTES_TARGET)
+SHARED_BYTES = 64 * 2**20
+
+
+class SharedResults:
+    """Stage results this process keeps for its next chunks, least recently used first out.
+
+    Chunks split along an axis a stage lacks all compute that stage for the same slices (the
+    orders of a block of paths, for every block of a design's samples; the target stake of a
+    block of ``v``, for every ``valuation_period``). Its result is a function of the plan and
+    those slices alone, so the chunk that runs next in this process takes it from here instead.
+    Shared results are read, never written: stages write only their own outputs.
+    """
+
+    def __init__(self, capacity: int | None = None) -> None:
+        self.capacity = SHARED_BYTES if capacity is None else capacity
+        self._items: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> dict[str, np.ndarray] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, results: dict[str, np.ndarray]) -> None:
+        size = sum(v.nbytes for v in results.values())
+        if size > self.capacity:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = results
+            self._bytes += size
+            while self._bytes > self.capacity:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= sum(v.nbytes for v in dropped.values())
+
+
+_shared: dict[int, SharedResults] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_results(plan: Plan) -> SharedResults:
+    """This process's :class:`SharedResults` of ``plan``, dropped with the plan."""
+    with _shared_lock:
+        found = _shared.get(id(plan))
+        if found is None:
+            found = _shared[id(plan)] = SharedResults()
+            # the id may be reused once the plan is gone: its results go with it
+            weakref.finalize(plan, _shared.pop, id(plan), None)
+        return found
+
+
+def forget_shared(plan: Plan) -> None:
+    """Drop the stage results this process keeps for ``plan``: the next chunks compute theirs
+    afresh (as a benchmark's every pass must; a run's plan takes them along when it goes)."""
+    with _shared_lock:
+        _shared.pop(id(plan), None)
 
 
 class ChunkContext:
@@ -283,7 +356,12 @@ class ChunkData:
 
     def series(self) -> dict[str, np.ndarray]:
         """The market series of the chunk's paths, (P, D) each, P over the path axes' block."""
-        if self._series is None:
+        if self._series is not None:
+            return self._series
+        key = self.shared_key("series", self.path_axes)
+        shared = shared_results(self.plan)
+        series = shared.get(key) if key is not None else None
+        if series is None:
             axes = self.path_axes
             setting_axes = axes[:-1]  # the swept [path] keys; the last: Monte Carlo
             shape = tuple(self.extent[a] for a in axes)
@@ -296,14 +374,40 @@ class ChunkData:
                 settings = np.zeros(index.shape[1], dtype=np.int64)
             paths = index[-1]
             price, volume, oi = self.plan.source.build_many(np.stack([settings, paths], axis=1))
-            self._series = {"mark_price": price, "traded_volume": volume, "open_interest": oi}
-        return self._series
+            series = {"mark_price": price, "traded_volume": volume, "open_interest": oi}
+            if key is not None:
+                shared.put(key, series)
+        self._series = series
+        return series
 
     def run(self, outputs: Iterable[str]) -> None:
-        """Run every stage the outputs need, in order."""
+        """Run every stage the outputs need, in order; or take its results from an earlier
+        chunk of this process (:class:`SharedResults`) where they are the same."""
+        shared = shared_results(self.plan)
         for name in self.plan.stages.needed(outputs):
-            if name not in self.results:
-                self.results[name] = STAGES[name].run(ChunkContext(self, name))
+            if name in self.results:
+                continue
+            key = self.shared_key(name)
+            results = shared.get(key) if key is not None else None
+            if results is None:
+                results = STAGES[name].run(ChunkContext(self, name))
+                if key is not None:
+                    shared.put(key, results)
+            self.results[name] = results
+
+    def shared_key(self, stage: str, axes: tuple[int, ...] | None = None) -> tuple | None:
+        """What a stage's results (or the market series, over ``axes``) depend on in this
+        chunk, where another chunk of the plan may compute the same: its slices along its axes,
+        when the chunk is split along an axis the stage lacks (and it runs once per index, not
+        per class, along them)."""
+        if axes is None:
+            axes = self.plan.stages.axes[stage]
+            if self.classes(stage).first:
+                return None  # classes of this chunk's values: another chunk has others
+        full = self.plan.grid_shape
+        if not any(self.extent[a] < full[a] for a in range(len(full)) if a not in axes):
+            return None  # no other chunk has the same slices along its axes
+        return (stage, *((self.chunk.slices[a].start, self.chunk.slices[a].stop) for a in axes))
 
 
 def variable_shape(plan: Plan, chunk: Chunk, name: str) -> tuple[int, ...]:

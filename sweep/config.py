@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .design import DESIGN_KEYS, SAMPLE_DIM, Design, Spec, make_design, read_settings, read_spec
 from .errors import ConfigError
 from .mechanism.presets import PRESETS
@@ -561,7 +563,7 @@ def load_config(config: str | Path | Mapping[str, Any]) -> Config:
     if isinstance(config, Config):
         return config
     if isinstance(config, Mapping):
-        raw = dict(config)
+        raw = _plain(config)
         text = None
     else:
         path = Path(config)
@@ -589,6 +591,21 @@ def load_config(config: str | Path | Mapping[str, Any]) -> Config:
         base_dir = path.resolve().parent
         raw.setdefault("name", path.stem)
     return _check(raw, text, base_dir)
+
+
+def _plain(value: Any) -> Any:
+    """A config dict with numpy's numbers and arrays as the Python numbers and lists TOML has
+    (``v = np.linspace(1, 10, 5)``, ``k = np.int64(2)``), copied so the caller's stays as it
+    is; anything else is left for the checks to name."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray) and value.ndim <= 1:
+        return value.tolist()
+    if isinstance(value, np.generic) and not isinstance(value, np.object_):
+        return value.item()
+    return value
 
 
 # --- the checks ------------------------------------------------------------------------------

@@ -85,7 +85,8 @@ def run(
     Parameters
     ----------
     config : str, os.PathLike or Mapping
-        A TOML file's path, or a dict of the same shape (:doc:`/config`).
+        A TOML file's path, or a dict of the same shape (:doc:`/config`); in a dict, numpy
+        numbers and 1-D arrays stand for numbers and lists.
     out : str or os.PathLike, optional
         Stream the result into this netCDF4 file as chunks finish, so memory stays bounded;
         the returned dataset then reads from it. A path ending in ``.zarr``, or an fsspec URL

@@ -8,6 +8,7 @@ from __future__ import annotations
 import tomllib
 
 import numpy as np
+import pytest
 from test_execution import small_config
 
 import sweep
@@ -20,6 +21,8 @@ def plain(value):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -71,3 +74,28 @@ def test_numpy_arrays_tuples_and_paths_become_toml(tmp_path):
         "b": [0.5, True],
         "c": {"file": str(tmp_path / "x.csv")},
     }
+
+
+def test_numpy_integers_and_arrays_are_config_values():
+    """A dict config takes numpy's numbers and 1-D arrays where TOML would take a number or a
+    list (``v = np.linspace(...)``), runs as the plain config does, and leaves the caller's
+    dict as it was."""
+    config = small_config()
+    config["network"]["v"] = np.linspace(0.5, 2.0, 2)
+    config["network"]["stake_target_period"] = np.int64(3)
+    config["network"]["valuation_period"] = np.array([1, 7], dtype=np.int32)
+    given = {k: v for k, v in config["network"].items()}
+    ds = sweep.run(config, scheduler="sync")
+    assert config["network"].keys() == given.keys()
+    assert all(config["network"][k] is given[k] for k in given)  # not replaced in place
+    expected = sweep.run(plain(config), scheduler="sync")
+    np.testing.assert_array_equal(ds["fee_revenue"].values, expected["fee_revenue"].values)
+    assert tomllib.loads(ds.attrs["config"])["network"]["stake_target_period"] == 3
+
+
+def test_a_numpy_table_of_numbers_is_named_in_one_error():
+    config = small_config()
+    config["network"]["v"] = np.ones((2, 2))
+    with pytest.raises(sweep.ConfigError) as err:
+        load_config(config)
+    assert err.value.key == "[network] v"
