@@ -33,7 +33,10 @@ sample, where the grid stores them once per pair. So the design returns about 2.
 of the grid (8.85 GB against 3.11 GB at 2^14 samples; ``--stages`` prints it), and writing
 them is most of the difference left: the target asks the design to produce 2.8x the result
 in 1.2x the time. The grid of ``v`` x rule shows the cost of every scenario having its own
-``v`` alone.
+``v`` alone, with no design code involved: it has half the design's distinct ``v`` values
+and is itself 1.29x the first grid (per-day results; 1.24x with ``--reduce summary``).
+Stages that chunks compute for the same slices run once per process
+(``sweep.compute.SharedResults``); each pass starts with nothing kept, as a run does.
 """
 
 from __future__ import annotations

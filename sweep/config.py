@@ -563,7 +563,7 @@ def load_config(config: str | Path | Mapping[str, Any]) -> Config:
     if isinstance(config, Config):
         return config
     if isinstance(config, Mapping):
-        raw = _plain(config)
+        raw = _from_numpy(config)
         text = None
     else:
         path = Path(config)
@@ -593,14 +593,15 @@ def load_config(config: str | Path | Mapping[str, Any]) -> Config:
     return _check(raw, text, base_dir)
 
 
-def _plain(value: Any) -> Any:
+def _from_numpy(value: Any) -> Any:
     """A config dict with numpy's numbers and arrays as the Python numbers and lists TOML has
     (``v = np.linspace(1, 10, 5)``, ``k = np.int64(2)``), copied so the caller's stays as it
-    is; anything else is left for the checks to name."""
+    is; anything else is left for the checks to name (a 2-D array, say; unlike
+    :func:`_plain`, which makes any value TOML for the stored text)."""
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _from_numpy(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_from_numpy(v) for v in value]
     if isinstance(value, np.ndarray) and value.ndim <= 1:
         return value.tolist()
     if isinstance(value, np.generic) and not isinstance(value, np.object_):
