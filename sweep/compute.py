@@ -33,7 +33,8 @@ import platform
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 
 import numpy as np
 
@@ -138,6 +139,17 @@ class SharedResults:
             if found is not None:
                 self._items.move_to_end(key)
             return found
+
+    def get_or_make(
+        self, key: tuple | None, make: Callable[[], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """The results kept under ``key``, else ``make()``'s, kept (never kept without a key)."""
+        found = self.get(key) if key is not None else None
+        if found is None:
+            found = make()
+            if key is not None:
+                self.put(key, found)
+        return found
 
     def put(self, key: tuple, results: dict[str, np.ndarray]) -> None:
         size = sum(v.nbytes for v in results.values())
@@ -356,44 +368,37 @@ class ChunkData:
 
     def series(self) -> dict[str, np.ndarray]:
         """The market series of the chunk's paths, (P, D) each, P over the path axes' block."""
-        if self._series is not None:
-            return self._series
-        key = self.shared_key("series", self.path_axes)
-        shared = shared_results(self.plan)
-        series = shared.get(key) if key is not None else None
-        if series is None:
-            axes = self.path_axes
-            setting_axes = axes[:-1]  # the swept [path] keys; the last: Monte Carlo
-            shape = tuple(self.extent[a] for a in axes)
-            # index of each path combination along each path axis, C-ordered over the block
-            index = np.indices(shape).reshape(len(axes), -1)
-            index += np.array([self.chunk.slices[a].start for a in axes])[:, None]
-            if setting_axes:
-                settings = np.ravel_multi_index(tuple(index[:-1]), self.plan.source.shape)
-            else:
-                settings = np.zeros(index.shape[1], dtype=np.int64)
-            paths = index[-1]
-            price, volume, oi = self.plan.source.build_many(np.stack([settings, paths], axis=1))
-            series = {"mark_price": price, "traded_volume": volume, "open_interest": oi}
-            if key is not None:
-                shared.put(key, series)
-        self._series = series
-        return series
+        if self._series is None:
+            key = self.shared_key("series", self.path_axes)
+            self._series = shared_results(self.plan).get_or_make(key, self._build_series)
+        return self._series
+
+    def _build_series(self) -> dict[str, np.ndarray]:
+        axes = self.path_axes
+        setting_axes = axes[:-1]  # the swept [path] keys; the last: Monte Carlo
+        shape = tuple(self.extent[a] for a in axes)
+        # index of each path combination along each path axis, C-ordered over the block
+        index = np.indices(shape).reshape(len(axes), -1)
+        index += np.array([self.chunk.slices[a].start for a in axes])[:, None]
+        if setting_axes:
+            settings = np.ravel_multi_index(tuple(index[:-1]), self.plan.source.shape)
+        else:
+            settings = np.zeros(index.shape[1], dtype=np.int64)
+        paths = index[-1]
+        price, volume, oi = self.plan.source.build_many(np.stack([settings, paths], axis=1))
+        return {"mark_price": price, "traded_volume": volume, "open_interest": oi}
 
     def run(self, outputs: Iterable[str]) -> None:
         """Run every stage the outputs need, in order; or take its results from an earlier
         chunk of this process (:class:`SharedResults`) where they are the same."""
         shared = shared_results(self.plan)
         for name in self.plan.stages.needed(outputs):
-            if name in self.results:
-                continue
-            key = self.shared_key(name)
-            results = shared.get(key) if key is not None else None
-            if results is None:
-                results = STAGES[name].run(ChunkContext(self, name))
-                if key is not None:
-                    shared.put(key, results)
-            self.results[name] = results
+            if name not in self.results:
+                run = partial(self._run_stage, name)  # not run where shared results serve
+                self.results[name] = shared.get_or_make(self.shared_key(name), run)
+
+    def _run_stage(self, name: str) -> dict[str, np.ndarray]:
+        return STAGES[name].run(ChunkContext(self, name))
 
     def shared_key(self, stage: str, axes: tuple[int, ...] | None = None) -> tuple | None:
         """What a stage's results (or the market series, over ``axes``) depend on in this

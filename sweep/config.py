@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .design import DESIGN_KEYS, SAMPLE_DIM, Design, Spec, make_design, read_settings, read_spec
 from .errors import ConfigError
 from .mechanism.presets import PRESETS
@@ -563,7 +561,7 @@ def load_config(config: str | Path | Mapping[str, Any]) -> Config:
     if isinstance(config, Config):
         return config
     if isinstance(config, Mapping):
-        raw = _from_numpy(config)
+        raw = _plain(config)  # numpy's numbers and arrays as TOML's, the caller's dict kept
         text = None
     else:
         path = Path(config)
@@ -591,22 +589,6 @@ def load_config(config: str | Path | Mapping[str, Any]) -> Config:
         base_dir = path.resolve().parent
         raw.setdefault("name", path.stem)
     return _check(raw, text, base_dir)
-
-
-def _from_numpy(value: Any) -> Any:
-    """A config dict with numpy's numbers and arrays as the Python numbers and lists TOML has
-    (``v = np.linspace(1, 10, 5)``, ``k = np.int64(2)``), copied so the caller's stays as it
-    is; anything else is left for the checks to name (a 2-D array, say; unlike
-    :func:`_plain`, which makes any value TOML for the stored text)."""
-    if isinstance(value, Mapping):
-        return {k: _from_numpy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_from_numpy(v) for v in value]
-    if isinstance(value, np.ndarray) and value.ndim <= 1:
-        return value.tolist()
-    if isinstance(value, np.generic) and not isinstance(value, np.object_):
-        return value.item()
-    return value
 
 
 # --- the checks ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +165,31 @@ def cluster_run(config: Path, out: Path, address: str, chunk_size: int) -> list[
             "--chunk-size", str(chunk_size)]  # fmt: skip
 
 
+def run_and_kill_a_busy_worker(
+    cluster, config: Path, out: Path, done: Callable[[Path], int]
+) -> subprocess.Popen:
+    """Start ``sweep run`` on the cluster (chunks of 40) and, once ``done(out)`` counts a chunk
+    written, SIGKILL a worker that has a chunk in hand; return the still running command."""
+    proc = subprocess.Popen(
+        cluster_run(config, out, cluster.address, 40),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=out.parent,
+    )
+    deadline = time.monotonic() + 120
+    while done(out) < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None
+    busy = _busy_worker(cluster.address, ("w1", "w2"))
+    assert busy, "no worker had a chunk in hand"
+    victim = cluster.workers[int(busy[1:]) - 1]  # workers w1, w2 in start order
+    assert victim.poll() is None
+    os.kill(victim.pid, signal.SIGKILL)  # no nanny: the worker is gone for good
+    victim.wait()
+    return proc
+
+
 def longer_config() -> dict:
     """slow_config with three times its paths: long enough on a cluster (which gets its plan
     once and its chunks fast) that a worker is still busy when it is killed."""
@@ -179,23 +205,7 @@ def test_a_worker_killed_mid_sweep(cluster, tmp_path):
     n_chunks = len(sweep.scenarios.make_plan(longer_config(), chunk_size=40).chunks)
     config = write_config(tmp_path / "c.toml", longer_config())
     out = tmp_path / "r.nc"
-    proc = subprocess.Popen(
-        cluster_run(config, out, cluster.address, 40),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
-    deadline = time.monotonic() + 120
-    while journaled(out) < 1 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert proc.poll() is None
-    busy = _busy_worker(cluster.address, ("w1", "w2"))
-    assert busy, "no worker had a chunk in hand"
-    victim = cluster.workers[int(busy[1:]) - 1]  # workers w1, w2 in start order
-    assert victim.poll() is None
-    os.kill(victim.pid, signal.SIGKILL)  # no nanny: the worker is gone for good
-    victim.wait()
+    proc = run_and_kill_a_busy_worker(cluster, config, out, journaled)
     killed_at = journaled(out)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr

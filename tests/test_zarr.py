@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from test_cluster import _busy_worker, cluster_run, running_cluster
+from test_cluster import cluster_run, run_and_kill_a_busy_worker, running_cluster
 from test_execution import SWEEP, small_config, write_config
 from test_resume import N_CHUNKS, interrupted_run, slow_config
 
@@ -414,22 +414,7 @@ def test_a_cluster_writes_the_store(cluster, tmp_path):
 def test_a_worker_killed_mid_sweep(cluster, reference, tmp_path):
     config = write_config(tmp_path / "c.toml", slow_config())
     out = tmp_path / "r.zarr"
-    proc = subprocess.Popen(
-        cluster_run(config, out, cluster.address, 40),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
-    deadline = time.monotonic() + 120
-    while done_in(out) < 1 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert proc.poll() is None
-    busy = _busy_worker(cluster.address, ("w1", "w2"))
-    assert busy, "no worker had a chunk in hand"
-    victim = cluster.workers[int(busy[1:]) - 1]
-    os.kill(victim.pid, signal.SIGKILL)  # no nanny: the worker is gone for good
-    victim.wait()
+    proc = run_and_kill_a_busy_worker(cluster, config, out, done_in)
     killed_at = done_in(out)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
