@@ -10,7 +10,7 @@ from .analysis.compare import compare
 from .analysis.sensitivity import sensitivity
 from .errors import ConfigError
 from .runner import run
-from .storage.io import load
+from .storage import load
 from .version import __version__
 
 __all__ = ["ConfigError", "__version__", "compare", "load", "run", "sensitivity"]

@@ -18,8 +18,8 @@ import xarray as xr
 from test_execution import assert_same_result, small_config
 
 import sweep
-import sweep.storage.io
 import sweep.storage.layout
+import sweep.storage.netcdf
 from sweep.cli.main import default_config_path
 from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
@@ -216,18 +216,18 @@ def test_kill_while_compressing_then_resume(tmp_path, monkeypatch):
     its journal are whole, and --resume computes nothing, only copies again."""
     config = small_config()
     out = tmp_path / "r.nc"
-    copy = sweep.storage.io.compressed_copy
+    copy = sweep.storage.netcdf.compressed_copy
 
     def interrupted(source, target, chunks):
         copy(source, target, {})  # some bytes written, then the interrupt
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sweep.storage.io, "compressed_copy", interrupted)
+    monkeypatch.setattr(sweep.storage.netcdf, "compressed_copy", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sweep.run(config, out=out, chunk_size=7, workers=1)
     assert not out.exists() and not Path(f"{out}.partial.tmp").exists()
     assert Path(f"{out}.partial").exists()
-    monkeypatch.setattr(sweep.storage.io, "compressed_copy", copy)
+    monkeypatch.setattr(sweep.storage.netcdf, "compressed_copy", copy)
     stats: dict = {}
     resumed = sweep.run(config, out=out, chunk_size=7, workers=1, resume=True, stats=stats)
     assert stats["computed"] == 0 and stats["state"] == "resumed"

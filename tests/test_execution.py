@@ -301,7 +301,7 @@ def test_info_on_a_missing_file(tmp_path, capsys):
     assert "RESULT" in capsys.readouterr().err
 
 
-# --- memory: the sink does not hold the result -------------------------------------------------
+# --- memory: the store does not hold the result -------------------------------------------------
 MEASURE = """
 import json, sys, sweep
 config = json.loads(sys.argv[1])

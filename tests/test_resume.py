@@ -17,7 +17,7 @@ import sweep
 import sweep.execution.executors
 from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
-from sweep.storage.io import read_journal
+from sweep.storage.netcdf import read_journal
 
 
 def journaled(out: Path) -> int:

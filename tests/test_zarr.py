@@ -123,13 +123,13 @@ def test_chunk_size_and_workers_change_nothing(tmp_path):
 
 def test_the_tasks_write_and_send_back_only_an_acknowledgement(tmp_path, monkeypatch):
     seen = []
-    real = zs.ZarrSink.write
+    real = zs.ZarrStore.write
 
     def write(self, chunk, written):
         seen.append(written)
         real(self, chunk, written)
 
-    monkeypatch.setattr(zs.ZarrSink, "write", write)
+    monkeypatch.setattr(zs.ZarrStore, "write", write)
     sweep.run(small_config(), out=tmp_path / "r.zarr", chunk_size=7, workers=2).close()
     assert len(seen) == len(make_plan(small_config(), chunk_size=7).chunks)
     assert all(isinstance(w, zs.Written) for w in seen)
@@ -344,7 +344,7 @@ def test_a_url_whose_library_is_missing(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="collapsed"):  # Path("s3://b/x") is s3:/b/x
         sweep.run(small_config(), out=Path("s3://bucket/x.zarr"))
     with pytest.raises(ConfigError, match="netCDF cannot be written to a URL"):
-        sweep.storage.io.check_output("s3://bucket/x.nc", overwrite=False, resume=False)
+        sweep.storage.netcdf.check_output("s3://bucket/x.nc", overwrite=False, resume=False)
     with pytest.raises(ConfigError, match="workers of a Dask cluster cannot write it"):
         sweep.run(small_config(), out="memory://x.zarr", scheduler="processes")
     assert os.listdir(tmp_path) == []

@@ -137,7 +137,7 @@ def sensitivity(
         per-LP output and any grid dimension crossed with the sample.
     """
     if not isinstance(ds, xr.Dataset):
-        from ..storage.io import load
+        from ..storage import load
 
         ds = load(ds)
     design = _check_design(ds, SOBOL_INDEX_DESIGNS + SCREENING_DESIGNS)

@@ -107,12 +107,9 @@ def _location(text: str) -> Path | str:
 
 def _size_mib(out: Path | str) -> float:
     """The size of a result: a file, or a store's files (a folder, or at a URL)."""
-    from ..storage.io import store_files
+    from ..storage.targets import stored_bytes
 
-    if isinstance(out, Path) and out.is_file():
-        return out.stat().st_size / 2**20
-    fs, root = store_files(out)
-    return fs.du(root) / 2**20
+    return stored_bytes(out) / 2**20
 
 
 def default_config_path() -> Path:
@@ -191,10 +188,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _open_result(path: Path | str):
     """Open a result file or zarr store, turning a missing or unreadable one, or one that sweep
     did not write, into bad input (exit 2)."""
-    from ..storage.io import is_sweep_result, is_zarr, load
+    from ..storage import load
+    from ..storage.layout import is_sweep_result
 
-    if isinstance(path, Path) and path.is_dir() and not is_zarr(path):
-        raise ConfigError("RESULT", str(path), "is a folder, not a result file or zarr store")
     try:
         ds = load(path)
     except FileNotFoundError as exc:
@@ -212,77 +208,16 @@ def _open_result(path: Path | str):
     return ds
 
 
-PARTIAL = ".partial"
-
-
-def _partial_state(path: Path) -> tuple[str | None, str]:
-    """For an interrupted run's ``<out>.partial``: the run writing it now (or None), and how
-    many chunks are done."""
-    from ..storage.io import read_journal
-    from ..storage.lock import owner
-
-    out = path.with_name(path.name[: -len(PARTIAL)])
-    journal = read_journal(out)
-    done = (
-        f"{len(journal['done'])} of {journal['chunks']} chunks done"
-        if journal
-        else "no chunk done yet"
-    )
-    return owner(out), done
-
-
-def _unfinished_store(result: Path | str) -> str | None:
-    """For a zarr store whose sweep has not finished (a local ``<out>.partial`` folder, or a
-    store at a URL without its root metadata): one line saying so; None otherwise."""
-    from ..storage.io import is_url
-
-    if isinstance(result, Path):
-        if not (result.name.endswith(PARTIAL) and result.is_dir()):
-            return None
-        from ..storage.lock import owner
-        from ..storage.zarr_store import progress_text
-
-        live = owner(result.with_name(result.name[: -len(PARTIAL)]))
-        who = (
-            f"a run ({live}) is writing it now"
-            if live
-            else ("`sweep run ... --resume` finishes it")
-        )
-        return f"{result}: an unfinished sweep store, {progress_text(str(result))}; {who}"
-    if not is_url(result):
-        return None
-    from ..storage.zarr_store import progress_text, store_state
-
-    if store_state(result) != "unfinished":
-        return None
-    return (
-        f"{result}: an unfinished sweep store, {progress_text(result)}; `sweep run ... "
-        "--resume` finishes it (or a run is writing it now)"
-    )
-
-
 def _cmd_info(args: argparse.Namespace) -> int:
     from ..analysis.info import summary_text
+    from ..storage import unfinished
 
-    unfinished = _unfinished_store(args.result)
-    if unfinished:  # no root metadata yet: what its record says is all there is
-        print(unfinished)
+    left = unfinished(args.result)
+    if left is not None and not left.readable:  # what its record says is all there is
+        print(f"{args.result}: {left.text}")
         return 0
-    incomplete = None
-    if (
-        isinstance(args.result, Path)
-        and args.result.name.endswith(PARTIAL)
-        and args.result.is_file()
-    ):
-        live, done = _partial_state(args.result)
-        if live:  # HDF5 keeps a file it writes locked: what the journal says is all there is
-            print(f"{args.result}: an unfinished sweep; a run ({live}) is writing it now, {done}")
-            return 0
-        incomplete = (
-            f"an interrupted run's partial file, {done}; `sweep run ... --resume` finishes it"
-        )
     with _open_result(args.result) as ds:
-        print(summary_text(ds, args.result, incomplete=incomplete))
+        print(summary_text(ds, args.result, incomplete=left.text if left else None))
     return 0
 
 
@@ -312,26 +247,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    from ..storage import unfinished
     from .plot import write_figures
 
-    unfinished = _unfinished_store(args.result)
-    if unfinished:
+    left = unfinished(args.result)
+    if left is not None:
         raise ConfigError(
-            "RESULT",
-            str(args.result),
-            f"is {unfinished.split(': ', 1)[1]}; finish it before plotting",
-        )
-    if (
-        isinstance(args.result, Path)
-        and args.result.name.endswith(PARTIAL)
-        and args.result.is_file()
-    ):
-        _, done = _partial_state(args.result)
-        raise ConfigError(
-            "RESULT",
-            str(args.result),
-            f"is an unfinished sweep ({done}); finish it with "
-            "`sweep run ... --resume` before plotting",
+            "RESULT", str(args.result), f"is an unfinished sweep ({left.text}); finish it first"
         )
     result = (
         Path(args.result.rstrip("/").rsplit("/", 1)[-1])

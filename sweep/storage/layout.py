@@ -1,10 +1,10 @@
 """The result's labelled layout: dimensions, coordinates and attributes of every variable.
 
-All sinks use this one description: the in-memory :class:`xarray.Dataset` and the netCDF4 file
-streamed chunk by chunk. Each variable carries only the dimensions it depends on: market series
-the swept ``[path]`` keys (and ``path``), risk factors the swept ``[risk]`` keys, and every
-output the axes of the stage that computes it (``sweep.engine.stages``): a ``v`` x ``k`` grid gives
-``margin`` no ``v`` dimension and ``stake`` neither. xarray broadcasts them where they meet.
+Every store gets this one description, built once from the plan (:class:`ResultLayout`). Each
+variable carries only the dimensions it depends on: market series the swept ``[path]`` keys (and
+``path``), risk factors the swept ``[risk]`` keys, and every output the axes of the stage that
+computes it (``sweep.engine.stages``): a ``v`` x ``k`` grid gives ``margin`` no ``v`` dimension and
+``stake`` neither. xarray broadcasts them where they meet.
 
 The attributes follow CF 1.10, so that CF tools (the compliance checker, cf-xarray, Panoply)
 read a result: UDUNITS-2 units (``year-1``, ``USD d-1``, ``1`` for fractions and counts), a
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from ..config.load import PARAMS, PATH_PARAMS, dim_name, path_dim_name
 from ..engine.plan import Chunk, Plan
@@ -456,3 +457,80 @@ def static_values(plan: Plan) -> dict[str, np.ndarray]:
 def chunk_index(plan: Plan, chunk: Chunk, name: str) -> tuple[slice, ...]:
     """Slices of a chunk's block of output ``name`` along the sweep dims it has."""
     return tuple(chunk.slices[a] for a in plan.result_axes(name))
+
+
+@dataclass(frozen=True)
+class ResultLayout:
+    """The whole result as a store writes it, built once from the plan (:func:`result_layout`)
+    and handed to the store: dims and their sizes, coordinates, every variable's dims, dtype and
+    attributes, the values known before any chunk, and where a chunk's block goes."""
+
+    plan: Plan
+    sizes: dict[str, int]  # every dimension's length, in the result's order
+    coords: dict[str, tuple[tuple[str, ...], Any, dict[str, str]]]  # (dims, values, attrs)
+    variables: dict[str, Layout]  # every data variable, in the result's order
+    attrs: dict[str, Any]  # the result's global attributes
+    statics: dict[str, np.ndarray]  # values known before any chunk (shapes, commitments, rf)
+    written: tuple[str, ...]  # the variables the chunks write (the rest are static)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self.sizes[d] for d in self.variables[name].dims)
+
+    def dtype(self, name: str) -> np.dtype:
+        """The variable's numpy dtype (booleans as ``bool``)."""
+        return np.dtype(self.variables[name].dtype)
+
+    def index(self, chunk: Chunk, name: str) -> tuple[slice, ...]:
+        """Where ``chunk``'s block of variable ``name`` goes (:func:`chunk_index`)."""
+        return chunk_index(self.plan, chunk, name)
+
+    def empty(self, name: str) -> np.ndarray:
+        """A whole variable's array, its static values filled in (the rest: uninitialised)."""
+        array = np.empty(self.shape(name), dtype=self.dtype(name))
+        if name in self.statics:
+            array[...] = self.statics[name]
+        return array
+
+    def dataset(self, arrays: dict[str, np.ndarray]) -> xr.Dataset:
+        """The labelled result from whole arrays of every variable."""
+        coords = {name: xr.Variable(*c) for name, c in self.coords.items()}
+        data = {
+            name: xr.Variable(lay.dims, arrays[name], lay.attrs)
+            for name, lay in self.variables.items()
+        }
+        # coordinates first: the dataset's dims then come in the contract's order
+        return xr.Dataset(coords=coords, attrs=self.attrs).assign(data)
+
+
+def result_layout(plan: Plan) -> ResultLayout:
+    """The result's layout for ``plan`` (see :class:`ResultLayout`)."""
+    variables = {lay.name: lay for lay in layouts(plan)}
+    statics = {n: v for n, v in static_values(plan).items() if n in variables}
+    return ResultLayout(
+        plan=plan,
+        sizes=dim_sizes(plan),
+        coords=coordinates(plan),
+        variables=variables,
+        attrs=global_attrs(plan),
+        statics=statics,
+        written=(*kept_outputs(plan), *plan.series),
+    )
+
+
+def in_result_order(ds: xr.Dataset, order: list[str]) -> xr.Dataset:
+    """``ds`` with its dimensions in ``order`` (the result's: sweep dims first), as read back."""
+    if list(ds.sizes) == [d for d in order if d in ds.sizes]:
+        return ds
+    # xarray orders dims as variables first use them; a variable without the first sweep dim
+    # may come first: rebuild with the coordinates, in the file's dimension order, first
+    names = [d for d in order if d in ds.coords] + [c for c in ds.coords if c not in order]
+    ordered = xr.Dataset(coords={name: ds.coords[name] for name in names}, attrs=ds.attrs)
+    ordered = ordered.assign(ds.data_vars)
+    ordered.encoding = ds.encoding
+    ordered.set_close(ds.close)
+    return ordered
+
+
+def is_sweep_result(ds: xr.Dataset) -> bool:
+    """Whether a dataset is one ``sweep`` wrote: its config, engine version and LPs are there."""
+    return "config" in ds.attrs and "sweep_version" in ds.attrs and "lp" in ds.dims

@@ -126,8 +126,8 @@ def check_disk(plan: Plan, out: Path, *, kept: int = 0) -> None:
     """Refuse a result that cannot fit the free space of its file system (or ``ulimit -f``).
 
     ``kept``: bytes already on disk for it (the partial file a resume continues). The file
-    is written whole, then copied compressed (``sweep.storage.io.NetCDFSink``): the copy may need as
-    much again (at most: it is usually two thirds of it or less), unless ``[sweep]
+    is written whole, then copied compressed (``sweep.storage.netcdf.NetCDFStore``): the copy may
+    need as much again (at most: it is usually two thirds of it or less), unless ``[sweep]
     compression = "none"``.
     """
     copies = 1 if plan.config.compression == "none" else 2
