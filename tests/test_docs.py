@@ -247,8 +247,13 @@ def test_readme_links_stay_inside_the_repository() -> None:
 def test_registry_units_are_the_results_units() -> None:
     """The config reference shows the registry's units; the result's coordinates must carry the
     same (in their UDUNITS spelling)."""
-    from sweep.storage.layout import _PARAM_UNITS, cf_units
+    from sweep.cli.main import default_config_path
+    from sweep.config.load import dim_name
+    from sweep.engine.plan import make_plan
+    from sweep.storage.layout import cf_units, coordinates
 
-    for specs in PARAMS.values():
+    coords = coordinates(make_plan(str(default_config_path())))
+    for section, specs in PARAMS.items():
         for key, spec in specs.items():
-            assert cf_units(spec.units) == _PARAM_UNITS[key][0], key
+            _, _, attrs = coords[dim_name(section, key)]
+            assert attrs.get("units", "") == cf_units(spec.units), key

@@ -25,6 +25,7 @@ from sweep import plot  # noqa: E402
 from sweep.analysis import orderbook as ob  # noqa: E402
 from sweep.cli.plot import HEATMAP_VARIABLES, write_figures  # noqa: E402
 from sweep.plot import _data  # noqa: E402
+from sweep.storage.layout import ordered_dims  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -958,7 +959,7 @@ def test_lean_layout(lean: xr.Dataset) -> None:
     assert list(merged.coords)[0] != "v"
     assert _data.sweep_dims(merged) == ["v", "valuation_period", "share_rule"]
     assert _data.sweep_dims(lean) == ["v", "valuation_period", "share_rule"]
-    assert _data.ordered_dims(lean)[3:6] == ["path", "day", "lp"]
+    assert ordered_dims(lean)[3:6] == ["path", "day", "lp"]
     # broadcast over just the dims asked for (never lp: a market variable is not per LP)
     stake = _data.expand(lean["total_stake"], lean, ["path", "lp"])
     assert stake.dims == ("path", "day") and (stake.diff("path") == 0).all()

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..storage.layout import sweep_dims
+
 DAYS_PER_YEAR = 365.0
-_NOT_SWEPT = ("path", "day", "epoch", "lp", "tick", "commit", "stat")
 SLA_COLUMNS = ("sla_fee_penalty", "fee_payout", "sla_bonus", "bond_penalty", "early_exit_penalty")
 NEEDED = ("fee_revenue", "stake", "fees_collected", "under_supplied")
 
@@ -55,12 +56,9 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
           ``early_exit_penalty`` (summed over epochs, USD).
     """
     if dim not in ds.dims:
-        # the dimension coordinates come in grid order (ds.dims follows the variables)
-        sweep_dims = [d for d in (*ds.coords, *ds.dims) if d in ds.dims and d not in _NOT_SWEPT]
-        sweep_dims = list(dict.fromkeys(sweep_dims))
         raise ValueError(
             f"dimension {dim!r} is not in the result; its sweep dimensions: "
-            f"{', '.join(sweep_dims) or 'none'}"
+            f"{', '.join(sweep_dims(ds)) or 'none'}"
         )
     if "day" not in ds.dims:
         raise ValueError("compare needs daily results; this one has reduce = 'summary'")

@@ -30,6 +30,7 @@ import xarray as xr
 
 from ..config.design import SAMPLE_DIM, SCREENING_DESIGNS, SOBOL_INDEX_DESIGNS, Design, from_attrs
 from ..errors import ConfigError
+from ..mechanism.variables import DAY_SHARES, SHARE_OF
 
 STATS = ("mean", "final", "min", "max")
 SOBOL_VARIABLES = ("S1", "S1_conf", "ST", "ST_conf")
@@ -48,15 +49,17 @@ def reduce_output(ds: xr.Dataset, output: str, stat: str = "mean") -> xr.DataArr
         raise ConfigError("stat", stat, f"must be one of {', '.join(map(repr, STATS))}")
     if output in ds.data_vars:
         da = ds[output]
-    elif output == "under_supplied_share" and "under_supplied" in ds.data_vars:
-        if "day" not in ds["under_supplied"].dims:
-            raise ConfigError("output", output, "needs under_supplied per day")
-        da = ds["under_supplied"].astype(float).mean("day")
-        da.attrs = {"units": "1", "long_name": "share of days under-supplied"}
+    elif output in SHARE_OF and SHARE_OF[output] in ds.data_vars:
+        source = SHARE_OF[output]
+        if "day" not in ds[source].dims:
+            raise ConfigError("output", output, f"needs {source} per day")
+        da = ds[source].astype(float).mean("day")
+        share = DAY_SHARES[source]
+        da.attrs = {"units": share.units, "long_name": share.long_name}
     else:
         outputs = [str(n) for n in ds.data_vars if SAMPLE_DIM in ds[n].dims]
-        if "under_supplied" in outputs and "under_supplied_share" not in outputs:
-            outputs.append("under_supplied_share")
+        outputs += [DAY_SHARES[n].name for n in outputs if n in DAY_SHARES]
+        outputs = list(dict.fromkeys(outputs))
         raise ConfigError(
             "output", output, f"is not an output of this result; outputs: {', '.join(outputs)}"
         )

@@ -27,6 +27,7 @@ from ..plot.book import has_orders
 from ..plot.market import _PANEL_VARIABLES as PANEL_VARIABLES
 from ..plot.sla import _VIEW_NEEDS as SLA_VIEW_NEEDS
 from ..plot.sla import _VIEW_PARAMS as SLA_VIEW_PARAMS
+from ..storage.layout import sweep_dims
 
 __all__ = ["write_figures"]
 
@@ -115,7 +116,7 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
         fig.savefig(path, dpi=dpi, backend="agg")
         written.append(path)
 
-    sweep = _data.sweep_dims(ds)
+    sweep = sweep_dims(ds)
     swept = [d for d in sweep if ds.sizes[d] > 1]
     first = {d: 0 for d in swept}
     paths = "path" in ds.dims

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..mechanism.kernels import Events, Shapes
 from ..mechanism.risk import risk_factor_arrays
-from ..mechanism.variables import PER_EPOCH, PER_LP, VARIABLES
+from ..mechanism.variables import DAY_SHARES, PER_EPOCH, PER_LP, STATISTICS, VARIABLES
 from .plan import Chunk, Plan
 from .stages import DERIVED, STAGE_OF, STAGES, rule_params
 from .summary import day_statistics
@@ -496,8 +496,9 @@ def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
             if spread is not None:
                 stats = stats[spread]
             out[name] = stats.astype(dtype, copy=False).reshape(block + stats.shape[1:])
-            if name == "under_supplied":
-                out["under_supplied_share"] = stats[..., 0].astype(dtype).reshape(block)
+            if name in DAY_SHARES:  # the share of days: the mean
+                mean = STATISTICS.index("mean")
+                out[DAY_SHARES[name].name] = stats[..., mean].astype(dtype).reshape(block)
             continue
         if values.dtype != np.bool_:
             values = values.astype(dtype, copy=False)

@@ -34,7 +34,7 @@ from ..config.load import (
 from ..mechanism.kernels import Events, Shapes
 from ..mechanism.presets import PRESETS
 from ..mechanism.rules import RULES, SLA_SWITCH
-from ..mechanism.variables import PATH_SERIES, PER_DAY, PER_EPOCH, PER_LP_DAY
+from ..mechanism.variables import PATH_SERIES, PER_DAY, PER_EPOCH, PER_LP_DAY, SHARE_OF
 from .paths import PathSource, check_paths, path_source
 from .stages import PATH, STAGE_OF, STAGES, Resolved, resolve
 
@@ -110,8 +110,7 @@ class Plan:
         axes for a market series)."""
         if output in PATH_SERIES:
             return self.market_axes
-        if output == "under_supplied_share":  # the summary of under_supplied
-            output = "under_supplied"
+        output = SHARE_OF.get(output, output)  # a share of days: the output it summarises
         if output in self.stages.zero:  # 0 throughout: no rule value that makes it in play
             return ()
         return self.stages.axes[STAGE_OF[output]]

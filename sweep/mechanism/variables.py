@@ -81,3 +81,11 @@ PATH_SERIES: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "p
 RISK_FACTORS: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "risk")
 
 STATISTICS: tuple[str, ...] = ("mean", "final", "min", "max")
+
+DAY_SHARES: dict[str, Variable] = {
+    "under_supplied": Variable("under_supplied_share", "day", "1", "share of days under-supplied"),
+}
+"""Summary-only variables, by the boolean per-day output they summarise: the share of days on
+which it holds (its ``mean`` over days), kept beside its statistics in a summary result."""
+SHARE_OF: dict[str, str] = {share.name: name for name, share in DAY_SHARES.items()}
+"""The per-day output each of :data:`DAY_SHARES` summarises, by the share's name."""

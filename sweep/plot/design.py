@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from ..analysis.sensitivity import design_of, reduce_output, sensitivity
 from ..config.design import SAMPLE_DIM
+from ..mechanism.variables import SHARE_OF
 from . import _style
 
 __all__ = ["design_scatter", "sensitivity_bars"]
@@ -251,8 +252,8 @@ def standard_figures(ds: xr.Dataset) -> list[tuple[str, object]]:
     present = [
         name for name in FIGURE_OUTPUTS
         if (name in ds.data_vars and SAMPLE_DIM in ds[name].dims)
-        or (name == "under_supplied_share" and "under_supplied" in ds.data_vars
-            and SAMPLE_DIM in ds["under_supplied"].dims and "day" in ds["under_supplied"].dims)
+        or (name in SHARE_OF and SHARE_OF[name] in ds.data_vars
+            and {SAMPLE_DIM, "day"} <= set(ds[SHARE_OF[name]].dims))
     ]  # fmt: skip
     out: list[tuple[str, object]] = []
     if design.kind in ("saltelli", "morris"):

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ..mechanism.variables import PER_EPOCH
+from ..storage.layout import NON_SWEEP_DIMS, ordered_dims, sweep_dims
 from . import _data, _style
 
 __all__ = ["sla_view", "sla_scenario", "mechanism_comparison", "SLA_OUTPUTS", "EPOCH_OUTPUTS"]
@@ -76,12 +77,12 @@ def sla_scenario(ds: xr.Dataset) -> dict[str, int] | None:
     mask = masks[0]
     for m in masks[1:]:
         mask = mask | m
-    order = [d for d in _data.ordered_dims(ds) if d in mask.dims]
+    order = [d for d in ordered_dims(ds) if d in mask.dims]
     values = np.asarray(mask.transpose(*order).values, dtype=bool)
     if not values.any():
         return None
     first = dict(zip(order, (int(i) for i in np.argwhere(values)[0]), strict=True)) if order else {}
-    scenario = [d for d in _data.sweep_dims(ds) if ds.sizes[d] > 1]
+    scenario = [d for d in sweep_dims(ds) if ds.sizes[d] > 1]
     if "path" in ds.dims:
         scenario.append("path")
     return {d: first.get(d, 0) for d in scenario}
@@ -477,10 +478,10 @@ def mechanism_comparison(ds: xr.Dataset, dim: str = "preset") -> Figure:
         The figure (the one ``ax`` belongs to, when given).
     """
     _data.dimension(ds, dim, "mechanism_comparison")
-    if dim in _data.NON_SWEEP_DIMS:
+    if dim in NON_SWEEP_DIMS:
         raise ValueError(
             f"mechanism_comparison: dim must be a sweep dimension, got {dim!r}; "
-            f"sweep dimensions: {', '.join(_data.sweep_dims(ds)) or 'none'}"
+            f"sweep dimensions: {', '.join(sweep_dims(ds)) or 'none'}"
         )
     _data.require_days(ds, "mechanism_comparison")
     _data.require(ds, ("fee_revenue", "stake", "margin"), "mechanism_comparison")
@@ -588,7 +589,7 @@ def mechanism_comparison(ds: xr.Dataset, dim: str = "preset") -> Figure:
         frameon=False,
         title=dim,
     )
-    rest = [f"{ds.sizes[d]} {d}" for d in _data.sweep_dims(ds) if d != dim and ds.sizes[d] > 1]
+    rest = [f"{ds.sizes[d]} {d}" for d in sweep_dims(ds) if d != dim and ds.sizes[d] > 1]
     if "path" in ds.dims and ds.sizes["path"] > 1:
         rest.append(f"{ds.sizes['path']} paths")
     fig.suptitle(

@@ -32,11 +32,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..config.load import PARAMS, PATH_PARAMS, dim_name, path_dim_name
+from ..config.design import SAMPLE_DIM
+from ..config.load import PARAMS, PATH_PARAMS, SECTION_OF, dim_name, path_dim_name
 from ..engine.plan import Chunk, Plan
 from ..mechanism.risk import risk_factor_arrays
 from ..mechanism.rules import RULES
-from ..mechanism.variables import PATH_SERIES, STATISTICS, VARIABLES
+from ..mechanism.variables import DAY_SHARES, PATH_SERIES, SHARE_OF, STATISTICS, VARIABLES
 from ..version import __version__
 
 RISK_MODEL = ("mu", "sigma", "tau", "lambd")  # the risk factors' inputs
@@ -70,10 +71,10 @@ def is_summary(plan: Plan) -> bool:
 
 
 def kept_outputs(plan: Plan) -> list[str]:
-    """The variables chunks write: the kept outputs (+ ``under_supplied_share`` in summaries)."""
+    """The variables chunks write: the kept outputs (+ their shares of days in summaries)."""
     kept = list(plan.outputs)
-    if is_summary(plan) and "under_supplied" in kept:
-        kept.append("under_supplied_share")
+    if is_summary(plan):
+        kept += [DAY_SHARES[name].name for name in plan.outputs if name in DAY_SHARES]
     return kept
 
 
@@ -102,8 +103,9 @@ def layouts(plan: Plan) -> list[Layout]:
     out = []
     for name in kept_outputs(plan):
         sweep_dims = output_dims(plan, name)
-        if name == "under_supplied_share":
-            attrs = {"units": "1", "long_name": "share of days under-supplied"}
+        if name in SHARE_OF:  # one number per scenario
+            share = DAY_SHARES[SHARE_OF[name]]
+            attrs = {"units": share.units, "long_name": share.long_name}
             out.append(Layout(name, sweep_dims, float_dtype(plan), attrs))
             continue
         var = VARIABLES[name]
@@ -206,50 +208,65 @@ CF_EXCEPTIONS = {
 """The departures from CF 1.10 that ``tests/test_cf.py`` accepts, and why."""
 
 
+NON_SWEEP_DIMS = ("path", "day", "epoch", "stat", "lp", "tick", "commit")
+"""A result's dimensions that are not sweep dimensions, in the order it lays them out after the
+sweep dimensions (``path``: Monte Carlo paths; ``epoch``: the SLA's per-epoch outputs; ``stat``:
+a summary's statistics instead of ``day`` and ``epoch``; ``tick`` and ``commit``: the LPs' order
+shapes and commitment events)."""
+
+
 def dim_sizes(plan: Plan) -> dict[str, int]:
+    """Every dimension's length, in the result's order: sweep dims, then :data:`NON_SWEEP_DIMS`."""
     sizes = {d.name: len(d.values) for d in plan.dims}
+    rest = {"lp": plan.n_lp, "tick": plan.shapes["fractions_buy"].shape[-1]}
+    rest["commit"] = len(plan.events["day"])
     if plan.n_paths > 1:
-        sizes["path"] = plan.n_paths
+        rest["path"] = plan.n_paths
     if is_summary(plan):
-        sizes["stat"] = len(STATISTICS)
+        rest["stat"] = len(STATISTICS)
     else:
-        sizes["day"] = plan.n_days
-        sizes["epoch"] = plan.n_epochs
-    sizes["lp"] = plan.n_lp
-    sizes["tick"] = plan.shapes["fractions_buy"].shape[-1]
-    sizes["commit"] = len(plan.events["day"])
+        rest.update(day=plan.n_days, epoch=plan.n_epochs)
+    sizes.update((d, rest[d]) for d in NON_SWEEP_DIMS if d in rest)
     return sizes
 
 
-_PARAM_UNITS = {
-    "v": ("1", "target-stake scaling v"),
-    "k": ("1", "obligation per unit stake k"),
-    "stake_target_period": ("day", "target-stake window"),
-    "valuation_period": ("day", "valuation window"),
-    "c2": ("1", "target-stake scaling c2"),
-    "mu": ("year-1", "risk model drift"),
-    "sigma": ("year-0.5", "risk model volatility"),
-    "tau": ("year", "risk horizon"),
-    "lambd": ("1", "risk tail probability"),
-    "tick_size": ("USD", "tick size"),
-    "num_ticks": ("1", "price levels per side"),
-    **{key: ("", f"rule: {rule.doc}") for key, rule in RULES.items()},
-    "steepness": ("year-1", "time-weighting steepness"),
-    "midpoint": ("year", "time-weighting midpoint"),
-    "days_per_year": ("d year-1", "time-weighting days per year"),
-    "preset": ("", "mechanism preset"),
-    "sample": ("1", "sample of the design"),
-    "els_fee_fraction": ("1", "fee share split by equity-like share and score"),
-    "min_probability": ("1", "probability of trading below which levels get no volume"),
-    "commitment_min_time_fraction": ("1", "SLA: minimum time on book"),
-    "competition_factor": ("1", "SLA: competition factor"),
-    "performance_hysteresis_epochs": ("1", "SLA: epochs of penalty hysteresis"),
-    "price_range": ("1", "SLA: price range of the book, as a fraction of mid"),
-    "epoch_days": ("day", "epoch length"),
-    "bond_penalty_slope": ("1", "SLA: bond penalty slope"),
-    "bond_penalty_max": ("1", "SLA: maximum bond penalty"),
-    "early_exit_penalty": ("1", "early-exit penalty rate"),
+_LONG_NAMES = {  # each parameter coordinate's long name; its units are the registry's
+    "v": "target-stake scaling v",
+    "k": "obligation per unit stake k",
+    "stake_target_period": "target-stake window",
+    "valuation_period": "valuation window",
+    "c2": "target-stake scaling c2",
+    "mu": "risk model drift",
+    "sigma": "risk model volatility",
+    "tau": "risk horizon",
+    "lambd": "risk tail probability",
+    "tick_size": "tick size",
+    "num_ticks": "price levels per side",
+    "steepness": "time-weighting steepness",
+    "midpoint": "time-weighting midpoint",
+    "days_per_year": "time-weighting days per year",
+    "preset": "mechanism preset",
+    "sample": "sample of the design",
+    "els_fee_fraction": "fee share split by equity-like share and score",
+    "min_probability": "probability of trading below which levels get no volume",
+    "commitment_min_time_fraction": "SLA: minimum time on book",
+    "competition_factor": "SLA: competition factor",
+    "performance_hysteresis_epochs": "SLA: epochs of penalty hysteresis",
+    "price_range": "SLA: price range of the book, as a fraction of mid",
+    "epoch_days": "epoch length",
+    "bond_penalty_slope": "SLA: bond penalty slope",
+    "bond_penalty_max": "SLA: maximum bond penalty",
+    "early_exit_penalty": "early-exit penalty rate",
+    **{key: f"rule: {rule.doc}" for key, rule in RULES.items()},
 }
+
+
+def _param_cf(key: str) -> tuple[str, str]:
+    """A parameter coordinate's units (the config registry's, :data:`PARAMS`, in UDUNITS-2
+    spelling) and long name."""
+    section = SECTION_OF.get(key)
+    units = cf_units(PARAMS[section][key].units) if section else "1" if key == SAMPLE_DIM else ""
+    return units, _LONG_NAMES.get(key, key)
 
 
 def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, str]]]:
@@ -260,13 +277,13 @@ def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, s
         if dim.section == "path":
             units, long_name = _path_units(plan, dim.key), f"path parameter {dim.key}"
         else:
-            units, long_name = _PARAM_UNITS.get(dim.key, ("", dim.key))
+            units, long_name = _param_cf(dim.key)
         coords[dim.name] = ((dim.name,), np.asarray(dim.values), _cf(units, long_name))
     for section in PARAMS:
         for key in PARAMS[section]:
             if key in swept:
                 continue
-            units, long_name = _PARAM_UNITS[key]
+            units, long_name = _param_cf(key)
             name = dim_name(section, key)
             if key in plan.config.follows:  # its value at each index of another dimension
                 dim, values = plan.config.follows[key]
@@ -534,3 +551,54 @@ def in_result_order(ds: xr.Dataset, order: list[str]) -> xr.Dataset:
 def is_sweep_result(ds: xr.Dataset) -> bool:
     """Whether a dataset is one ``sweep`` wrote: its config, engine version and LPs are there."""
     return "config" in ds.attrs and "sweep_version" in ds.attrs and "lp" in ds.dims
+
+
+# --- a result read back --------------------------------------------------------------------
+def ordered_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
+    """Every dimension of ``ds`` in grid order: sweep dims (config order), path, day or stat, lp...
+
+    Variables carry only the sweep dimensions they depend on, so no one variable (nor the order
+    of ``ds.dims``, which follows the variable that first has each) need hold the whole grid.
+    Each variable lists its sweep dimensions in grid order, so together they fix as much of
+    the order as they overlap; the rest follows the dimension coordinates, which a result
+    writes in grid order.
+    """
+    dims = [str(d) for d in ds.dims]
+    rank = {str(c): i for i, c in enumerate(c for c in ds.coords if c in ds.dims)}
+    base = sorted(dims, key=lambda d: (rank.get(d, len(rank)), dims.index(d)))
+    arrays = [ds] if isinstance(ds, xr.DataArray) else list(ds.data_vars.values())
+    before: dict[str, set[str]] = {d: set() for d in dims}
+    for da in arrays:
+        seq = [str(d) for d in da.dims if d not in NON_SWEEP_DIMS]
+        for a, b in zip(seq, seq[1:], strict=False):
+            before[b].add(a)
+    remaining = [d for d in base if d not in NON_SWEEP_DIMS]
+    order: list[str] = []
+    while remaining:
+        # the first dimension (in coordinate order) no remaining one must precede; on
+        # conflicting variables, simply the first
+        free = [d for d in remaining if not before[d].intersection(remaining)] or remaining
+        order.append(free[0])
+        remaining.remove(free[0])
+    return order + [d for d in NON_SWEEP_DIMS if d in dims]
+
+
+def sweep_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
+    """The sweep dimensions of the whole result (the union over its variables), in config order.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or xarray.DataArray
+        A result, or one of its variables.
+
+    Returns
+    -------
+    list of str
+        The sweep dimensions, in config order (not ``path``, ``day``, ``lp``, ...).
+    """
+    return [d for d in ordered_dims(ds) if d not in NON_SWEEP_DIMS]
+
+
+def ordered_sizes(ds: xr.Dataset | xr.DataArray) -> dict[str, int]:
+    """``ds.sizes`` in grid order (see :func:`ordered_dims`)."""
+    return {d: int(ds.sizes[d]) for d in ordered_dims(ds)}
