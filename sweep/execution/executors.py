@@ -1,10 +1,10 @@
 """Run the chunks of a plan: in this process, on a pool of threads, or on a Dask cluster.
 
-One small class per way of running (:class:`InProcess`, :class:`Threads`,
-:class:`DaskCluster`), each yielding ``(chunk, result)`` as chunks finish; every chunk is
-``compute_chunk(plan, chunk)``, a pure function. Results come back to this process, which alone
-hands them to the store, so a cluster needs no shared file system; except where the store gives
-a block writer (:meth:`sweep.storage.Store.block_writer`: a zarr store), which each task calls
+One small class per way of running behind the :class:`Executor` protocol (:class:`InProcess`,
+:class:`Threads`, :class:`DaskCluster`), each yielding ``(chunk, result)`` as chunks finish; every
+chunk is ``compute_chunk(plan, chunk)``, a pure function. Results come back to this process, which
+alone hands them to the store, so a cluster needs no shared file system; except where the store
+gives a block writer (:meth:`sweep.storage.Store.block_writer`: a zarr store), which each task calls
 where it ran, sending back only a receipt. Executors know stores by that protocol alone.
 Two chunks per worker thread are in flight, more while their results stay under
 ``RESULTS_IN_FLIGHT_BYTES``, so memory is bounded by the chunk size, not by the sweep size. A
@@ -36,12 +36,12 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..engine.compute import chunk_result_bytes, compute_chunk
 from ..engine.plan import Chunk, Plan
 from ..errors import ConfigError, RunStopped
-from ..storage.store import Store
+from ..storage.store import BlockWriter, Store
 
 SYNCHRONOUS = "synchronous"  # scheduler name for running in this process, without Dask
 # Dask's scheduler names (dask.base.named_schedulers), and what each means here: "sync" runs
@@ -377,13 +377,25 @@ def check_options(scheduler: Any, workers: int | None) -> None:
         check_scheduler(scheduler)
 
 
+class Executor(Protocol):
+    """One way of running chunks: ``where`` names it for the user; ``results`` yields each
+    chunk with its values (with a store's block ``writer``: the writer's receipt, the values
+    written where the chunk ran) as chunks finish."""
+
+    where: str
+
+    def results(
+        self, plan: Plan, todo: list[Chunk], writer: BlockWriter | None = None
+    ) -> Iterator[tuple[Chunk, Any]]: ...
+
+
 class InProcess:
     """Chunks one after the other in this process: no start-up, one core."""
 
     where = "this process"
 
     def results(
-        self, plan: Plan, todo: list[Chunk], writer: Any = None
+        self, plan: Plan, todo: list[Chunk], writer: BlockWriter | None = None
     ) -> Iterator[tuple[Chunk, Any]]:
         for chunk in todo:
             yield chunk, _compute(chunk, plan, writer)
@@ -400,7 +412,7 @@ class Threads:
         self.where = f"{n} threads in this process"
 
     def results(
-        self, plan: Plan, todo: list[Chunk], writer: Any = None
+        self, plan: Plan, todo: list[Chunk], writer: BlockWriter | None = None
     ) -> Iterator[tuple[Chunk, Any]]:
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -450,7 +462,7 @@ class DaskCluster:
             self.where = scheduler or f"local cluster of {n} processes"
 
     def results(
-        self, plan: Plan, todo: list[Chunk], writer: Any = None
+        self, plan: Plan, todo: list[Chunk], writer: BlockWriter | None = None
     ) -> Iterator[tuple[Chunk, Any]]:
         with dask_client(
             self.scheduler, self.n, processes=self.processes, announce=self.announce
@@ -538,7 +550,7 @@ def backend(
     processes: bool | None,
     n_todo: int,
     announce: Callable[[str], None] | None = None,
-) -> InProcess | Threads | DaskCluster:
+) -> Executor:
     """How to run: this process, a pool of threads, or a Dask cluster.
 
     ``scheduler`` as :func:`sweep.run` takes it (see :func:`check_options`). Without one, the
