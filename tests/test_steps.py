@@ -40,8 +40,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sweep.mechanism import book, commitments, fees, market, outcomes, shares, sla
+from sweep.mechanism.risk import risk_factors as engine_risk_factors
 from sweep.mechanism.rules import RULES, code
-from sweep.risk import risk_factors as engine_risk_factors
 
 REL = 1e-12
 EPS = float(np.finfo(float).eps)
@@ -2196,7 +2196,7 @@ def to_the_formulas_rounding(case: dict) -> Callable:
 def check_risk_to_rounding(got: dict, expected: dict, case: dict) -> None:
     for name in ("rf_long", "rf_short"):
         to_the_formulas_rounding(case)(
-            got[name], expected[name], f"sweep.risk.risk_factors: {name} (case {case})"
+            got[name], expected[name], f"sweep.mechanism.risk.risk_factors: {name} (case {case})"
         )
 
 
@@ -2222,7 +2222,8 @@ RISK_EDGE_CASES = (
     {"mu": 0.0, "sigma": 2.0, "tau": 1.9012e-6, "lambd": 0.001},
 )
 RF_LONG_XFAIL = (
-    "engine imprecise: sweep.risk.risk_factors takes Phi from statistics.NormalDist().cdf, "
+    "engine imprecise: sweep.mechanism.risk.risk_factors takes Phi from "
+    "statistics.NormalDist().cdf, "
     "(1 + erf(x/sqrt2))/2, which keeps only an absolute eps in the lower tail, where the "
     "reference (and the engine's own sweep.mechanism.book.normal_cdf) use erfc(-x/sqrt2)/2, "
     "accurate to eps relative there. Through the cancellation in 1 - m*Phi(q - sb)/lambd, "
@@ -2732,7 +2733,7 @@ PAIRS: tuple[Pair, ...] = (
 
 RISK_FACTOR_PAIRS: tuple[Pair, ...] = (
     Pair(
-        "sweep.risk.risk_factors: rf_long",
+        "sweep.mechanism.risk.risk_factors: rf_long",
         "risk_factors",
         risk_parameters(),
         engine_risk,
@@ -2743,7 +2744,7 @@ RISK_FACTOR_PAIRS: tuple[Pair, ...] = (
         id="risk_factors-rf_long",
     ),
     Pair(
-        "sweep.risk.risk_factors: rf_short",
+        "sweep.mechanism.risk.risk_factors: rf_short",
         "risk_factors",
         risk_parameters(),
         engine_risk,
@@ -2754,7 +2755,7 @@ RISK_FACTOR_PAIRS: tuple[Pair, ...] = (
         id="risk_factors-rf_short",
     ),
     Pair(
-        "sweep.risk.risk_factors (to the formulas' rounding)",
+        "sweep.mechanism.risk.risk_factors (to the formulas' rounding)",
         "risk_factors",
         risk_parameters(),
         engine_risk,
