@@ -44,7 +44,7 @@ SERIES = ("mark_price", "traded_volume", "open_interest")
 def golden_paths(monkeypatch):
     """Run the engine on the golden file's own paths: each path it builds is replaced by the
     golden path it matches to 1e-13 (numpy's ``exp`` may differ in the last bit by CPU)."""
-    build = sweep.paths.gbm_paths
+    build = sweep.engine.paths.gbm_paths
 
     def use(old: xr.Dataset) -> bool:
         """Snap to ``old``'s paths; False where ``old`` keeps no daily paths (a summary)."""
@@ -61,7 +61,7 @@ def golden_paths(monkeypatch):
                     series[i] = golden[np.argmax(close)]
             return out
 
-        monkeypatch.setattr(sweep.paths, "gbm_paths", snapped)
+        monkeypatch.setattr(sweep.engine.paths, "gbm_paths", snapped)
         return True
 
     return use
