@@ -88,6 +88,7 @@ def test_a_sweep_runs_into_the_new_backend(tmp_path):
         sweep.run(config, out=out)
 
 
+@pytest.mark.slow  # kill and resume, as the netCDF and zarr ones
 def test_killed_then_resumed_through_the_command_line(reference, tmp_path):
     config = write_config(tmp_path / "c.toml", slow_config())
     out = tmp_path / "r.npys"
