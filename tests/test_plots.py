@@ -25,7 +25,7 @@ from sweep import plot  # noqa: E402
 from sweep.analysis import orderbook as ob  # noqa: E402
 from sweep.cli.plot import HEATMAP_VARIABLES, write_figures  # noqa: E402
 from sweep.plot import _data  # noqa: E402
-from sweep.storage.layout import ordered_dims  # noqa: E402
+from sweep.storage.layout import ordered_dims, sweep_dims  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -358,8 +358,8 @@ def test_import_does_not_load_pyplot() -> None:
 def test_synthetic_layout(daily: xr.Dataset, grid: xr.Dataset, summary: xr.Dataset) -> None:
     assert list(grid["stake"].dims) == ["v", "valuation_period", "share_rule", "path", "day", "lp"]
     assert list(grid["mark_price"].dims) == ["path", "day"]
-    assert _data.sweep_dims(grid) == ["v", "valuation_period", "share_rule"]
-    assert _data.sweep_dims(daily) == []
+    assert sweep_dims(grid) == ["v", "valuation_period", "share_rule"]
+    assert sweep_dims(daily) == []
     assert "day" not in summary.dims and list(summary["stat"].values) == [
         "mean",
         "final",
@@ -954,11 +954,11 @@ def test_lean_layout(lean: xr.Dataset) -> None:
     # own dims (each in grid order) and the dimension coordinates (written in grid order)
     subset = lean[["valuation", "target_stake"]]
     assert list(subset.dims)[0] == "valuation_period"
-    assert _data.sweep_dims(subset) == ["v", "valuation_period"]
+    assert sweep_dims(subset) == ["v", "valuation_period"]
     merged = xr.Dataset({n: lean[n] for n in ("valuation", "equity", "fee_revenue")})
     assert list(merged.coords)[0] != "v"
-    assert _data.sweep_dims(merged) == ["v", "valuation_period", "share_rule"]
-    assert _data.sweep_dims(lean) == ["v", "valuation_period", "share_rule"]
+    assert sweep_dims(merged) == ["v", "valuation_period", "share_rule"]
+    assert sweep_dims(lean) == ["v", "valuation_period", "share_rule"]
     assert ordered_dims(lean)[3:6] == ["path", "day", "lp"]
     # broadcast over just the dims asked for (never lp: a market variable is not per LP)
     stake = _data.expand(lean["total_stake"], lean, ["path", "lp"])
@@ -1310,7 +1310,7 @@ def test_real_configs_plot(tmp_path: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             ds = sweep_run(raw)
-            if math.prod(ds.sizes[d] for d in _data.sweep_dims(ds)) > 200:
+            if math.prod(ds.sizes[d] for d in sweep_dims(ds)) > 200:
                 continue
             paths = write_figures(ds, tmp_path / path.stem)
         assert paths, path.name

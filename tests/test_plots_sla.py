@@ -24,7 +24,7 @@ import sweep  # noqa: E402
 from sweep import plot  # noqa: E402
 from sweep.cli.plot import write_figures  # noqa: E402
 from sweep.mechanism.variables import PER_EPOCH  # noqa: E402
-from sweep.plot import _data  # noqa: E402
+from sweep.storage.layout import sweep_dims  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "vega_presets.toml"
@@ -79,7 +79,7 @@ def assert_png(path: Path) -> None:
 
 def test_epoch_is_not_a_sweep_dimension(presets: xr.Dataset) -> None:
     assert "epoch" in presets.dims
-    assert _data.sweep_dims(presets) == ["preset"]
+    assert sweep_dims(presets) == ["preset"]
 
 
 def test_sla_scenario_is_the_first_with_the_sla(presets: xr.Dataset) -> None:
