@@ -140,11 +140,18 @@ def normal_inverse_cdf(p: float) -> float:
 
 
 def risk_factors(mu: float, sigma: float, tau: float, lambd: float) -> tuple[float, float]:
-    """Log-normal risk factors ``(rf_long, rf_short)`` (MECHANISM.md, "Risk model")."""
+    """Log-normal risk factors ``(rf_long, rf_short)`` (MECHANISM.md, "Risk model").
+
+    ``rf_short = m*(1 - Phi(Phi^-1(1 - lambd) - sb))/lambd - 1`` is written with the normal's
+    symmetry, ``Phi^-1(1 - lambd) = -Phi^-1(lambd)`` and ``1 - Phi(x) = Phi(-x)``, as
+    ``m*Phi(Phi^-1(lambd) + sb)/lambd - 1``: the same number, without ``1 - lambd`` and
+    ``1 - Phi(...)`` (each known to an absolute eps only, up to 1e-8 relative here).
+    """
     sb = sigma * math.sqrt(tau)
     m = math.exp(mu * tau)
-    rf_long = 1.0 - m * normal_cdf(normal_inverse_cdf(lambd) - sb) / lambd
-    rf_short = m * (1.0 - normal_cdf(normal_inverse_cdf(1.0 - lambd) - sb)) / lambd - 1.0
+    q = normal_inverse_cdf(lambd)
+    rf_long = 1.0 - m * normal_cdf(q - sb) / lambd
+    rf_short = m * normal_cdf(q + sb) / lambd - 1.0
     return rf_long, rf_short
 
 
