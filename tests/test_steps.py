@@ -1181,7 +1181,7 @@ ENTRY_VALUATION_EDGE_CASES = (
 @st.composite
 def fee_weight_inputs(draw, rule: str) -> dict:
     """Shares of up to 8 LPs (inactive ones 0, sometimes all), liquidity scores in [0, 1]
-    with zeros (sometimes all: the score bucket is split by share), an els fraction."""
+    with zeros (sometimes all: each active LP then scores 1/n), an els fraction."""
     n_lp = draw(st.integers(1, 8))
     weights = draw(st.lists(or_zero(log_uniform(1e-6, 1e12)), min_size=n_lp, max_size=n_lp))
     score = draw(
@@ -1208,20 +1208,22 @@ def engine_fee_weights(case: dict) -> dict:
         case["els"],
         np.array(case["share"]),
         np.array(case["score"]),
+        np.array([1.0 if x > 0 else 0.0 for x in case["share"]]),  # the active LPs' stake
         out,
     )
     return {"w": out}
 
 
 def reference_fee_weights(case: dict) -> dict:
-    return {"w": ref.fee_weights(case["share"], case["score"], case["els"], case["rule"])}
+    active = [x > 0 for x in case["share"]]
+    return {"w": ref.fee_weights(case["share"], case["score"], case["els"], case["rule"], active)}
 
 
 def fee_weights_pair(rule: str) -> Pair:
     edge_cases = _cases(
         rule=[rule] * 6,
         share=[[0.5, 0.5], [1.0, 0.0], [0.25, 0.75], [0.0, 0.0], [0.2, 0.0, 0.8], [0.5, 0.5]],
-        # no score (by share); share*score all 0 (els bucket by share); both buckets; nobody
+        # no score (1/n each); share*score all 0 (els bucket by share); both buckets; nobody
         # active; an inactive LP in between; an LP with no score
         score=[[0.0, 0.0], [0.0, 0.5], [0.8, 0.4], [0.0, 0.0], [0.3, 0.0, 0.6], [0.9, 0.0]],
         els=[0.5, 0.5, 0.5, 1.0, 0.0, 1.0],
@@ -1966,7 +1968,7 @@ FEE_PENALTY_EXAMPLES = tuple(
 @st.composite
 def raw_penalty_histories(draw) -> dict:
     """An LP's raw penalties over its committed epochs, and ``H`` (more than it has, too)."""
-    return {"raw": draw(st.lists(UNIT, min_size=1, max_size=10)), "H": draw(st.integers(1, 12))}
+    return {"raw": draw(st.lists(UNIT, min_size=1, max_size=10)), "H": draw(st.integers(0, 12))}
 
 
 def engine_hysteresis(case: dict) -> dict:
@@ -2065,7 +2067,7 @@ SETTLE_EDGE_CASES = (
     {"committed": [True, False, True], "penalty": [1.0, 0.0, 1.0], "account": [100.0, 0.0, 50.0]},
     # nobody committed
     {"committed": [False, False], "penalty": [0.0, 0.0], "account": [0.0, 0.0]},
-    # the only one who could take a bonus has an empty account: B to the pool
+    # the only one who could take a bonus has an empty account: B split equally (issue 20)
     {"committed": [True, True], "penalty": [1.0, 0.5], "account": [100.0, 0.0]},
     # no penalty at all; all accounts empty
     {"committed": [True, True], "penalty": [0.0, 0.0], "account": [30.0, 70.0]},
