@@ -1778,6 +1778,24 @@ def random_scenario(
             quiet[f"limit_orders_{side}"] = [0.0] * num_ticks
             quiet[f"fractions_{side}"] = [0.0] * (num_ticks - 1) + [1.0]
         scenario["price_range"] = 1.5 * tick_fraction
+    elif kind < 0.4 and num_lps > 1 and num_ticks > 1:
+        # a bonus with nowhere to go: one LP meets its commitment with limit orders at level 2
+        # only, less likely to trade than min_probability (score 0, no fees with els 1, t = 1);
+        # the others, never on the book, forfeit theirs (P = 1)
+        mid = mark_price[0]
+        p1, p2 = (probability_of_trading(mid + i * tick_size, mid, mu, sigma, tau) for i in (1, 2))
+        scenario["min_probability"] = math.sqrt(p1 * p2)
+        scenario["liquidity_score"] = "probability"
+        scenario["els_fee_fraction"] = 1.0
+        scenario["price_range"] = min(0.9, 3.0 * tick_fraction * max(mark_price) / min(mark_price))
+        quiet = rng.randrange(num_lps)
+        for l, lp in enumerate(lps):
+            lp["time_on_book"] = 1.0 if l == quiet else 0.0
+        most = max(c["stake"] for c in lps[quiet]["commit"])
+        volume = 2.0 * k * most / (min(mark_price) * (1.0 - 2.0 * tick_fraction))
+        for side in ("buy", "sell"):
+            lps[quiet][f"limit_orders_{side}"] = [0.0, volume] + [0.0] * (num_ticks - 2)
+            lps[quiet][f"fractions_{side}"] = [0.0, 1.0] + [0.0] * (num_ticks - 2)
 
     if "preset" in rules:
         for key in PRESETS[rules["preset"]]:

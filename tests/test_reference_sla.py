@@ -1187,7 +1187,7 @@ def test_random_scenario_draws_the_newer_keys():
         assert 0.0 <= scenario["competition_factor"] <= 1.0
         assert 0 <= scenario["performance_hysteresis_epochs"] <= 5
         assert 1 <= scenario["epoch_days"] <= 10
-        assert 0.0 < scenario["price_range"] <= 0.2
+        assert 0.0 < scenario["price_range"] <= 0.9
         assert 0.0 < scenario["min_probability"] < 0.5
         assert 0.0 <= scenario["els_fee_fraction"] <= 1.0
         large_mp += scenario["min_probability"] >= 1e-4

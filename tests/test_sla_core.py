@@ -9,10 +9,19 @@ the test names the file and function of vegaprotocol/vega it follows.
 
 from __future__ import annotations
 
+import itertools
+import random
+
 import numpy as np
 import pytest
 from conftest import scenario_config
-from reference_model import distribute_fees, fee_weights, simulate
+from reference_model import (
+    distribute_fees,
+    fee_weights,
+    random_scenario,
+    resolve_scenario,
+    simulate,
+)
 from test_kernels import compare
 from test_reference_model import base_scenario
 
@@ -363,3 +372,62 @@ def test_9_no_hysteresis_with_h_0():
         [0.75],
         [0.625],
     ]
+
+
+# --- random differential tests ---------------------------------------------------------------
+def coverage(scenario: dict, out: dict) -> set[str]:
+    """Which of issue 20's cases a scenario's run went through (from the model's outputs)."""
+    seen = set()
+    sc = resolve_scenario(scenario)
+    if sc["sla"] != "on":
+        return {"sla off"}
+    seen.add("sla on")
+    if sc["commitment_min_time_fraction"] == 0.0 and any(map(any, out["time_on_book"])):
+        seen.add("s = 0")
+    if sc["performance_hysteresis_epochs"] == 0 and any(map(any, out["sla_fee_penalty"])):
+        seen.add("H = 0")
+    for l, lp_ in enumerate(scenario["lps"]):
+        stakes = [c["stake"] for c in lp_["commit"]]
+        if any(a == b > 0 for a, b in itertools.pairwise(stakes)):
+            seen.add("bid-only event")
+        for j, first in enumerate(out["epoch_first_day"][1:], start=1):
+            bond = out["bond_penalty"][j - 1][l]
+            before = out["stake"][first - 1][l]
+            if bond > 0 and out["stake"][first][l] < before - bond:
+                seen.add("slash with a pending cut")
+    if sc["liquidity_score"] == "probability":
+        for score, stake in zip(out["liquidity_score"], out["stake"], strict=True):
+            if any(x > 0 for x in stake) and not any(score):
+                seen.add("all-zero scores")
+    for bonus, paid in zip(out["sla_bonus"], out["fee_payout"], strict=True):
+        if sum(bonus) > 0 and not any(paid):
+            seen.add("empty bonus weights")
+    return seen
+
+
+@pytest.mark.parametrize("block", range(3))
+def test_random_scenarios_engine_equals_model_and_draw_issue_20s_cases(block):
+    """60 random scenarios a block (two in three with the SLA forced on): the engine equals
+    the reference model on each, and together they go through every case issue 20 names."""
+    seen: set[str] = set()
+    for i in range(60):
+        rng = random.Random(31_000 + 100 * block + i)
+        scenario = random_scenario(rng, {"sla": "on"} if i % 3 else {}, fractional=i % 5 == 4)
+        expected = simulate(scenario)
+        compare(sweep.run(scenario_config(scenario), scheduler="synchronous"), expected)
+        seen |= coverage(scenario, expected)
+    assert seen >= {"sla on", "sla off", "s = 0", "H = 0", "bid-only event"}, seen
+    assert seen & {"slash with a pending cut", "all-zero scores", "empty bonus weights"}, seen
+
+
+def test_the_random_scenarios_together_draw_every_case():
+    """The model alone over 600 draws: every case of issue 20 is drawn, several times."""
+    counts: dict[str, int] = {}
+    for i in range(600):
+        rng = random.Random(31_000 + i)
+        scenario = random_scenario(rng, {"sla": "on"} if i % 3 else {}, fractional=i % 5 == 4)
+        for case in coverage(scenario, simulate(scenario)):
+            counts[case] = counts.get(case, 0) + 1
+    for case in ("sla off", "sla on", "s = 0", "H = 0", "bid-only event",
+                 "slash with a pending cut", "all-zero scores", "empty bonus weights"):  # fmt: skip
+        assert counts.get(case, 0) >= 3, (case, counts)
