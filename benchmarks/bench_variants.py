@@ -9,7 +9,7 @@ times compare the kernels' own cost of each rule (the target's measure). Without
 (``v x valuation_period x stake_target_period x k``, one path) shows what sharing gives: a rule
 that makes a step depend on more sweep keys (the liquidity score makes each LP's fees depend on
 ``k``; the SLA's feedback makes stake depend on the book and the target) loses sharing there.
-For each, times the engine's unit of work (``sweep.compute.compute_chunk`` over
+For each, times the engine's unit of work (``sweep.engine.compute.compute_chunk`` over
 ``make_plan(config).chunks``, best of 2 after a warm-up) and, unless ``--no-old``, the a7160b6
 kernel alone on the variants it knows (``yardstick.old_kernel_seconds``), all in this run.
 Prints each variant's LP-days per second, its time relative to the default rules and the

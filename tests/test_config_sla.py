@@ -10,7 +10,7 @@ import tomllib
 
 import pytest
 
-from sweep.config import (
+from sweep.config.load import (
     ALWAYS_ON_BOOK,
     PARAMS,
     Behaviour,

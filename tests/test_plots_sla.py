@@ -22,9 +22,9 @@ matplotlib.use("Agg")
 
 import sweep  # noqa: E402
 from sweep import plot  # noqa: E402
+from sweep.cli.plot import write_figures  # noqa: E402
+from sweep.mechanism.variables import PER_EPOCH  # noqa: E402
 from sweep.plot import _data  # noqa: E402
-from sweep.plot_cli import write_figures  # noqa: E402
-from sweep.variables import PER_EPOCH  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "vega_presets.toml"

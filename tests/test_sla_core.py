@@ -26,7 +26,7 @@ from test_kernels import compare
 from test_reference_model import base_scenario
 
 import sweep
-from sweep.config import load_config
+from sweep.config.load import load_config
 from sweep.errors import ConfigError
 from sweep.mechanism import shares, sla
 from sweep.mechanism.rules import code

@@ -41,8 +41,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sweep.mechanism import book, commitments, fees, market, outcomes, shares, sla
+from sweep.mechanism.risk import risk_factors as engine_risk_factors
 from sweep.mechanism.rules import RULES, code
-from sweep.risk import risk_factors as engine_risk_factors
 
 REL = 1e-12
 EPS = float(np.finfo(float).eps)
@@ -2720,7 +2720,7 @@ PAIRS: tuple[Pair, ...] = (
 
 RISK_FACTOR_PAIRS: tuple[Pair, ...] = (
     Pair(
-        "sweep.risk.risk_factors: rf_long",
+        "sweep.mechanism.risk.risk_factors: rf_long",
         "risk_factors",
         risk_parameters(),
         engine_risk,
@@ -2730,7 +2730,7 @@ RISK_FACTOR_PAIRS: tuple[Pair, ...] = (
         id="risk_factors-rf_long",
     ),
     Pair(
-        "sweep.risk.risk_factors: rf_short",
+        "sweep.mechanism.risk.risk_factors: rf_short",
         "risk_factors",
         risk_parameters(),
         engine_risk,
@@ -2740,7 +2740,7 @@ RISK_FACTOR_PAIRS: tuple[Pair, ...] = (
         id="risk_factors-rf_short",
     ),
     Pair(
-        "sweep.risk.risk_factors (to 50 digits)",
+        "sweep.mechanism.risk.risk_factors (to 50 digits)",
         "risk_factors in 50-digit arithmetic",
         risk_parameters(),
         engine_risk,

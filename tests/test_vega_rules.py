@@ -13,7 +13,7 @@ from conftest import assert_close, scenario_config
 from reference_model import PRESETS, random_scenario, simulate
 
 import sweep
-from sweep.variables import PER_DAY, PER_EPOCH, PER_LP_DAY
+from sweep.mechanism.variables import PER_DAY, PER_EPOCH, PER_LP_DAY
 
 SLA_ON = {"sla": "on", "commitment_min_time_fraction": 0.6, "epoch_days": 3, "exit_rule": "penalty"}
 

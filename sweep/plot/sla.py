@@ -21,7 +21,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..variables import PER_EPOCH
+from ..mechanism.variables import PER_EPOCH
 from . import _data, _style
 
 __all__ = ["sla_view", "sla_scenario", "mechanism_comparison", "SLA_OUTPUTS", "EPOCH_OUTPUTS"]

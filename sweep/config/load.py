@@ -10,7 +10,7 @@ the config does not give itself (explicit keys win). A list of presets is a ``pr
 dimension: the keys on which the listed presets differ follow it (see
 :attr:`Config.preset_values`).
 
-With ``[sweep] design`` a sampled design (:mod:`sweep.design`), keys given as ranges
+With ``[sweep] design`` a sampled design (:mod:`sweep.config.design`), keys given as ranges
 (``{min, max}``) or ``{choices = [...]}`` are sampled along one ``sample`` dimension: they follow
 it as preset keys follow ``preset`` (:attr:`Config.follows`).
 
@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+from ..mechanism.presets import PRESETS
+from ..mechanism.rules import RULES, SLA_KEYS_ALSO_READ_BY
 from .design import DESIGN_KEYS, SAMPLE_DIM, Design, Spec, make_design, read_settings, read_spec
-from .errors import ConfigError
-from .mechanism.presets import PRESETS
-from .mechanism.rules import RULES, SLA_KEYS_ALSO_READ_BY
 
 SHARE_RULES = RULES["share_rule"].names
 FEE_RULES = RULES["fee_rule"].names
@@ -54,7 +54,7 @@ PATH_SERIES = ("mark_price", "traded_volume", "open_interest")
 # Every number must be 0 or between 1/MAGNITUDE and MAGNITUDE in size: the engine multiplies
 # and divides a handful of them at a time (a target stake is c2 * v * risk factor * open
 # interest, a return 365 * fees / stake), and within 1e-30..1e30 every result stays far inside
-# float64's range (1e-308..1e308). Market paths must stay in the same range (sweep.paths).
+# float64's range (1e-308..1e308). Market paths must stay in the same range (sweep.engine.paths).
 MAGNITUDE = 1e30
 MAX_DAYS = 100_000  # days of a path, generated or read (about 274 years); also the windows
 MAX_PATHS = 10_000_000  # [sweep] paths: Monte Carlo paths per scenario
@@ -642,7 +642,7 @@ def _coerce(key: str, value: Any, spec: Param) -> Any:
 
 def _param(section: str, key: str, value: Any, spec: Param) -> Any:
     """A scalar, a tuple of values when the key is swept (a non-empty list), or a
-    :class:`~sweep.design.Spec` when it is sampled (a table: a range or choices)."""
+    :class:`~sweep.config.design.Spec` when it is sampled (a table: a range or choices)."""
     where = f"[{section}] {key}"
     if isinstance(value, Mapping):
         if not spec.sweepable:
@@ -922,7 +922,7 @@ def _sample(
 
 
 def _variables(value: Any) -> tuple[str, ...] | None:
-    from .variables import OUTPUTS
+    from ..mechanism.variables import OUTPUTS
 
     if value == "all":
         return None
@@ -1105,7 +1105,7 @@ def check_risk(params: Mapping[str, Any]) -> None:
     """
     from statistics import StatisticsError
 
-    from .risk import risk_factors
+    from ..mechanism.risk import risk_factors
 
     mus, sigmas, taus, lambds = (_values(params[k]) for k in ("mu", "sigma", "tau", "lambd"))
     mu_tau, mu, tau = max(

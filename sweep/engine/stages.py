@@ -6,8 +6,8 @@ more, :mod:`sweep.mechanism.rules`), reads that apply only while some rule value
 (``when``; ``("sla", "on")`` where the SLA is on somewhere in the sweep), and outputs that are 0
 unless some rule value is in play (``only_when``). From those declarations and a config,
 :func:`resolve` gives each stage its *axes*: the sweep dimensions it depends on. A chunk then
-runs each stage once per combination of its axes (``sweep.compute``), and each result variable
-carries exactly the dimensions of the stage that computes it: in a ``v`` x ``k`` grid the
+runs each stage once per combination of its axes (``sweep.engine.compute``), and each result
+variable carries exactly the dimensions of the stage that computes it: in a ``v`` x ``k`` grid the
 margin stage has no ``v`` axis, the commitments stage none at all; an output nothing in play
 makes (the SLA's, in a sweep without it) is 0 and has none either.
 
@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .mechanism import kernels
-from .mechanism.rules import RULES, Reads
+from ..mechanism import kernels
+from ..mechanism.rules import RULES, Reads
 
 PATH = "<path>"  # in Resolved.keys: the stage reads the market path
 
@@ -36,7 +36,7 @@ DERIVED = {
 
 
 class Context(Protocol):
-    """What a stage's driver sees of its chunk (``sweep.compute.ChunkContext``)."""
+    """What a stage's driver sees of its chunk (``sweep.engine.compute.ChunkContext``)."""
 
     n: int  # combinations of the stage's axes in the chunk
     n_days: int
