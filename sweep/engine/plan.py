@@ -496,6 +496,12 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
         config = load_config(config)
     if not config.lps:
         raise ConfigError("[[lp]]", [], "a sweep needs at least one LP")
+    hurdle = next((lp for lp in config.lps if lp.hurdle), None)
+    if hurdle is not None:  # decisions need the day-by-day loop (issue 22, step 3)
+        raise ConfigError(
+            f"[[lp]] {hurdle.name} strategy", "hurdle", "is checked and modelled "
+            "(tests/reference_hurdle.py) but this engine does not run hurdle LPs yet",
+        )  # fmt: skip
     source = path_source(config)
     if config.paths > 1 and config.path_kind != "gbm":
         raise ConfigError(
