@@ -125,12 +125,10 @@ def test_an_unpayable_hurdle_changes_nothing(seed):
     rng = random.Random(seed)
     scenario = random_hurdle_scenario(rng, {"hurdle": 1e9})
     scenario["exit_hurdle"] = min(scenario["exit_hurdle"], 1e9)
-    outsiders = [
-        l for l, lp in enumerate(scenario["lps"]) if is_hurdle(lp) and lp["start"] == "out"
-    ]
-    if not outsiders:
-        scenario["lps"][0] = {**entrant("x", 1.0, 0.0), **{k: scenario["lps"][0][k] for k in SHAPE}}
-        lps[0]["time_on_book"] = 1.0
+    lps = scenario["lps"]
+    outsiders = [l for l, lp in enumerate(lps) if is_hurdle(lp) and lp["start"] == "out"]
+    if not outsiders:  # make the first LP one, with its own order shape
+        lps[0] = {**entrant("x", 1.0, 0.0), **{k: lps[0][k] for k in SHAPE}, "time_on_book": 1.0}
         outsiders = [0]
     out = simulate_hurdle(scenario)
     l = outsiders[-1]
