@@ -29,6 +29,11 @@ import numpy as np
 ENTER = 1  # values of the ``decision`` output (int8)
 LEAVE = -1
 DAYS_PER_YEAR = 365.0
+# An entrant's estimate this close to its hurdle (relative) is decided again with ``T`` summed
+# afresh in LP order, as MECHANISM.md's text reads: the running ``T`` (updated as entrants ask,
+# so a decision day costs O(L), not O(L^2)) may differ from it in the last bits, and a tie
+# must go the same way in every implementation.
+TIE = 1e-9
 
 Windows = namedtuple("Windows", ["earned", "held", "run", "volume", "nonzero"])
 Windows.__doc__ = """Running sums over a decision's windows: ``earned``, ``held`` (L,) float,
@@ -82,6 +87,16 @@ def close_day(d, lookback, net, stake, volume, windows):  # pragma: no cover - c
         windows.volume[0] = 0.0
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def requested_total(now, asked):  # pragma: no cover - compiled
+    """``T``: every LP's latest request (``asked``; NaN: none, then its stake ``now``), summed
+    in LP order."""
+    total = 0.0
+    for m in range(now.shape[0]):
+        total += now[m] if asked[m] != asked[m] else asked[m]
+    return total
+
+
 @numba.njit(cache=True, nogil=True)
 def decide(
     d, lookback, hurdle, exit_hurdle, is_hurdle, entry_stake, entry_bid, now, pending, asked,
@@ -94,7 +109,8 @@ def decide(
     now: (L,) stakes before day ``d``'s events; pending: (L,) bool, a request from before
     ``d`` has not taken effect; asked: (L,) the stake of each LP's latest request pending or
     dated ``d`` (NaN: none), updated with the day's decisions (so ``T`` counts them as made);
-    rate_yesterday: the fee rate of day ``d - 1``. Written: decision (L,) int8.
+    rate_yesterday: the fee rate of day ``d - 1``. Written: decision (L,) int8. O(L): the
+    windows are running sums and ``T`` a running total.
     """
     n_lp = now.shape[0]
     made = 0
@@ -113,15 +129,18 @@ def decide(
             active = True
     first = d - lookback if d > lookback else 0
     mean_volume = windows.volume[0] / (d - first)
+    total = requested_total(now, asked)  # T, kept up to date as entrants ask
     for l in range(n_lp):  # 2. entries
         if not is_hurdle[l] or now[l] > 0.0 or pending[l] or decision[l] == LEAVE:
             continue
-        total = 0.0
-        for m in range(n_lp):
-            total += now[m] if asked[m] != asked[m] else asked[m]
         phi = rate_yesterday if active else entry_bid[l]
-        if DAYS_PER_YEAR * mean_volume * phi / (total + entry_stake[l]) >= hurdle:
+        estimate = DAYS_PER_YEAR * mean_volume * phi / (total + entry_stake[l])
+        if abs(estimate - hurdle) <= TIE * abs(hurdle):  # near a tie: T as a fresh sum
+            estimate = DAYS_PER_YEAR * mean_volume * phi / (requested_total(now, asked) +
+                                                            entry_stake[l])  # fmt: skip
+        if estimate >= hurdle:
             decision[l] = ENTER
+            total += entry_stake[l] - (now[l] if asked[l] != asked[l] else asked[l])
             asked[l] = entry_stake[l]
             made += 1
     return made
