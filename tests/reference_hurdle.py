@@ -24,15 +24,13 @@ Conventions where MECHANISM.md leaves a choice (the engine follows them too):
 
 * "In for at least ``lookback_days`` days": stake > 0 on every day of ``W = [d - lookback_days,
   d - 1]`` (so ``d >= lookback_days``).
-* An LP's stake at a decision ("in the market", the requested total ``T``) is its stake before
-  day ``d``'s events: yesterday's, less a bond slash taken at yesterday's epoch end.
-* A request is pending from its event's day until the day it takes effect (that day
-  included, since decisions come before step 2): with the SLA on, an event that changes the
-  stake takes effect at the next epoch start (at once on an epoch's first day); with
-  ``exit_rule = "penalty"`` and the SLA off, decreases do (judged against the stake before the
-  event), increases take effect on their day and drop a pending decrease; otherwise every
-  event takes effect (or is rejected) on its day. A later event replaces an LP's pending
-  request.
+* An LP's stake at a decision ("in the market", the requested total ``T``) is its stake at
+  the start of day ``d``, before the day's events: yesterday's, less a bond slash taken at
+  yesterday's epoch end (the model's ``stake_before``).
+* A request is pending from its event's day until the day it takes effect, that day included
+  (decisions come before step 2); when events wait is the reference model's business (the
+  SLA section's timing; its ``pending_stake``), so this model follows it whatever it is.
+  ``tests/test_reference_hurdle.py`` checks the timing from MECHANISM.md's text.
 * ``T`` is the sum over LPs of the stake of each one's latest request that is pending or
   dated today (today's decisions included, exits first), else of its stake.
 """
@@ -43,7 +41,7 @@ import copy
 import math
 import random
 
-from reference_model import SLA_DEFAULTS, epochs, random_scenario, resolve_scenario, simulate
+from reference_model import SLA_DEFAULTS, random_scenario, resolve_scenario, simulate
 
 #: The ``[strategy]`` keys and their defaults (MECHANISM.md).
 STRATEGY_DEFAULTS = {"hurdle": 0.10, "exit_hurdle": 0.05, "lookback_days": 30, "decision_days": 7}
@@ -61,54 +59,18 @@ def sla_on(sc: dict) -> bool:
     return sc.get("commitment_min_time_fraction", SLA_DEFAULTS["commitment_min_time_fraction"]) > 0
 
 
-def _next_epoch_start(day: int, epoch_days: int) -> int:
-    """The day an event of ``day`` that waits for an epoch start takes effect."""
-    return day if day % epoch_days == 0 else (day // epoch_days + 1) * epoch_days
-
-
-def requested(
-    events: list[dict], d: int, stake_before: list[float], sla: bool, exit_rule: str,
-    epoch_days: int,
-) -> tuple[float | None, bool]:  # fmt: skip
-    """One LP's latest request at the start of day ``d``: ``(its stake, or None if nothing is
-    pending or dated today; whether a request from before today is still pending)``.
-
-    ``events``: the LP's events in order (``day``, ``stake``); ``stake_before[a]``: its stake
-    before day ``a``'s events (0 before day 0)."""
-    request: float | None = None
-    pending = False
-    deferring = sla or exit_rule == "penalty"
-    same_day: dict[int, float] = {}  # stake after the day's earlier events that applied at once
-    for event in events:
-        a = math.ceil(event["day"])
-        if a > d:
-            break
-        if a == d:
-            request, pending = event["stake"], False
-            continue
-        current = same_day.get(a, stake_before[a])
-        waits = sla or (exit_rule == "penalty" and event["stake"] < current)
-        if waits and deferring and _next_epoch_start(a, epoch_days) >= d:
-            request, pending = event["stake"], True
-        else:  # took effect (or was rejected) before today; an increase drops a request
-            request, pending = None, False
-            if not waits:
-                same_day[a] = event["stake"]
-    return request, pending
-
-
-def _stake_before(out: dict, sc: dict, d: int, l: int, sla: bool) -> float:
-    """LP ``l``'s stake before day ``d``'s events: yesterday's, less yesterday's bond slash."""
-    if d == 0:
-        return 0.0
-    stake = out["stake"][d - 1][l]
-    if sla:
-        epoch_days = int(sc["epoch_days"])
-        bounds = epochs(len(sc["mark_price"]), epoch_days)
-        j = (d - 1) // epoch_days
-        if bounds[j][1] == d - 1 and out["bond_penalty"][j][l] > 0:
-            stake = stake - out["bond_penalty"][j][l]
-    return stake
+def requests_at(out: dict, lps: list[dict], events: list[list[dict]], d: int) -> list:
+    """Each LP's ``(latest request, pending)`` at the start of day ``d``, before its events:
+    the stake of its last event dated ``d`` (counted as made), else of its request waiting for
+    an epoch start (the model's ``pending_stake``), else None; ``pending``: a request from
+    before ``d`` has not taken effect."""
+    out_pending = out["pending_stake"][d]
+    result = []
+    for l in range(len(lps)):
+        today = [e["stake"] for e in events[l] if math.ceil(e["day"]) == d]
+        waiting = out_pending[l]
+        result.append((today[-1] if today else waiting, waiting is not None))
+    return result
 
 
 def realised_return(out: dict, sc: dict, d: int, l: int, lookback: int) -> float:
@@ -155,8 +117,6 @@ def simulate_hurdle(scenario: dict) -> dict:
     sc = {**STRATEGY_DEFAULTS, **resolve_scenario(scenario)}
     lps = sc["lps"]
     n_days, n_lp = len(sc["mark_price"]), len(lps)
-    sla = sla_on(sc)
-    exit_rule, epoch_days = sc["exit_rule"], int(sc["epoch_days"])
     hurdle, exit_hurdle = sc["hurdle"], sc["exit_hurdle"]
     lookback, every = int(sc["lookback_days"]), int(sc["decision_days"])
     assert exit_hurdle <= hurdle and lookback >= 1 and every >= 1
@@ -169,16 +129,10 @@ def simulate_hurdle(scenario: dict) -> dict:
     decision = [[0] * n_lp for _ in range(n_days)]
     out = _run(scenario, decided)
     for d in range(every, n_days, every):
-        before = [[0.0] * n_lp] + [
-            [_stake_before(out, sc, a, l, sla) for l in range(n_lp)] for a in range(1, d + 1)
-        ]
         events = [lp["commit"] if l not in decided else decided[l] for l, lp in enumerate(lps)]
-        requests = [
-            requested(events[l], d, [row[l] for row in before], sla, exit_rule, epoch_days)
-            for l in range(n_lp)
-        ]
+        requests = requests_at(out, lps, events, d)
         asked = [r for r, _ in requests]
-        now = before[d]
+        now = out["stake_before"][d]
         # 1. exits, in LP order
         for l in hurdles:
             in_market = now[l] > 0 and not requests[l][1]

@@ -13,14 +13,12 @@ import numpy as np
 import pytest
 from reference_hurdle import (
     STRATEGY_DEFAULTS,
-    _stake_before,
     estimated_return,
     is_hurdle,
     random_hurdle_scenario,
     realised_return,
-    requested,
+    requests_at,
     simulate_hurdle,
-    sla_on,
 )
 from reference_model import PRESET_NAMES, resolve_scenario
 
@@ -52,7 +50,6 @@ def replay(scenario: dict) -> int:
     lps = sc["lps"]
     n_days, n_lp = len(sc["mark_price"]), len(lps)
     lookback, every = int(sc["lookback_days"]), int(sc["decision_days"])
-    sla, exit_rule, epoch_days = sla_on(sc), sc["exit_rule"], int(sc["epoch_days"])
     hurdle = np.array([is_hurdle(lp) for lp in lps])
     entry_stake = np.array([lp.get("stake", 0.0) if is_hurdle(lp) else 0.0 for lp in lps])
     entry_bid = np.array([lp.get("fee_bid", 0.0) if is_hurdle(lp) else 0.0 for lp in lps])
@@ -65,16 +62,13 @@ def replay(scenario: dict) -> int:
     checked = 0
     for d in range(n_days):
         if decision_day(d, every):
-            before = [[0.0] * n_lp] + [
-                [_stake_before(out, sc, a, l, sla) for l in range(n_lp)] for a in range(1, d + 1)
-            ]
-            requests = []
-            for l, lp in enumerate(lps):
-                events = out["hurdle_events"][l] if is_hurdle(lp) else lp["commit"]
-                events = [e for e in events if not is_hurdle(lp) or e["day"] < d]
-                column = [row[l] for row in before]
-                requests.append(requested(events, d, column, sla, exit_rule, epoch_days))
-            now = np.array(before[d])
+            events = [
+                [e for e in out["hurdle_events"][l] if e["day"] < d] if is_hurdle(lp)
+                else lp["commit"]
+                for l, lp in enumerate(lps)
+            ]  # fmt: skip
+            requests = requests_at(out, lps, events, d)
+            now = np.array(out["stake_before"][d])
             pending = np.array([p for _, p in requests])
             asked = np.array([math.nan if r is None else r for r, _ in requests])
             for l in range(n_lp):  # the running sums against the reference's fresh sums:
