@@ -146,3 +146,17 @@ def test_the_engine_refuses_hurdle_lps_it_cannot_run_yet(tmp_path):
     with pytest.raises(ConfigError, match=r"^\[\[lp\]\] E-1 strategy = 'hurdle': .*not run"):
         sweep.run(base(), out=tmp_path / "x.nc")
     assert not any(tmp_path.iterdir())
+
+
+def test_copies_of_a_scheduled_lp_run_as_that_many_lps():
+    import numpy as np
+
+    import sweep
+
+    raw = base()
+    raw["lp"] = [dict(raw["lp"][0], copies=3)]
+    ds = sweep.run(raw, scheduler="synchronous")
+    assert list(ds["lp"].values) == ["A-1", "A-2", "A-3"]
+    stake = ds["stake"].values
+    assert np.array_equal(stake[..., 0], stake[..., 2]) and stake[..., 1].max() == 100.0
+    np.testing.assert_allclose(ds["stake_share"].values[-1], 1 / 3, rtol=1e-15)
