@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sweep.mechanism.decisions import (  # noqa: E402
+    History,
     close_day,
     decide,
     decision_day,
@@ -33,7 +34,7 @@ LIMIT = 1.5
 
 
 @numba.njit(nogil=True)
-def days_loop(n_days, n_lp, lookback, every, net, stake, volume, windows, arrays):
+def days_loop(n_days, n_lp, lookback, every, history, windows, arrays):
     """One scenario's days, compiled as the engine's loop would be: each day closes the
     windows; decision days decide."""
     is_hurdle, entry_stake, entry_bid, now, pending, asked, decision = arrays
@@ -41,30 +42,33 @@ def days_loop(n_days, n_lp, lookback, every, net, stake, volume, windows, arrays
     for d in range(n_days):
         if decision_day(d, every):
             asked[:] = np.nan
-            decide(d, lookback, 0.1, 0.05, is_hurdle, entry_stake, entry_bid, stake[d - 1],
-                   pending, asked, 0.002, windows, decision)  # fmt: skip
-        close_day(d, lookback, net, stake, volume, windows)
+            decide(d, lookback, 0.1, 0.05, is_hurdle, entry_stake, entry_bid,
+                   history.stake[d - 1], pending, asked, 0.002, history, windows,
+                   decision)  # fmt: skip
+        close_day(d, lookback, history, windows)
 
 
 def per_lp_day(n_days: int, n_lp: int, lookback: int, repeat: int = 5) -> float:
     """Best seconds per LP-day of ``days_loop`` over ``repeat`` runs."""
     rng = np.random.default_rng(0)
-    net = rng.uniform(0.0, 10.0, (n_days, n_lp))
+    revenue = rng.uniform(0.0, 10.0, (n_days, n_lp))
     # each LP in the market over one span of days, as entrants that come and later leave
     first, last = np.sort(rng.integers(0, n_days, (2, n_lp)), axis=0)
     days = np.arange(n_days)[:, None]
     stake = np.where((days >= first) & (days <= last), 1000.0, 0.0)
     volume = rng.uniform(0.0, 1e6, n_days)
+    epochs = np.zeros((n_days, n_lp))
+    history = History(volume, revenue, stake, epochs, epochs, 1)
     windows = windows_for(n_lp)
     arrays = (
         np.ones(n_lp, np.bool_), np.full(n_lp, 1000.0), np.full(n_lp, 0.002), stake[0],
         np.zeros(n_lp, np.bool_), np.full(n_lp, np.nan), np.zeros(n_lp, np.int8),
     )  # fmt: skip
-    days_loop(2, n_lp, lookback, 1, net, stake, volume, windows, arrays)  # compile
+    days_loop(2, n_lp, lookback, 1, history, windows, arrays)  # compile
     best = np.inf
     for _ in range(repeat):
         start = time.perf_counter()
-        days_loop(n_days, n_lp, lookback, 1, net, stake, volume, windows, arrays)
+        days_loop(n_days, n_lp, lookback, 1, history, windows, arrays)
         best = min(best, time.perf_counter() - start)
     return best / (n_days * n_lp)
 

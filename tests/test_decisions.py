@@ -23,24 +23,16 @@ from reference_hurdle import (
 from reference_model import PRESET_NAMES, resolve_scenario
 
 from sweep.mechanism.decisions import (
+    History,
+    booked,
     close_day,
     decide,
     decision_day,
+    fresh_return,
+    net_of,
     reset_windows,
     windows_for,
 )
-
-
-def net_of(out: dict, n_days: int, n_lp: int) -> np.ndarray:
-    """Fee revenue less the bond penalties (booked on an epoch's last day) and early-exit
-    penalties (booked on the epoch start their decrease applied on), per day and LP."""
-    net = np.array(out["fee_revenue"], dtype=float).reshape(n_days, n_lp)
-    for j, (first, last) in enumerate(
-        zip(out["epoch_first_day"], out["epoch_last_day"], strict=True)
-    ):
-        net[last] -= out["bond_penalty"][j]
-        net[first] -= out["early_exit_penalty"][j]
-    return net
 
 
 def replay(scenario: dict) -> int:
@@ -53,9 +45,15 @@ def replay(scenario: dict) -> int:
     hurdle = np.array([is_hurdle(lp) for lp in lps])
     entry_stake = np.array([lp.get("stake", 0.0) if is_hurdle(lp) else 0.0 for lp in lps])
     entry_bid = np.array([lp.get("fee_bid", 0.0) if is_hurdle(lp) else 0.0 for lp in lps])
-    net = net_of(out, n_days, n_lp)
     stake = np.array(out["stake"], dtype=float).reshape(n_days, n_lp)
-    volume = np.array(sc["traded_volume"], dtype=float)
+    history = History(
+        np.array(sc["traded_volume"], dtype=float),
+        np.array(out["fee_revenue"], dtype=float).reshape(n_days, n_lp), stake,
+        np.array(out["bond_penalty"], dtype=float).reshape(-1, n_lp),
+        np.array(out["early_exit_penalty"], dtype=float).reshape(-1, n_lp),
+        int(sc["epoch_days"]),
+    )  # fmt: skip
+    volume = history.volume
     windows = windows_for(n_lp)
     reset_windows(windows)
     decision = np.zeros(n_lp, np.int8)
@@ -77,7 +75,11 @@ def replay(scenario: dict) -> int:
                 if hurdle[l] and windows.run[l] >= lookback:
                     held = stake[d - lookback : d, l].sum()
                     earned = realised_return(out, sc, d, l, lookback) * held / 365.0
-                    flow = np.abs(net[:d, l]).sum() + np.abs(stake[:d, l]).sum()
+                    net = [net_of(history, a, l, *booked(history, a)) for a in range(d)]
+                    flow = np.abs(net).sum() + np.abs(stake[:d, l]).sum()
+                    assert fresh_return(history, d, lookback, l) == realised_return(
+                        out, sc, d, l, lookback
+                    )  # the fresh sums of a near tie: the reference's, bit for bit
                     assert abs(windows.earned[l] - earned) <= 1e-13 * flow
                     assert abs(windows.held[l] - held) <= 1e-13 * flow
             first = max(0, d - lookback)
@@ -87,10 +89,11 @@ def replay(scenario: dict) -> int:
             assert (windows.run > 0).any() == active
             assert theirs >= 0.0
             decide(d, lookback, sc["hurdle"], sc["exit_hurdle"], hurdle, entry_stake, entry_bid,
-                   now, pending, asked, out["fee_rate"][d - 1], windows, decision)  # fmt: skip
+                   now, pending, asked, out["fee_rate"][d - 1], history, windows,
+                   decision)  # fmt: skip
             assert decision.tolist() == out["decision"][d], f"day {d}"
             checked += int(np.count_nonzero(decision))
-        close_day(d, lookback, net, stake, volume, windows)
+        close_day(d, lookback, history, windows)
     return checked
 
 
@@ -130,3 +133,36 @@ def test_free_entry_with_ties():
     }  # fmt: skip
     replay(scenario)
     assert simulate_hurdle(scenario)["active_lps"][5:] == [2] * (days - 5)
+
+
+def test_a_near_tie_is_decided_from_fresh_sums():
+    """Windows whose running sums carry a residue (forced here) decide as fresh sums do: an
+    LP whose fresh return equals the exit hurdle stays, and an entrant whose fresh estimate
+    equals the hurdle enters, though the running numbers fall a hair short of both."""
+    n_days, lookback, d = 6, 3, 6
+    revenue = np.zeros((n_days, 2))
+    revenue[:, 0] = 0.1
+    stake = np.zeros((n_days, 2))
+    stake[:, 0] = 1000.0
+    volume = np.full(n_days, 0.3)
+    history = History(volume, revenue, stake, np.zeros((6, 2)), np.zeros((6, 2)), 1)
+    windows = windows_for(2)
+    reset_windows(windows)
+    for day in range(n_days):
+        close_day(day, lookback, history, windows)
+    exit_hurdle = fresh_return(history, d, lookback, 0)  # 365 * (0.1+0.1+0.1) / 3000, fresh
+    assert exit_hurdle == 365.0 * (0.1 + 0.1 + 0.1) / 3000.0
+    windows.earned[0] = np.nextafter(windows.earned[0], -1.0) * (1 - 1e-14)  # a residue below
+    mean = (0.3 + 0.3 + 0.3) / 3
+    hurdle = 365.0 * mean * 0.01 / (1000.0 + 500.0)  # the entrant's fresh estimate
+    windows.volume[0] *= 1 - 1e-14
+    decision = np.zeros(2, np.int8)
+    decide(d, lookback, hurdle, exit_hurdle, np.array([True, True]), np.array([1000.0, 500.0]),
+           np.array([0.01, 0.01]), stake[-1].copy(), np.zeros(2, np.bool_),
+           np.full(2, np.nan), 0.01, history, windows, decision)  # fmt: skip
+    assert decision.tolist() == [0, 1]
+    # away from a tie the running sums decide: an exit hurdle above the return makes it leave
+    decide(d, lookback, 1.0, 0.5, np.array([True, True]), np.array([1000.0, 500.0]),
+           np.array([0.01, 0.01]), stake[-1].copy(), np.zeros(2, np.bool_),
+           np.full(2, np.nan), 0.01, history, windows, decision)  # fmt: skip
+    assert decision.tolist() == [-1, 0]
