@@ -30,7 +30,7 @@ import datetime as _dt
 import math
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -993,7 +993,7 @@ def _lps(raw_lps: Any) -> tuple[LPConfig, ...]:
     if not isinstance(raw_lps, list):
         raise ConfigError("[[lp]]", raw_lps, "must be an array of tables")
     seen: dict[str, str] = {}  # name -> the table that gave it (for collisions after copies)
-    lps = []
+    lps: list[LPConfig] = []
     for i, lp in enumerate(raw_lps):
         where = f"[[lp]] #{i + 1}"
         lp = _table(where, lp)
@@ -1055,7 +1055,7 @@ def _lp(where: str, name: str, lp: dict) -> LPConfig:
         raise ConfigError(
             f"{where} strategy", strategy, f"must be one of {', '.join(map(repr, STRATEGIES))}"
         )
-    hurdle_keys = {"stake": None, "fee_bid": None, "start": "out"}
+    stake, fee_bid, start = 0.0, 0.0, "out"
     if strategy == "hurdle":
         if "commit" in lp:
             raise ConfigError(
@@ -1065,11 +1065,9 @@ def _lp(where: str, name: str, lp: dict) -> LPConfig:
         for key in ("stake", "fee_bid"):
             if key not in lp:
                 raise ConfigError(f"{where} {key}", None, 'is required with strategy = "hurdle"')
-        hurdle_keys["stake"] = _coerce(f"{where} stake", lp["stake"], Param(float, 0.0, _positive))
-        hurdle_keys["fee_bid"] = _coerce(
-            f"{where} fee_bid", lp["fee_bid"], Param(float, 0.0, _non_negative)
-        )
-        hurdle_keys["start"] = _coerce(
+        stake = _coerce(f"{where} stake", lp["stake"], Param(float, 0.0, _positive))
+        fee_bid = _coerce(f"{where} fee_bid", lp["fee_bid"], Param(float, 0.0, _non_negative))
+        start = _coerce(
             f"{where} start", lp.get("start", "out"), Param(str, "out", _one_of(STARTS))
         )
         commit: tuple[Commitment, ...] = ()
@@ -1092,9 +1090,9 @@ def _lp(where: str, name: str, lp: dict) -> LPConfig:
         commit=commit,
         time_on_book=behaviour,
         strategy=strategy,
-        stake=hurdle_keys["stake"] or 0.0,
-        fee_bid=hurdle_keys["fee_bid"] or 0.0,
-        start=hurdle_keys["start"],
+        stake=stake,
+        fee_bid=fee_bid,
+        start=start,
     )
 
 
@@ -1113,10 +1111,11 @@ def _check_strategy(
         )  # fmt: skip
     hurdles, exits = params["hurdle"], params["exit_hurdle"]
     same = follows.get("hurdle", ("", ()))[0] == follows.get("exit_hurdle", (None, ()))[0]
+    pairs: Iterable[tuple[Any, Any]]
     if same:  # both sampled: row by row
         pairs = zip(follows["hurdle"][1], follows["exit_hurdle"][1], strict=True)
     else:  # a grid (or one sampled against the other's values): every combination
-        pairs = ((h, x) for h in _values(hurdles) for x in _values(exits))
+        pairs = [(h, x) for h in _values(hurdles) for x in _values(exits)]
     for h, x in pairs:
         if x > h:
             raise ConfigError(
