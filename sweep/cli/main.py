@@ -18,6 +18,10 @@ from ..errors import ConfigError, RunStopped
 from ..version import __version__
 
 DEFAULT_CONFIG = "default"
+PARTIAL_HELP = (
+    "use an unfinished sweep's result (an interrupted run's .partial) as it is: the numbers "
+    "then come from the chunks done so far, and say so"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,10 +77,12 @@ def _parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="summarise a result file")
     info.add_argument("result", type=_location)
+    info.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
 
     plot = commands.add_parser("plot", help="write the standard figures of a result as PNG")
     plot.add_argument("result", type=_location)
     plot.add_argument("--out", type=Path, help="figure directory (default: beside the result)")
+    plot.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
 
     comp = commands.add_parser(
         "compare", help="mechanism variants side by side: sweep.compare as a table"
@@ -87,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         "--keep", action="append", default=[], help="a dimension not to average over (repeatable)"
     )
     comp.add_argument("--csv", action="store_true", help="comma-separated values")
+    comp.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
 
     sens = commands.add_parser(
         "sensitivity", help="Sobol' indices (or Morris effects) of an output of a sampled sweep"
@@ -94,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("result", type=_location)
     sens.add_argument("--output", required=True, help="output variable, e.g. under_supplied_share")
     sens.add_argument("--stat", default="mean", help="over days: mean, final, min or max")
+    sens.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
     return parser
 
 
@@ -188,15 +196,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_result(path: Path | str):
-    """Open a result file or zarr store, turning a missing or unreadable one, or one that sweep
-    did not write, into bad input (exit 2)."""
-    from ..storage.io import is_sweep_result, is_zarr, load
+def _open_result(path: Path | str, partial: bool = False):
+    """Open a result file or zarr store, turning a missing or unreadable one, one that sweep
+    did not write, or an unfinished sweep's (unless ``partial``: ``--partial``) into bad input
+    (exit 2). An unfinished result opened with ``--partial`` is marked, and said so on stderr."""
+    from ..storage.io import is_sweep_result, is_zarr, load, unfinished
 
-    if isinstance(path, Path) and path.is_dir() and not is_zarr(path):
+    state = unfinished(path)
+    if state is not None and not partial:
+        where, progress = state
+        raise ConfigError(
+            "RESULT",
+            str(path),
+            f"is an unfinished sweep ({progress}): numbers from it would be wrong; "
+            "`sweep run ... --resume` finishes it, or --partial uses the chunks done so far",
+        )
+    if state is None and isinstance(path, Path) and path.is_dir() and not is_zarr(path):
         raise ConfigError("RESULT", str(path), "is a folder, not a result file or zarr store")
     try:
-        ds = load(path)
+        ds = load(path, partial=state is not None)
+    except ConfigError:
+        raise
     except FileNotFoundError as exc:
         raise ConfigError("RESULT", str(path), str(exc)) from None
     except (OSError, ValueError) as exc:
@@ -208,6 +228,12 @@ def _open_result(path: Path | str):
             "RESULT",
             str(path),
             "is not a sweep result (it lacks the config and sweep_version attributes sweep writes)",
+        )
+    if state is not None:
+        print(
+            f"sweep: warning: {state[0]} is an unfinished sweep ({state[1]}): what follows "
+            "comes from the chunks done so far, not from the whole sweep",
+            file=sys.stderr,
         )
     return ds
 
@@ -265,10 +291,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from ..analysis.info import summary_text
 
     unfinished = _unfinished_store(args.result)
-    if unfinished:  # no root metadata yet: what its record says is all there is
+    if unfinished and not args.partial:  # no root metadata yet: its record says how far it got
         print(unfinished)
         return 0
-    incomplete = None
+    incomplete = unfinished.split(": ", 1)[1] if unfinished else None
     if (
         isinstance(args.result, Path)
         and args.result.name.endswith(PARTIAL)
@@ -281,7 +307,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         incomplete = (
             f"an interrupted run's partial file, {done}; `sweep run ... --resume` finishes it"
         )
-    with _open_result(args.result) as ds:
+    with _open_result(args.result, args.partial or incomplete is not None) as ds:
         print(summary_text(ds, args.result, incomplete=incomplete))
     return 0
 
@@ -291,10 +317,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     from ..analysis.compare import compare
 
-    with _open_result(args.result) as ds:
+    with _open_result(args.result, args.partial) as ds:
         try:
             table = compare(ds, dim=args.dim, keep=args.keep)
-        except ValueError as exc:  # a dimension or variable the result lacks
+        except ConfigError as exc:  # a dimension that is no variant's: named as an option
+            key = f"--{exc.key}" if exc.key in ("dim", "keep") else "RESULT"
+            value = exc.value if exc.key in ("dim", "keep") else str(args.result)
+            raise ConfigError(key, value, exc.reason) from None
+        except ValueError as exc:  # a variable the result lacks
             raise ConfigError("--dim", args.dim, str(exc)) from None
     if args.csv:
         print(table.to_csv(index=False), end="")
@@ -314,32 +344,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .plot import write_figures
 
-    unfinished = _unfinished_store(args.result)
-    if unfinished:
-        raise ConfigError(
-            "RESULT",
-            str(args.result),
-            f"is {unfinished.split(': ', 1)[1]}; finish it before plotting",
-        )
-    if (
-        isinstance(args.result, Path)
-        and args.result.name.endswith(PARTIAL)
-        and args.result.is_file()
-    ):
-        _, done = _partial_state(args.result)
-        raise ConfigError(
-            "RESULT",
-            str(args.result),
-            f"is an unfinished sweep ({done}); finish it with "
-            "`sweep run ... --resume` before plotting",
-        )
     result = (
         Path(args.result.rstrip("/").rsplit("/", 1)[-1])
         if isinstance(args.result, str)
         else args.result
     )  # a URL's figures go to the current folder
+    if result.name.endswith(PARTIAL):  # r.nc.partial's figures: r_figures, not r.nc_figures
+        result = result.with_name(result.name[: -len(PARTIAL)])
     out_dir = args.out or result.parent / f"{result.stem}_figures"
-    with _open_result(args.result) as ds:
+    with _open_result(args.result, args.partial) as ds:
         paths = write_figures(ds, out_dir)
     for path in paths:
         print(path)
@@ -349,13 +362,19 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from ..analysis.sensitivity import sensitivity, table
 
-    with _open_result(args.result) as ds:
+    with _open_result(args.result, args.partial) as ds:
         print(table(sensitivity(ds, args.output, args.stat)))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    from ..errors import PartialResultWarning
+
     args = _parser().parse_args(argv)
+    # an unfinished result opened with --partial: _open_result said so in our words already
+    warnings.filterwarnings("ignore", category=PartialResultWarning)
     commands = {"run": _cmd_run, "info": _cmd_info, "plot": _cmd_plot, "compare": _cmd_compare}
     commands["sensitivity"] = _cmd_sensitivity
     try:
