@@ -43,6 +43,41 @@ if TYPE_CHECKING:
     from distributed import Client
 
 
+def check_arguments(
+    config: Any,
+    out: Any,
+    *,
+    chunk_size: Any = None,
+    flags: Mapping[str, Any] | None = None,
+    stats: Any = None,
+) -> None:
+    """One :class:`ConfigError` naming the parameter, before any work, for an argument of
+    ``run`` or ``dry_run`` of the wrong kind: deeper down it would be a ``TypeError`` from
+    pathlib that names nothing, or worse, a truthy ``overwrite="no"`` that replaces a result."""
+    from .config.load import Config
+
+    if isinstance(config, bytes) or not isinstance(config, str | os.PathLike | Mapping | Config):
+        raise ConfigError(
+            "config", config, "must be a TOML file's path (a str or os.PathLike) or a dict"
+        )
+    if isinstance(config, str) and not config.strip():
+        raise ConfigError("config", config, "is empty; give a TOML file's path or a dict")
+    if out is not None:
+        if isinstance(out, bytes) or not isinstance(out, str | os.PathLike):
+            raise ConfigError("out", out, "must be a path (a str or os.PathLike), a URL, or None")
+        if not str(os.fspath(out)).strip():
+            raise ConfigError("out", out, "is empty; give a file (.nc) or a store (.zarr)")
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+    ):
+        raise ConfigError("chunk_size", chunk_size, "must be a whole number >= 1, or None")
+    for name, value in (flags or {}).items():
+        if not isinstance(value, bool):
+            raise ConfigError(name, value, "must be True or False")
+    if stats is not None and not isinstance(stats, dict):
+        raise ConfigError("stats", stats, "must be a dict (it receives what the run did)")
+
+
 def _plan(config: Any, out: Any, resume: bool, chunk_size: int | None) -> Plan:
     if isinstance(config, os.PathLike):
         config = str(config)
@@ -131,6 +166,13 @@ def run(
         The result: one variable per output, each with only the sweep dimensions it depends
         on, every parameter a coordinate, the config as TOML text in ``attrs["config"]``.
     """
+    check_arguments(
+        config,
+        out,
+        chunk_size=chunk_size,
+        flags={"progress": progress, "overwrite": overwrite, "resume": resume},
+        stats=stats,
+    )
     if out is not None:
         check_url(out)  # a URL nothing here can write: refused before any work
     plan = _plan(config, out, resume, chunk_size)
@@ -296,6 +338,9 @@ def dry_run(
     The grid, its scenarios and chunks, the estimated result size and where it would go.
     Writes nothing: no output, partial file, lock or folder.
     """
+    check_arguments(
+        config, out, chunk_size=chunk_size, flags={"overwrite": overwrite, "resume": resume}
+    )
     if out is not None:
         check_url(out)
     plan = _plan(config, out, resume, chunk_size)

@@ -7,6 +7,7 @@ internal error.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -113,6 +114,26 @@ def _location(text: str) -> Path | str:
     return text if "://" in text else Path(text)
 
 
+def _check_cli_output(out: Path | str | None) -> None:
+    """Refuse, from the command line, an output that would not outlive the command: a file
+    system in this process's memory (``memory://``) is gone when ``sweep`` exits (the Python
+    API may write there: its session keeps it)."""
+    if not isinstance(out, str):
+        return
+    from ..storage.zarr_store import IN_PROCESS
+
+    for part in out.split("::"):
+        protocol = part.split("://", 1)[0].lower() if "://" in part else None
+        if protocol in IN_PROCESS:
+            raise ConfigError(
+                "--out",
+                out,
+                f"{protocol}:// lives in this process's memory: the result would be gone when "
+                "`sweep` exits; give a local path or a URL such as s3://bucket/result.zarr "
+                "(sweep.run(config, out=...) in Python may write there)",
+            )
+
+
 def _size_mib(out: Path | str) -> float:
     """The size of a result: a file, or a store's files (a folder, or at a URL)."""
     from ..storage.io import store_files
@@ -146,6 +167,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"must be between 1 and {MAX_CHUNK_SIZE:,} "
             "(a chunk larger than the sweep is cut to the sweep)",
         )
+    _check_cli_output(args.out)
     config = load_config(source)  # read once: run() and dry_run() take the checked config
     out = args.out or Path("outputs") / f"{config.name}.nc"
     if args.dry_run:
@@ -353,10 +375,44 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         result = result.with_name(result.name[: -len(PARTIAL)])
     out_dir = args.out or result.parent / f"{result.stem}_figures"
     with _open_result(args.result, args.partial) as ds:
-        paths = write_figures(ds, out_dir)
+        _figure_folder(out_dir)
+        try:
+            paths = write_figures(ds, out_dir)
+        except OSError as exc:  # the disk filled up, or the folder went away, mid-way
+            raise ConfigError("--out", str(out_dir), f"cannot be written ({_reason(exc)})") from None
     for path in paths:
         print(path)
     return 0
+
+
+def _reason(exc: OSError) -> str:
+    if exc.strerror:
+        return exc.strerror
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _figure_folder(out_dir: Path) -> None:
+    """Make the figures' folder, or refuse in one line: a file where it would be, a read-only
+    file system, no permission."""
+    from ..storage.space import existing_ancestor
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError("--out", str(out_dir), "is a file; figures go to a folder")
+    above = existing_ancestor(out_dir)
+    if not above.is_dir():
+        raise ConfigError(
+            "--out", str(out_dir), f"cannot be made: {above} is a file, not a folder"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        read_only = exc.errno == errno.EROFS
+        why = "is on a read-only file system" if read_only else f"cannot be made ({_reason(exc)})"
+        raise ConfigError("--out", str(out_dir), why) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        read_only = bool(os.statvfs(out_dir).f_flag & os.ST_RDONLY)
+        why = "is on a read-only file system" if read_only else "is not writable (permission denied)"
+        raise ConfigError("--out", str(out_dir), why)
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
