@@ -67,9 +67,7 @@ def check_arguments(
             raise ConfigError("out", out, "must be a path (a str or os.PathLike), a URL, or None")
         if not str(os.fspath(out)).strip():
             raise ConfigError("out", out, "is empty; give a file (.nc) or a store (.zarr)")
-    if chunk_size is not None and (
-        isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
-    ):
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)):
         raise ConfigError("chunk_size", chunk_size, "must be a whole number >= 1, or None")
     for name, value in (flags or {}).items():
         if not isinstance(value, bool):

@@ -379,7 +379,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         try:
             paths = write_figures(ds, out_dir)
         except OSError as exc:  # the disk filled up, or the folder went away, mid-way
-            raise ConfigError("--out", str(out_dir), f"cannot be written ({_reason(exc)})") from None
+            why = f"cannot be written ({_reason(exc)})"
+            raise ConfigError("--out", str(out_dir), why) from None
     for path in paths:
         print(path)
     return 0
@@ -400,9 +401,7 @@ def _figure_folder(out_dir: Path) -> None:
         raise ConfigError("--out", str(out_dir), "is a file; figures go to a folder")
     above = existing_ancestor(out_dir)
     if not above.is_dir():
-        raise ConfigError(
-            "--out", str(out_dir), f"cannot be made: {above} is a file, not a folder"
-        )
+        raise ConfigError("--out", str(out_dir), f"cannot be made: {above} is a file, not a folder")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -411,7 +410,7 @@ def _figure_folder(out_dir: Path) -> None:
         raise ConfigError("--out", str(out_dir), why) from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
         read_only = bool(os.statvfs(out_dir).f_flag & os.ST_RDONLY)
-        why = "is on a read-only file system" if read_only else "is not writable (permission denied)"
+        why = "is on a read-only file system" if read_only else "is not writable"
         raise ConfigError("--out", str(out_dir), why)
 
 
