@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
+from .config.load import Config, load_config
 from .engine.plan import Plan, make_plan
 from .errors import ConfigError
 from .execution.executors import check_options, execute, scheduler_kind
@@ -341,6 +342,8 @@ def dry_run(
     )
     if out is not None:
         check_url(out)
+    if not isinstance(config, Config):  # sized, not drawn: at once whatever the design
+        config = load_config(str(config) if isinstance(config, os.PathLike) else config, draw=False)
     plan = _plan(config, out, resume, chunk_size)
     lines = ["dry run: nothing is written"]
     grid = [(d.name, len(d.values)) for d in plan.dims]
@@ -358,6 +361,14 @@ def dry_run(
         if summary
         else f"day {plan.n_days}, epoch {plan.n_epochs}, lp {plan.n_lp}"
     )
+    design = plan.config.design
+    if design is not None:
+        lines.append(
+            f"design: {design.kind}, {design.samples:,} "
+            f"{'trajectories' if design.kind == 'morris' else 'samples'} of "
+            f"{len(design.specs)} keys ({', '.join(design.names)}) = {design.n_rows:,} "
+            "scenarios along `sample` (drawn when the sweep runs)"
+        )
     lines.append(f"per scenario: {each}")
     n_chunks = len(plan.chunks)
     lines.append(

@@ -168,7 +168,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "(a chunk larger than the sweep is cut to the sweep)",
         )
     _check_cli_output(args.out)
-    config = load_config(source)  # read once: run() and dry_run() take the checked config
+    # read once; a dry run sizes a sampled design without drawing it
+    config = load_config(source, draw=not args.dry_run)  # run() and dry_run() take it checked
     out = args.out or Path("outputs") / f"{config.name}.nc"
     if args.dry_run:
         from ..runner import dry_run
