@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from distributed import Client
 
 
+ONLY_EXTENSIONS = (".zarr", ".nc", ".nc4", ".netcdf", ".h5", ".hdf5")
+
+
 def check_arguments(
     config: Any,
     out: Any,
@@ -68,6 +71,14 @@ def check_arguments(
             raise ConfigError("out", out, "must be a path (a str or os.PathLike), a URL, or None")
         if not str(os.fspath(out)).strip():
             raise ConfigError("out", out, "is empty; give a file (.nc) or a store (.zarr)")
+        name = str(os.fspath(out)).rstrip("/").rsplit("/", 1)[-1]
+        if name.lower() in ONLY_EXTENSIONS:
+            # `.zarr` is a hidden file to pathlib (no suffix): it would become a netCDF file
+            raise ConfigError(
+                "out",
+                str(out),
+                f"is only an extension: name the result, e.g. result{name.lower()}",
+            )
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)):
         raise ConfigError("chunk_size", chunk_size, "must be a whole number >= 1, or None")
     for name, value in (flags or {}).items():
@@ -206,17 +217,22 @@ def run(
     with OutputLock(out):
         # from here no other run can start on ``out``: a partial file is an interrupted run's
         check_interrupted(out, overwrite=overwrite, resume=resume)
+        replaced = False
         if resume and out.is_file() and not partial.exists():
             # finished already (perhaps killed between the rename and dropping the journal)
-            ds = _finished(out, plan)
-            journal_path.unlink(missing_ok=True)
-            Path(f"{journal_path}.tmp").unlink(missing_ok=True)
-            _fill(stats, None, chunks=len(plan.chunks), state="complete")
-            return ds
+            ds = _finished(out, plan, overwrite)
+            if ds is not None:
+                journal_path.unlink(missing_ok=True)
+                Path(f"{journal_path}.tmp").unlink(missing_ok=True)
+                _fill(stats, None, chunks=len(plan.chunks), state="complete")
+                return ds
+            replaced = True  # --resume --overwrite: another config's result is replaced
         state = "resumed" if resume else "new"
         if resume and not partial.exists():
-            state = "nothing to resume"
+            state = "replaced" if replaced else "nothing to resume"
         sink = NetCDFSink(plan, out, overwrite=overwrite, resume=resume)
+        if sink.replaced:
+            state = "replaced"
         try:
             report = execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
         except BaseException as exc:
@@ -268,16 +284,23 @@ def _run_store(
         zarr_sink.check_interrupted(store, overwrite=overwrite, resume=resume)
         was_interrupted = zarr_sink.interrupted(store)
         complete = zarr_sink.store_state(store.final) == "complete"
+        replaced = False
         if resume and complete and not (store.path is not None and was_interrupted):
             # finished already (perhaps killed before its record of the run was removed)
-            ds = _finished(store.out, plan)
-            zarr_sink.drop_record(store.final)
-            _fill(stats, None, chunks=len(plan.chunks), state="complete")
-            return ds
+            ds = _finished(store.out, plan, overwrite)
+            if ds is not None:
+                zarr_sink.drop_record(store.final)
+                _fill(stats, None, chunks=len(plan.chunks), state="complete")
+                return ds
+            replaced = True  # --resume --overwrite: another config's result is replaced
         state = (
             "resumed" if resume and was_interrupted else "nothing to resume" if resume else "new"
         )
-        sink = zarr_sink.ZarrSink(plan, store, resume=resume)
+        if replaced:
+            state = "replaced"
+        sink = zarr_sink.ZarrSink(plan, store, resume=resume and not replaced, overwrite=overwrite)
+        if sink.replaced:
+            state = "replaced"
         try:
             report = execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
         except BaseException as exc:
@@ -300,21 +323,29 @@ def _run_store(
         return sink.finish()
 
 
-def _finished(out: Path | str, plan: Plan) -> xr.Dataset:
-    """The finished result at ``out`` that a resume found, if it is this sweep's."""
+def _finished(out: Path | str, plan: Plan, overwrite: bool = False) -> xr.Dataset | None:
+    """The finished result at ``out`` that a resume found, if it is this sweep's. With
+    ``overwrite`` too (``--resume --overwrite``: finish this sweep, or else start it again),
+    None when it is not: the run then replaces it."""
     try:
         ds = load(out)
     except (OSError, ValueError) as exc:
+        if overwrite:
+            return None
         raise ConfigError(
             "--resume", str(out), f"is not a sweep result ({_short(exc)}); --overwrite replaces it"
         ) from None
-    if not is_sweep_result(ds):
+    if not is_sweep_result(ds) or ds.attrs.get("config") != plan.config.toml:
         ds.close()
-        raise ConfigError("--resume", str(out), "is not a sweep result; --overwrite replaces it")
-    if ds.attrs.get("config") != plan.config.toml:
-        ds.close()
+        if overwrite:
+            return None
+        what = "a finished result of another config" if is_sweep_result(ds) else "not a result"
         raise ConfigError(
-            "--resume", str(out), "is a finished result of another config; --overwrite replaces it"
+            "--resume",
+            str(out),
+            f"is {what}: --resume finishes only this config's sweep; pass --overwrite as well "
+            "to replace it (--resume --overwrite: finish this sweep if that is what is "
+            "there, start it again otherwise)",
         )
     return ds
 
@@ -407,7 +438,9 @@ def dry_run(
             else ("no chunk done")
         )
         action = (
-            "--resume finishes it"
+            "--resume finishes it if it is this sweep's, --overwrite starts again if not"
+            if resume and overwrite
+            else "--resume finishes it"
             if resume
             else "--overwrite starts again"
             if overwrite
@@ -451,7 +484,9 @@ def _dry_store(
     store = zarr_sink.store_output(out)
     live = owner(store.path) if store.path is not None else None
     action = (
-        "--resume finishes it"
+        "--resume finishes it if it is this sweep's, --overwrite starts again if not"
+        if resume and overwrite
+        else "--resume finishes it"
         if resume
         else "--overwrite starts again"
         if overwrite

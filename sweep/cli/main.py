@@ -63,7 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--chunk-size", type=int, help="scenarios per task (default: automatic)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing result")
-    run.add_argument("--resume", action="store_true", help="finish an interrupted sweep")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted sweep (with --overwrite: finish this sweep if it is the "
+        "one there, replace what is there otherwise)",
+    )
     run.add_argument(
         "-q",
         "--quiet",
@@ -115,12 +120,21 @@ def _location(text: str) -> Path | str:
 
 
 def _check_cli_output(out: Path | str | None) -> None:
-    """Refuse, from the command line, an output that would not outlive the command: a file
-    system in this process's memory (``memory://``) is gone when ``sweep`` exits (the Python
-    API may write there: its session keeps it)."""
+    """Refuse, from the command line, a name that is only an extension (``--out .zarr``), and
+    an output that would not outlive the command: a file system in this process's memory
+    (``memory://``) is gone when ``sweep`` exits (the Python API may write there: its session
+    keeps it)."""
+    if out is None:
+        return
+    from ..runner import ONLY_EXTENSIONS
+    from ..storage.zarr_store import IN_PROCESS
+
+    name = str(out).rstrip("/").rsplit("/", 1)[-1]
+    if name.lower() in ONLY_EXTENSIONS:  # pathlib takes `.zarr` for a hidden file, not a store
+        raise ConfigError("--out", str(out), f"is only an extension: name the result, e.g. "
+                          f"result{name.lower()}")  # fmt: skip
     if not isinstance(out, str):
         return
-    from ..storage.zarr_store import IN_PROCESS
 
     for part in out.split("::"):
         protocol = part.split("://", 1)[0].lower() if "://" in part else None
@@ -205,7 +219,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if stats["state"] == "complete":
         print(f"nothing to resume: {out} ({shape}; {size:,.1f} MiB) is complete")
         return 0
-    if stats["state"] == "nothing to resume":
+    if stats["state"] == "replaced":
+        print(
+            f"replaced: {out} held another config's sweep, so --resume had nothing of this "
+            f"one to finish and --overwrite started it again ({stats['chunks']} chunks)"
+        )
+    elif stats["state"] == "nothing to resume":
         print(
             f"nothing to resume: no interrupted run at {out}; computed the whole sweep "
             f"({stats['chunks']} chunks)"

@@ -255,6 +255,15 @@ def read_settings(sweep: Mapping[str, Any]) -> Settings:
         raise ConfigError("[sweep] levels", levels, "must be an integer >= 2")
     if "levels" in sweep and design != "morris":
         raise ConfigError("[sweep] levels", levels, "applies to design = 'morris' only")
+    if levels % 2:
+        # SALib only warns (its file's path in a raw UserWarning) and draws a biased design
+        raise ConfigError(
+            "[sweep] levels",
+            levels,
+            "must be even: a Morris design's step of levels / (2 (levels - 1)) visits every "
+            f"level equally often only then; use {levels - 1 if levels > 2 else 2} or "
+            f"{levels + 1}",
+        )
     return Settings(design, samples, second_order, levels)
 
 

@@ -557,6 +557,8 @@ class NetCDFSink:
         self.results = [*kept_outputs(plan), *plan.series]  # what chunks write; the rest: static
         self.nc: netCDF4.Dataset | None = None
         self._log: int | None = None
+        self.overwrite = overwrite
+        self.replaced = False  # --resume --overwrite found another sweep's run: started again
         check_output(self.out, overwrite=overwrite, resume=resume)
         check_interrupted(self.out, overwrite=overwrite, resume=resume)
         make_folder(self.out)
@@ -573,6 +575,9 @@ class NetCDFSink:
         if journal is None:
             return False  # killed while the file was being set up: nothing was computed
         if journal.get("digest") != self.digest:
+            if self.overwrite:  # --resume --overwrite: another sweep's run is started again
+                self.replaced = True
+                return False
             raise ConfigError(
                 "--resume",
                 str(self.out),

@@ -305,8 +305,12 @@ class ZarrSink:
     report, and finishes the store when every chunk is in. ``resume`` continues the run the
     store records, if it is this sweep's."""
 
-    def __init__(self, plan: Plan, store: Store, *, resume: bool = False) -> None:
+    def __init__(
+        self, plan: Plan, store: Store, *, resume: bool = False, overwrite: bool = False
+    ) -> None:
         self.plan = plan
+        self.overwrite = overwrite
+        self.replaced = False  # --resume --overwrite found another sweep's run: started again
         self.store = store
         self.location = store.location
         self.digest = config_digest(plan)
@@ -321,6 +325,9 @@ class ZarrSink:
         if header is None:
             return False  # killed while laying out: nothing was computed
         if header.get("digest") != self.digest:
+            if self.overwrite:  # --resume --overwrite: another sweep's run is started again
+                self.replaced = True
+                return False
             raise ConfigError(
                 "--resume",
                 self.store.out,
