@@ -268,3 +268,52 @@ def test_no_warning_leaks_from_a_finished_result(result):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sweep.compare(ds, dim="share_rule")
+
+
+# --- 7. clear words -------------------------------------------------------------------------
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_resume_and_overwrite_together_finish_or_replace(suffix, tmp_path, capsys):
+    """``--resume --overwrite``: this sweep's result is finished (kept), another config's is
+    replaced by this sweep, and the output says which happened."""
+    out = tmp_path / f"r{suffix}"
+    first = write_config(tmp_path / "a.toml", small_config())
+    other = small_config()
+    other["network"]["k"] = 2.0
+    second = write_config(tmp_path / "b.toml", other)
+    assert main(["run", str(first), "--out", str(out), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(second), "--out", str(out), "--resume"]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "another config" in line and "--resume --overwrite" in line, line
+
+    assert main(["run", str(second), "--out", str(out), "--resume", "--overwrite"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"replaced: {out} held another config's sweep"), text
+    with sweep.load(out) as ds:
+        assert float(ds["k"]) == 2.0
+    assert main(["run", str(second), "--out", str(out), "--resume", "--overwrite"]) == 0
+    assert capsys.readouterr().out.startswith("nothing to resume")  # this sweep's: kept
+
+
+def test_odd_morris_levels_are_refused_in_our_words():
+    config = design_config("morris", 4)
+    config["sweep"]["levels"] = 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no raw SALib UserWarning
+        with pytest.raises(ConfigError) as caught:
+            sweep.run(config)
+    assert caught.value.key == "[sweep] levels" and "even" in caught.value.reason
+    assert "use 4 or 6" in caught.value.reason
+
+
+@pytest.mark.parametrize("name", [".zarr", ".nc", "sub/.zarr"])
+def test_an_output_that_is_only_an_extension_is_refused(name, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path / "c.toml", small_config())
+    assert main(["run", str(config), "--out", name]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "only an extension" in line and f"result{Path(name).name}" in line, line
+    with pytest.raises(ConfigError) as caught:
+        sweep.run(small_config(), out=name)
+    assert caught.value.key == "out"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
