@@ -310,6 +310,13 @@ def _run_store(
                 kept = max(1, len(sink.done))
             if not kept:
                 sink.discard()  # nothing computed: leave no trace
+            if isinstance(exc, zarr_sink.WillNotFit):
+                raise ConfigError(
+                    "output",
+                    store.out,
+                    f"{exc.detail}; stopped early: {kept} of {len(plan.chunks)} chunks are "
+                    "kept, --resume continues once there is space",
+                ) from None
             if zarr_sink.full_disk(exc):
                 what = (
                     f"{kept} of {len(plan.chunks)} chunks are kept: --resume continues once "
@@ -422,6 +429,7 @@ def dry_run(
         return "\n".join(lines), problem
     if is_zarr(out):
         extra, problem = _dry_store(out, overwrite, resume)
+        extra.append(_store_space(out, size))
         return "\n".join([*lines, *extra]), problem
     out = local_path(out)
     assert out is not None
@@ -475,6 +483,26 @@ def dry_run(
     )
     lines.append(f"free space: {human(free)} in {folder}{fits}")
     return "\n".join(lines), problem
+
+
+def _store_space(out: str | os.PathLike, raw: int) -> str:
+    """``dry_run``'s line on a store's room: free space against the raw size (the store is
+    compressed as it is written, by a ratio only its first chunks tell: the run measures it
+    and stops early, resumable, when the projection will not fit)."""
+    path = local_path(out)
+    if path is None:
+        return (
+            f"free space: not known at a URL; the store takes at most about {human(raw)} "
+            "(raw), less as zarr compresses it"
+        )
+    free, folder = free_space(path)
+    verdict = (
+        "fits even uncompressed"
+        if raw <= free
+        else "fits only if zarr compresses it enough: the run projects its size from its "
+        "first chunks and stops early (resumable) if not"
+    )
+    return f"free space: {human(free)} in {folder}; the raw result, about {human(raw)}, {verdict}"
 
 
 def _dry_store(

@@ -8,6 +8,7 @@ read-only folder is a read-only tmpfs (skipped where it cannot be mounted).
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import time
@@ -317,3 +318,48 @@ def test_an_output_that_is_only_an_extension_is_refused(name, tmp_path, capsys, 
         sweep.run(small_config(), out=name)
     assert caught.value.key == "out"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+
+
+# --- 4. zarr stores that fit ------------------------------------------------------------------
+def store_config() -> dict:
+    """1,200 scenarios of 200 days: about 23 MiB raw, far more than the tmpfs below holds."""
+    config = rel_config()
+    config["sweep"].update(days=200, paths=100)
+    return config
+
+
+def test_a_store_that_will_not_fit_stops_early_and_resumes(tmp_path):
+    """A real tmpfs: the run measures its first chunks, projects the store's size, stops in
+    one line with the disk far from full, and ``--resume`` finishes once there is room."""
+    config = write_config(tmp_path / "c.toml", store_config())
+    with tmpfs(tmp_path / "small", 6 * 2**20) as folder:
+        out = folder / "r.zarr"
+        run = start(config, out)
+        _, stderr = run.communicate(timeout=SLOW)
+        assert run.returncode == 2, stderr
+        line = one_line_error(stderr)
+        assert "will not fit" in line and "stopped early" in line and "--resume" in line, line
+        kept = _store_done(out)
+        n = len(make_plan(store_config(), chunk_size=CHUNK).chunks)
+        assert 1 <= kept < n // 4, (kept, n)
+        assert f"{kept} of {n} chunks are kept" in line, line
+        assert shutil.disk_usage(folder).free > 2**20  # stopped long before the disk was full
+        remount = subprocess.run(
+            ["mount", "-o", "remount,size=128m", str(folder)], capture_output=True, text=True
+        )
+        if remount.returncode != 0:
+            pytest.skip(f"cannot grow the tmpfs: {remount.stderr.strip()}")
+        resumed = start(config, out, "--resume")
+        stdout, stderr = resumed.communicate(timeout=SLOW)
+        assert resumed.returncode == 0, stderr
+        assert stdout.startswith(f"resumed: {kept} of {n} chunks were done"), stdout
+        with sweep.load(out) as ds:
+            assert ds.sizes["path"] == 100 and ds.sizes["day"] == 200
+
+
+def test_a_dry_run_states_a_stores_free_space_and_raw_size(tmp_path, capsys):
+    config = write_config(tmp_path / "c.toml", store_config())
+    assert main(["run", str(config), "--out", str(tmp_path / "r.zarr"), "--dry-run"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("free space: ") and f"in {tmp_path}" in last, last
+    assert "the raw result, about 2" in last and "fits even uncompressed" in last, last

@@ -319,6 +319,10 @@ class ZarrSink:
         if not (resume and self._reopen()):
             self._start()
         self.writer = ChunkWriter(self.location, uuid.uuid4().hex)
+        # the projection of the store's size (:meth:`_check_space`): local stores only
+        self._base = _disk_bytes(Path(self.location)) if store.path is not None else 0
+        self._since = 0  # chunks written by this run
+        self._next_check = PROJECT_AFTER
 
     def _reopen(self) -> bool:
         header = read_header(self.location)
@@ -402,6 +406,38 @@ class ZarrSink:
     def write(self, chunk: Chunk, written: Written) -> None:
         """Record a chunk its task wrote (data and ``done`` are in the store already)."""
         self.done.add(chunk.index)
+        self._since += 1
+        if self.store.path is not None and self._since >= self._next_check:
+            self._check_space()
+
+    def _check_space(self) -> None:
+        """Project the store's size from what the chunks written so far take on disk
+        (compressed: zarr's zstd, as measured) and stop, with :class:`WillNotFit`, when the
+        chunks left would not fit the free space: the chunks written stay for ``--resume``,
+        and the disk is not filled for others. Checked after :data:`PROJECT_AFTER` chunks, then
+        every tenth of the sweep."""
+        n = len(self.plan.chunks)
+        self._next_check = self._since + max(1, n // 10)
+        left = n - len(self.done)
+        if left <= 0:
+            return
+        used = _disk_bytes(Path(self.location)) - self._base
+        per_chunk = max(0, used) / self._since
+        need = per_chunk * left
+        folder = Path(self.location)
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return
+        if need > free * SPACE_FRACTION:
+            from .space import human
+
+            raise WillNotFit(
+                self.store.out,
+                f"the store will not fit: {len(self.done)} of {n} chunks took "
+                f"{human(used)} on disk (compressed), so the {left} left need about "
+                f"{human(need)} but {folder.parent} has {human(free)} free",
+            )
 
     def kept(self) -> int:
         """Chunks the store holds (some may have been written whose report never came)."""
@@ -440,6 +476,29 @@ class ZarrSink:
         fs, root = store_files(self.location)
         with contextlib.suppress(FileNotFoundError):
             fs.rm(root, recursive=True)
+
+
+PROJECT_AFTER = 2  # chunks written before the store's size is projected from them
+SPACE_FRACTION = 0.95  # of the free space a projection may fill: a margin for metadata
+
+
+class WillNotFit(ConfigError):
+    """A store whose projected size exceeds the free space of its file system: stopped early
+    with the chunks written kept (``--resume`` continues once there is space)."""
+
+    def __init__(self, out: str, detail: str) -> None:
+        super().__init__("output", out, detail)
+        self.detail = detail
+
+
+def _disk_bytes(folder: Path) -> int:
+    """Bytes ``folder``'s files take on disk (allocated blocks)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
 
 
 def drop_record(location: str) -> None:
