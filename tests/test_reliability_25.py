@@ -363,3 +363,28 @@ def test_a_dry_run_states_a_stores_free_space_and_raw_size(tmp_path, capsys):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("free space: ") and f"in {tmp_path}" in last, last
     assert "the raw result, about 2" in last and "fits even uncompressed" in last, last
+
+
+def test_plot_of_an_unfinished_result_by_name_says_so(killed, tmp_path, capsys, monkeypatch):
+    from matplotlib.figure import Figure
+
+    folder, done = killed
+    out = folder / "r.nc"
+    figures = tmp_path / "figs"
+    texts: list[list[str]] = []
+    savefig = Figure.savefig
+
+    def recording(fig, *args, **kwargs):
+        texts.append([t.get_text() for t in fig.texts])
+        return savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", recording)
+    assert main(["plot", f"{out}.partial", "--out", str(figures), "--partial"]) == 0
+    progress = f"{done[out]} of {N_CHUNKS} chunks done"
+    assert texts and all(any("UNFINISHED" in t and progress in t for t in f) for f in texts)
+    captured = capsys.readouterr()
+    assert captured.err.startswith("sweep: warning: ") and "unfinished" in captured.err
+    written = captured.out.split()
+    assert written and all(Path(p).parent == figures for p in written)
+    assert main(["info", f"{out}.partial"]) == 0  # info labels it, as before
+    assert "INCOMPLETE" in capsys.readouterr().out
