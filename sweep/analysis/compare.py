@@ -98,9 +98,12 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
     for k in keep:
         if k == dim:
             raise ConfigError("keep", k, f"is the compared dimension (dim = {dim!r}) already")
-        if k not in sweep_dims:
+        if k not in sweep_dims and not (k == "path" and k in ds.dims):  # per path: meaningful
             raise ConfigError(
-                "keep", k, f"is not a sweep dimension of the result; its sweep dimensions: {listed}"
+                "keep",
+                k,
+                f"is not a sweep dimension (nor path) of the result; its sweep dimensions: "
+                f"{listed}",
             )
     if len(set(keep)) != len(keep):
         raise ConfigError("keep", list(keep), "names a dimension twice")
