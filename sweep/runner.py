@@ -380,9 +380,11 @@ def dry_run(
     )
     if out is not None:
         check_url(out)
+    checked: Any = config
     if not isinstance(config, Config):  # sized, not drawn: at once whatever the design
-        config = load_config(str(config) if isinstance(config, os.PathLike) else config, draw=False)
-    plan = _plan(config, out, resume, chunk_size)
+        source = str(config) if isinstance(config, os.PathLike) else config
+        checked = load_config(source, draw=False)
+    plan = _plan(checked, out, resume, chunk_size)
     lines = ["dry run: nothing is written"]
     grid = [(d.name, len(d.values)) for d in plan.dims]
     if plan.n_paths > 1:

@@ -221,7 +221,8 @@ def _load_unfinished_store(location: str, xarray_kwargs: dict[str, Any]) -> xr.D
         if local is not None
         else FsspecStore.from_url(location, read_only=True, storage_options=options)
     )
-    ds = xr.open_dataset(_WithRoot(inner), engine="zarr", **xarray_kwargs)
+    store: Any = _WithRoot(inner)  # a zarr Store: xarray's zarr engine takes one
+    ds = xr.open_dataset(store, engine="zarr", **xarray_kwargs)
     order: list[str] = []
     for var in [*ds.coords.values(), *ds.data_vars.values()]:
         order += [d for d in var.dims if d not in order]
