@@ -346,7 +346,9 @@ def _finished(out: Path | str, plan: Plan, overwrite: bool = False) -> xr.Datase
         ds.close()
         if overwrite:
             return None
-        what = "a finished result of another config" if is_sweep_result(ds) else "not a result"
+        what = (
+            "a finished result of another config" if is_sweep_result(ds) else "not a sweep result"
+        )
         raise ConfigError(
             "--resume",
             str(out),

@@ -58,6 +58,7 @@ MAX_SAMPLE_ROWS = 10_000_000  # scenarios along ``sample``: the design, its coor
 MAX_MORRIS_TRAJECTORIES = 10_000  # SALib draws Morris trajectories one by one in Python (about
 # 0.2 ms each, more on a busy machine): 10,000 take seconds, 10**9 would take days
 BYTES_PER_DRAWN_VALUE = 64  # measured: ~190 bytes a row of 3 keys, as floats, tuples and labels
+MAX_DRAWN_VALUES = 40_000_000  # scenarios x (keys + 1): about 2.4 GiB drawn, at most
 SEED_STREAM = 0x5EED  # the design's random stream: (seed, this), apart from the paths'
 
 
@@ -356,25 +357,18 @@ def check_size(settings: Settings, d: int) -> None:
             "draws them one at a time; screening needs tens to hundreds)",
         )
     need = rows * (d + 1) * BYTES_PER_DRAWN_VALUE
-    if rows > MAX_SAMPLE_ROWS:
-        from ..storage.space import human
-
+    if rows > MAX_SAMPLE_ROWS or rows * (d + 1) > MAX_DRAWN_VALUES:
         raise ConfigError(
             "[sweep] samples",
             samples,
-            f"{what}: drawing it would take about {human(need)} of memory before the sweep "
-            f"starts; at most {MAX_SAMPLE_ROWS:,} scenarios along `sample`",
+            f"{what}: drawing it would take about {_gib(need)} of memory before the sweep "
+            f"starts; at most {MAX_SAMPLE_ROWS:,} scenarios along `sample` (and "
+            f"{MAX_DRAWN_VALUES:,} drawn values: scenarios x (keys + 1))",
         )
-    from ..storage.space import human, memory_available
 
-    available = memory_available()
-    if need > available:
-        raise ConfigError(
-            "[sweep] samples",
-            samples,
-            f"{what}: drawing it would take about {human(need)} of memory but "
-            f"{human(available)} is available",
-        )
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB"
 
 
 # --- reading a result back -------------------------------------------------------------------

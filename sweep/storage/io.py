@@ -165,7 +165,7 @@ def unfinished(path: str | os.PathLike) -> tuple[str, str] | None:
                 return None
         except (OSError, ValueError):
             return None
-        return str(path), _store_progress(str(path))
+        return str(path), progress_text(str(path))
     if not local.name.endswith(PARTIAL_SUFFIX):
         if local.exists():
             return None
@@ -181,22 +181,14 @@ def unfinished(path: str | os.PathLike) -> tuple[str, str] | None:
         )
         return str(local), progress
     if local.is_dir() and not (local / "zarr.json").is_file():
-        return str(local), _store_progress(str(local))
+        return str(local), progress_text(str(local))
     return None
-
-
-def _store_progress(location: str) -> str:
-    from .zarr_store import progress_text  # (zarr_store builds on this module)
-
-    return progress_text(location)
 
 
 def _load_unfinished_store(location: str, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
     """Open an unfinished store with the root metadata its record keeps for when it is done
     (the store itself is not touched: it stays unfinished, for ``--resume``)."""
     from zarr.storage import FsspecStore, LocalStore, WrapperStore
-
-    from .zarr_store import read_header
 
     header = read_header(location)
     if header is None:
@@ -330,6 +322,48 @@ def store_files(out: str | os.PathLike) -> tuple[Any, str]:
     if path is not None:
         return fsspec.filesystem("file", auto_mkdir=True), str(path.absolute())
     return fsspec.core.url_to_fs(str(out))
+
+
+STORE_FORMAT = "sweep-store-1"
+HEADER = f"{STORE_RECORD}/run.json"
+DONE = f"{STORE_RECORD}/done"
+
+
+def read_header(location: str) -> dict[str, Any] | None:
+    """The header of the run recorded in the store at ``location``; None when there is none
+    (nothing there, or a run killed before its store was laid out)."""
+    fs, root = store_files(location)
+    try:
+        header = json.loads(fs.cat_file(f"{root}/{HEADER}"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(header, dict) or header.get("format") != STORE_FORMAT:
+        return None
+    return header
+
+
+def read_done(location: str, n_chunks: int) -> set[int]:
+    """The chunks whose ``done`` objects are in the store (each written after its data)."""
+    fs, root = store_files(location)
+    fs.invalidate_cache(f"{root}/{DONE}")  # others wrote them: an object store's listing is cached
+    try:
+        names = fs.ls(f"{root}/{DONE}", detail=False)
+    except (FileNotFoundError, OSError):
+        return set()
+    done = set()
+    for name in names:
+        tail = str(name).rstrip("/").rsplit("/", 1)[-1]
+        if tail.isdigit() and int(tail) < n_chunks:
+            done.add(int(tail))
+    return done
+
+
+def progress_text(location: str) -> str:
+    """``"3 of 10 chunks done"`` for an unfinished store (or that none is done yet)."""
+    header = read_header(location)
+    if header is None:
+        return "no chunk done yet"
+    return f"{len(read_done(location, header['chunks']))} of {header['chunks']} chunks done"
 
 
 def _load_store(out: str | os.PathLike, xarray_kwargs: dict[str, Any]) -> xr.Dataset:

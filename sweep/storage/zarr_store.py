@@ -51,7 +51,10 @@ import xarray as xr
 
 from ..engine.plan import Chunk, Plan
 from ..errors import ConfigError
-from .io import (
+from .io import (  # the store's record is read there too (sweep.load of an unfinished store)
+    DONE,
+    HEADER,
+    STORE_FORMAT,
     STORE_RECORD,
     check_url,
     check_writable,
@@ -59,6 +62,9 @@ from .io import (
     load,
     local_path,
     partial_paths,
+    progress_text,
+    read_done,
+    read_header,
     store_files,
 )
 from .layout import (
@@ -71,9 +77,6 @@ from .layout import (
     static_values,
 )
 
-STORE_FORMAT = "sweep-store-1"
-HEADER = f"{STORE_RECORD}/run.json"
-DONE = f"{STORE_RECORD}/done"
 IN_PROCESS = ("memory",)  # file systems that live in one process: no cluster can write them
 
 
@@ -121,35 +124,6 @@ def _mapper(location: str) -> Any:
     return fsspec.FSMap(root, fs)
 
 
-def read_header(location: str) -> dict[str, Any] | None:
-    """The header of the run recorded in the store at ``location``; None when there is none
-    (nothing there, or a run killed before its store was laid out)."""
-    fs, root = store_files(location)
-    try:
-        header = json.loads(fs.cat_file(f"{root}/{HEADER}"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(header, dict) or header.get("format") != STORE_FORMAT:
-        return None
-    return header
-
-
-def read_done(location: str, n_chunks: int) -> set[int]:
-    """The chunks whose ``done`` objects are in the store (each written after its data)."""
-    fs, root = store_files(location)
-    fs.invalidate_cache(f"{root}/{DONE}")  # others wrote them: an object store's listing is cached
-    try:
-        names = fs.ls(f"{root}/{DONE}", detail=False)
-    except (FileNotFoundError, OSError):
-        return set()
-    done = set()
-    for name in names:
-        tail = str(name).rstrip("/").rsplit("/", 1)[-1]
-        if tail.isdigit() and int(tail) < n_chunks:
-            done.add(int(tail))
-    return done
-
-
 def store_state(location: str) -> str:
     """``"empty"`` (nothing there), ``"complete"`` (root metadata written), ``"unfinished"``
     (a sweep's record without root metadata) or ``"foreign"`` (other files)."""
@@ -165,14 +139,6 @@ def store_state(location: str) -> str:
         return "foreign" if fs.ls(root, detail=False) else "empty"
     except (OSError, ValueError) as exc:
         raise ConfigError("output", location, f"cannot be reached ({_reason(exc)})") from None
-
-
-def progress_text(location: str) -> str:
-    """``"3 of 10 chunks done"`` for an unfinished store (or that none is done yet)."""
-    header = read_header(location)
-    if header is None:
-        return "no chunk done yet"
-    return f"{len(read_done(location, header['chunks']))} of {header['chunks']} chunks done"
 
 
 def _reason(exc: BaseException) -> str:
