@@ -611,9 +611,13 @@ def dim_name(section: str, key: str) -> str:
     return f"{section}_{key}" if key in OUTPUT_NAMED_KEYS else key
 
 
-def load_config(config: str | Path | Mapping[str, Any]) -> Config:
+def load_config(config: str | Path | Mapping[str, Any], *, draw: bool = True) -> Config:
     """Read a TOML path or a dict of the same shape, check it, and fill in defaults (a
-    :class:`Config` is returned as it is: it was checked when it was made)."""
+    :class:`Config` is returned as it is: it was checked when it was made).
+
+    ``draw=False`` sizes a sampled design without drawing it (every sampled key at the middle
+    of its range): what ``--dry-run`` needs, at once whatever the design. Such a config is for
+    describing a sweep, never for running it."""
     base_dir = Path(".")
     if isinstance(config, Config):
         return config
@@ -645,7 +649,7 @@ def load_config(config: str | Path | Mapping[str, Any]) -> Config:
             raise ConfigError("config file", str(path), f"is not valid TOML ({exc})") from None
         base_dir = path.resolve().parent
         raw.setdefault("name", path.stem)
-    return _check(raw, text, base_dir)
+    return _check(raw, text, base_dir, draw=draw)
 
 
 # --- the checks ------------------------------------------------------------------------------
@@ -773,7 +777,7 @@ def _name(name: Any) -> str:
     return name
 
 
-def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
+def _check(raw: dict, text: str | None, base_dir: Path, *, draw: bool = True) -> Config:
     _unknown("", raw, TOP_KEYS)
     name = _name(raw.get("name", "sweep"))
 
@@ -838,7 +842,7 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
 
     explicit = {key for values in section_values.values() for key in values}
     design, follows = _sample(design_settings, order, section_values, path_table, params,
-                              path_params, sweep_vals["seed"])  # fmt: skip
+                              path_params, sweep_vals["seed"], draw)  # fmt: skip
     follows.update(_apply_presets(params, explicit, follows))
     sampled = set(design.names) if design else set()
 
@@ -954,6 +958,7 @@ def _apply_presets(
 def _sample(
     settings: Any, order: list[str], section_values: dict[str, dict[str, Any]],
     path_table: dict[str, Any], params: dict[str, Any], path_params: dict[str, Any], seed: int,
+    draw: bool = True,
 ) -> tuple[Design | None, dict[str, tuple[str, tuple]]]:  # fmt: skip
     """Draw the design of the keys given as ranges or choices (in config order) and put each
     key's values in play into ``params``/``path_params``; return the design and the keys that
@@ -968,7 +973,8 @@ def _sample(
     follows: dict[str, tuple[str, tuple]] = {}
     if design is None:
         return None, follows
-    for key, column in design.columns().items():
+    columns = design.columns() if draw else design.placeholder_columns()
+    for key, column in columns.items():
         values = path_params if key in path_params and key not in params else params
         values[key] = tuple(dict.fromkeys(column))
         follows[key] = (SAMPLE_DIM, column)
