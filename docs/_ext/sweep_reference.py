@@ -60,6 +60,11 @@ def _list_table(header: list[str], rows: list[list[str]], widths: str, name: str
     return lines
 
 
+def _allowed(bounds: str) -> str:
+    """A key's allowed values as reST: its quoted strings as literals; no bounds: any."""
+    return re.sub(r'"([^"]*)"', r'``"\1"``', bounds) or "any"
+
+
 def _param_rows(where: str, specs: dict) -> list[list[str]]:
     from sweep.config.load import _type_name
 
@@ -71,7 +76,7 @@ def _param_rows(where: str, specs: dict) -> list[list[str]]:
                 f"``{key}``",
                 kind if spec.sweepable else f"{kind}, one value",
                 _literal(spec.default),
-                re.sub(r'"([^"]*)"', r'``"\1"``', spec.bounds) or "any",
+                _allowed(spec.bounds),
                 f"``{spec.units}``" if spec.units else "",
                 _require(where, key, spec.doc),
             ]
@@ -80,19 +85,35 @@ def _param_rows(where: str, specs: dict) -> list[list[str]]:
 
 
 PARAM_HEADER = ["key", "type", "default", "allowed", "units", "meaning"]
-PARAM_WIDTHS = "auto"
+PARAM_WIDTHS = "14 13 11 17 8 37"  # fixed (docs/_static/sweep.css): meaning stays in view
 
 
 def config_table(section: str) -> list[str]:
     """The reST lines of one section's table."""
-    from sweep.config.design import DESIGN_KEYS
-    from sweep.config.load import COMMIT_KEYS, LP_KEYS, PARAMS, PATH_PARAMS, SWEEP_KEYS, TOP_KEYS
+    from sweep.config.load import (
+        COMMIT_KEYS,
+        LP_KEYS,
+        PARAMS,
+        PATH_PARAMS,
+        SWEEP_KEYS,
+        SWEEP_OTHER_KEYS,
+        TOP_KEYS,
+    )
 
     name = f"config-table-{section}"
     if section == "sweep":
         rows = _param_rows("[sweep]", SWEEP_KEYS)
-        for key, doc in DESIGN_KEYS.items():
-            rows.append([f"``{key}``", "", "", "", "", _require("[sweep]", key, doc)])
+        for key, spec in SWEEP_OTHER_KEYS.items():
+            rows.append(
+                [
+                    f"``{key}``",
+                    spec.kind,
+                    _literal(spec.default),
+                    _allowed(spec.allowed),
+                    f"``{spec.units}``" if spec.units else "",
+                    _require("[sweep]", key, spec.doc),
+                ]
+            )
         return _list_table(PARAM_HEADER, rows, PARAM_WIDTHS, name)
     if section in PARAMS:
         return _list_table(PARAM_HEADER, _param_rows(f"[{section}]", PARAMS[section]),

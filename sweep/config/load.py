@@ -38,7 +38,17 @@ from typing import Any
 from ..errors import ConfigError
 from ..mechanism.presets import PRESETS
 from ..mechanism.rules import RULES
-from .design import DESIGN_KEYS, SAMPLE_DIM, Design, Spec, make_design, read_settings, read_spec
+from .design import (
+    DESIGN_KEY_DOCS,
+    DESIGN_KEYS,
+    SAMPLE_DIM,
+    Design,
+    KeyDoc,
+    Spec,
+    make_design,
+    read_settings,
+    read_spec,
+)
 
 SHARE_RULES = RULES["share_rule"].names
 FEE_RULES = RULES["fee_rule"].names
@@ -320,6 +330,19 @@ SWEEP_KEYS: dict[str, Param] = {
         'benchmarks/bench_stream.py measures it), "none" keeps it raw and fast to write; '
         "zarr stores are compressed by the workers either way",
     ),
+}
+
+#: The other ``[sweep]`` keys, each checked by its own code: ``variables`` and the design's.
+SWEEP_OTHER_KEYS: dict[str, KeyDoc] = {
+    "variables": KeyDoc(
+        "string or list of strings, one value",
+        "all",
+        '"all", or names of result variables',
+        "",
+        "the outputs the result keeps (any of the result variables below); a list here keeps "
+        "those outputs, it is not a sweep dimension",
+    ),
+    **DESIGN_KEY_DOCS,
 }
 
 PATH_PARAMS: dict[str, dict[str, Param]] = {
