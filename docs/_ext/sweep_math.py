@@ -34,7 +34,7 @@ def visit_math(self: Any, node: nodes.Element) -> None:
 
 
 def visit_displaymath(self: Any, node: nodes.Element) -> None:
-    parts = [part for part in node["latex"].split("\n\n") if part.strip()]
+    parts = [part for part in node.astext().split("\n\n") if part.strip()]
     self.body.append(self.starttag(node, "div", CLASS="math notranslate"))
     self.body.extend(mathml(part, block=True) for part in parts)
     self.body.append("</div>\n")

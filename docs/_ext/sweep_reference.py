@@ -11,7 +11,8 @@ registry entry without its doc text is a build error, not an empty cell.
   ``path-table``, ``path-constant``; ``top``, ``lp``, ``commit``);
 - ``.. sweep-rules-table::`` -- every rule key, its step and its values (first = default);
 - ``.. sweep-presets-table::`` -- what each preset sets;
-- ``.. sweep-variables-table::`` -- every result variable with its units and meaning.
+- ``.. sweep-variables-table::`` -- every result variable with its units and meaning;
+- ``.. sweep-examples-table::`` -- the shipped configs (``sweep.examples``) and what each shows.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _param_rows(where: str, specs: dict) -> list[list[str]]:
 
 
 PARAM_HEADER = ["key", "type", "default", "allowed", "units", "meaning"]
-PARAM_WIDTHS = "14 13 11 17 8 37"  # fixed (docs/_static/sweep.css): meaning stays in view
+PARAM_WIDTHS = "16 11 12 17 8 36"  # fixed (docs/_static/sweep.css): meaning stays in view
 
 
 def config_table(section: str) -> list[str]:
@@ -173,6 +174,13 @@ def variables_table() -> list[str]:
                        "variables-table")  # fmt: skip
 
 
+def examples_table() -> list[str]:
+    from sweep import examples
+
+    rows = [[f"``{name}``", _cell(what)] for name, what in examples.EXAMPLES.items()]
+    return _list_table(["config", "what it shows"], rows, "22 78", "examples-table")
+
+
 class _Generated(SphinxDirective):
     """Parse generated reST lines in place of the directive."""
 
@@ -208,9 +216,15 @@ class VariablesTable(_Generated):
         return variables_table()
 
 
+class ExamplesTable(_Generated):
+    def lines(self) -> list[str]:
+        return examples_table()
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("sweep-config-table", ConfigTable)
     app.add_directive("sweep-rules-table", RulesTable)
     app.add_directive("sweep-presets-table", PresetsTable)
     app.add_directive("sweep-variables-table", VariablesTable)
+    app.add_directive("sweep-examples-table", ExamplesTable)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -35,7 +35,13 @@ def _folder(name: str) -> Path:
 
 
 def names() -> list[str]:
-    """The shipped configs' names, as ``sweep run NAME`` takes them."""
+    """The shipped configs' names, as ``sweep run NAME`` takes them.
+
+    Returns
+    -------
+    list of str
+        ``default`` first, then the others in the order ``sweep examples`` lists them.
+    """
     return list(EXAMPLES)
 
 
@@ -51,6 +57,11 @@ def path(name: str) -> Path:
     -------
     pathlib.Path
         The TOML file inside the installed package.
+
+    Raises
+    ------
+    KeyError
+        When no shipped config has that name.
     """
     if name not in EXAMPLES:
         raise KeyError(f"no shipped config {name!r}; the shipped ones: {', '.join(EXAMPLES)}")
@@ -58,6 +69,12 @@ def path(name: str) -> Path:
 
 
 def listing() -> str:
-    """One line per shipped config: its name and what it shows (``sweep examples``)."""
+    """One line per shipped config: its name and what it shows, as ``sweep examples`` prints.
+
+    Returns
+    -------
+    str
+        The lines, joined by newlines.
+    """
     width = max(map(len, EXAMPLES))
     return "\n".join(f"{name:<{width}}  {what}" for name, what in EXAMPLES.items())
