@@ -1,4 +1,4 @@
-"""Worked examples of MECHANISM.md and the old tools' notebooks, and the invariants."""
+"""Worked examples of docs/mechanism.rst and the old tools' notebooks, and the invariants."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ def test_marginal_fee_when_cumulative_stake_equals_target():
 
 @pytest.mark.parametrize("target", [0.0, 123.0, 1e9])
 def test_weighted_fee_rule_on_the_spec_example(target):
-    """MECHANISM.md: stakes 120, 20, 60 with bids 0.5%, 0.75%, 3.75% give 1.5% at any target."""
+    """docs/mechanism.rst: stakes 120, 20, 60 with bids 0.5%, 0.75%, 3.75% give 1.5% at any
+    target."""
     # c2 = 1e-30, the least a number may be (sweep.config.load.MAGNITUDE): a target of about 0
     ds = sweep.run(spec_market([c2_for(target) if target else 1e-30], "weighted"),
                    scheduler="synchronous")  # fmt: skip

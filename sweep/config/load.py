@@ -479,7 +479,8 @@ class Commitment:
 @dataclass(frozen=True)
 class Behaviour:
     """An LP's SLA behaviour, ``[[lp]] time_on_book``: the fraction of each epoch it means to be
-    on the book (MECHANISM.md, SLA step 4: ``t = behaviour * days meeting / days of the epoch``).
+    on the book (docs/mechanism.rst, the SLA, "4. Time on book": ``t = behaviour * days
+    meeting / days of the epoch``).
 
     - ``kind = "constant"``, ``values = (x,)``: ``x`` in [0, 1] in every epoch (the default,
       ``(1.0,)``; from a number);
