@@ -248,6 +248,10 @@ _PARAM_UNITS = {
     "bond_penalty_slope": ("1", "SLA: bond penalty slope"),
     "bond_penalty_max": ("1", "SLA: maximum bond penalty"),
     "early_exit_penalty": ("1", "early-exit penalty rate"),
+    "hurdle": ("year-1", "hurdle LPs: annual return that brings them in"),
+    "exit_hurdle": ("year-1", "hurdle LPs: realised annual return below which they leave"),
+    "lookback_days": ("day", "hurdle LPs: days of history a decision reads"),
+    "decision_days": ("day", "hurdle LPs: days between decisions"),
 }
 
 
@@ -262,6 +266,8 @@ def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, s
             units, long_name = _PARAM_UNITS.get(dim.key, ("", dim.key))
         coords[dim.name] = ((dim.name,), np.asarray(dim.values), _cf(units, long_name))
     for section in PARAMS:
+        if section == "strategy" and not plan.config.hurdle_lps:
+            continue  # read by hurdle LPs only: no coordinate where none is in play
         for key in PARAMS[section]:
             if key in swept:
                 continue
