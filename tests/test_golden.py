@@ -9,7 +9,7 @@ the risk factors reach, which move by at most 1e-8 relative. ``tests/golden/befo
 keeps the one-kernel engine's results (commit a7160b6) that were the yardstick until then:
 within 1e-8 of today's (not bit for bit: their market paths differ by an ulp here and there,
 as they did before issue 20). Two rule values were corrected earlier on purpose to follow
-MECHANISM.md (``fee_rule = "weighted"``, ``share_rule = "virtual_stake"``): their scenarios
+docs/mechanism.rst (``fee_rule = "weighted"``, ``share_rule = "virtual_stake"``): their scenarios
 are left out of that last comparison.
 
 The Monte Carlo paths are numpy's ``exp`` of the shocks, and numpy's float64 ``exp`` depends on

@@ -19,6 +19,7 @@ LAYERS = {
     "mechanism": 0,
     "errors": 0,
     "version": 0,
+    "examples": 0,  # the shipped configs: data and their names, no imports of sweep
     "config": 1,
     "engine": 2,
     "storage": 3,

@@ -1,4 +1,4 @@
-"""The Numba kernel against the plain-Python model of MECHANISM.md, on random scenarios."""
+"""The Numba kernel against the plain-Python model of docs/mechanism.rst, on random scenarios."""
 
 from __future__ import annotations
 

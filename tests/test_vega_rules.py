@@ -171,9 +171,10 @@ def test_sla_conserves_fees_on_a_swept_sla():
 
 def test_the_vega_presets_config_runs_and_the_sla_bites():
     import tomllib
-    from pathlib import Path
 
-    path = Path(__file__).parents[1] / "configs" / "vega_presets.toml"
+    from sweep import examples
+
+    path = examples.path("vega_presets")
     config = tomllib.loads(path.read_text())
     config["sweep"]["paths"] = 1
     ds = sweep.run(config, scheduler="synchronous")

@@ -1,4 +1,4 @@
-"""Rebuild one LP's order book on one day from the mechanism (MECHANISM.md, step 9).
+"""Rebuild one LP's order book on one day from the mechanism (docs/mechanism.rst, step 9).
 
 The result dataset keeps only each LP's margins and supplied liquidity; the figures and anyone
 checking those numbers need the book behind them: the price levels on both sides of mid, the
@@ -150,7 +150,7 @@ def _side(
     fractions: np.ndarray,
     risk_factor: float,
 ) -> BookSide:
-    """One side, through the engine's step functions (MECHANISM.md, step 9)."""
+    """One side, through the engine's step functions (docs/mechanism.rst, step 9)."""
     sign = 1.0 if side == "sell" else -1.0
     levels, prob = np.zeros(num_ticks), np.zeros(num_ticks)
     weighted, inverse = np.zeros(num_ticks), np.zeros(num_ticks)
@@ -194,7 +194,7 @@ def build_order_book(
     fractions_sell: Sequence[float] | np.ndarray,
     margin_rule: str = "max",
 ) -> OrderBook:
-    """The book an LP with ``stake`` must show around ``mid`` (MECHANISM.md, step 9).
+    """The book an LP with ``stake`` must show around ``mid`` (docs/mechanism.rst, step 9).
 
     Buy levels are ``mid - i*tick_size``, sell levels ``mid + i*tick_size``, ``i = 1..num_ticks``.
     An inactive LP (``stake <= 0``) places no orders: every volume, margin and liquidity is 0.

@@ -39,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
         "config",
         nargs="?",
         default=None,
-        help="TOML config file (default, or `default` when no file has that name: the "
-        "embedded synthetic-market sweep)",
+        help="TOML config file, or the name of a shipped one when no file has that name "
+        "(`sweep examples` lists them; default: `default`, a synthetic-market sweep)",
     )
     run.add_argument(
         "--out",
@@ -100,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     comp.add_argument("--csv", action="store_true", help="comma-separated values")
     comp.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
+
+    commands.add_parser(
+        "examples", help="list the shipped configs (`sweep run NAME` runs one from anywhere)"
+    )
 
     sens = commands.add_parser(
         "sensitivity", help="Sobol' indices (or Morris effects) of an output of a sampled sweep"
@@ -163,15 +167,19 @@ def default_config_path() -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .. import examples
     from ..config.load import MAX_CHUNK_SIZE, load_config
     from ..runner import run
 
-    # `sweep run default` is the embedded sweep, unless a file of that name is here: that file
-    # is what the user means
-    embedded = args.config is None or (
-        args.config == DEFAULT_CONFIG and not Path(args.config).is_file()
-    )
-    source = default_config_path() if embedded else Path(args.config)
+    # `sweep run vega_presets` is the shipped config, unless a file of that name is here: that
+    # file is what the user means
+    name = DEFAULT_CONFIG if args.config is None else args.config
+    shipped = name in examples.names() and not Path(name).is_file()
+    source = examples.path(name) if shipped else Path(name)
+    if not shipped and not source.exists() and source.suffix != ".toml":
+        raise ConfigError(
+            "CONFIG", name, "is neither a file nor a shipped config (`sweep examples` lists them)"
+        )
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers", args.workers, "must be >= 1")
     if args.chunk_size is not None and not 1 <= args.chunk_size <= MAX_CHUNK_SIZE:
@@ -434,6 +442,13 @@ def _figure_folder(out_dir: Path) -> None:
         raise ConfigError("--out", str(out_dir), why)
 
 
+def _cmd_examples(args: argparse.Namespace) -> int:
+    from .. import examples
+
+    print(examples.listing())
+    return 0
+
+
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from ..analysis.sensitivity import sensitivity, table
 
@@ -452,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=PartialResultWarning)
     commands = {"run": _cmd_run, "info": _cmd_info, "plot": _cmd_plot, "compare": _cmd_compare}
     commands["sensitivity"] = _cmd_sensitivity
+    commands["examples"] = _cmd_examples
     try:
         return commands[args.command](args)
     except ConfigError as exc:

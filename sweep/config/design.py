@@ -43,14 +43,49 @@ SOBOL_INDEX_DESIGNS = ("saltelli",)  # designs sweep.sensitivity computes Sobol'
 SCREENING_DESIGNS = ("morris",)  # designs it computes elementary effects from
 POWER_OF_TWO = ("sobol", "saltelli")
 SCALES = ("linear", "log")
-DESIGN_KEYS: dict[str, str] = {  # [sweep] keys read here, with what they hold
-    "design": 'how ranges are explored: "grid" (default, no ranges), "sobol", "lhs", "random", '
-    '"saltelli" or "morris"',
-    "samples": "scenarios of the design (sobol, saltelli: a power of 2; saltelli: base points; "
-    "morris: trajectories)",
-    "second_order": "saltelli: also the samples second-order Sobol' indices need (default false)",
-    "levels": "morris: levels of its grid (default 4)",
+
+
+@dataclass(frozen=True)
+class KeyDoc:
+    """A ``[sweep]`` key that its own code checks (not a :class:`sweep.config.load.Param`), as
+    the config reference shows it: its type, default, allowed values, units and meaning."""
+
+    kind: str
+    default: Any
+    allowed: str
+    units: str
+    doc: str
+
+
+DESIGN_KEY_DOCS: dict[str, KeyDoc] = {  # [sweep] keys read here (read_settings)
+    "design": KeyDoc(
+        "string, one value",
+        "grid",
+        "one of " + ", ".join(f'"{d}"' for d in DESIGNS),
+        "",
+        "how the keys given as ranges or choices are explored: a grid has none (lists only); "
+        "the others sample them along one `sample` dimension",
+    ),
+    "samples": KeyDoc(
+        "integer, one value",
+        None,
+        ">= 1; a power of 2 for " + " and ".join(POWER_OF_TWO),
+        "1",
+        "required with a sampled design: its scenarios (saltelli: base points, "
+        "samples * (D + 2) scenarios for D sampled keys; morris: trajectories of D + 1 points)",
+    ),
+    "second_order": KeyDoc(
+        "boolean, one value",
+        False,
+        "true with saltelli only",
+        "",
+        "saltelli: also the samples second-order Sobol' indices need, samples * (2D + 2) scenarios",
+    ),
+    "levels": KeyDoc(
+        "integer, one value", 4, ">= 2; morris only", "1", "morris: the levels of its grid"
+    ),
 }
+DESIGN_KEYS: dict[str, str] = {key: d.doc for key, d in DESIGN_KEY_DOCS.items()}
 SAMPLE_DIM = "sample"
 MAX_SAMPLE_ROWS = 10_000_000  # scenarios along ``sample``: the design, its coordinates and the
 # plan hold every row in memory before the sweep starts (measured: about 190 bytes a row for 3

@@ -38,7 +38,17 @@ from typing import Any
 from ..errors import ConfigError
 from ..mechanism.presets import PRESETS
 from ..mechanism.rules import RULES, SLA_KEYS_ALSO_READ_BY
-from .design import DESIGN_KEYS, SAMPLE_DIM, Design, Spec, make_design, read_settings, read_spec
+from .design import (
+    DESIGN_KEY_DOCS,
+    DESIGN_KEYS,
+    SAMPLE_DIM,
+    Design,
+    KeyDoc,
+    Spec,
+    make_design,
+    read_settings,
+    read_spec,
+)
 
 SHARE_RULES = RULES["share_rule"].names
 FEE_RULES = RULES["fee_rule"].names
@@ -359,6 +369,19 @@ SWEEP_KEYS: dict[str, Param] = {
     ),
 }
 
+#: The other ``[sweep]`` keys, each checked by its own code: ``variables`` and the design's.
+SWEEP_OTHER_KEYS: dict[str, KeyDoc] = {
+    "variables": KeyDoc(
+        "string or list of strings, one value",
+        "all",
+        '"all", or names of result variables',
+        "",
+        "the outputs the result keeps (any of the result variables below); a list here keeps "
+        "those outputs, it is not a sweep dimension",
+    ),
+    **DESIGN_KEY_DOCS,
+}
+
 PATH_PARAMS: dict[str, dict[str, Param]] = {
     "gbm": {
         "mark_price": Param(float, 1000.0, _positive, doc="initial price", units="USD"),
@@ -495,7 +518,8 @@ class Commitment:
 @dataclass(frozen=True)
 class Behaviour:
     """An LP's SLA behaviour, ``[[lp]] time_on_book``: the fraction of each epoch it means to be
-    on the book (MECHANISM.md, SLA step 4: ``t = behaviour * days meeting / days of the epoch``).
+    on the book (docs/mechanism.rst, the SLA, "4. Time on book": ``t = behaviour * days
+    meeting / days of the epoch``).
 
     - ``kind = "constant"``, ``values = (x,)``: ``x`` in [0, 1] in every epoch (the default,
       ``(1.0,)``; from a number);

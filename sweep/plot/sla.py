@@ -2,7 +2,7 @@
 
 - :func:`sla_view`: per LP and epoch, the time on book against the minimum, the fee penalty,
   the fees paid out and the bonuses, the bond slashed and the early-exit penalties, and over
-  days each LP's stake and the insurance pool (MECHANISM.md, "The SLA mechanism").
+  days each LP's stake and the insurance pool (docs/mechanism.rst, "The SLA").
 - :func:`mechanism_comparison`: per LP, its fee revenue, stake share (with its revenue share),
   margin and what it paid to the insurance pool, under each value of a ``preset`` (or rule)
   dimension.
@@ -113,7 +113,7 @@ def _epochs(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _committed(ds: xr.Dataset, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """(epoch, lp): whether the LP had stake on some day of the epoch (MECHANISM.md: the SLA
+    """(epoch, lp): whether the LP had stake on some day of the epoch (docs/mechanism.rst: the SLA
     judges only LPs committed during an epoch)."""
     stake = np.asarray(ds["stake"].transpose("day", "lp").values, dtype=float)
     days = np.asarray(ds["day"].values, dtype=float)

@@ -55,9 +55,9 @@ def load(path: str | os.PathLike, *, partial: bool = False, **xarray_kwargs: Any
     :func:`xarray.open_dataset`. Dimensions come in the result's order: sweep dims in config
     order, ``path``, ``day`` or ``stat``, ``lp``. An unfinished sweep (an interrupted run's
     ``<out>.partial`` file or store, or a store at a URL without its root metadata) is refused
-    with :class:`~sweep.errors.UnfinishedResult` (a ``ConfigError`` and ``FileNotFoundError``):
+    with ``sweep.errors.UnfinishedResult`` (a ``ConfigError`` and ``FileNotFoundError``):
     its chunks not yet computed hold no numbers. ``partial=True`` opens it all the same, and
-    marks the dataset (``attrs["sweep_partial"]``, :data:`PARTIAL_ATTR`) so that
+    marks the dataset (``attrs["sweep_partial"]``, ``PARTIAL_ATTR``) so that
     ``sweep.compare``, ``sweep.sensitivity`` and the figures say so.
 
     Parameters
