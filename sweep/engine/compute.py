@@ -40,7 +40,7 @@ import numpy as np
 
 from ..mechanism.kernels import Events, Shapes
 from ..mechanism.risk import risk_factor_arrays
-from ..mechanism.variables import PER_EPOCH, PER_LP, VARIABLES
+from ..mechanism.variables import PER_EPOCH, PER_LP
 from .plan import Chunk, Plan
 from .stages import DERIVED, STAGE_OF, STAGES, rule_params
 from .summary import day_statistics
@@ -475,19 +475,15 @@ def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     spreads: dict[str, np.ndarray | None] = {}
     for name in wanted:
-        if name in plan.stages.zero:  # no rule value that makes it is in play
-            values = np.zeros((1, *per_scenario_shape(plan, name)), dtype=VARIABLES[name].dtype)
-            spread = None
-        else:
-            stage = STAGE_OF[name]
-            values = data.results[stage][name]
-            if stage not in spreads:  # one row per class: one per combination again
-                classes = data.classes(stage)
-                axes = plan.stages.axes[stage]
-                spreads[stage] = (
-                    mapping(data.extent, axes, axes, NO_CLASSES, classes) if classes.first else None
-                )
-            spread = spreads[stage]
+        stage = STAGE_OF[name]
+        values = data.results[stage][name]
+        if stage not in spreads:  # one row per class: one per combination again
+            classes = data.classes(stage)
+            axes = plan.stages.axes[stage]
+            spreads[stage] = (
+                mapping(data.extent, axes, axes, NO_CLASSES, classes) if classes.first else None
+            )
+        spread = spreads[stage]
         block = variable_shape(plan, chunk, name)
         if spread is not None and not summary:
             values = values[spread]

@@ -213,7 +213,8 @@ def dim_sizes(plan: Plan) -> dict[str, int]:
         sizes["stat"] = len(STATISTICS)
     else:
         sizes["day"] = plan.n_days
-        sizes["epoch"] = plan.n_epochs
+        if plan.has_epochs:  # only with the outputs of a mechanism that has epochs
+            sizes["epoch"] = plan.n_epochs
     sizes["lp"] = plan.n_lp
     sizes["tick"] = plan.shapes["fractions_buy"].shape[-1]
     sizes["commit"] = len(plan.events["day"])
@@ -296,7 +297,8 @@ def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, s
         if plan.source.dates is not None:  # units and calendar come with the encoding
             date_attrs = {"long_name": "date", "standard_name": "time", "axis": "T"}
             coords["date"] = (("day",), plan.source.dates, date_attrs)
-        coords.update(epoch_coordinates(plan))
+        if plan.has_epochs:
+            coords.update(epoch_coordinates(plan))
     coords["lp"] = (("lp",), np.asarray(plan.lp_names), _cf("", "liquidity provider"))
     n_ticks = plan.shapes["fractions_buy"].shape[-1]
     coords["tick"] = (("tick",), np.arange(1, n_ticks + 1), _cf("1", "ticks from mid"))
@@ -350,7 +352,7 @@ def global_attrs(plan: Plan) -> dict[str, Any]:
         "of Vega-style markets",
         "reduce": plan.config.reduce,
         "days": plan.n_days,  # a summary result has no day dimension to count
-        "epochs": plan.n_epochs,  # nor an epoch dimension
+        **({"epochs": plan.n_epochs} if plan.has_epochs else {}),  # nor an epoch dimension
         "Conventions": "CF-1.10",
         **(plan.config.design.attrs() if plan.config.design else {"design": "grid"}),
     }
