@@ -83,7 +83,7 @@ def load(path: str | os.PathLike, **xarray_kwargs: Any) -> xr.Dataset:
     ds = xr.open_dataset(path, engine="netcdf4", **xarray_kwargs)
     with netCDF4.Dataset(path) as nc:
         order = list(nc.dimensions)
-    return _in_order(_string_labels(ds), order)
+    return _in_order(ds, order)
 
 
 def _in_order(ds: xr.Dataset, order: list[str]) -> xr.Dataset:
@@ -612,17 +612,6 @@ class NetCDFSink:
         self.partial.unlink(missing_ok=True)
         self.journal.unlink(missing_ok=True)
         self._copy.unlink(missing_ok=True)
-
-
-def _string_labels(ds: xr.Dataset) -> xr.Dataset:
-    """String coordinates as numpy strings (``<U``), as in the in-memory result and in files
-    from before strings were characters: xarray reads character arrays as objects."""
-    labels = {
-        name: var.variable.astype(str)
-        for name, var in ds.coords.items()
-        if var.dtype == object and "char_dim_name" in var.encoding
-    }
-    return ds.assign_coords(labels) if labels else ds
 
 
 def _put_coordinate(
