@@ -84,11 +84,12 @@ def test_a_selection_becomes_the_frame_a_pandas_user_expects(results):
     assert not [c for c in ds.coords if ds[c].ndim == 0]
 
 
+@pytest.mark.parametrize("reduce", ["none", "summary"])
 @pytest.mark.parametrize("suffix", [".nc", ".zarr"])
-def test_xarray_and_sweep_load_open_a_result_alike(suffix, tmp_path):
+def test_xarray_and_sweep_load_open_a_result_alike(suffix, reduce, tmp_path):
     out = tmp_path / f"r{suffix}"
-    memory = sweep.run(config(sla=True), out=None, scheduler="synchronous")
-    sweep.run(config(sla=True), out=out, scheduler="synchronous").close()
+    memory = sweep.run(config(sla=True, reduce=reduce), out=None, scheduler="synchronous")
+    sweep.run(config(sla=True, reduce=reduce), out=out, scheduler="synchronous").close()
     engine = "zarr" if suffix == ".zarr" else "netcdf4"
     with xr.open_dataset(out, engine=engine) as plain, sweep.load(out) as ds:
         assert list(plain.sizes) == list(ds.sizes) == list(memory.sizes)

@@ -254,7 +254,7 @@ def test_resume_with_another_config_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="--resume"):
         sweep.run(small_config(), out=out)  # an interrupted run is not buried
     with sweep.run(other, out=out, overwrite=True) as ds:
-        assert float(ds["k"]) == 2.0
+        assert float(ds.sweep.params["k"]) == 2.0
     assert sorted(os.listdir(tmp_path)) == ["r.zarr"]
 
 
@@ -279,9 +279,9 @@ def test_an_existing_store_is_kept_until_overwrite_finishes(tmp_path, monkeypatc
         sweep.run(other, out=out, overwrite=True, chunk_size=4, workers=1)
     monkeypatch.undo()
     with sweep.load(out) as ds:
-        assert ds.attrs["created"] == before and float(ds["k"]) == 1.0
+        assert ds.attrs["created"] == before and float(ds.sweep.params["k"]) == 1.0
     with sweep.run(other, out=out, overwrite=True, chunk_size=4) as ds:
-        assert float(ds["k"]) == 2.0 and ds.attrs["created"] != before
+        assert float(ds.sweep.params["k"]) == 2.0 and ds.attrs["created"] != before
     assert sorted(os.listdir(tmp_path)) == ["r.zarr"]
 
 

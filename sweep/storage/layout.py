@@ -230,13 +230,13 @@ def dim_sizes(plan: Plan) -> dict[str, int]:
     sizes = {d.name: len(d.values) for d in plan.dims}
     if plan.n_paths > 1:
         sizes["path"] = plan.n_paths
-    if is_summary(plan):
-        sizes["stat"] = len(STATISTICS)
-    else:
+    if not is_summary(plan):
         sizes["day"] = plan.n_days
         if plan.has_epochs:  # only with the outputs of a mechanism that has epochs
             sizes["epoch"] = plan.n_epochs
     sizes["lp"] = plan.n_lp
+    if is_summary(plan):  # last, as in the variables: (..., lp, stat)
+        sizes["stat"] = len(STATISTICS)
     sizes["tick"] = plan.shapes["fractions_buy"].shape[-1]
     sizes["commit"] = len(plan.events["day"])
     return sizes
@@ -348,9 +348,7 @@ def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, s
         coords[name] = ((dim,), _labels(values), meta)
     if plan.n_paths > 1:
         coords["path"] = (("path",), np.arange(plan.n_paths), _cf("1", "Monte Carlo path"))
-    if is_summary(plan):
-        coords["stat"] = (("stat",), _labels(STATISTICS), _cf("", "statistic over days"))
-    else:
+    if not is_summary(plan):
         # a count of days ("days since" would make xarray turn it into dates): the time axis
         # when the path has no dates; else ``date`` is (CF allows one T axis a variable)
         day_attrs = _cf("day", "day of the path")
@@ -363,6 +361,8 @@ def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, s
         if plan.has_epochs:
             coords.update(epoch_coordinates(plan))
     coords["lp"] = (("lp",), _labels(plan.lp_names), _cf("", "liquidity provider"))
+    if is_summary(plan):  # after lp, as in the variables: (..., lp, stat)
+        coords["stat"] = (("stat",), _labels(STATISTICS), _cf("", "statistic over days"))
     n_ticks = plan.shapes["fractions_buy"].shape[-1]
     coords["tick"] = (("tick",), np.arange(1, n_ticks + 1), _cf("1", "ticks from mid"))
     return coords
