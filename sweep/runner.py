@@ -129,7 +129,8 @@ def run(
     -------
     xarray.Dataset
         The result: one variable per output, each with only the sweep dimensions it depends
-        on, every parameter a coordinate, the config as TOML text in ``attrs["config"]``.
+        on, swept parameters as coordinates and fixed ones as attributes (``ds.sweep.params``),
+        the config as TOML text in ``attrs["config"]``.
     """
     if out is not None:
         check_url(out)  # a URL nothing here can write: refused before any work

@@ -514,8 +514,8 @@ class NetCDFSink:
             if lay.dtype == "bool":
                 attrs["dtype"] = "bool"  # xarray reads 0/1 bytes back as booleans
             if name in aux:
-                # scalar parameters and ``date`` are coordinates without a dimension of their
-                # name: list them, or readers take them for data variables
+                # ``date`` and keys that follow a dimension are coordinates without a
+                # dimension of their name: list them, or readers take them for data variables
                 attrs["coordinates"] = aux[name]
             var.setncatts(attrs)
         attrs = global_attrs(plan)

@@ -434,7 +434,7 @@ def global_attrs(plan: Plan) -> dict[str, Any]:
 
 def aux_coordinates(plan: Plan) -> dict[str, str]:
     """Each variable's CF ``coordinates`` attribute: the coordinates that are not dimensions
-    (scalar parameters, ``date``, keys that follow another dimension) over its dimensions.
+    (``date``, keys that follow another dimension, the epochs' days) over its dimensions.
 
     The key ``""`` holds those no variable has all the dimensions of (listed globally, as
     xarray does; none in a default result), so that readers still take them for coordinates.
