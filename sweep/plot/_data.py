@@ -129,7 +129,10 @@ def dimension(ds: xr.Dataset | xr.DataArray, dim: str, figure: str) -> str:
     if dim not in ds.dims:
         have = ", ".join(f"{d} ({n})" for d, n in ordered_sizes(ds).items())
         scalar = ""
-        if has(ds, dim):
+        if isinstance(ds, xr.Dataset) and dim in ds.sweep.params:
+            value = ds.sweep.params[dim]
+            scalar = f" ({dim!r} = {value!r} throughout: it was not swept)"
+        elif has(ds, dim):
             value = ds[dim].values
             scalar = f" ({dim!r} is a scalar coordinate here, = {value!r}: it was not swept)"
         raise ValueError(
