@@ -29,7 +29,7 @@ def compare(ds, expected: dict) -> None:
     for name in (n for n in PER_LP_DAY if n in ds.data_vars):
         assert_close(ds[name].values, np.asarray(expected[name]).reshape(ds[name].shape), name)
     n = len(expected["epoch_first_day"])
-    for name in (n for n in PER_EPOCH if n in ds.data_vars):
+    for name in (e for e in PER_EPOCH if e in ds.data_vars):
         values = ds[name].values
         assert_close(values[:n], np.asarray(expected[name], dtype=float), name)
         assert np.isnan(values[n:]).all() or not values[n:].any(), name  # past the last epoch
