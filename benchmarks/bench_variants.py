@@ -32,7 +32,7 @@ from timing import compute_seconds, lp_days, verdict  # noqa: E402
 from yardstick import old_kernel_seconds  # noqa: E402
 
 TARGET = 1.5
-SLA = {"commitment_min_time_fraction": 0.95, "epoch_days": 7}
+SLA = {"commitment_min_time_fraction": 0.95, "epoch_days": 7}  # with [mechanism] sla = "on"
 # (label, [mechanism] keys, [sla] keys, whether a7160b6 computes it)
 VARIANTS = [
     ("default rules", {}, {}, True),
@@ -57,7 +57,7 @@ VARIANTS = [
     ),
     ("exit_rule=reject_below_target", {"exit_rule": "reject_below_target"}, {}, False),
     ("exit_rule=penalty", {"exit_rule": "penalty"}, {"epoch_days": 7}, False),
-    ("SLA (s=0.95, 7-day epochs)", {}, SLA, False),
+    ("SLA (s=0.95, 7-day epochs)", {"sla": "on"}, SLA, False),
     ("preset=vega_2021", {"preset": "vega_2021"}, {}, False),
     ("preset=vega (SLA on)", {"preset": "vega"}, {"epoch_days": 7}, False),
 ]

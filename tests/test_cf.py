@@ -28,6 +28,8 @@ from sweep.storage.layout import CF_EXCEPTIONS, chunk_shapes
 cf_units = pytest.importorskip("cf_units")
 pytest.importorskip("compliance_checker")
 
+pytestmark = pytest.mark.slow  # the CF compliance checker
+
 
 @pytest.fixture(scope="module")
 def default_result(tmp_path_factory) -> Path:

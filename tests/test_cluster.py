@@ -22,6 +22,8 @@ from test_resume import journaled, slow_config
 
 import sweep
 
+pytestmark = pytest.mark.slow  # real scheduler and worker processes
+
 
 def dask_command() -> list[str]:
     """The `dask` console script of this Python, as users would type it."""

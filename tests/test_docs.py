@@ -32,6 +32,10 @@ from sweep.mechanism.presets import PRESETS
 from sweep.mechanism.rules import RULES
 from sweep.mechanism.variables import VARIABLES
 
+pytest.importorskip("sphinx")  # the test-slow extra
+
+pytestmark = pytest.mark.slow  # a Sphinx build that runs the gallery and the notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 

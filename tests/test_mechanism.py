@@ -215,7 +215,7 @@ def test_invariants(seed, rules, fractional):
 def test_adding_stake_never_lowers_own_share_under_stake_rule(seed, factor):
     # commitments as given: an exit rule or the SLA's bond slashes make stake itself depend on
     # the others (a refused exit, a book that misses its commitment at a larger stake)
-    fixed = {"share_rule": "stake", "exit_rule": "free", "commitment_min_time_fraction": 0.0}
+    fixed = {"share_rule": "stake", "exit_rule": "free", "sla": "off"}
     scenario = random_scenario(random.Random(seed), fixed)
     richer = dict(scenario, lps=[dict(lp) for lp in scenario["lps"]])
     richer["lps"][0] = dict(

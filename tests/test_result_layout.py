@@ -11,7 +11,6 @@ from conftest import small_sweep
 import sweep
 from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
-from sweep.mechanism.rules import RULES
 from sweep.mechanism.variables import PER_EPOCH, VARIABLES
 from sweep.storage.layout import fixed_params
 
@@ -20,11 +19,8 @@ SLA_OUTPUTS = tuple(n for n, v in VARIABLES.items() if ("sla", "on") in v.made_b
 
 def config(sla: bool = False, **sweep_keys) -> dict:
     out = small_sweep("layout", 3, ["equity", "stake"], **sweep_keys)
-    if sla:  # the switch: a rule key once issue 20 is in, else s > 0
-        if "sla" in RULES:
-            out["mechanism"]["sla"] = "on"
-        else:
-            out["sla"] = {"commitment_min_time_fraction": 0.9}
+    if sla:
+        out["mechanism"]["sla"] = "on"
     return out
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..mechanism.presets import PRESETS
-from ..mechanism.rules import RULES
+from ..mechanism.rules import RULES, SLA_KEYS_ALSO_READ_BY
 from .design import DESIGN_KEYS, SAMPLE_DIM, Design, Spec, make_design, read_settings, read_spec
 
 SHARE_RULES = RULES["share_rule"].names
@@ -235,14 +235,18 @@ PARAMS: dict[str, dict[str, Param]] = {
     },
     "sla": {
         "commitment_min_time_fraction": Param(
-            float, 0.0, _unit, doc="s: minimum time on book; 0 switches the SLA off", units="1"
+            float,
+            0.95,
+            _unit,
+            doc="s: minimum time on book (0 is a live setting: fee penalty (1 - t) * c)",
+            units="1",
         ),
         "competition_factor": Param(float, 0.9, _unit, doc="c: fee penalty scaling", units="1"),
         "performance_hysteresis_epochs": Param(
             int,
             1,
-            _between(1, MAX_DAYS),
-            doc="H: epochs of raw penalties the fee penalty remembers",
+            _between(0, MAX_DAYS),
+            doc="H: epochs of raw penalties the fee penalty remembers (0: none)",
             units="1",
         ),
         "price_range": Param(
@@ -409,7 +413,7 @@ TOP_KEYS: dict[str, str] = {
     "risk": "the log-normal risk model",
     "market": "the order book's price levels",
     "mechanism": "rule keys, presets and the time-weighting parameters",
-    "sla": "Vega's service-level agreement (off unless commitment_min_time_fraction > 0)",
+    "sla": 'Vega\'s service-level agreement: its keys act where [mechanism] sla = "on"',
     "lp": "the liquidity providers, an array of tables",
 }
 LP_KEYS: dict[str, str] = {
@@ -810,6 +814,7 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
             "is read only by fee_rule = 'given', which is not in play (fee_rule = "
             f"{params['fee_rule']!r}): set fee_rule = 'given' (or list it) or drop fee_rate",
         )
+    check_sla_keys(params, section_values["sla"])
     check_risk(params)
 
     lps = _lps(raw.get("lp", []))
@@ -1061,6 +1066,32 @@ def _time_on_book(where: str, value: Any) -> Behaviour:
         value,
         "must be a number in [0, 1], a list of them (one per epoch) or {beta = [a, b]}",
     )
+
+
+def check_sla_keys(params: Mapping[str, Any], given: Mapping[str, Any]) -> None:
+    """An ``[sla]`` key the config gives must act on something in play: the SLA
+    (``[mechanism] sla = "on"`` in some scenario), or for ``epoch_days`` and
+    ``early_exit_penalty`` also ``exit_rule = "penalty"``, for ``price_range`` also
+    ``liquidity_score = "probability"``. A config written when ``commitment_min_time_fraction >
+    0`` switched the SLA on must fail here, not run without its SLA."""
+    if "on" in _values(params["sla"]):
+        return
+    for key, value in given.items():
+        others = SLA_KEYS_ALSO_READ_BY.get(key, ())
+        if any(v in _values(params[rule]) for rule, v in others):
+            continue
+        readers = "".join(f" or {rule} = {v!r}" for rule, v in others)
+        raise ConfigError(
+            f"[sla] {key}",
+            _plain_value(value),
+            f"acts only where the SLA is on{readers}, and it is off here: set [mechanism] "
+            'sla = "on" (or preset = "vega"), or drop the key',
+        )
+
+
+def _plain_value(value: Any) -> Any:
+    """A key's value as the config gave it (a tuple of swept values as a list)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def check_risk(params: Mapping[str, Any]) -> None:

@@ -33,7 +33,7 @@ from ..config.load import (
 )
 from ..mechanism.kernels import Events, Shapes
 from ..mechanism.presets import PRESETS
-from ..mechanism.rules import RULES, SLA_SWITCH
+from ..mechanism.rules import RULES
 from ..mechanism.variables import PATH_SERIES, PER_DAY, PER_EPOCH, PER_LP_DAY, VARIABLES, in_play
 from .paths import PathSource, check_paths, path_source
 from .stages import PATH, STAGE_OF, STAGES, Resolved, resolve
@@ -352,15 +352,12 @@ def commitment_events(config: Config) -> dict[str, np.ndarray]:
 
 
 def rules_in_play(config: Config) -> dict[str, tuple]:
-    """Every rule key's values in the sweep, and whether the SLA is ``"off"``/``"on"``: what
+    """Every rule key's values in the sweep (``sla`` among them: ``"off"``, ``"on"``): what
     decides which mechanisms (and so which outputs, ``Variable.made_by``) a result has."""
     rules = {}
     for key in RULES:
         value = config.params[key]
         rules[key] = value if isinstance(value, tuple) else (value,)
-    switch = config.params[SLA_SWITCH]
-    switch = switch if isinstance(switch, tuple) else (switch,)
-    rules["sla"] = tuple(dict.fromkeys("on" if s > 0 else "off" for s in switch))
     return rules
 
 

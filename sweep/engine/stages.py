@@ -101,11 +101,11 @@ SLA_BOOK = ("k", *BOOK, *ORDER_RULES)  # what the SLA's daily check of the books
 def _sla(ctx: Context, *keys: str) -> kernels.Sla:
     """The SLA's parameters a stage reads (``keys``); the others are 0."""
     names = dict(
-        s="commitment_min_time_fraction", competition="competition_factor",
+        on="sla", s="commitment_min_time_fraction", competition="competition_factor",
         hysteresis="performance_hysteresis_epochs", epoch_days="epoch_days",
         slope="bond_penalty_slope", bond_max="bond_penalty_max", early_exit="early_exit_penalty",
     )  # fmt: skip
-    ints = ("hysteresis", "epoch_days")
+    ints = ("on", "hysteresis", "epoch_days")
     return kernels.Sla(
         *(
             ctx.param(key) if key in keys else np.zeros(ctx.n, np.int64 if f in ints else float)
@@ -167,7 +167,7 @@ def _commitments(ctx: Context) -> dict[str, np.ndarray]:
         price = np.zeros((1, ctx.n_days))
         behaviour = np.ones((1, ctx.n_lp, ctx.n_epochs))
         behaviour_rows = np.zeros(ctx.n, np.int64)
-    sla = _sla(ctx, "commitment_min_time_fraction", "epoch_days", "bond_penalty_slope",
+    sla = _sla(ctx, "sla", "commitment_min_time_fraction", "epoch_days", "bond_penalty_slope",
                "bond_penalty_max", "early_exit_penalty")  # fmt: skip
     # the SLA's daily check builds every LP's orders: the orders stage takes them from here
     books = ctx.n if sla_on else 1
@@ -225,11 +225,10 @@ def _fee_rate(ctx: Context) -> dict[str, np.ndarray]:
     commit = ctx.input("commitments")
     target_values, target_rows = _day_input(ctx, "target_stake", "target_stake")
     ladder = kernels.Ladder(*(commit[name] for name in kernels.Ladder._fields))
-    sla = _sla(ctx, "commitment_min_time_fraction", "epoch_days")
     out = _empty(ctx)
     kernels.fee_rate_rows(
         ctx.param("fee_rule"), target_values, target_rows, ladder, commit["fee_bid"],
-        ctx.rows("commitments"), ctx.given_fee_rate, sla.s, sla.epoch_days, out,
+        ctx.rows("commitments"), ctx.given_fee_rate, out,
     )  # fmt: skip
     return {"fee_rate": out}
 
@@ -289,7 +288,7 @@ def _revenue(ctx: Context) -> dict[str, np.ndarray]:
     else:
         score, score_rows = np.zeros((1, ctx.n_days, lp)), np.zeros(ctx.n, np.int64)
     out["liquidity_score"] = np.zeros((ctx.n if scored else 1, ctx.n_days, lp))
-    sla = _sla(ctx, "commitment_min_time_fraction", "competition_factor",
+    sla = _sla(ctx, "sla", "commitment_min_time_fraction", "competition_factor",
                "performance_hysteresis_epochs", "epoch_days")  # fmt: skip
     kernels.revenue_rows(
         ctx.input("fees")["fees_collected"], ctx.rows("fees"),
@@ -377,7 +376,7 @@ def _supply(ctx: Context) -> dict[str, np.ndarray]:
     return out
 
 
-SLA_ON = ("sla", "on")  # the SLA in play: commitment_min_time_fraction > 0 somewhere
+SLA_ON = ("sla", "on")  # the SLA in play: [mechanism] sla = "on" somewhere
 
 STAGES: dict[str, Stage] = {
     stage.name: stage
@@ -414,7 +413,7 @@ STAGES: dict[str, Stage] = {
                 "bond_penalty",
                 "early_exit_penalty",
             ),
-            rules=("exit_rule",),
+            rules=("exit_rule", "sla"),
             when=(
                 (
                     *SLA_ON,
@@ -450,15 +449,6 @@ STAGES: dict[str, Stage] = {
             outputs=("fee_rate",),
             steps=("commitments",),
             rules=("fee_rule",),
-            when=(
-                (
-                    *SLA_ON,
-                    Reads(
-                        "the rate of an epoch's first day",
-                        params=("commitment_min_time_fraction", "epoch_days"),
-                    ),
-                ),
-            ),
             width=(1, 0),
             cost=(40.0, 0.0),
         ),  # fmt: skip
@@ -540,7 +530,7 @@ STAGES: dict[str, Stage] = {
                 "liquidity_score",
             ),
             steps=("fees", "split_weights", "commitments"),
-            rules=("liquidity_score",),
+            rules=("liquidity_score", "sla"),
             when=(
                 (
                     *SLA_ON,

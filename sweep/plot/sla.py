@@ -37,7 +37,9 @@ not the SLA's)."""
 # SLA's own outputs, in a result only where the SLA is in play
 _VIEW_NEEDS = ("early_exit_penalty", "insurance_pool", "stake")
 _SLA_NEEDS = tuple(n for n in EPOCH_OUTPUTS if n not in _VIEW_NEEDS)
-_VIEW_PARAMS = ("commitment_min_time_fraction", "epoch_days", "epoch_first_day", "epoch_last_day")
+_VIEW_PARAMS = (
+    "sla", "commitment_min_time_fraction", "epoch_days", "epoch_first_day", "epoch_last_day",
+)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,7 +341,7 @@ class _View:
         self.bonus = _per_epoch(sub, "sla_bonus", n)
         self.bond = _per_epoch(sub, "bond_penalty", n)
         self.exit = _per_epoch(sub, "early_exit_penalty", n)
-        self.s = float(_data.scalar(ds, "commitment_min_time_fraction", 0.0))
+        self.s = float(_data.scalar(ds, "commitment_min_time_fraction", 0.95))
         self.ds = sub
 
 
