@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
+from .config.load import Config, load_config
 from .engine.plan import Plan, make_plan
 from .errors import ConfigError
 from .execution.executors import check_options, execute, scheduler_kind
@@ -41,6 +42,50 @@ from .storage.space import (
 
 if TYPE_CHECKING:
     from distributed import Client
+
+
+ONLY_EXTENSIONS = (".zarr", ".nc", ".nc4", ".netcdf", ".h5", ".hdf5")
+
+
+def check_arguments(
+    config: Any,
+    out: Any,
+    *,
+    chunk_size: Any = None,
+    flags: Mapping[str, Any] | None = None,
+    stats: Any = None,
+) -> None:
+    """One :class:`ConfigError` naming the parameter, before any work, for an argument of
+    ``run`` or ``dry_run`` of the wrong kind: deeper down it would be a ``TypeError`` from
+    pathlib that names nothing, or worse, a truthy ``overwrite="no"`` that replaces a result."""
+    from .config.load import Config
+
+    if isinstance(config, bytes) or not isinstance(config, str | os.PathLike | Mapping | Config):
+        raise ConfigError(
+            "config", config, "must be a TOML file's path (a str or os.PathLike) or a dict"
+        )
+    if isinstance(config, str) and not config.strip():
+        raise ConfigError("config", config, "is empty; give a TOML file's path or a dict")
+    if out is not None:
+        if isinstance(out, bytes) or not isinstance(out, str | os.PathLike):
+            raise ConfigError("out", out, "must be a path (a str or os.PathLike), a URL, or None")
+        if not str(os.fspath(out)).strip():
+            raise ConfigError("out", out, "is empty; give a file (.nc) or a store (.zarr)")
+        name = str(os.fspath(out)).rstrip("/").rsplit("/", 1)[-1]
+        if name.lower() in ONLY_EXTENSIONS:
+            # `.zarr` is a hidden file to pathlib (no suffix): it would become a netCDF file
+            raise ConfigError(
+                "out",
+                str(out),
+                f"is only an extension: name the result, e.g. result{name.lower()}",
+            )
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)):
+        raise ConfigError("chunk_size", chunk_size, "must be a whole number >= 1, or None")
+    for name, value in (flags or {}).items():
+        if not isinstance(value, bool):
+            raise ConfigError(name, value, "must be True or False")
+    if stats is not None and not isinstance(stats, dict):
+        raise ConfigError("stats", stats, "must be a dict (it receives what the run did)")
 
 
 def _plan(config: Any, out: Any, resume: bool, chunk_size: int | None) -> Plan:
@@ -132,6 +177,13 @@ def run(
         on, swept parameters as coordinates and fixed ones as attributes (``ds.sweep.params``),
         the config as TOML text in ``attrs["config"]``.
     """
+    check_arguments(
+        config,
+        out,
+        chunk_size=chunk_size,
+        flags={"progress": progress, "overwrite": overwrite, "resume": resume},
+        stats=stats,
+    )
     if out is not None:
         check_url(out)  # a URL nothing here can write: refused before any work
     plan = _plan(config, out, resume, chunk_size)
@@ -166,17 +218,22 @@ def run(
     with OutputLock(out):
         # from here no other run can start on ``out``: a partial file is an interrupted run's
         check_interrupted(out, overwrite=overwrite, resume=resume)
+        replaced = False
         if resume and out.is_file() and not partial.exists():
             # finished already (perhaps killed between the rename and dropping the journal)
-            ds = _finished(out, plan)
-            journal_path.unlink(missing_ok=True)
-            Path(f"{journal_path}.tmp").unlink(missing_ok=True)
-            _fill(stats, None, chunks=len(plan.chunks), state="complete")
-            return ds
+            ds = _finished(out, plan, overwrite)
+            if ds is not None:
+                journal_path.unlink(missing_ok=True)
+                Path(f"{journal_path}.tmp").unlink(missing_ok=True)
+                _fill(stats, None, chunks=len(plan.chunks), state="complete")
+                return ds
+            replaced = True  # --resume --overwrite: another config's result is replaced
         state = "resumed" if resume else "new"
         if resume and not partial.exists():
-            state = "nothing to resume"
+            state = "replaced" if replaced else "nothing to resume"
         sink = NetCDFSink(plan, out, overwrite=overwrite, resume=resume)
+        if sink.replaced:
+            state = "replaced"
         try:
             report = execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
         except BaseException as exc:
@@ -228,16 +285,23 @@ def _run_store(
         zarr_sink.check_interrupted(store, overwrite=overwrite, resume=resume)
         was_interrupted = zarr_sink.interrupted(store)
         complete = zarr_sink.store_state(store.final) == "complete"
+        replaced = False
         if resume and complete and not (store.path is not None and was_interrupted):
             # finished already (perhaps killed before its record of the run was removed)
-            ds = _finished(store.out, plan)
-            zarr_sink.drop_record(store.final)
-            _fill(stats, None, chunks=len(plan.chunks), state="complete")
-            return ds
+            ds = _finished(store.out, plan, overwrite)
+            if ds is not None:
+                zarr_sink.drop_record(store.final)
+                _fill(stats, None, chunks=len(plan.chunks), state="complete")
+                return ds
+            replaced = True  # --resume --overwrite: another config's result is replaced
         state = (
             "resumed" if resume and was_interrupted else "nothing to resume" if resume else "new"
         )
-        sink = zarr_sink.ZarrSink(plan, store, resume=resume)
+        if replaced:
+            state = "replaced"
+        sink = zarr_sink.ZarrSink(plan, store, resume=resume and not replaced, overwrite=overwrite)
+        if sink.replaced:
+            state = "replaced"
         try:
             report = execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
         except BaseException as exc:
@@ -247,6 +311,13 @@ def _run_store(
                 kept = max(1, len(sink.done))
             if not kept:
                 sink.discard()  # nothing computed: leave no trace
+            if isinstance(exc, zarr_sink.WillNotFit):
+                raise ConfigError(
+                    "output",
+                    store.out,
+                    f"{exc.detail}; stopped early: {kept} of {len(plan.chunks)} chunks are "
+                    "kept, --resume continues once there is space",
+                ) from None
             if zarr_sink.full_disk(exc):
                 what = (
                     f"{kept} of {len(plan.chunks)} chunks are kept: --resume continues once "
@@ -260,21 +331,31 @@ def _run_store(
         return sink.finish()
 
 
-def _finished(out: Path | str, plan: Plan) -> xr.Dataset:
-    """The finished result at ``out`` that a resume found, if it is this sweep's."""
+def _finished(out: Path | str, plan: Plan, overwrite: bool = False) -> xr.Dataset | None:
+    """The finished result at ``out`` that a resume found, if it is this sweep's. With
+    ``overwrite`` too (``--resume --overwrite``: finish this sweep, or else start it again),
+    None when it is not: the run then replaces it."""
     try:
         ds = load(out)
     except (OSError, ValueError) as exc:
+        if overwrite:
+            return None
         raise ConfigError(
             "--resume", str(out), f"is not a sweep result ({_short(exc)}); --overwrite replaces it"
         ) from None
-    if not is_sweep_result(ds):
+    if not is_sweep_result(ds) or ds.attrs.get("config") != plan.config.toml:
         ds.close()
-        raise ConfigError("--resume", str(out), "is not a sweep result; --overwrite replaces it")
-    if ds.attrs.get("config") != plan.config.toml:
-        ds.close()
+        if overwrite:
+            return None
+        what = (
+            "a finished result of another config" if is_sweep_result(ds) else "not a sweep result"
+        )
         raise ConfigError(
-            "--resume", str(out), "is a finished result of another config; --overwrite replaces it"
+            "--resume",
+            str(out),
+            f"is {what}: --resume finishes only this config's sweep; pass --overwrite as well "
+            "to replace it (--resume --overwrite: finish this sweep if that is what is "
+            "there, start it again otherwise)",
         )
     return ds
 
@@ -297,9 +378,16 @@ def dry_run(
     The grid, its scenarios and chunks, the estimated result size and where it would go.
     Writes nothing: no output, partial file, lock or folder.
     """
+    check_arguments(
+        config, out, chunk_size=chunk_size, flags={"overwrite": overwrite, "resume": resume}
+    )
     if out is not None:
         check_url(out)
-    plan = _plan(config, out, resume, chunk_size)
+    checked: Any = config
+    if not isinstance(config, Config):  # sized, not drawn: at once whatever the design
+        source = str(config) if isinstance(config, os.PathLike) else config
+        checked = load_config(source, draw=False)
+    plan = _plan(checked, out, resume, chunk_size)
     lines = ["dry run: nothing is written"]
     grid = [(d.name, len(d.values)) for d in plan.dims]
     if plan.n_paths > 1:
@@ -316,6 +404,14 @@ def dry_run(
         if summary
         else f"day {plan.n_days}, epoch {plan.n_epochs}, lp {plan.n_lp}"
     )
+    design = plan.config.design
+    if design is not None:
+        lines.append(
+            f"design: {design.kind}, {design.samples:,} "
+            f"{'trajectories' if design.kind == 'morris' else 'samples'} of "
+            f"{len(design.specs)} keys ({', '.join(design.names)}) = {design.n_rows:,} "
+            "scenarios along `sample` (drawn when the sweep runs)"
+        )
     lines.append(f"per scenario: {each}")
     n_chunks = len(plan.chunks)
     lines.append(
@@ -338,6 +434,7 @@ def dry_run(
         return "\n".join(lines), problem
     if is_zarr(out):
         extra, problem = _dry_store(out, overwrite, resume)
+        extra.append(_store_space(out, size))
         return "\n".join([*lines, *extra]), problem
     out = local_path(out)
     assert out is not None
@@ -354,7 +451,9 @@ def dry_run(
             else ("no chunk done")
         )
         action = (
-            "--resume finishes it"
+            "--resume finishes it if it is this sweep's, --overwrite starts again if not"
+            if resume and overwrite
+            else "--resume finishes it"
             if resume
             else "--overwrite starts again"
             if overwrite
@@ -391,6 +490,26 @@ def dry_run(
     return "\n".join(lines), problem
 
 
+def _store_space(out: str | os.PathLike, raw: int) -> str:
+    """``dry_run``'s line on a store's room: free space against the raw size (the store is
+    compressed as it is written, by a ratio only its first chunks tell: the run measures it
+    and stops early, resumable, when the projection will not fit)."""
+    path = local_path(out)
+    if path is None:
+        return (
+            f"free space: not known at a URL; the store takes at most about {human(raw)} "
+            "(raw), less as zarr compresses it"
+        )
+    free, folder = free_space(path)
+    verdict = (
+        "fits even uncompressed"
+        if raw <= free
+        else "fits only if zarr compresses it enough: the run projects its size from its "
+        "first chunks and stops early (resumable) if not"
+    )
+    return f"free space: {human(free)} in {folder}; the raw result, about {human(raw)}, {verdict}"
+
+
 def _dry_store(
     out: str | os.PathLike, overwrite: bool, resume: bool
 ) -> tuple[list[str], ConfigError | None]:
@@ -398,7 +517,9 @@ def _dry_store(
     store = zarr_sink.store_output(out)
     live = owner(store.path) if store.path is not None else None
     action = (
-        "--resume finishes it"
+        "--resume finishes it if it is this sweep's, --overwrite starts again if not"
+        if resume and overwrite
+        else "--resume finishes it"
         if resume
         else "--overwrite starts again"
         if overwrite

@@ -1291,8 +1291,12 @@ def simulate(scenario: dict) -> dict:
         out[name] = []
     for name in PER_EPOCH_OUTPUTS:
         out[name] = [[0.0] * num_lps for _ in range(num_epochs)]
+    # the state at each day's start, before its events (what LPs that decide read)
+    out["stake_before"], out["pending_stake"] = [], []
 
     for d in range(num_days):
+        out["stake_before"].append([p.stake for p in providers])
+        out["pending_stake"].append([None if r is None else r.stake for r in pending])
         period = d // valuation_period
         epoch = d // epoch_days
         first_day, last_day = epoch_bounds[epoch]

@@ -100,9 +100,12 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
     A figure that still fails on this result's data is skipped with a warning, so one odd
     figure does not cost the others.
     """
+    from ..storage.io import partial_note
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    unfinished = partial_note(ds)
 
     def save(name: str, make: Callable[[], Figure], note: str = "") -> None:
         try:
@@ -111,6 +114,9 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
             warnings.warn(f"sweep plot: skipped {name}: {exc}", stacklevel=3)
             return
         _note(fig, note)
+        if unfinished:  # opened by name (partial=True): every figure says so
+            fig.text(0.5, 0.005, f"UNFINISHED: {unfinished}", ha="center", va="bottom",
+                     color="red", fontsize="small")  # fmt: skip
         path = out_dir / f"{name}.png"
         fig.savefig(path, dpi=dpi, backend="agg")
         written.append(path)

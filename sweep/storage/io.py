@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from ..engine.plan import Chunk, Plan
-from ..errors import ConfigError
+from ..errors import ConfigError, UnfinishedResult
 from ..version import __version__
 from .layout import (
     Layout,
@@ -47,20 +47,27 @@ from .lock import output_error, owner
 from .space import existing_ancestor, human, result_bytes
 
 
-def load(path: str | os.PathLike, **xarray_kwargs: Any) -> xr.Dataset:
+def load(path: str | os.PathLike, *, partial: bool = False, **xarray_kwargs: Any) -> xr.Dataset:
     """Open a result: a netCDF file, or a zarr store (a ``.zarr`` folder or an fsspec URL such
     as ``s3://bucket/result.zarr``), lazily: variables are read when used.
 
     Keyword arguments (``chunks=`` for dask arrays, ``storage_options=`` for a URL, ...) go to
     :func:`xarray.open_dataset`. Dimensions come in the result's order: sweep dims in config
-    order, ``path``, ``day`` or ``stat``, ``lp``. A store whose sweep has not finished is
-    refused (``FileNotFoundError``), as a missing file is: it has no root metadata until its
-    last chunk is in (``sweep.storage.zarr_store``).
+    order, ``path``, ``day`` or ``stat``, ``lp``. An unfinished sweep (an interrupted run's
+    ``<out>.partial`` file or store, or a store at a URL without its root metadata) is refused
+    with :class:`~sweep.errors.UnfinishedResult` (a ``ConfigError`` and ``FileNotFoundError``):
+    its chunks not yet computed hold no numbers. ``partial=True`` opens it all the same, and
+    marks the dataset (``attrs["sweep_partial"]``, :data:`PARTIAL_ATTR`) so that
+    ``sweep.compare``, ``sweep.sensitivity`` and the figures say so.
 
     Parameters
     ----------
     path : str or os.PathLike
-        A result file written by :func:`sweep.run` or ``sweep run`` (``.nc``), or a zarr store.
+        A result file written by :func:`sweep.run` or ``sweep run`` (``.nc``), or a zarr store;
+        with ``partial=True``, an unfinished one too (``r.nc.partial``, or ``r.nc`` when only
+        its partial file is there).
+    partial : bool, default False
+        Open an unfinished sweep's result, marked as such.
     **xarray_kwargs
         Passed on to :func:`xarray.open_dataset` (``chunks=``, ``storage_options=``, ...).
 
@@ -69,20 +76,148 @@ def load(path: str | os.PathLike, **xarray_kwargs: Any) -> xr.Dataset:
     xarray.Dataset
         The result, read lazily, its dimensions in the result's order.
     """
+    path = check_result_path(path, "path")
+    if not isinstance(partial, bool):
+        raise ConfigError("partial", partial, "must be True or False")
+    state = unfinished(path)
+    if state is not None:
+        where, progress = state
+        if not partial:
+            base = local_path(where)
+            live = owner(base.with_name(base.name[: -len(PARTIAL_SUFFIX)])) if base else None
+            finish = (
+                f"a run, {live}, is writing it now"
+                if live
+                else "`sweep run ... --resume` finishes it"
+            )
+            raise UnfinishedResult(
+                "path",
+                str(path),
+                f"is an unfinished sweep ({progress}): its other chunks hold no numbers yet; "
+                f"{finish}, or sweep.load(path, partial=True) opens it as it is, marked "
+                "unfinished",
+            )
+        if _is_store_location(where):
+            ds = _load_unfinished_store(where, xarray_kwargs)
+        else:
+            ds = _load_netcdf(Path(where), xarray_kwargs)
+        ds.attrs[PARTIAL_ATTR] = f"{where}: an unfinished sweep, {progress}"
+        return ds
     if is_zarr(path):
         return _load_store(path, xarray_kwargs)
     path = Path(path)
     if not path.is_file():
-        partial, _ = partial_paths(path)
+        partial_file, _ = partial_paths(path)
         hint, live = "", owner(path)
         if live:
             hint = f" (a run, {live}, is writing it now)"
-        elif partial.exists():
+        elif partial_file.exists():
             hint = " (an interrupted run left a .partial file: `sweep run ... --resume`)"
         raise FileNotFoundError(f"no result file at {path}{hint}")
+    return _load_netcdf(path, xarray_kwargs)
+
+
+def _load_netcdf(path: Path, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
     ds = xr.open_dataset(path, engine="netcdf4", **xarray_kwargs)
     with netCDF4.Dataset(path) as nc:
         order = list(nc.dimensions)
+    return _in_order(ds, order)
+
+
+PARTIAL_SUFFIX = ".partial"
+PARTIAL_ATTR = "sweep_partial"
+"""The attribute ``load(path, partial=True)`` gives an unfinished result: where it is and how
+many chunks are done. Whatever computes from such a dataset says so."""
+
+
+def partial_note(ds: Any) -> str | None:
+    """What makes ``ds`` (a dataset, or None) an unfinished result, or None when it is not."""
+    attrs = getattr(ds, "attrs", None) or {}
+    note = attrs.get(PARTIAL_ATTR)
+    return str(note) if note else None
+
+
+def check_result_path(path: Any, name: str) -> str | os.PathLike:
+    """``path`` if it is a path or URL (a str or os.PathLike); a ConfigError naming the
+    parameter ``name`` otherwise (``load(123)`` would fail deep in pathlib)."""
+    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike):
+        raise ConfigError(name, path, "must be a path (a str or os.PathLike) or a URL")
+    if not str(os.fspath(path)).strip():
+        raise ConfigError(name, path, "is empty; give a result file or store")
+    return path
+
+
+def _is_store_location(where: str) -> bool:
+    local = local_path(where)
+    return local is None or local.is_dir()
+
+
+def unfinished(path: str | os.PathLike) -> tuple[str, str] | None:
+    """Where an unfinished sweep's result is and how far it got (``"3 of 72 chunks done"``),
+    when ``path`` names one: an interrupted run's ``<out>.partial`` file or store, ``<out>``
+    when only its partial is there, or a store at a URL without root metadata. None otherwise
+    (a finished result, or nothing at all)."""
+    local = local_path(path)
+    if local is None:  # a store at a URL: unfinished while it has its record but no root
+        fs, root = store_files(path)
+        try:
+            if fs.exists(f"{root}/zarr.json") or not fs.exists(f"{root}/{STORE_RECORD}"):
+                return None
+        except (OSError, ValueError):
+            return None
+        return str(path), progress_text(str(path))
+    if not local.name.endswith(PARTIAL_SUFFIX):
+        if local.exists():
+            return None
+        local = partial_paths(local)[0]
+        if not local.exists():
+            return None
+    if local.is_file():
+        journal = read_journal(local.with_name(local.name[: -len(PARTIAL_SUFFIX)]))
+        progress = (
+            f"{len(journal['done'])} of {journal['chunks']} chunks done"
+            if journal
+            else "no chunk done yet"
+        )
+        return str(local), progress
+    if local.is_dir() and not (local / "zarr.json").is_file():
+        return str(local), progress_text(str(local))
+    return None
+
+
+def _load_unfinished_store(location: str, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
+    """Open an unfinished store with the root metadata its record keeps for when it is done
+    (the store itself is not touched: it stays unfinished, for ``--resume``)."""
+    from zarr.storage import FsspecStore, LocalStore, WrapperStore
+
+    header = read_header(location)
+    if header is None:
+        raise UnfinishedResult(
+            "path", location, "is an unfinished sweep whose layout was cut short: nothing to read"
+        )
+    root = json.dumps(header["root"]).encode()
+
+    class _WithRoot(WrapperStore):
+        async def get(self, key, prototype, byte_range=None):  # noqa: ANN001, ANN202
+            if key == "zarr.json":
+                return prototype.buffer.from_bytes(root)
+            return await self._store.get(key, prototype, byte_range)
+
+        async def exists(self, key: str) -> bool:
+            return key == "zarr.json" or await self._store.exists(key)
+
+    local = local_path(location)
+    options = xarray_kwargs.pop("storage_options", None) or {}
+    inner = (
+        LocalStore(str(local), read_only=True)
+        if local is not None
+        else FsspecStore.from_url(location, read_only=True, storage_options=options)
+    )
+    store: Any = _WithRoot(inner)  # a zarr Store: xarray's zarr engine takes one
+    ds = xr.open_dataset(store, engine="zarr", **xarray_kwargs)
+    order: list[str] = []
+    for var in [*ds.coords.values(), *ds.data_vars.values()]:
+        order += [d for d in var.dims if d not in order]
     return _in_order(ds, order)
 
 
@@ -187,6 +322,48 @@ def store_files(out: str | os.PathLike) -> tuple[Any, str]:
     if path is not None:
         return fsspec.filesystem("file", auto_mkdir=True), str(path.absolute())
     return fsspec.core.url_to_fs(str(out))
+
+
+STORE_FORMAT = "sweep-store-1"
+HEADER = f"{STORE_RECORD}/run.json"
+DONE = f"{STORE_RECORD}/done"
+
+
+def read_header(location: str) -> dict[str, Any] | None:
+    """The header of the run recorded in the store at ``location``; None when there is none
+    (nothing there, or a run killed before its store was laid out)."""
+    fs, root = store_files(location)
+    try:
+        header = json.loads(fs.cat_file(f"{root}/{HEADER}"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(header, dict) or header.get("format") != STORE_FORMAT:
+        return None
+    return header
+
+
+def read_done(location: str, n_chunks: int) -> set[int]:
+    """The chunks whose ``done`` objects are in the store (each written after its data)."""
+    fs, root = store_files(location)
+    fs.invalidate_cache(f"{root}/{DONE}")  # others wrote them: an object store's listing is cached
+    try:
+        names = fs.ls(f"{root}/{DONE}", detail=False)
+    except (FileNotFoundError, OSError):
+        return set()
+    done = set()
+    for name in names:
+        tail = str(name).rstrip("/").rsplit("/", 1)[-1]
+        if tail.isdigit() and int(tail) < n_chunks:
+            done.add(int(tail))
+    return done
+
+
+def progress_text(location: str) -> str:
+    """``"3 of 10 chunks done"`` for an unfinished store (or that none is done yet)."""
+    header = read_header(location)
+    if header is None:
+        return "no chunk done yet"
+    return f"{len(read_done(location, header['chunks']))} of {header['chunks']} chunks done"
 
 
 def _load_store(out: str | os.PathLike, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
@@ -415,6 +592,8 @@ class NetCDFSink:
         self.results = [*kept_outputs(plan), *plan.series]  # what chunks write; the rest: static
         self.nc: netCDF4.Dataset | None = None
         self._log: int | None = None
+        self.overwrite = overwrite
+        self.replaced = False  # --resume --overwrite found another sweep's run: started again
         check_output(self.out, overwrite=overwrite, resume=resume)
         check_interrupted(self.out, overwrite=overwrite, resume=resume)
         make_folder(self.out)
@@ -431,6 +610,9 @@ class NetCDFSink:
         if journal is None:
             return False  # killed while the file was being set up: nothing was computed
         if journal.get("digest") != self.digest:
+            if self.overwrite:  # --resume --overwrite: another sweep's run is started again
+                self.replaced = True
+                return False
             raise ConfigError(
                 "--resume",
                 str(self.out),

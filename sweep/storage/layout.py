@@ -270,6 +270,10 @@ _PARAM_UNITS = {
     "bond_penalty_slope": ("1", "SLA: bond penalty slope"),
     "bond_penalty_max": ("1", "SLA: maximum bond penalty"),
     "early_exit_penalty": ("1", "early-exit penalty rate"),
+    "hurdle": ("year-1", "hurdle LPs: annual return that brings them in"),
+    "exit_hurdle": ("year-1", "hurdle LPs: realised annual return below which they leave"),
+    "lookback_days": ("day", "hurdle LPs: days of history a decision reads"),
+    "decision_days": ("day", "hurdle LPs: days between decisions"),
 }
 
 
@@ -296,12 +300,18 @@ def parameter_meta(name: str) -> dict[str, str]:
     raise KeyError(name)
 
 
+def _param_sections(plan: Plan) -> list[str]:
+    """The config sections whose keys a result records: ``[strategy]`` only where hurdle LPs
+    read it."""
+    return [s for s in PARAMS if s != "strategy" or plan.config.hurdle_lps]
+
+
 def _varying(plan: Plan) -> tuple[set[str], dict[str, tuple[str, Any]]]:
     """The parameters that vary (swept keys, by key and dimension name) and those that follow
     another dimension (name -> (dimension, values))."""
     swept = {d.key for d in plan.dims if d.section != "path"} | {d.name for d in plan.dims}
     follows: dict[str, tuple[str, Any]] = {}
-    for section in PARAMS:
+    for section in _param_sections(plan):
         for key in PARAMS[section]:
             if key not in swept and key in plan.config.follows:
                 follows[dim_name(section, key)] = plan.config.follows[key]
@@ -318,7 +328,7 @@ def fixed_params(plan: Plan) -> dict[str, Any]:
     (``ds.sweep.params`` reads them back)."""
     swept, follows = _varying(plan)
     out: dict[str, Any] = {}
-    for section in PARAMS:
+    for section in _param_sections(plan):
         for key in PARAMS[section]:
             name = dim_name(section, key)
             if key not in swept and name not in follows:

@@ -51,7 +51,10 @@ import xarray as xr
 
 from ..engine.plan import Chunk, Plan
 from ..errors import ConfigError
-from .io import (
+from .io import (  # the store's record is read there too (sweep.load of an unfinished store)
+    DONE,
+    HEADER,
+    STORE_FORMAT,
     STORE_RECORD,
     check_url,
     check_writable,
@@ -59,6 +62,9 @@ from .io import (
     load,
     local_path,
     partial_paths,
+    progress_text,
+    read_done,
+    read_header,
     store_files,
 )
 from .layout import (
@@ -71,9 +77,6 @@ from .layout import (
     static_values,
 )
 
-STORE_FORMAT = "sweep-store-1"
-HEADER = f"{STORE_RECORD}/run.json"
-DONE = f"{STORE_RECORD}/done"
 IN_PROCESS = ("memory",)  # file systems that live in one process: no cluster can write them
 
 
@@ -121,35 +124,6 @@ def _mapper(location: str) -> Any:
     return fsspec.FSMap(root, fs)
 
 
-def read_header(location: str) -> dict[str, Any] | None:
-    """The header of the run recorded in the store at ``location``; None when there is none
-    (nothing there, or a run killed before its store was laid out)."""
-    fs, root = store_files(location)
-    try:
-        header = json.loads(fs.cat_file(f"{root}/{HEADER}"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(header, dict) or header.get("format") != STORE_FORMAT:
-        return None
-    return header
-
-
-def read_done(location: str, n_chunks: int) -> set[int]:
-    """The chunks whose ``done`` objects are in the store (each written after its data)."""
-    fs, root = store_files(location)
-    fs.invalidate_cache(f"{root}/{DONE}")  # others wrote them: an object store's listing is cached
-    try:
-        names = fs.ls(f"{root}/{DONE}", detail=False)
-    except (FileNotFoundError, OSError):
-        return set()
-    done = set()
-    for name in names:
-        tail = str(name).rstrip("/").rsplit("/", 1)[-1]
-        if tail.isdigit() and int(tail) < n_chunks:
-            done.add(int(tail))
-    return done
-
-
 def store_state(location: str) -> str:
     """``"empty"`` (nothing there), ``"complete"`` (root metadata written), ``"unfinished"``
     (a sweep's record without root metadata) or ``"foreign"`` (other files)."""
@@ -165,14 +139,6 @@ def store_state(location: str) -> str:
         return "foreign" if fs.ls(root, detail=False) else "empty"
     except (OSError, ValueError) as exc:
         raise ConfigError("output", location, f"cannot be reached ({_reason(exc)})") from None
-
-
-def progress_text(location: str) -> str:
-    """``"3 of 10 chunks done"`` for an unfinished store (or that none is done yet)."""
-    header = read_header(location)
-    if header is None:
-        return "no chunk done yet"
-    return f"{len(read_done(location, header['chunks']))} of {header['chunks']} chunks done"
 
 
 def _reason(exc: BaseException) -> str:
@@ -310,8 +276,12 @@ class ZarrSink:
     report, and finishes the store when every chunk is in. ``resume`` continues the run the
     store records, if it is this sweep's."""
 
-    def __init__(self, plan: Plan, store: Store, *, resume: bool = False) -> None:
+    def __init__(
+        self, plan: Plan, store: Store, *, resume: bool = False, overwrite: bool = False
+    ) -> None:
         self.plan = plan
+        self.overwrite = overwrite
+        self.replaced = False  # --resume --overwrite found another sweep's run: started again
         self.store = store
         self.location = store.location
         self.digest = config_digest(plan)
@@ -320,12 +290,19 @@ class ZarrSink:
         if not (resume and self._reopen()):
             self._start()
         self.writer = ChunkWriter(self.location, uuid.uuid4().hex)
+        # the projection of the store's size (:meth:`_check_space`): local stores only
+        self._base = _disk_bytes(Path(self.location)) if store.path is not None else 0
+        self._since = 0  # chunks written by this run
+        self._next_check = PROJECT_AFTER
 
     def _reopen(self) -> bool:
         header = read_header(self.location)
         if header is None:
             return False  # killed while laying out: nothing was computed
         if header.get("digest") != self.digest:
+            if self.overwrite:  # --resume --overwrite: another sweep's run is started again
+                self.replaced = True
+                return False
             raise ConfigError(
                 "--resume",
                 self.store.out,
@@ -400,6 +377,38 @@ class ZarrSink:
     def write(self, chunk: Chunk, written: Written) -> None:
         """Record a chunk its task wrote (data and ``done`` are in the store already)."""
         self.done.add(chunk.index)
+        self._since += 1
+        if self.store.path is not None and self._since >= self._next_check:
+            self._check_space()
+
+    def _check_space(self) -> None:
+        """Project the store's size from what the chunks written so far take on disk
+        (compressed: zarr's zstd, as measured) and stop, with :class:`WillNotFit`, when the
+        chunks left would not fit the free space: the chunks written stay for ``--resume``,
+        and the disk is not filled for others. Checked after :data:`PROJECT_AFTER` chunks, then
+        every tenth of the sweep."""
+        n = len(self.plan.chunks)
+        self._next_check = self._since + max(1, n // 10)
+        left = n - len(self.done)
+        if left <= 0:
+            return
+        used = _disk_bytes(Path(self.location)) - self._base
+        per_chunk = max(0, used) / self._since
+        need = per_chunk * left
+        folder = Path(self.location)
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return
+        if need > free * SPACE_FRACTION:
+            from .space import human
+
+            raise WillNotFit(
+                self.store.out,
+                f"the store will not fit: {len(self.done)} of {n} chunks took "
+                f"{human(used)} on disk (compressed), so the {left} left need about "
+                f"{human(need)} but {folder.parent} has {human(free)} free",
+            )
 
     def kept(self) -> int:
         """Chunks the store holds (some may have been written whose report never came)."""
@@ -438,6 +447,29 @@ class ZarrSink:
         fs, root = store_files(self.location)
         with contextlib.suppress(FileNotFoundError):
             fs.rm(root, recursive=True)
+
+
+PROJECT_AFTER = 2  # chunks written before the store's size is projected from them
+SPACE_FRACTION = 0.95  # of the free space a projection may fill: a margin for metadata
+
+
+class WillNotFit(ConfigError):
+    """A store whose projected size exceeds the free space of its file system: stopped early
+    with the chunks written kept (``--resume`` continues once there is space)."""
+
+    def __init__(self, out: str, detail: str) -> None:
+        super().__init__("output", out, detail)
+        self.detail = detail
+
+
+def _disk_bytes(folder: Path) -> int:
+    """Bytes ``folder``'s files take on disk (allocated blocks)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
 
 
 def drop_record(location: str) -> None:
