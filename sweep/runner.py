@@ -174,7 +174,8 @@ def run(
     -------
     xarray.Dataset
         The result: one variable per output, each with only the sweep dimensions it depends
-        on, every parameter a coordinate, the config as TOML text in ``attrs["config"]``.
+        on, swept parameters as coordinates and fixed ones as attributes (``ds.sweep.params``),
+        the config as TOML text in ``attrs["config"]``.
     """
     check_arguments(
         config,

@@ -19,6 +19,7 @@ import xarray as xr
 
 from ..mechanism import book
 from ..mechanism.rules import RULES
+from ..storage import accessor as _accessor  # noqa: F401  (registers ds.sweep)
 
 __all__ = [
     "PROB_FLOOR",
@@ -247,9 +248,9 @@ def build_order_book(
 
 
 def _scalar(ds: xr.Dataset, name: str, **sel: object) -> float:
-    if name not in ds.variables:
+    if name not in ds.variables and name not in ds.sweep.params:
         raise ValueError(f"the result has no {name!r}, which the order book needs")
-    da = ds[name]
+    da = ds.sweep.param(name)
     da = da.sel({k: v for k, v in sel.items() if k in da.dims})
     extra = {d: n for d, n in da.sizes.items() if n != 1}
     if extra:
@@ -262,8 +263,8 @@ def _scalar(ds: xr.Dataset, name: str, **sel: object) -> float:
 
 
 def _value(ds: xr.Dataset, name: str, default: object = None) -> object:
-    if name in ds.variables:
-        values = np.asarray(ds[name].values).reshape(-1)
+    if name in ds.variables or name in ds.sweep.params:
+        values = np.asarray(ds.sweep.param(name).values).reshape(-1)
         if values.size == 1:
             return values[0].item() if hasattr(values[0], "item") else values[0]
         raise ValueError(

@@ -197,9 +197,10 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
 def _time_weighted(ds: xr.Dataset, first: dict[str, int]) -> tuple[xr.Dataset, dict] | None:
     """The first ``time_weighted`` scenario and its selection, if the result has one that spans
     two months."""
-    if not _data.has(ds, "share_rule"):
+    try:
+        rules = [str(r) for r in ds.sweep.param("share_rule").values.reshape(-1)]
+    except KeyError:  # a result without it (an older one that dropped it)
         return None
-    rules = [str(r) for r in ds["share_rule"].values.reshape(-1)]
     if "time_weighted" not in rules:
         return None
     sel = dict(first)

@@ -623,13 +623,13 @@ def path_dim_name(key: str) -> str:
     return f"path_{key}" if key in PATH_SERIES else key
 
 
-# keys named like a result variable: their dimension (or scalar coordinate) is prefixed with
+# keys named like a result variable: their dimension (or attribute) is prefixed with
 # their section, as ``[path]`` series are with ``path_``
 OUTPUT_NAMED_KEYS = ("liquidity_score", "early_exit_penalty")
 
 
 def dim_name(section: str, key: str) -> str:
-    """The dimension (or scalar coordinate) name of a config key in the result."""
+    """The name of a config key in the result: its dimension, or its attribute when fixed."""
     if section == "path":
         return path_dim_name(key)
     return f"{section}_{key}" if key in OUTPUT_NAMED_KEYS else key

@@ -121,7 +121,7 @@ def _load_netcdf(path: Path, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
     ds = xr.open_dataset(path, engine="netcdf4", **xarray_kwargs)
     with netCDF4.Dataset(path) as nc:
         order = list(nc.dimensions)
-    return _in_order(_string_labels(ds), order)
+    return _in_order(ds, order)
 
 
 PARTIAL_SUFFIX = ".partial"
@@ -696,8 +696,8 @@ class NetCDFSink:
             if lay.dtype == "bool":
                 attrs["dtype"] = "bool"  # xarray reads 0/1 bytes back as booleans
             if name in aux:
-                # scalar parameters and ``date`` are coordinates without a dimension of their
-                # name: list them, or readers take them for data variables
+                # ``date`` and keys that follow a dimension are coordinates without a
+                # dimension of their name: list them, or readers take them for data variables
                 attrs["coordinates"] = aux[name]
             var.setncatts(attrs)
         attrs = global_attrs(plan)
@@ -794,17 +794,6 @@ class NetCDFSink:
         self.partial.unlink(missing_ok=True)
         self.journal.unlink(missing_ok=True)
         self._copy.unlink(missing_ok=True)
-
-
-def _string_labels(ds: xr.Dataset) -> xr.Dataset:
-    """String coordinates as numpy strings (``<U``), as in the in-memory result and in files
-    from before strings were characters: xarray reads character arrays as objects."""
-    labels = {
-        name: var.variable.astype(str)
-        for name, var in ds.coords.items()
-        if var.dtype == object and "char_dim_name" in var.encoding
-    }
-    return ds.assign_coords(labels) if labels else ds
 
 
 def _put_coordinate(

@@ -245,7 +245,12 @@ def template(plan: Plan) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
     import dask.array as da
 
     sizes = dim_sizes(plan)
-    coords = {name: xr.Variable(*c) for name, c in coordinates(plan).items()}
+    # strings as fixed-width unicode, which xarray reads back as written (object arrays would
+    # be zarr's variable-length strings, read back as numpy's StringDType)
+    coords = {
+        name: xr.Variable(dims, values.astype(str) if values.dtype == object else values, attrs)
+        for name, (dims, values, attrs) in coordinates(plan).items()
+    }
     statics = static_values(plan)
     data: dict[str, xr.Variable] = {}
     encoding: dict[str, dict[str, Any]] = {}
