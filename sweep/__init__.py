@@ -10,6 +10,7 @@ from .analysis.compare import compare
 from .analysis.sensitivity import sensitivity
 from .errors import ConfigError
 from .runner import run
+from .storage import accessor as _accessor  # noqa: F401  (registers ds.sweep)
 from .storage import load
 from .version import __version__
 

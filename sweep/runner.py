@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
+from .config.load import Config, load_config
 from .engine.plan import Plan, make_plan
 from .errors import ConfigError
 from .execution.executors import check_options, execute, runs_elsewhere
@@ -17,6 +18,49 @@ from .storage.space import human, result_bytes
 
 if TYPE_CHECKING:
     from distributed import Client
+
+
+ONLY_EXTENSIONS = (".zarr", ".nc", ".nc4", ".netcdf", ".h5", ".hdf5")
+
+
+def check_arguments(
+    config: Any,
+    out: Any,
+    *,
+    chunk_size: Any = None,
+    flags: Mapping[str, Any] | None = None,
+    stats: Any = None,
+) -> None:
+    """One :class:`ConfigError` naming the parameter, before any work, for an argument of
+    ``run`` or ``dry_run`` of the wrong kind: deeper down it would be a ``TypeError`` from
+    pathlib that names nothing, or worse, a truthy ``overwrite="no"`` that replaces a result."""
+
+    if isinstance(config, bytes) or not isinstance(config, str | os.PathLike | Mapping | Config):
+        raise ConfigError(
+            "config", config, "must be a TOML file's path (a str or os.PathLike) or a dict"
+        )
+    if isinstance(config, str) and not config.strip():
+        raise ConfigError("config", config, "is empty; give a TOML file's path or a dict")
+    if out is not None:
+        if isinstance(out, bytes) or not isinstance(out, str | os.PathLike):
+            raise ConfigError("out", out, "must be a path (a str or os.PathLike), a URL, or None")
+        if not str(os.fspath(out)).strip():
+            raise ConfigError("out", out, "is empty; give a file (.nc) or a store (.zarr)")
+        name = str(os.fspath(out)).rstrip("/").rsplit("/", 1)[-1]
+        if name.lower() in ONLY_EXTENSIONS:
+            # `.zarr` is a hidden file to pathlib (no suffix): it would become a netCDF file
+            raise ConfigError(
+                "out",
+                str(out),
+                f"is only an extension: name the result, e.g. result{name.lower()}",
+            )
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)):
+        raise ConfigError("chunk_size", chunk_size, "must be a whole number >= 1, or None")
+    for name, value in (flags or {}).items():
+        if not isinstance(value, bool):
+            raise ConfigError(name, value, "must be True or False")
+    if stats is not None and not isinstance(stats, dict):
+        raise ConfigError("stats", stats, "must be a dict (it receives what the run did)")
 
 
 def _plan(config: Any, store: Store, resume: bool, chunk_size: int | None) -> Plan:
@@ -88,20 +132,33 @@ def run(
     -------
     xarray.Dataset
         The result: one variable per output, each with only the sweep dimensions it depends
-        on, every parameter a coordinate, the config as TOML text in ``attrs["config"]``.
+        on, swept parameters as coordinates and fixed ones as attributes (``ds.sweep.params``),
+        the config as TOML text in ``attrs["config"]``.
     """
+    check_arguments(
+        config,
+        out,
+        chunk_size=chunk_size,
+        flags={"progress": progress, "overwrite": overwrite, "resume": resume},
+        stats=stats,
+    )
     store = store_for(out)  # a URL nothing here can write: refused before any work
     plan = _plan(config, store, resume, chunk_size)
     check_options(scheduler, workers)  # before any file exists: a bad address leaves none
     store.check(plan, overwrite=overwrite, resume=resume, remote=runs_elsewhere(scheduler))
     with store.lock():
         # from here no other run can start on ``out``: what an interrupted run left is its own
-        state = store.prepare(result_layout(plan), overwrite=overwrite, resume=resume)
+        layout = result_layout(plan)
+        state = store.prepare(layout, overwrite=overwrite, resume=resume)
         if state == "complete":
-            ds = _finished(store, plan)
-            store.commit()
-            _fill(stats, None, chunks=len(plan.chunks), state=state)
-            return ds
+            ds = _finished(store, plan, overwrite)
+            if ds is not None:
+                store.commit()
+                _fill(stats, None, chunks=len(plan.chunks), state=state)
+                return ds
+            # --resume --overwrite: another config's result is replaced
+            store.prepare(layout, overwrite=overwrite, resume=False)
+            state = "replaced"
         try:
             report = execute(plan, store, scheduler=scheduler, workers=workers, progress=progress)
         except BaseException as exc:
@@ -114,22 +171,32 @@ def run(
         return store.result()
 
 
-def _finished(store: Store, plan: Plan) -> xr.Dataset:
-    """The finished result a resume found, if it is this sweep's."""
+def _finished(store: Store, plan: Plan, overwrite: bool = False) -> xr.Dataset | None:
+    """The finished result a resume found, if it is this sweep's. With ``overwrite`` too
+    (``--resume --overwrite``: finish this sweep, or else start it again), None when it is not:
+    the run then replaces it."""
     out = store.target
     try:
         ds = store.result()
     except (OSError, ValueError) as exc:
+        if overwrite:
+            return None
         raise ConfigError(
             "--resume", str(out), f"is not a sweep result ({_short(exc)}); --overwrite replaces it"
         ) from None
-    if not is_sweep_result(ds):
+    if not is_sweep_result(ds) or ds.attrs.get("config") != plan.config.toml:
         ds.close()
-        raise ConfigError("--resume", str(out), "is not a sweep result; --overwrite replaces it")
-    if ds.attrs.get("config") != plan.config.toml:
-        ds.close()
+        if overwrite:
+            return None
+        what = (
+            "a finished result of another config" if is_sweep_result(ds) else "not a sweep result"
+        )
         raise ConfigError(
-            "--resume", str(out), "is a finished result of another config; --overwrite replaces it"
+            "--resume",
+            str(out),
+            f"is {what}: --resume finishes only this config's sweep; pass --overwrite as well "
+            "to replace it (--resume --overwrite: finish this sweep if that is what is "
+            "there, start it again otherwise)",
         )
     return ds
 
@@ -152,8 +219,15 @@ def dry_run(
     The grid, its scenarios and chunks, the estimated result size and where it would go.
     Writes nothing: no output, partial file, lock or folder.
     """
+    check_arguments(
+        config, out, chunk_size=chunk_size, flags={"overwrite": overwrite, "resume": resume}
+    )
     store = store_for(out)
-    plan = _plan(config, store, resume, chunk_size)
+    checked: Any = config
+    if not isinstance(config, Config):  # sized, not drawn: at once whatever the design
+        source = str(config) if isinstance(config, os.PathLike) else config
+        checked = load_config(source, draw=False)
+    plan = _plan(checked, store, resume, chunk_size)
     lines = ["dry run: nothing is written"]
     grid = [(d.name, len(d.values)) for d in plan.dims]
     if plan.n_paths > 1:
@@ -170,6 +244,14 @@ def dry_run(
         if summary
         else f"day {plan.n_days}, epoch {plan.n_epochs}, lp {plan.n_lp}"
     )
+    design = plan.config.design
+    if design is not None:
+        lines.append(
+            f"design: {design.kind}, {design.samples:,} "
+            f"{'trajectories' if design.kind == 'morris' else 'samples'} of "
+            f"{len(design.specs)} keys ({', '.join(design.names)}) = {design.n_rows:,} "
+            "scenarios along `sample` (drawn when the sweep runs)"
+        )
     lines.append(f"per scenario: {each}")
     n_chunks = len(plan.chunks)
     lines.append(

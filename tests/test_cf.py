@@ -89,13 +89,14 @@ def test_the_default_result_is_cf_but_for_the_documented_exceptions(default_resu
         assert ds.attrs["Conventions"] == "CF-1.10"
         for name, var in ds.variables.items():
             assert var.attrs.get("long_name"), name
-        for name in ("under_supplied", "meets_commitment"):
+        for name in ("under_supplied",):  # (meets_commitment: only with the SLA)
             assert ds[name].dtype == bool
             assert list(ds[name].attrs["flag_values"]) == [0, 1]
             assert len(ds[name].attrs["flag_meanings"].split()) == 2
     with netCDF4.Dataset(default_result) as nc:
         assert "coordinates" not in nc.ncattrs()  # per variable, as CF wants
-        assert "k" in nc["fee_revenue"].coordinates.split()
+        assert "coordinates" not in nc["fee_revenue"].ncattrs()  # fixed parameters: attributes
+        assert nc.getncattr("k") == 1 and nc.getncattr("fee_rule") == "marginal"
 
 
 @pytest.mark.parametrize("kind", ["summary", "csv", "in memory"])
@@ -208,7 +209,7 @@ def test_strings_come_back_as_strings(default_result):
     with sweep.load(default_result) as ds:
         assert list(ds.lp.values) == list(plan.lp_names)
         assert list(ds.share_rule.values) == list(memory.share_rule.values)
-        assert ds.fee_rule.item() == memory.fee_rule.item() == "marginal"
+        assert ds.sweep.params["fee_rule"] == memory.sweep.params["fee_rule"] == "marginal"
         assert ds.sel(share_rule=[str(memory.share_rule.values[0])]).sizes["share_rule"] == 1
         xr.testing.assert_equal(ds, memory)
 

@@ -1,8 +1,9 @@
 """Figures from result datasets: every figure renders, says what it shows, and refuses bad input.
 
 Most tests use a synthetic dataset built here with exactly the result layout (sweep dims in
-config order, optional ``path``, ``day``, ``lp``, ``tick``, ``commit``; parameters as scalar or
-dimension coordinates; CF attributes), so the figures are tested independently of the engine.
+config order, optional ``path``, ``day``, ``lp``, ``tick``, ``commit``; swept parameters as
+dimension coordinates, fixed ones as attributes; CF attributes), so the figures are tested
+independently of the engine.
 The last tests plot real ``sweep.run`` results and check the rebuilt order book against them.
 """
 
@@ -262,9 +263,6 @@ def make_result(
     coords["day"] = np.arange(D)
     coords["lp"] = lps
     coords["tick"] = np.arange(1, n + 1)
-    for key, value in params.items():
-        if key not in sweep:
-            coords[key] = value
     if dates:
         coords["date"] = ("day", pd.date_range("2021-01-01", periods=D, freq="D").values)
     ds = xr.Dataset({k: (dims, np.asarray(v)) for k, (dims, v) in data.items()}, coords=coords)
@@ -273,6 +271,7 @@ def make_result(
     ds.attrs.update(
         config='name = "synthetic"\n', sweep_version="0.0-test", created="2026-01-01T00:00:00+00:00"
     )
+    ds.attrs.update({key: value for key, value in params.items() if key not in sweep})
     return summarise(ds) if summary else ds
 
 
@@ -786,7 +785,7 @@ def test_heatmap_summary_and_special_values(
 def test_heatmap_bad_input(grid: xr.Dataset, daily: xr.Dataset) -> None:
     with pytest.raises(ValueError, match=r"'nope' is not in this result; available: .*fee_rate"):
         plot.heatmap(grid, "nope")
-    with pytest.raises(ValueError, match=r"'k' is not a dimension .*scalar coordinate"):
+    with pytest.raises(ValueError, match=r"'k' is not a dimension .*'k' = 1.0 throughout"):
         plot.heatmap(grid, "fee_rate", x="k")
     with pytest.raises(ValueError, match="'sigma' is not a dimension"):
         plot.heatmap(grid, "fee_rate", x="v", y="sigma")
@@ -1165,9 +1164,12 @@ def test_write_figures_summary(summary: xr.Dataset, tmp_path: Path) -> None:
 
 
 def test_write_figures_parameters_as_variables(daily: xr.Dataset, tmp_path: Path) -> None:
-    """A file may hand scalar coordinates back as 0-d variables: same figures either way."""
-    flat = daily.reset_coords()
-    assert "share_rule" in flat.data_vars and "share_rule" not in flat.coords
+    """Older results kept fixed parameters as scalar coordinates, which a file may hand back
+    as 0-d variables: same figures either way."""
+    params = daily.sweep.params
+    flat = daily.assign(params)
+    flat.attrs = {k: v for k, v in daily.attrs.items() if k not in params}
+    assert "share_rule" in flat.data_vars and "share_rule" not in flat.attrs
     assert _names(write_figures(flat, tmp_path)) == SCENARIO_PNGS | PAPER_PNGS
     with pytest.raises(ValueError) as err:
         plot.fee_rate(flat.drop_vars("fee_rate"))
@@ -1295,9 +1297,10 @@ def test_real_configs_plot(tmp_path: Path) -> None:
     import tomllib
     import warnings
 
-    configs = sorted((ROOT / "configs").glob("*.toml"))
-    if not configs:
-        pytest.skip("no configs shipped yet")
+    from sweep import examples
+
+    configs = [examples.path(name) for name in examples.names()]
+    assert len(configs) >= 7
     for path in configs:
         raw = tomllib.loads(path.read_text())
         raw.setdefault("sweep", {})

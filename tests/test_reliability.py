@@ -195,7 +195,8 @@ def test_kill_9_then_another_run(reference, tmp_path, capsys):
     assert main(["plot", f"{out}.partial"]) == 2
     assert "unfinished" in one_line_error(capsys.readouterr().err)
 
-    with sweep.load(f"{out}.partial"):  # a reader holds the partial file open: HDF5 locks it
+    # a reader holds the partial file open (by name: it is unfinished); HDF5 locks it
+    with sweep.load(f"{out}.partial", partial=True):
         assert main(["run", str(config), "--out", str(out), "--resume"]) == 2
         assert "open in another program" in one_line_error(capsys.readouterr().err)
     assert journaled(out) == done  # not started again

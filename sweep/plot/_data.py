@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import xarray as xr
 
+from ..storage import accessor as _accessor  # noqa: F401  (registers ds.sweep)
 from ..storage.layout import NON_SWEEP_DIMS, ordered_dims, ordered_sizes
 
 RULE_DIMS = ("share_rule", "fee_rule", "margin_rule")
@@ -73,7 +74,10 @@ def dimension(ds: xr.Dataset | xr.DataArray, dim: str, figure: str) -> str:
     if dim not in ds.dims:
         have = ", ".join(f"{d} ({n})" for d, n in ordered_sizes(ds).items())
         scalar = ""
-        if has(ds, dim):
+        if isinstance(ds, xr.Dataset) and dim in ds.sweep.params:
+            value = ds.sweep.params[dim]
+            scalar = f" ({dim!r} = {value!r} throughout: it was not swept)"
+        elif has(ds, dim):
             value = ds[dim].values
             scalar = f" ({dim!r} is a scalar coordinate here, = {value!r}: it was not swept)"
         raise ValueError(
@@ -145,12 +149,15 @@ def one_scenario(
 
 
 def scalar(ds: xr.Dataset, name: str, default: float | str | None = None) -> float | str:
-    """A parameter coordinate of a one-scenario result (``steepness``, ``tick_size``...)."""
-    if name not in ds.variables:
+    """A parameter of a one-scenario result (``steepness``, ``tick_size``...): a coordinate
+    where it was swept, else the value it was held at (``ds.sweep.param``)."""
+    try:
+        da = ds.sweep.param(name)
+    except KeyError:
         if default is None:
-            raise ValueError(f"the result has no {name!r} coordinate")
+            raise ValueError(f"the result has no parameter {name!r}") from None
         return default
-    values = np.asarray(ds[name].values).reshape(-1)
+    values = np.asarray(da.values).reshape(-1)
     if values.size != 1:
         raise ValueError(f"{name!r} has {values.size} values here; select one scenario first")
     value = values[0]

@@ -2,7 +2,7 @@
 
 - :func:`sla_view`: per LP and epoch, the time on book against the minimum, the fee penalty,
   the fees paid out and the bonuses, the bond slashed and the early-exit penalties, and over
-  days each LP's stake and the insurance pool (MECHANISM.md, "The SLA mechanism").
+  days each LP's stake and the insurance pool (docs/mechanism.rst, "The SLA").
 - :func:`mechanism_comparison`: per LP, its fee revenue, stake share (with its revenue share),
   margin and what it paid to the insurance pool, under each value of a ``preset`` (or rule)
   dimension.
@@ -34,8 +34,10 @@ SLA_OUTPUTS = (*EPOCH_OUTPUTS, "insurance_pool", "fee_accrued", "meets_commitmen
 """Every output of the SLA that is 0 where it is off (``liquidity_score`` is the fee split's,
 not the SLA's)."""
 
-# what sla_view draws; the per-day ones besides the epochs' outputs
-_VIEW_NEEDS = (*EPOCH_OUTPUTS, "insurance_pool", "stake")
+# what sla_view draws: with epochs at all (the SLA's, or early-exit penalties alone), and the
+# SLA's own outputs, in a result only where the SLA is in play
+_VIEW_NEEDS = ("early_exit_penalty", "insurance_pool", "stake")
+_SLA_NEEDS = tuple(n for n in EPOCH_OUTPUTS if n not in _VIEW_NEEDS)
 _VIEW_PARAMS = (
     "sla", "commitment_min_time_fraction", "epoch_days", "epoch_first_day", "epoch_last_day",
 )  # fmt: skip
@@ -114,7 +116,7 @@ def _epochs(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _committed(ds: xr.Dataset, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """(epoch, lp): whether the LP had stake on some day of the epoch (MECHANISM.md: the SLA
+    """(epoch, lp): whether the LP had stake on some day of the epoch (docs/mechanism.rst: the SLA
     judges only LPs committed during an epoch)."""
     stake = np.asarray(ds["stake"].transpose("day", "lp").values, dtype=float)
     days = np.asarray(ds["day"].values, dtype=float)
@@ -125,8 +127,22 @@ def _committed(ds: xr.Dataset, starts: np.ndarray, ends: np.ndarray) -> np.ndarr
     return out
 
 
+def _sla_on(ds: xr.Dataset) -> bool:
+    """Whether the SLA is on in this scenario: its outputs are in the result (it is in play
+    somewhere) and the scenario's switch is on."""
+    if not all(name in ds.data_vars for name in _SLA_NEEDS):
+        return False
+    try:
+        return str(_data.scalar(ds, "sla")) == "on"
+    except ValueError:  # a result from before the [mechanism] sla key: s > 0 switched it on
+        return float(_data.scalar(ds, "commitment_min_time_fraction", 0.0)) > 0
+
+
 def _per_epoch(ds: xr.Dataset, name: str, n_epochs: int) -> np.ndarray:
-    """``ds[name]`` as (epoch, lp), the path's epochs only."""
+    """``ds[name]`` as (epoch, lp), the path's epochs only; zeros where the result has no such
+    output (the SLA's, where it is not in play)."""
+    if name not in ds.data_vars:
+        return np.zeros((n_epochs, ds.sizes["lp"]))
     da = _data.variable(ds, name, "sla_view").transpose("epoch", "lp")
     return np.nan_to_num(np.asarray(da.values, dtype=float)[:n_epochs])
 
@@ -326,7 +342,6 @@ class _View:
         self.bonus = _per_epoch(sub, "sla_bonus", n)
         self.bond = _per_epoch(sub, "bond_penalty", n)
         self.exit = _per_epoch(sub, "early_exit_penalty", n)
-        self.on = _data.scalar(ds, "sla", "off") == "on"
         self.s = float(_data.scalar(ds, "commitment_min_time_fraction", 0.95))
         self.ds = sub
 
@@ -360,10 +375,11 @@ def sla_view(ds: xr.Dataset, *, lps: Sequence[str] | None = None) -> Figure:
     if "epoch" not in ds.dims:
         raise ValueError("sla_view: the result has no 'epoch' dimension (no SLA outputs)")
     ds = _data.one_scenario(
-        ds, "sla_view", keep=("day", "epoch", "lp"), variables=(*_VIEW_NEEDS, *_VIEW_PARAMS)
-    )
+        ds, "sla_view", keep=("day", "epoch", "lp"),
+        variables=(*_VIEW_NEEDS, *_SLA_NEEDS, *_VIEW_PARAMS),
+    )  # fmt: skip
     v = _View(ds, lps)
-    sla_on = v.on
+    sla_on = _sla_on(ds)
     if sla_on:
         fig = _style.new_figure((13.0, 10.0))
         axes = list(fig.subplots(3, 2, sharex=True).ravel())

@@ -9,15 +9,26 @@ A new backend subclasses :class:`Store` and calls :func:`register`; see docs/dev
 """
 
 from .layout import ResultLayout
-from .registry import load, register, store_for, unfinished
+from .registry import (
+    PARTIAL_ATTR,
+    check_result_path,
+    load,
+    partial_note,
+    register,
+    store_for,
+    unfinished,
+)
 from .store import BlockWriter, Store, Unfinished, run_digest
 
 __all__ = [
+    "PARTIAL_ATTR",
     "BlockWriter",
     "ResultLayout",
     "Store",
     "Unfinished",
+    "check_result_path",
     "load",
+    "partial_note",
     "register",
     "run_digest",
     "store_for",

@@ -1,10 +1,10 @@
 """The result's labelled layout: dimensions, coordinates and attributes of every variable.
 
-Every store gets this one description, built once from the plan (:class:`ResultLayout`). Each
-variable carries only the dimensions it depends on: market series the swept ``[path]`` keys (and
-``path``), risk factors the swept ``[risk]`` keys, and every output the axes of the stage that
-computes it (``sweep.engine.stages``): a ``v`` x ``k`` grid gives ``margin`` no ``v`` dimension and
-``stake`` neither. xarray broadcasts them where they meet.
+All sinks use this one description: the in-memory :class:`xarray.Dataset` and the netCDF4 file
+streamed chunk by chunk. Each variable carries only the dimensions it depends on: market series
+the swept ``[path]`` keys (and ``path``), risk factors the swept ``[risk]`` keys, and every
+output the axes of the stage that computes it (``sweep.engine.stages``): a ``v`` x ``k`` grid gives
+``margin`` no ``v`` dimension and ``stake`` neither. xarray broadcasts them where they meet.
 
 The attributes follow CF 1.10, so that CF tools (the compliance checker, cf-xarray, Panoply)
 read a result: UDUNITS-2 units (``year-1``, ``USD d-1``, ``1`` for fractions and counts), a
@@ -134,6 +134,27 @@ def layouts(plan: Plan) -> list[Layout]:
     for name, (units, long_name) in COMMIT_VARIABLES.items():
         dtype = "int64" if name == "commit_lp" else "float64"
         out.append(Layout(name, ("commit",), dtype, {"units": units, "long_name": long_name}))
+    return _in_first_use_order(out, list(dim_sizes(plan)))
+
+
+def _in_first_use_order(items: list[Layout], order: list[str]) -> list[Layout]:
+    """``items`` reordered, as little as it takes, so that the dims in the order the variables
+    first use them are ``order`` (the result's): xarray orders a file's dims so, data variables
+    first, and ``xr.open_dataset`` then gives them as ``sweep.load`` does. Where no order of
+    the variables does, the rest keep theirs (``sweep.load`` reorders)."""
+    out: list[Layout] = []
+    left = list(items)
+    seen: list[str] = []
+    while left:
+        for lay in left:
+            new = [d for d in dict.fromkeys(lay.dims) if d not in seen]
+            if new == order[len(seen) : len(seen) + len(new)]:
+                break
+        else:
+            return out + left
+        out.append(lay)
+        left.remove(lay)
+        seen += new
     return out
 
 
@@ -208,11 +229,11 @@ CF_EXCEPTIONS = {
 """The departures from CF 1.10 that ``tests/test_cf.py`` accepts, and why."""
 
 
-NON_SWEEP_DIMS = ("path", "day", "epoch", "stat", "lp", "tick", "commit")
+NON_SWEEP_DIMS = ("path", "day", "epoch", "lp", "stat", "tick", "commit")
 """A result's dimensions that are not sweep dimensions, in the order it lays them out after the
-sweep dimensions (``path``: Monte Carlo paths; ``epoch``: the SLA's per-epoch outputs; ``stat``:
-a summary's statistics instead of ``day`` and ``epoch``; ``tick`` and ``commit``: the LPs' order
-shapes and commitment events)."""
+sweep dimensions (``path``: Monte Carlo paths; ``epoch``: the per-epoch outputs of a mechanism
+that has epochs; ``stat``: a summary's statistics instead of ``day``, last as in the variables,
+``(..., lp, stat)``; ``tick`` and ``commit``: the LPs' order shapes and commitment events)."""
 
 
 def dim_sizes(plan: Plan) -> dict[str, int]:
@@ -225,12 +246,14 @@ def dim_sizes(plan: Plan) -> dict[str, int]:
     if is_summary(plan):
         rest["stat"] = len(STATISTICS)
     else:
-        rest.update(day=plan.n_days, epoch=plan.n_epochs)
+        rest["day"] = plan.n_days
+        if plan.has_epochs:  # only with the outputs of a mechanism that has epochs
+            rest["epoch"] = plan.n_epochs
     sizes.update((d, rest[d]) for d in NON_SWEEP_DIMS if d in rest)
     return sizes
 
 
-_LONG_NAMES = {  # each parameter coordinate's long name; its units are the registry's
+_LONG_NAMES = {  # each parameter's long name; its units are the config registry's
     "v": "target-stake scaling v",
     "k": "obligation per unit stake k",
     "stake_target_period": "target-stake window",
@@ -257,54 +280,104 @@ _LONG_NAMES = {  # each parameter coordinate's long name; its units are the regi
     "bond_penalty_slope": "SLA: bond penalty slope",
     "bond_penalty_max": "SLA: maximum bond penalty",
     "early_exit_penalty": "early-exit penalty rate",
+    "hurdle": "hurdle LPs: annual return that brings them in",
+    "exit_hurdle": "hurdle LPs: realised annual return below which they leave",
+    "lookback_days": "hurdle LPs: days of history a decision reads",
+    "decision_days": "hurdle LPs: days between decisions",
     **{key: f"rule: {rule.doc}" for key, rule in RULES.items()},
 }
 
 
 def _param_cf(key: str) -> tuple[str, str]:
-    """A parameter coordinate's units (the config registry's, :data:`PARAMS`, in UDUNITS-2
-    spelling) and long name."""
+    """A parameter's units (the config registry's, :data:`PARAMS`, in UDUNITS-2 spelling) and
+    long name."""
     section = SECTION_OF.get(key)
     units = cf_units(PARAMS[section][key].units) if section else "1" if key == SAMPLE_DIM else ""
     return units, _LONG_NAMES.get(key, key)
 
 
-def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, str]]]:
-    """Coordinates: swept keys as dimension coordinates, every other parameter as a scalar."""
-    coords: dict[str, tuple[tuple[str, ...], Any, dict[str, str]]] = {}
+PARAMETER_NAMES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        [dim_name(section, key) for section in PARAMS for key in PARAMS[section]]
+        + [path_dim_name(key) for kind in PATH_PARAMS.values() for key in kind]
+    )
+)
+"""Every parameter's name in a result: a dimension (swept), a coordinate along the dimension
+it follows (a preset's keys, a design's), or a global attribute (fixed: :func:`fixed_params`)."""
+
+
+def parameter_meta(name: str) -> dict[str, str]:
+    """A parameter's CF ``units`` and ``long_name`` by its name in a result."""
+    for section, keys in PARAMS.items():
+        for key in keys:
+            if dim_name(section, key) == name:
+                return _cf(*_param_cf(key))
+    for kind in PATH_PARAMS.values():
+        for key, param in kind.items():
+            if path_dim_name(key) == name:
+                return _cf(cf_units(param.units), f"path {key}")
+    raise KeyError(name)
+
+
+def _param_sections(plan: Plan) -> list[str]:
+    """The config sections whose keys a result records: ``[strategy]`` only where hurdle LPs
+    read it."""
+    return [s for s in PARAMS if s != "strategy" or plan.config.hurdle_lps]
+
+
+def _varying(plan: Plan) -> tuple[set[str], dict[str, tuple[str, Any]]]:
+    """The parameters that vary (swept keys, by key and dimension name) and those that follow
+    another dimension (name -> (dimension, values))."""
     swept = {d.key for d in plan.dims if d.section != "path"} | {d.name for d in plan.dims}
+    follows: dict[str, tuple[str, Any]] = {}
+    for section in _param_sections(plan):
+        for key in PARAMS[section]:
+            if key not in swept and key in plan.config.follows:
+                follows[dim_name(section, key)] = plan.config.follows[key]
+    if plan.source.kind in ("gbm", "constant"):
+        for key in PATH_PARAMS[plan.source.kind]:
+            if key in plan.source.follows:
+                follows[path_dim_name(key)] = plan.source.follows[key]
+    return swept, follows
+
+
+def fixed_params(plan: Plan) -> dict[str, Any]:
+    """The parameters a sweep holds fixed, by their name in the result: global attributes, not
+    coordinates, so that ``to_dataframe()`` does not repeat them on every row
+    (``ds.sweep.params`` reads them back)."""
+    swept, follows = _varying(plan)
+    out: dict[str, Any] = {}
+    for section in _param_sections(plan):
+        for key in PARAMS[section]:
+            name = dim_name(section, key)
+            if key not in swept and name not in follows:
+                out[name] = np.asarray(plan.config.params[key]).item()
+    if plan.source.kind in ("gbm", "constant"):
+        for key in PATH_PARAMS[plan.source.kind]:
+            name = path_dim_name(key)
+            if name not in swept and name not in follows and key in plan.source.params:
+                out[name] = np.asarray(plan.source.params[key]).item()
+    return out
+
+
+def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, str]]]:
+    """Coordinates: swept keys as dimension coordinates, keys that follow a dimension along it
+    (fixed parameters are attributes: :func:`fixed_params`). Strings are objects, as xarray
+    reads netCDF's character arrays back: a result has the same dtypes in memory and in files."""
+    coords: dict[str, tuple[tuple[str, ...], Any, dict[str, str]]] = {}
     for dim in plan.dims:
         if dim.section == "path":
             units, long_name = _path_units(plan, dim.key), f"path parameter {dim.key}"
         else:
             units, long_name = _param_cf(dim.key)
-        coords[dim.name] = ((dim.name,), np.asarray(dim.values), _cf(units, long_name))
-    for section in PARAMS:
-        for key in PARAMS[section]:
-            if key in swept:
-                continue
-            units, long_name = _param_cf(key)
-            name = dim_name(section, key)
-            if key in plan.config.follows:  # its value at each index of another dimension
-                dim, values = plan.config.follows[key]
-                coords[name] = ((dim,), np.asarray(values), _cf(units, f"{long_name}, by {dim}"))
-            else:
-                coords[name] = ((), np.asarray(plan.config.params[key]), _cf(units, long_name))
-    if plan.source.kind in ("gbm", "constant"):
-        for key in PATH_PARAMS[plan.source.kind]:
-            name = path_dim_name(key)
-            units = _path_units(plan, key)
-            if key in plan.source.follows:  # sampled: its value in each sample
-                dim, values = plan.source.follows[key]
-                coords[name] = ((dim,), np.asarray(values), _cf(units, f"path {key}, by {dim}"))
-            elif name not in swept and key in plan.source.params:
-                value = np.asarray(plan.source.params[key])
-                coords[name] = ((), value, _cf(units, f"path {key}"))
+        coords[dim.name] = ((dim.name,), _labels(dim.values), _cf(units, long_name))
+    for name, (dim, values) in _varying(plan)[1].items():  # its value at each index of dim
+        meta = parameter_meta(name)
+        meta["long_name"] = f"{meta['long_name']}, by {dim}"
+        coords[name] = ((dim,), _labels(values), meta)
     if plan.n_paths > 1:
         coords["path"] = (("path",), np.arange(plan.n_paths), _cf("1", "Monte Carlo path"))
-    if is_summary(plan):
-        coords["stat"] = (("stat",), np.asarray(STATISTICS), _cf("", "statistic over days"))
-    else:
+    if not is_summary(plan):
         # a count of days ("days since" would make xarray turn it into dates): the time axis
         # when the path has no dates; else ``date`` is (CF allows one T axis a variable)
         day_attrs = _cf("day", "day of the path")
@@ -314,8 +387,11 @@ def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, s
         if plan.source.dates is not None:  # units and calendar come with the encoding
             date_attrs = {"long_name": "date", "standard_name": "time", "axis": "T"}
             coords["date"] = (("day",), plan.source.dates, date_attrs)
-        coords.update(epoch_coordinates(plan))
-    coords["lp"] = (("lp",), np.asarray(plan.lp_names), _cf("", "liquidity provider"))
+        if plan.has_epochs:
+            coords.update(epoch_coordinates(plan))
+    coords["lp"] = (("lp",), _labels(plan.lp_names), _cf("", "liquidity provider"))
+    if is_summary(plan):  # after lp, as in the variables: (..., lp, stat)
+        coords["stat"] = (("stat",), _labels(STATISTICS), _cf("", "statistic over days"))
     n_ticks = plan.shapes["fractions_buy"].shape[-1]
     coords["tick"] = (("tick",), np.arange(1, n_ticks + 1), _cf("1", "ticks from mid"))
     return coords
@@ -343,6 +419,13 @@ def epoch_coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[
     return coords
 
 
+def _labels(values: Any) -> np.ndarray:
+    """Values of a coordinate; strings as an object array (what xarray gives for netCDF's
+    character arrays, which ``nccopy -d4`` compresses where variable-length strings fail)."""
+    out = np.asarray(values)
+    return out.astype(object) if out.dtype.kind == "U" else out
+
+
 def _path_units(plan: Plan, key: str) -> str:
     params = PATH_PARAMS.get(plan.source.kind, {})
     return cf_units(params[key].units) if key in params else ""
@@ -354,9 +437,10 @@ def _cf(units: str, long_name: str) -> dict[str, str]:
 
 def global_attrs(plan: Plan) -> dict[str, Any]:
     """The result's attributes: what made it and when (CF's ``history``, ``source``,
-    ``date_created``; ``created`` is the same time, for older readers), and the config."""
+    ``date_created``; ``created`` is the same time, for older readers), the config, and the
+    parameters it holds fixed (:func:`fixed_params`)."""
     created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    return {
+    attrs = {
         "title": f"sweep result: {plan.config.name}",
         "name": plan.config.name,
         "config": plan.config.toml,
@@ -368,15 +452,18 @@ def global_attrs(plan: Plan) -> dict[str, Any]:
         "of Vega-style markets",
         "reduce": plan.config.reduce,
         "days": plan.n_days,  # a summary result has no day dimension to count
-        "epochs": plan.n_epochs,  # nor an epoch dimension
+        **({"epochs": plan.n_epochs} if plan.has_epochs else {}),  # nor an epoch dimension
         "Conventions": "CF-1.10",
         **(plan.config.design.attrs() if plan.config.design else {"design": "grid"}),
     }
+    fixed = fixed_params(plan)
+    assert not set(fixed) & set(attrs), set(fixed) & set(attrs)  # a key named like an attribute
+    return {**attrs, **fixed}
 
 
 def aux_coordinates(plan: Plan) -> dict[str, str]:
     """Each variable's CF ``coordinates`` attribute: the coordinates that are not dimensions
-    (scalar parameters, ``date``, keys that follow another dimension) over its dimensions.
+    (``date``, keys that follow another dimension, the epochs' days) over its dimensions.
 
     The key ``""`` holds those no variable has all the dimensions of (listed globally, as
     xarray does; none in a default result), so that readers still take them for coordinates.

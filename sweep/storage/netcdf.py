@@ -211,7 +211,9 @@ class NetCDFStore(Store):
             state = f"a run ({live}) is writing it now"
         elif partial.exists():
             action = (
-                "--resume finishes it"
+                "--resume finishes it if it is this sweep's, --overwrite starts again if not"
+                if resume and overwrite
+                else "--resume finishes it"
                 if resume
                 else "--overwrite starts again"
                 if overwrite
@@ -263,8 +265,12 @@ class NetCDFStore(Store):
             self.state = "nothing to resume"
         self.compress = plan.config.compression != "none"
         self.digest = run_digest(plan)
+        self.overwrite = overwrite
+        self.replaced = False  # --resume --overwrite found another sweep's run: started again
         if not (resume and self._reopen()):
             self._start()
+        if self.replaced:
+            self.state = "replaced"
         self._log = os.open(self.journal, os.O_WRONLY | os.O_APPEND)
         return self.state
 
@@ -276,6 +282,9 @@ class NetCDFStore(Store):
         if journal is None:
             return False  # killed while the file was being set up: nothing was computed
         if journal.get("digest") != self.digest:
+            if self.overwrite:  # --resume --overwrite: another sweep's run is started again
+                self.replaced = True
+                return False
             raise ConfigError(
                 "--resume",
                 str(self.out),
@@ -360,8 +369,8 @@ class NetCDFStore(Store):
             if lay.dtype == "bool":
                 attrs["dtype"] = "bool"  # xarray reads 0/1 bytes back as booleans
             if name in aux:
-                # scalar parameters and ``date`` are coordinates without a dimension of their
-                # name: list them, or readers take them for data variables
+                # ``date`` and keys that follow a dimension are coordinates without a
+                # dimension of their name: list them, or readers take them for data variables
                 attrs["coordinates"] = aux[name]
             var.setncatts(attrs)
         attrs = dict(self.layout.attrs)
@@ -490,37 +499,42 @@ class NetCDFStore(Store):
             elif self.partial.exists():
                 hint = " (an interrupted run left a .partial file: `sweep run ... --resume`)"
             raise FileNotFoundError(f"no result file at {path}{hint}")
-        ds = xr.open_dataset(path, engine="netcdf4", **xarray_kwargs)
-        with netCDF4.Dataset(path) as nc:
-            order = list(nc.dimensions)
-        return in_result_order(_string_labels(ds), order)
+        return _load_netcdf(path, xarray_kwargs)
 
     @classmethod
     def unfinished(cls, result: str | os.PathLike) -> Unfinished | None:
+        """An interrupted run's ``<out>.partial`` file, named as such or as ``<out>`` when only
+        its partial file is there."""
         path = local_path(result)
-        if path is None or not (path.name.endswith(PARTIAL) and path.is_file()):
+        if path is None:
+            return None
+        named = path.name.endswith(PARTIAL)
+        if not named:
+            if os.path.lexists(path):
+                return None
+            path = partial_paths(path)[0]
+        if not path.is_file():
             return None
         out = path.with_name(path.name[: -len(PARTIAL)])
-        live = owner(out)
+        progress, live = _progress(out), owner(out)
         if live:  # HDF5 keeps a file it writes locked: what the journal says is all there is
-            return Unfinished(f"an unfinished sweep; a run ({live}) is writing it now, "
-                              f"{_progress(out)}")  # fmt: skip
-        return Unfinished(
-            f"an interrupted run's partial file, {_progress(out)}; `sweep run ... --resume` "
-            "finishes it",
-            readable=True,
+            text = f"an unfinished sweep; a run ({live}) is writing it now, {progress}"
+            return Unfinished(text, str(path), progress, live)
+        text = (
+            f"an interrupted run's partial file, {progress}; `sweep run ... --resume` finishes it"
         )
+        return Unfinished(text, str(path), progress, None, readable=named)
+
+    @classmethod
+    def load_unfinished(cls, where: str, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
+        return _load_netcdf(Path(where), xarray_kwargs)
 
 
-def _string_labels(ds: xr.Dataset) -> xr.Dataset:
-    """String coordinates as numpy strings (``<U``), as in the in-memory result and in files
-    from before strings were characters: xarray reads character arrays as objects."""
-    labels = {
-        name: var.variable.astype(str)
-        for name, var in ds.coords.items()
-        if var.dtype == object and "char_dim_name" in var.encoding
-    }
-    return ds.assign_coords(labels) if labels else ds
+def _load_netcdf(path: Path, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
+    ds = xr.open_dataset(path, engine="netcdf4", **xarray_kwargs)
+    with netCDF4.Dataset(path) as nc:
+        order = list(nc.dimensions)
+    return in_result_order(ds, order)
 
 
 def _put_coordinate(

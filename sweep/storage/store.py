@@ -47,9 +47,10 @@ BlockWriter = Callable[[Plan, Chunk, dict[str, np.ndarray]], Any]
 """Writes one chunk's block where the chunk was computed and returns a small, picklable receipt
 for :meth:`Store.write` (it travels to Dask workers, so it must pickle too)."""
 
-STATES = ("new", "resumed", "nothing to resume", "complete")
+STATES = ("new", "resumed", "nothing to resume", "replaced", "complete")
 """What :meth:`Store.prepare` found: a fresh result; an interrupted run continued; a resume
-with nothing to continue (started afresh); a finished result of this sweep (nothing to do)."""
+with nothing to continue (started afresh); another sweep's run, started again (``--resume
+--overwrite``); a finished result of this sweep (nothing to do)."""
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,15 @@ class Unfinished:
     """An interrupted (or running) sweep's leftovers at a path a reading command was given.
 
     ``text`` is what a user reads after the path (``an unfinished sweep store, 3 of 10 chunks
-    done; ...``); ``readable``: whether the leftovers open as a dataset meanwhile.
+    done; ...``); ``where`` the leftovers' location, ``progress`` how far the run got, ``writer``
+    the run writing them now (if known); ``readable``: whether ``sweep info`` shows them without
+    ``--partial`` (an interrupted run's partial file, named as such).
     """
 
     text: str
+    where: str
+    progress: str
+    writer: str | None = None
     readable: bool = False
 
 
@@ -139,8 +145,13 @@ class Store(ABC):
     @classmethod
     def unfinished(cls, result: str | os.PathLike) -> Unfinished | None:
         """What an interrupted or running sweep of this backend left at ``result``, if that is
-        what it is (``sweep info``, ``sweep plot``)."""
+        what it is (``sweep.load``, ``sweep info``)."""
         return None
+
+    @classmethod
+    def load_unfinished(cls, where: str, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
+        """Open what :meth:`unfinished` found at ``where``, as it is (``load(partial=True)``)."""
+        raise ValueError(f"{where} cannot be opened before it is finished")
 
 
 def run_digest(plan: Plan) -> str:

@@ -120,3 +120,9 @@ def stored_bytes(out: str | os.PathLike) -> int:
 def partial_path(out: str | os.PathLike) -> Path:
     """Where an unfinished result is written until it is complete: ``<out>.partial``."""
     return Path(f"{out}.partial")
+
+
+def final_path(path: Path) -> Path:
+    """The result an unfinished ``<out>.partial`` stands for (``path`` itself otherwise)."""
+    suffix = partial_path("").name
+    return path.with_name(path.name[: -len(suffix)]) if path.name.endswith(suffix) else path

@@ -50,9 +50,10 @@ import numpy as np
 import xarray as xr
 
 from ..engine.plan import Chunk, Plan
-from ..errors import ConfigError
+from ..errors import ConfigError, UnfinishedResult
 from .layout import ResultLayout, chunk_index, in_result_order
 from .lock import OutputLock, busy, owner
+from .space import free_space, human, result_bytes
 from .store import Store, Target, Unfinished, run_digest
 from .targets import (
     check_url,
@@ -296,7 +297,12 @@ def template(layout: ResultLayout) -> tuple[xr.Dataset, dict[str, dict[str, Any]
         data[name] = xr.Variable(lay.dims, values, lay.attrs)
         # no fill value, as in the netCDF file: the values are all written
         encoding[name] = {"chunks": chunks, "_FillValue": None}
-    coords = {name: xr.Variable(*c) for name, c in layout.coords.items()}
+    # strings as fixed-width unicode, which xarray reads back as written (object arrays would
+    # be zarr's variable-length strings, read back as numpy's StringDType)
+    coords = {
+        name: xr.Variable(dims, values.astype(str) if values.dtype == object else values, attrs)
+        for name, (dims, values, attrs) in layout.coords.items()
+    }
     # coordinates first: the dataset's dims then come in the contract's order
     ds = xr.Dataset(coords=coords, attrs=layout.attrs).assign(data)
     return ds, encoding
@@ -341,7 +347,9 @@ class ZarrStore(Store):
         where = self.where
         live = owner(where.path) if where.path is not None else None
         action = (
-            "--resume finishes it"
+            "--resume finishes it if it is this sweep's, --overwrite starts again if not"
+            if resume and overwrite
+            else "--resume finishes it"
             if resume
             else "--overwrite starts again"
             if overwrite
@@ -365,9 +373,30 @@ class ZarrStore(Store):
         except ConfigError as exc:
             state, problem = "cannot be used", exc
         lines = [
-            f"output: {where.out} (zarr store, written chunk by chunk by the workers; {state})"
+            f"output: {where.out} (zarr store, written chunk by chunk by the workers; {state})",
+            self._space_line(result_bytes(plan)),
         ]
         return lines, problem
+
+    def _space_line(self, raw: int) -> str:
+        """``--dry-run``'s line on the store's room: free space against the raw size (the
+        store is compressed as it is written, by a ratio only its first chunks tell: the run
+        measures it and stops early, resumable, when the projection will not fit)."""
+        path = self.where.path
+        if path is None:
+            return (
+                f"free space: not known at a URL; the store takes at most about {human(raw)} "
+                "(raw), less as zarr compresses it"
+            )
+        free, folder = free_space(path)
+        verdict = (
+            "fits even uncompressed"
+            if raw <= free
+            else "fits only if zarr compresses it enough: the run projects its size from its "
+            "first chunks and stops early (resumable) if not"
+        )
+        raw_text = f"the raw result, about {human(raw)}, {verdict}"
+        return f"free space: {human(free)} in {folder}; {raw_text}"
 
     def lock(self) -> Any:
         if self.where.path is None:  # object stores have no locks: one run per URL is the user's
@@ -391,9 +420,17 @@ class ZarrStore(Store):
             "resumed" if resume and was_interrupted else "nothing to resume" if resume else "new"
         )
         self.digest = run_digest(self.plan)
+        self.overwrite = overwrite
+        self.replaced = False  # --resume --overwrite found another sweep's run: started again
         if not (resume and self._reopen()):
             self._start()
+        if self.replaced:
+            self.state = "replaced"
         self.writer = ChunkWriter(self.location, uuid.uuid4().hex)
+        # the projection of the store's size (:meth:`_check_space`): local stores only
+        self._base = _disk_bytes(Path(self.location)) if where.path is not None else 0
+        self._since = 0  # chunks written by this run
+        self._next_check = PROJECT_AFTER
         return self.state
 
     def block_writer(self) -> ChunkWriter:
@@ -404,6 +441,9 @@ class ZarrStore(Store):
         if header is None:
             return False  # killed while laying out: nothing was computed
         if header.get("digest") != self.digest:
+            if self.overwrite:  # --resume --overwrite: another sweep's run is started again
+                self.replaced = True
+                return False
             raise ConfigError(
                 "--resume",
                 self.where.out,
@@ -478,6 +518,36 @@ class ZarrStore(Store):
     def write(self, chunk: Chunk, written: Written) -> None:
         """Record a chunk its task wrote (data and ``done`` are in the store already)."""
         self.done.add(chunk.index)
+        self._since += 1
+        if self.where.path is not None and self._since >= self._next_check:
+            self._check_space()
+
+    def _check_space(self) -> None:
+        """Project the store's size from what the chunks written so far take on disk
+        (compressed: zarr's zstd, as measured) and stop, with :class:`WillNotFit`, when the
+        chunks left would not fit the free space: the chunks written stay for ``--resume``,
+        and the disk is not filled for others. Checked after :data:`PROJECT_AFTER` chunks, then
+        every tenth of the sweep."""
+        n = len(self.plan.chunks)
+        self._next_check = self._since + max(1, n // 10)
+        left = n - len(self.done)
+        if left <= 0:
+            return
+        used = _disk_bytes(Path(self.location)) - self._base
+        per_chunk = max(0, used) / self._since
+        need = per_chunk * left
+        folder = Path(self.location)
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return
+        if need > free * SPACE_FRACTION:
+            raise WillNotFit(
+                self.where.out,
+                f"the store will not fit: {len(self.done)} of {n} chunks took "
+                f"{human(used)} on disk (compressed), so the {left} left need about "
+                f"{human(need)} but {folder.parent} has {human(free)} free",
+            )
 
     def kept(self) -> int:
         """Chunks the store holds (some may have been written whose report never came)."""
@@ -520,6 +590,13 @@ class ZarrStore(Store):
             kept = max(1, len(self.done))
         if not kept:
             self.discard()  # nothing computed: leave no trace
+        if isinstance(exc, WillNotFit):
+            return ConfigError(
+                "output",
+                self.where.out,
+                f"{exc.detail}; stopped early: {kept} of {len(self.plan.chunks)} chunks are "
+                "kept, --resume continues once there is space",
+            )
         if not full_disk(exc):
             return None
         what = (
@@ -563,33 +640,104 @@ class ZarrStore(Store):
             raise FileNotFoundError(f"no result store at {out}{hint}")
         where = str(path) if path is not None else str(out)
         ds = xr.open_dataset(where, engine="zarr", **xarray_kwargs)
-        # the store lists coordinates in the result's order (see ZarrStore._lay_out), data
-        # after them
-        order: list[str] = []
-        for var in [*ds.coords.values(), *ds.data_vars.values()]:
-            order += [d for d in var.dims if d not in order]
-        return in_result_order(ds, order)
+        return in_result_order(ds, _store_order(ds))
 
     @classmethod
     def unfinished(cls, result: str | os.PathLike) -> Unfinished | None:
-        """A local ``<out>.partial`` folder, or a store at a URL without its root metadata."""
+        """A local ``<out>.partial`` folder (named as such, or as ``<out>`` when only it is
+        there), or a store at a URL with its record but without its root metadata."""
         path = local_path(result)
-        if path is not None:
-            if not (path.name.endswith(".partial") and path.is_dir()):
+        if path is None:
+            try:
+                if store_state(str(result)) != "unfinished":
+                    return None
+            except ConfigError:  # cannot be reached: nothing to say about it
                 return None
-            live = owner(path.with_name(path.name[: -len(".partial")]))
-            who = (
-                f"a run ({live}) is writing it now"
-                if live
-                else "`sweep run ... --resume` finishes it"
+            progress = progress_text(str(result))
+            text = (
+                f"an unfinished sweep store, {progress}; `sweep run ... --resume` finishes it "
+                "(or a run is writing it now)"
             )
-            return Unfinished(f"an unfinished sweep store, {progress_text(str(path))}; {who}")
-        if store_state(str(result)) != "unfinished":
+            return Unfinished(text, str(result), progress)
+        if not path.name.endswith(PARTIAL):
+            if os.path.lexists(path):
+                return None
+            path = partial_path(path)
+        if not path.is_dir() or (path / "zarr.json").is_file():
             return None
-        return Unfinished(
-            f"an unfinished sweep store, {progress_text(str(result))}; `sweep run ... "
-            "--resume` finishes it (or a run is writing it now)"
+        progress = progress_text(str(path))
+        live = owner(path.with_name(path.name[: -len(PARTIAL)]))
+        who = (
+            f"a run ({live}) is writing it now" if live else "`sweep run ... --resume` finishes it"
         )
+        text = f"an unfinished sweep store, {progress}; {who}"
+        return Unfinished(text, str(path), progress, live)
+
+    @classmethod
+    def load_unfinished(cls, where: str, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
+        """Open an unfinished store with the root metadata its record keeps for when it is done
+        (the store itself is not touched: it stays unfinished, for ``--resume``)."""
+        from zarr.storage import FsspecStore, LocalStore, WrapperStore
+
+        header = read_header(where)
+        if header is None:
+            raise UnfinishedResult(
+                "path", where, "is an unfinished sweep whose layout was cut short: nothing to read"
+            )
+        root = json.dumps(header["root"]).encode()
+
+        class _WithRoot(WrapperStore):
+            async def get(self, key, prototype, byte_range=None):  # noqa: ANN001, ANN202
+                if key == "zarr.json":
+                    return prototype.buffer.from_bytes(root)
+                return await self._store.get(key, prototype, byte_range)
+
+            async def exists(self, key: str) -> bool:
+                return key == "zarr.json" or await self._store.exists(key)
+
+        local = local_path(where)
+        options = xarray_kwargs.pop("storage_options", None) or {}
+        inner = (
+            LocalStore(str(local), read_only=True)
+            if local is not None
+            else FsspecStore.from_url(where, read_only=True, storage_options=options)
+        )
+        store: Any = _WithRoot(inner)  # a zarr Store: xarray's zarr engine takes one
+        ds = xr.open_dataset(store, engine="zarr", **xarray_kwargs)
+        return in_result_order(ds, _store_order(ds))
+
+
+PARTIAL = ".partial"
+PROJECT_AFTER = 2  # chunks written before the store's size is projected from them
+SPACE_FRACTION = 0.95  # of the free space a projection may fill: a margin for metadata
+
+
+class WillNotFit(ConfigError):
+    """A store whose projected size exceeds the free space of its file system: stopped early
+    with the chunks written kept (``--resume`` continues once there is space)."""
+
+    def __init__(self, out: str, detail: str) -> None:
+        super().__init__("output", out, detail)
+        self.detail = detail
+
+
+def _disk_bytes(folder: Path) -> int:
+    """Bytes ``folder``'s files take on disk (allocated blocks)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
+
+
+def _store_order(ds: xr.Dataset) -> list[str]:
+    """The dims in the order the store lists its variables: coordinates first, in the result's
+    order (:meth:`ZarrStore._lay_out`), data after them."""
+    order: list[str] = []
+    for var in [*ds.coords.values(), *ds.data_vars.values()]:
+        order += [d for d in var.dims if d not in order]
+    return order
 
 
 def drop_record(location: str) -> None:
