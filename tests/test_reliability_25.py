@@ -291,7 +291,7 @@ def test_resume_and_overwrite_together_finish_or_replace(suffix, tmp_path, capsy
     text = capsys.readouterr().out
     assert text.startswith(f"replaced: {out} held another config's sweep"), text
     with sweep.load(out) as ds:
-        assert float(ds["k"]) == 2.0
+        assert float(ds.sweep.param("k")) == 2.0
     assert main(["run", str(second), "--out", str(out), "--resume", "--overwrite"]) == 0
     assert capsys.readouterr().out.startswith("nothing to resume")  # this sweep's: kept
 
