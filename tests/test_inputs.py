@@ -232,8 +232,8 @@ def test_a_scheduler_of_another_scheme_fails_at_once(tmp_path):
 
     def timed(*args: str) -> tuple[subprocess.CompletedProcess, float]:
         started = time.monotonic()
-        done = subprocess.run([*SWEEP, "run", str(path), *args],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+        command = [*SWEEP, "run", str(path), *args]
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         return done, time.monotonic() - started
 
     # against a dry run's start-up on this machine now, not a fixed number of seconds: the
