@@ -184,6 +184,7 @@ def test_each_sample_is_the_grid_scenario_of_its_values(sampled):
             np.testing.assert_array_equal(actual.values, expected.values, err_msg=name)
 
 
+@pytest.mark.slow
 def test_chunking_and_workers_change_nothing(sampled):
     for kwargs in ({"chunk_size": 1}, {"chunk_size": 7, "workers": 2}, {"workers": 1}):
         ds = sweep.run(config("sobol", 16, **SCENARIO), **kwargs)
@@ -310,6 +311,7 @@ def test_morris_screening():
     assert float(s["mu"].sel(parameter="v")) > 0  # more v, a higher target: more under-supply
 
 
+@pytest.mark.slow
 def test_a_saved_result_gives_the_same_indices_and_the_cli_prints_them(saltelli, tmp_path):
     out = tmp_path / "s.nc"
     cfg = config(

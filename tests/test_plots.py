@@ -968,6 +968,7 @@ def test_lean_layout(lean: xr.Dataset) -> None:
     np.testing.assert_array_equal(fee.isel(valuation_period=2, share_rule=1), lean["fee_rate"])
 
 
+@pytest.mark.slow
 def test_lean_figures_written(lean: xr.Dataset, tmp_path: Path) -> None:
     """``sweep plot`` writes the same figures as for the old layout, summary too."""
     import warnings
@@ -1141,6 +1142,7 @@ def test_write_figures_one_scenario(daily: xr.Dataset, tmp_path: Path) -> None:
     assert all(p.parent == tmp_path / "figs" for p in paths)
 
 
+@pytest.mark.slow
 def test_write_figures_sweep(grid: xr.Dataset, tmp_path: Path) -> None:
     paths = write_figures(grid, tmp_path)
     # 120 days reach month 4; share_rule includes time_weighted, so the paper figures too
@@ -1291,6 +1293,7 @@ def test_real_order_book_matches_engine(real: xr.Dataset) -> None:
     assert checked >= 8
 
 
+@pytest.mark.slow
 @needs_engine
 def test_real_configs_plot(tmp_path: Path) -> None:
     """Each shipped config, shortened, runs and plots without a figure being skipped."""

@@ -237,6 +237,7 @@ def test_sweep_plot_cli_writes_them(tmp_path: Path) -> None:
         ("vega", True, False),  # the SLA, no preset dimension
     ],
 )
+@pytest.mark.slow
 def test_figures_only_where_they_fit(preset, sla_view: bool, comparison: bool, tmp_path: Path):
     config = presets_config(days=42, paths=1, preset=preset)
     # fewer other figures; the SLA's outputs only where it is in play (else there are none)

@@ -330,6 +330,7 @@ class Zygote:
         self.proc.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_interleaved_runs_kills_and_resumes(references, tmp_path):
     """Runs of two configs started, SIGKILLed at random moments and resumed on one output, at
     most two alive at once: whatever loads as a complete result is exactly one config's clean

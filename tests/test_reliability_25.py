@@ -292,7 +292,7 @@ def test_resume_and_overwrite_together_finish_or_replace(suffix, tmp_path, capsy
     text = capsys.readouterr().out
     assert text.startswith(f"replaced: {out} held another config's sweep"), text
     with sweep.load(out) as ds:
-        assert float(ds["k"]) == 2.0
+        assert float(ds.sweep.param("k")) == 2.0
     assert main(["run", str(second), "--out", str(out), "--resume", "--overwrite"]) == 0
     assert capsys.readouterr().out.startswith("nothing to resume")  # this sweep's: kept
 
@@ -329,6 +329,7 @@ def store_config() -> dict:
     return config
 
 
+@pytest.mark.slow
 def test_a_store_that_will_not_fit_stops_early_and_resumes(tmp_path):
     """A real tmpfs: the run measures its first chunks, projects the store's size, stops in
     one line with the disk far from full, and ``--resume`` finishes once there is room."""
@@ -366,6 +367,7 @@ def test_a_dry_run_states_a_stores_free_space_and_raw_size(tmp_path, capsys):
     assert "the raw result, about 2" in last and "fits even uncompressed" in last, last
 
 
+@pytest.mark.slow
 def test_plot_of_an_unfinished_result_by_name_says_so(killed, tmp_path, capsys, monkeypatch):
     from matplotlib.figure import Figure
 

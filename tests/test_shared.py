@@ -79,6 +79,7 @@ def test_no_stage_writes_into_what_it_shares(name, checking):
             np.testing.assert_array_equal(values, copies[variable], err_msg=variable)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(MAKERS))
 @pytest.mark.parametrize("reduce", ["none", "summary"])
 def test_sharing_changes_no_number(name, reduce, monkeypatch):

@@ -58,6 +58,7 @@ SLA = {"sla": "on"}
 
 
 # --- 1. the SLA is a rule key; s = 0 is live; [sla] keys need it -----------------------------
+@pytest.mark.slow
 def test_1_sla_is_a_sweepable_rule_key_and_s_0_is_live():
     # s = 0, c = 0.9, behaviour 0.75 on a book that always meets its commitment: t = 0.75,
     # p = (1 - (0.75 - 0)/(1 - 0))*0.9 = 0.225 (core: calculateCurrentFeePenalty), no bond

@@ -44,6 +44,7 @@ def sla_scenario(seed: int, **keys) -> dict:
     return scenario
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 def test_a_preset_dimension_equals_the_model_preset_by_preset(seed):
     """``preset = [tools, vega_2021, vega]``: rule keys follow the preset, explicit keys win."""
@@ -65,6 +66,7 @@ def test_a_preset_dimension_equals_the_model_preset_by_preset(seed):
         compare(ds.sel(preset=preset), simulate(point))
 
 
+@pytest.mark.slow
 def test_a_grid_of_sla_keys_equals_the_model_point_by_point():
     """The SLA off and on, s (0 is live), epoch length, hysteresis (0: none) and competition
     swept: every point is the model's, and the epochs past a shorter epoch length's last one
@@ -99,6 +101,7 @@ def test_a_grid_of_sla_keys_equals_the_model_point_by_point():
                         compare(ds.sel(sla=on, **keys), point)
 
 
+@pytest.mark.slow
 def test_outputs_do_not_depend_on_chunking_or_threads():
     config = scenario_config(sla_scenario(3))
     config["sla"]["commitment_min_time_fraction"] = [0.3, 0.9]
@@ -140,6 +143,7 @@ def beta_config(**sla) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_beta_behaviour_is_drawn_per_seed_path_lp_and_epoch():
     """With every book in range, time on book is the draw itself: the ``j``-th beta variate of
     the stream seeded by (seed, path, LP), the same under every variant and chunking."""

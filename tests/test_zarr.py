@@ -361,6 +361,7 @@ def test_dry_run_of_a_store(tmp_path, capsys):
 
 
 # --- reading stores --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_info_plot_compare_read_a_store(tmp_path, capsys):
     config = write_config(tmp_path / "c.toml", small_config())
     out = tmp_path / "r.zarr"
