@@ -22,7 +22,7 @@ Timed, interleaved, best of ``--repeat`` each, in this run:
 
 Prints both in LP-days per second and the engine's speed relative to the fused loop. Target
 (issue 23): engine >= 1.0x fused (PASS/FAIL). ``--stages`` also prints the share of each stage
-in one pass of the engine (paths built by the first stage that reads them).
+in one pass of the engine, and of building the paths.
 """
 
 from __future__ import annotations
@@ -334,11 +334,15 @@ def check(plan, shared: tuple) -> None:
 
 
 def stage_shares(plan) -> dict[str, float]:
-    """Seconds of each stage over one pass of the engine's chunks (stages run one by one)."""
-    seconds: dict[str, float] = {}
+    """Seconds of each stage over one pass of the engine's chunks (stages run one by one), and
+    of building the chunks' paths (``(paths)``)."""
+    seconds: dict[str, float] = {"(paths)": 0.0}
     forget_shared(plan)
     for chunk in plan.chunks:
         data = ChunkData(plan, chunk)
+        t0 = time.perf_counter()
+        data.series()
+        seconds["(paths)"] += time.perf_counter() - t0
         for name in plan.stages.needed(plan.outputs):
             t0 = time.perf_counter()
             data.results[name] = STAGES[name].run(ChunkContext(data, name))

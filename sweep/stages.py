@@ -321,8 +321,8 @@ def _orders(ctx: Context) -> dict[str, np.ndarray]:
     kernels.order_rows(
         _book(ctx), ctx.series("mark_price"), ctx.path_rows(), ctx.shapes,
         ctx.input("commitments")["stake"], ctx.rows("commitments"),
-        np.full(ctx.n, int(scored), np.int64), out["pegged_buy"], out["pegged_sell"],
-        out["supplied_liquidity"], out["score"],
+        np.full(ctx.n, int(scored), np.int64),
+        kernels.Orders(*(out[name] for name in ORDER_OUTPUTS)),
     )  # fmt: skip
     return out
 

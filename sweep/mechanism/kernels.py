@@ -17,20 +17,18 @@ from collections import namedtuple
 import numba
 import numpy as np
 
+from .book import BUY as BUY_SIDE
+from .book import SELL as SELL_SIDE
 from .book import (
-    INVERSE,
-    LIMIT_WEIGHT,
-    PEG_WEIGHTED,
     TABLE_ROWS,
-    WEIGHTED,
+    book_model,
     combined_margin,
-    limit_liquidity,
+    day_tables,
     limit_volume,
+    lp_orders,
     pegged_shares,
     side_in_range,
     side_margin,
-    side_orders,
-    side_table,
 )
 from .commitments import apply_event, fee_ladder, total_of
 from .fees import fee_rates, fees_collected, ladder_runs
@@ -51,7 +49,6 @@ from .rules import (
     SCORE_NONE,
     SHARE_ENTRY_VALUATION,
     SHARE_VIRTUAL,
-    VOLUME_PROBABILITY,
 )
 from .shares import (
     entry_valuation_update,
@@ -110,38 +107,43 @@ Epochs.__doc__ = """Per epoch and LP, (C, NE, L): time on book, whether committe
 penalty and early-exit penalty (NaN beyond a combination's last epoch)."""
 
 
+Orders = namedtuple("Orders", ["pegged_buy", "pegged_sell", "supplied", "score"])
+Orders.__doc__ = """Step 9's orders, (C, D, L): each LP's pegged volume per side (sums of n_i),
+the liquidity it supplies and its liquidity score (where a score rule reads it; else (1, D, L)
+and untouched)."""
+
+
 @numba.njit(cache=True, nogil=True)
-def book_tables(
-    price,
-    sign,
-    tick_size,
-    num_ticks,
-    mu,
-    sigma,
-    tau,
-    min_probability,
-    volume_rule,
-    low_probability,
-    price_range,
-    tables,
-):  # pragma: no cover - compiled
-    """One side's ``side_table`` of every day. price: (D,); tables: (D, TABLE_ROWS, N)."""
-    spread = sigma * np.sqrt(tau)
-    drift = (mu - 0.5 * sigma * sigma) * tau
+def _model(book, c):  # pragma: no cover - compiled
+    """The ``BookModel`` of combination ``c``'s book (``Book``)."""
+    return book_model(
+        book.tick_size[c], book.num_ticks[c], book.mu[c], book.sigma[c], book.tau[c],
+        book.min_probability[c], book.volume_rule[c], book.low_probability[c],
+        book.price_range[c],
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def order_shapes(shapes):  # pragma: no cover - compiled
+    """The LPs' limit orders and pegged shares (``f_i/sum(f)``) side by side, as
+    ``lp_orders`` reads them: ``(limits, shares)``, (G, L, 2, N) each, buy then sell."""
+    n_shapes, n_lp, n_ticks = shapes.limit_buy.shape
+    limits = np.zeros((n_shapes, n_lp, 2, n_ticks))
+    shares = np.zeros((n_shapes, n_lp, 2, n_ticks))
+    for g in range(n_shapes):
+        for l in range(n_lp):
+            limits[g, l, BUY_SIDE] = shapes.limit_buy[g, l]
+            limits[g, l, SELL_SIDE] = shapes.limit_sell[g, l]
+            pegged_shares(shapes.fractions_buy[g, l], shares[g, l, BUY_SIDE])
+            pegged_shares(shapes.fractions_sell[g, l], shares[g, l, SELL_SIDE])
+    return limits, shares
+
+
+@numba.njit(cache=True, nogil=True)
+def book_tables(model, price, ranges, tables):  # pragma: no cover - compiled
+    """``day_tables`` of every day of one path. price: (D,); tables: (D, 2, TABLE_ROWS, N)."""
     for d in range(price.shape[0]):
-        side_table(
-            price[d],
-            sign,
-            tick_size,
-            num_ticks,
-            drift,
-            spread,
-            min_probability,
-            volume_rule,
-            low_probability,
-            price_range,
-            tables[d],
-        )
+        day_tables(model, price[d], ranges, tables[d])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -253,7 +255,7 @@ def commitment_rows(
     are (1, D, L) and untouched.
     """
     n_combos, n_days, n_lp = stake.shape
-    n_shapes, _, max_ticks = shapes.limit_buy.shape
+    max_ticks = shapes.limit_buy.shape[2]
     n_events = events.apply_day.shape[0]
     now = np.zeros(n_lp)
     bids = np.zeros(n_lp)
@@ -264,16 +266,9 @@ def commitment_rows(
     active_in_epoch = np.zeros(n_lp, dtype=np.bool_)
     any_sla = pegged_buy.shape[0] == n_combos  # the SLA in play: every combination's orders
     table_days = n_days if any_sla else 1
-    tables_buy = np.zeros((table_days, TABLE_ROWS, max_ticks))
-    tables_sell = np.zeros((table_days, TABLE_ROWS, max_ticks))
-    shares_buy = np.zeros((n_shapes, n_lp, max_ticks))
-    shares_sell = np.zeros((n_shapes, n_lp, max_ticks))
-    for g in range(n_shapes):
-        for l in range(n_lp):
-            pegged_shares(shapes.fractions_buy[g, l], shares_buy[g, l])
-            pegged_shares(shapes.fractions_sell[g, l], shares_sell[g, l])
-    scratch_buy = np.zeros(max_ticks)
-    scratch_sell = np.zeros(max_ticks)
+    tables = np.zeros((table_days, 2, TABLE_ROWS, max_ticks))
+    limits, shares = order_shapes(shapes)
+    pegged_lp = np.zeros((2, max_ticks))
     cached = -1
     for j in range(n_combos):
         c = book.order[j]
@@ -290,36 +285,9 @@ def commitment_rows(
                 epochs.committed[c, k, l] = False
                 epochs.bond[c, k, l] = fill
                 epochs.early_exit[c, k, l] = fill
+        model = _model(book, c)
         if any_sla and book.group[c] != cached:
-            p = path_row[c]
-            book_tables(
-                price[p],
-                -1.0,
-                book.tick_size[c],
-                book.num_ticks[c],
-                book.mu[c],
-                book.sigma[c],
-                book.tau[c],
-                book.min_probability[c],
-                book.volume_rule[c],
-                book.low_probability[c],
-                book.price_range[c],
-                tables_buy,
-            )
-            book_tables(
-                price[p],
-                1.0,
-                book.tick_size[c],
-                book.num_ticks[c],
-                book.mu[c],
-                book.sigma[c],
-                book.tau[c],
-                book.min_probability[c],
-                book.volume_rule[c],
-                book.low_probability[c],
-                book.price_range[c],
-                tables_sell,
-            )
+            book_tables(model, price[path_row[c]], True, tables)
             cached = book.group[c]
         now[:] = 0.0
         bids[:] = 0.0
@@ -422,34 +390,19 @@ def commitment_rows(
                         continue
                     active_in_epoch[l] = True
                     obligation = book.k[c] * now[l]
-                    limit_buy = shapes.limit_buy[g, l]
-                    limit_sell = shapes.limit_sell[g, l]
-                    total_buy, liquidity_buy = side_orders(
-                        obligation,
-                        limit_liquidity(limit_buy, tables_buy[d, LIMIT_WEIGHT], nt),
-                        limit_liquidity(limit_buy, tables_buy[d, WEIGHTED], nt),
-                        shares_buy[g, l],
-                        tables_buy[d, INVERSE],
-                        tables_buy[d, PEG_WEIGHTED],
-                        nt,
-                        scratch_buy,
-                    )
-                    total_sell, liquidity_sell = side_orders(
-                        obligation,
-                        limit_liquidity(limit_sell, tables_sell[d, LIMIT_WEIGHT], nt),
-                        limit_liquidity(limit_sell, tables_sell[d, WEIGHTED], nt),
-                        shares_sell[g, l],
-                        tables_sell[d, INVERSE],
-                        tables_sell[d, PEG_WEIGHTED],
-                        nt,
-                        scratch_sell,
+                    total_buy, total_sell, liquidity_buy, liquidity_sell = lp_orders(
+                        obligation, limits[g, l], shares[g, l], tables[d], model, pegged_lp
                     )
                     pegged_buy[c, d, l] = total_buy
                     pegged_sell[c, d, l] = total_sell
                     supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
-                    in_buy, score_buy = side_in_range(limit_buy, scratch_buy, tables_buy[d], nt)
+                    limit_buy = shapes.limit_buy[g, l]
+                    limit_sell = shapes.limit_sell[g, l]
+                    in_buy, score_buy = side_in_range(
+                        limit_buy, pegged_lp[BUY_SIDE], tables[d, BUY_SIDE], nt
+                    )
                     in_sell, score_sell = side_in_range(
-                        limit_sell, scratch_sell, tables_sell[d], nt
+                        limit_sell, pegged_lp[SELL_SIDE], tables[d, SELL_SIDE], nt
                     )
                     if scored:
                         score[c, d, l] = min(score_buy, score_sell)
@@ -825,138 +778,68 @@ def revenue_rows(
 
 @numba.njit(cache=True, nogil=True)
 def order_rows(
-    book,
-    price,
-    path_row,
-    shapes,
-    stake,
-    stake_row,
-    score_rule,
-    pegged_buy,
-    pegged_sell,
-    supplied,
-    score,
+    book, price, path_row, shapes, stake, stake_row, score_rule, out
 ):  # pragma: no cover - compiled
     """Step 9 without margin: every active LP's pegged volume per side, the liquidity it
     supplies and, under ``liquidity_score = "probability"`` (``score_rule``), its score.
 
-    Combinations run in ``book.order``; those sharing a book (``book.group``) one after the
-    other reuse its tables, built once. price: (P, D); shapes: (G, L, N); stake: (Ck, D, L).
-    Written, (C, D, L): pegged_buy, pegged_sell (sums of n_i), supplied; score where
-    ``score_rule`` asks for it (given as zeros).
+    The combinations sharing a book (``book.group``, consecutive in ``book.order``) run day by
+    day together: each day's tables are built once, on a day some LP of theirs is active, and
+    read at once by every such LP (``lp_orders``, the step the SLA's check shares) while they
+    are in the first-level cache: no table of every day, no per-day sums kept per LP.
+    book: ``Book``; price: (P, D); path_row, score_rule: (C,) int; shapes: ``Shapes``;
+    stake: (Ck, D, L), row ``stake_row[c]``; out: ``Orders``, written (score only where
+    ``score_rule`` asks for it, given as zeros).
     """
+    n_combos = book.order.shape[0]
     n_days = price.shape[1]
-    n_shapes, n_lp, max_ticks = shapes.limit_buy.shape
-    shares_buy = np.zeros((n_shapes, n_lp, max_ticks))
-    shares_sell = np.zeros((n_shapes, n_lp, max_ticks))
-    for g in range(n_shapes):
-        for l in range(n_lp):
-            pegged_shares(shapes.fractions_buy[g, l], shares_buy[g, l])
-            pegged_shares(shapes.fractions_sell[g, l], shares_sell[g, l])
-    tables_buy = np.zeros((n_days, TABLE_ROWS, max_ticks))
-    tables_sell = np.zeros((n_days, TABLE_ROWS, max_ticks))
-    limit_buy = np.zeros((n_lp, n_days))  # what limit orders count toward the obligation
-    limit_sell = np.zeros((n_lp, n_days))
-    supplied_buy = np.zeros((n_lp, n_days))  # the liquidity they supply (the same under the
-    supplied_sell = np.zeros((n_lp, n_days))  # probability volume rule)
-    scratch_buy = np.zeros(max_ticks)
-    scratch_sell = np.zeros(max_ticks)
-    cached = -1
-    for j in range(book.order.shape[0]):
-        c = book.order[j]
-        p = path_row[c]
-        nt = book.num_ticks[c]
-        g = book.shape_row[c]
-        if book.group[c] != cached:
-            book_tables(
-                price[p],
-                -1.0,
-                book.tick_size[c],
-                nt,
-                book.mu[c],
-                book.sigma[c],
-                book.tau[c],
-                book.min_probability[c],
-                book.volume_rule[c],
-                book.low_probability[c],
-                book.price_range[c],
-                tables_buy,
-            )
-            book_tables(
-                price[p],
-                1.0,
-                book.tick_size[c],
-                nt,
-                book.mu[c],
-                book.sigma[c],
-                book.tau[c],
-                book.min_probability[c],
-                book.volume_rule[c],
-                book.low_probability[c],
-                book.price_range[c],
-                tables_sell,
-            )
-            for d in range(n_days):
-                for l in range(n_lp):
-                    limit_buy[l, d] = limit_liquidity(
-                        shapes.limit_buy[g, l], tables_buy[d, LIMIT_WEIGHT], nt
-                    )
-                    limit_sell[l, d] = limit_liquidity(
-                        shapes.limit_sell[g, l], tables_sell[d, LIMIT_WEIGHT], nt
-                    )
-                    if book.volume_rule[c] == VOLUME_PROBABILITY:
-                        supplied_buy[l, d] = limit_buy[l, d]
-                        supplied_sell[l, d] = limit_sell[l, d]
-                    else:
-                        supplied_buy[l, d] = limit_liquidity(
-                            shapes.limit_buy[g, l], tables_buy[d, WEIGHTED], nt
-                        )
-                        supplied_sell[l, d] = limit_liquidity(
-                            shapes.limit_sell[g, l], tables_sell[d, WEIGHTED], nt
-                        )
-            cached = book.group[c]
-        r = stake_row[c]
-        scored = score_rule[c] != SCORE_NONE
+    n_lp = stake.shape[2]
+    limits, shares = order_shapes(shapes)
+    tables = np.zeros((2, TABLE_ROWS, limits.shape[3]))
+    pegged = np.zeros((2, limits.shape[3]))
+    first = 0
+    while first < n_combos:  # one book at a time: its combinations first..last-1
+        c0 = book.order[first]
+        last = first + 1
+        ranges = score_rule[c0] != SCORE_NONE
+        while last < n_combos and book.group[book.order[last]] == book.group[c0]:
+            ranges = ranges or score_rule[book.order[last]] != SCORE_NONE
+            last += 1
+        model = _model(book, c0)
+        p = path_row[c0]
+        g = book.shape_row[c0]
+        n_ticks = book.num_ticks[c0]
         for d in range(n_days):
-            for l in range(n_lp):
-                s = stake[r, d, l]
-                if s > 0.0:
-                    obligation = book.k[c] * s
-                    total_buy, liquidity_buy = side_orders(
-                        obligation,
-                        limit_buy[l, d],
-                        supplied_buy[l, d],
-                        shares_buy[g, l],
-                        tables_buy[d, INVERSE],
-                        tables_buy[d, PEG_WEIGHTED],
-                        nt,
-                        scratch_buy,
+            built = False
+            for j in range(first, last):
+                c = book.order[j]
+                r = stake_row[c]
+                scored = score_rule[c] != SCORE_NONE
+                for l in range(n_lp):
+                    s = stake[r, d, l]
+                    if s <= 0.0:
+                        out.pegged_buy[c, d, l] = 0.0
+                        out.pegged_sell[c, d, l] = 0.0
+                        out.supplied[c, d, l] = 0.0
+                        continue
+                    if not built:
+                        day_tables(model, price[p, d], ranges, tables)
+                        built = True
+                    buy, sell, liquidity_buy, liquidity_sell = lp_orders(
+                        book.k[c] * s, limits[g, l], shares[g, l], tables, model, pegged
                     )
-                    total_sell, liquidity_sell = side_orders(
-                        obligation,
-                        limit_sell[l, d],
-                        supplied_sell[l, d],
-                        shares_sell[g, l],
-                        tables_sell[d, INVERSE],
-                        tables_sell[d, PEG_WEIGHTED],
-                        nt,
-                        scratch_sell,
-                    )
-                    pegged_buy[c, d, l] = total_buy
-                    pegged_sell[c, d, l] = total_sell
-                    supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
+                    out.pegged_buy[c, d, l] = buy
+                    out.pegged_sell[c, d, l] = sell
+                    out.supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
                     if scored:
                         _, score_buy = side_in_range(
-                            shapes.limit_buy[g, l], scratch_buy, tables_buy[d], nt
+                            limits[g, l, BUY_SIDE], pegged[BUY_SIDE], tables[BUY_SIDE], n_ticks
                         )
                         _, score_sell = side_in_range(
-                            shapes.limit_sell[g, l], scratch_sell, tables_sell[d], nt
+                            limits[g, l, SELL_SIDE], pegged[SELL_SIDE], tables[SELL_SIDE], n_ticks
                         )
-                        score[c, d, l] = min(score_buy, score_sell)
-                else:
-                    pegged_buy[c, d, l] = 0.0
-                    pegged_sell[c, d, l] = 0.0
-                    supplied[c, d, l] = 0.0
+                        out.score[c, d, l] = min(score_buy, score_sell)
+        first = last
 
 
 @numba.njit(cache=True, nogil=True)
