@@ -694,9 +694,10 @@ class EngineCommitments:
         size = max(n_events, 1)
         self.stake, self.bid, self.virtual = np.zeros(n_lp), np.zeros(n_lp), np.zeros(n_lp)
         self.entry = np.ones(n_lp)  # average entry valuation (entry_valuation rule)
-        self.tranche_lp = np.zeros(size, dtype=np.int64)
-        self.tranche_entry, self.tranche_day = np.zeros(size), np.zeros(size)
-        self.tranche_stake = np.zeros(size)
+        self.holdings = shares.Holdings(self.stake, self.virtual, self.entry)
+        self.tranches_of = shares.Tranches(
+            np.zeros(size, dtype=np.int64), np.zeros(size), np.zeros(size), np.zeros(size)
+        )
         self.n_tranches = 0
 
     def apply(self, event: dict) -> float:
@@ -710,11 +711,8 @@ class EngineCommitments:
             event["stake"],
             event["valuation_pre"],
             event["day"],
+            self.tranches_of,
             self.n_tranches,
-            self.tranche_lp,
-            self.tranche_entry,
-            self.tranche_day,
-            self.tranche_stake,
             self.virtual,
         )
         new_bid = math.nan if event["keep_bid"] else event["fee_bid"]
@@ -722,17 +720,15 @@ class EngineCommitments:
 
     def tranches(self) -> dict:
         """The open tranches, LP by LP, each LP's in the order they were opened."""
+        tranches = self.tranches_of
         t = [
-            i
-            for l in range(len(self.stake))
-            for i in range(self.n_tranches)
-            if self.tranche_lp[i] == l
+            i for l in range(len(self.stake)) for i in range(self.n_tranches) if tranches.lp[i] == l
         ]
         return {
-            "tranche_lp": self.tranche_lp[t],
-            "tranche_entry": self.tranche_entry[t],
-            "tranche_day": self.tranche_day[t],
-            "tranche_stake": self.tranche_stake[t],
+            "tranche_lp": tranches.lp[t],
+            "tranche_entry": tranches.entry[t],
+            "tranche_day": tranches.day[t],
+            "tranche_stake": tranches.stake[t],
         }
 
 
@@ -767,19 +763,12 @@ def engine_split(case: dict) -> dict:
     share = np.full((len(valuation), case["n_lp"]), np.nan)
     shares.split_weight_days(
         code("share_rule", case["rule"]),
+        shares.Sigmoid(case["steepness"], case["midpoint"], case["days_per_year"]),
         case["d"],
         valuation,
-        state.stake,
-        state.virtual,
+        state.holdings,
+        state.tranches_of,
         state.n_tranches,
-        state.tranche_lp,
-        state.tranche_entry,
-        state.tranche_day,
-        state.tranche_stake,
-        case["steepness"],
-        case["midpoint"],
-        case["days_per_year"],
-        state.entry,
         weight,
         share,
     )
