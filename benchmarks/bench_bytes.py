@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sweep  # noqa: E402
-from sweep.cli import default_config_path  # noqa: E402
+from sweep.cli.main import default_config_path  # noqa: E402
 
 ISSUE_BYTES = 30.7 * 2**20  # the default result when the issue was written
 TARGET = 1 / 3

@@ -16,9 +16,9 @@ share rule on a grid. Here the same three keys are
   (``valuation_period`` fixed), in which, as in the design, every scenario has its own ``v``.
 
 All three run every chunk of their plan (each with its automatic chunking) through the
-engine's unit of work (``sweep.compute.compute_chunk``) on one thread, as the other benchmarks
-time it; each round times the three one after the other, and each gets its best round, so a
-busy machine slows them alike. The target is the design within 1.2x the first grid's time
+engine's unit of work (``sweep.engine.compute.compute_chunk``) on one thread, as the other
+benchmarks time it; each round times the three one after the other, and each gets its best round,
+so a busy machine slows them alike. The target is the design within 1.2x the first grid's time
 (PASS/FAIL). ``--stages`` adds each stage's time (thread time, best round) and what each run
 returns.
 
@@ -28,15 +28,15 @@ a stage that reads only ``v`` (the target stake, the fee rate, the fees, the ret
 capital, the supply ratio) runs, and its variable is stored, once per ``v`` value of the grid
 (x path) but once per sample of the design, where every sample has its own ``v``; the split
 weights and valuation depend on ``valuation_period`` and the rule only, and run once per
-distinct pair in a design chunk too (``sweep.compute``), but must still be written out once per
-sample, where the grid stores them once per pair. So the design returns about 2.8x the bytes
+distinct pair in a design chunk too (``sweep.engine.compute``), but must still be written out once
+per sample, where the grid stores them once per pair. So the design returns about 2.8x the bytes
 of the grid (8.85 GB against 3.11 GB at 2^14 samples; ``--stages`` prints it), and writing
 them is most of the difference left: the target asks the design to produce 2.8x the result
 in 1.2x the time. The grid of ``v`` x rule shows the cost of every scenario having its own
 ``v`` alone, with no design code involved: it has half the design's distinct ``v`` values
 and is itself 1.29x the first grid (per-day results; 1.24x with ``--reduce summary``).
 Stages that chunks compute for the same slices run once per process
-(``sweep.compute.SharedResults``); each pass starts with nothing kept, as a run does.
+(``sweep.engine.compute.SharedResults``); each pass starts with nothing kept, as a run does.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from timing import compute_seconds, verdict  # noqa: E402
 
-from sweep.scenarios import make_plan  # noqa: E402
+from sweep.engine.plan import make_plan  # noqa: E402
 
 TARGET = 1.2
 DEFAULT = Path(__file__).resolve().parents[1] / "sweep" / "defaults" / "default.toml"
@@ -98,7 +98,7 @@ def timed_stages() -> dict[str, float]:
     """Time every stage of the engine from now on (thread time, summed per stage name)."""
     import dataclasses
 
-    import sweep.compute
+    import sweep.engine.compute
 
     spent: dict[str, float] = {}
 
@@ -111,15 +111,15 @@ def timed_stages() -> dict[str, float]:
 
         return timed
 
-    for name, stage in list(sweep.compute.STAGES.items()):
-        sweep.compute.STAGES[name] = dataclasses.replace(stage, run=timer(name, stage.run))
+    for name, stage in list(sweep.engine.compute.STAGES.items()):
+        sweep.engine.compute.STAGES[name] = dataclasses.replace(stage, run=timer(name, stage.run))
     return spent
 
 
 def one_pass(plan) -> tuple[float, float]:
     """Seconds of ``compute_chunk`` over every chunk of a plan (``timing.compute_seconds``'s
     timed pass; the warm-up is done once, before the rounds): wall and this thread's time."""
-    from sweep.compute import compute_chunk, forget_shared
+    from sweep.engine.compute import compute_chunk, forget_shared
 
     forget_shared(plan)  # a run starts with no stage results kept from earlier chunks
     t0, c0 = time.perf_counter(), time.thread_time()
@@ -130,7 +130,7 @@ def one_pass(plan) -> tuple[float, float]:
 
 def returned_bytes(plan) -> int:
     """The bytes ``compute_chunk`` returns over every chunk of a plan."""
-    from sweep.compute import compute_chunk
+    from sweep.engine.compute import compute_chunk
 
     return sum(sum(v.nbytes for v in compute_chunk(plan, c).values()) for c in plan.chunks)
 

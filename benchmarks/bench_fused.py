@@ -19,8 +19,8 @@ Timed, interleaved, best of ``--repeat`` each, in this run:
   engine builds them), its outputs allocated, and the fused loop run; once as one would write
   it (the target's yardstick), once with each day's book computed phase by phase as the
   engine's is (information: what the engine's other means are worth on their own);
-- engine: ``sweep.compute.compute_chunk`` over the same chunks, all outputs, nothing kept from
-  one pass to the next (``forget_shared``).
+- engine: ``sweep.engine.compute.compute_chunk`` over the same chunks, all outputs, nothing
+  kept from one pass to the next (``forget_shared``).
 
 Prints both in LP-days per second and the engine's speed relative to the fused loop. Target
 (issue 23): engine >= 1.0x fused (PASS/FAIL). ``--stages`` also prints the share of each stage
@@ -42,9 +42,9 @@ import numpy as np  # noqa: E402
 from grid import LPS, PATH  # noqa: E402
 from timing import verdict  # noqa: E402
 
-from sweep.compute import ChunkContext, ChunkData, compute_chunk, forget_shared  # noqa: E402
-from sweep.scenarios import make_plan  # noqa: E402
-from sweep.stages import STAGES  # noqa: E402
+from sweep.engine.compute import ChunkContext, ChunkData, compute_chunk, forget_shared  # noqa: E402
+from sweep.engine.plan import make_plan  # noqa: E402
+from sweep.engine.stages import STAGES  # noqa: E402
 
 TARGET = 1.0
 SQRT2 = math.sqrt(2.0)
@@ -316,7 +316,7 @@ def fused_scenarios(
 
 def fused_inputs(plan) -> tuple:
     """The fused loop's arguments that every chunk shares: parameters, shapes, events."""
-    from sweep.risk import risk_factors
+    from sweep.mechanism.risk import risk_factors
 
     scalar = plan.scalar
     rf_long, rf_short = risk_factors(scalar("mu"), scalar("sigma"), scalar("tau"), scalar("lambd"))

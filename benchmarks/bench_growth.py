@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_growth.py [--scenarios N] [--repeat R] [--only a,b,c]``.
 Each test times two configs that differ in one size with the new engine
-(``sweep.compute.compute_chunk`` over ``make_plan(config).chunks``, after a warm-up) and
+(``sweep.engine.compute.compute_chunk`` over ``make_plan(config).chunks``, after a warm-up) and
 reports the ratio of the two times, measured in this run; the same ratio with today's engine
 (the frozen kernel of commit a7160b6 alone, ``yardstick.old_kernel_seconds``) shows what the
 change is worth. Passes over the two configs and the two engines take turns, ``--repeat``

@@ -9,8 +9,8 @@ times taken side by side do not):
 
 1. kernel: today's kernel alone (``yardstick.old_kernel_seconds``: the frozen kernel of a7160b6
    over its chunks, arguments built untimed, output buffers reused) against the new engine's
-   unit of work (``sweep.compute.compute_chunk`` over ``make_plan(config).chunks``, inputs and
-   all), best of 2 each, in LP-days per second. Target: new >= 2x old.
+   unit of work (``sweep.engine.compute.compute_chunk`` over ``make_plan(config).chunks``, inputs
+   and all), best of 2 each, in LP-days per second. Target: new >= 2x old.
 2. end to end, like for like: ``sweep run CONFIG --out tmp.nc --workers 1`` in a child
    process, old engine (the package of a7160b6) and new, alternating, best of ``--repeat``
    (after one untimed warm-up run of each on a small grid). Target: new >= 2x old. Also, for

@@ -35,8 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sweep  # noqa: E402
-from sweep.paths import PathSource  # noqa: E402
-from sweep.scenarios import make_plan  # noqa: E402
+from sweep.engine.paths import PathSource  # noqa: E402
+from sweep.engine.plan import make_plan  # noqa: E402
 
 LP = [{"name": "A", "shape": "uniform", "commit": [{"day": 1, "stake": 1000.0, "fee_bid": 0.001}]}]
 

@@ -10,8 +10,8 @@ outputs, ``[sweep] variables``, as issue 3 measured). Work is counted in LP-days
 days x LPs). Five timings, alternating, best of ``repeat`` each (the machine is shared and
 noisy; a ratio of best times taken side by side is its steadiest figure):
 
-- "compute": the new engine's unit of work, ``sweep.compute.compute_chunk`` over every chunk of
-  ``make_plan(config)``, on one core, results dropped;
+- "compute": the new engine's unit of work, ``sweep.engine.compute.compute_chunk`` over every chunk
+  of ``make_plan(config)``, on one core, results dropped;
 - "file, 1 worker": ``sweep.run(config, out=FILE, workers=1)`` (this process, no Dask), from the
   call to the finished, renamed file;
 - "file, 2 workers": ``sweep.run(config, out=FILE, workers=2)``, the default execution on this
@@ -43,8 +43,8 @@ from grid import DAYS, LPS
 from timing import compute_seconds, lp_days, verdict
 
 import sweep
-import sweep.io
-from sweep.variables import PER_DAY  # the per-day outputs (CONTRACT.md, "Per day")
+import sweep.storage.io
+from sweep.mechanism.variables import PER_DAY  # the per-day outputs (CONTRACT.md, "Per day")
 
 THREADS_TARGET = 1.6
 FILE_TARGET = 0.5

@@ -9,7 +9,7 @@ times compare the kernels' own cost of each rule (the target's measure). Without
 (``v x valuation_period x stake_target_period x k``, one path) shows what sharing gives: a rule
 that makes a step depend on more sweep keys (the liquidity score makes each LP's fees depend on
 ``k``; the SLA's feedback makes stake depend on the book and the target) loses sharing there.
-For each, times the engine's unit of work (``sweep.compute.compute_chunk`` over
+For each, times the engine's unit of work (``sweep.engine.compute.compute_chunk`` over
 ``make_plan(config).chunks``, best of 2 after a warm-up) and, unless ``--no-old``, the a7160b6
 kernel alone on the variants it knows (``yardstick.old_kernel_seconds``), all in this run.
 Prints each variant's LP-days per second, its time relative to the default rules and the
@@ -32,7 +32,7 @@ from timing import compute_seconds, lp_days, verdict  # noqa: E402
 from yardstick import old_kernel_seconds  # noqa: E402
 
 TARGET = 1.5
-SLA = {"commitment_min_time_fraction": 0.95, "epoch_days": 7}
+SLA = {"commitment_min_time_fraction": 0.95, "epoch_days": 7}  # with [mechanism] sla = "on"
 # (label, [mechanism] keys, [sla] keys, whether a7160b6 computes it)
 VARIANTS = [
     ("default rules", {}, {}, True),
@@ -57,7 +57,7 @@ VARIANTS = [
     ),
     ("exit_rule=reject_below_target", {"exit_rule": "reject_below_target"}, {}, False),
     ("exit_rule=penalty", {"exit_rule": "penalty"}, {"epoch_days": 7}, False),
-    ("SLA (s=0.95, 7-day epochs)", {}, SLA, False),
+    ("SLA (s=0.95, 7-day epochs)", {"sla": "on"}, SLA, False),
     ("preset=vega_2021", {"preset": "vega_2021"}, {}, False),
     ("preset=vega (SLA on)", {"preset": "vega"}, {"epoch_days": 7}, False),
 ]

@@ -4,11 +4,12 @@ change, in one run: the workloads of ``bench_kernel.py``, ``bench_variants.py`` 
 
 Run: ``python benchmarks/compare_trees.py REV [--repeat R] [--scenarios N] [--only TEXT]``.
 ``REV`` (a commit, branch or tag) is exported with ``git archive`` to a temporary directory.
-Each workload is timed by :func:`timing.compute_seconds` (``compute_chunk`` over every chunk
-of the plan, one core, after an untimed warm-up call) in a child process per tree, the two
-trees alternating, ``--repeat`` children each (default 3); the best of each is kept. The
-benchmarks' own code (this directory) is the working tree's, so both engines run the same
-configs. Workloads (``--only`` keeps those whose label contains TEXT):
+Each workload is timed as :func:`timing.compute_seconds` times it (``compute_chunk`` over
+every chunk of the plan, one core, after an untimed warm-up call; one pass) in a child process
+per tree, the two trees alternating, ``--repeat`` children each (default 3); the best of each is
+kept. The configs are the working tree's benchmarks', so both engines run the same ones (a
+revision must understand them: across a change of the config schema, compare workloads both
+read). Workloads (``--only`` keeps those whose label contains TEXT):
 
 - ``kernel``: bench_kernel's core grid (``--scenarios``, default 20,000 scenarios x 365 days
   x 4 LPs, one market path);
@@ -32,14 +33,27 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
+# timing.compute_seconds, with the engine's modules where the tree has them (they moved into
+# sweep/engine/ in issue 21): one pass after an untimed warm-up call
 CHILD = """
-import json, os, sys
+import json, os, sys, time
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-sys.path[:0] = [sys.argv[1], sys.argv[2]]
-from timing import compute_seconds
+sys.path.insert(0, sys.argv[1])
 import sweep
 assert os.path.dirname(os.path.dirname(sweep.__file__)) == sys.argv[1], sweep.__file__
-print(json.dumps(compute_seconds(json.loads(sys.argv[3]), repeat=1)))
+try:
+    from sweep.engine.compute import compute_chunk, forget_shared
+    from sweep.engine.plan import make_plan
+except ImportError:
+    from sweep.compute import compute_chunk, forget_shared
+    from sweep.scenarios import make_plan
+plan = make_plan(json.loads(sys.argv[2]))
+compute_chunk(plan, plan.chunks[0])
+forget_shared(plan)
+t0 = time.perf_counter()
+for chunk in plan.chunks:
+    compute_chunk(plan, chunk)
+print(json.dumps(time.perf_counter() - t0))
 """
 
 
@@ -62,7 +76,7 @@ def child_seconds(tree: Path, config: dict) -> float:
     """``compute_seconds`` of ``config`` with the engine of ``tree``, in a child process."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(tree), str(HERE), json.dumps(config)],
+        [sys.executable, "-c", CHILD, str(tree), json.dumps(config)],
         capture_output=True,
         text=True,
         env=env,

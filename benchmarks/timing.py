@@ -1,7 +1,7 @@
 """How the benchmarks time the engine of the working tree, through its public units only.
 
-The new engine's unit of work is ``sweep.compute.compute_chunk(plan, chunk)`` over
-``sweep.scenarios.make_plan(config).chunks``: it builds a chunk's inputs, runs its steps and
+The new engine's unit of work is ``sweep.engine.compute.compute_chunk(plan, chunk)`` over
+``sweep.engine.plan.make_plan(config).chunks``: it builds a chunk's inputs, runs its steps and
 returns the chunk's results. :func:`compute_seconds` times it over every chunk of a config, as
 ``yardstick.old_kernel_seconds`` times today's kernel; LP-days are counted from the config
 (scenarios x days x LPs) by the frozen planning code, the same count for both engines.
@@ -25,14 +25,14 @@ def lp_days(config: dict) -> int:
 
 def compute_seconds(config: dict | Any, repeat: int = 2) -> float:
     """Best of ``repeat`` passes of ``compute_chunk`` over every chunk of the new engine's plan
-    of ``config`` (a config, or a plan made by ``sweep.scenarios.make_plan``), on this thread.
+    of ``config`` (a config, or a plan made by ``sweep.engine.plan.make_plan``), on this thread.
 
     A first call on the first chunk (compiling, or loading Numba's cache) is not timed. The
     results of each chunk are dropped as the next one starts; stage results the engine keeps
-    for the next chunks of a run (``sweep.compute.SharedResults``) are dropped before each pass.
-    """
-    from sweep.compute import compute_chunk, forget_shared
-    from sweep.scenarios import make_plan
+    for the next chunks of a run (``sweep.engine.compute.SharedResults``) are dropped before each
+    pass."""
+    from sweep.engine.compute import compute_chunk, forget_shared
+    from sweep.engine.plan import make_plan
 
     plan = config if hasattr(config, "chunks") else make_plan(config)
     chunks = list(plan.chunks)

@@ -6,11 +6,11 @@ result file; ``sweep.sensitivity(ds, output)`` gives the Sobol' indices (or Morr
 sweep sampled for it (``[sweep] design = "saltelli"``).
 """
 
-from .compare import compare
+from .analysis.compare import compare
+from .analysis.sensitivity import sensitivity
 from .errors import ConfigError
-from .io import load
 from .runner import run
-from .sensitivity import sensitivity
+from .storage.io import load
 from .version import __version__
 
 __all__ = ["ConfigError", "__version__", "compare", "load", "run", "sensitivity"]

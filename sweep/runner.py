@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
-from . import zarr_sink
+from .engine.plan import Plan, make_plan
 from .errors import ConfigError
-from .execution import check_options, execute, scheduler_kind
-from .io import (
+from .execution.executors import check_options, execute, scheduler_kind
+from .storage import zarr_store as zarr_sink
+from .storage.io import (
     DiskFull,
     MemorySink,
     NetCDFSink,
@@ -28,9 +29,15 @@ from .io import (
     partial_paths,
     read_journal,
 )
-from .lock import OutputLock, busy, owner
-from .scenarios import Plan, make_plan
-from .space import check_disk, check_memory, existing_ancestor, free_space, human, result_bytes
+from .storage.lock import OutputLock, busy, owner
+from .storage.space import (
+    check_disk,
+    check_memory,
+    existing_ancestor,
+    free_space,
+    human,
+    result_bytes,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -79,8 +86,8 @@ def run(
     Before any work the config is checked (a :class:`~sweep.ConfigError` names the key and
     value at fault) and the result's size is compared with the free space of the output's file
     system (or, without ``out``, the memory available). While it runs, the output is locked:
-    another run on the same ``out`` is refused (``sweep.lock``). Same config and seed give the
-    same numbers whatever ``scheduler``, ``workers`` or ``chunk_size``.
+    another run on the same ``out`` is refused (``sweep.storage.lock``). Same config and seed give
+    the same numbers whatever ``scheduler``, ``workers`` or ``chunk_size``.
 
     Parameters
     ----------
@@ -91,7 +98,7 @@ def run(
         Stream the result into this netCDF4 file as chunks finish, so memory stays bounded;
         the returned dataset then reads from it. A path ending in ``.zarr``, or an fsspec URL
         (``s3://bucket/x.zarr``), is a zarr store instead, which each chunk's task writes
-        where it ran (``sweep.zarr_sink``). Without it, the result is built in memory.
+        where it ran (``sweep.storage.zarr_store``). Without it, the result is built in memory.
     scheduler : str or distributed.Client, optional
         Where the chunks run, as Dask's ``scheduler=`` says it: a ``distributed.Client`` (used,
         never closed), a scheduler's address (``tcp://host:8786``), ``"threads"`` (``workers``
@@ -201,8 +208,8 @@ def _run_store(
     resume: bool,
     stats: dict[str, Any] | None,
 ) -> xr.Dataset:
-    """``run`` into a zarr store that the chunks' tasks write (``sweep.zarr_sink``), with the
-    netCDF file's semantics: refusals, lock (local stores), ``--overwrite``, ``--resume``.
+    """``run`` into a zarr store that the chunks' tasks write (``sweep.storage.zarr_store``), with
+    the netCDF file's semantics: refusals, lock (local stores), ``--overwrite``, ``--resume``.
 
     The free-space check is skipped: the store is compressed, and the raw size would refuse
     sweeps that fit; a full disk stops the run with the chunks written kept for ``--resume``.

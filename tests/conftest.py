@@ -29,6 +29,7 @@ MODEL_KEYS = {
         "liquidity_score",
         "els_fee_fraction",
         "exit_rule",
+        "sla",
         "preset",
         "steepness",
         "midpoint",
@@ -61,6 +62,7 @@ def scenario_config(scenario: dict, name: str = "scenario", **sweep) -> dict:
     }
     for section, keys in MODEL_KEYS.items():
         config[section] = {k: scenario[k] for k in keys if k in scenario}
+    config["sla"] = {k: v for k, v in config["sla"].items() if sla_key_in_play(scenario, k)}
     if scenario.get("fee_rate") is not None and scenario.get("fee_rule") == "given":
         config["mechanism"]["fee_rate"] = list(scenario["fee_rate"])  # read by "given" only
     config["lp"] = [
@@ -76,11 +78,28 @@ def scenario_config(scenario: dict, name: str = "scenario", **sweep) -> dict:
                     "fractions_sell",
                 )
             },
-            **({"time_on_book": lp["time_on_book"]} if "time_on_book" in lp else {}),
+            **(
+                {"time_on_book": lp["time_on_book"]}
+                if "time_on_book" in lp and sla_key_in_play(scenario, "time_on_book")
+                else {}
+            ),
         }
         for lp in scenario["lps"]
     ]
     return config
+
+
+def sla_key_in_play(scenario: dict, key: str) -> bool:
+    """Whether an ``[sla]`` key acts on anything in the scenario (a config refuses it
+    otherwise): the SLA is on, or the key is also read by the exit rule or liquidity score."""
+    from reference_model import resolve_scenario
+
+    sc = resolve_scenario(scenario)
+    if sc["sla"] == "on":
+        return True
+    if key in ("epoch_days", "early_exit_penalty"):
+        return sc["exit_rule"] == "penalty"
+    return key == "price_range" and sc["liquidity_score"] == "probability"
 
 
 def assert_close(actual, expected, name: str, rtol: float = 1e-9) -> None:

@@ -57,6 +57,7 @@ VOLUME_RULES = ("probability", "notional")
 LOW_PROBABILITIES = ("drop", "clip")
 LIQUIDITY_SCORES = ("none", "probability")
 EXIT_RULES = ("free", "reject_below_target", "penalty")
+SLA_VALUES = ("off", "on")
 PRESET_NAMES = ("tools", "vega_2021", "vega")
 
 #: Default ``min_probability``: pegged volume is not placed (``low_probability="drop"``) or is
@@ -80,11 +81,12 @@ RULE_DEFAULTS = {
     "liquidity_score": "none",
     "els_fee_fraction": 1.0,
     "exit_rule": "free",
+    "sla": "off",
 }
 
-#: The ``[sla]`` keys with their defaults (``commitment_min_time_fraction = 0``: SLA off).
+#: The ``[sla]`` keys with their defaults (they act where ``sla = "on"``; ``s = 0`` is live).
 SLA_DEFAULTS = {
-    "commitment_min_time_fraction": 0.0,
+    "commitment_min_time_fraction": 0.95,
     "competition_factor": 0.9,
     "performance_hysteresis_epochs": 1,
     "price_range": 0.05,
@@ -116,7 +118,7 @@ PRESETS = {
         "margin_orders": "all",
         "liquidity_score": "probability",
         "exit_rule": "penalty",
-        "commitment_min_time_fraction": 0.95,
+        "sla": "on",
     },
 }
 
@@ -140,11 +142,18 @@ def normal_inverse_cdf(p: float) -> float:
 
 
 def risk_factors(mu: float, sigma: float, tau: float, lambd: float) -> tuple[float, float]:
-    """Log-normal risk factors ``(rf_long, rf_short)`` (MECHANISM.md, "Risk model")."""
+    """Log-normal risk factors ``(rf_long, rf_short)`` (MECHANISM.md, "Risk model").
+
+    ``rf_short = m*(1 - Phi(Phi^-1(1 - lambd) - sb))/lambd - 1`` is written with the normal's
+    symmetry, ``Phi^-1(1 - lambd) = -Phi^-1(lambd)`` and ``1 - Phi(x) = Phi(-x)``, as
+    ``m*Phi(Phi^-1(lambd) + sb)/lambd - 1``: the same number, without ``1 - lambd`` and
+    ``1 - Phi(...)`` (each known to an absolute eps only, up to 1e-8 relative here).
+    """
     sb = sigma * math.sqrt(tau)
     m = math.exp(mu * tau)
-    rf_long = 1.0 - m * normal_cdf(normal_inverse_cdf(lambd) - sb) / lambd
-    rf_short = m * (1.0 - normal_cdf(normal_inverse_cdf(1.0 - lambd) - sb)) / lambd - 1.0
+    q = normal_inverse_cdf(lambd)
+    rf_long = 1.0 - m * normal_cdf(q - sb) / lambd
+    rf_short = m * normal_cdf(q + sb) / lambd - 1.0
     return rf_long, rf_short
 
 
@@ -489,17 +498,24 @@ def fee_weights(
     score: list[float],
     els_fee_fraction: float = 1.0,
     liquidity_score: str = "none",
+    active: list[bool] | None = None,
 ) -> list[float]:
     """The fee split weights ``w`` (MECHANISM.md "Fee split weights").
 
     ``none``: ``w = share``.  ``probability``:
-    ``w = els*share*score/sum(share*score) + (1 - els)*score/sum(score)``; a bucket whose
-    denominator is 0 is split by ``share`` instead.
+    ``w = els*share*score/sum(share*score) + (1 - els)*score/sum(score)``.  When every active
+    LP's score is 0 (``active``: which LPs are; default those with a share), each active LP
+    scores ``1/n`` instead.  A bucket whose denominator is still 0 is split by ``share``.
     """
     if liquidity_score == "none":
         return list(share)
     if liquidity_score != "probability":
         raise ValueError(f"unknown liquidity_score {liquidity_score!r}")
+    if active is None:
+        active = [s > 0 for s in share]
+    if sum(score) == 0:
+        n = sum(active)
+        score = [1.0 / n if a else 0.0 for a in active]
     weighted = [s * q for s, q in zip(share, score, strict=True)]
     total_weighted, total_score = sum(weighted), sum(score)
     els_bucket = list(share) if total_weighted == 0 else [x / total_weighted for x in weighted]
@@ -771,19 +787,32 @@ def epochs(num_days: int, epoch_days: int) -> list[tuple[int, int]]:
 
 @dataclass
 class Request:
-    """An LP's pending (or batched) commitment request: its last stake, its last given bid,
+    """An LP's pending commitment request: the stake it asks for, the bid that comes with it,
     and the (possibly fractional) day of the event that gave the stake."""
 
     stake: float
-    fee_bid: float | None
+    fee_bid: float
     day: float
 
 
-def merge_request(request: Request | None, event: CommitmentEvent) -> Request:
-    """A later event replaces a request; without a bid of its own it keeps the request's."""
+def is_bid_only(event: CommitmentEvent, commitment: float, request: Request | None) -> bool:
+    """Whether ``event`` changes only the bid: it asks for the LP's commitment (core's
+    ``AmendLiquidityProvision`` compares with the provision's commitment), or, for an LP with
+    no commitment and no request, for nothing."""
+    if commitment > 0:
+        return event.stake == commitment
+    return event.stake == 0 and request is None
+
+
+def new_request(
+    event: CommitmentEvent, provider: LiquidityProvider, commitment: float, request: Request | None
+) -> Request:
+    """The request an event that changes stake makes: its own bid, else the bid of the LP's
+    provision (core copies the current provision's fee), else, for an LP with no commitment,
+    its earlier request's, else its last bid."""
     bid = event.fee_bid
-    if bid is None and request is not None:
-        bid = request.fee_bid
+    if bid is None:
+        bid = provider.fee_bid if commitment > 0 or request is None else request.fee_bid
     return Request(stake=event.stake, fee_bid=bid, day=event.day)
 
 
@@ -820,6 +849,7 @@ def reject_decrease(providers: list[LiquidityProvider], l: int, new: float, targ
 
 def apply_batch(
     providers: list[LiquidityProvider],
+    commitments: list[float],
     requests: dict[int, Request],
     valuation_pre: float,
     target: float,
@@ -827,40 +857,44 @@ def apply_batch(
     early_exit_penalty: float,
     day: int,
 ) -> list[float]:
-    """An epoch start's batch of requests (one per LP).  Returns each LP's early-exit penalty.
+    """An epoch start's requests (one per LP).  Returns each LP's early-exit penalty.
 
-    Increases and bid-only changes first (LP order), then decreases (LP order): ``free``
-    applies them; ``reject_below_target`` ignores each (stake and bid stay) that would leave
-    total stake below ``target``; ``penalty`` applies them all and charges
-    ``early_exit_penalties(old - new, max(0, total after the increases - target))``.
-    Tranches opened here are dated by ``tranche_day``.
+    A request is a difference from the LP's commitment (its stake on the first day of the
+    epoch that is ending; a slash at that epoch's end does not move it).  Increases first (LP
+    order): the stake grows by ``requested - commitment``; then decreases (LP order): it falls
+    by ``variation = min(commitment - requested, stake)``.  ``reject_below_target`` ignores a
+    decrease (stake and bid stay) that would leave total stake below ``target``; ``penalty``
+    charges ``early_exit_penalties(variations, max(0, sum(commitments) - target))``.  Tranches
+    opened here are dated by ``tranche_day``.
     """
     penalties = [0.0] * len(providers)
     decreases = []
     for l in sorted(requests):
         request, provider = requests[l], providers[l]
-        if request.stake >= provider.stake:
+        difference = request.stake - commitments[l]
+        if difference >= 0:
             change_stake(
-                provider, request.stake, request.fee_bid, valuation_pre, tranche_day(request, day)
+                provider,
+                provider.stake + difference,
+                request.fee_bid,
+                valuation_pre,
+                tranche_day(request, day),
             )
         else:
             decreases.append(l)
+    variations = {l: min(commitments[l] - requests[l].stake, providers[l].stake) for l in decreases}
     if exit_rule == "penalty" and decreases:
-        variations = [providers[l].stake - requests[l].stake for l in decreases]
-        free = max(0.0, sum(p.stake for p in providers) - target)
+        free = max(0.0, sum(commitments) - target)
+        cuts = [variations[l] for l in decreases]
         for l, penalty in zip(
-            decreases, early_exit_penalties(variations, free, early_exit_penalty), strict=True
+            decreases, early_exit_penalties(cuts, free, early_exit_penalty), strict=True
         ):
             penalties[l] = penalty
     for l in decreases:
-        request = requests[l]
-        if exit_rule == "reject_below_target" and reject_decrease(
-            providers, l, request.stake, target
-        ):
+        new = providers[l].stake - variations[l]
+        if exit_rule == "reject_below_target" and reject_decrease(providers, l, new, target):
             continue
-        change_stake(
-            providers[l], request.stake, request.fee_bid, valuation_pre, tranche_day(request, day)
-        )
+        change_stake(providers[l], new, requests[l].fee_bid, valuation_pre, float(day))
     return penalties
 
 
@@ -884,8 +918,8 @@ def fee_penalty(t: float, s: float, c: float) -> float:
 
 def hysteresis_penalty(p: float, history: list[float], H: int) -> float:
     """``P = max(p, mean of the last H raw penalties of history)`` (fewer if it has fewer;
-    none: ``P = p``)."""
-    last = history[-H:] if history else []
+    none, or ``H = 0``: ``P = p``)."""
+    last = history[-H:] if history and H > 0 else []
     if not last:
         return p
     return max(p, sum(last) / len(last))
@@ -905,8 +939,9 @@ def distribute_fees(
 
     All of them with ``P == 1``: every account goes to the insurance pool.  Else
     ``payout_l = (1 - P_l)*account_l``, ``B = sum(P*account)``,
-    ``b_l = (1 - P_l)*account_l/sum(account)``, ``bonus_l = B*b_l/sum(b)`` (0 if
-    ``sum(account) == 0`` or ``sum(b) == 0``, and then ``B`` goes to the insurance pool).
+    ``b_l = (1 - P_l)*account_l/sum(account)``, ``bonus_l = B*b_l/sum(b)``; when ``B > 0`` and
+    every ``b_l`` is 0, ``B`` is split equally among the committed LPs (the expected value of
+    core's pseudo-random pick).
     """
     n = len(accounts)
     payout, bonus = [0.0] * n, [0.0] * n
@@ -917,12 +952,14 @@ def distribute_fees(
         payout[l] = (1.0 - penalties[l]) * accounts[l]
     total_penalised = sum(penalties[l] * accounts[l] for l in members)
     total_account = sum(accounts[l] for l in members)
-    if total_account == 0:
-        return payout, bonus, total_penalised
+    if total_penalised == 0:
+        return payout, bonus, 0.0
     b = {l: (1.0 - penalties[l]) * accounts[l] / total_account for l in members}
     total_b = sum(b.values())
     if total_b == 0:
-        return payout, bonus, total_penalised
+        for l in members:
+            bonus[l] = total_penalised / len(members)
+        return payout, bonus, 0.0
     for l in members:
         bonus[l] = total_penalised * (b[l] / total_b)  # b/sum(b) first: no subnormal product
     return payout, bonus, 0.0
@@ -1046,6 +1083,7 @@ _RULE_VALUES = {
     "low_probability": LOW_PROBABILITIES,
     "liquidity_score": LIQUIDITY_SCORES,
     "exit_rule": EXIT_RULES,
+    "sla": SLA_VALUES,
 }
 
 
@@ -1086,10 +1124,10 @@ def _check_scenario(scenario: dict) -> int:
     for key in ("price_range", "bond_penalty_slope"):
         if not scenario[key] >= 0.0:
             raise ValueError(f"{key} must be >= 0")
-    for key in ("performance_hysteresis_epochs", "epoch_days"):
+    for key, least in (("performance_hysteresis_epochs", 0), ("epoch_days", 1)):
         value = scenario[key]
-        if int(value) != value or value < 1:
-            raise ValueError(f"{key} must be an integer >= 1")
+        if int(value) != value or value < least:
+            raise ValueError(f"{key} must be an integer >= {least}")
     if scenario["fee_rule"] == "given" and len(scenario["fee_rate"]) != num_days:
         raise ValueError(f"fee_rate must have {num_days} days")
     num_ticks, tick_size = scenario["num_ticks"], scenario["tick_size"]
@@ -1212,7 +1250,7 @@ def simulate(scenario: dict) -> dict:
     lps = sc["lps"]
     num_lps = len(lps)
 
-    sla_on = s > 0
+    sla_on = sc["sla"] == "on"
     deferred = sla_on or exit_rule == "penalty"
     epoch_days = int(sc["epoch_days"])
     epoch_bounds = epochs(num_days, epoch_days)
@@ -1237,10 +1275,10 @@ def simulate(scenario: dict) -> dict:
     providers = [LiquidityProvider() for _ in lps]
     average_volumes: list[float] = []  # A(0), A(1), ... of the virtual_stake rule
     pending: list[Request | None] = [None] * num_lps  # deferred requests
+    commitments = [0.0] * num_lps  # each provision's commitment: its stake at the last start
     accounts = [0.0] * num_lps  # SLA fee accounts
     histories: list[list[float]] = [[] for _ in lps]  # raw SLA fee penalties
     insurance_pool = 0.0
-    epoch_rate = 0.0
     committed, days_met = [False] * num_lps, [0] * num_lps
 
     out: dict = {
@@ -1291,38 +1329,50 @@ def simulate(scenario: dict) -> dict:
                 ):
                     continue
                 apply_commitment_event(provider, event, valuation_pre)
-        elif d == first_day:
-            requests = {l: r for l, r in enumerate(pending) if r is not None}
-            pending = [None] * num_lps
-            for event in events:
-                requests[event.lp] = merge_request(requests.get(event.lp), event)
-            penalties = apply_batch(
-                providers, requests, valuation_pre, target, exit_rule, sc["early_exit_penalty"], d
-            )
-            for l, penalty in enumerate(penalties):
-                out["early_exit_penalty"][epoch][l] += penalty
-                insurance_pool += penalty
         else:
             for event in events:
-                provider = providers[event.lp]
-                if sla_on or event.stake < provider.stake:
-                    pending[event.lp] = merge_request(pending[event.lp], event)
-                else:  # exit_rule "penalty", SLA off: increases and bid changes at once
+                l, provider = event.lp, providers[event.lp]
+                if is_bid_only(event, commitments[l], pending[l]):  # on its own day
+                    if event.fee_bid is not None:
+                        provider.fee_bid = event.fee_bid
+                elif d != first_day and not sla_on and event.stake > commitments[l]:
+                    # exit_rule "penalty" without the SLA: an increase applies at once
                     apply_commitment_event(provider, event, valuation_pre)
-                    pending[event.lp] = None
+                    commitments[l] = provider.stake
+                    pending[l] = None
+                else:  # waits for the next epoch start (this one, on its first day)
+                    pending[l] = new_request(event, provider, commitments[l], pending[l])
+            if d == first_day:
+                requests = {l: r for l, r in enumerate(pending) if r is not None}
+                pending = [None] * num_lps
+                penalties = apply_batch(
+                    providers,
+                    commitments,
+                    requests,
+                    valuation_pre,
+                    target,
+                    exit_rule,
+                    sc["early_exit_penalty"],
+                    d,
+                )
+                for l, penalty in enumerate(penalties):
+                    out["early_exit_penalty"][epoch][l] += penalty
+                    insurance_pool += penalty
+                for l, provider in enumerate(providers):
+                    if commitments[l] > 0 and provider.stake == 0:
+                        # the provision ends (exit, or slashed to nothing): its penalty
+                        # history with it (core's destroyProvision)
+                        histories[l] = []
+                commitments = [p.stake for p in providers]  # synced to the bond
 
         # Step 3: total stake and valuation.
         total_stake = sum(p.stake for p in providers)
         valuation = max(proxy, total_stake)
 
-        # Step 5: fee rate (under the SLA, fixed for the epoch on its first day).
-        if sla_on and d != first_day:
-            rate = epoch_rate
-        else:
-            rate = fee_rate(
-                fee_rule, providers, target, given_fee_rates[d] if fee_rule == "given" else None
-            )
-            epoch_rate = rate
+        # Step 5: fee rate (every day, the SLA on or off).
+        rate = fee_rate(
+            fee_rule, providers, target, given_fee_rates[d] if fee_rule == "given" else None
+        )
 
         # Step 6: fees collected.
         fees_collected = traded_volume[d] * rate
@@ -1357,7 +1407,13 @@ def simulate(scenario: dict) -> dict:
         meets = _column(books, "meets_commitment", False)
 
         # Step 8 and the SLA's accrual: fee revenue (or fee accounts) by the split weights.
-        weights = fee_weights(equity_share, score, sc["els_fee_fraction"], sc["liquidity_score"])
+        weights = fee_weights(
+            equity_share,
+            score,
+            sc["els_fee_fraction"],
+            sc["liquidity_score"],
+            [p.active for p in providers],
+        )
         if sla_on:
             fee_accrued = [fees_collected * w for w in weights]
             accounts = [a + x for a, x in zip(accounts, fee_accrued, strict=True)]
@@ -1562,6 +1618,7 @@ def _random_sla(rng: random.Random, num_days: int, num_lps: int) -> tuple[dict, 
     sla_on = rng.random() < 0.5
     s = (1.0 if rng.random() < 0.15 else rng.uniform(0.01, 1.0)) if sla_on else 0.0
     keys = {
+        "sla": "on" if sla_on else "off",
         "commitment_min_time_fraction": s,
         "competition_factor": rng.choice([0.0, 1.0, rng.uniform(0.0, 1.0), rng.uniform(0.0, 1.0)]),
         "performance_hysteresis_epochs": rng.randint(1, 5),
@@ -1705,12 +1762,53 @@ def random_scenario(
     scenario.update(sla)
     for lp, value in zip(lps, time_on_book, strict=True):
         lp["time_on_book"] = value
+    # issue 20's cases, drawn last to keep the earlier draws: s = 0 (live in core), H = 0, no
+    # level within the price range (every liquidity score 0), an LP whose book scores 0 while
+    # the others' do not (its fee account stays empty: bonuses with nowhere to go)
+    if rng.random() < 0.15:
+        scenario["commitment_min_time_fraction"] = 0.0
+    if rng.random() < 0.2:
+        scenario["performance_hysteresis_epochs"] = 0
+    kind = rng.random()
+    if kind < 0.15:
+        scenario["price_range"] = 1e-9 * tick_fraction
+    elif kind < 0.3 and num_lps > 1 and num_ticks > 1:  # only the first level in range
+        quiet = lps[rng.randrange(num_lps)]
+        for side in ("buy", "sell"):
+            quiet[f"limit_orders_{side}"] = [0.0] * num_ticks
+            quiet[f"fractions_{side}"] = [0.0] * (num_ticks - 1) + [1.0]
+        scenario["price_range"] = 1.5 * tick_fraction
+    elif kind < 0.4 and num_lps > 1 and num_ticks > 1:
+        # a bonus with nowhere to go: one LP meets its commitment with limit orders at level 2
+        # only, less likely to trade than min_probability (score 0, no fees with els 1, t = 1);
+        # the others, never on the book, forfeit theirs (P = 1)
+        mid = mark_price[0]
+        p1, p2 = (probability_of_trading(mid + i * tick_size, mid, mu, sigma, tau) for i in (1, 2))
+        scenario["min_probability"] = math.sqrt(p1 * p2)
+        scenario["liquidity_score"] = "probability"
+        scenario["els_fee_fraction"] = 1.0
+        scenario["price_range"] = min(0.9, 3.0 * tick_fraction * max(mark_price) / min(mark_price))
+        quiet = rng.randrange(num_lps)
+        for l, lp in enumerate(lps):
+            lp["time_on_book"] = 1.0 if l == quiet else 0.0
+        most = max(c["stake"] for c in lps[quiet]["commit"])
+        volume = 2.0 * k * most / (min(mark_price) * (1.0 - 2.0 * tick_fraction))
+        for side in ("buy", "sell"):
+            lps[quiet][f"limit_orders_{side}"] = [0.0, volume] + [0.0] * (num_ticks - 2)
+            lps[quiet][f"fractions_{side}"] = [0.0, 1.0] + [0.0] * (num_ticks - 2)
 
     if "preset" in rules:
         for key in PRESETS[rules["preset"]]:
             if key not in rules:
                 del scenario[key]
     scenario.update(rules)
+    resolved = resolve_scenario(scenario)
+    if (
+        resolved["sla"] == "off"
+        and resolved["exit_rule"] != "penalty"
+        and "epoch_days" not in rules
+    ):
+        scenario["epoch_days"] = 1  # no epochs in play: a config may not give epoch_days
     # a per-epoch time_on_book follows the final epochs (rules may change epoch_days)
     num_epochs = len(epochs(len(scenario["mark_price"]), scenario.get("epoch_days", 1)))
     for lp in scenario["lps"]:

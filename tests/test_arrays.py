@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sweep.arrays import distinct_rows
+from sweep.mechanism.arrays import distinct_rows
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,5 +1,5 @@
 """Results that other tools read well: CF 1.10 (the compliance checker finds nothing outside
-``sweep.dataset.CF_EXCEPTIONS``), compressed and chunked as the sweep, strings that ``nccopy
+``sweep.storage.layout.CF_EXCEPTIONS``), compressed and chunked as the sweep, strings that ``nccopy
 -d4`` can compress, and ``xarray.open_dataset(chunks={})`` giving the sweep's chunks."""
 
 from __future__ import annotations
@@ -18,15 +18,17 @@ import xarray as xr
 from test_execution import assert_same_result, small_config
 
 import sweep
-import sweep.dataset
-import sweep.io
-from sweep.cli import default_config_path
-from sweep.dataset import CF_EXCEPTIONS, chunk_shapes
+import sweep.storage.io
+import sweep.storage.layout
+from sweep.cli.main import default_config_path
+from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
-from sweep.scenarios import make_plan
+from sweep.storage.layout import CF_EXCEPTIONS, chunk_shapes
 
 cf_units = pytest.importorskip("cf_units")
 pytest.importorskip("compliance_checker")
+
+pytestmark = pytest.mark.slow  # the CF compliance checker
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +140,8 @@ def test_the_file_is_compressed_and_chunked_as_the_sweep(smallest, tmp_path, mon
     """Storage (and dask) chunks are the sweep's chunks, or whole runs of them when those
     are small (``smallest=None``: the default floor, which merges this small sweep's)."""
     if smallest is not None:  # chunked and compressed, however small
-        monkeypatch.setattr(sweep.dataset, "MIN_CHUNK_BYTES", smallest)
-        monkeypatch.setattr(sweep.dataset, "SMALL_VARIABLE_BYTES", smallest)
+        monkeypatch.setattr(sweep.storage.layout, "MIN_CHUNK_BYTES", smallest)
+        monkeypatch.setattr(sweep.storage.layout, "SMALL_VARIABLE_BYTES", smallest)
     config = small_config()
     plan = make_plan(config, chunk_size=7)
     assert len(plan.chunks) > 2
@@ -216,18 +218,18 @@ def test_kill_while_compressing_then_resume(tmp_path, monkeypatch):
     its journal are whole, and --resume computes nothing, only copies again."""
     config = small_config()
     out = tmp_path / "r.nc"
-    copy = sweep.io.compressed_copy
+    copy = sweep.storage.io.compressed_copy
 
     def interrupted(source, target, chunks):
         copy(source, target, {})  # some bytes written, then the interrupt
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sweep.io, "compressed_copy", interrupted)
+    monkeypatch.setattr(sweep.storage.io, "compressed_copy", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sweep.run(config, out=out, chunk_size=7, workers=1)
     assert not out.exists() and not Path(f"{out}.partial.tmp").exists()
     assert Path(f"{out}.partial").exists()
-    monkeypatch.setattr(sweep.io, "compressed_copy", copy)
+    monkeypatch.setattr(sweep.storage.io, "compressed_copy", copy)
     stats: dict = {}
     resumed = sweep.run(config, out=out, chunk_size=7, workers=1, resume=True, stats=stats)
     assert stats["computed"] == 0 and stats["state"] == "resumed"

@@ -21,9 +21,9 @@ import pytest
 from test_execution import SWEEP, small_config, write_config
 
 import sweep
-from sweep import execution
-from sweep.cli import main
+from sweep.cli.main import main
 from sweep.errors import ConfigError
+from sweep.execution import executors as execution
 
 
 @pytest.fixture(scope="module")
@@ -337,7 +337,7 @@ def test_default_workers_honour_a_cpu_quota(monkeypatch):
 def test_default_workers_honour_the_cpu_affinity():
     code = (
         "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
-        "from sweep.execution import default_workers; print(default_workers())"
+        "from sweep.execution.executors import default_workers; print(default_workers())"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

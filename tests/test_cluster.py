@@ -22,6 +22,8 @@ from test_resume import journaled, slow_config
 
 import sweep
 
+pytestmark = pytest.mark.slow  # real scheduler and worker processes
+
 
 def dask_command() -> list[str]:
     """The `dask` console script of this Python, as users would type it."""
@@ -202,7 +204,7 @@ def longer_config() -> dict:
 def test_a_worker_killed_mid_sweep(cluster, tmp_path):
     reference_out = tmp_path / "reference.nc"
     sweep.run(longer_config(), out=reference_out, chunk_size=40, workers=1).close()
-    n_chunks = len(sweep.scenarios.make_plan(longer_config(), chunk_size=40).chunks)
+    n_chunks = len(sweep.engine.plan.make_plan(longer_config(), chunk_size=40).chunks)
     config = write_config(tmp_path / "c.toml", longer_config())
     out = tmp_path / "r.nc"
     proc = run_and_kill_a_busy_worker(cluster, config, out, journaled)

@@ -134,7 +134,7 @@ def test_the_compare_command_prints_the_table(result, tmp_path, capsys):
     dimension is one line and exit 2."""
     from io import StringIO
 
-    from sweep.cli import main
+    from sweep.cli.main import main
 
     path = tmp_path / "r.nc"
     result.to_netcdf(path)

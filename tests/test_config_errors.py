@@ -96,7 +96,14 @@ CASES = [
     ("sla.epoch_days", 0, "[sla] epoch_days", ">= 1"),
     ("sla.epoch_days", [1, -7], "[sla] epoch_days", ">= 1"),
     ("sla.epoch_days", 1.5, "[sla] epoch_days", "integer"),
-    ("sla.performance_hysteresis_epochs", 0, "[sla] performance_hysteresis_epochs", ">= 1"),
+    ("sla.performance_hysteresis_epochs", -1, "[sla] performance_hysteresis_epochs", ">= 0"),
+    # issue 20: an [sla] key that acts on nothing in play (a config written when s > 0
+    # switched the SLA on must fail, not run without its SLA)
+    ("sla.commitment_min_time_fraction", 0.95, "[sla] commitment_min_time_fraction", 'sla = "on"'),
+    ("sla.competition_factor", 0.5, "[sla] competition_factor", 'preset = "vega"'),
+    ("sla.epoch_days", 7, "[sla] epoch_days", "exit_rule = 'penalty'"),
+    ("sla.price_range", 0.1, "[sla] price_range", "liquidity_score = 'probability'"),
+    ("sla.bond_penalty_max", [0.1, 0.2], "[sla] bond_penalty_max", "the SLA is on"),
     ("sla.price_range", 0.0, "[sla] price_range", "(0, 1)"),
     ("sla.price_range", 1.0, "[sla] price_range", "(0, 1)"),
     ("sla.bond_penalty_slope", -1.0, "[sla] bond_penalty_slope", ">= 0"),

@@ -10,7 +10,7 @@ import tomllib
 
 import pytest
 
-from sweep.config import (
+from sweep.config.load import (
     ALWAYS_ON_BOOK,
     PARAMS,
     Behaviour,
@@ -23,7 +23,7 @@ from sweep.errors import ConfigError
 from sweep.mechanism.presets import PRESETS
 
 SLA_DEFAULTS = {
-    "commitment_min_time_fraction": 0.0,
+    "commitment_min_time_fraction": 0.95,
     "competition_factor": 0.9,
     "performance_hysteresis_epochs": 1,
     "price_range": 0.05,
@@ -32,6 +32,9 @@ SLA_DEFAULTS = {
     "bond_penalty_max": 0.05,
     "early_exit_penalty": 0.05,
 }
+
+
+SLA_ON = {"sla": "on"}
 
 
 def base(**sections) -> dict:
@@ -61,6 +64,7 @@ def test_defaults_of_the_new_keys():
     assert isinstance(config.params["epoch_days"], int)
     assert isinstance(config.params["performance_hysteresis_epochs"], int)
     assert config.params["preset"] == "tools"
+    assert config.params["sla"] == "off"
     assert config.params["min_probability"] == 1e-10
     assert config.params["els_fee_fraction"] == 1.0
     assert config.preset_values == {}
@@ -94,7 +98,7 @@ def test_presets_are_mechanism_md():
         "margin_orders": "all",
         "liquidity_score": "probability",
         "exit_rule": "penalty",
-        "commitment_min_time_fraction": 0.95,
+        "sla": "on",
     }
 
 
@@ -115,7 +119,8 @@ def test_scalar_preset_fills_its_keys(name):
 
 def test_scalar_preset_values_have_the_keys_types():
     config = load_config(base(mechanism={"preset": "vega"}))
-    assert config.params["commitment_min_time_fraction"] == 0.95
+    assert config.params["sla"] == "on"
+    assert config.params["commitment_min_time_fraction"] == 0.95  # the default, core's
     assert isinstance(config.params["commitment_min_time_fraction"], float)
 
 
@@ -158,13 +163,14 @@ def test_preset_list_gives_preset_values_and_the_values_in_play():
         "exit_rule": ("free", "reject_below_target", "penalty"),
         "volume_rule": ("probability", "probability", "notional"),
         "liquidity_score": ("none", "none", "probability"),
-        "commitment_min_time_fraction": (0.0, 0.0, 0.95),
+        "sla": ("off", "off", "on"),
     }
     # params: the distinct values, first seen first
     assert config.params["risk_factor"] == ("short", "max")
     assert config.params["share_rule"] == ("equity", "entry_valuation", "virtual_stake")
     assert config.params["low_probability"] == ("drop", "clip")
-    assert config.params["commitment_min_time_fraction"] == (0.0, 0.95)
+    assert config.params["sla"] == ("off", "on")
+    assert config.params["commitment_min_time_fraction"] == 0.95
     assert config.params["preset"] == presets
     # each key's value under preset i is preset i's (or the default it leaves)
     for key, values in config.preset_values.items():
@@ -185,7 +191,7 @@ def test_keys_the_listed_presets_agree_on_are_scalars():
         "volume_rule",
         "liquidity_score",
         "exit_rule",
-        "commitment_min_time_fraction",
+        "sla",
         "low_probability",
     }
     assert config.preset_values["share_rule"] == ("virtual_stake", "entry_valuation")
@@ -242,6 +248,7 @@ def test_sla_lists_become_dimensions_in_config_order():
         base(
             sla={"epoch_days": [1, 7], "price_range": 0.1, "competition_factor": [0.5, 0.9]},
             network={"v": [1, 2]},
+            mechanism={"sla": "on"},
         )
     )
     assert config.dims == (
@@ -258,17 +265,18 @@ def test_every_sla_key_is_sweepable():
     swept = {
         "commitment_min_time_fraction": [0.0, 0.95],
         "competition_factor": [0.0, 1.0],
-        "performance_hysteresis_epochs": [1, 3],
+        "performance_hysteresis_epochs": [0, 3],
         "price_range": [0.01, 0.05],
         "epoch_days": [1, 7],
         "bond_penalty_slope": [0.0, 2.0],
         "bond_penalty_max": [0.0, 1.0],
         "early_exit_penalty": [0.0, 1.0],
     }
-    config = load_config(base(sla=swept))
-    assert [d.key for d in config.dims] == list(swept)
-    assert all(d.section == "sla" for d in config.dims)
-    assert config.params["performance_hysteresis_epochs"] == (1, 3)
+    config = load_config(base(sla=swept, mechanism={"sla": ["off", "on"]}))
+    assert [d.key for d in config.dims] == [*swept, "sla"]
+    assert [d.section for d in config.dims] == ["sla"] * len(swept) + ["mechanism"]
+    assert config.params["performance_hysteresis_epochs"] == (0, 3)
+    assert config.params["sla"] == ("off", "on")
 
 
 def test_min_probability_and_els_fee_fraction_sweep():
@@ -322,7 +330,7 @@ def test_n_epochs():
 
 def test_check_time_on_book_counts_epochs_for_every_epoch_days_value():
     # 10 days: 10 epochs of 1 day, 2 of 5 days
-    config = load_config(with_lp([1.0, 0.5], sla={"epoch_days": [5, 1]}))
+    config = load_config(with_lp([1.0, 0.5], sla={"epoch_days": [5, 1]}, mechanism=SLA_ON))
     with pytest.raises(ConfigError) as info:
         check_time_on_book(config, 10)
     message = str(info.value)
@@ -330,17 +338,20 @@ def test_check_time_on_book_counts_epochs_for_every_epoch_days_value():
     assert "has 2 values but the path has 10 epochs" in message
     assert "epoch_days = 1" in message
 
-    config = load_config(with_lp([1.0] * 10, sla={"epoch_days": [1, 5]}))
+    config = load_config(with_lp([1.0] * 10, sla={"epoch_days": [1, 5]}, mechanism=SLA_ON))
     with pytest.raises(ConfigError, match=r"has 10 values but the path has 2 epochs"):
         check_time_on_book(config, 10)
 
 
 def test_check_time_on_book_accepts_the_right_count():
-    check_time_on_book(load_config(with_lp([1.0, 0.5, 0.5, 0.0], sla={"epoch_days": 3})), 10)
+    def sla(**keys):
+        return {"sla": keys, "mechanism": SLA_ON}
+
+    check_time_on_book(load_config(with_lp([1.0, 0.5, 0.5, 0.0], **sla(epoch_days=3))), 10)
     check_time_on_book(load_config(with_lp([1.0] * 10)), 10)
-    check_time_on_book(load_config(with_lp([1.0] * 2, sla={"epoch_days": [5, 6, 9]})), 10)
+    check_time_on_book(load_config(with_lp([1.0] * 2, **sla(epoch_days=[5, 6, 9]))), 10)
     for other in (0.5, {"beta": [1, 1]}):  # numbers and draws fit any path
-        check_time_on_book(load_config(with_lp(other, sla={"epoch_days": [1, 7]})), 10)
+        check_time_on_book(load_config(with_lp(other, **sla(epoch_days=[1, 7]))), 10)
 
 
 def test_check_time_on_book_uses_the_path_length_given():

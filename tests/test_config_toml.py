@@ -12,7 +12,7 @@ import pytest
 from test_execution import small_config
 
 import sweep
-from sweep.config import load_config, toml_text
+from sweep.config.load import load_config, toml_text
 
 
 def plain(value):

@@ -18,9 +18,9 @@ import pytest
 import xarray as xr
 
 import sweep
-import sweep.execution
-from sweep.config import load_config
-from sweep.design import SAMPLED
+import sweep.execution.executors
+from sweep.config.design import SAMPLED
+from sweep.config.load import load_config
 from sweep.errors import ConfigError
 
 LPS = [
@@ -207,7 +207,7 @@ def test_chunking_weighs_stages_by_their_distinct_combinations():
     """A stage that reads only integer or choice keys of a design runs once per distinct
     combination of them in a chunk, not once per sample: the chunking counts it so, and gets
     bigger chunks than if it ran per sample (one third fewer at 2^14 samples)."""
-    from sweep.scenarios import make_plan, plan_chunking
+    from sweep.engine.plan import make_plan, plan_chunking
 
     cfg = config("sobol", 2**14, mechanism={"share_rule": {"choices": ["equity", "virtual_stake"]}})
     cfg["sweep"].update(days=365, paths=8)
@@ -223,8 +223,8 @@ def test_chunking_weighs_stages_by_their_distinct_combinations():
 
 def test_info_says_a_result_is_a_design(sampled, saltelli, tmp_path, capsys):
     """``sweep info`` names the design, its size and seed, and each sampled key's range."""
-    from sweep.cli import main
-    from sweep.info import summary_text
+    from sweep.analysis.info import summary_text
+    from sweep.cli.main import main
 
     text = summary_text(sampled)
     assert "design: sobol, 16 samples, seed 0; sampled along 'sample':" in text, text
@@ -338,7 +338,7 @@ def test_a_saved_result_gives_the_same_indices_and_the_cli_prints_them(saltelli,
 def test_resume_under_a_design(tmp_path, monkeypatch):
     cfg = config("sobol", 32, **SCENARIO)
     out = tmp_path / "r.nc"
-    real = sweep.execution.compute_chunk
+    real = sweep.execution.executors.compute_chunk
     calls = []
 
     def interrupted(plan, chunk):
@@ -347,7 +347,7 @@ def test_resume_under_a_design(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(plan, chunk)
 
-    monkeypatch.setattr(sweep.execution, "compute_chunk", interrupted)
+    monkeypatch.setattr(sweep.execution.executors, "compute_chunk", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sweep.run(cfg, out=out, chunk_size=8, workers=1)
     monkeypatch.undo()

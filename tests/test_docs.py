@@ -26,11 +26,15 @@ import pytest
 
 import sweep
 import sweep.plot
-from sweep.config import COMMIT_KEYS, LP_KEYS, PARAMS, PATH_PARAMS, SWEEP_KEYS, TOP_KEYS
-from sweep.design import DESIGN_KEYS
+from sweep.config.design import DESIGN_KEYS
+from sweep.config.load import COMMIT_KEYS, LP_KEYS, PARAMS, PATH_PARAMS, SWEEP_KEYS, TOP_KEYS
 from sweep.mechanism.presets import PRESETS
 from sweep.mechanism.rules import RULES
-from sweep.variables import VARIABLES
+from sweep.mechanism.variables import VARIABLES
+
+pytest.importorskip("sphinx")  # the test-slow extra
+
+pytestmark = pytest.mark.slow  # a Sphinx build that runs the gallery and the notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -247,7 +251,7 @@ def test_readme_links_stay_inside_the_repository() -> None:
 def test_registry_units_are_the_results_units() -> None:
     """The config reference shows the registry's units; the result's coordinates must carry the
     same (in their UDUNITS spelling)."""
-    from sweep.dataset import _PARAM_UNITS, cf_units
+    from sweep.storage.layout import _PARAM_UNITS, cf_units
 
     for specs in PARAMS.values():
         for key, spec in specs.items():

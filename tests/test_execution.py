@@ -19,9 +19,9 @@ from conftest import small_sweep
 from tomli_w import dumps
 
 import sweep
-from sweep.cli import main
+from sweep.cli.main import main
+from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
-from sweep.scenarios import make_plan
 
 SWEEP = [sys.executable, "-m", "sweep"]
 
@@ -79,9 +79,9 @@ def test_small_results_go_out_in_bounded_batches(monkeypatch):
     and every chunk comes back once with the numbers of an in-process run."""
     import distributed
 
-    from sweep import execution
-    from sweep.compute import chunk_result_bytes, compute_chunk
-    from sweep.scenarios import make_plan
+    from sweep.engine.compute import chunk_result_bytes, compute_chunk
+    from sweep.engine.plan import make_plan
+    from sweep.execution import executors as execution
 
     plan = make_plan(small_config(reduce="summary"), chunk_size=1)  # 36 chunks
     monkeypatch.setattr(execution, "RESULTS_IN_FLIGHT_BYTES", 6 * chunk_result_bytes(plan))
@@ -283,7 +283,7 @@ def test_info(reduce, tmp_path, capsys):
     assert f"days under-supplied:      {100 * share:.2f} %" in text, text
     assert "mean fee rate" in text
     # the fee rate lacks valuation_period and share_rule: its mean over every scenario
-    from sweep.info import _fmt
+    from sweep.analysis.info import _fmt
 
     grid = full["fee_revenue"].isel(lp=0, drop=True)
     assert "share_rule" not in full["fee_rate"].dims

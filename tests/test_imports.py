@@ -18,37 +18,19 @@ PACKAGE = Path(sweep.__file__).parent
 LAYERS = {
     "mechanism": 0,
     "errors": 0,
-    "variables": 0,
     "version": 0,
-    "arrays": 0,
-    "summary": 1,
-    "risk": 1,
     "config": 1,
-    "design": 1,
-    "paths": 1,
-    "lock": 1,
-    "stages": 2,
-    "scenarios": 2,
-    "compute": 2,
-    "dataset": 3,
-    "io": 3,
-    "zarr_sink": 3,
-    "space": 3,
+    "engine": 2,
+    "storage": 3,
     "execution": 3,
-    "orderbook": 3,
     "runner": 4,
-    "compare": 4,
-    "info": 4,
-    "sensitivity": 4,
+    "analysis": 4,
     "plot": 4,
-    "plot_cli": 5,
     "cli": 5,
     "__init__": 5,
     "__main__": 5,
 }
-ENGINE = (
-    "mechanism <- (config, paths, summary) <- (stages, scenarios, compute) <- results <- API/CLI"
-)
+ENGINE = "mechanism <- config <- engine <- (storage, execution) <- (runner, analysis, plot) <- cli"
 
 
 def module_name(path: Path) -> str:

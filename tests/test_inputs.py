@@ -29,10 +29,10 @@ from test_resume import journaled, slow_config
 from tomli_w import dumps
 
 import sweep
-from sweep.config import MAX_CHUNK_SIZE, MAX_DAYS, MAX_PATHS, MAX_TICKS, load_config
+from sweep.config.load import MAX_CHUNK_SIZE, MAX_DAYS, MAX_PATHS, MAX_TICKS, load_config
+from sweep.engine.paths import path_source
+from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
-from sweep.paths import path_source
-from sweep.scenarios import make_plan
 
 BIG = 2**63 - 1
 
@@ -211,7 +211,7 @@ def check_one_line(case: Case, returncode: int, stderr: str, folder, before) -> 
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_is_one_line_and_exit_2(name, tmp_path, monkeypatch, capsys):
     """Every case through the command line's own code, in this process."""
-    from sweep.cli import main
+    from sweep.cli.main import main
 
     folder = write_case(tmp_path / "case", CASES[name])
     before = sorted(os.listdir(folder))
@@ -233,7 +233,7 @@ def test_a_scheduler_of_another_scheme_fails_at_once(tmp_path):
     done = subprocess.run([*SWEEP, "run", str(path), "--scheduler", "ws://127.0.0.1:1"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 2 and time.monotonic() - started < 4.5, done.stderr
-    from sweep.execution import check_scheduler
+    from sweep.execution.executors import check_scheduler
 
     for address in ("inproc://x/1/2", "ucx://127.0.0.1:8786", "ws://h:1", "://h:1"):
         with pytest.raises(ConfigError, match="give a TCP or TLS address"):
@@ -296,7 +296,8 @@ def test_sweep_run_default_means_a_file_called_default_when_there_is_one(tmp_pat
     assert (tmp_path / "outputs" / "mine.nc").is_file()
     assert not (tmp_path / "outputs" / "default.nc").exists()
     # without such a file, `default` (or no config at all) is the embedded sweep
-    from sweep import cli, runner
+    from sweep import runner
+    from sweep.cli import main as cli
 
     seen = []
     monkeypatch.setattr(runner, "run", lambda config, **kw: seen.append(config) or 1 / 0)
@@ -392,10 +393,10 @@ def test_paths_are_checked_again_as_the_chunks_build_them():
 def test_a_path_a_chunk_finds_out_of_range_is_bad_input(tmp_path, monkeypatch, capsys):
     """Were a path to pass the bounds and leave the range (probability below 1e-15), the chunk
     that builds it stops the run with the same one line, also from a Dask worker."""
-    import sweep.scenarios
-    from sweep.cli import main
+    import sweep.engine.plan
+    from sweep.cli.main import main
 
-    monkeypatch.setattr(sweep.scenarios, "check_paths", lambda source, config: None)
+    monkeypatch.setattr(sweep.engine.plan, "check_paths", lambda source, config: None)
     path = write_config(tmp_path / "c.toml", mc(40, 2.5))
     assert main(["run", str(path), "--out", str(tmp_path / "r.nc"), "--workers", "2"]) == 2
     err = capsys.readouterr().err
@@ -437,9 +438,9 @@ def test_the_plan_goes_to_the_cluster_once_and_tasks_stay_small():
     it and the others carry a chunk and the plan's key."""
     from distributed import Client, LocalCluster
 
-    from sweep.compute import compute_chunk
-    from sweep.execution import _distributed
-    from sweep.scenarios import Plan
+    from sweep.engine.compute import compute_chunk
+    from sweep.engine.plan import Plan
+    from sweep.execution.executors import _distributed
 
     config = tiny(**{"network.v": [1.0 + i / 1000 for i in range(20_000)], "sweep.days": 5,
                      "sweep.reduce": "summary"})  # fmt: skip

@@ -10,7 +10,7 @@ from conftest import assert_close, scenario_config
 from reference_model import FEE_RULES, MARGIN_RULES, SHARE_RULES, random_scenario, simulate
 
 import sweep
-from sweep.variables import PER_DAY, PER_EPOCH, PER_LP_DAY
+from sweep.mechanism.variables import PER_DAY, PER_EPOCH, PER_LP_DAY
 
 
 def compare(ds, expected: dict) -> None:
@@ -100,7 +100,7 @@ def test_pegged_shares_kernel_normalises_each_shape():
 def test_day_tables_and_lp_orders_are_book_side_and_side_orders_bit_for_bit(seed):
     """The engine's book (``day_tables``, both sides phase by phase; ``lp_orders``, both sides
     in one loop) gives the bits of the one-side steps the order-book view draws with
-    (``book_side``, ``limit_liquidity``, ``side_orders``: ``sweep.orderbook``), under the
+    (``book_side``, ``limit_liquidity``, ``side_orders``: ``sweep.analysis.orderbook``), under the
     tools' rules, on random books: the book drawn is the book the sweep computed."""
     from sweep.mechanism import book
 
@@ -143,7 +143,7 @@ def test_day_tables_and_lp_orders_are_book_side_and_side_orders_bit_for_bit(seed
 def test_summary_mode_reduces_exactly_the_days_it_computes(share_rule):
     """In summary mode the kernel reduces each scenario as it goes, in book order; its
     statistics are those of the full per-day result, bit for bit, for every rule."""
-    from sweep.summary import day_statistics
+    from sweep.engine.summary import day_statistics
 
     rng = random.Random(50 + SHARE_RULES.index(share_rule))
     scenario = random_scenario(rng, {"share_rule": share_rule})

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from reference_model import random_scenario
 
 import sweep
-from sweep.risk import risk_factors
+from sweep.mechanism.risk import risk_factors
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 RISK = {"mu": 0.0, "sigma": 2.0, "tau": 1.9012e-6, "lambd": 0.001}
@@ -67,7 +67,7 @@ def test_marginal_fee_when_cumulative_stake_equals_target():
 @pytest.mark.parametrize("target", [0.0, 123.0, 1e9])
 def test_weighted_fee_rule_on_the_spec_example(target):
     """MECHANISM.md: stakes 120, 20, 60 with bids 0.5%, 0.75%, 3.75% give 1.5% at any target."""
-    # c2 = 1e-30, the least a number may be (sweep.config.MAGNITUDE): a target of about 0
+    # c2 = 1e-30, the least a number may be (sweep.config.load.MAGNITUDE): a target of about 0
     ds = sweep.run(spec_market([c2_for(target) if target else 1e-30], "weighted"),
                    scheduler="synchronous")  # fmt: skip
     assert ds.fee_rate.item(0) == pytest.approx(0.015, rel=1e-12)
@@ -215,7 +215,7 @@ def test_invariants(seed, rules, fractional):
 def test_adding_stake_never_lowers_own_share_under_stake_rule(seed, factor):
     # commitments as given: an exit rule or the SLA's bond slashes make stake itself depend on
     # the others (a refused exit, a book that misses its commitment at a larger stake)
-    fixed = {"share_rule": "stake", "exit_rule": "free", "commitment_min_time_fraction": 0.0}
+    fixed = {"share_rule": "stake", "exit_rule": "free", "sla": "off"}
     scenario = random_scenario(random.Random(seed), fixed)
     richer = dict(scenario, lps=[dict(lp) for lp in scenario["lps"]])
     richer["lps"][0] = dict(

@@ -10,7 +10,7 @@ SCRIPT = """
 import json
 import numba
 import sweep
-from sweep import summary
+from sweep.engine import summary
 from sweep.mechanism import book, commitments, fees, kernels, market, outcomes, shares
 sweep.run({"name": "c", "sweep": {"days": 5, "reduce": "summary"},
            "lp": [{"name": "A", "commit": [{"day": 0, "stake": 1, "fee_bid": 0.01}]}]},

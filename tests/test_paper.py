@@ -80,7 +80,7 @@ def test_fee_split_at_each_month_start(paper):
 def test_fee_split_exactly_at_month_boundaries():
     """On a monthly grid (days_per_year = 12, day m is t = m/12) the splits are the notebook's
     ``compute_fee_split`` at t = 0, 1/12, ..., 11/12 exactly, as plotted in its figure."""
-    config = sweep.config.load_config(CONFIG)
+    config = sweep.config.load.load_config(CONFIG)
     lps = []
     for lp in config.lps:
         commit = [

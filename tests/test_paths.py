@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 import sweep
-from sweep.cli import main
-from sweep.config import load_config
+from sweep.cli.main import main
+from sweep.config.load import load_config
+from sweep.engine.paths import path_source
 from sweep.errors import ConfigError
-from sweep.paths import path_source
 
 LP = [{"name": "A", "shape": "uniform", "commit": [{"day": 0, "stake": 1e6, "fee_bid": 0.002}]}]
 
@@ -242,7 +242,7 @@ def test_csv_data_travel_in_the_plan(data_dir, tmp_path):
     """Workers need no access to the data file: the series are read once, into the plan."""
     copy = tmp_path / "copy.csv"
     copy.write_text((data_dir / "ETH-USD.csv").read_text())
-    from sweep.scenarios import make_plan
+    from sweep.engine.plan import make_plan
 
     plan = make_plan(csv_config(copy))
     copy.unlink()

@@ -21,10 +21,10 @@ import xarray as xr
 
 matplotlib.use("Agg")
 
-from sweep import orderbook as ob  # noqa: E402
 from sweep import plot  # noqa: E402
+from sweep.analysis import orderbook as ob  # noqa: E402
+from sweep.cli.plot import HEATMAP_VARIABLES, write_figures  # noqa: E402
 from sweep.plot import _data  # noqa: E402
-from sweep.plot_cli import HEATMAP_VARIABLES, write_figures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -347,7 +347,7 @@ def legend_texts(fig) -> list[str]:
 
 
 def test_import_does_not_load_pyplot() -> None:
-    code = "import sys, sweep.plot, sweep.plot_cli; print('matplotlib.pyplot' in sys.modules)"
+    code = "import sys, sweep.plot, sweep.cli.plot; print('matplotlib.pyplot' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )

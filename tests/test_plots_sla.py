@@ -22,9 +22,9 @@ matplotlib.use("Agg")
 
 import sweep  # noqa: E402
 from sweep import plot  # noqa: E402
+from sweep.cli.plot import write_figures  # noqa: E402
+from sweep.mechanism.variables import PER_EPOCH  # noqa: E402
 from sweep.plot import _data  # noqa: E402
-from sweep.plot_cli import write_figures  # noqa: E402
-from sweep.variables import PER_EPOCH  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "vega_presets.toml"
@@ -51,6 +51,16 @@ def presets_config(days: int = 98, paths: int = 2, **mechanism: object) -> dict:
     config["sweep"].update(days=days, paths=paths)
     if mechanism:
         config["mechanism"] = dict(mechanism)
+        presets = mechanism.get("preset", "tools")
+        sla_on = "vega" in (presets if isinstance(presets, list) else [presets])
+        sla_on = sla_on or "on" in str(mechanism.get("sla", "off"))
+        if not sla_on:  # [sla] keys must act on something in play (issue 20)
+            keep = {"penalty": ("epoch_days", "early_exit_penalty"),
+                    "probability": ("price_range",)}  # fmt: skip
+            kept = keep.get(str(mechanism.get("exit_rule")), ()) + keep.get(
+                str(mechanism.get("liquidity_score")), ()
+            )
+            config["sla"] = {k: v for k, v in config["sla"].items() if k in kept}
     leaver = next(lp for lp in config["lp"] if lp["name"] == "leaver")
     if leaver["commit"][-1]["day"] >= days:
         leaver["commit"][-1]["day"] = days // 2

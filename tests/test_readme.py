@@ -40,7 +40,7 @@ def test_the_python_snippets_run(tmp_path, monkeypatch):
     import matplotlib
 
     matplotlib.use("Agg")
-    from sweep.cli import main
+    from sweep.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["run"]) == 0  # the quick start: outputs/default.nc

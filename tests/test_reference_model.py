@@ -26,6 +26,7 @@ from reference_model import (
     SLA_PER_LP_OUTPUTS,
     TARGET_PRICES,
     random_scenario,
+    resolve_scenario,
     risk_factors,
     side_orders,
     simulate,
@@ -754,6 +755,8 @@ def test_unknown_rule_values_are_input_errors():
         ("competition_factor", 2.0),
         ("epoch_days", 0),
         ("performance_hysteresis_epochs", 1.5),
+        ("performance_hysteresis_epochs", -1),
+        ("sla", "yes"),
         ("price_range", -0.01),
     ):
         with pytest.raises(ValueError, match=key):
@@ -883,8 +886,9 @@ def test_notebook_daily_and_cumulative_fee_revenue():
 # --------------------------------------------------------------------------------------
 def check_invariants(scenario: dict, out: dict) -> None:
     num_days, num_lps = len(scenario["mark_price"]), len(scenario["lps"])
-    sla_on = scenario.get("commitment_min_time_fraction", 0.0) > 0
-    epoch_days = scenario.get("epoch_days", 1)
+    resolved = resolve_scenario(scenario)
+    sla_on = resolved["sla"] == "on"
+    epoch_days = resolved["epoch_days"]
     assert math.isfinite(out["rf_long"]) and math.isfinite(out["rf_short"])
     for name in PER_DAY_OUTPUTS + SLA_PER_DAY_OUTPUTS:
         assert len(out[name]) == num_days, name
@@ -953,15 +957,12 @@ def check_invariants(scenario: dict, out: dict) -> None:
             today = scenario["c2"] * scenario["v"] * rf * scenario["open_interest"][d]
             assert out["target_stake"][d] >= today * (1 - 1e-12)
 
-        # Under the SLA the rate is fixed on the epoch's first day; stakes and bids only move
-        # at epoch starts (and bond slashes after an epoch's end), so today's active bids are
-        # the first day's.
+        # The rate follows the day, the SLA on or off (from today's stakes and bids).
         rate = out["fee_rate"][d]
-        rate_day = d - d % epoch_days if sla_on else d
         assert rate >= 0
         active_bids = [b for b, a in zip(bids, active, strict=True) if a]
         if scenario["fee_rule"] == "given":
-            assert rate == scenario["fee_rate"][rate_day]
+            assert rate == scenario["fee_rate"][d]
         elif not any(active):
             assert rate == 0.0
         elif scenario["fee_rule"] == "marginal":
@@ -970,8 +971,6 @@ def check_invariants(scenario: dict, out: dict) -> None:
             assert min(active_bids) * (1 - 1e-12) <= rate <= max(active_bids) * (1 + 1e-12)
             mean = sum(s * b for s, b in zip(stakes, bids, strict=True)) / sum(stakes)
             assert rate == pytest.approx(mean, rel=1e-12, abs=1e-300)
-        if sla_on:
-            assert rate == out["fee_rate"][rate_day]
 
         if scenario["share_rule"] == "stake":
             assert out["equity_share"][d] == pytest.approx(out["stake_share"][d], rel=1e-15)

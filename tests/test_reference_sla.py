@@ -253,6 +253,7 @@ def test_hysteresis_example_in_a_scenario():
         base_scenario(
             3,
             lps,
+            sla="on",
             commitment_min_time_fraction=0.5,
             competition_factor=1.0,
             performance_hysteresis_epochs=2,
@@ -294,7 +295,12 @@ def test_bond_penalty_example_in_a_scenario():
     lps = [lp("A", commit(0, 1000.0, 0.01), time_on_book=[0.3, 1.0])]
     out = simulate(
         base_scenario(
-            2, lps, commitment_min_time_fraction=0.6, bond_penalty_slope=0.7, bond_penalty_max=0.6
+            2,
+            lps,
+            sla="on",
+            commitment_min_time_fraction=0.6,
+            bond_penalty_slope=0.7,
+            bond_penalty_max=0.6,
         )
     )
     assert out["time_on_book"] == [[0.3], [1.0]]
@@ -327,7 +333,9 @@ def test_bonus_example_in_a_scenario():
         lp("A", commit(0, 100.0, 0.2), time_on_book=0.75),
         lp("B", commit(0, 100.0, 0.2), time_on_book=0.875),
     ]
-    out = simulate(base_scenario(1, lps, commitment_min_time_fraction=0.5, competition_factor=1.0))
+    out = simulate(
+        base_scenario(1, lps, sla="on", commitment_min_time_fraction=0.5, competition_factor=1.0)
+    )
     assert out["fees_collected"] == [200.0]
     assert out["fee_accrued"] == [[100.0, 100.0]]
     assert out["sla_fee_penalty"] == [[0.5, 0.25]]
@@ -343,9 +351,10 @@ def test_fees_go_to_the_pool_when_every_committed_lp_is_fully_penalised():
         [30.0, 70.0, 0.0], [1.0, 1.0, 0.2], [True, True, False]
     )
     assert payout == [0.0, 0.0, 0.0] and bonus == [0.0, 0.0, 0.0] and to_pool == 100.0
-    # An LP with P < 1 but an empty account: nobody to share B with, B goes to the pool.
+    # An LP with P < 1 but an empty account: every b_l is 0, so B is split equally between
+    # the two LPs judged (issue 20; it went to the insurance pool).
     payout, bonus, to_pool = distribute_fees([0.0, 100.0], [0.0, 1.0], [True, True])
-    assert payout == [0.0, 0.0] and bonus == [0.0, 0.0] and to_pool == 100.0
+    assert payout == [0.0, 0.0] and bonus == [50.0, 50.0] and to_pool == 0.0
     # Nothing accrued.
     assert distribute_fees([0.0, 0.0], [0.5, 0.5], [True, True]) == ([0.0, 0.0], [0.0, 0.0], 0.0)
 
@@ -502,8 +511,12 @@ def test_fee_weights_by_hand():
     assert fee_weights(share, score, 0.25, "probability") == pytest.approx(
         [17 / 24, 0.0, 7 / 24, 0.0], rel=1e-15
     )
-    # every score 0: both buckets split by share
-    assert fee_weights(share, [0.0] * 4, 0.25, "probability") == pytest.approx(share, rel=1e-15)
+    # every score 0: each active LP scores 1/3, the els bucket by share, the other equally
+    # (issue 20; it split both by share): 0.25*0.5 + 0.75/3 = 0.375, 0.075 + 0.25 = 0.325,
+    # 0.05 + 0.25 = 0.3, and 0 for the inactive LP
+    assert fee_weights(share, [0.0] * 4, 0.25, "probability") == pytest.approx(
+        [0.375, 0.325, 0.3, 0.0], rel=1e-15
+    )
     # scores only where the share is 0: the els bucket by share, the other by score
     assert fee_weights([1.0, 0.0], [0.0, 0.5], 0.5, "probability") == [0.5, 0.5]
     with pytest.raises(ValueError):
@@ -579,7 +592,7 @@ def test_sla_commitments_move_at_epoch_starts():
         ),
         lp("B", commit(2, 40.0, 0.005), commit(6, 90.0, None)),
     ]
-    out = simulate(base_scenario(7, lps, epoch_days=3, commitment_min_time_fraction=0.5))
+    out = simulate(base_scenario(7, lps, epoch_days=3, sla="on", commitment_min_time_fraction=0.5))
     assert column(out, "stake", 0) == [100.0] * 3 + [300.0] * 3 + [80.0]
     assert column(out, "fee_bid", 0) == [0.01] * 3 + [0.02] * 3 + [0.03]
     assert column(out, "stake", 1) == [0.0] * 3 + [40.0] * 3 + [90.0]
@@ -592,7 +605,7 @@ def test_sla_commitments_move_at_epoch_starts():
 
 def test_requests_that_never_reach_an_epoch_start_never_apply():
     lps = [lp("A", commit(0, 100.0), commit(2, 500.0))]
-    out = simulate(base_scenario(4, lps, epoch_days=5, commitment_min_time_fraction=0.1))
+    out = simulate(base_scenario(4, lps, epoch_days=5, sla="on", commitment_min_time_fraction=0.1))
     assert column(out, "stake") == [100.0] * 4
     assert out["epoch_first_day"] == [0] and out["epoch_last_day"] == [3]
 
@@ -604,7 +617,7 @@ def test_a_deferred_tranche_is_dated_on_the_epoch_start():
     # deferral.  A's event on day 0 is dated 0.
     lps = [lp("A", commit(0, 10.0)), lp("B", commit(1.5, 30.0)), lp("C", commit(2.5, 20.0))]
     scenario = base_scenario(
-        5, lps, share_rule="time_weighted", epoch_days=3, commitment_min_time_fraction=0.5
+        5, lps, share_rule="time_weighted", epoch_days=3, sla="on", commitment_min_time_fraction=0.5
     )
     out = simulate(scenario)
 
@@ -615,7 +628,7 @@ def test_a_deferred_tranche_is_dated_on_the_epoch_start():
     assert column(out, "stake", 2) == [0.0, 0.0, 0.0, 20.0, 20.0]
     assert out["equity"][4] == pytest.approx([w(4) * 10, w(1) * 30, w(1.5) * 20], rel=1e-14)
     # Without the SLA B's tranche keeps its day 1.5 (applied on day 2).
-    tools = simulate(dict(scenario, commitment_min_time_fraction=0.0))
+    tools = simulate(dict(scenario, sla="off"))
     assert tools["equity"][4] == pytest.approx([w(4) * 10, w(2.5) * 30, w(1.5) * 20], rel=1e-14)
 
 
@@ -637,10 +650,12 @@ def test_penalty_exit_rule_without_sla_defers_only_decreases():
 
 
 def test_penalty_batch_applies_increases_before_decreases():
-    # One-day epochs, target 200: on day 1 A cuts 150 -> 50 and B adds 100 (100 -> 200):
-    # after the increases total 350, free 150 >= the cut of 100: no penalty.  On day 2 A
-    # exits (50) and B cuts 200 -> 100: total 250, free 50, variations 50 and 100:
-    # free_l = 50/3 and 100/3, penalties 0.05*(50 - 50/3) = 5/3, 0.05*(100 - 100/3) = 10/3.
+    # One-day epochs, target 200: on day 1 A cuts 150 -> 50 and B adds 100 (100 -> 200).
+    # The free room is that of the commitments before the requests (issue 20: it counted
+    # the increases): 250 - 200 = 50 of A's cut of 100, penalty 0.05*(100 - 50) = 2.5.  On
+    # day 2 A exits (50) and B cuts 200 -> 100: commitments 250, free 50, variations 50 and
+    # 100: free_l = 50/3 and 100/3, penalties 0.05*(50 - 50/3) = 5/3, 0.05*(100 - 100/3) =
+    # 10/3.
     lps = [
         lp("A", commit(0, 150.0), commit(1, 50.0), commit(2, 0.0)),
         lp("B", commit(0, 100.0), commit(1, 200.0), commit(2, 100.0)),
@@ -649,9 +664,9 @@ def test_penalty_batch_applies_increases_before_decreases():
     scenario["open_interest"] = [open_interest_for(200.0, scenario)] * 3
     out = simulate(scenario)
     assert out["stake"] == [[150.0, 100.0], [50.0, 200.0], [0.0, 100.0]]
-    assert out["early_exit_penalty"][:2] == [[0.0, 0.0], [0.0, 0.0]]
+    assert out["early_exit_penalty"][:2] == [[0.0, 0.0], [2.5, 0.0]]
     assert out["early_exit_penalty"][2] == pytest.approx([5 / 3, 10 / 3], rel=1e-12)
-    assert out["insurance_pool"][2] == pytest.approx(5.0, rel=1e-12)
+    assert out["insurance_pool"][2] == pytest.approx(7.5, rel=1e-12)
 
 
 def test_reject_below_target_without_sla():
@@ -687,7 +702,12 @@ def test_reject_below_target_in_an_epoch_batch():
         lp("C", commit(0, 20.0), commit(1, 0.0)),
     ]
     scenario = base_scenario(
-        3, lps, exit_rule="reject_below_target", epoch_days=2, commitment_min_time_fraction=0.5
+        3,
+        lps,
+        exit_rule="reject_below_target",
+        epoch_days=2,
+        sla="on",
+        commitment_min_time_fraction=0.5,
     )
     scenario["open_interest"] = [open_interest_for(170.0, scenario)] * 3
     out = simulate(scenario)
@@ -704,25 +724,26 @@ def test_events_without_a_bid_keep_the_bid():
 # --------------------------------------------------------------------------------------
 # The SLA, day by day
 # --------------------------------------------------------------------------------------
-def test_fee_rate_is_fixed_for_the_epoch():
+def test_fee_rate_follows_the_day_under_the_sla():
     # A 100 at 0.001, B 100 at 0.002; target 50 on day 0 (A alone reaches it: 0.001), then
-    # 150 (B's bid).  Two-day epochs: day 1 keeps day 0's rate; day 2 starts epoch 1.
+    # 150 (B's bid).  Two-day epochs: the rate follows the target on day 1 too (issue 20: it
+    # was kept from the epoch's first day).
     lps = [lp("A", commit(0, 100.0, 0.001)), lp("B", commit(0, 100.0, 0.002))]
     scenario = base_scenario(3, lps, epoch_days=2)
     scenario["open_interest"] = [
         open_interest_for(target, scenario) for target in (50.0, 150.0, 150.0)
     ]
     assert simulate(scenario)["fee_rate"] == [0.001, 0.002, 0.002]
-    sla = simulate(dict(scenario, commitment_min_time_fraction=0.5))
-    assert sla["fee_rate"] == [0.001, 0.001, 0.002]
-    assert sla["fees_collected"] == [1.0, 1.0, 2.0]
+    sla = simulate(dict(scenario, sla="on", commitment_min_time_fraction=0.5))
+    assert sla["fee_rate"] == [0.001, 0.002, 0.002]
+    assert sla["fees_collected"] == [1.0, 2.0, 2.0]
 
 
 def test_fees_accrue_and_are_paid_at_the_epoch_end():
     # One LP (s 0.5, t = 1: no penalty), fees 1000*0.01 = 10 a day, epochs of 3 days (the
     # last one of 1 day): fee accounts 10, 20, 30 -> paid 30 on day 2; day 3 paid 10.
     lps = [lp("A", commit(0, 100.0, 0.01))]
-    out = simulate(base_scenario(4, lps, epoch_days=3, commitment_min_time_fraction=0.5))
+    out = simulate(base_scenario(4, lps, epoch_days=3, sla="on", commitment_min_time_fraction=0.5))
     assert column(out, "fee_accrued") == [10.0] * 4
     assert column(out, "fee_account") == [10.0, 20.0, 0.0, 0.0]
     assert column(out, "fee_revenue") == [0.0, 0.0, 30.0, 10.0]
@@ -744,6 +765,7 @@ def test_time_on_book_counts_the_days_meeting_the_commitment():
             mark_price=[100.0, 10.0, 100.0, 100.0],
             epoch_days=2,
             price_range=0.005,
+            sla="on",
             commitment_min_time_fraction=0.5,
         )
     )
@@ -762,7 +784,9 @@ def test_time_on_book_counts_the_days_meeting_the_commitment():
 
 def test_not_meeting_means_no_time_on_book():
     lps = [lp("A", commit(0, 100.0, 0.01))]
-    out = simulate(base_scenario(2, lps, price_range=0.0005, commitment_min_time_fraction=0.3))
+    out = simulate(
+        base_scenario(2, lps, price_range=0.0005, sla="on", commitment_min_time_fraction=0.3)
+    )
     assert out["meets_commitment"] == [[False], [False]]
     assert out["time_on_book"] == [[0.0], [0.0]]
     assert out["sla_fee_penalty"] == [[1.0], [1.0]]
@@ -775,15 +799,17 @@ def test_not_meeting_means_no_time_on_book():
 def test_time_on_book_input_errors():
     lps = [lp("A", commit(0, 100.0), time_on_book=[1.0, 1.0])]
     with pytest.raises(ValueError, match="time_on_book"):
-        simulate(base_scenario(3, lps, commitment_min_time_fraction=0.5))  # 3 epochs
+        simulate(base_scenario(3, lps, sla="on", commitment_min_time_fraction=0.5))  # 3 epochs
     lps = [lp("A", commit(0, 100.0), time_on_book=1.5)]
     with pytest.raises(ValueError, match="time_on_book"):
         simulate(base_scenario(3, lps))
 
 
-def test_sla_history_only_counts_committed_epochs():
+def test_a_reentry_starts_a_fresh_penalty_history():
     # A is committed in epochs 0 and 2 only (exit requested on day 0 applies on day 1,
     # re-entry on day 2).  s 0.5, c 1, H 2: raw p = 2 - 2t; behaviour 0.75 (p 0.5) then 1.
+    # The exit deletes the history (issue 20, core's destroyProvision; it was kept, and
+    # epoch 2 paid max(0, 0.5) = 0.5): epoch 2 starts afresh, P = p = 0.
     lps = [
         lp(
             "A",
@@ -797,6 +823,7 @@ def test_sla_history_only_counts_committed_epochs():
         base_scenario(
             3,
             lps,
+            sla="on",
             commitment_min_time_fraction=0.5,
             competition_factor=1.0,
             performance_hysteresis_epochs=2,
@@ -804,8 +831,7 @@ def test_sla_history_only_counts_committed_epochs():
     )
     assert column(out, "stake") == [100.0, 0.0, 50.0]
     assert out["time_on_book"] == [[0.75], [0.0], [1.0]]
-    # epoch 2: history [0.5] (epoch 1 left none): P = max(0, 0.5) = 0.5
-    assert out["sla_fee_penalty"] == [[0.5], [0.0], [0.5]]
+    assert out["sla_fee_penalty"] == [[0.5], [0.0], [0.0]]
     assert out["bond_penalty"] == [[0.0], [0.0], [0.0]]
 
 
@@ -815,6 +841,7 @@ def test_sla_history_only_counts_committed_epochs():
 def check_sla_invariants(scenario: dict, out: dict) -> None:
     resolved = resolve_scenario(scenario)
     s = resolved["commitment_min_time_fraction"]
+    sla_on = resolved["sla"] == "on"
     num_days, num_lps = len(scenario["mark_price"]), len(scenario["lps"])
     num_epochs = len(out["epoch_first_day"])
     for name in DAILY_OUTPUTS:
@@ -834,7 +861,7 @@ def check_sla_invariants(scenario: dict, out: dict) -> None:
     bonds = sum(map(sum, out["bond_penalty"]))
     exits = sum(map(sum, out["early_exit_penalty"]))
     pool = out["insurance_pool"][-1]
-    if s > 0:
+    if sla_on:
         paid = sum(map(sum, out["fee_payout"])) + sum(map(sum, out["sla_bonus"]))
         assert sum(map(sum, out["fee_revenue"])) == pytest.approx(paid, rel=1e-9, abs=1e-9)
         to_pool = pool - bonds - exits
@@ -865,7 +892,7 @@ def check_sla_invariants(scenario: dict, out: dict) -> None:
             stake = out["stake"][last][l]
             assert 0.0 <= out["bond_penalty"][j][l] <= resolved["bond_penalty_max"] * stake
             committed = any(out["stake"][d][l] > 0 for d in range(first, last + 1))
-            if s > 0 and committed:
+            if sla_on and committed:
                 met = sum(out["meets_commitment"][d][l] for d in range(first, last + 1))
                 days = last - first + 1
                 assert t <= met / days
@@ -874,7 +901,7 @@ def check_sla_invariants(scenario: dict, out: dict) -> None:
                     assert penalty == 0.0 and out["bond_penalty"][j][l] == 0.0
                 if t < s:
                     assert penalty == 1.0
-            elif s > 0:
+            elif sla_on:
                 for name in (
                     "time_on_book",
                     "sla_fee_penalty",
@@ -910,7 +937,9 @@ def test_invariants_with_the_sla_on(exit_rule, seed):
     rng = random.Random(70_000 + seed)
     s = rng.choice([1.0, rng.uniform(0.05, 1.0)])
     scenario = random_scenario(
-        rng, {"exit_rule": exit_rule, "commitment_min_time_fraction": s}, fractional=seed % 3 == 0
+        rng,
+        {"exit_rule": exit_rule, "sla": "on", "commitment_min_time_fraction": s},
+        fractional=seed % 3 == 0,
     )
     out = simulate(scenario)
     check_invariants(scenario, out)
@@ -935,6 +964,7 @@ def test_an_lp_always_on_the_book_is_never_penalised(seed):
     scenario = base_scenario(
         num_days,
         lps,
+        sla="on",
         commitment_min_time_fraction=rng.uniform(0.01, 0.99),
         competition_factor=rng.uniform(0.0, 1.0),
         performance_hysteresis_epochs=rng.randint(1, 5),
@@ -983,7 +1013,7 @@ def test_presets_are_the_table_of_mechanism_md():
             "margin_orders": "all",
             "liquidity_score": "probability",
             "exit_rule": "penalty",
-            "commitment_min_time_fraction": 0.95,
+            "sla": "on",
         },
     }
 
@@ -1002,9 +1032,10 @@ def test_defaults_are_the_conventions():
         "liquidity_score": "none",
         "els_fee_fraction": 1.0,
         "exit_rule": "free",
+        "sla": "off",
     }
     assert SLA_DEFAULTS == {
-        "commitment_min_time_fraction": 0.0,
+        "commitment_min_time_fraction": 0.95,
         "competition_factor": 0.9,
         "performance_hysteresis_epochs": 1,
         "price_range": 0.05,
@@ -1056,17 +1087,13 @@ def test_presets_change_the_numbers():
 def test_explicit_keys_win_over_the_preset():
     lps = [lp("A", commit(0, 100.0)), lp("B", commit(1, 50.0))]
     scenario = without(base_scenario(3, lps), ["share_rule", "fee_rule", "margin_rule"])
-    scenario.update(preset="vega", share_rule="stake", commitment_min_time_fraction=0.0)
+    scenario.update(preset="vega", share_rule="stake", sla="off")
     resolved = resolve_scenario(scenario)
-    assert resolved["share_rule"] == "stake" and resolved["commitment_min_time_fraction"] == 0
+    assert resolved["share_rule"] == "stake" and resolved["sla"] == "off"
     assert resolved["exit_rule"] == "penalty" and resolved["volume_rule"] == "notional"
     explicit = dict(
         without(scenario, ["preset"]),
-        **{
-            k: v
-            for k, v in PRESETS["vega"].items()
-            if k not in ("share_rule", "commitment_min_time_fraction")
-        },
+        **{k: v for k, v in PRESETS["vega"].items() if k not in ("share_rule", "sla")},
     )
     assert simulate(scenario) == simulate(explicit)
     assert resolve_scenario(base_scenario(1, lps[:1]))["preset"] == "tools"
@@ -1131,7 +1158,7 @@ def test_sla_on_with_every_lp_on_the_book_and_one_day_epochs_pays_the_tools_reve
     ]
     scenario = base_scenario(5, lps, traded_volume=[100.0, 200.0, 300.0, 400.0, 500.0])
     tools = simulate(scenario)
-    sla = simulate(dict(scenario, commitment_min_time_fraction=0.7))
+    sla = simulate(dict(scenario, sla="on", commitment_min_time_fraction=0.7))
     assert sla["fee_revenue"] == tools["fee_revenue"]  # (1 - 0)*account + 0
     assert sla["fee_accrued"] == tools["fee_revenue"]
     assert sla["fee_payout"] == tools["fee_revenue"]
@@ -1147,18 +1174,20 @@ def test_random_scenario_draws_the_newer_keys():
         key: set()
         for key in ("volume_rule", "low_probability", "liquidity_score", "exit_rule", "share_rule")
     }
-    sla_on = s_one = lists = exact = large_mp = clipped_levels = 0
+    sla_on = s_one = s_zero = h_zero = lists = exact = large_mp = clipped_levels = 0
     for scenario in scenarios:
         for key, values in seen.items():
             values.add(scenario[key])
         s = scenario["commitment_min_time_fraction"]
         assert 0.0 <= s <= 1.0
-        sla_on += s > 0
+        sla_on += scenario["sla"] == "on"
         s_one += s == 1.0
+        s_zero += scenario["sla"] == "on" and s == 0.0
+        h_zero += scenario["sla"] == "on" and scenario["performance_hysteresis_epochs"] == 0
         assert 0.0 <= scenario["competition_factor"] <= 1.0
-        assert 1 <= scenario["performance_hysteresis_epochs"] <= 5
+        assert 0 <= scenario["performance_hysteresis_epochs"] <= 5
         assert 1 <= scenario["epoch_days"] <= 10
-        assert 0.001 <= scenario["price_range"] <= 0.2
+        assert 0.0 < scenario["price_range"] <= 0.9
         assert 0.0 < scenario["min_probability"] < 0.5
         assert 0.0 <= scenario["els_fee_fraction"] <= 1.0
         large_mp += scenario["min_probability"] >= 1e-4
@@ -1183,7 +1212,7 @@ def test_random_scenario_draws_the_newer_keys():
     assert seen["liquidity_score"] == set(LIQUIDITY_SCORES)
     assert seen["exit_rule"] == set(EXIT_RULES)
     assert seen["share_rule"] == set(SHARE_RULES)
-    assert 100 < sla_on < 200 and s_one > 5
+    assert 100 < sla_on < 200 and s_one > 5 and s_zero > 5 and h_zero > 5
     assert lists > 100 and exact > 10 and large_mp > 100 and clipped_levels > 30
     outs = [simulate(s) for s in scenarios[:100]]
     meets = [x for out in outs for row in out["meets_commitment"] for x in row]
@@ -1194,6 +1223,7 @@ def test_random_scenario_rules_override_everything():
     rules = {
         "volume_rule": "notional",
         "epoch_days": 3,
+        "sla": "on",
         "commitment_min_time_fraction": 0.4,
         "share_rule": "entry_valuation",
         "min_probability": 0.01,

@@ -31,11 +31,11 @@ import xarray as xr
 from test_execution import SWEEP, assert_same_result, small_config, write_config
 
 import sweep
-from sweep.cli import main
+from sweep.cli.main import main
+from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
-from sweep.io import read_journal
-from sweep.scenarios import make_plan
-from sweep.space import result_bytes
+from sweep.storage.io import read_journal
+from sweep.storage.space import result_bytes
 
 CHUNK = 10  # scenarios per chunk: 30 chunks; runs are paused (SIGSTOP) to be caught mid-sweep
 FINE = 2  # 300 chunks, for runs killed at random moments
@@ -211,7 +211,7 @@ def test_kill_9_then_another_run(reference, tmp_path, capsys):
 ZYGOTE = r"""
 import json, os, select, sys, threading, traceback
 import sweep
-from sweep.cli import main
+from sweep.cli.main import main
 
 sweep.run(json.loads(sys.argv[1]), scheduler="synchronous").close()  # load every kernel once
 assert threading.active_count() == 1, threading.enumerate()  # safe to fork
@@ -499,17 +499,17 @@ def test_dev_null_is_never_replaced(tmp_path, capsys):
 def test_never_renamed_over_a_pipe_that_appears_mid_run(tmp_path, monkeypatch):
     """The target is checked again just before the rename: a FIFO made while the sweep ran is
     kept, and so is the finished partial file, which --resume then puts in place."""
-    import sweep.execution
+    import sweep.execution.executors
 
     out = tmp_path / "r.nc"
-    real = sweep.execution.compute_chunk
+    real = sweep.execution.executors.compute_chunk
 
     def compute(plan, chunk):
         if chunk.index == 3 and not out.exists():
             os.mkfifo(out)
         return real(plan, chunk)
 
-    monkeypatch.setattr(sweep.execution, "compute_chunk", compute)
+    monkeypatch.setattr(sweep.execution.executors, "compute_chunk", compute)
     with pytest.raises(ConfigError, match="named pipe"):
         sweep.run(rel_config(), out=out, chunk_size=40, workers=1)
     monkeypatch.undo()
@@ -541,7 +541,7 @@ def test_dry_run_of_the_default_config_writes_nothing(tmp_path, monkeypatch, cap
     assert "v 4 x valuation_period 3 x share_rule 2 x path 8 = 192 scenarios" in text, text
     plan = make_plan(str(Path(sweep.__file__).parent / "defaults" / "default.toml"))
     assert f"chunks: {len(plan.chunks)} of up to" in text
-    from sweep.space import human
+    from sweep.storage.space import human
 
     assert f"result: about {human(result_bytes(plan))}" in text
     assert "output: outputs/default.nc (new file; outputs would be created)" in text
@@ -634,7 +634,7 @@ def test_disk_full_mid_run_then_resume(reference, tmp_path):
     if os.geteuid() != 0:
         pytest.skip("needs root to mount a tmpfs (test_file_size_limit covers the rest)")
     need = result_bytes(make_plan(rel_config(), chunk_size=CHUNK))
-    # the file, then its compressed copy (sweep.space.check_disk asks for both)
+    # the file, then its compressed copy (sweep.storage.space.check_disk asks for both)
     with tmpfs(tmp_path / "fs", 2 * need + 256 * 2**10) as fs:
         config = write_config(tmp_path / "c.toml", rel_config())
         out = fs / "r.nc"
@@ -682,7 +682,7 @@ def test_disk_full_while_the_file_is_set_up_leaves_nothing(tmp_path, monkeypatch
 LIMITED = """
 import resource, signal, sys
 import sweep.runner
-from sweep.cli import main
+from sweep.cli.main import main
 sweep.runner.check_disk = lambda *a, **k: None  # the up-front check would refuse: see it fail
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 limit = int(sys.argv[1])
@@ -708,11 +708,11 @@ def test_file_size_limit(tmp_path, monkeypatch):
     line = one_line_error(proc.stderr)
     assert "ulimit -f" in line and "nothing was written" in line, line
     assert sorted(os.listdir(tmp_path)) == ["c.toml"]
-    import sweep.space
+    import sweep.storage.space
 
     real = resource.getrlimit
     monkeypatch.setattr(
-        sweep.space.resource,
+        sweep.storage.space.resource,
         "getrlimit",
         lambda which: (limit, limit) if which == resource.RLIMIT_FSIZE else real(which),
     )

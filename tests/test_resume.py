@@ -14,10 +14,10 @@ import pytest
 from test_execution import SWEEP, assert_same_result, small_config, write_config
 
 import sweep
-import sweep.execution
+import sweep.execution.executors
+from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
-from sweep.io import read_journal
-from sweep.scenarios import make_plan
+from sweep.storage.io import read_journal
 
 
 def journaled(out: Path) -> int:
@@ -82,7 +82,7 @@ def test_kill_9_then_resume_equals_a_clean_run(at_least, reference, tmp_path):
 
 def interrupt_after(n: int):
     """A compute_chunk that computes ``n`` chunks, then raises KeyboardInterrupt."""
-    real = sweep.execution.compute_chunk
+    real = sweep.execution.executors.compute_chunk
     calls = []
 
     def compute(plan, chunk):
@@ -97,7 +97,7 @@ def interrupt_after(n: int):
 def interrupted_run(out, n: int, monkeypatch, config=None, chunk_size: int = 40) -> None:
     """A run in this process (``slow_config`` unless given), interrupted (Ctrl-C) after ``n``
     chunks."""
-    monkeypatch.setattr(sweep.execution, "compute_chunk", interrupt_after(n))
+    monkeypatch.setattr(sweep.execution.executors, "compute_chunk", interrupt_after(n))
     with pytest.raises(KeyboardInterrupt):
         sweep.run(config or slow_config(), out=out, chunk_size=chunk_size, workers=1)
     monkeypatch.undo()
@@ -163,7 +163,7 @@ def test_nothing_computed_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_resume_of_a_finished_result(tmp_path, capsys):
-    from sweep.cli import main
+    from sweep.cli.main import main
 
     config = write_config(tmp_path / "c.toml", small_config())
     out = tmp_path / "r.nc"

@@ -1,5 +1,5 @@
-"""Stage results shared between the chunks of a run (``sweep.compute.SharedResults``): a stage
-that chunks compute for the same slices runs once per process, gives the same numbers as when
+"""Stage results shared between the chunks of a run (``sweep.engine.compute.SharedResults``): a
+stage that chunks compute for the same slices runs once per process, gives the same numbers as when
 every chunk runs it, and is never written into by the stages that read it."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import xarray as xr
 from conftest import small_sweep
 
 import sweep
-from sweep import compute, stages
-from sweep.scenarios import make_plan
+from sweep.engine import compute, stages
+from sweep.engine.plan import make_plan
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -10,8 +10,8 @@ import pytest
 from conftest import small_sweep
 
 import sweep
-from sweep import stages
-from sweep.scenarios import OUTPUT_BYTES_TARGET, make_plan, plan_chunking
+from sweep.engine import stages
+from sweep.engine.plan import OUTPUT_BYTES_TARGET, make_plan, plan_chunking
 
 
 def grid(**mechanism) -> dict:
@@ -102,7 +102,11 @@ def test_float32_results_are_the_float64_ones_rounded(reduce, tmp_path):
     full = sweep.run(config, out=tmp_path / "f64.nc")
     config["sweep"]["dtype"] = "float32"
     half = sweep.run(config, out=tmp_path / "f32.nc")
-    outputs = (*sweep.variables.PER_DAY, *sweep.variables.PER_LP, "under_supplied_share")
+    outputs = (
+        *sweep.mechanism.variables.PER_DAY,
+        *sweep.mechanism.variables.PER_LP,
+        "under_supplied_share",
+    )
     for name in full.data_vars:
         if name in outputs and full[name].dtype == np.float64:
             assert half[name].dtype == np.float32, name
@@ -130,7 +134,7 @@ def test_chunking_keeps_each_chunk_within_the_memory_target_and_covers_the_grid(
     chunking = plan_chunking(resolved, outputs, shape, 365, 4, 10)
     assert chunking.nbytes <= OUTPUT_BYTES_TARGET
     assert sorted(chunking.order) == [0, 1, 2, 3]
-    from sweep.scenarios import chunk_grid
+    from sweep.engine.plan import chunk_grid
 
     covered = np.zeros(shape, dtype=int)
     for chunk in chunk_grid(shape, chunking.size, chunking.order):
@@ -139,7 +143,7 @@ def test_chunking_keeps_each_chunk_within_the_memory_target_and_covers_the_grid(
 
 
 def test_each_block_of_a_variable_is_written_by_exactly_one_chunk():
-    from sweep.compute import owns
+    from sweep.engine.compute import owns
 
     plan = make_plan(grid(), chunk_size=1)
     for name in plan.outputs:

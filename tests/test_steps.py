@@ -33,6 +33,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 import pytest
 import reference_model as ref
@@ -40,8 +41,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sweep.mechanism import book, commitments, fees, market, outcomes, shares, sla
+from sweep.mechanism.risk import risk_factors as engine_risk_factors
 from sweep.mechanism.rules import RULES, code
-from sweep.risk import risk_factors as engine_risk_factors
 
 REL = 1e-12
 EPS = float(np.finfo(float).eps)
@@ -1169,7 +1170,7 @@ ENTRY_VALUATION_EDGE_CASES = (
 @st.composite
 def fee_weight_inputs(draw, rule: str) -> dict:
     """Shares of up to 8 LPs (inactive ones 0, sometimes all), liquidity scores in [0, 1]
-    with zeros (sometimes all: the score bucket is split by share), an els fraction."""
+    with zeros (sometimes all: each active LP then scores 1/n), an els fraction."""
     n_lp = draw(st.integers(1, 8))
     weights = draw(st.lists(or_zero(log_uniform(1e-6, 1e12)), min_size=n_lp, max_size=n_lp))
     score = draw(
@@ -1196,20 +1197,22 @@ def engine_fee_weights(case: dict) -> dict:
         case["els"],
         np.array(case["share"]),
         np.array(case["score"]),
+        np.array([1.0 if x > 0 else 0.0 for x in case["share"]]),  # the active LPs' stake
         out,
     )
     return {"w": out}
 
 
 def reference_fee_weights(case: dict) -> dict:
-    return {"w": ref.fee_weights(case["share"], case["score"], case["els"], case["rule"])}
+    active = [x > 0 for x in case["share"]]
+    return {"w": ref.fee_weights(case["share"], case["score"], case["els"], case["rule"], active)}
 
 
 def fee_weights_pair(rule: str) -> Pair:
     edge_cases = _cases(
         rule=[rule] * 6,
         share=[[0.5, 0.5], [1.0, 0.0], [0.25, 0.75], [0.0, 0.0], [0.2, 0.0, 0.8], [0.5, 0.5]],
-        # no score (by share); share*score all 0 (els bucket by share); both buckets; nobody
+        # no score (1/n each); share*score all 0 (els bucket by share); both buckets; nobody
         # active; an inactive LP in between; an LP with no score
         score=[[0.0, 0.0], [0.0, 0.5], [0.8, 0.4], [0.0, 0.0], [0.3, 0.0, 0.6], [0.9, 0.0]],
         els=[0.5, 0.5, 0.5, 1.0, 0.0, 1.0],
@@ -1953,7 +1956,7 @@ FEE_PENALTY_EXAMPLES = tuple(
 @st.composite
 def raw_penalty_histories(draw) -> dict:
     """An LP's raw penalties over its committed epochs, and ``H`` (more than it has, too)."""
-    return {"raw": draw(st.lists(UNIT, min_size=1, max_size=10)), "H": draw(st.integers(1, 12))}
+    return {"raw": draw(st.lists(UNIT, min_size=1, max_size=10)), "H": draw(st.integers(0, 12))}
 
 
 def engine_hysteresis(case: dict) -> dict:
@@ -2052,7 +2055,7 @@ SETTLE_EDGE_CASES = (
     {"committed": [True, False, True], "penalty": [1.0, 0.0, 1.0], "account": [100.0, 0.0, 50.0]},
     # nobody committed
     {"committed": [False, False], "penalty": [0.0, 0.0], "account": [0.0, 0.0]},
-    # the only one who could take a bonus has an empty account: B to the pool
+    # the only one who could take a bonus has an empty account: B split equally (issue 20)
     {"committed": [True, True], "penalty": [1.0, 0.5], "account": [100.0, 0.0]},
     # no penalty at all; all accounts empty
     {"committed": [True, True], "penalty": [0.0, 0.0], "account": [30.0, 70.0]},
@@ -2165,41 +2168,47 @@ def reference_risk(case: dict) -> dict:
     return {"rf_long": rf_long, "rf_short": rf_short}
 
 
-def to_the_formulas_rounding(case: dict) -> Callable:
-    """Both risk factors cancel: ``1 - m*Phi(q - sb)/lambd`` and ``m*(1 - Phi(q' - sb))/lambd
-    - 1`` subtract numbers near 1 whose Phi is known to an absolute ``eps`` at best (to ``eps``
-    relative in the lower tail with erfc, as the reference; ``(1 + erf)/2``, as
-    ``statistics.NormalDist`` in the engine, does not). Either way, the error is up to
-    ``~eps*m/lambd``: compare to ``4*eps*m*(1 + |rf|)/lambd`` (measured: at most 1.7, over
-    2e5 draws of a wider domain than this strategy's), on top of 1e-12 relative."""
-
-    def compare(got, expected, name):
-        m = math.exp(case["mu"] * case["tau"])
-        atol = 4.0 * EPS * m * (1.0 + abs(expected)) / case["lambd"]
-        np.testing.assert_allclose(got, expected, rtol=REL, atol=atol, err_msg=name)
-
-    return compare
+def to_fifty_digits(case: dict) -> dict:
+    """Both risk factors in 50-digit arithmetic (mpmath) on the engine's own double quantile
+    ``q = Phi^-1(lambd)``: what a perfect ``Phi`` gives."""
+    mpmath.mp.dps = 50
+    q = mpmath.mpf(ref.normal_inverse_cdf(case["lambd"]))
+    sb = mpmath.mpf(case["sigma"]) * mpmath.sqrt(mpmath.mpf(case["tau"]))
+    m = mpmath.exp(mpmath.mpf(case["mu"]) * mpmath.mpf(case["tau"]))
+    return {
+        "rf_long": float(1 - m * mpmath.ncdf(q - sb) / case["lambd"]),
+        "rf_short": float(m * mpmath.ncdf(q + sb) / case["lambd"] - 1),
+    }
 
 
-def check_risk_to_rounding(got: dict, expected: dict, case: dict) -> None:
+def check_risk_to_fifty_digits(got: dict, expected: dict, case: dict) -> None:
+    """The engine's risk factors against 50 digits: off by at most the rounding of the
+    arguments of ``Phi``, which the final cancellation with 1 magnifies, ``4*eps*(1 + |rf|)*(1
+    + |q| + sb)^2`` (measured: at most 1.06 of ``eps*(1 + |rf|)*(1 + |q| + sb)^2`` over 2e4
+    draws of mu in [-1, 1], sigma in [0.01, 5], tau in [1e-8, 0.1], lambd in [1e-6, 0.5])."""
+    del expected
+    exact = to_fifty_digits(case)
+    q = abs(ref.normal_inverse_cdf(case["lambd"]))
+    sb = case["sigma"] * math.sqrt(case["tau"])
     for name in ("rf_long", "rf_short"):
-        to_the_formulas_rounding(case)(
-            got[name], expected[name], f"sweep.risk.risk_factors: {name} (case {case})"
+        atol = 4.0 * EPS * (1.0 + abs(exact[name])) * (1.0 + q + sb) ** 2
+        np.testing.assert_allclose(
+            got[name], exact[name], rtol=0.0, atol=atol, err_msg=f"{name} (case {case})"
         )
 
 
 RISK_EDGE_CASES = (
-    # rf_long: engine 8.985116822912698e-05, reference 8.985116856452535e-05, 50 digits on
-    # the same quantiles 8.9851168565789684e-05 (engine off by 3.7e-9 relative, reference 1.4e-11)
+    # rf_long: 8.985116856452535e-05, 50 digits on the same quantile 8.9851168565789684e-05
+    # (1.4e-11 relative); before issue 20 the engine took Phi from statistics.NormalDist().cdf,
+    # (1 + erf)/2, and gave 8.985116822912698e-05 (3.7e-9 relative off)
     {
         "mu": -0.3593191869172715,
         "sigma": 0.05767555068371312,
         "tau": 1.4486186382789127e-07,
         "lambd": 5.703468455372007e-05,
     },
-    # rf_short: engine 0.0025327374805110825, reference 0.00253273747912508, 50 digits
-    # 0.0025327374797491619 (both off by ~3e-10 relative); rf_long: engine
-    # 0.0025267329317661957, reference 0.0025267329315621367, 50 digits 0.0025267329315616715
+    # rf_short: 0.002532737479648217, 50 digits 0.002532737479647382 (3.3e-13); as
+    # m*(1 - Phi(Phi^-1(1 - lambd) - sb))/lambd - 1 it was 0.0025327374805110825 (3.4e-10)
     {
         "mu": -0.0855820117227527,
         "sigma": 1.969956943676868,
@@ -2209,27 +2218,6 @@ RISK_EDGE_CASES = (
     # MECHANISM.md's default risk model: mu 0, sigma 2, one minute, lambd 0.001
     {"mu": 0.0, "sigma": 2.0, "tau": 1.9012e-6, "lambd": 0.001},
 )
-RF_LONG_XFAIL = (
-    "engine imprecise: sweep.risk.risk_factors takes Phi from statistics.NormalDist().cdf, "
-    "(1 + erf(x/sqrt2))/2, which keeps only an absolute eps in the lower tail, where the "
-    "reference (and the engine's own sweep.mechanism.book.normal_cdf) use erfc(-x/sqrt2)/2, "
-    "accurate to eps relative there. Through the cancellation in 1 - m*Phi(q - sb)/lambd, "
-    "rf_long is off by up to 3.7e-9 relative against 50-digit arithmetic (the reference: "
-    "2.3e-11), e.g. mu=-0.3593191869172715, sigma=0.05767555068371312, "
-    "tau=1.4486186382789127e-07, lambd=5.703468455372007e-05: rf_long 8.985116822912698e-05, "
-    "reference 8.985116856452535e-05, exact 8.9851168565789684e-05."
-)
-RF_SHORT_XFAIL = (
-    "both imprecise, as MECHANISM.md writes the formula: m*(1 - Phi(q' - sb))/lambd - 1 takes "
-    "1 - Phi of a Phi near 1 - lambd, known to an absolute eps only, whichever Phi (engine's "
-    "(1 + erf)/2 or the reference's erfc/2): each is off by up to ~1e-8 relative against "
-    "50-digit arithmetic, differently (Phi(sb - q') would keep it). E.g. mu=-0.0855820117227527, "
-    "sigma=1.969956943676868, tau=1.0248718226317918e-07, lambd=8.010447268168851e-05: "
-    "rf_short 0.0025327374805110825, reference 0.00253273747912508, exact "
-    "0.0025327374797491619."
-)
-
-
 # --------------------------------------------------------------------------------------
 # The table
 # --------------------------------------------------------------------------------------
@@ -2720,37 +2708,35 @@ PAIRS: tuple[Pair, ...] = (
 
 RISK_FACTOR_PAIRS: tuple[Pair, ...] = (
     Pair(
-        "sweep.risk.risk_factors: rf_long",
+        "sweep.mechanism.risk.risk_factors: rf_long",
         "risk_factors",
         risk_parameters(),
         engine_risk,
         reference_risk,
         {"rf_long": relative},
         edge_cases=RISK_EDGE_CASES,
-        xfail=RF_LONG_XFAIL,
         id="risk_factors-rf_long",
     ),
     Pair(
-        "sweep.risk.risk_factors: rf_short",
+        "sweep.mechanism.risk.risk_factors: rf_short",
         "risk_factors",
         risk_parameters(),
         engine_risk,
         reference_risk,
         {"rf_short": relative},
         edge_cases=RISK_EDGE_CASES,
-        xfail=RF_SHORT_XFAIL,
         id="risk_factors-rf_short",
     ),
     Pair(
-        "sweep.risk.risk_factors (to the formulas' rounding)",
-        "risk_factors",
+        "sweep.mechanism.risk.risk_factors (to 50 digits)",
+        "risk_factors in 50-digit arithmetic",
         risk_parameters(),
         engine_risk,
         reference_risk,
         dict.fromkeys(("rf_long", "rf_short")),
-        check=check_risk_to_rounding,
+        check=check_risk_to_fifty_digits,
         edge_cases=RISK_EDGE_CASES,
-        id="risk_factors-rounding",
+        id="risk_factors-fifty_digits",
     ),
 )
 

@@ -7,8 +7,8 @@ import pytest
 from conftest import small_sweep
 
 import sweep
-from sweep.summary import day_statistics, summarise
-from sweep.variables import PER_DAY, PER_LP_DAY, STATISTICS
+from sweep.engine.summary import day_statistics, summarise
+from sweep.mechanism.variables import PER_DAY, PER_LP_DAY, STATISTICS
 
 
 def small_config(**sweep_keys) -> dict:

@@ -15,6 +15,8 @@ import pytest
 
 pytest.importorskip("mypy")
 
+pytestmark = pytest.mark.slow  # mypy over the public API
+
 ROOT = Path(__file__).resolve().parents[1]
 
 USER_CODE = """\

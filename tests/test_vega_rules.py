@@ -13,9 +13,9 @@ from conftest import assert_close, scenario_config
 from reference_model import PRESETS, random_scenario, simulate
 
 import sweep
-from sweep.variables import PER_DAY, PER_EPOCH, PER_LP_DAY
+from sweep.mechanism.variables import PER_DAY, PER_EPOCH, PER_LP_DAY
 
-SLA_ON = {"commitment_min_time_fraction": 0.6, "epoch_days": 3, "exit_rule": "penalty"}
+SLA_ON = {"sla": "on", "commitment_min_time_fraction": 0.6, "epoch_days": 3, "exit_rule": "penalty"}
 
 
 def compare(ds, expected: dict) -> None:
@@ -44,11 +44,11 @@ def sla_scenario(seed: int, **keys) -> dict:
 def test_a_preset_dimension_equals_the_model_preset_by_preset(seed):
     """``preset = [tools, vega_2021, vega]``: rule keys follow the preset, explicit keys win."""
     scenario = sla_scenario(seed)
-    for key in ("share_rule", "exit_rule", "commitment_min_time_fraction", "risk_factor",
+    for key in ("share_rule", "exit_rule", "sla", "risk_factor",
                 "target_price", "volume_rule", "low_probability", "margin_orders",
                 "liquidity_score"):  # fmt: skip
         scenario.pop(key, None)  # let the presets set them
-    config = scenario_config(scenario)
+    config = scenario_config(dict(scenario, preset="vega"))  # its [sla] keys: in play
     config["mechanism"]["preset"] = list(PRESETS)
     config["mechanism"]["fee_rule"] = "marginal"  # explicit: wins over every preset
     config["mechanism"].pop("fee_rate", None)  # read by fee_rule = "given" alone
@@ -62,32 +62,37 @@ def test_a_preset_dimension_equals_the_model_preset_by_preset(seed):
 
 
 def test_a_grid_of_sla_keys_equals_the_model_point_by_point():
-    """s, epoch length, hysteresis and competition swept: every point is the model's, and the
-    epochs past a shorter epoch length's last one are NaN."""
+    """The SLA off and on, s (0 is live), epoch length, hysteresis (0: none) and competition
+    swept: every point is the model's, and the epochs past a shorter epoch length's last one
+    are NaN."""
     scenario = sla_scenario(7, share_rule="virtual_stake", liquidity_score="probability")
     config = scenario_config(scenario)
     grid = {
         "commitment_min_time_fraction": [0.0, 0.5, 0.95],
         "epoch_days": [1, 4],
-        "performance_hysteresis_epochs": [1, 3],
+        "performance_hysteresis_epochs": [0, 3],
         "competition_factor": [0.0, 0.7],
     }
     config["sla"].update(grid)
+    config["mechanism"]["sla"] = ["off", "on"]
     ds = sweep.run(config, scheduler="synchronous", chunk_size=5)
     assert ds.epoch_first_day.dims == ("epoch_days", "epoch")
-    for s in grid["commitment_min_time_fraction"]:
-        for days in grid["epoch_days"]:
-            for h in grid["performance_hysteresis_epochs"]:
-                for c in grid["competition_factor"]:
-                    keys = dict(
-                        commitment_min_time_fraction=s,
-                        epoch_days=days,
-                        performance_hysteresis_epochs=h,
-                        competition_factor=c,
-                    )
-                    for lp in scenario["lps"]:
-                        lp["time_on_book"] = lp["time_on_book"]  # a number: any epoch count
-                    compare(ds.sel(**keys), simulate(dict(scenario, **keys)))
+    assert "sla" in ds.fee_revenue.dims  # a rule dimension like any other
+    # the rate reads the commitments (slashes, epochs), not the settlement's keys
+    assert {"competition_factor", "performance_hysteresis_epochs"} & set(ds.fee_rate.dims) == set()
+    for on in ("off", "on"):
+        for s in grid["commitment_min_time_fraction"]:
+            for days in grid["epoch_days"]:
+                for h in grid["performance_hysteresis_epochs"]:
+                    for c in grid["competition_factor"]:
+                        keys = dict(
+                            commitment_min_time_fraction=s,
+                            epoch_days=days,
+                            performance_hysteresis_epochs=h,
+                            competition_factor=c,
+                        )
+                        point = simulate(dict(scenario, sla=on, **keys))
+                        compare(ds.sel(sla=on, **keys), point)
 
 
 def test_outputs_do_not_depend_on_chunking_or_threads():
@@ -108,6 +113,7 @@ def beta_config(**sla) -> dict:
         "sweep": {"days": 40, "paths": 3, "seed": 5},
         "path": {"kind": "gbm", "mark_price": 1500.0, "volatility": 0.5},
         "market": {"num_ticks": 3, "tick_size": 0.5},
+        "mechanism": {"sla": "on"},
         "sla": {
             "commitment_min_time_fraction": [0.5, 0.9],
             "epoch_days": 5,

@@ -1,5 +1,5 @@
-"""Zarr results written by the workers (``sweep.zarr_sink``): the store equals the netCDF result
-value for value, whatever the chunking and wherever the chunks ran (threads, a real Dask
+"""Zarr results written by the workers (``sweep.storage.zarr_store``): the store equals the netCDF
+result value for value, whatever the chunking and wherever the chunks ran (threads, a real Dask
 cluster); a run killed at any moment (the client, or a worker) ends in the same store after
 ``--resume``; outputs are refused, kept and replaced as netCDF files are; bad URLs are refused
 before any work; ``sweep.load`` and ``sweep info/plot/compare`` read stores."""
@@ -21,10 +21,10 @@ from test_execution import SWEEP, small_config, write_config
 from test_resume import N_CHUNKS, interrupted_run, slow_config
 
 import sweep
-import sweep.zarr_sink as zs
-from sweep.cli import main
+import sweep.storage.zarr_store as zs
+from sweep.cli.main import main
+from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
-from sweep.scenarios import make_plan
 
 STAMPS = ("created", "date_created", "history")  # the time of the run
 
@@ -274,7 +274,7 @@ def test_an_existing_store_is_kept_until_overwrite_finishes(tmp_path, monkeypatc
     other["network"]["k"] = 2.0
     time.sleep(1.1)  # another creation time
     # an --overwrite interrupted mid-run leaves the old store as it was
-    monkeypatch.setattr(sweep.execution, "compute_chunk", _interrupt_after(2))
+    monkeypatch.setattr(sweep.execution.executors, "compute_chunk", _interrupt_after(2))
     with pytest.raises(KeyboardInterrupt):
         sweep.run(other, out=out, overwrite=True, chunk_size=4, workers=1)
     monkeypatch.undo()
@@ -286,7 +286,7 @@ def test_an_existing_store_is_kept_until_overwrite_finishes(tmp_path, monkeypatc
 
 
 def _interrupt_after(n: int):
-    real = sweep.execution.compute_chunk
+    real = sweep.execution.executors.compute_chunk
     calls = []
 
     def compute(plan, chunk):
@@ -344,7 +344,7 @@ def test_a_url_whose_library_is_missing(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="collapsed"):  # Path("s3://b/x") is s3:/b/x
         sweep.run(small_config(), out=Path("s3://bucket/x.zarr"))
     with pytest.raises(ConfigError, match="netCDF cannot be written to a URL"):
-        sweep.io.check_output("s3://bucket/x.nc", overwrite=False, resume=False)
+        sweep.storage.io.check_output("s3://bucket/x.nc", overwrite=False, resume=False)
     with pytest.raises(ConfigError, match="workers of a Dask cluster cannot write it"):
         sweep.run(small_config(), out="memory://x.zarr", scheduler="processes")
     assert os.listdir(tmp_path) == []

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from sweep.config import load_config
-from sweep.paths import path_source
-from sweep.risk import risk_factor_arrays
+from sweep.config.load import load_config
+from sweep.engine.paths import path_source
+from sweep.mechanism.risk import risk_factor_arrays
 
 from .kernel_v0 import FEE_CODES, MARGIN_CODES, SHARE_CODES
 

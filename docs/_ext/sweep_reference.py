@@ -1,10 +1,10 @@
 """Sphinx directives that render the config reference and the mechanism's tables from the code.
 
-The config checks read the same registries (``sweep.config.PARAMS``, ``SWEEP_KEYS``,
-``PATH_PARAMS``, ``TOP_KEYS``, ``LP_KEYS``, ``COMMIT_KEYS``; ``sweep.design.DESIGN_KEYS``;
-``sweep.mechanism.rules.RULES``; ``sweep.mechanism.presets.PRESETS``; ``sweep.variables``), so
-the reference cannot drift from what a config accepts. A registry entry without its doc text is
-a build error, not an empty cell.
+The config checks read the same registries (``sweep.config.load.PARAMS``, ``SWEEP_KEYS``,
+``PATH_PARAMS``, ``TOP_KEYS``, ``LP_KEYS``, ``COMMIT_KEYS``; ``sweep.config.design.DESIGN_KEYS``;
+``sweep.mechanism.rules.RULES``; ``sweep.mechanism.presets.PRESETS``;
+``sweep.mechanism.variables``), so the reference cannot drift from what a config accepts. A
+registry entry without its doc text is a build error, not an empty cell.
 
 - ``.. sweep-config-table:: SECTION`` -- one table of ``[SECTION]`` keys (``sweep``,
   ``network``, ``risk``, ``market``, ``mechanism``, ``sla``; ``path-gbm``, ``path-csv``,
@@ -61,7 +61,7 @@ def _list_table(header: list[str], rows: list[list[str]], widths: str, name: str
 
 
 def _param_rows(where: str, specs: dict) -> list[list[str]]:
-    from sweep.config import _type_name
+    from sweep.config.load import _type_name
 
     rows = []
     for key, spec in specs.items():
@@ -85,8 +85,8 @@ PARAM_WIDTHS = "auto"
 
 def config_table(section: str) -> list[str]:
     """The reST lines of one section's table."""
-    from sweep.config import COMMIT_KEYS, LP_KEYS, PARAMS, PATH_PARAMS, SWEEP_KEYS, TOP_KEYS
-    from sweep.design import DESIGN_KEYS
+    from sweep.config.design import DESIGN_KEYS
+    from sweep.config.load import COMMIT_KEYS, LP_KEYS, PARAMS, PATH_PARAMS, SWEEP_KEYS, TOP_KEYS
 
     name = f"config-table-{section}"
     if section == "sweep":
@@ -125,7 +125,7 @@ def rules_table() -> list[str]:
 
 
 def presets_table() -> list[str]:
-    from sweep.config import SECTION_OF
+    from sweep.config.load import SECTION_OF
     from sweep.mechanism.presets import PRESETS
 
     rows = []
@@ -142,7 +142,7 @@ def presets_table() -> list[str]:
 
 
 def variables_table() -> list[str]:
-    from sweep.variables import VARIABLES
+    from sweep.mechanism.variables import VARIABLES
 
     rows = [
         [f"``{v.name}``", v.scope, f"``{v.units}``" if v.units else "", _cell(v.long_name)]

@@ -10,7 +10,7 @@ grid of the target-stake parameter ``v``, the valuation window and two fee-split
 # %%
 import sweep
 from sweep import plot
-from sweep.cli import default_config_path
+from sweep.cli.main import default_config_path
 
 ds = sweep.run(default_config_path())
 print(ds)

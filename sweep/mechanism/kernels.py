@@ -90,11 +90,12 @@ arrays ``apply_day`` (int), ``day`` (the tranche's day), ``lp`` (int), ``stake``
 many. The share rules replay it (``split_weight_rows``)."""
 
 Sla = namedtuple(
-    "Sla", ["s", "competition", "hysteresis", "epoch_days", "slope", "bond_max", "early_exit"]
+    "Sla",
+    ["on", "s", "competition", "hysteresis", "epoch_days", "slope", "bond_max", "early_exit"],
 )
-Sla.__doc__ = """The SLA's parameters per combination, (C,) arrays: ``s`` (on where > 0),
-``competition`` (c), ``hysteresis`` (H, int), ``epoch_days`` (int), bond ``slope`` and
-``bond_max``, ``early_exit`` (penalty rate)."""
+Sla.__doc__ = """The SLA's parameters per combination, (C,) arrays: ``on`` (int, the ``sla``
+rule's code: 1 where it is on), ``s``, ``competition`` (c), ``hysteresis`` (H, int),
+``epoch_days`` (int), bond ``slope`` and ``bond_max``, ``early_exit`` (penalty rate)."""
 
 Book = namedtuple(
     "Book",
@@ -169,6 +170,7 @@ def _apply_batch(
     target,
     now,
     bids,
+    commitment,
     pending,
     pending_bid,
     pending_day,
@@ -176,26 +178,42 @@ def _apply_batch(
     n_log,
     early,
 ):  # pragma: no cover - compiled
-    """An epoch start: the LPs' requests, increases first, then decreases under the exit rule.
-    A request's tranche is dated on the epoch's first day, or on its event's own day if that
-    event falls due on it (``pending_day``, else NaN). Returns ``(entries logged, early-exit
-    penalties paid)``."""
+    """An epoch start: the LPs' requests, increases first, then decreases under the exit rule,
+    then each LP's commitment synced to its stake.
+
+    A request is a difference from the LP's commitment (its stake on the first day of the epoch
+    that is ending; the ending epoch's bond slash did not move it): an increase adds ``requested
+    - commitment`` to the stake; a decrease takes ``variation = min(commitment - requested,
+    stake)`` off it (core's ``applyPendingProvisions``, core/execution/common/
+    liquidity_provision.go). Under ``exit_rule = "penalty"`` a decrease pays
+    ``early_exit_penalty`` on the part of its variation beyond its pro-rata share of ``free =
+    max(0, sum(commitment) - target)``, the commitments before this epoch start's requests and
+    before slashes (core's ``CalculateSuppliedStakeWithoutPending``). A request's tranche is
+    dated on the epoch's first day, or on its event's own day if that event falls due on it
+    (``pending_day``, else NaN). Returns ``(entries logged, early-exit penalties paid, whether
+    any request applied)``.
+    """
     n_lp = now.shape[0]
+    applied = False
     for l in range(n_lp):
-        if pending[l] >= 0.0 and pending[l] >= now[l]:
-            apply_event(now, bids, l, pending[l], pending_bid[l])
-            day = pending_day[l] if pending_day[l] == pending_day[l] else float(d)
-            n_log = _log_change(log, c, n_log, d, day, l, pending[l], False)
+        if pending[l] >= 0.0 and pending[l] >= commitment[l]:
+            applied = True
+            new = now[l] + (pending[l] - commitment[l])
+            apply_event(now, bids, l, new, pending_bid[l])
+            if pending[l] > commitment[l]:
+                day = pending_day[l] if pending_day[l] == pending_day[l] else float(d)
+                n_log = _log_change(log, c, n_log, d, day, l, new, False)
     total = total_of(now)
+    free = max(0.0, total_of(commitment) - target)
     variations = 0.0
     for l in range(n_lp):
-        if pending[l] >= 0.0 and pending[l] < now[l]:
-            variations += now[l] - pending[l]
-    free = max(0.0, total - target)
+        if pending[l] >= 0.0 and pending[l] < commitment[l]:
+            variations += min(commitment[l] - pending[l], now[l])
     paid = 0.0
     for l in range(n_lp):
-        if pending[l] >= 0.0 and pending[l] < now[l]:
-            variation = now[l] - pending[l]
+        if pending[l] >= 0.0 and pending[l] < commitment[l]:
+            applied = True
+            variation = min(commitment[l] - pending[l], now[l])
             if rule == EXIT_REJECT:
                 if total - variation < target:
                     continue
@@ -204,13 +222,16 @@ def _apply_batch(
                 penalty = early_exit_penalty(early_rate, variation, variations, free)
                 early[c, j, l] += penalty
                 paid += penalty
-            apply_event(now, bids, l, pending[l], pending_bid[l])
-            n_log = _log_change(log, c, n_log, d, float(d), l, pending[l], False)
+            new = now[l] - variation
+            apply_event(now, bids, l, new, pending_bid[l])
+            if variation > 0.0:
+                n_log = _log_change(log, c, n_log, d, float(d), l, new, False)
     for l in range(n_lp):
+        commitment[l] = now[l]
         pending[l] = -1.0
         pending_bid[l] = np.nan
         pending_day[l] = np.nan
-    return n_log, paid
+    return n_log, paid, applied
 
 
 @numba.njit(cache=True, nogil=True)
@@ -262,6 +283,7 @@ def commitment_rows(
     n_events = events.apply_day.shape[0]
     now = np.zeros(n_lp)
     bids = np.zeros(n_lp)
+    commitment = np.zeros(n_lp)  # the provision's commitment: its stake at the last epoch start
     pending = np.full(n_lp, -1.0)  # an LP's request waiting for the epoch start (-1: none)
     pending_bid = np.full(n_lp, np.nan)
     pending_day = np.full(n_lp, np.nan)  # a request's own day, if it falls due at once
@@ -276,7 +298,7 @@ def commitment_rows(
     for j in range(n_combos):
         c = book.order[j]
         rule = exit_rule[c]
-        sla_on = sla.s[c] > 0.0
+        sla_on = sla.on[c] != 0
         timed = sla_on or rule == EXIT_PENALTY
         epoch_days = sla.epoch_days[c]
         t_row = target_row[c]
@@ -294,6 +316,7 @@ def commitment_rows(
             cached = book.group[c]
         now[:] = 0.0
         bids[:] = 0.0
+        commitment[:] = 0.0
         pending[:] = -1.0
         pending_bid[:] = np.nan
         pending_day[:] = np.nan
@@ -327,22 +350,35 @@ def commitment_rows(
                     lp = events.lp[e]
                     new = events.stake[e]
                     new_bid = events.fee_bid[e]
-                    if start or sla_on or new < now[lp]:
-                        pending[lp] = new
-                        pending_day[lp] = events.day[e] if start else np.nan
+                    provision = commitment[lp] > 0.0
+                    if provision:  # core's AmendLiquidityProvision: the same commitment
+                        bid_only = new == commitment[lp]
+                    else:
+                        bid_only = new == 0.0 and pending[lp] < 0.0
+                    if bid_only:  # changes the bid only: on its own day
                         if new_bid == new_bid:
-                            pending_bid[lp] = new_bid
-                    else:  # an increase inside an epoch (no SLA): at once, requests dropped
+                            bids[lp] = new_bid
+                            changed = True
+                    elif not (start or sla_on) and new > commitment[lp]:
+                        # an increase inside an epoch (penalty rule, no SLA): at once
                         apply_event(now, bids, lp, new, new_bid)
+                        commitment[lp] = new
                         n_log = _log_change(log, c, n_log, d, events.day[e], lp, new, False)
                         pending[lp] = -1.0
                         pending_bid[lp] = np.nan
                         pending_day[lp] = np.nan
                         changed = True
+                    else:  # waits for the epoch start, with its bid (or the LP's bid now)
+                        if new_bid != new_bid and (provision or pending[lp] < 0.0):
+                            new_bid = bids[lp]
+                        elif new_bid != new_bid:  # no provision yet: its earlier request's
+                            new_bid = pending_bid[lp]
+                        pending[lp] = new
+                        pending_bid[lp] = new_bid
+                        pending_day[lp] = events.day[e] if start else np.nan
                     e += 1
                 if start:
-                    before = n_log
-                    n_log, paid = _apply_batch(
+                    n_log, paid, applied = _apply_batch(
                         c,
                         d,
                         d // epoch_days,
@@ -351,6 +387,7 @@ def commitment_rows(
                         target[t_row, d],
                         now,
                         bids,
+                        commitment,
                         pending,
                         pending_bid,
                         pending_day,
@@ -359,7 +396,7 @@ def commitment_rows(
                         epochs.early_exit,
                     )
                     inflow += paid
-                    changed = changed or n_log > before
+                    changed = changed or applied
             if changed:
                 n_active = fee_ladder(
                     now,
@@ -504,12 +541,12 @@ def target_stake_rows(
 
 @numba.njit(cache=True, nogil=True)
 def fee_rate_rows(
-    rule, target, target_row, ladder, bid, commit_row, given, sla, out
+    rule, target, target_row, ladder, bid, commit_row, given, out
 ):  # pragma: no cover - compiled
-    """Step 5 for every day. rule: (C,) int codes; target: (Ct, D); ladder, bid: of the
-    commitment stage, row ``commit_row[c]``; given: (D,); sla: ``Sla`` (``s`` and
-    ``epoch_days`` read): where the SLA is on, an epoch's first day fixes the rate of the whole
-    epoch; out: (C, D), written.
+    """Step 5 for every day, with or without the SLA (core recomputes the liquidity fee
+    whenever the target or a bid changes: ``updateLiquidityFee``, core/execution/future/
+    market.go). rule: (C,) int codes; target: (Ct, D); ladder, bid: of the commitment stage,
+    row ``commit_row[c]``; given: (D,); out: (C, D), written.
     The runs of days with the same ladder are found once per ladder row, however many
     combinations read it."""
     n_days = out.shape[1]
@@ -536,10 +573,6 @@ def fee_rate_rows(
             n_runs,
             out[c],
         )
-        if sla.s[c] > 0.0:  # the rate of each epoch's first day, all epoch long
-            for d in range(n_days):
-                if d % sla.epoch_days[c] != 0:
-                    out[c, d] = out[c, d - 1]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -699,7 +732,7 @@ def revenue_rows(inputs, split, sla, epochs, out):  # pragma: no cover - compile
             for d in range(n_days):
                 for l in range(n_lp):
                     out.score[c, d, l] = inputs.score[qr, d, l]
-        if sla.s[c] <= 0.0:
+        if sla.on[c] == 0:
             _paid_at_once(c, inputs, split, scratch.weight, out)
         else:
             _settled_by_epoch(c, inputs, split, sla, epochs, scratch, out)
@@ -724,7 +757,7 @@ def _paid_at_once(c, inputs, split, w, out):  # pragma: no cover - compiled
         if scored:
             fee_weights(
                 split.score_rule[c], split.els_fee_fraction[c], inputs.share[sr, d],
-                inputs.score[qr, d], w,
+                inputs.score[qr, d], inputs.stake[kr, d], w,
             )  # fmt: skip
             for l in range(n_lp):
                 r = f * w[l]
@@ -772,9 +805,13 @@ def _settled_by_epoch(c, inputs, split, sla, epochs, scratch, out):  # pragma: n
     balance = 0.0
     for d in range(n_days):
         f = inputs.fees[fr, d]
+        if d > 0:  # a provision that ends takes its penalty history with it
+            for l in range(n_lp):
+                if inputs.stake[kr, d - 1, l] > 0.0 and inputs.stake[kr, d, l] <= 0.0:
+                    counts[l] = 0
         fee_weights(
             split.score_rule[c], split.els_fee_fraction[c], inputs.share[sr, d],
-            inputs.score[qr, d], w,
+            inputs.score[qr, d], inputs.stake[kr, d], w,
         )  # fmt: skip
         balance += inputs.pool_in[kr, d]
         for l in range(n_lp):

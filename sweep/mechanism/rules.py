@@ -189,6 +189,18 @@ RULES: dict[str, Rule] = {
                 ),
             },
         ),
+        Rule(
+            "sla",
+            step="commitments",
+            doc="Vega's service-level agreement: epochs, time on book, penalties, bonuses",
+            values={
+                "off": Reads("fees paid out every day, no epochs (the old tools, Vega 2021)"),
+                "on": Reads(
+                    "Vega today (specs 0042-LIQF, 0044-LIME, core v0.7x): commitments move at "
+                    "epoch starts, fees accrue and are settled by time on book; `[sla]` keys",
+                ),
+            },
+        ),
     )
 }
 
@@ -202,6 +214,7 @@ VOLUME_PROBABILITY, VOLUME_NOTIONAL = range(2)
 LOW_DROP, LOW_CLIP = range(2)
 SCORE_NONE, SCORE_PROBABILITY = range(2)
 EXIT_FREE, EXIT_REJECT, EXIT_PENALTY = range(3)
+SLA_OFF, SLA_ON = range(2)
 
 # the kernels branch on these constants; the registry's order must give them
 assert RULES["share_rule"].names == (
@@ -220,12 +233,19 @@ assert RULES["volume_rule"].names == ("probability", "notional")
 assert RULES["low_probability"].names == ("drop", "clip")
 assert RULES["liquidity_score"].names == ("none", "probability")
 assert RULES["exit_rule"].names == ("free", "reject_below_target", "penalty")
+assert RULES["sla"].names == ("off", "on")
 
-SLA_SWITCH = "commitment_min_time_fraction"  # the SLA applies where this is > 0
+# the [sla] keys; each acts only where sla = "on", except those listed in SLA_KEYS_ALSO_READ_BY
 SLA_PARAMS = (
     "commitment_min_time_fraction", "competition_factor", "performance_hysteresis_epochs",
     "price_range", "epoch_days", "bond_penalty_slope", "bond_penalty_max", "early_exit_penalty",
 )  # fmt: skip
+# [sla] keys that other rule values read too: (rule key, value) pairs
+SLA_KEYS_ALSO_READ_BY: dict[str, tuple[tuple[str, str], ...]] = {
+    "epoch_days": (("exit_rule", "penalty"),),
+    "early_exit_penalty": (("exit_rule", "penalty"),),
+    "price_range": (("liquidity_score", "probability"),),
+}
 
 
 def code(key: str, value: str) -> int:

@@ -182,10 +182,13 @@ def share_of(part, total):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def fee_weights(rule, els_fee_fraction, share, score, out):  # pragma: no cover - compiled
+def fee_weights(rule, els_fee_fraction, share, score, stake, out):  # pragma: no cover - compiled
     """Step 8's split of a day's fees: ``share`` alone (``liquidity_score = "none"``), or
-    ``els * share*score/sum(share*score) + (1 - els) * score/sum(score)`` (``"probability"``),
-    a bucket whose denominator is 0 split by share. share, score, out: (L,); out is written.
+    ``els * share*score/sum(share*score) + (1 - els) * score/sum(score)`` (``"probability"``).
+    When every active LP scores 0, each scores ``1/n`` (core's ``UpdateAverageLiquidityScores``,
+    core/liquidity/v2/scores.go): the first bucket splits by share, the second equally. A
+    first bucket whose denominator is still 0 is split by share. share, score, stake, out:
+    (L,); out is written.
     """
     n_lp = out.shape[0]
     if rule == SCORE_NONE:
@@ -194,10 +197,17 @@ def fee_weights(rule, els_fee_fraction, share, score, out):  # pragma: no cover 
         return
     both = 0.0
     scores = 0.0
+    n_active = 0
     for l in range(n_lp):
         both += share[l] * score[l]
         scores += score[l]
+        if stake[l] > 0.0:
+            n_active += 1
     for l in range(n_lp):
-        equity_part = share[l] * score[l] / both if both > 0.0 else share[l]
-        score_part = score[l] / scores if scores > 0.0 else share[l]
+        if scores > 0.0:
+            equity_part = share[l] * score[l] / both if both > 0.0 else share[l]
+            score_part = score[l] / scores
+        else:  # every score 1/n: share*(1/n)/sum(share/n) is the share
+            equity_part = share[l]
+            score_part = 1.0 / n_active if stake[l] > 0.0 else 0.0
         out[l] = els_fee_fraction * equity_part + (1.0 - els_fee_fraction) * score_part

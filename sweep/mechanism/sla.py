@@ -55,16 +55,22 @@ def settle_epoch(committed, penalty, account, payout, bonus):  # pragma: no cove
 
     committed: (L,) bool; penalty (P), account: (L,); payout, bonus: (L,), written. If every
     committed LP has ``P == 1``, nothing is paid; else ``(1 - P) * account`` each and ``B =
-    sum(P * account)`` shared by ``(1 - P) * account`` (renormalised). Returns what goes to the
-    insurance pool (all accounts, or ``B`` when nobody can take a bonus).
+    sum(P * account)`` shared by ``(1 - P) * account`` (renormalised). When ``B > 0`` has no
+    such weight (the penalised LPs hold all the fees) it is split equally among the committed
+    LPs: core gives it to one of them picked pseudo-randomly (``distributePerformanceBonuses``
+    in core/execution/common/liquidity_provision_fees.go), and the equal split is that pick's
+    expected value. Returns what goes to the insurance pool (all accounts, or nothing).
     """
     n_lp = account.shape[0]
     total = 0.0
     all_penalised = True
+    n_committed = 0
     for l in range(n_lp):
         total += account[l]
-        if committed[l] and penalty[l] < 1.0:
-            all_penalised = False
+        if committed[l]:
+            n_committed += 1
+            if penalty[l] < 1.0:
+                all_penalised = False
     for l in range(n_lp):
         payout[l] = 0.0
         bonus[l] = 0.0
@@ -79,7 +85,10 @@ def settle_epoch(committed, penalty, account, payout, bonus):  # pragma: no cove
     if kept == 0.0:
         return 0.0
     if weights <= 0.0:
-        return kept
+        for l in range(n_lp):
+            if committed[l]:
+                bonus[l] = kept / n_committed
+        return 0.0
     for l in range(n_lp):
         bonus[l] = kept * (payout[l] / weights)
     return 0.0

@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.offsetbox import AnchoredText
 
-from ..orderbook import OrderBook, order_book_from_dataset, probability_of_trading
+from ..analysis.orderbook import OrderBook, order_book_from_dataset, probability_of_trading
 from . import _data, _style
 
 __all__ = ["order_book", "draw_order_book", "has_orders"]
@@ -27,7 +27,8 @@ _NEEDED = (
 )
 
 _PARAMS = ("k", "tick_size", "num_ticks", "mu", "sigma", "tau", "margin_rule")
-"""The parameters the book is rebuilt from (:func:`~sweep.orderbook.order_book_from_dataset`)."""
+"""The parameters the book is rebuilt from
+(:func:`~sweep.analysis.orderbook.order_book_from_dataset`)."""
 
 
 def _price_format(tick_size: float) -> str:

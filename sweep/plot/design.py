@@ -15,8 +15,8 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..design import SAMPLE_DIM
-from ..sensitivity import design_of, reduce_output, sensitivity
+from ..analysis.sensitivity import design_of, reduce_output, sensitivity
+from ..config.design import SAMPLE_DIM
 from . import _style
 
 __all__ = ["design_scatter", "sensitivity_bars"]

@@ -21,7 +21,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..variables import PER_EPOCH
+from ..mechanism.variables import PER_EPOCH
 from . import _data, _style
 
 __all__ = ["sla_view", "sla_scenario", "mechanism_comparison", "SLA_OUTPUTS", "EPOCH_OUTPUTS"]
@@ -35,7 +35,9 @@ not the SLA's)."""
 
 # what sla_view draws; the per-day ones besides the epochs' outputs
 _VIEW_NEEDS = (*EPOCH_OUTPUTS, "insurance_pool", "stake")
-_VIEW_PARAMS = ("commitment_min_time_fraction", "epoch_days", "epoch_first_day", "epoch_last_day")
+_VIEW_PARAMS = (
+    "sla", "commitment_min_time_fraction", "epoch_days", "epoch_first_day", "epoch_last_day",
+)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -323,7 +325,8 @@ class _View:
         self.bonus = _per_epoch(sub, "sla_bonus", n)
         self.bond = _per_epoch(sub, "bond_penalty", n)
         self.exit = _per_epoch(sub, "early_exit_penalty", n)
-        self.s = float(_data.scalar(ds, "commitment_min_time_fraction", 0.0))
+        self.on = _data.scalar(ds, "sla", "off") == "on"
+        self.s = float(_data.scalar(ds, "commitment_min_time_fraction", 0.95))
         self.ds = sub
 
 
@@ -359,7 +362,7 @@ def sla_view(ds: xr.Dataset, *, lps: Sequence[str] | None = None) -> Figure:
         ds, "sla_view", keep=("day", "epoch", "lp"), variables=(*_VIEW_NEEDS, *_VIEW_PARAMS)
     )
     v = _View(ds, lps)
-    sla_on = v.s > 0
+    sla_on = v.on
     if sla_on:
         fig = _style.new_figure((13.0, 10.0))
         axes = list(fig.subplots(3, 2, sharex=True).ravel())

@@ -1,6 +1,7 @@
 """Write the golden results: what the engine computed before the mechanism became steps.
 
-Run once, with the engine of commit a7160b6 (one kernel per scenario), as
+Run once per deliberate change of numbers (last: issue 20, full-precision risk factors;
+before it, commit a7160b6, whose results are kept in ``before_issue_20/``), as
 ``python tests/golden/make_golden.py``; ``tests/test_golden.py`` checks that today's engine,
 with every rule at its default and under every rule value, still gives these numbers bit for
 bit (after broadcasting a variable over the sweep dimensions it does not depend on).

@@ -6,8 +6,8 @@ in, the partial file is compressed into the result (zlib with shuffle, chunked a
 :data:`COMPRESSION`), which takes its final name in one rename. So a sweep killed at any moment
 (SIGKILL included) leaves nothing that looks complete, and ``resume`` computes just the chunks
 the journal lacks; see :class:`NetCDFSink` for why the partial file stays sound. The run that
-writes them holds ``<out>.lock`` (``sweep.lock``) for as long as it lives, so a partial file is
-an interrupted run's only when no process holds that lock. A full disk mid-run stops the run
+writes them holds ``<out>.lock`` (``sweep.storage.lock``) for as long as it lives, so a partial
+file is an interrupted run's only when no process holds that lock. A full disk mid-run stops the run
 with :class:`DiskFull`, the chunks written so far kept for ``resume``.
 """
 
@@ -28,7 +28,10 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
-from .dataset import (
+from ..engine.plan import Chunk, Plan
+from ..errors import ConfigError
+from ..version import __version__
+from .layout import (
     Layout,
     aux_coordinates,
     chunk_index,
@@ -40,11 +43,8 @@ from .dataset import (
     layouts,
     static_values,
 )
-from .errors import ConfigError
 from .lock import output_error, owner
-from .scenarios import Chunk, Plan
 from .space import existing_ancestor, human, result_bytes
-from .version import __version__
 
 
 def load(path: str | os.PathLike, **xarray_kwargs: Any) -> xr.Dataset:
@@ -55,7 +55,7 @@ def load(path: str | os.PathLike, **xarray_kwargs: Any) -> xr.Dataset:
     :func:`xarray.open_dataset`. Dimensions come in the result's order: sweep dims in config
     order, ``path``, ``day`` or ``stat``, ``lp``. A store whose sweep has not finished is
     refused (``FileNotFoundError``), as a missing file is: it has no root metadata until its
-    last chunk is in (``sweep.zarr_sink``).
+    last chunk is in (``sweep.storage.zarr_store``).
 
     Parameters
     ----------
@@ -215,7 +215,7 @@ def _load_store(out: str | os.PathLike, xarray_kwargs: dict[str, Any]) -> xr.Dat
         raise FileNotFoundError(f"no result store at {out}{hint}")
     where = str(path) if path is not None else str(out)
     ds = xr.open_dataset(where, engine="zarr", **xarray_kwargs)
-    # the store lists coordinates in the result's order (sweep.zarr_sink), data after them
+    # the store lists coordinates in the result's order (sweep.storage.zarr_store), data after them
     order: list[str] = []
     for var in [*ds.coords.values(), *ds.data_vars.values()]:
         order += [d for d in var.dims if d not in order]
@@ -394,8 +394,8 @@ class NetCDFSink:
     flush can leave records of finished chunks pointing at bytes since overwritten, and HDF5
     has no atomic commit to prevent it. So the finished partial file is copied, one storage
     chunk at a time, into ``<out>.partial.tmp`` compressed (:data:`COMPRESSION`) and chunked as
-    the sweep (:func:`sweep.dataset.chunk_shapes`), which is renamed to ``out``; only then are
-    the partial file and journal removed. A kill during the copy leaves the whole partial file
+    the sweep (:func:`sweep.storage.layout.chunk_shapes`), which is renamed to ``out``; only then
+    are the partial file and journal removed. A kill during the copy leaves the whole partial file
     and its journal: ``--resume`` computes nothing and copies again. ``[sweep] compression =
     "none"`` renames the partial file itself, uncompressed (fast to write; large).
     """
@@ -674,9 +674,9 @@ def compressed_copy(
     source, target
         The file to copy and the copy (created; it must not exist).
     chunks
-        Storage chunk shape of each variable to compress (:func:`sweep.dataset.chunk_shapes`).
-        The others (coordinates, scalars) stay contiguous: an index of compressed chunks costs
-        more than such small variables would save.
+        Storage chunk shape of each variable to compress
+        (:func:`sweep.storage.layout.chunk_shapes`). The others (coordinates, scalars) stay
+        contiguous: an index of compressed chunks costs more than such small variables would save.
     """
     # whole chunks are written, each once: no chunk cache (netCDF's default keeps up to 64 MiB
     # of chunks per variable in memory until the file closes: 400 MB more for a 600 MB result).

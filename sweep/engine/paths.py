@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import MAGNITUDE, MAX_DAYS, Config, ConfigError, Dimension
+from ..config.load import MAGNITUDE, MAX_DAYS, Config, ConfigError, Dimension
 
 DAYS_PER_YEAR = 365.0
 ROWS_AT_ONCE = 64  # paths whose arithmetic runs at once: its temporaries stay in the CPU cache

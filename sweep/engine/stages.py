@@ -6,8 +6,8 @@ more, :mod:`sweep.mechanism.rules`), reads that apply only while some rule value
 (``when``; ``("sla", "on")`` where the SLA is on somewhere in the sweep), and outputs that are 0
 unless some rule value is in play (``only_when``). From those declarations and a config,
 :func:`resolve` gives each stage its *axes*: the sweep dimensions it depends on. A chunk then
-runs each stage once per combination of its axes (``sweep.compute``), and each result variable
-carries exactly the dimensions of the stage that computes it: in a ``v`` x ``k`` grid the
+runs each stage once per combination of its axes (``sweep.engine.compute``), and each result
+variable carries exactly the dimensions of the stage that computes it: in a ``v`` x ``k`` grid the
 margin stage has no ``v`` axis, the commitments stage none at all; an output nothing in play
 makes (the SLA's, in a sweep without it) is 0 and has none either.
 
@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .mechanism import kernels
-from .mechanism.rules import RULES, Reads
+from ..mechanism import kernels
+from ..mechanism.rules import RULES, Reads
 
 PATH = "<path>"  # in Resolved.keys: the stage reads the market path
 
@@ -36,7 +36,7 @@ DERIVED = {
 
 
 class Context(Protocol):
-    """What a stage's driver sees of its chunk (``sweep.compute.ChunkContext``)."""
+    """What a stage's driver sees of its chunk (``sweep.engine.compute.ChunkContext``)."""
 
     n: int  # combinations of the stage's axes in the chunk
     n_days: int
@@ -102,11 +102,11 @@ SLA_BOOK = ("k", *BOOK, *ORDER_RULES)  # what the SLA's daily check of the books
 def _sla(ctx: Context, *keys: str) -> kernels.Sla:
     """The SLA's parameters a stage reads (``keys``); the others are 0."""
     names = dict(
-        s="commitment_min_time_fraction", competition="competition_factor",
+        on="sla", s="commitment_min_time_fraction", competition="competition_factor",
         hysteresis="performance_hysteresis_epochs", epoch_days="epoch_days",
         slope="bond_penalty_slope", bond_max="bond_penalty_max", early_exit="early_exit_penalty",
     )  # fmt: skip
-    ints = ("hysteresis", "epoch_days")
+    ints = ("on", "hysteresis", "epoch_days")
     return kernels.Sla(
         *(
             ctx.param(key) if key in keys else np.zeros(ctx.n, np.int64 if f in ints else float)
@@ -168,7 +168,7 @@ def _commitments(ctx: Context) -> dict[str, np.ndarray]:
         price = np.zeros((1, ctx.n_days))
         behaviour = np.ones((1, ctx.n_lp, ctx.n_epochs))
         behaviour_rows = np.zeros(ctx.n, np.int64)
-    sla = _sla(ctx, "commitment_min_time_fraction", "epoch_days", "bond_penalty_slope",
+    sla = _sla(ctx, "sla", "commitment_min_time_fraction", "epoch_days", "bond_penalty_slope",
                "bond_penalty_max", "early_exit_penalty")  # fmt: skip
     # the SLA's daily check builds every LP's orders: the orders stage takes them from here
     books = ctx.n if sla_on else 1
@@ -225,11 +225,10 @@ def _fee_rate(ctx: Context) -> dict[str, np.ndarray]:
     commit = ctx.input("commitments")
     target_values, target_rows = _day_input(ctx, "target_stake", "target_stake")
     ladder = kernels.Ladder(*(commit[name] for name in kernels.Ladder._fields))
-    sla = _sla(ctx, "commitment_min_time_fraction", "epoch_days")
     out = _empty(ctx)
     kernels.fee_rate_rows(
         ctx.param("fee_rule"), target_values, target_rows, ladder, commit["fee_bid"],
-        ctx.rows("commitments"), ctx.given_fee_rate, sla, out,
+        ctx.rows("commitments"), ctx.given_fee_rate, out,
     )  # fmt: skip
     return {"fee_rate": out}
 
@@ -292,7 +291,7 @@ def _revenue(ctx: Context) -> dict[str, np.ndarray]:
     else:
         score, score_rows = np.zeros((1, ctx.n_days, lp)), np.zeros(ctx.n, np.int64)
     out["liquidity_score"] = np.zeros((ctx.n if scored else 1, ctx.n_days, lp))
-    sla = _sla(ctx, "commitment_min_time_fraction", "competition_factor",
+    sla = _sla(ctx, "sla", "commitment_min_time_fraction", "competition_factor",
                "performance_hysteresis_epochs", "epoch_days")  # fmt: skip
     inputs = kernels.RevenueInputs(
         ctx.input("fees")["fees_collected"], ctx.rows("fees"),
@@ -390,7 +389,7 @@ def _supply(ctx: Context) -> dict[str, np.ndarray]:
     return out
 
 
-SLA_ON = ("sla", "on")  # the SLA in play: commitment_min_time_fraction > 0 somewhere
+SLA_ON = ("sla", "on")  # the SLA in play: [mechanism] sla = "on" somewhere
 
 STAGES: dict[str, Stage] = {
     stage.name: stage
@@ -427,7 +426,7 @@ STAGES: dict[str, Stage] = {
                 "bond_penalty",
                 "early_exit_penalty",
             ),
-            rules=("exit_rule",),
+            rules=("exit_rule", "sla"),
             when=(
                 (
                     *SLA_ON,
@@ -469,15 +468,6 @@ STAGES: dict[str, Stage] = {
             outputs=("fee_rate",),
             steps=("commitments",),
             rules=("fee_rule",),
-            when=(
-                (
-                    *SLA_ON,
-                    Reads(
-                        "the rate of an epoch's first day",
-                        params=("commitment_min_time_fraction", "epoch_days"),
-                    ),
-                ),
-            ),
             width=(1, 0),
             cost=(40.0, 0.0),
         ),  # fmt: skip
@@ -559,7 +549,7 @@ STAGES: dict[str, Stage] = {
                 "liquidity_score",
             ),
             steps=("fees", "split_weights", "commitments"),
-            rules=("liquidity_score",),
+            rules=("liquidity_score", "sla"),
             when=(
                 (
                     *SLA_ON,

@@ -18,7 +18,7 @@ its chunk (numpy's ``mean`` picks its summation order from the array's shape and
 so it could).
 
 Each variable is reduced where it is computed, once per combination of the dimensions it has
-(``sweep.compute``): a variable that does not depend on a swept key is summarised once.
+(``sweep.engine.compute``): a variable that does not depend on a swept key is summarised once.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .variables import STATISTICS
+from ..mechanism.variables import STATISTICS
 
 N_STATS = len(STATISTICS)  # mean, final, min, max, in this order
 

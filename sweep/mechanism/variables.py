@@ -3,7 +3,7 @@
 Each variable is declared once, with its units and meaning; ``scope`` says what it is indexed by
 besides the sweep: ``path`` (market series: the path keys and ``path``, then days), ``risk``
 (risk factors: the risk keys), ``day`` (per day) and ``lp`` (per day and LP). Which sweep
-dimensions an output has is decided by the stage that computes it (``sweep.stages``).
+dimensions an output has is decided by the stage that computes it (``sweep.engine.stages``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ class Variable:
     name: str
     scope: str  # "path": path dims + day; "risk": risk dims; "day": scenario + day; "lp": + lp;
     # "epoch": scenario + epoch + lp
-    units: str  # UDUNITS-2 (``USD``, which UDUNITS does not know, aside: sweep.dataset)
+    units: str  # UDUNITS-2 (``USD``, which UDUNITS does not know, aside: sweep.storage.layout)
     long_name: str
     dtype: str = "float64"
 

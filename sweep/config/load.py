@@ -10,7 +10,7 @@ the config does not give itself (explicit keys win). A list of presets is a ``pr
 dimension: the keys on which the listed presets differ follow it (see
 :attr:`Config.preset_values`).
 
-With ``[sweep] design`` a sampled design (:mod:`sweep.design`), keys given as ranges
+With ``[sweep] design`` a sampled design (:mod:`sweep.config.design`), keys given as ranges
 (``{min, max}``) or ``{choices = [...]}`` are sampled along one ``sample`` dimension: they follow
 it as preset keys follow ``preset`` (:attr:`Config.follows`).
 
@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+from ..mechanism.presets import PRESETS
+from ..mechanism.rules import RULES, SLA_KEYS_ALSO_READ_BY
 from .design import DESIGN_KEYS, SAMPLE_DIM, Design, Spec, make_design, read_settings, read_spec
-from .errors import ConfigError
-from .mechanism.presets import PRESETS
-from .mechanism.rules import RULES
 
 SHARE_RULES = RULES["share_rule"].names
 FEE_RULES = RULES["fee_rule"].names
@@ -54,7 +54,7 @@ PATH_SERIES = ("mark_price", "traded_volume", "open_interest")
 # Every number must be 0 or between 1/MAGNITUDE and MAGNITUDE in size: the engine multiplies
 # and divides a handful of them at a time (a target stake is c2 * v * risk factor * open
 # interest, a return 365 * fees / stake), and within 1e-30..1e30 every result stays far inside
-# float64's range (1e-308..1e308). Market paths must stay in the same range (sweep.paths).
+# float64's range (1e-308..1e308). Market paths must stay in the same range (sweep.engine.paths).
 MAGNITUDE = 1e30
 MAX_DAYS = 100_000  # days of a path, generated or read (about 274 years); also the windows
 MAX_PATHS = 10_000_000  # [sweep] paths: Monte Carlo paths per scenario
@@ -235,14 +235,18 @@ PARAMS: dict[str, dict[str, Param]] = {
     },
     "sla": {
         "commitment_min_time_fraction": Param(
-            float, 0.0, _unit, doc="s: minimum time on book; 0 switches the SLA off", units="1"
+            float,
+            0.95,
+            _unit,
+            doc="s: minimum time on book (0 is a live setting: fee penalty (1 - t) * c)",
+            units="1",
         ),
         "competition_factor": Param(float, 0.9, _unit, doc="c: fee penalty scaling", units="1"),
         "performance_hysteresis_epochs": Param(
             int,
             1,
-            _between(1, MAX_DAYS),
-            doc="H: epochs of raw penalties the fee penalty remembers",
+            _between(0, MAX_DAYS),
+            doc="H: epochs of raw penalties the fee penalty remembers (0: none)",
             units="1",
         ),
         "price_range": Param(
@@ -409,7 +413,7 @@ TOP_KEYS: dict[str, str] = {
     "risk": "the log-normal risk model",
     "market": "the order book's price levels",
     "mechanism": "rule keys, presets and the time-weighting parameters",
-    "sla": "Vega's service-level agreement (off unless commitment_min_time_fraction > 0)",
+    "sla": 'Vega\'s service-level agreement: its keys act where [mechanism] sla = "on"',
     "lp": "the liquidity providers, an array of tables",
 }
 LP_KEYS: dict[str, str] = {
@@ -638,7 +642,7 @@ def _coerce(key: str, value: Any, spec: Param) -> Any:
 
 def _param(section: str, key: str, value: Any, spec: Param) -> Any:
     """A scalar, a tuple of values when the key is swept (a non-empty list), or a
-    :class:`~sweep.design.Spec` when it is sampled (a table: a range or choices)."""
+    :class:`~sweep.config.design.Spec` when it is sampled (a table: a range or choices)."""
     where = f"[{section}] {key}"
     if isinstance(value, Mapping):
         if not spec.sweepable:
@@ -810,6 +814,7 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
             "is read only by fee_rule = 'given', which is not in play (fee_rule = "
             f"{params['fee_rule']!r}): set fee_rule = 'given' (or list it) or drop fee_rate",
         )
+    check_sla_keys(params, section_values["sla"])
     check_risk(params)
 
     lps = _lps(raw.get("lp", []))
@@ -917,7 +922,7 @@ def _sample(
 
 
 def _variables(value: Any) -> tuple[str, ...] | None:
-    from .variables import OUTPUTS
+    from ..mechanism.variables import OUTPUTS
 
     if value == "all":
         return None
@@ -1063,6 +1068,32 @@ def _time_on_book(where: str, value: Any) -> Behaviour:
     )
 
 
+def check_sla_keys(params: Mapping[str, Any], given: Mapping[str, Any]) -> None:
+    """An ``[sla]`` key the config gives must act on something in play: the SLA
+    (``[mechanism] sla = "on"`` in some scenario), or for ``epoch_days`` and
+    ``early_exit_penalty`` also ``exit_rule = "penalty"``, for ``price_range`` also
+    ``liquidity_score = "probability"``. A config written when ``commitment_min_time_fraction >
+    0`` switched the SLA on must fail here, not run without its SLA."""
+    if "on" in _values(params["sla"]):
+        return
+    for key, value in given.items():
+        others = SLA_KEYS_ALSO_READ_BY.get(key, ())
+        if any(v in _values(params[rule]) for rule, v in others):
+            continue
+        readers = "".join(f" or {rule} = {v!r}" for rule, v in others)
+        raise ConfigError(
+            f"[sla] {key}",
+            _plain_value(value),
+            f"acts only where the SLA is on{readers}, and it is off here: set [mechanism] "
+            'sla = "on" (or preset = "vega"), or drop the key',
+        )
+
+
+def _plain_value(value: Any) -> Any:
+    """A key's value as the config gave it (a tuple of swept values as a list)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
 def check_risk(params: Mapping[str, Any]) -> None:
     """The log-normal risk model must give finite risk factors, of a size the engine keeps
     finite (:data:`MAGNITUDE`), for every value of ``[risk] mu, sigma, tau, lambd`` in play.
@@ -1074,7 +1105,7 @@ def check_risk(params: Mapping[str, Any]) -> None:
     """
     from statistics import StatisticsError
 
-    from .risk import risk_factors
+    from ..mechanism.risk import risk_factors
 
     mus, sigmas, taus, lambds = (_values(params[k]) for k in ("mu", "sigma", "tau", "lambd"))
     mu_tau, mu, tau = max(

@@ -1,7 +1,7 @@
 """Global sensitivity of a sampled sweep: Sobol' indices and Morris elementary effects.
 
 ``sensitivity(ds, output)`` reads the design a result was sampled with from its attributes
-(``sweep.design``), so it works on a result in memory or loaded from a file:
+(``sweep.config.design``), so it works on a result in memory or loaded from a file:
 
 - ``design = "saltelli"``: first-order (``S1``) and total (``ST``) Sobol' indices, with the
   half-widths of their bootstrap confidence intervals (``S1_conf``, ``ST_conf``), and with
@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .design import SAMPLE_DIM, SCREENING_DESIGNS, SOBOL_INDEX_DESIGNS, Design, from_attrs
-from .errors import ConfigError
+from ..config.design import SAMPLE_DIM, SCREENING_DESIGNS, SOBOL_INDEX_DESIGNS, Design, from_attrs
+from ..errors import ConfigError
 
 STATS = ("mean", "final", "min", "max")
 SOBOL_VARIABLES = ("S1", "S1_conf", "ST", "ST_conf")
@@ -137,7 +137,7 @@ def sensitivity(
         per-LP output and any grid dimension crossed with the sample.
     """
     if not isinstance(ds, xr.Dataset):
-        from .io import load
+        from ..storage.io import load
 
         ds = load(ds)
     design = _check_design(ds, SOBOL_INDEX_DESIGNS + SCREENING_DESIGNS)

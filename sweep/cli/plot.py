@@ -19,14 +19,14 @@ from pathlib import Path
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import plot
-from .plot import _data
-from .plot.book import _NEEDED as ORDER_BOOK_NEEDS
-from .plot.book import _PARAMS as BOOK_PARAMS
-from .plot.book import has_orders
-from .plot.market import _PANEL_VARIABLES as PANEL_VARIABLES
-from .plot.sla import _VIEW_NEEDS as SLA_VIEW_NEEDS
-from .plot.sla import _VIEW_PARAMS as SLA_VIEW_PARAMS
+from .. import plot
+from ..plot import _data
+from ..plot.book import _NEEDED as ORDER_BOOK_NEEDS
+from ..plot.book import _PARAMS as BOOK_PARAMS
+from ..plot.book import has_orders
+from ..plot.market import _PANEL_VARIABLES as PANEL_VARIABLES
+from ..plot.sla import _VIEW_NEEDS as SLA_VIEW_NEEDS
+from ..plot.sla import _VIEW_PARAMS as SLA_VIEW_PARAMS
 
 __all__ = ["write_figures"]
 

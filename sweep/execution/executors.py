@@ -4,7 +4,7 @@ One small class per way of running (:class:`InProcess`, :class:`Threads`,
 :class:`DaskCluster`), each yielding ``(chunk, result)`` as chunks finish; every chunk is
 ``compute_chunk(plan, chunk)``, a pure function. Results come back to this process, which alone
 writes the sink, so a cluster needs no shared file system; except for a zarr store
-(``sweep.zarr_sink``), which each task writes itself, where it ran, sending back only an
+(``sweep.storage.zarr_store``), which each task writes itself, where it ran, sending back only an
 acknowledgement.
 Two chunks per worker thread are in flight, more while their results stay under
 ``RESULTS_IN_FLIGHT_BYTES``, so memory is bounded by the chunk size, not by the sweep size. A
@@ -38,9 +38,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .compute import chunk_result_bytes, compute_chunk
-from .errors import ConfigError, RunStopped
-from .scenarios import Chunk, Plan
+from ..engine.compute import chunk_result_bytes, compute_chunk
+from ..engine.plan import Chunk, Plan
+from ..errors import ConfigError, RunStopped
 
 SYNCHRONOUS = "synchronous"  # scheduler name for running in this process, without Dask
 # Dask's scheduler names (dask.base.named_schedulers), and what each means here: "sync" runs
@@ -668,8 +668,8 @@ def _the_plan(plan: Plan) -> Plan:
 
 def _compute(chunk: Chunk, plan: Plan, writer: Any = None) -> Any:
     """One chunk's task: the plan comes as the result of :func:`_the_plan`'s task (on a
-    cluster). With a ``writer`` (``sweep.zarr_sink.ChunkWriter``) the task writes its values
-    into the store itself and returns the writer's small acknowledgement, so the values never
+    cluster). With a ``writer`` (``sweep.storage.zarr_store.ChunkWriter``) the task writes its
+    values into the store itself and returns the writer's small acknowledgement, so the values never
     travel; otherwise it returns the values."""
     values = compute_chunk(plan, chunk)
     if writer is None:

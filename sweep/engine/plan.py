@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import (
+from ..config.load import (
     MAX_CHUNK_SIZE,
     PARAMS,
     Config,
@@ -31,12 +31,12 @@ from .config import (
     load_config,
     n_epochs,
 )
-from .mechanism.kernels import Events, Shapes
-from .mechanism.presets import PRESETS
-from .mechanism.rules import RULES, SLA_SWITCH
+from ..mechanism.kernels import Events, Shapes
+from ..mechanism.presets import PRESETS
+from ..mechanism.rules import RULES
+from ..mechanism.variables import PATH_SERIES, PER_DAY, PER_EPOCH, PER_LP_DAY
 from .paths import PathSource, check_paths, path_source
 from .stages import PATH, STAGE_OF, STAGES, Resolved, resolve
-from .variables import PATH_SERIES, PER_DAY, PER_EPOCH, PER_LP_DAY
 
 OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose arrays take about this much memory
 MIN_CHUNKS = 16  # big sweeps get at least this many chunks, to spread over workers
@@ -175,7 +175,7 @@ class Plan:
 
     def class_codes(self, axis: int, keys: tuple[str, ...]) -> np.ndarray | None:
         """An id per index along ``axis``, equal where ``keys`` (keys that follow the axis)
-        take the same values; None where every index differs (``sweep.compute``'s classes).
+        take the same values; None where every index differs (``sweep.engine.compute``'s classes).
         Cached like :meth:`axis_values`."""
         cache = self.__dict__.setdefault("_class_codes_cache", {})
         if (axis, keys) not in cache:
@@ -189,7 +189,7 @@ class Plan:
     def class_keys(self, stage: str, axis: int) -> tuple[str, ...] | None:
         """The keys following ``axis`` (a design's ``sample``, a ``preset``) that ``stage``
         depends on, where it runs once per distinct combination of them along the axis rather
-        than once per index (``sweep.compute``'s classes); None where it runs per index: the
+        than once per index (``sweep.engine.compute``'s classes); None where it runs per index: the
         axis is not followed, not among the stage's axes, or the stage reads the path that
         varies along it or the axis's own key, or every index differs."""
         if axis == self.path_axis or axis not in self.stages.axes[stage]:
@@ -345,14 +345,11 @@ def commitment_events(config: Config) -> dict[str, np.ndarray]:
 
 
 def rules_in_play(config: Config) -> dict[str, tuple]:
-    """Every rule key's values in the sweep, and whether the SLA is ``"off"``/``"on"``."""
+    """Every rule key's values in the sweep (``sla`` among them: ``"off"``, ``"on"``)."""
     rules = {}
     for key in RULES:
         value = config.params[key]
         rules[key] = value if isinstance(value, tuple) else (value,)
-    switch = config.params[SLA_SWITCH]
-    switch = switch if isinstance(switch, tuple) else (switch,)
-    rules["sla"] = tuple(dict.fromkeys("on" if s > 0 else "off" for s in switch))
     return rules
 
 
@@ -374,7 +371,7 @@ def market_axes(config: Config) -> tuple[int, ...]:
 
 
 def resolve_stages(config: Config) -> Resolved:
-    """Each stage's grid axes under this config (``sweep.stages.resolve``)."""
+    """Each stage's grid axes under this config (``sweep.engine.stages.resolve``)."""
     return resolve(param_axes(config), market_axes(config), rules_in_play(config))
 
 

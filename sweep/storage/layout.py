@@ -3,7 +3,7 @@
 All sinks use this one description: the in-memory :class:`xarray.Dataset` and the netCDF4 file
 streamed chunk by chunk. Each variable carries only the dimensions it depends on: market series
 the swept ``[path]`` keys (and ``path``), risk factors the swept ``[risk]`` keys, and every
-output the axes of the stage that computes it (``sweep.stages``): a ``v`` x ``k`` grid gives
+output the axes of the stage that computes it (``sweep.engine.stages``): a ``v`` x ``k`` grid gives
 ``margin`` no ``v`` dimension and ``stake`` neither. xarray broadcasts them where they meet.
 
 The attributes follow CF 1.10, so that CF tools (the compliance checker, cf-xarray, Panoply)
@@ -31,12 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from .config import PARAMS, PATH_PARAMS, dim_name, path_dim_name
-from .mechanism.rules import RULES
-from .risk import risk_factor_arrays
-from .scenarios import Chunk, Plan
-from .variables import PATH_SERIES, STATISTICS, VARIABLES
-from .version import __version__
+from ..config.load import PARAMS, PATH_PARAMS, dim_name, path_dim_name
+from ..engine.plan import Chunk, Plan
+from ..mechanism.risk import risk_factor_arrays
+from ..mechanism.rules import RULES
+from ..mechanism.variables import PATH_SERIES, STATISTICS, VARIABLES
+from ..version import __version__
 
 RISK_MODEL = ("mu", "sigma", "tau", "lambd")  # the risk factors' inputs
 
@@ -181,7 +181,7 @@ def flag_attrs(name: str) -> dict[str, Any]:
     }
 
 
-_CF_UNITS = {  # the config's readable units (``sweep.config.Param.units``) in UDUNITS-2 form
+_CF_UNITS = {  # the config's readable units (``sweep.config.load.Param.units``) in UDUNITS-2 form
     "1/year": "year-1",
     "1/sqrt(year)": "year-0.5",
     "USD/day": "USD d-1",

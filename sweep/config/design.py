@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 DESIGNS = ("grid", "sobol", "lhs", "random", "saltelli", "morris")
 SAMPLED = DESIGNS[1:]

@@ -2,8 +2,8 @@
 
 This is the unit of work Dask ships to workers: a pure function of the plan and a chunk, so the
 same chunk gives the same numbers on any worker, in any order. Within the chunk a stage with
-axes ``A`` (``sweep.stages``) runs for the product of the chunk's slices along ``A``; it reads
-an input stage with axes ``B`` (a subset of ``A``) through ``rows``: the row of the input's
+axes ``A`` (``sweep.engine.stages``) runs for the product of the chunk's slices along ``A``; it
+reads an input stage with axes ``B`` (a subset of ``A``) through ``rows``: the row of the input's
 combination that each of its own combinations projects onto.
 
 A chunk returns only the variables it *owns*: a variable with axes ``A`` is written by the one
@@ -38,12 +38,12 @@ from functools import partial
 
 import numpy as np
 
-from .mechanism.kernels import Events, Shapes
-from .risk import risk_factor_arrays
-from .scenarios import Chunk, Plan
+from ..mechanism.kernels import Events, Shapes
+from ..mechanism.risk import risk_factor_arrays
+from ..mechanism.variables import PER_EPOCH, PER_LP, VARIABLES
+from .plan import Chunk, Plan
 from .stages import DERIVED, STAGE_OF, STAGES, rule_params
 from .summary import day_statistics
-from .variables import PER_EPOCH, PER_LP, VARIABLES
 
 
 def owns(plan: Plan, chunk: Chunk, axes: tuple[int, ...]) -> bool:
@@ -113,7 +113,7 @@ def mapping(
 
 
 # bytes of stage results a process keeps per plan for the chunks that follow (about one chunk's
-# results, sweep.scenarios.OUTPUT_BYTES_TARGET)
+# results, sweep.engine.plan.OUTPUT_BYTES_TARGET)
 SHARED_BYTES = 64 * 2**20
 
 
@@ -188,7 +188,7 @@ def forget_shared(plan: Plan) -> None:
 
 
 class ChunkContext:
-    """One stage's view of a chunk (``sweep.stages.Context``)."""
+    """One stage's view of a chunk (``sweep.engine.stages.Context``)."""
 
     def __init__(self, chunk_data: ChunkData, stage: str) -> None:
         self.data = chunk_data
@@ -438,7 +438,7 @@ def keep_freed_memory() -> None:
     again: measured on a 2^14-sample design, 640,000 faults and 1.7 s of kernel time in 3.5 s
     of CPU (benchmarks/bench_design.py), and on a grid of that size 105,000 (0.36 s), depending
     only on the order of earlier allocations. Blocks up to 32 MiB are taken from the heap and
-    up to 64 MiB of freed heap (about one chunk's, :data:`sweep.scenarios.OUTPUT_BYTES_TARGET`)
+    up to 64 MiB of freed heap (about one chunk's, :data:`sweep.engine.plan.OUTPUT_BYTES_TARGET`)
     is kept for reuse instead, per arena (glibc gives threads their own); memory is still
     returned beyond that, and the numbers do not change. A process whose allocator was tuned
     on purpose (``MALLOC_TRIM_THRESHOLD_`` or ``MALLOC_MMAP_THRESHOLD_`` set, as Dask's nanny

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from .mechanism import book
-from .mechanism.rules import RULES
+from ..mechanism import book
+from ..mechanism.rules import RULES
 
 __all__ = [
     "PROB_FLOOR",

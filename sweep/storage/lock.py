@@ -20,7 +20,7 @@ import stat
 import time
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 LOCK_SUFFIX = ".lock"
 # a lock found taken is tried again for this long: ``sweep info`` and ``--dry-run`` hold a

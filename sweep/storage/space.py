@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import coordinates, dim_sizes, layouts
-from .errors import ConfigError
-from .scenarios import Plan
-from .variables import STATISTICS
+from ..engine.plan import Plan
+from ..errors import ConfigError
+from ..mechanism.variables import STATISTICS
+from .layout import coordinates, dim_sizes, layouts
 
 # HDF5's own structures: the superblock, a header per variable and attribute, the config text
 FILE_OVERHEAD = 64 * 2**10
@@ -126,7 +126,7 @@ def check_disk(plan: Plan, out: Path, *, kept: int = 0) -> None:
     """Refuse a result that cannot fit the free space of its file system (or ``ulimit -f``).
 
     ``kept``: bytes already on disk for it (the partial file a resume continues). The file
-    is written whole, then copied compressed (``sweep.io.NetCDFSink``): the copy may need as
+    is written whole, then copied compressed (``sweep.storage.io.NetCDFSink``): the copy may need as
     much again (at most: it is usually two thirds of it or less), unless ``[sweep]
     compression = "none"``.
     """

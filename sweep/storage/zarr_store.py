@@ -1,7 +1,7 @@
 """Zarr results written by the workers that compute them.
 
 A store is laid out before the first chunk: every variable, coordinate and attribute of the
-netCDF result (the same :mod:`sweep.dataset` functions describe both), compressed with zarr's
+netCDF result (the same :mod:`sweep.storage.layout` functions describe both), compressed with zarr's
 default codec (zstd), and chunked as the sweep is: along the sweep dimensions a zarr chunk is
 one sweep chunk's block, whole along ``day``, ``lp`` and the rest. Each chunk's task then writes
 its block straight into the store from wherever it ran (a thread of this process, or a Dask
@@ -21,7 +21,7 @@ local files by rename). When the last chunk is in, the root metadata is written 
 ``_sweep/`` removed.
 
 Local stores (``result.zarr``, ``file://...``) are written as ``<out>.partial`` and renamed
-when complete, under the run's lock ``<out>.lock`` (:mod:`sweep.lock`), as netCDF files are;
+when complete, under the run's lock ``<out>.lock`` (:mod:`sweep.storage.lock`), as netCDF files are;
 ``--overwrite`` keeps the old store until the new one is complete. A store at another URL
 (``s3://``, ``gs://``, ``memory://``: any fsspec file system) is written in place, and object
 stores have neither renames nor locks: ``--overwrite`` removes the old store when the run
@@ -49,16 +49,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .dataset import (
-    chunk_index,
-    coordinates,
-    dim_sizes,
-    global_attrs,
-    kept_outputs,
-    layouts,
-    static_values,
-)
-from .errors import ConfigError
+from ..engine.plan import Chunk, Plan
+from ..errors import ConfigError
 from .io import (
     STORE_RECORD,
     check_url,
@@ -69,7 +61,15 @@ from .io import (
     partial_paths,
     store_files,
 )
-from .scenarios import Chunk, Plan
+from .layout import (
+    chunk_index,
+    coordinates,
+    dim_sizes,
+    global_attrs,
+    kept_outputs,
+    layouts,
+    static_values,
+)
 
 STORE_FORMAT = "sweep-store-1"
 HEADER = f"{STORE_RECORD}/run.json"

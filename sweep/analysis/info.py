@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .design import SAMPLE_DIM, Design, from_attrs
-from .variables import PATH_SERIES, PER_EPOCH
+from ..config.design import SAMPLE_DIM, Design, from_attrs
+from ..mechanism.variables import PATH_SERIES, PER_EPOCH
 
 BLOCK_BYTES = 64 * 2**20  # read at most about this much of one variable at a time
 _AUX_DIMS = ("tick", "commit")

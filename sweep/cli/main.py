@@ -14,8 +14,8 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from .errors import ConfigError, RunStopped
-from .version import __version__
+from ..errors import ConfigError, RunStopped
+from ..version import __version__
 
 DEFAULT_CONFIG = "default"
 
@@ -107,7 +107,7 @@ def _location(text: str) -> Path | str:
 
 def _size_mib(out: Path | str) -> float:
     """The size of a result: a file, or a store's files (a folder, or at a URL)."""
-    from .io import store_files
+    from ..storage.io import store_files
 
     if isinstance(out, Path) and out.is_file():
         return out.stat().st_size / 2**20
@@ -120,8 +120,8 @@ def default_config_path() -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .config import MAX_CHUNK_SIZE, load_config
-    from .runner import run
+    from ..config.load import MAX_CHUNK_SIZE, load_config
+    from ..runner import run
 
     # `sweep run default` is the embedded sweep, unless a file of that name is here: that file
     # is what the user means
@@ -141,7 +141,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(source)  # read once: run() and dry_run() take the checked config
     out = args.out or Path("outputs") / f"{config.name}.nc"
     if args.dry_run:
-        from .runner import dry_run
+        from ..runner import dry_run
 
         text, problem = dry_run(
             config,
@@ -191,7 +191,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _open_result(path: Path | str):
     """Open a result file or zarr store, turning a missing or unreadable one, or one that sweep
     did not write, into bad input (exit 2)."""
-    from .io import is_sweep_result, is_zarr, load
+    from ..storage.io import is_sweep_result, is_zarr, load
 
     if isinstance(path, Path) and path.is_dir() and not is_zarr(path):
         raise ConfigError("RESULT", str(path), "is a folder, not a result file or zarr store")
@@ -218,8 +218,8 @@ PARTIAL = ".partial"
 def _partial_state(path: Path) -> tuple[str | None, str]:
     """For an interrupted run's ``<out>.partial``: the run writing it now (or None), and how
     many chunks are done."""
-    from .io import read_journal
-    from .lock import owner
+    from ..storage.io import read_journal
+    from ..storage.lock import owner
 
     out = path.with_name(path.name[: -len(PARTIAL)])
     journal = read_journal(out)
@@ -234,13 +234,13 @@ def _partial_state(path: Path) -> tuple[str | None, str]:
 def _unfinished_store(result: Path | str) -> str | None:
     """For a zarr store whose sweep has not finished (a local ``<out>.partial`` folder, or a
     store at a URL without its root metadata): one line saying so; None otherwise."""
-    from .io import is_url
+    from ..storage.io import is_url
 
     if isinstance(result, Path):
         if not (result.name.endswith(PARTIAL) and result.is_dir()):
             return None
-        from .lock import owner
-        from .zarr_sink import progress_text
+        from ..storage.lock import owner
+        from ..storage.zarr_store import progress_text
 
         live = owner(result.with_name(result.name[: -len(PARTIAL)]))
         who = (
@@ -251,7 +251,7 @@ def _unfinished_store(result: Path | str) -> str | None:
         return f"{result}: an unfinished sweep store, {progress_text(str(result))}; {who}"
     if not is_url(result):
         return None
-    from .zarr_sink import progress_text, store_state
+    from ..storage.zarr_store import progress_text, store_state
 
     if store_state(result) != "unfinished":
         return None
@@ -262,7 +262,7 @@ def _unfinished_store(result: Path | str) -> str | None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .info import summary_text
+    from ..analysis.info import summary_text
 
     unfinished = _unfinished_store(args.result)
     if unfinished:  # no root metadata yet: what its record says is all there is
@@ -289,7 +289,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .compare import compare
+    from ..analysis.compare import compare
 
     with _open_result(args.result) as ds:
         try:
@@ -312,7 +312,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .plot_cli import write_figures
+    from .plot import write_figures
 
     unfinished = _unfinished_store(args.result)
     if unfinished:
@@ -347,7 +347,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
-    from .sensitivity import sensitivity, table
+    from ..analysis.sensitivity import sensitivity, table
 
     with _open_result(args.result) as ds:
         print(table(sensitivity(ds, args.output, args.stat)))

@@ -1,0 +1,2 @@
+"""The ``sweep`` command: ``run``, ``info``, ``compare``, ``sensitivity`` (``main``) and
+``plot`` (``plot``)."""
