@@ -121,7 +121,9 @@ def test_day_tables_and_lp_orders_are_book_side_and_side_orders_bit_for_bit(seed
             book.pegged_shares(fractions[s], shares[s])
         obligation = float(rng.uniform(0, 5e5))
         pegged = np.full((2, size), np.nan)
-        got = book.lp_orders(obligation, limits, shares, tables, model, pegged)
+        parts = np.full(4, np.nan)
+        book.limit_parts(limits, tables, model, parts)
+        got = book.lp_orders(obligation, parts, shares, tables, model, pegged)
         for s, sign in ((book.BUY, -1.0), (book.SELL, 1.0)):
             level, prob, weighted, inverse = (np.full(size, np.nan) for _ in range(4))
             book.book_side(

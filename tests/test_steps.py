@@ -1662,8 +1662,10 @@ def engine_side_book(case: dict) -> dict:
     for s in range(2):
         book.pegged_shares(padded(case["fractions"], size), shares[s])
     pegged = np.full((2, size), np.nan)
+    parts = np.full(4, np.nan)
+    book.limit_parts(limits, tables, model, parts)
     *totals, liquidity_buy, liquidity_sell = book.lp_orders(
-        case["obligation"], limits, shares, tables, model, pegged
+        case["obligation"], parts, shares, tables, model, pegged
     )
     total = totals[side]
     notional, score = book.side_in_range(limit, pegged[side], table, n_ticks)
@@ -1673,7 +1675,7 @@ def engine_side_book(case: dict) -> dict:
     return {
         "pegged": pegged[side, :n_ticks],
         "pegged_total": total,
-        "limit_liq": book.limit_liquidity(limit, table[book.LIMIT_WEIGHT], n_ticks),
+        "limit_liq": parts[side],
         "liquidity": (liquidity_buy, liquidity_sell)[side],
         "margin": book.side_margin(case["rf"], case["mid"], volume),
         "peg_price": table[book.PEG_PRICE, :n_ticks],
@@ -1861,7 +1863,8 @@ def side_book_pair(volume_rule: str, low_probability: str) -> Pair:
     )
     return Pair(
         f"book.book_model (clip_factor) + day_tables (_levels, _logs, _cdf_arguments, _erfcs, "
-        f"_probabilities, _weights, _rule_rows, _range_rows) + pegged_shares + lp_orders + "
+        f"_probabilities, _weights, _rule_rows, _range_rows) + pegged_shares + limit_parts + "
+        f"lp_orders + "
         f"limit_liquidity + side_in_range + side_margin[{volume_rule}, {low_probability}]",
         f"side_book(volume_rule={volume_rule!r}, low_probability={low_probability!r}) + "
         f"in_range_notional + liquidity_score_side + meets_commitment",

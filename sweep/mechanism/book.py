@@ -440,37 +440,58 @@ def side_orders(
     return total, liquidity
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def lp_orders(obligation, limits, shares, tables, model, pegged):  # pragma: no cover
-    """Step 9 for one active LP on one day, both sides: the order-building step of the orders
-    stage and of the SLA's daily check.
+@numba.njit(cache=True, nogil=True)
+def limit_parts(limits, tables, model, parts):  # pragma: no cover - compiled
+    """One LP's limit orders on one day, both sides (:func:`limit_liquidity`): what they count
+    toward the obligation under the volume rule (``LIMIT_WEIGHT``) and the liquidity they supply
+    (``WEIGHTED``; the same sums under the probability rule). They depend on the book and the
+    shape only, so every combination sharing them reads them once computed.
 
-    Each side is :func:`limit_liquidity` then :func:`side_orders`, the same arithmetic in the
-    same order; the two sides run in one loop, so their sums do not wait on each other.
-    limits: (2, N) the LP's limit orders, ``BUY`` then ``SELL``; shares: (2, N) its pegged
-    shares (:func:`pegged_shares`); tables: (2, TABLE_ROWS, N) the day's (:func:`day_tables`)
-    under ``model`` (:class:`BookModel`); pegged: (2, N), written: ``n_i`` per side. Returns
-    ``(sum(n_i) buy, sum(n_i) sell, liquidity buy, liquidity sell)``, each side's
-    probability-weighted liquidity (the LP supplies the smaller).
+    limits: (2, N), ``BUY`` then ``SELL``; tables: (2, TABLE_ROWS, N) under ``model``; parts:
+    (4,), written: counted buy, counted sell, supplied buy, supplied sell.
     """
     n = model.num_ticks
     buy, sell = tables[BUY], tables[SELL]
     limit_buy, limit_sell = limits[BUY], limits[SELL]
-    counted_buy = 0.0  # the limit orders' part of the obligation, under the volume rule
+    counted_buy = 0.0
     counted_sell = 0.0
     for i in range(n):
         counted_buy += limit_buy[i] * buy[LIMIT_WEIGHT, i]
         counted_sell += limit_sell[i] * sell[LIMIT_WEIGHT, i]
-    liquidity_buy = counted_buy  # what they supply: the same sums under the probability rule
-    liquidity_sell = counted_sell
-    if model.volume_rule != VOLUME_PROBABILITY:
-        liquidity_buy = 0.0
-        liquidity_sell = 0.0
-        for i in range(n):
-            liquidity_buy += limit_buy[i] * buy[WEIGHTED, i]
-            liquidity_sell += limit_sell[i] * sell[WEIGHTED, i]
-    remaining_buy = max(obligation - counted_buy, 0.0)
-    remaining_sell = max(obligation - counted_sell, 0.0)
+    parts[0] = counted_buy
+    parts[1] = counted_sell
+    if model.volume_rule == VOLUME_PROBABILITY:
+        parts[2] = counted_buy
+        parts[3] = counted_sell
+        return
+    supplied_buy = 0.0
+    supplied_sell = 0.0
+    for i in range(n):
+        supplied_buy += limit_buy[i] * buy[WEIGHTED, i]
+        supplied_sell += limit_sell[i] * sell[WEIGHTED, i]
+    parts[2] = supplied_buy
+    parts[3] = supplied_sell
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def lp_orders(obligation, parts, shares, tables, model, pegged):  # pragma: no cover
+    """Step 9 for one active LP on one day, both sides: the order-building step of the orders
+    stage and of the SLA's daily check.
+
+    Each side is :func:`side_orders` (after :func:`limit_parts`), the same arithmetic in the
+    same order; the two sides run in one loop, so their sums do not wait on each other.
+    parts: (4,) the LP's :func:`limit_parts` of the day; shares: (2, N) its pegged shares
+    (:func:`pegged_shares`), ``BUY`` then ``SELL``; tables: (2, TABLE_ROWS, N) the day's
+    (:func:`day_tables`) under ``model`` (:class:`BookModel`); pegged: (2, N), written: ``n_i``
+    per side. Returns ``(sum(n_i) buy, sum(n_i) sell, liquidity buy, liquidity sell)``, each
+    side's probability-weighted liquidity (the LP supplies the smaller).
+    """
+    n = model.num_ticks
+    buy, sell = tables[BUY], tables[SELL]
+    remaining_buy = max(obligation - parts[0], 0.0)
+    remaining_sell = max(obligation - parts[1], 0.0)
+    liquidity_buy = parts[2]
+    liquidity_sell = parts[3]
     share_buy, share_sell = shares[BUY], shares[SELL]
     pegged_buy, pegged_sell = pegged[BUY], pegged[SELL]
     total_buy = 0.0

@@ -24,6 +24,7 @@ from .book import (
     book_model,
     combined_margin,
     day_tables,
+    limit_parts,
     limit_volume,
     lp_orders,
     pegged_shares,
@@ -294,6 +295,7 @@ def commitment_rows(
     tables = np.zeros((table_days, 2, TABLE_ROWS, max_ticks))
     limits, shares = order_shapes(shapes)
     pegged_lp = np.zeros((2, max_ticks))
+    parts = np.zeros(4)
     cached = -1
     for j in range(n_combos):
         c = book.order[j]
@@ -430,8 +432,9 @@ def commitment_rows(
                         continue
                     active_in_epoch[l] = True
                     obligation = book.k[c] * now[l]
+                    limit_parts(limits[g, l], tables[d], model, parts)
                     total_buy, total_sell, liquidity_buy, liquidity_sell = lp_orders(
-                        obligation, limits[g, l], shares[g, l], tables[d], model, pegged_lp
+                        obligation, parts, shares[g, l], tables[d], model, pegged_lp
                     )
                     pegged_buy[c, d, l] = total_buy
                     pegged_sell[c, d, l] = total_sell
@@ -841,6 +844,9 @@ def _settled_by_epoch(c, inputs, split, sla, epochs, scratch, out):  # pragma: n
         out.pool[c, d] = balance
 
 
+BLOCK_DAYS = 32  # order_rows' days per block: their tables (~56 KiB at 10 ticks) stay in cache
+
+
 @numba.njit(cache=True, nogil=True)
 def order_rows(
     book, price, path_row, shapes, stake, stake_row, score_rule, out
@@ -848,10 +854,11 @@ def order_rows(
     """Step 9 without margin: every active LP's pegged volume per side, the liquidity it
     supplies and, under ``liquidity_score = "probability"`` (``score_rule``), its score.
 
-    The combinations sharing a book (``book.group``, consecutive in ``book.order``) run day by
-    day together: each day's tables are built once, on a day some LP of theirs is active, and
-    read at once by every such LP (``lp_orders``, the step the SLA's check shares) while they
-    are in the first-level cache: no table of every day, no per-day sums kept per LP.
+    The combinations sharing a book (``book.group``, consecutive in ``book.order``) run
+    together over blocks of :data:`BLOCK_DAYS` days: each day's tables are built once, on a day
+    some LP of theirs is active, with every LP's ``limit_parts``, and read by every such LP
+    (``lp_orders``, the step the SLA's check shares) while they are in cache; each combination
+    walks its block's days in order (its arrays in memory order). No table of every day.
     book: ``Book``; price: (P, D); path_row, score_rule: (C,) int; shapes: ``Shapes``;
     stake: (Ck, D, L), row ``stake_row[c]``; out: ``Orders``, written (score only where
     ``score_rule`` asks for it, given as zeros).
@@ -860,7 +867,9 @@ def order_rows(
     n_days = price.shape[1]
     n_lp = stake.shape[2]
     limits, shares = order_shapes(shapes)
-    tables = np.zeros((2, TABLE_ROWS, limits.shape[3]))
+    tables = np.zeros((BLOCK_DAYS, 2, TABLE_ROWS, limits.shape[3]))
+    built = np.zeros(BLOCK_DAYS, dtype=np.bool_)
+    parts = np.zeros((BLOCK_DAYS, n_lp, 4))  # each LP's limit_parts of the block's days
     pegged = np.zeros((2, limits.shape[3]))
     first = 0
     while first < n_combos:  # one book at a time: its combinations first..last-1
@@ -874,36 +883,41 @@ def order_rows(
         p = path_row[c0]
         g = book.shape_row[c0]
         n_ticks = book.num_ticks[c0]
-        for d in range(n_days):
-            built = False
+        for d0 in range(0, n_days, BLOCK_DAYS):
+            built[:] = False
             for j in range(first, last):
                 c = book.order[j]
                 r = stake_row[c]
                 scored = score_rule[c] != SCORE_NONE
-                for l in range(n_lp):
-                    s = stake[r, d, l]
-                    if s <= 0.0:
-                        out.pegged_buy[c, d, l] = 0.0
-                        out.pegged_sell[c, d, l] = 0.0
-                        out.supplied[c, d, l] = 0.0
-                        continue
-                    if not built:
-                        day_tables(model, price[p, d], ranges, tables)
-                        built = True
-                    buy, sell, liquidity_buy, liquidity_sell = lp_orders(
-                        book.k[c] * s, limits[g, l], shares[g, l], tables, model, pegged
-                    )
-                    out.pegged_buy[c, d, l] = buy
-                    out.pegged_sell[c, d, l] = sell
-                    out.supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
-                    if scored:
-                        _, score_buy = side_in_range(
-                            limits[g, l, BUY_SIDE], pegged[BUY_SIDE], tables[BUY_SIDE], n_ticks
+                for d in range(d0, min(d0 + BLOCK_DAYS, n_days)):
+                    day = tables[d - d0]
+                    for l in range(n_lp):
+                        s = stake[r, d, l]
+                        if s <= 0.0:
+                            out.pegged_buy[c, d, l] = 0.0
+                            out.pegged_sell[c, d, l] = 0.0
+                            out.supplied[c, d, l] = 0.0
+                            continue
+                        if not built[d - d0]:
+                            day_tables(model, price[p, d], ranges, day)
+                            for i in range(n_lp):
+                                limit_parts(limits[g, i], day, model, parts[d - d0, i])
+                            built[d - d0] = True
+                        buy, sell, liquidity_buy, liquidity_sell = lp_orders(
+                            book.k[c] * s, parts[d - d0, l], shares[g, l], day, model, pegged
                         )
-                        _, score_sell = side_in_range(
-                            limits[g, l, SELL_SIDE], pegged[SELL_SIDE], tables[SELL_SIDE], n_ticks
-                        )
-                        out.score[c, d, l] = min(score_buy, score_sell)
+                        out.pegged_buy[c, d, l] = buy
+                        out.pegged_sell[c, d, l] = sell
+                        out.supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
+                        if scored:
+                            _, score_buy = side_in_range(
+                                limits[g, l, BUY_SIDE], pegged[BUY_SIDE], day[BUY_SIDE], n_ticks
+                            )
+                            _, score_sell = side_in_range(
+                                limits[g, l, SELL_SIDE], pegged[SELL_SIDE], day[SELL_SIDE],
+                                n_ticks,
+                            )  # fmt: skip
+                            out.score[c, d, l] = min(score_buy, score_sell)
         first = last
 
 
