@@ -883,13 +883,14 @@ def order_rows(
         p = path_row[c0]
         g = book.shape_row[c0]
         n_ticks = book.num_ticks[c0]
-        for d0 in range(0, n_days, BLOCK_DAYS):
+        block = BLOCK_DAYS if last - first > 1 else 1  # alone: one day's tables, in L1
+        for d0 in range(0, n_days, block):
             built[:] = False
             for j in range(first, last):
                 c = book.order[j]
                 r = stake_row[c]
                 scored = score_rule[c] != SCORE_NONE
-                for d in range(d0, min(d0 + BLOCK_DAYS, n_days)):
+                for d in range(d0, min(d0 + block, n_days)):
                     day = tables[d - d0]
                     for l in range(n_lp):
                         s = stake[r, d, l]
