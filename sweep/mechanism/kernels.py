@@ -741,7 +741,7 @@ def revenue_rows(inputs, split, sla, epochs, out):  # pragma: no cover - compile
             _settled_by_epoch(c, inputs, split, sla, epochs, scratch, out)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _paid_at_once(c, inputs, split, w, out):  # pragma: no cover - compiled
     """``revenue_rows`` without the SLA: each day's fees paid at once by the split's weights
     (``w``: (L,) scratch); the pool takes the commitment stage's inflows (exit penalties)."""
@@ -776,7 +776,7 @@ def _paid_at_once(c, inputs, split, w, out):  # pragma: no cover - compiled
             out.pool[c, d] = balance
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _settled_by_epoch(c, inputs, split, sla, epochs, scratch, out):  # pragma: no cover
     """``revenue_rows`` where the SLA is on: fees accrue into each LP's account and are
     settled at each epoch's end (penalties with hysteresis, payouts, bonuses); the pool takes
