@@ -43,7 +43,7 @@ from grid import DAYS, LPS
 from timing import compute_seconds, lp_days, verdict
 
 import sweep
-import sweep.storage.io
+import sweep.storage.netcdf
 from sweep.mechanism.variables import PER_DAY  # the per-day outputs (CONTRACT.md, "Per day")
 
 THREADS_TARGET = 1.6

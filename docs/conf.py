@@ -36,7 +36,9 @@ extensions = [
     "myst_nb",
     "sphinx_gallery.gen_gallery",
     "sweep_reference",
+    "sweep_math",
 ]
+html_math_renderer = "mathml"  # formulas as MathML, drawn by the browser (docs/_ext/sweep_math.py)
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
@@ -75,7 +77,8 @@ numpydoc_validation_exclude = {r"\.__init__$", r"\.__repr__$", r"\.with_tracebac
 # --- theme: shipped in its package, nothing loaded from the network at build time --------------
 html_theme = "furo"
 html_title = f"sweep {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["sweep.css"]  # reference tables that fit the column; formula layout
 html_show_sourcelink = False
 pygments_style = "sphinx"
 

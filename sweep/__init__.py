@@ -10,7 +10,8 @@ from .analysis.compare import compare
 from .analysis.sensitivity import sensitivity
 from .errors import ConfigError
 from .runner import run
-from .storage.io import load
+from .storage import accessor as _accessor  # noqa: F401  (registers ds.sweep)
+from .storage import load
 from .version import __version__
 
 __all__ = ["ConfigError", "__version__", "compare", "load", "run", "sensitivity"]

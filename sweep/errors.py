@@ -41,3 +41,14 @@ class RunStopped(RuntimeError):
     """A run that stopped for a reason outside its input (the Dask scheduler went away): the
     command line prints the message as one line and exits with status 1. The chunks already
     written stay in the partial file, so ``sweep run ... --resume`` continues."""
+
+
+class UnfinishedResult(ConfigError, FileNotFoundError):
+    """A result whose sweep has not finished, opened without asking for it by name
+    (``sweep.load(path, partial=True)``, ``--partial``): the chunks not yet computed hold no
+    numbers, so anything computed from it would be wrong. A ``FileNotFoundError`` too, as the
+    finished result it stands for is not there yet."""
+
+
+class PartialResultWarning(UserWarning):
+    """Numbers computed from an unfinished result that was opened by name (``partial=True``)."""

@@ -2,71 +2,74 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
+from .config.load import Config, load_config
 from .engine.plan import Plan, make_plan
 from .errors import ConfigError
-from .execution.executors import check_options, execute, scheduler_kind
-from .storage import zarr_store as zarr_sink
-from .storage.io import (
-    DiskFull,
-    MemorySink,
-    NetCDFSink,
-    check_interrupted,
-    check_output,
-    check_url,
-    is_sweep_result,
-    is_zarr,
-    load,
-    local_path,
-    make_folder,
-    partial_paths,
-    read_journal,
-)
-from .storage.lock import OutputLock, busy, owner
-from .storage.space import (
-    check_disk,
-    check_memory,
-    existing_ancestor,
-    free_space,
-    human,
-    result_bytes,
-)
+from .execution.executors import check_options, execute, runs_elsewhere
+from .storage import Store, store_for
+from .storage.layout import is_sweep_result, result_layout
+from .storage.space import human, result_bytes
 
 if TYPE_CHECKING:
     from distributed import Client
 
 
-def _plan(config: Any, out: Any, resume: bool, chunk_size: int | None) -> Plan:
+ONLY_EXTENSIONS = (".zarr", ".nc", ".nc4", ".netcdf", ".h5", ".hdf5")
+
+
+def check_arguments(
+    config: Any,
+    out: Any,
+    *,
+    chunk_size: Any = None,
+    flags: Mapping[str, Any] | None = None,
+    stats: Any = None,
+) -> None:
+    """One :class:`ConfigError` naming the parameter, before any work, for an argument of
+    ``run`` or ``dry_run`` of the wrong kind: deeper down it would be a ``TypeError`` from
+    pathlib that names nothing, or worse, a truthy ``overwrite="no"`` that replaces a result."""
+
+    if isinstance(config, bytes) or not isinstance(config, str | os.PathLike | Mapping | Config):
+        raise ConfigError(
+            "config", config, "must be a TOML file's path (a str or os.PathLike) or a dict"
+        )
+    if isinstance(config, str) and not config.strip():
+        raise ConfigError("config", config, "is empty; give a TOML file's path or a dict")
+    if out is not None:
+        if isinstance(out, bytes) or not isinstance(out, str | os.PathLike):
+            raise ConfigError("out", out, "must be a path (a str or os.PathLike), a URL, or None")
+        if not str(os.fspath(out)).strip():
+            raise ConfigError("out", out, "is empty; give a file (.nc) or a store (.zarr)")
+        name = str(os.fspath(out)).rstrip("/").rsplit("/", 1)[-1]
+        if name.lower() in ONLY_EXTENSIONS:
+            # `.zarr` is a hidden file to pathlib (no suffix): it would become a netCDF file
+            raise ConfigError(
+                "out",
+                str(out),
+                f"is only an extension: name the result, e.g. result{name.lower()}",
+            )
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)):
+        raise ConfigError("chunk_size", chunk_size, "must be a whole number >= 1, or None")
+    for name, value in (flags or {}).items():
+        if not isinstance(value, bool):
+            raise ConfigError(name, value, "must be True or False")
+    if stats is not None and not isinstance(stats, dict):
+        raise ConfigError("stats", stats, "must be a dict (it receives what the run did)")
+
+
+def _plan(config: Any, store: Store, resume: bool, chunk_size: int | None) -> Plan:
     if isinstance(config, os.PathLike):
         config = str(config)
-    if out is not None and resume and chunk_size is None:
+    if resume and chunk_size is None:
         # finish with the chunking the interrupted run used
-        if is_zarr(out):
-            journal = zarr_sink.read_header(zarr_sink.store_output(out).location)
-        else:
-            journal = read_journal(out)
-        if journal and isinstance(journal.get("chunk_size"), int):
-            chunk_size = journal["chunk_size"]
+        chunk_size = store.recorded_chunk_size()
     return make_plan(config, chunk_size=chunk_size)
-
-
-def _kept_bytes(out: Path, overwrite: bool, resume: bool) -> int:
-    """Bytes the partial file already takes on disk (a resume fills it in; --overwrite frees
-    it first)."""
-    partial, _ = partial_paths(out)
-    if not (resume or overwrite):
-        return 0
-    try:
-        return partial.stat().st_blocks * 512
-    except OSError:
-        return 0
 
 
 def run(
@@ -129,151 +132,71 @@ def run(
     -------
     xarray.Dataset
         The result: one variable per output, each with only the sweep dimensions it depends
-        on, every parameter a coordinate, the config as TOML text in ``attrs["config"]``.
+        on, swept parameters as coordinates and fixed ones as attributes (``ds.sweep.params``),
+        the config as TOML text in ``attrs["config"]``.
     """
-    if out is not None:
-        check_url(out)  # a URL nothing here can write: refused before any work
-    plan = _plan(config, out, resume, chunk_size)
+    check_arguments(
+        config,
+        out,
+        chunk_size=chunk_size,
+        flags={"progress": progress, "overwrite": overwrite, "resume": resume},
+        stats=stats,
+    )
+    store = store_for(out)  # a URL nothing here can write: refused before any work
+    plan = _plan(config, store, resume, chunk_size)
     check_options(scheduler, workers)  # before any file exists: a bad address leaves none
-    if out is None:
-        check_memory(plan)
-        memory = MemorySink(plan)
-        report = execute(plan, memory, scheduler=scheduler, workers=workers, progress=progress)
-        _fill(stats, report, state="new")
-        return memory.finish()
-    if is_zarr(out):
-        return _run_store(
-            plan,
-            zarr_sink.store_output(out),
-            scheduler=scheduler,
-            workers=workers,
-            progress=progress,
-            overwrite=overwrite,
-            resume=resume,
-            stats=stats,
-        )
-    out = local_path(out)
-    assert out is not None  # (every other URL is a zarr store)
-    check_output(out, overwrite=overwrite, resume=resume)
-    live = owner(out)
-    if live:  # the lock below decides; this only puts the first reason first
-        raise ConfigError("output", str(out), busy(live))
-    partial, journal_path = partial_paths(out)
-    if not (resume and out.is_file() and not partial.exists()):
-        check_disk(plan, out, kept=_kept_bytes(out, overwrite, resume))
-    make_folder(out)
-    with OutputLock(out):
-        # from here no other run can start on ``out``: a partial file is an interrupted run's
-        check_interrupted(out, overwrite=overwrite, resume=resume)
-        if resume and out.is_file() and not partial.exists():
-            # finished already (perhaps killed between the rename and dropping the journal)
-            ds = _finished(out, plan)
-            journal_path.unlink(missing_ok=True)
-            Path(f"{journal_path}.tmp").unlink(missing_ok=True)
-            _fill(stats, None, chunks=len(plan.chunks), state="complete")
-            return ds
-        state = "resumed" if resume else "new"
-        if resume and not partial.exists():
-            state = "nothing to resume"
-        sink = NetCDFSink(plan, out, overwrite=overwrite, resume=resume)
+    store.check(plan, overwrite=overwrite, resume=resume, remote=runs_elsewhere(scheduler))
+    with store.lock():
+        # from here no other run can start on ``out``: what an interrupted run left is its own
+        layout = result_layout(plan)
+        state = store.prepare(layout, overwrite=overwrite, resume=resume)
+        if state == "complete":
+            ds = _finished(store, plan, overwrite)
+            if ds is not None:
+                store.commit()
+                _fill(stats, None, chunks=len(plan.chunks), state=state)
+                return ds
+            # --resume --overwrite: another config's result is replaced
+            store.prepare(layout, overwrite=overwrite, resume=False)
+            state = "replaced"
         try:
-            report = execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
+            report = execute(plan, store, scheduler=scheduler, workers=workers, progress=progress)
         except BaseException as exc:
-            kept = len(sink.done)
-            if kept:
-                sink.close()  # keep the partial file and journal for --resume
-            else:
-                sink.discard()  # nothing computed: leave no trace
-            if isinstance(exc, DiskFull):
-                what = (
-                    f"{kept} of {len(plan.chunks)} chunks are kept in {partial.name}: --resume "
-                    "continues once there is space"
-                    if kept
-                    else "nothing was kept: run again once there is space"
-                )
-                raise ConfigError("output", str(out), f"{exc.detail}; {what}") from None
+            error = store.abort(exc)
+            if error is not None:
+                raise error from None
             raise
+        store.commit()
         _fill(stats, report, state=state)
-        return sink.finish()
+        return store.result()
 
 
-def _run_store(
-    plan: Plan,
-    store: zarr_sink.Store,
-    *,
-    scheduler: Any,
-    workers: int | None,
-    progress: bool,
-    overwrite: bool,
-    resume: bool,
-    stats: dict[str, Any] | None,
-) -> xr.Dataset:
-    """``run`` into a zarr store that the chunks' tasks write (``sweep.storage.zarr_store``), with
-    the netCDF file's semantics: refusals, lock (local stores), ``--overwrite``, ``--resume``.
-
-    The free-space check is skipped: the store is compressed, and the raw size would refuse
-    sweeps that fit; a full disk stops the run with the chunks written kept for ``--resume``.
-    """
-    kind = scheduler_kind(scheduler)
-    zarr_sink.check_store(store, overwrite=overwrite, resume=resume, scheduler_kind=kind)
-    lock: Any = contextlib.nullcontext()
-    if store.path is not None:
-        live = owner(store.path)
-        if live:  # the lock below decides; this only puts the first reason first
-            raise ConfigError("output", store.out, busy(live))
-        make_folder(store.path)
-        lock = OutputLock(store.path)
-    with lock:
-        zarr_sink.check_interrupted(store, overwrite=overwrite, resume=resume)
-        was_interrupted = zarr_sink.interrupted(store)
-        complete = zarr_sink.store_state(store.final) == "complete"
-        if resume and complete and not (store.path is not None and was_interrupted):
-            # finished already (perhaps killed before its record of the run was removed)
-            ds = _finished(store.out, plan)
-            zarr_sink.drop_record(store.final)
-            _fill(stats, None, chunks=len(plan.chunks), state="complete")
-            return ds
-        state = (
-            "resumed" if resume and was_interrupted else "nothing to resume" if resume else "new"
-        )
-        sink = zarr_sink.ZarrSink(plan, store, resume=resume)
-        try:
-            report = execute(plan, sink, scheduler=scheduler, workers=workers, progress=progress)
-        except BaseException as exc:
-            try:
-                kept = sink.kept()
-            except Exception:  # noqa: BLE001 - the store cannot be read: keep what it holds
-                kept = max(1, len(sink.done))
-            if not kept:
-                sink.discard()  # nothing computed: leave no trace
-            if zarr_sink.full_disk(exc):
-                what = (
-                    f"{kept} of {len(plan.chunks)} chunks are kept: --resume continues once "
-                    "there is space"
-                    if kept
-                    else "nothing was kept: run again once there is space"
-                )
-                raise ConfigError("output", store.out, f"the disk is full; {what}") from None
-            raise
-        _fill(stats, report, state=state)
-        return sink.finish()
-
-
-def _finished(out: Path | str, plan: Plan) -> xr.Dataset:
-    """The finished result at ``out`` that a resume found, if it is this sweep's."""
+def _finished(store: Store, plan: Plan, overwrite: bool = False) -> xr.Dataset | None:
+    """The finished result a resume found, if it is this sweep's. With ``overwrite`` too
+    (``--resume --overwrite``: finish this sweep, or else start it again), None when it is not:
+    the run then replaces it."""
+    out = store.target
     try:
-        ds = load(out)
+        ds = store.result()
     except (OSError, ValueError) as exc:
+        if overwrite:
+            return None
         raise ConfigError(
             "--resume", str(out), f"is not a sweep result ({_short(exc)}); --overwrite replaces it"
         ) from None
-    if not is_sweep_result(ds):
+    if not is_sweep_result(ds) or ds.attrs.get("config") != plan.config.toml:
         ds.close()
-        raise ConfigError("--resume", str(out), "is not a sweep result; --overwrite replaces it")
-    if ds.attrs.get("config") != plan.config.toml:
-        ds.close()
+        if overwrite:
+            return None
+        what = (
+            "a finished result of another config" if is_sweep_result(ds) else "not a sweep result"
+        )
         raise ConfigError(
-            "--resume", str(out), "is a finished result of another config; --overwrite replaces it"
+            "--resume",
+            str(out),
+            f"is {what}: --resume finishes only this config's sweep; pass --overwrite as well "
+            "to replace it (--resume --overwrite: finish this sweep if that is what is "
+            "there, start it again otherwise)",
         )
     return ds
 
@@ -296,9 +219,15 @@ def dry_run(
     The grid, its scenarios and chunks, the estimated result size and where it would go.
     Writes nothing: no output, partial file, lock or folder.
     """
-    if out is not None:
-        check_url(out)
-    plan = _plan(config, out, resume, chunk_size)
+    check_arguments(
+        config, out, chunk_size=chunk_size, flags={"overwrite": overwrite, "resume": resume}
+    )
+    store = store_for(out)
+    checked: Any = config
+    if not isinstance(config, Config):  # sized, not drawn: at once whatever the design
+        source = str(config) if isinstance(config, os.PathLike) else config
+        checked = load_config(source, draw=False)
+    plan = _plan(checked, store, resume, chunk_size)
     lines = ["dry run: nothing is written"]
     grid = [(d.name, len(d.values)) for d in plan.dims]
     if plan.n_paths > 1:
@@ -315,6 +244,14 @@ def dry_run(
         if summary
         else f"day {plan.n_days}, epoch {plan.n_epochs}, lp {plan.n_lp}"
     )
+    design = plan.config.design
+    if design is not None:
+        lines.append(
+            f"design: {design.kind}, {design.samples:,} "
+            f"{'trajectories' if design.kind == 'morris' else 'samples'} of "
+            f"{len(design.specs)} keys ({', '.join(design.names)}) = {design.n_rows:,} "
+            "scenarios along `sample` (drawn when the sweep runs)"
+        )
     lines.append(f"per scenario: {each}")
     n_chunks = len(plan.chunks)
     lines.append(
@@ -327,103 +264,8 @@ def dry_run(
         else (f'; reduce = "summary" would take about {human(result_bytes(plan, summary=True))}')
     )
     lines.append(f"result: about {human(size)} ({len(plan.outputs)} outputs kept{alt})")
-    problem: ConfigError | None = None
-    if out is None:
-        lines.append("output: in memory")
-        try:
-            check_memory(plan)
-        except ConfigError as exc:
-            problem = exc
-        return "\n".join(lines), problem
-    if is_zarr(out):
-        extra, problem = _dry_store(out, overwrite, resume)
-        return "\n".join([*lines, *extra]), problem
-    out = local_path(out)
-    assert out is not None
-    partial, _ = partial_paths(out)
-    live = owner(out)
-    folder = existing_ancestor(out)
-    if live:
-        state = f"a run ({live}) is writing it now"
-    elif partial.exists():
-        journal = read_journal(out)
-        done = (
-            f"{len(journal['done'])} of {journal['chunks']} chunks done"
-            if journal
-            else ("no chunk done")
-        )
-        action = (
-            "--resume finishes it"
-            if resume
-            else "--overwrite starts again"
-            if overwrite
-            else "--resume would finish it"
-        )
-        state = f"an interrupted run left {partial.name} ({done}); {action}"
-    elif out.exists():
-        state = "exists" + ("; --overwrite replaces it" if overwrite else "")
-    else:
-        state = "new file"
-        if folder != out.parent.absolute():
-            state += f"; {out.parent} would be created"
-    lines.append(f"output: {out} ({state})")
-    try:
-        check_output(out, overwrite=overwrite, resume=resume)
-        if live:
-            raise ConfigError("output", str(out), busy(live))
-        check_interrupted(out, overwrite=overwrite, resume=resume)
-        if not (resume and out.is_file() and not partial.exists()):
-            check_disk(plan, out, kept=_kept_bytes(out, overwrite, resume))
-    except ConfigError as exc:
-        problem = exc
-    free, _ = free_space(out)
-    fits = (
-        ""
-        if out.exists() and not out.is_file()
-        else (
-            "; the result does not fit"
-            if problem and "needs about" in str(problem)
-            else "; the result fits"
-        )
-    )
-    lines.append(f"free space: {human(free)} in {folder}{fits}")
-    return "\n".join(lines), problem
-
-
-def _dry_store(
-    out: str | os.PathLike, overwrite: bool, resume: bool
-) -> tuple[list[str], ConfigError | None]:
-    """``dry_run``'s lines about a zarr output, and the error the run would stop with."""
-    store = zarr_sink.store_output(out)
-    live = owner(store.path) if store.path is not None else None
-    action = (
-        "--resume finishes it"
-        if resume
-        else "--overwrite starts again"
-        if overwrite
-        else "--resume would finish it"
-    )
-    problem: ConfigError | None = None
-    try:
-        if live:
-            state = f"a run ({live}) is writing it now"
-        elif zarr_sink.interrupted(store):
-            state = (
-                f"an interrupted run left {Path(store.location).name if store.path else 'it'}"
-                f" ({zarr_sink.progress_text(store.location)}); {action}"
-            )
-        elif zarr_sink.store_state(store.final) == "complete":
-            state = "exists" + ("; --overwrite replaces it" if overwrite else "")
-        else:
-            state = "new"
-        zarr_sink.check_store(store, overwrite=overwrite, resume=resume, scheduler_kind="local")
-        if live:
-            raise ConfigError("output", store.out, busy(live))
-        zarr_sink.check_interrupted(store, overwrite=overwrite, resume=resume)
-    except ConfigError as exc:
-        state, problem = "cannot be used", exc
-    lines = [f"output: {out} (zarr store, written chunk by chunk by the workers; {state})"]
-    return lines, problem
+    extra, problem = store.describe(plan, overwrite=overwrite, resume=resume)
+    return "\n".join([*lines, *extra]), problem
 
 
 def _fill(stats: dict[str, Any] | None, report: Any, chunks: int = 0, state: str = "new") -> None:

@@ -1,19 +1,19 @@
 """Plain-Python reference model of ONE scenario of the liquidity mechanism.
 
-Written straight from ``/work/shared/MECHANISM.md`` (the source of truth), from
-``/work/conventions.md`` where MECHANISM.md is silent and, for the ``time_weighted`` share
-rule, from the "Fee Calculations" notebook.  It is deliberately slow and simple (stdlib
-``math`` only) so that the fast kernels in ``sweep/`` can be differential-tested against it.
+Written straight from ``docs/mechanism.rst`` (the source of truth, its conventions included)
+and, for the ``time_weighted`` share rule, from the "Fee Calculations" notebook.  It is
+deliberately slow and simple (stdlib ``math`` only) so that the fast kernels in ``sweep/`` can
+be differential-tested against it.
 
 Public API
 ----------
 ``simulate(scenario) -> dict``
-    Run one scenario day by day, following the ten steps of MECHANISM.md, its rule keys and
+    Run one scenario day by day, following the ten steps of docs/mechanism.rst, its rule keys and
     its SLA mechanism.
 ``random_scenario(rng, rules=None, *, fractional=False) -> dict``
     Draw a random valid scenario (used by these tests and by the kernel tests).
 ``PRESETS``
-    Preset name -> the keys it sets (MECHANISM.md's preset table).
+    Preset name -> the keys it sets (the presets of docs/mechanism.rst).
 
 Scenario keys beyond the path, network, risk model and LPs (each optional, with the default
 given in ``RULE_DEFAULTS`` and ``SLA_DEFAULTS``; ``preset`` sets many at once and explicit
@@ -25,7 +25,7 @@ keys win over it): ``share_rule``, ``fee_rule``, ``margin_rule``, ``risk_factor`
 ``early_exit_penalty``.  Each LP may carry ``time_on_book``: a number in [0, 1] or a list with
 one value per epoch (default 1).
 
-Conventions used where MECHANISM.md is silent (shared with the kernels):
+Conventions used where docs/mechanism.rst is silent (shared with the kernels):
 
 * ``equity[l]`` is the LP's weight in the fee split under the chosen share rule and
   ``equity_share`` that weight's share (the share the fee split starts from).
@@ -99,7 +99,7 @@ SLA_DEFAULTS = {
 #: Other optional scenario keys with their defaults (time weighting, target-stake scaling).
 OTHER_DEFAULTS = {"c2": 1.0, "steepness": 8.0, "midpoint": 0.5, "days_per_year": 365.0}
 
-#: MECHANISM.md's preset table: preset name -> the keys it sets.
+#: the presets of docs/mechanism.rst: preset name -> the keys it sets.
 PRESETS = {
     "tools": {},
     "vega_2021": {
@@ -142,7 +142,7 @@ def normal_inverse_cdf(p: float) -> float:
 
 
 def risk_factors(mu: float, sigma: float, tau: float, lambd: float) -> tuple[float, float]:
-    """Log-normal risk factors ``(rf_long, rf_short)`` (MECHANISM.md, "Risk model").
+    """Log-normal risk factors ``(rf_long, rf_short)`` (docs/mechanism.rst, "The risk model").
 
     ``rf_short = m*(1 - Phi(Phi^-1(1 - lambd) - sb))/lambd - 1`` is written with the normal's
     symmetry, ``Phi^-1(1 - lambd) = -Phi^-1(lambd)`` and ``1 - Phi(x) = Phi(-x)``, as
@@ -500,7 +500,7 @@ def fee_weights(
     liquidity_score: str = "none",
     active: list[bool] | None = None,
 ) -> list[float]:
-    """The fee split weights ``w`` (MECHANISM.md "Fee split weights").
+    """The fee split weights ``w`` (docs/mechanism.rst, step 7 and "share_rule").
 
     ``none``: ``w = share``.  ``probability``:
     ``w = els*share*score/sum(share*score) + (1 - els)*score/sum(score)``.  When every active
@@ -1221,7 +1221,7 @@ def _column(books: list[LpBook | None], attribute: str, inactive=0.0) -> list:
 
 
 def simulate(scenario: dict) -> dict:
-    """Run one scenario through the daily steps of MECHANISM.md, its rules and its SLA.
+    """Run one scenario through the daily steps of docs/mechanism.rst, its rules and its SLA.
 
     Returns ``rf_long``, ``rf_short``; per-day lists (``valuation`` ... ``under_supplied``,
     ``insurance_pool``); per-day-per-LP lists of lists indexed ``[d][l]`` (``stake`` ...
@@ -1291,8 +1291,12 @@ def simulate(scenario: dict) -> dict:
         out[name] = []
     for name in PER_EPOCH_OUTPUTS:
         out[name] = [[0.0] * num_lps for _ in range(num_epochs)]
+    # the state at each day's start, before its events (what LPs that decide read)
+    out["stake_before"], out["pending_stake"] = [], []
 
     for d in range(num_days):
+        out["stake_before"].append([p.stake for p in providers])
+        out["pending_stake"].append([None if r is None else r.stake for r in pending])
         period = d // valuation_period
         epoch = d // epoch_days
         first_day, last_day = epoch_bounds[epoch]

@@ -161,6 +161,7 @@ def test_dask_scheduler_names(name, where, default_run):
     same_numbers(ds, default_run)
 
 
+@pytest.mark.slow
 def test_processes_and_the_dashboard(default_run, capfd):
     """ "processes": a local Dask cluster of worker processes; with progress shown its dashboard
     address is printed on stderr (and the dashboard answers), without progress nothing is."""

@@ -83,7 +83,7 @@ def test_compare_keeps_dims(result):
 
 
 def test_compare_errors(result):
-    with pytest.raises(ValueError, match="'margin_rule' is not in the result.*share_rule"):
+    with pytest.raises(ValueError, match="'margin_rule'.*is not in the result.*share_rule"):
         sweep.compare(result, dim="margin_rule")
     with pytest.raises(ValueError, match="keep"):
         sweep.compare(result, keep=["sigma"])

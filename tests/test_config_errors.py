@@ -76,7 +76,7 @@ CASES = [
     ("sweep.reduce", "mean", "[sweep] reduce", "one of"),
     ("network.v", [], "[network] v", "empty list"),
     ("path.kind", "random", "[path] kind", "one of"),
-    # rule keys, presets and the SLA (MECHANISM.md "Rules" and "The SLA mechanism")
+    # rule keys, presets and the SLA (docs/mechanism.rst, "Rule keys" and "The SLA")
     ("mechanism.preset", "vega_2024", "[mechanism] preset", "one of"),
     ("mechanism.preset", ["tools", "nope"], "[mechanism] preset", "one of"),
     ("mechanism.preset", ["vega", "vega"], "[mechanism] preset", "same value twice"),

@@ -70,7 +70,7 @@ def test_defaults_of_the_new_keys():
     assert config.preset_values == {}
     assert config.dims == ()
     assert all(lp.time_on_book == ALWAYS_ON_BOOK for lp in config.lps)
-    assert list(PARAMS["sla"]) == list(SLA_DEFAULTS)  # MECHANISM.md's table, in its order
+    assert list(PARAMS["sla"]) == list(SLA_DEFAULTS)  # docs/mechanism.rst's SLA table, in its order
 
 
 def test_tools_preset_is_every_default():

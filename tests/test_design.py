@@ -184,6 +184,7 @@ def test_each_sample_is_the_grid_scenario_of_its_values(sampled):
             np.testing.assert_array_equal(actual.values, expected.values, err_msg=name)
 
 
+@pytest.mark.slow
 def test_chunking_and_workers_change_nothing(sampled):
     for kwargs in ({"chunk_size": 1}, {"chunk_size": 7, "workers": 2}, {"workers": 1}):
         ds = sweep.run(config("sobol", 16, **SCENARIO), **kwargs)
@@ -310,6 +311,7 @@ def test_morris_screening():
     assert float(s["mu"].sel(parameter="v")) > 0  # more v, a higher target: more under-supply
 
 
+@pytest.mark.slow
 def test_a_saved_result_gives_the_same_indices_and_the_cli_prints_them(saltelli, tmp_path):
     out = tmp_path / "s.nc"
     cfg = config(
@@ -368,6 +370,40 @@ def test_figures(saltelli):
     assert fig.axes[0].get_xlabel().startswith("v")
     with pytest.raises(ValueError, match="not a sampled parameter"):
         plot.design_scatter(saltelli, "under_supplied_share", "v", "k")
+
+
+def test_design_scatter_labels_each_key_once_and_log_ticks_as_plain_numbers():
+    """Axis labels name the key once with what it is (not ``v (target-stake scaling v)``), and
+    log axes read ``0.6, 1, 2`` as the other figures' axes do, not ``6x10^-1, 10^0``."""
+    import re
+
+    from sweep import plot
+
+    cfg = config("sobol", 32, sweep={"days": 30, "paths": 1})
+    cfg["network"].update(
+        v={"min": 1, "max": 20, "scale": "log"}, k={"min": 0.5, "max": 2, "scale": "log"}
+    )
+    ds = sweep.run(cfg)
+    fig = plot.design_scatter(ds, "under_supplied_share", "v", "k")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "v: target-stake scaling"
+    assert ax.get_ylabel() == "k: obligation per unit stake"
+    fig = plot.design_scatter(ds, "under_supplied_share", "valuation_period", "v")
+    assert fig.axes[0].get_xlabel() == "valuation_period: valuation window (day)"
+    for axis in (ax.xaxis, ax.yaxis):
+        lo, hi = sorted(axis.get_view_interval())
+        texts = [
+            t.get_text()
+            for minor in (False, True)
+            for t, loc in zip(
+                axis.get_ticklabels(minor=minor), axis.get_ticklocs(minor=minor), strict=True
+            )
+            if t.get_text() and lo <= loc <= hi
+        ]
+        assert len(texts) >= 3, texts
+        for text in texts:
+            assert re.fullmatch(r"\d[\d,]*(\.\d+)?", text), text
 
 
 # --- bad input: one clear error each ----------------------------------------------------------

@@ -27,7 +27,15 @@ import pytest
 import sweep
 import sweep.plot
 from sweep.config.design import DESIGN_KEYS
-from sweep.config.load import COMMIT_KEYS, LP_KEYS, PARAMS, PATH_PARAMS, SWEEP_KEYS, TOP_KEYS
+from sweep.config.load import (
+    COMMIT_KEYS,
+    LP_KEYS,
+    PARAMS,
+    PATH_PARAMS,
+    SWEEP_KEYS,
+    SWEEP_OTHER_KEYS,
+    TOP_KEYS,
+)
 from sweep.mechanism.presets import PRESETS
 from sweep.mechanism.rules import RULES
 from sweep.mechanism.variables import VARIABLES
@@ -139,8 +147,90 @@ def test_config_reference_has_every_registry_key(built: Path, section: str) -> N
         assert allowed == (spec.bounds or "any"), (key, allowed)
         assert units == spec.units, (key, units)
         assert meaning, key
-    if section == "sweep":  # the design's keys are [sweep] keys too
-        assert set(DESIGN_KEYS) <= set(rows)
+    if section == "sweep":  # the design's keys and variables are [sweep] keys too, as fully
+        assert set(DESIGN_KEYS) | {"variables"} <= set(SWEEP_OTHER_KEYS)
+        for key, spec in SWEEP_OTHER_KEYS.items():
+            _, kind, default, allowed, units, meaning = rows[key]
+            assert (kind, allowed, units) == (spec.kind, spec.allowed, spec.units), key
+            assert default == _default_text(spec.default).lower(), (key, default)
+            assert meaning, key
+
+
+def _reference_extension():
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        return importlib.import_module("sweep_reference")
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+
+
+def _rows(lines: list[str]) -> list[list[str]]:
+    """The cells of a generated list-table, row by row."""
+    rows: list[list[str]] = []
+    for line in lines:
+        if line.startswith("   * - "):
+            rows.append([line[7:]])
+        elif line.startswith("     - "):
+            rows[-1].append(line[7:])
+        elif line == "     -":
+            rows[-1].append("")
+    return rows
+
+
+def test_every_sweep_key_has_type_default_and_range_in_its_row() -> None:
+    """``design``, ``samples``, ``second_order``, ``levels`` and ``variables`` are rows like
+    every other key: no empty type, default or allowed cell (built without Sphinx)."""
+    ref = _reference_extension()
+    for section in [*_registry_sections(), "sweep"]:
+        header, *rows = _rows(ref.config_table(section))
+        assert header == ref.PARAM_HEADER
+        for key, kind, default, allowed, _units, meaning in rows:
+            assert kind.strip() and default.strip() and allowed.strip() and meaning.strip(), key
+    keys = {row[0].strip("`") for row in _rows(ref.config_table("sweep"))[1:]}
+    assert {"variables", "design", "samples", "second_order", "levels"} <= keys
+    text = " ".join((DOCS / "config.rst").read_text().split())
+    assert "Keys marked" not in text and "whose type says *one value*" in text
+
+
+def test_reference_tables_fit_the_content_column() -> None:
+    """At a 1280 px window the meaning column stays in view: the tables have fixed widths
+    that the style sheet applies (not widths that follow the longest literal), and long
+    literals may wrap."""
+    ref = _reference_extension()
+    lines = ref.config_table("sweep")
+    widths = next(line for line in lines if ":widths:" in line).split(":widths:")[1].split()
+    assert len(widths) == len(ref.PARAM_HEADER) and sum(map(int, widths)) == 100
+    assert int(widths[-1]) >= 35  # the meaning column gets the most room
+    css = (DOCS / "_static" / "sweep.css").read_text()
+    rule = re.search(r"table\.sweep-table\s*\{([^}]*)\}", css)
+    assert rule and "table-layout: fixed" in rule.group(1) and "width: 100%" in rule.group(1)
+    assert "overflow-wrap: anywhere" in css
+    conf = (DOCS / "conf.py").read_text()
+    assert 'html_css_files = ["sweep.css"]' in conf
+
+
+def test_mechanism_formulas_are_math_not_code() -> None:
+    """Every display formula of the mechanism page is a math block (no code blocks left),
+    and each converts to MathML without an error."""
+    text = (DOCS / "mechanism.rst").read_text()
+    assert "code-block" not in text and "\n::\n" not in text
+    blocks = re.findall(r"( *)\.\. math::\n\n((?:\1   .*\n)+)", text)
+    assert len(blocks) >= 12
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        from sweep_math import mathml
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    for _, body in blocks:
+        out = mathml("\n".join(line.strip() for line in body.splitlines()), block=True)
+        assert out.startswith("<math") and "merror" not in out, body
+
+
+def test_mechanism_page_shows_its_formulas_as_mathml(built: Path) -> None:
+    page = _page(built, "mechanism.html")
+    assert page.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block"') >= 12
+    assert "mathjax" not in page.lower()  # nothing loaded from the network to draw them
+    assert 'href="_static/sweep.css' in _page(built, "config.html")
 
 
 @pytest.mark.parametrize(
@@ -249,10 +339,12 @@ def test_readme_links_stay_inside_the_repository() -> None:
 
 
 def test_registry_units_are_the_results_units() -> None:
-    """The config reference shows the registry's units; the result's coordinates must carry the
-    same (in their UDUNITS spelling)."""
-    from sweep.storage.layout import _PARAM_UNITS, cf_units
+    """The config reference shows the registry's units; the result's parameters (coordinates,
+    or attributes read through ``ds.sweep``) must carry the same (in their UDUNITS spelling)."""
+    from sweep.config.load import dim_name
+    from sweep.storage.layout import cf_units, parameter_meta
 
-    for specs in PARAMS.values():
+    for section, specs in PARAMS.items():
         for key, spec in specs.items():
-            assert cf_units(spec.units) == _PARAM_UNITS[key][0], key
+            meta = parameter_meta(dim_name(section, key))
+            assert meta.get("units", "") == cf_units(spec.units), key

@@ -118,7 +118,7 @@ def test_file_equals_memory(tmp_path):
     assert stats["where"] == "2 threads in this process"
     assert_same_result(ds, memory)
     assert ds["under_supplied"].dtype == bool and ds["date" if "date" in ds else "day"].size
-    assert ds["k"].dims == () and "k" in ds.coords  # scalar parameters stay coordinates
+    assert "k" not in ds.variables and ds.sweep.params["k"] == 1  # fixed: an attribute
     ds.close()
     assert sorted(os.listdir(tmp_path)) == ["r.nc"]  # no partial file or journal left
     with sweep.load(out) as again:
@@ -301,7 +301,7 @@ def test_info_on_a_missing_file(tmp_path, capsys):
     assert "RESULT" in capsys.readouterr().err
 
 
-# --- memory: the sink does not hold the result -------------------------------------------------
+# --- memory: the store does not hold the result -------------------------------------------------
 MEASURE = """
 import json, sys, sweep
 config = json.loads(sys.argv[1])

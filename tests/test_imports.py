@@ -1,4 +1,5 @@
-"""The package's imports run one way: mechanism <- engine <- results <- API and CLI.
+"""The package's imports run one way: mechanism <- engine <- results <- API and CLI; and the
+package's layout (``docs/layout.md``) lists every module, in an order the imports follow.
 
 Read from the source with ``ast`` (every import, at module level or inside a function), so a
 cycle fails here even where Python would tolerate it at run time.
@@ -7,18 +8,21 @@ cycle fails here even where Python would tolerate it at run time.
 from __future__ import annotations
 
 import ast
+import re
 from importlib.metadata import version
 from pathlib import Path
 
 import sweep
 
 PACKAGE = Path(sweep.__file__).parent
+LAYOUT = PACKAGE.parent / "docs" / "layout.md"
 
 # each module's layer; a module may import only from its own layer or lower ones
 LAYERS = {
     "mechanism": 0,
     "errors": 0,
     "version": 0,
+    "examples": 0,  # the shipped configs: data and their names, no imports of sweep
     "config": 1,
     "engine": 2,
     "storage": 3,
@@ -144,3 +148,54 @@ def test_the_cycle_check_finds_a_cycle(tmp_path, monkeypatch):
 
 def test_version_comes_from_the_package_metadata():
     assert sweep.__version__ == version("liquidity-sweep")
+
+
+def listed_layout(text: str) -> list[str]:
+    """The modules the layout page's list names, in its order, as names relative to the
+    package: ``sweep/storage/`` is the package ``storage``, the ``  netcdf.py`` under it
+    ``storage.netcdf``, ``sweep/runner.py`` ``runner``."""
+    block = text.split("```", 2)[1]
+    names: list[str] = []
+    package = None
+    for line in block.splitlines():
+        top = re.match(r"sweep/(\S+)", line)
+        inner = re.match(r"  (\w+)\.py\b", line)
+        if top:
+            path = top.group(1)
+            package = path.rstrip("/") if path.endswith("/") else None
+            names.append(package or path.removesuffix(".py"))
+        elif package and inner:
+            names.append(f"{package}.{inner.group(1)}")
+    return names
+
+
+def test_the_layout_page_lists_every_module():
+    listed = listed_layout(LAYOUT.read_text())
+    assert len(listed) == len(set(listed)), "a module is listed twice"
+    missing = sorted(set(graph()) - set(listed))
+    stale = sorted(set(listed) - set(graph()))
+    assert not missing, f"list these modules in docs/layout.md: {missing}"
+    assert not stale, f"docs/layout.md lists modules that do not exist: {stale}"
+
+
+def test_imports_run_up_the_layout_list():
+    """Each module imports only modules listed above it (a package's ``__init__``, which
+    gathers its own modules, and ``sweep/__init__.py`` aside)."""
+    listed = listed_layout(LAYOUT.read_text())
+    position = {name: i for i, name in enumerate(listed)}
+    packages = {name.split(".")[0] for name in listed if "." in name} | {"__init__"}
+    downward = [
+        f"{name} imports {dep}, listed below it"
+        for name, deps in graph().items()
+        if name not in packages
+        for dep in deps
+        if position[dep] > position[name]
+    ]
+    assert not downward, "\n".join(sorted(downward))
+
+
+def test_the_layout_check_reads_the_list():
+    """The parser sees packages, their modules and top-level modules, so the checks can fail."""
+    text = "# Layout\n```text\nsweep/a/   x\n  b.py   y\nsweep/c.py   z\ntests/x.py\n```\n"
+    assert listed_layout(text) == ["a", "a.b", "c"]
+    assert len(listed_layout(LAYOUT.read_text())) > 40

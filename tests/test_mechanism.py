@@ -1,10 +1,9 @@
-"""Worked examples of MECHANISM.md and the old tools' notebooks, and the invariants."""
+"""Worked examples of docs/mechanism.rst and the old tools' notebooks, and the invariants."""
 
 from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,9 +13,9 @@ from hypothesis import strategies as st
 from reference_model import random_scenario
 
 import sweep
+from sweep import examples
 from sweep.mechanism.risk import risk_factors
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 RISK = {"mu": 0.0, "sigma": 2.0, "tau": 1.9012e-6, "lambd": 0.001}
 
 
@@ -66,7 +65,8 @@ def test_marginal_fee_when_cumulative_stake_equals_target():
 
 @pytest.mark.parametrize("target", [0.0, 123.0, 1e9])
 def test_weighted_fee_rule_on_the_spec_example(target):
-    """MECHANISM.md: stakes 120, 20, 60 with bids 0.5%, 0.75%, 3.75% give 1.5% at any target."""
+    """docs/mechanism.rst: stakes 120, 20, 60 with bids 0.5%, 0.75%, 3.75% give 1.5% at any
+    target."""
     # c2 = 1e-30, the least a number may be (sweep.config.load.MAGNITUDE): a target of about 0
     ds = sweep.run(spec_market([c2_for(target) if target else 1e-30], "weighted"),
                    scheduler="synchronous")  # fmt: skip
@@ -75,7 +75,7 @@ def test_weighted_fee_rule_on_the_spec_example(target):
 
 @pytest.mark.parametrize("name", ["fee_constant_bid", "fee_stepped_bid"])
 def test_fee_examples_collect_volume_times_bid(name):
-    ds = sweep.run(CONFIGS / f"{name}.toml", scheduler="synchronous")
+    ds = sweep.run(examples.path(name), scheduler="synchronous")
     bid = ds.fee_bid.sel(lp="LP")
     np.testing.assert_array_equal(ds.fee_rate.values, bid.values)
     np.testing.assert_array_equal(ds.fees_collected.values, ds.traded_volume.values * bid.values)
@@ -84,7 +84,7 @@ def test_fee_examples_collect_volume_times_bid(name):
 
 def test_simple_test_replay():
     """Four LPs enter with 100, 100, 100, 500 while volume jumps tenfold twice."""
-    ds = sweep.run(CONFIGS / "simple_test.toml", scheduler="synchronous")
+    ds = sweep.run(examples.path("simple_test"), scheduler="synchronous")
     np.testing.assert_array_equal(
         ds.total_stake.values, [100, 100, 200, 200, 200, 300, 300, 300, 800, 800]
     )
@@ -96,7 +96,7 @@ def test_simple_test_replay():
 
 
 def test_margin_strategies_are_ordered_every_day():
-    ds = sweep.run(CONFIGS / "margin_strategies.toml", scheduler="synchronous")
+    ds = sweep.run(examples.path("margin_strategies"), scheduler="synchronous")
     m = ds.margin
     assert bool((m.sel(lp="aggressive") < m.sel(lp="uniform")).all())
     assert bool((m.sel(lp="uniform") < m.sel(lp="passive")).all())

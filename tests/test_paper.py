@@ -1,4 +1,4 @@
-"""configs/fee_split_paper.toml replays the liquidity paper's Fee Calculations notebook.
+"""The shipped fee_split_paper.toml replays the liquidity paper's Fee Calculations notebook.
 
 Expected numbers come straight from the notebook's formulas (``compute_fee_split_at_t`` and
 ``compute_fee_revenue``), re-implemented here in a few lines, not from the engine.
@@ -7,15 +7,15 @@ Expected numbers come straight from the notebook's formulas (``compute_fee_split
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import assert_close
 
 import sweep
+from sweep import examples
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "fee_split_paper.toml"
+CONFIG = examples.path("fee_split_paper")
 
 # The notebook's MarketMakerStakes: (market maker, time in years, stake increment)
 STAKES = (

@@ -1,8 +1,9 @@
 """Figures from result datasets: every figure renders, says what it shows, and refuses bad input.
 
 Most tests use a synthetic dataset built here with exactly the result layout (sweep dims in
-config order, optional ``path``, ``day``, ``lp``, ``tick``, ``commit``; parameters as scalar or
-dimension coordinates; CF attributes), so the figures are tested independently of the engine.
+config order, optional ``path``, ``day``, ``lp``, ``tick``, ``commit``; swept parameters as
+dimension coordinates, fixed ones as attributes; CF attributes), so the figures are tested
+independently of the engine.
 The last tests plot real ``sweep.run`` results and check the rebuilt order book against them.
 """
 
@@ -25,6 +26,7 @@ from sweep import plot  # noqa: E402
 from sweep.analysis import orderbook as ob  # noqa: E402
 from sweep.cli.plot import HEATMAP_VARIABLES, write_figures  # noqa: E402
 from sweep.plot import _data  # noqa: E402
+from sweep.storage.layout import ordered_dims, sweep_dims  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -261,9 +263,6 @@ def make_result(
     coords["day"] = np.arange(D)
     coords["lp"] = lps
     coords["tick"] = np.arange(1, n + 1)
-    for key, value in params.items():
-        if key not in sweep:
-            coords[key] = value
     if dates:
         coords["date"] = ("day", pd.date_range("2021-01-01", periods=D, freq="D").values)
     ds = xr.Dataset({k: (dims, np.asarray(v)) for k, (dims, v) in data.items()}, coords=coords)
@@ -272,6 +271,7 @@ def make_result(
     ds.attrs.update(
         config='name = "synthetic"\n', sweep_version="0.0-test", created="2026-01-01T00:00:00+00:00"
     )
+    ds.attrs.update({key: value for key, value in params.items() if key not in sweep})
     return summarise(ds) if summary else ds
 
 
@@ -357,8 +357,8 @@ def test_import_does_not_load_pyplot() -> None:
 def test_synthetic_layout(daily: xr.Dataset, grid: xr.Dataset, summary: xr.Dataset) -> None:
     assert list(grid["stake"].dims) == ["v", "valuation_period", "share_rule", "path", "day", "lp"]
     assert list(grid["mark_price"].dims) == ["path", "day"]
-    assert _data.sweep_dims(grid) == ["v", "valuation_period", "share_rule"]
-    assert _data.sweep_dims(daily) == []
+    assert sweep_dims(grid) == ["v", "valuation_period", "share_rule"]
+    assert sweep_dims(daily) == []
     assert "day" not in summary.dims and list(summary["stat"].values) == [
         "mean",
         "final",
@@ -785,7 +785,7 @@ def test_heatmap_summary_and_special_values(
 def test_heatmap_bad_input(grid: xr.Dataset, daily: xr.Dataset) -> None:
     with pytest.raises(ValueError, match=r"'nope' is not in this result; available: .*fee_rate"):
         plot.heatmap(grid, "nope")
-    with pytest.raises(ValueError, match=r"'k' is not a dimension .*scalar coordinate"):
+    with pytest.raises(ValueError, match=r"'k' is not a dimension .*'k' = 1.0 throughout"):
         plot.heatmap(grid, "fee_rate", x="k")
     with pytest.raises(ValueError, match="'sigma' is not a dimension"):
         plot.heatmap(grid, "fee_rate", x="v", y="sigma")
@@ -953,12 +953,12 @@ def test_lean_layout(lean: xr.Dataset) -> None:
     # own dims (each in grid order) and the dimension coordinates (written in grid order)
     subset = lean[["valuation", "target_stake"]]
     assert list(subset.dims)[0] == "valuation_period"
-    assert _data.sweep_dims(subset) == ["v", "valuation_period"]
+    assert sweep_dims(subset) == ["v", "valuation_period"]
     merged = xr.Dataset({n: lean[n] for n in ("valuation", "equity", "fee_revenue")})
     assert list(merged.coords)[0] != "v"
-    assert _data.sweep_dims(merged) == ["v", "valuation_period", "share_rule"]
-    assert _data.sweep_dims(lean) == ["v", "valuation_period", "share_rule"]
-    assert _data.ordered_dims(lean)[3:6] == ["path", "day", "lp"]
+    assert sweep_dims(merged) == ["v", "valuation_period", "share_rule"]
+    assert sweep_dims(lean) == ["v", "valuation_period", "share_rule"]
+    assert ordered_dims(lean)[3:6] == ["path", "day", "lp"]
     # broadcast over just the dims asked for (never lp: a market variable is not per LP)
     stake = _data.expand(lean["total_stake"], lean, ["path", "lp"])
     assert stake.dims == ("path", "day") and (stake.diff("path") == 0).all()
@@ -968,6 +968,7 @@ def test_lean_layout(lean: xr.Dataset) -> None:
     np.testing.assert_array_equal(fee.isel(valuation_period=2, share_rule=1), lean["fee_rate"])
 
 
+@pytest.mark.slow
 def test_lean_figures_written(lean: xr.Dataset, tmp_path: Path) -> None:
     """``sweep plot`` writes the same figures as for the old layout, summary too."""
     import warnings
@@ -1141,6 +1142,7 @@ def test_write_figures_one_scenario(daily: xr.Dataset, tmp_path: Path) -> None:
     assert all(p.parent == tmp_path / "figs" for p in paths)
 
 
+@pytest.mark.slow
 def test_write_figures_sweep(grid: xr.Dataset, tmp_path: Path) -> None:
     paths = write_figures(grid, tmp_path)
     # 120 days reach month 4; share_rule includes time_weighted, so the paper figures too
@@ -1164,9 +1166,12 @@ def test_write_figures_summary(summary: xr.Dataset, tmp_path: Path) -> None:
 
 
 def test_write_figures_parameters_as_variables(daily: xr.Dataset, tmp_path: Path) -> None:
-    """A file may hand scalar coordinates back as 0-d variables: same figures either way."""
-    flat = daily.reset_coords()
-    assert "share_rule" in flat.data_vars and "share_rule" not in flat.coords
+    """Older results kept fixed parameters as scalar coordinates, which a file may hand back
+    as 0-d variables: same figures either way."""
+    params = daily.sweep.params
+    flat = daily.assign(params)
+    flat.attrs = {k: v for k, v in daily.attrs.items() if k not in params}
+    assert "share_rule" in flat.data_vars and "share_rule" not in flat.attrs
     assert _names(write_figures(flat, tmp_path)) == SCENARIO_PNGS | PAPER_PNGS
     with pytest.raises(ValueError) as err:
         plot.fee_rate(flat.drop_vars("fee_rate"))
@@ -1288,15 +1293,17 @@ def test_real_order_book_matches_engine(real: xr.Dataset) -> None:
     assert checked >= 8
 
 
+@pytest.mark.slow
 @needs_engine
 def test_real_configs_plot(tmp_path: Path) -> None:
     """Each shipped config, shortened, runs and plots without a figure being skipped."""
     import tomllib
     import warnings
 
-    configs = sorted((ROOT / "configs").glob("*.toml"))
-    if not configs:
-        pytest.skip("no configs shipped yet")
+    from sweep import examples
+
+    configs = [examples.path(name) for name in examples.names()]
+    assert len(configs) >= 7
     for path in configs:
         raw = tomllib.loads(path.read_text())
         raw.setdefault("sweep", {})
@@ -1309,7 +1316,7 @@ def test_real_configs_plot(tmp_path: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             ds = sweep_run(raw)
-            if math.prod(ds.sizes[d] for d in _data.sweep_dims(ds)) > 200:
+            if math.prod(ds.sizes[d] for d in sweep_dims(ds)) > 200:
                 continue
             paths = write_figures(ds, tmp_path / path.stem)
         assert paths, path.name

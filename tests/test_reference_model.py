@@ -1,6 +1,6 @@
 """Tests of the plain-Python reference model (tests/reference_model.py) itself.
 
-The expected numbers here come from MECHANISM.md worked by hand, from the Vega spec's
+The expected numbers here come from docs/mechanism.rst worked by hand, from the Vega spec's
 fee example and from the formulas of the "Fee Calculations" notebook -- never from the
 model under test.
 """
@@ -127,7 +127,8 @@ def test_spec_fee_example_marginal(target, expected):
 
 @pytest.mark.parametrize("target", [0.0, 119.0, 123.0, 140.0, 240.0])
 def test_spec_fee_example_weighted(target):
-    # MECHANISM.md: the stake-weighted mean of the bids of ALL active LPs, whatever the target:
+    # docs/mechanism.rst: the stake-weighted mean of the bids of ALL active LPs, whatever the
+    # target:
     # (120*0.5% + 20*0.75% + 60*3.75%)/200 = (0.6 + 0.15 + 2.25)/200 = 3/200 = 1.5%.
     out = simulate(spec_scenario(target, "weighted"))
     assert_close(out["target_stake"][0] + 1.0, target + 1.0, 1e-12)
@@ -346,7 +347,7 @@ def test_virtual_stake_by_hand():
 
 
 def test_virtual_stake_mechanism_example():
-    # MECHANISM.md: two LPs of 25,000 each, T = 10000, 20020 per period: at the end of
+    # docs/mechanism.rst: two LPs of 25,000 each, T = 10000, 20020 per period: at the end of
     # period 1, A(1) = 10000/2 + 20020/2 = 15010, r = 5010/10000 = 0.501, virtual
     # 1.501*25000 = 37,525 each (from the next day on).
     lps = [
@@ -564,7 +565,7 @@ def test_margin_orders_on_the_step_function():
 # Target stake: risk_factor and target_price
 # --------------------------------------------------------------------------------------
 def hand_risk_factors(mu: float, sigma: float, tau: float, lambd: float) -> tuple[float, float]:
-    """MECHANISM.md's risk factors with the standard library's normal distribution."""
+    """The risk factors of docs/mechanism.rst with the standard library's normal distribution."""
     phi, phi_inv = NormalDist().cdf, NormalDist().inv_cdf
     sb, m = sigma * math.sqrt(tau), math.exp(mu * tau)
     return (
@@ -1035,7 +1036,7 @@ UPSTREAM_OF_MARGIN = tuple(
 def test_new_rule_values_against_the_defaults_on_random_scenarios(seed):
     """Each non-default value of risk_factor, target_price and margin_orders against the
     default on the same random scenario: only what follows from its step changes, and by the
-    relation MECHANISM.md gives."""
+    relation docs/mechanism.rst gives."""
     rng = random.Random(500 + seed)
     # exit_rule "free": under the other exit rules the stakes depend on the target stake
     defaults = {

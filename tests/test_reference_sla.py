@@ -1,7 +1,7 @@
 """Tests of the reference model's newer rule keys and of its SLA mechanism.
 
-The expected numbers come from MECHANISM.md's worked examples and from small scenarios worked
-by hand in the comments -- never from the model under test.  Then invariants on hundreds of
+The expected numbers come from the worked examples of docs/mechanism.rst and from small scenarios
+worked by hand in the comments -- never from the model under test.  Then invariants on hundreds of
 random scenarios, presets, and "every rule at its default reproduces the tools".
 """
 
@@ -79,7 +79,7 @@ def column(out: dict, name: str, l: int = 0) -> list:
 
 
 # --------------------------------------------------------------------------------------
-# MECHANISM.md's worked examples
+# the worked examples of docs/mechanism.rst
 # --------------------------------------------------------------------------------------
 SPEC_STAKES, SPEC_BIDS = [120.0, 20.0, 60.0], [0.005, 0.0075, 0.0375]
 

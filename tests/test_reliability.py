@@ -34,7 +34,7 @@ import sweep
 from sweep.cli.main import main
 from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
-from sweep.storage.io import read_journal
+from sweep.storage.netcdf import read_journal
 from sweep.storage.space import result_bytes
 
 CHUNK = 10  # scenarios per chunk: 30 chunks; runs are paused (SIGSTOP) to be caught mid-sweep
@@ -195,7 +195,8 @@ def test_kill_9_then_another_run(reference, tmp_path, capsys):
     assert main(["plot", f"{out}.partial"]) == 2
     assert "unfinished" in one_line_error(capsys.readouterr().err)
 
-    with sweep.load(f"{out}.partial"):  # a reader holds the partial file open: HDF5 locks it
+    # a reader holds the partial file open (by name: it is unfinished); HDF5 locks it
+    with sweep.load(f"{out}.partial", partial=True):
         assert main(["run", str(config), "--out", str(out), "--resume"]) == 2
         assert "open in another program" in one_line_error(capsys.readouterr().err)
     assert journaled(out) == done  # not started again
@@ -329,6 +330,7 @@ class Zygote:
         self.proc.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_interleaved_runs_kills_and_resumes(references, tmp_path):
     """Runs of two configs started, SIGKILLed at random moments and resumed on one output, at
     most two alive at once: whatever loads as a complete result is exactly one config's clean
@@ -667,7 +669,7 @@ def test_disk_full_while_the_file_is_set_up_leaves_nothing(tmp_path, monkeypatch
     that would make the next run ask for --resume."""
     with tmpfs(tmp_path / "fs", 256 * 2**10) as fs:
         fill(fs, leave=16 * 2**10)
-        monkeypatch.setattr(sweep.runner, "check_disk", lambda *a, **k: None)
+        monkeypatch.setattr(sweep.storage.netcdf, "check_disk", lambda *a, **k: None)
         out = fs / "r.nc"
         with pytest.raises(ConfigError, match="the disk is full") as err:
             sweep.run(rel_config(), out=out, chunk_size=CHUNK)
@@ -681,9 +683,10 @@ def test_disk_full_while_the_file_is_set_up_leaves_nothing(tmp_path, monkeypatch
 
 LIMITED = """
 import resource, signal, sys
-import sweep.runner
+import sweep.storage.netcdf
 from sweep.cli.main import main
-sweep.runner.check_disk = lambda *a, **k: None  # the up-front check would refuse: see it fail
+# the up-front check would refuse: see it fail
+sweep.storage.netcdf.check_disk = lambda *a, **k: None
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

@@ -17,7 +17,7 @@ import sweep
 import sweep.execution.executors
 from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
-from sweep.storage.io import read_journal
+from sweep.storage.netcdf import read_journal
 
 
 def journaled(out: Path) -> int:
@@ -150,7 +150,7 @@ def test_resume_with_another_config_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ConfigError):
         sweep.run(small_config(), out=out, resume=True, chunk_size=5)  # another chunking
     ds = sweep.run(other, out=out, overwrite=True)
-    assert float(ds["k"]) == 2.0
+    assert float(ds.sweep.params["k"]) == 2.0
     ds.close()
     assert sorted(os.listdir(tmp_path)) == ["r.nc"]
 

@@ -8,7 +8,6 @@ import copy
 import dataclasses
 import gc
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,10 +15,9 @@ import xarray as xr
 from conftest import small_sweep
 
 import sweep
+from sweep import examples
 from sweep.engine import compute, stages
 from sweep.engine.plan import make_plan
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def grid() -> dict:
@@ -29,7 +27,7 @@ def grid() -> dict:
 
 def presets() -> dict:
     """Three presets side by side, the SLA among them, cut to 14 weekly epochs."""
-    config = tomllib.loads((CONFIGS / "vega_presets.toml").read_text())
+    config = tomllib.loads(examples.path("vega_presets").read_text())
     config["sweep"].update(days=98, paths=2)
     return config
 
@@ -81,6 +79,7 @@ def test_no_stage_writes_into_what_it_shares(name, checking):
             np.testing.assert_array_equal(values, copies[variable], err_msg=variable)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(MAKERS))
 @pytest.mark.parametrize("reduce", ["none", "summary"])
 def test_sharing_changes_no_number(name, reduce, monkeypatch):

@@ -1,6 +1,6 @@
 """Issue 20: the SLA as Vega core runs it, point by point.
 
-Each of the issue's nine points has a worked example here, with MECHANISM.md's numbers
+Each of the issue's nine points has a worked example here, with docs/mechanism.rst's numbers
 (sections "The SLA mechanism" and "Fee split weights") or numbers worked by hand in the
 comments: the reference model gives them, and the engine (``sweep.run``) gives the reference
 model's outputs on the same scenario. Where core's code decides a point the issue leaves open,
@@ -58,6 +58,7 @@ SLA = {"sla": "on"}
 
 
 # --- 1. the SLA is a rule key; s = 0 is live; [sla] keys need it -----------------------------
+@pytest.mark.slow
 def test_1_sla_is_a_sweepable_rule_key_and_s_0_is_live():
     # s = 0, c = 0.9, behaviour 0.75 on a book that always meets its commitment: t = 0.75,
     # p = (1 - (0.75 - 0)/(1 - 0))*0.9 = 0.225 (core: calculateCurrentFeePenalty), no bond
@@ -161,7 +162,7 @@ SLASH = dict(
 
 
 def test_4_a_cut_pending_over_a_slash_ends_at_300():
-    # MECHANISM.md: an LP at 1000 that asks for 800 (day 1) and is slashed to 500 at that
+    # docs/mechanism.rst: an LP at 1000 that asks for 800 (day 1) and is slashed to 500 at that
     # epoch's end (t = 0 < s: f = min(0.5, 1*(1 - 0)) = 0.5 of 1000) ends at 300: the cut of
     # 200 from its commitment, 1000 (core: applyPendingProvisions compares with the
     # provision's CommitmentAmount, syncPartyCommitmentWithBondAccount follows after).
@@ -190,7 +191,7 @@ def test_4_an_increase_pending_over_a_slash_adds_its_difference():
 # --- 5. the early-exit free room -------------------------------------------------------------
 @pytest.mark.parametrize(("free", "returned"), [(0.0, 75.0), (40.0, 85.0)])
 def test_5_early_exit_examples(free, returned):
-    # MECHANISM.md: penalty 0.25, a cut of 100 with no free room returns 75; with 40 free, 85.
+    # docs/mechanism.rst: penalty 0.25, a cut of 100 with no free room returns 75; with 40 free, 85.
     # A 200 and B 100, target 300 - free; A cuts to 100 on day 1 (2-day epochs), B asks for
     # 150 at the same time: the free room is the commitments' before those requests (core's
     # CalculateSuppliedStakeWithoutPending), so B's increase does not widen it.
@@ -350,7 +351,7 @@ def test_8_in_a_scenario():
 
 # --- 9. H = 0 --------------------------------------------------------------------------------
 def test_9_no_hysteresis_with_h_0():
-    # MECHANISM.md's example (raw penalties 0.75, 0.5, then t = 1) gives 0.625 with H = 2;
+    # docs/mechanism.rst's example (raw penalties 0.75, 0.5, then t = 1) gives 0.625 with H = 2;
     # with H = 0, P = p every epoch: 0.75, 0.5, 0 (core's tests use H = 0).
     history, count = np.zeros(3), 0
     got = []

@@ -3,7 +3,7 @@
 In the style of numbagg's ``test/conftest.py``: one table, ``PAIRS``, lists each step function
 (or the few steps that only make sense together, in the order the kernels of
 ``sweep.mechanism.kernels`` call them) with its reference in ``tests/reference_model.py`` (or,
-where the reference model has no function of its own, the line of MECHANISM.md it inlines in
+where the reference model has no function of its own, the line of docs/mechanism.rst it inlines in
 ``simulate``), a hypothesis strategy drawing that step's inputs, and how each output compares.
 Parametrized tests then run every pair:
 
@@ -12,8 +12,8 @@ Parametrized tests then run every pair:
   day and longer than the path, targets exactly at a cumulative stake, ties, empty books...);
 - ``test_comparison_rejects_a_perturbed_engine``: each compared output, nudged, must fail its
   comparison, so that no pair passes by construction;
-- ``test_engine_gives_the_worked_examples``: MECHANISM.md's worked examples (edge cases of
-  their pairs) give the page's numbers.
+- ``test_engine_gives_the_worked_examples``: the worked examples of docs/mechanism.rst (edge cases
+  of their pairs) give the page's numbers.
 
 Tolerances: exact equality where both sides do the same floating-point operations in the same
 order (maxima, window sums, stakes, tranches, ladders, the marginal fee rate, the normal
@@ -380,7 +380,7 @@ def engine_valuation(case: dict) -> dict:
 def reference_valuation(case: dict) -> dict:
     x, window = case["x"], case["window"]
     sums = []
-    for d in range(len(x)):  # MECHANISM.md step 1's sum, left to right as written
+    for d in range(len(x)):  # docs/mechanism.rst step 1's sum, left to right as written
         total = 0.0
         for value in x[max(0, d - window + 1) : d + 1]:
             total += value
@@ -838,7 +838,7 @@ def _event(lp: int, stake: float, day: float, valuation_pre: float) -> dict:
     }
 
 
-# MECHANISM.md's entry_valuation example (no trading: valuation_pre = total stake before the
+# docs/mechanism.rst's entry_valuation example (no trading: valuation_pre = total stake before the
 # day's events, valuation = total stake): LP1 enters with 100, 100 -> 200, LP2 enters with
 # 200, LP1 200 -> 300; LP1's share then 300*500/120 / (300*500/120 + 200*500/200) = 5/7
 ENTRY_VALUATION_SCENARIO = {
@@ -952,7 +952,7 @@ def split_pair(rule: str) -> Pair:
     )
 
 
-# MECHANISM.md's virtual_stake example: two LPs of 25,000 each, T = 10000, 20020: at the end
+# docs/mechanism.rst's virtual_stake example: two LPs of 25,000 each, T = 10000, 20020: at the end
 # of period 1, A(1) = 15010, r = 0.501, virtual 37,525 each
 VIRTUAL_STAKE_EXAMPLE = {
     "n_lp": 2,
@@ -1143,7 +1143,7 @@ def _entry_events(*changes: tuple[float, float]) -> list[dict]:
     return [{"stake": new, "valuation_pre": vp} for new, vp in changes]
 
 
-# MECHANISM.md's entry_valuation example (no trading: valuation = total stake): LP1 enters
+# docs/mechanism.rst's entry_valuation example (no trading: valuation = total stake): LP1 enters
 # with 100 on an empty market, 100 -> 200 at 100 keeps aev 100, LP2 enters with 200 at 200
 # (aev 200), LP1 200 -> 300 at 400 gives aev 120
 ENTRY_VALUATION_EXAMPLES = (
@@ -1950,7 +1950,7 @@ def reference_fee_penalty(case: dict) -> dict:
     return {"p": ref.fee_penalty(case["t"], case["s"], case["c"])}
 
 
-# MECHANISM.md: s 0.5, t 0.75: c 1 -> 0.5, c 0 -> 0, c 0.5 -> 0.25
+# docs/mechanism.rst: s 0.5, t 0.75: c 1 -> 0.5, c 0 -> 0, c 0.5 -> 0.25
 FEE_PENALTY_EXAMPLES = tuple(
     zip(_cases(t=[0.75] * 3, s=[0.5] * 3, c=[1.0, 0.0, 0.5]), (0.5, 0.0, 0.25), strict=True)
 )
@@ -1981,7 +1981,7 @@ def reference_hysteresis(case: dict) -> dict:
     return {"P": penalties}
 
 
-# MECHANISM.md: H = 2, raw penalties 0.75 then 0.5, then an epoch with t = 1 (p = 0): 0.625
+# docs/mechanism.rst: H = 2, raw penalties 0.75 then 0.5, then an epoch with t = 1 (p = 0): 0.625
 HYSTERESIS_EXAMPLES = (({"raw": [0.75, 0.5, 0.0], "H": 2}, [0.75, 0.75, 0.625]),)
 
 
@@ -2004,7 +2004,7 @@ def reference_bond(case: dict) -> dict:
     return {"f": ref.bond_penalty_fraction(case["t"], case["s"], case["slope"], case["max"])}
 
 
-# MECHANISM.md: s 0.6, slope 0.7, max 0.6: t 0.3 -> 35%, t 0 -> 60%; slope 0.2, t 0 -> 20%
+# docs/mechanism.rst: s 0.6, slope 0.7, max 0.6: t 0.3 -> 35%, t 0 -> 60%; slope 0.2, t 0 -> 20%
 BOND_EXAMPLES = tuple(
     zip(
         _cases(t=[0.3, 0.0, 0.0], s=[0.6] * 3, slope=[0.7, 0.7, 0.2], max=[0.6] * 3),
@@ -2050,7 +2050,7 @@ def reference_settle(case: dict) -> dict:
     return {"payout": payout, "bonus": bonus, "to_pool": to_pool}
 
 
-# MECHANISM.md: penalties 0.5 and 0.25 on accounts 100 and 100: paid 50 and 75, bonus 30, 45
+# docs/mechanism.rst: penalties 0.5 and 0.25 on accounts 100 and 100: paid 50 and 75, bonus 30, 45
 BONUS_EXAMPLE = {"committed": [True, True], "penalty": [0.5, 0.25], "account": [100.0, 100.0]}
 SETTLE_EDGE_CASES = (
     BONUS_EXAMPLE,
@@ -2119,7 +2119,7 @@ def check_early_exit(got: dict, expected: dict, case: dict) -> None:
     )
 
 
-# MECHANISM.md: penalty 0.25, a cut of 100 with no free room pays 25, with 40 free 15
+# docs/mechanism.rst: penalty 0.25, a cut of 100 with no free room pays 25, with 40 free 15
 EARLY_EXIT_EXAMPLES = tuple(
     zip(
         _cases(variations=[[100.0], [100.0]], free=[0.0, 40.0], rate=[0.25, 0.25]),
@@ -2218,7 +2218,7 @@ RISK_EDGE_CASES = (
         "tau": 1.0248718226317918e-07,
         "lambd": 8.010447268168851e-05,
     },
-    # MECHANISM.md's default risk model: mu 0, sigma 2, one minute, lambd 0.001
+    # docs/mechanism.rst's default risk model: mu 0, sigma 2, one minute, lambd 0.001
     {"mu": 0.0, "sigma": 2.0, "tau": 1.9012e-6, "lambd": 0.001},
 )
 # --------------------------------------------------------------------------------------
@@ -2801,8 +2801,8 @@ def test_comparison_rejects_a_perturbed_engine(pair: Pair, data):
             pair.assert_agree({**got, name: value}, expected, case)
 
 
-#: MECHANISM.md's worked examples, through the engine's side of their pairs (the pairs check
-#: the engine against the reference on them; these, both against the page):
+#: the worked examples of docs/mechanism.rst, through the engine's side of their pairs (the pairs
+#: check the engine against the reference on them; these, both against the page):
 #: (pair id, case, output, the page's number).
 WORKED_EXAMPLES = (
     *(("fee_penalty", case, "p", value) for case, value in FEE_PENALTY_EXAMPLES),
@@ -2849,7 +2849,7 @@ PAIRS_BY_ID = {pair.id: pair for pair in ALL_PAIRS}
 def test_engine_gives_the_worked_examples(pair_id: str, case: dict, name: str, value):
     pair = PAIRS_BY_ID[pair_id]
     assert case in pair.edge_cases or pair_id == "fee_rate-weighted", "not an edge case"
-    relative(pair.engine(case)[name], value, f"{pair.kernel}: {name} (MECHANISM.md, {case})")
+    relative(pair.engine(case)[name], value, f"{pair.kernel}: {name} (docs/mechanism.rst, {case})")
 
 
 def test_every_step_function_has_a_pair():

@@ -117,19 +117,21 @@ def test_chunk_size_and_workers_change_nothing(tmp_path):
         with sweep.run(small_config(), out=tmp_path / f"r{i}.zarr", chunk_size=chunk_size,
                        workers=workers) as ds:  # fmt: skip
             for name in expected.variables:
-                np.testing.assert_array_equal(ds[name].values, expected[name].values,
-                                              err_msg=name, strict=True)  # fmt: skip
+                actual, wanted = ds[name].values, expected[name].values
+                if wanted.dtype == object:  # labels: zarr's are fixed-width (assert_same)
+                    actual, wanted = actual.astype(str), wanted.astype(str)
+                np.testing.assert_array_equal(actual, wanted, err_msg=name, strict=True)
 
 
 def test_the_tasks_write_and_send_back_only_an_acknowledgement(tmp_path, monkeypatch):
     seen = []
-    real = zs.ZarrSink.write
+    real = zs.ZarrStore.write
 
     def write(self, chunk, written):
         seen.append(written)
         real(self, chunk, written)
 
-    monkeypatch.setattr(zs.ZarrSink, "write", write)
+    monkeypatch.setattr(zs.ZarrStore, "write", write)
     sweep.run(small_config(), out=tmp_path / "r.zarr", chunk_size=7, workers=2).close()
     assert len(seen) == len(make_plan(small_config(), chunk_size=7).chunks)
     assert all(isinstance(w, zs.Written) for w in seen)
@@ -254,7 +256,7 @@ def test_resume_with_another_config_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="--resume"):
         sweep.run(small_config(), out=out)  # an interrupted run is not buried
     with sweep.run(other, out=out, overwrite=True) as ds:
-        assert float(ds["k"]) == 2.0
+        assert float(ds.sweep.params["k"]) == 2.0
     assert sorted(os.listdir(tmp_path)) == ["r.zarr"]
 
 
@@ -279,9 +281,9 @@ def test_an_existing_store_is_kept_until_overwrite_finishes(tmp_path, monkeypatc
         sweep.run(other, out=out, overwrite=True, chunk_size=4, workers=1)
     monkeypatch.undo()
     with sweep.load(out) as ds:
-        assert ds.attrs["created"] == before and float(ds["k"]) == 1.0
+        assert ds.attrs["created"] == before and float(ds.sweep.params["k"]) == 1.0
     with sweep.run(other, out=out, overwrite=True, chunk_size=4) as ds:
-        assert float(ds["k"]) == 2.0 and ds.attrs["created"] != before
+        assert float(ds.sweep.params["k"]) == 2.0 and ds.attrs["created"] != before
     assert sorted(os.listdir(tmp_path)) == ["r.zarr"]
 
 
@@ -344,7 +346,7 @@ def test_a_url_whose_library_is_missing(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="collapsed"):  # Path("s3://b/x") is s3:/b/x
         sweep.run(small_config(), out=Path("s3://bucket/x.zarr"))
     with pytest.raises(ConfigError, match="netCDF cannot be written to a URL"):
-        sweep.storage.io.check_output("s3://bucket/x.nc", overwrite=False, resume=False)
+        sweep.storage.netcdf.check_output("s3://bucket/x.nc", overwrite=False, resume=False)
     with pytest.raises(ConfigError, match="workers of a Dask cluster cannot write it"):
         sweep.run(small_config(), out="memory://x.zarr", scheduler="processes")
     assert os.listdir(tmp_path) == []
@@ -359,6 +361,7 @@ def test_dry_run_of_a_store(tmp_path, capsys):
 
 
 # --- reading stores --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_info_plot_compare_read_a_store(tmp_path, capsys):
     config = write_config(tmp_path / "c.toml", small_config())
     out = tmp_path / "r.zarr"

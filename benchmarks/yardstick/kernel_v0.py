@@ -19,7 +19,8 @@ SHARE_CODES = {"equity": 0, "stake": 1, "virtual_stake": 2, "time_weighted": 3}
 FEE_CODES = {"marginal": 0, "weighted": 1, "given": 2}
 MARGIN_CODES = {"max": 0, "sum": 1}
 
-# Output rows of ``out_day`` and ``out_lp``, in the order of sweep.variables.PER_DAY/PER_LP_DAY.
+# Output rows of ``out_day`` and ``out_lp``, in the order of
+# sweep.mechanism.variables.PER_DAY/PER_LP_DAY.
 D_VALUATION, D_TARGET, D_TOTAL_STAKE, D_FEE_RATE, D_FEES = 0, 1, 2, 3, 4
 D_RETURN, D_TOTAL_MARGIN, D_RETURN_ON_CAPITAL, D_SUPPLY_RATIO, D_UNDER = 5, 6, 7, 8, 9
 N_DAY_OUTPUTS = 10

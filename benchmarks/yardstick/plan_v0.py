@@ -10,8 +10,8 @@ parameters the kernel takes is frozen here (``OLD_PARAMS``) instead of read from
 the config checks of ``make_plan`` are left to the engine of today (the benchmarks run the
 same configs through both).
 
-Only ``sweep.config.load_config``, ``sweep.paths.path_source`` and
-``sweep.risk.risk_factor_arrays`` come from the package: they are stable.
+Only ``sweep.config.load.load_config``, ``sweep.engine.paths.path_source`` and
+``sweep.mechanism.risk.risk_factor_arrays`` come from the package: they are stable.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ registry entry without its doc text is a build error, not an empty cell.
   ``path-table``, ``path-constant``; ``top``, ``lp``, ``commit``);
 - ``.. sweep-rules-table::`` -- every rule key, its step and its values (first = default);
 - ``.. sweep-presets-table::`` -- what each preset sets;
-- ``.. sweep-variables-table::`` -- every result variable with its units and meaning.
+- ``.. sweep-variables-table::`` -- every result variable with its units and meaning;
+- ``.. sweep-examples-table::`` -- the shipped configs (``sweep.examples``) and what each shows.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def _list_table(header: list[str], rows: list[list[str]], widths: str, name: str
     return lines
 
 
+def _allowed(bounds: str) -> str:
+    """A key's allowed values as reST: its quoted strings as literals; no bounds: any."""
+    return re.sub(r'"([^"]*)"', r'``"\1"``', bounds) or "any"
+
+
 def _param_rows(where: str, specs: dict) -> list[list[str]]:
     from sweep.config.load import _type_name
 
@@ -71,7 +77,7 @@ def _param_rows(where: str, specs: dict) -> list[list[str]]:
                 f"``{key}``",
                 kind if spec.sweepable else f"{kind}, one value",
                 _literal(spec.default),
-                re.sub(r'"([^"]*)"', r'``"\1"``', spec.bounds) or "any",
+                _allowed(spec.bounds),
                 f"``{spec.units}``" if spec.units else "",
                 _require(where, key, spec.doc),
             ]
@@ -80,19 +86,35 @@ def _param_rows(where: str, specs: dict) -> list[list[str]]:
 
 
 PARAM_HEADER = ["key", "type", "default", "allowed", "units", "meaning"]
-PARAM_WIDTHS = "auto"
+PARAM_WIDTHS = "16 11 12 17 8 36"  # fixed (docs/_static/sweep.css): meaning stays in view
 
 
 def config_table(section: str) -> list[str]:
     """The reST lines of one section's table."""
-    from sweep.config.design import DESIGN_KEYS
-    from sweep.config.load import COMMIT_KEYS, LP_KEYS, PARAMS, PATH_PARAMS, SWEEP_KEYS, TOP_KEYS
+    from sweep.config.load import (
+        COMMIT_KEYS,
+        LP_KEYS,
+        PARAMS,
+        PATH_PARAMS,
+        SWEEP_KEYS,
+        SWEEP_OTHER_KEYS,
+        TOP_KEYS,
+    )
 
     name = f"config-table-{section}"
     if section == "sweep":
         rows = _param_rows("[sweep]", SWEEP_KEYS)
-        for key, doc in DESIGN_KEYS.items():
-            rows.append([f"``{key}``", "", "", "", "", _require("[sweep]", key, doc)])
+        for key, spec in SWEEP_OTHER_KEYS.items():
+            rows.append(
+                [
+                    f"``{key}``",
+                    spec.kind,
+                    _literal(spec.default),
+                    _allowed(spec.allowed),
+                    f"``{spec.units}``" if spec.units else "",
+                    _require("[sweep]", key, spec.doc),
+                ]
+            )
         return _list_table(PARAM_HEADER, rows, PARAM_WIDTHS, name)
     if section in PARAMS:
         return _list_table(PARAM_HEADER, _param_rows(f"[{section}]", PARAMS[section]),
@@ -152,6 +174,13 @@ def variables_table() -> list[str]:
                        "variables-table")  # fmt: skip
 
 
+def examples_table() -> list[str]:
+    from sweep import examples
+
+    rows = [[f"``{name}``", _cell(what)] for name, what in examples.EXAMPLES.items()]
+    return _list_table(["config", "what it shows"], rows, "22 78", "examples-table")
+
+
 class _Generated(SphinxDirective):
     """Parse generated reST lines in place of the directive."""
 
@@ -187,9 +216,15 @@ class VariablesTable(_Generated):
         return variables_table()
 
 
+class ExamplesTable(_Generated):
+    def lines(self) -> list[str]:
+        return examples_table()
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("sweep-config-table", ConfigTable)
     app.add_directive("sweep-rules-table", RulesTable)
     app.add_directive("sweep-presets-table", PresetsTable)
     app.add_directive("sweep-variables-table", VariablesTable)
+    app.add_directive("sweep-examples-table", ExamplesTable)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

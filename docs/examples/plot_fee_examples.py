@@ -3,21 +3,18 @@ The fee examples: fees are volume times the bid
 ===============================================
 
 With one LP the fee rate is its bid, so on a market with constant volume the fees collected on
-a day are exactly the traded volume times the current bid. ``configs/fee_constant_bid.toml``
-keeps the bid at 0.2%; ``configs/fee_stepped_bid.toml`` raises it every 15 days.
+a day are exactly the traded volume times the current bid. The shipped config ``fee_constant_bid``
+keeps the bid at 0.2%; ``fee_stepped_bid`` raises it every 15 days.
 """
 
 # %%
-from pathlib import Path
-
 import numpy as np
 
 import sweep
-from sweep import plot
+from sweep import examples, plot
 
-CONFIGS = Path(sweep.__file__).resolve().parents[1] / "configs"  # the repository's configs/
-constant = sweep.run(CONFIGS / "fee_constant_bid.toml")
-stepped = sweep.run(CONFIGS / "fee_stepped_bid.toml")
+constant = sweep.run(examples.path("fee_constant_bid"))
+stepped = sweep.run(examples.path("fee_stepped_bid"))
 
 # fees per day are volume x bid, exactly
 assert np.array_equal(stepped.fees_collected, stepped.traded_volume * stepped.fee_rate)

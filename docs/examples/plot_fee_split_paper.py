@@ -2,21 +2,18 @@
 The liquidity paper's fee split: time-weighted stake
 ====================================================
 
-``configs/fee_split_paper.toml`` replays the "Fee Calculations" notebook of the liquidity paper:
-four market makers reach a stake of 3 million in different ways (all at once; half now and half
-at mid-year; a quarter each quarter; a twelfth each month), and fees are split by
-time-weighted stake, each tranche weighted by ``w(x) = 1 / (1 + exp(-8 (x - 0.5)))`` of its age
-``x`` in years (``share_rule = "time_weighted"``).
+The shipped config ``fee_split_paper`` (``sweep run fee_split_paper``) replays the "Fee
+Calculations" notebook of the liquidity paper: four market makers reach a stake of 3 million in
+different ways (all at once; half now and half at mid-year; a quarter each quarter; a twelfth
+each month), and fees are split by time-weighted stake, each tranche weighted by ``w(x) = 1 / (1
++ exp(-8 (x - 0.5)))`` of its age ``x`` in years (``share_rule = "time_weighted"``).
 """
 
 # %%
-from pathlib import Path
-
 import sweep
-from sweep import plot
+from sweep import examples, plot
 
-CONFIGS = Path(sweep.__file__).resolve().parents[1] / "configs"  # the repository's configs/
-ds = sweep.run(CONFIGS / "fee_split_paper.toml")
+ds = sweep.run(examples.path("fee_split_paper"))
 
 # %%
 # The weight of a tranche by its age.

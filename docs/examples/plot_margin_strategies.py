@@ -2,21 +2,19 @@
 Margin strategies: aggressive, uniform and passive books
 ========================================================
 
-``configs/margin_strategies.toml``: three LPs with the same stake and bid place their pegged
-volume one tick from mid (aggressive), spread over all levels (uniform) or at the last level
-(passive) while the price swings on a sine. Far levels are less likely to trade, so meeting the
-same obligation takes more volume there, and more margin: aggressive < uniform < passive, on
-every day and under both margin rules (the config sweeps ``margin_rule``).
+The shipped config ``margin_strategies`` (``sweep run margin_strategies``): three LPs with the
+same stake and bid place their pegged volume one tick from mid (aggressive), spread over all
+levels (uniform) or at the last level (passive) while the price swings on a sine. Far levels are
+less likely to trade, so meeting the same obligation takes more volume there, and more margin:
+aggressive < uniform < passive, on every day and under both margin rules (the config sweeps
+``margin_rule``).
 """
 
 # %%
-from pathlib import Path
-
 import sweep
-from sweep import plot
+from sweep import examples, plot
 
-CONFIGS = Path(sweep.__file__).resolve().parents[1] / "configs"  # the repository's configs/
-ds = sweep.run(CONFIGS / "margin_strategies.toml")
+ds = sweep.run(examples.path("margin_strategies"))
 ds.margin.mean("day").to_pandas()
 
 # %%

@@ -2,20 +2,17 @@
 The old tools' "simple test": four LPs while volume jumps
 =========================================================
 
-``configs/simple_test.toml`` replays the old tools' simple test: four LPs enter with stakes
-100, 100, 100 and 500 over ten days while traded volume jumps tenfold twice. Under the
-default ``equity`` share rule the LPs who came early, when the market was worth less, earn more
-per unit of stake.
+The shipped config ``simple_test`` (``sweep run simple_test``) replays the old tools' simple
+test: four LPs enter with stakes 100, 100, 100 and 500 over ten days while traded volume jumps
+tenfold twice. Under the default ``equity`` share rule the LPs who came early, when the market
+was worth less, earn more per unit of stake.
 """
 
 # %%
-from pathlib import Path
-
 import sweep
-from sweep import plot
+from sweep import examples, plot
 
-CONFIGS = Path(sweep.__file__).resolve().parents[1] / "configs"  # the repository's configs/
-ds = sweep.run(CONFIGS / "simple_test.toml")
+ds = sweep.run(examples.path("simple_test"))
 
 # %%
 # All market panels of one scenario, as the old tools drew them: price, volume and open

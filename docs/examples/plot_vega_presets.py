@@ -2,21 +2,18 @@
 Three mechanisms side by side: the old tools, Vega 2021 and Vega today
 ======================================================================
 
-``configs/vega_presets.toml`` runs the three presets (``tools``, ``vega_2021``, ``vega``) on a
-year of a synthetic market with four LPs: one always on the book, one on it 90% of the time,
-a flaky one (its time on book drawn from a Beta distribution each epoch) and one that leaves
-early. Under ``vega`` the SLA's fee penalties, bonuses, bond slashes and an early-exit penalty
-all bite.
+The shipped config ``vega_presets`` (``sweep run vega_presets``) runs the three presets
+(``tools``, ``vega_2021``, ``vega``) on a year of a synthetic market with four LPs: one always
+on the book, one on it 90% of the time, a flaky one (its time on book drawn from a Beta
+distribution each epoch) and one that leaves early. Under ``vega`` the SLA's fee penalties,
+bonuses, bond slashes and an early-exit penalty all bite.
 """
 
 # %%
-from pathlib import Path
-
 import sweep
-from sweep import plot
+from sweep import examples, plot
 
-CONFIGS = Path(sweep.__file__).resolve().parents[1] / "configs"  # the repository's configs/
-ds = sweep.run(CONFIGS / "vega_presets.toml")
+ds = sweep.run(examples.path("vega_presets"))
 sweep.compare(ds, dim="preset")
 
 # %%

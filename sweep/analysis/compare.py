@@ -7,14 +7,18 @@ sweep dimension and over Monte Carlo paths.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..errors import ConfigError, PartialResultWarning
+from ..storage import PARTIAL_ATTR, partial_note
+from ..storage.layout import sweep_dims
+
 DAYS_PER_YEAR = 365.0
-_NOT_SWEPT = ("path", "day", "epoch", "lp", "tick", "commit", "stat")
 SLA_COLUMNS = ("sla_fee_penalty", "fee_payout", "sla_bonus", "bond_penalty", "early_exit_penalty")
 NEEDED = ("fee_revenue", "stake", "fees_collected", "under_supplied")
 
@@ -54,16 +58,33 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
           LP's mean penalty over epochs), ``fee_payout``, ``sla_bonus``, ``bond_penalty`` and
           ``early_exit_penalty`` (summed over epochs, USD).
     """
-    if dim not in ds.dims:
-        # the dimension coordinates come in grid order (ds.dims follows the variables)
-        sweep_dims = [d for d in (*ds.coords, *ds.dims) if d in ds.dims and d not in _NOT_SWEPT]
-        sweep_dims = list(dict.fromkeys(sweep_dims))
-        raise ValueError(
-            f"dimension {dim!r} is not in the result; its sweep dimensions: "
-            f"{', '.join(sweep_dims) or 'none'}"
+    if not isinstance(ds, xr.Dataset):
+        raise ConfigError("ds", type(ds).__name__, "must be a result dataset (sweep.load(path))")
+    if not isinstance(dim, str):
+        raise ConfigError("dim", dim, "must be the name of a dimension (a str)")
+    if isinstance(keep, str):
+        keep = [keep]
+    if not all(isinstance(k, str) for k in keep):
+        raise ConfigError("keep", keep, "must be dimension names (a str or a list of str)")
+    unfinished = partial_note(ds)
+    if unfinished:
+        warnings.warn(
+            f"compare from {unfinished}: the numbers come from the chunks done so far",
+            PartialResultWarning,
+            stacklevel=2,
         )
+    swept = sweep_dims(ds)
+    listed = ", ".join(swept) or "none"
+    if dim not in swept:
+        what = (
+            f"is not a sweep dimension: compare sets the variants of a swept key side by side "
+            f"(each row sums whole paths, so {dim!r} cannot make rows)"
+            if dim in ds.dims
+            else "is not in the result"
+        )
+        raise ConfigError("dim", dim, f"{what}; its sweep dimensions: {listed}")
     if "day" not in ds.dims:
-        raise ValueError("compare needs daily results; this one has reduce = 'summary'")
+        raise ConfigError("ds", "reduce = 'summary'", "compare needs daily results")
     missing = [v for v in NEEDED if v not in ds]
     if missing:
         raise ValueError(
@@ -71,8 +92,17 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
             f"(its variables: {', '.join(map(str, ds.data_vars))})"
         )
     for k in keep:
-        if k not in ds.dims:
-            raise ValueError(f"keep: dimension {k!r} is not in the result")
+        if k == dim:
+            raise ConfigError("keep", k, f"is the compared dimension (dim = {dim!r}) already")
+        if k not in swept and not (k == "path" and k in ds.dims):  # per path: meaningful
+            raise ConfigError(
+                "keep",
+                k,
+                f"is not a sweep dimension (nor path) of the result; its sweep dimensions: "
+                f"{listed}",
+            )
+    if len(set(keep)) != len(keep):
+        raise ConfigError("keep", list(keep), "names a dimension twice")
     revenue = ds.fee_revenue.sum("day")
     stake_days = ds.stake.sum("day")
     fees = ds.fees_collected.sum("day")
@@ -120,5 +150,7 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
     for d in rows:  # rows in the result's order of each dimension, not alphabetical
         frame[d] = pd.Categorical(frame[d], categories=list(dict.fromkeys(frame[d])))
     frame = frame[columns].sort_values([dim, *keep, "lp"], kind="stable").reset_index(drop=True)
-    frame = frame.astype(dtypes)
-    return frame.replace({np.inf: np.nan})
+    frame = frame.astype(dtypes).replace({np.inf: np.nan})
+    if unfinished:
+        frame.attrs[PARTIAL_ATTR] = unfinished  # who reads the table can tell
+    return frame

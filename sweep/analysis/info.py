@@ -15,7 +15,8 @@ import numpy as np
 import xarray as xr
 
 from ..config.design import SAMPLE_DIM, Design, from_attrs
-from ..mechanism.variables import PATH_SERIES, PER_EPOCH
+from ..mechanism.variables import PATH_SERIES, PER_EPOCH, SHARE_OF
+from ..storage.layout import NON_SWEEP_DIMS, ordered_sizes
 
 BLOCK_BYTES = 64 * 2**20  # read at most about this much of one variable at a time
 _AUX_DIMS = ("tick", "commit")
@@ -51,22 +52,9 @@ def _n_days(ds: xr.Dataset) -> int | None:
     return int(days) if days is not None else None
 
 
-def _grid_sizes(ds: xr.Dataset) -> dict[str, int]:
-    """The result's dimensions (the union over its variables) in grid order.
-
-    Variables carry only the sweep dimensions they depend on, so ``ds.dims`` lists them in the
-    order variables first use them; the dimension coordinates are written in grid order (sweep
-    dimensions in config order, then path, day or stat, lp).
-    """
-    order = [str(c) for c in ds.coords if c in ds.dims]
-    order += [str(d) for d in ds.dims if d not in order]
-    tail = [d for d in ("path", "day", "epoch", "stat", "lp", *_AUX_DIMS) if d in order]
-    return {d: int(ds.sizes[d]) for d in [*(d for d in order if d not in tail), *tail]}
-
-
 def _scenario_dims(ds: xr.Dataset, da: xr.DataArray) -> list[str]:
-    """Dims of ``da`` that index scenarios (everything but day, epoch, lp and stat)."""
-    return [d for d in da.dims if d not in ("day", "epoch", "lp", "stat", *_AUX_DIMS)]
+    """Dims of ``da`` that index scenarios: the sweep dims and ``path``."""
+    return [d for d in da.dims if d == "path" or d not in NON_SWEEP_DIMS]
 
 
 def _headline(ds: xr.Dataset) -> list[str]:
@@ -232,8 +220,8 @@ def summary_text(
     )
     if incomplete:
         lines.append(f"INCOMPLETE: {incomplete}")
-    main = {d: n for d, n in _grid_sizes(ds).items() if d not in _AUX_DIMS}
-    n_scen = math.prod(n for d, n in main.items() if d not in ("day", "epoch", "lp", "stat"))
+    main = {d: n for d, n in ordered_sizes(ds).items() if d not in _AUX_DIMS}
+    n_scen = math.prod(n for d, n in main.items() if d == "path" or d not in NON_SWEEP_DIMS)
     lines.append(
         "dimensions: "
         + " x ".join(f"{d} {n}" for d, n in main.items())
@@ -242,7 +230,7 @@ def summary_text(
     design = from_attrs(ds.attrs)
     if design is not None:
         lines.extend(_design_lines(design))
-    swept = [d for d in main if d not in ("day", "epoch", "lp", "stat", "path")]
+    swept = [d for d in main if d not in NON_SWEEP_DIMS]
     for d in swept:
         if design is not None and d == SAMPLE_DIM:  # its values are the design's rows
             continue
@@ -262,7 +250,7 @@ def summary_text(
             group = f"market{over}"
         elif var in PER_EPOCH:
             group = per_epoch
-        elif var == "under_supplied_share":
+        elif var in SHARE_OF:
             group = "per scenario"
         elif "lp" in da.dims and ("day" in da.dims or "stat" in da.dims):
             group = per_lp

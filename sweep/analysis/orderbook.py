@@ -1,4 +1,4 @@
-"""Rebuild one LP's order book on one day from the mechanism (MECHANISM.md, step 9).
+"""Rebuild one LP's order book on one day from the mechanism (docs/mechanism.rst, step 9).
 
 The result dataset keeps only each LP's margins and supplied liquidity; the figures and anyone
 checking those numbers need the book behind them: the price levels on both sides of mid, the
@@ -19,6 +19,7 @@ import xarray as xr
 
 from ..mechanism import book
 from ..mechanism.rules import RULES
+from ..storage import accessor as _accessor  # noqa: F401  (registers ds.sweep)
 
 __all__ = [
     "PROB_FLOOR",
@@ -150,7 +151,7 @@ def _side(
     fractions: np.ndarray,
     risk_factor: float,
 ) -> BookSide:
-    """One side, through the engine's step functions (MECHANISM.md, step 9)."""
+    """One side, through the engine's step functions (docs/mechanism.rst, step 9)."""
     sign = 1.0 if side == "sell" else -1.0
     levels, prob = np.zeros(num_ticks), np.zeros(num_ticks)
     weighted, inverse = np.zeros(num_ticks), np.zeros(num_ticks)
@@ -195,7 +196,7 @@ def build_order_book(
     fractions_sell: Sequence[float] | np.ndarray,
     margin_rule: str = "max",
 ) -> OrderBook:
-    """The book an LP with ``stake`` must show around ``mid`` (MECHANISM.md, step 9).
+    """The book an LP with ``stake`` must show around ``mid`` (docs/mechanism.rst, step 9).
 
     Every argument is named at the call (keyword-only): fifteen numbers and shapes are too
     many to pass by position.
@@ -251,9 +252,9 @@ def build_order_book(
 
 
 def _scalar(ds: xr.Dataset, name: str, **sel: object) -> float:
-    if name not in ds.variables:
+    if name not in ds.variables and name not in ds.sweep.params:
         raise ValueError(f"the result has no {name!r}, which the order book needs")
-    da = ds[name]
+    da = ds.sweep.param(name)
     da = da.sel({k: v for k, v in sel.items() if k in da.dims})
     extra = {d: n for d, n in da.sizes.items() if n != 1}
     if extra:
@@ -266,8 +267,8 @@ def _scalar(ds: xr.Dataset, name: str, **sel: object) -> float:
 
 
 def _value(ds: xr.Dataset, name: str, default: object = None) -> object:
-    if name in ds.variables:
-        values = np.asarray(ds[name].values).reshape(-1)
+    if name in ds.variables or name in ds.sweep.params:
+        values = np.asarray(ds.sweep.param(name).values).reshape(-1)
         if values.size == 1:
             return values[0].item() if hasattr(values[0], "item") else values[0]
         raise ValueError(

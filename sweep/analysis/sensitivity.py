@@ -29,11 +29,14 @@ import numpy as np
 import xarray as xr
 
 from ..config.design import SAMPLE_DIM, SCREENING_DESIGNS, SOBOL_INDEX_DESIGNS, Design, from_attrs
-from ..errors import ConfigError
+from ..errors import ConfigError, PartialResultWarning
+from ..mechanism.variables import DAY_SHARES, SHARE_OF
+from ..storage import PARTIAL_ATTR, check_result_path, load, partial_note
 
 STATS = ("mean", "final", "min", "max")
 SOBOL_VARIABLES = ("S1", "S1_conf", "ST", "ST_conf")
 MORRIS_VARIABLES = ("mu", "mu_star", "mu_star_conf", "sigma")
+MAX_RESAMPLES = 1_000_000  # bootstrap resamples: more only costs time, not precision
 
 
 def design_of(ds: xr.Dataset) -> Design | None:
@@ -48,15 +51,17 @@ def reduce_output(ds: xr.Dataset, output: str, stat: str = "mean") -> xr.DataArr
         raise ConfigError("stat", stat, f"must be one of {', '.join(map(repr, STATS))}")
     if output in ds.data_vars:
         da = ds[output]
-    elif output == "under_supplied_share" and "under_supplied" in ds.data_vars:
-        if "day" not in ds["under_supplied"].dims:
-            raise ConfigError("output", output, "needs under_supplied per day")
-        da = ds["under_supplied"].astype(float).mean("day")
-        da.attrs = {"units": "1", "long_name": "share of days under-supplied"}
+    elif output in SHARE_OF and SHARE_OF[output] in ds.data_vars:
+        source = SHARE_OF[output]
+        if "day" not in ds[source].dims:
+            raise ConfigError("output", output, f"needs {source} per day")
+        da = ds[source].astype(float).mean("day")
+        share = DAY_SHARES[source]
+        da.attrs = {"units": share.units, "long_name": share.long_name}
     else:
         outputs = [str(n) for n in ds.data_vars if SAMPLE_DIM in ds[n].dims]
-        if "under_supplied" in outputs and "under_supplied_share" not in outputs:
-            outputs.append("under_supplied_share")
+        outputs += [DAY_SHARES[n].name for n in outputs if n in DAY_SHARES]
+        outputs = list(dict.fromkeys(outputs))
         raise ConfigError(
             "output", output, f"is not an output of this result; outputs: {', '.join(outputs)}"
         )
@@ -136,13 +141,41 @@ def sensitivity(
         The indices along a ``parameter`` dimension (the sampled keys), plus ``lp`` for a
         per-LP output and any grid dimension crossed with the sample.
     """
-    if not isinstance(ds, xr.Dataset):
-        from ..storage.io import load
 
-        ds = load(ds)
+    if not isinstance(ds, xr.Dataset):
+        ds = load(check_result_path(ds, "ds"))
+    if not isinstance(output, str):
+        raise ConfigError("output", output, "must be the name of an output (a str)")
+    if not isinstance(stat, str):
+        raise ConfigError("stat", stat, f"must be one of {', '.join(map(repr, STATS))}")
+    if (
+        isinstance(conf_level, bool)
+        or not isinstance(conf_level, int | float | np.number)
+        or not 0 < conf_level < 1
+    ):
+        raise ConfigError("conf_level", conf_level, "must be a number in (0, 1)")
+    if (
+        isinstance(num_resamples, bool)
+        or not isinstance(num_resamples, int | np.integer)
+        or not 1 <= num_resamples <= MAX_RESAMPLES
+    ):
+        raise ConfigError(
+            "num_resamples",
+            num_resamples,
+            f"must be an integer between 1 and {MAX_RESAMPLES:,} (bootstrap resamples)",
+        )
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**64
+    ):
+        raise ConfigError("seed", seed, "must be an integer in [0, 2**64) or None")
     design = _check_design(ds, SOBOL_INDEX_DESIGNS + SCREENING_DESIGNS)
-    if not 0 < conf_level < 1:
-        raise ConfigError("conf_level", conf_level, "must be in (0, 1)")
+    unfinished = partial_note(ds)
+    if unfinished:
+        warnings.warn(
+            f"sensitivity from {unfinished}: the indices come from the chunks done so far",
+            PartialResultWarning,
+            stacklevel=2,
+        )
     da = reduce_output(ds, output, stat)
     if SAMPLE_DIM in da.dims and da.sizes[SAMPLE_DIM] != design.n_rows:
         raise ConfigError(
@@ -210,6 +243,8 @@ def sensitivity(
         "output_long_name": str(da.attrs.get("long_name", output)),
         "output_units": str(da.attrs.get("units", "")),
     }  # fmt: skip
+    if unfinished:
+        attrs[PARTIAL_ATTR] = unfinished
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
@@ -244,6 +279,8 @@ def table(result: xr.Dataset) -> str:
         f"{kind} of {head}, {result.attrs.get('design', '')} design of "
         f"{result.attrs.get('scenarios', '?')} scenarios, {conf:g}% intervals"
     ]
+    if result.attrs.get(PARTIAL_ATTR):
+        lines.append(f"UNFINISHED: {result.attrs[PARTIAL_ATTR]}; from the chunks done so far")
     others = [d for d in result["S1" if sobol else "mu_star"].dims if d != "parameter"]
     cases = [{}] if not others else [
         dict(zip(others, idx, strict=True))

@@ -7,6 +7,7 @@ internal error.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -18,6 +19,10 @@ from ..errors import ConfigError, RunStopped
 from ..version import __version__
 
 DEFAULT_CONFIG = "default"
+PARTIAL_HELP = (
+    "use an unfinished sweep's result (an interrupted run's .partial) as it is: the numbers "
+    "then come from the chunks done so far, and say so"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
         "config",
         nargs="?",
         default=None,
-        help="TOML config file (default, or `default` when no file has that name: the "
-        "embedded synthetic-market sweep)",
+        help="TOML config file, or the name of a shipped one when no file has that name "
+        "(`sweep examples` lists them; default: `default`, a synthetic-market sweep)",
     )
     run.add_argument(
         "--out",
@@ -58,7 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--chunk-size", type=int, help="scenarios per task (default: automatic)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing result")
-    run.add_argument("--resume", action="store_true", help="finish an interrupted sweep")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted sweep (with --overwrite: finish this sweep if it is the "
+        "one there, replace what is there otherwise)",
+    )
     run.add_argument(
         "-q",
         "--quiet",
@@ -73,10 +83,12 @@ def _parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="summarise a result file")
     info.add_argument("result", type=_location)
+    info.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
 
     plot = commands.add_parser("plot", help="write the standard figures of a result as PNG")
     plot.add_argument("result", type=_location)
     plot.add_argument("--out", type=Path, help="figure directory (default: beside the result)")
+    plot.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
 
     comp = commands.add_parser(
         "compare", help="mechanism variants side by side: sweep.compare as a table"
@@ -87,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
         "--keep", action="append", default=[], help="a dimension not to average over (repeatable)"
     )
     comp.add_argument("--csv", action="store_true", help="comma-separated values")
+    comp.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
+
+    commands.add_parser(
+        "examples", help="list the shipped configs (`sweep run NAME` runs one from anywhere)"
+    )
 
     sens = commands.add_parser(
         "sensitivity", help="Sobol' indices (or Morris effects) of an output of a sampled sweep"
@@ -94,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     sens.add_argument("result", type=_location)
     sens.add_argument("--output", required=True, help="output variable, e.g. under_supplied_share")
     sens.add_argument("--stat", default="mean", help="over days: mean, final, min or max")
+    sens.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
     return parser
 
 
@@ -105,14 +123,40 @@ def _location(text: str) -> Path | str:
     return text if "://" in text else Path(text)
 
 
+def _check_cli_output(out: Path | str | None) -> None:
+    """Refuse, from the command line, a name that is only an extension (``--out .zarr``), and
+    an output that would not outlive the command: a file system in this process's memory
+    (``memory://``) is gone when ``sweep`` exits (the Python API may write there: its session
+    keeps it)."""
+    if out is None:
+        return
+    from ..runner import ONLY_EXTENSIONS
+    from ..storage.zarr_store import IN_PROCESS
+
+    name = str(out).rstrip("/").rsplit("/", 1)[-1]
+    if name.lower() in ONLY_EXTENSIONS:  # pathlib takes `.zarr` for a hidden file, not a store
+        raise ConfigError("--out", str(out), f"is only an extension: name the result, e.g. "
+                          f"result{name.lower()}")  # fmt: skip
+    if not isinstance(out, str):
+        return
+
+    for part in out.split("::"):
+        protocol = part.split("://", 1)[0].lower() if "://" in part else None
+        if protocol in IN_PROCESS:
+            raise ConfigError(
+                "--out",
+                out,
+                f"{protocol}:// lives in this process's memory: the result would be gone when "
+                "`sweep` exits; give a local path or a URL such as s3://bucket/result.zarr "
+                "(sweep.run(config, out=...) in Python may write there)",
+            )
+
+
 def _size_mib(out: Path | str) -> float:
     """The size of a result: a file, or a store's files (a folder, or at a URL)."""
-    from ..storage.io import store_files
+    from ..storage.targets import stored_bytes
 
-    if isinstance(out, Path) and out.is_file():
-        return out.stat().st_size / 2**20
-    fs, root = store_files(out)
-    return fs.du(root) / 2**20
+    return stored_bytes(out) / 2**20
 
 
 def default_config_path() -> Path:
@@ -120,15 +164,19 @@ def default_config_path() -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .. import examples
     from ..config.load import MAX_CHUNK_SIZE, load_config
     from ..runner import run
 
-    # `sweep run default` is the embedded sweep, unless a file of that name is here: that file
-    # is what the user means
-    embedded = args.config is None or (
-        args.config == DEFAULT_CONFIG and not Path(args.config).is_file()
-    )
-    source = default_config_path() if embedded else Path(args.config)
+    # `sweep run vega_presets` is the shipped config, unless a file of that name is here: that
+    # file is what the user means
+    name = DEFAULT_CONFIG if args.config is None else args.config
+    shipped = name in examples.names() and not Path(name).is_file()
+    source = examples.path(name) if shipped else Path(name)
+    if not shipped and not source.exists() and source.suffix != ".toml":
+        raise ConfigError(
+            "CONFIG", name, "is neither a file nor a shipped config (`sweep examples` lists them)"
+        )
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers", args.workers, "must be >= 1")
     if args.chunk_size is not None and not 1 <= args.chunk_size <= MAX_CHUNK_SIZE:
@@ -138,7 +186,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"must be between 1 and {MAX_CHUNK_SIZE:,} "
             "(a chunk larger than the sweep is cut to the sweep)",
         )
-    config = load_config(source)  # read once: run() and dry_run() take the checked config
+    _check_cli_output(args.out)
+    # read once; a dry run sizes a sampled design without drawing it
+    config = load_config(source, draw=not args.dry_run)  # run() and dry_run() take it checked
     out = args.out or Path("outputs") / f"{config.name}.nc"
     if args.dry_run:
         from ..runner import dry_run
@@ -174,7 +224,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if stats["state"] == "complete":
         print(f"nothing to resume: {out} ({shape}; {size:,.1f} MiB) is complete")
         return 0
-    if stats["state"] == "nothing to resume":
+    if stats["state"] == "replaced":
+        print(
+            f"replaced: {out} held another config's sweep, so --resume had nothing of this "
+            f"one to finish and --overwrite started it again ({stats['chunks']} chunks)"
+        )
+    elif stats["state"] == "nothing to resume":
         print(
             f"nothing to resume: no interrupted run at {out}; computed the whole sweep "
             f"({stats['chunks']} chunks)"
@@ -188,15 +243,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_result(path: Path | str):
-    """Open a result file or zarr store, turning a missing or unreadable one, or one that sweep
-    did not write, into bad input (exit 2)."""
-    from ..storage.io import is_sweep_result, is_zarr, load
+def _open_result(path: Path | str, partial: bool = False):
+    """Open a result file or zarr store, turning a missing or unreadable one, one that sweep
+    did not write, or an unfinished sweep's (unless ``partial``: ``--partial``) into bad input
+    (exit 2). An unfinished result opened with ``--partial`` is marked, and said so on stderr."""
+    from ..storage import load, unfinished
+    from ..storage.layout import is_sweep_result
 
-    if isinstance(path, Path) and path.is_dir() and not is_zarr(path):
-        raise ConfigError("RESULT", str(path), "is a folder, not a result file or zarr store")
+    left = unfinished(path)
+    if left is not None and not partial:
+        raise ConfigError(
+            "RESULT",
+            str(path),
+            f"is an unfinished sweep ({left.progress}): numbers from it would be wrong; "
+            "`sweep run ... --resume` finishes it, or --partial uses the chunks done so far",
+        )
     try:
-        ds = load(path)
+        ds = load(path, partial=left is not None)
+    except ConfigError:
+        raise
     except FileNotFoundError as exc:
         raise ConfigError("RESULT", str(path), str(exc)) from None
     except (OSError, ValueError) as exc:
@@ -209,79 +274,26 @@ def _open_result(path: Path | str):
             str(path),
             "is not a sweep result (it lacks the config and sweep_version attributes sweep writes)",
         )
-    return ds
-
-
-PARTIAL = ".partial"
-
-
-def _partial_state(path: Path) -> tuple[str | None, str]:
-    """For an interrupted run's ``<out>.partial``: the run writing it now (or None), and how
-    many chunks are done."""
-    from ..storage.io import read_journal
-    from ..storage.lock import owner
-
-    out = path.with_name(path.name[: -len(PARTIAL)])
-    journal = read_journal(out)
-    done = (
-        f"{len(journal['done'])} of {journal['chunks']} chunks done"
-        if journal
-        else "no chunk done yet"
-    )
-    return owner(out), done
-
-
-def _unfinished_store(result: Path | str) -> str | None:
-    """For a zarr store whose sweep has not finished (a local ``<out>.partial`` folder, or a
-    store at a URL without its root metadata): one line saying so; None otherwise."""
-    from ..storage.io import is_url
-
-    if isinstance(result, Path):
-        if not (result.name.endswith(PARTIAL) and result.is_dir()):
-            return None
-        from ..storage.lock import owner
-        from ..storage.zarr_store import progress_text
-
-        live = owner(result.with_name(result.name[: -len(PARTIAL)]))
-        who = (
-            f"a run ({live}) is writing it now"
-            if live
-            else ("`sweep run ... --resume` finishes it")
+    if left is not None:
+        print(
+            f"sweep: warning: {left.where} is an unfinished sweep ({left.progress}): what "
+            "follows comes from the chunks done so far, not from the whole sweep",
+            file=sys.stderr,
         )
-        return f"{result}: an unfinished sweep store, {progress_text(str(result))}; {who}"
-    if not is_url(result):
-        return None
-    from ..storage.zarr_store import progress_text, store_state
-
-    if store_state(result) != "unfinished":
-        return None
-    return (
-        f"{result}: an unfinished sweep store, {progress_text(result)}; `sweep run ... "
-        "--resume` finishes it (or a run is writing it now)"
-    )
+    return ds
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from ..analysis.info import summary_text
+    from ..storage import unfinished
 
-    unfinished = _unfinished_store(args.result)
-    if unfinished:  # no root metadata yet: what its record says is all there is
-        print(unfinished)
+    left = unfinished(args.result)
+    named = left is not None and left.where == str(args.result)  # the leftovers themselves
+    if left is not None and named and not left.readable and (left.writer or not args.partial):
+        print(f"{args.result}: {left.text}")  # what its record says is all there is
         return 0
-    incomplete = None
-    if (
-        isinstance(args.result, Path)
-        and args.result.name.endswith(PARTIAL)
-        and args.result.is_file()
-    ):
-        live, done = _partial_state(args.result)
-        if live:  # HDF5 keeps a file it writes locked: what the journal says is all there is
-            print(f"{args.result}: an unfinished sweep; a run ({live}) is writing it now, {done}")
-            return 0
-        incomplete = (
-            f"an interrupted run's partial file, {done}; `sweep run ... --resume` finishes it"
-        )
-    with _open_result(args.result) as ds:
+    incomplete = left.text if left is not None and named else None
+    with _open_result(args.result, args.partial or incomplete is not None) as ds:
         print(summary_text(ds, args.result, incomplete=incomplete))
     return 0
 
@@ -291,10 +303,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     from ..analysis.compare import compare
 
-    with _open_result(args.result) as ds:
+    with _open_result(args.result, args.partial) as ds:
         try:
             table = compare(ds, dim=args.dim, keep=args.keep)
-        except ValueError as exc:  # a dimension or variable the result lacks
+        except ConfigError as exc:  # a dimension that is no variant's: named as an option
+            key = f"--{exc.key}" if exc.key in ("dim", "keep") else "RESULT"
+            value = exc.value if exc.key in ("dim", "keep") else str(args.result)
+            raise ConfigError(key, value, exc.reason) from None
+        except ValueError as exc:  # a variable the result lacks
             raise ConfigError("--dim", args.dim, str(exc)) from None
     if args.csv:
         print(table.to_csv(index=False), end="")
@@ -312,52 +328,82 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    from ..storage.targets import final_path
     from .plot import write_figures
 
-    unfinished = _unfinished_store(args.result)
-    if unfinished:
-        raise ConfigError(
-            "RESULT",
-            str(args.result),
-            f"is {unfinished.split(': ', 1)[1]}; finish it before plotting",
-        )
-    if (
-        isinstance(args.result, Path)
-        and args.result.name.endswith(PARTIAL)
-        and args.result.is_file()
-    ):
-        _, done = _partial_state(args.result)
-        raise ConfigError(
-            "RESULT",
-            str(args.result),
-            f"is an unfinished sweep ({done}); finish it with "
-            "`sweep run ... --resume` before plotting",
-        )
     result = (
         Path(args.result.rstrip("/").rsplit("/", 1)[-1])
         if isinstance(args.result, str)
         else args.result
     )  # a URL's figures go to the current folder
+    result = final_path(result)  # r.nc.partial's figures: r_figures, not r.nc_figures
     out_dir = args.out or result.parent / f"{result.stem}_figures"
-    with _open_result(args.result) as ds:
-        paths = write_figures(ds, out_dir)
+    with _open_result(args.result, args.partial) as ds:
+        _figure_folder(out_dir)
+        try:
+            paths = write_figures(ds, out_dir)
+        except OSError as exc:  # the disk filled up, or the folder went away, mid-way
+            why = f"cannot be written ({_reason(exc)})"
+            raise ConfigError("--out", str(out_dir), why) from None
     for path in paths:
         print(path)
+    return 0
+
+
+def _reason(exc: OSError) -> str:
+    if exc.strerror:
+        return exc.strerror
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _figure_folder(out_dir: Path) -> None:
+    """Make the figures' folder, or refuse in one line: a file where it would be, a read-only
+    file system, no permission."""
+    from ..storage.space import existing_ancestor
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError("--out", str(out_dir), "is a file; figures go to a folder")
+    above = existing_ancestor(out_dir)
+    if not above.is_dir():
+        raise ConfigError("--out", str(out_dir), f"cannot be made: {above} is a file, not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        read_only = exc.errno == errno.EROFS
+        why = "is on a read-only file system" if read_only else f"cannot be made ({_reason(exc)})"
+        raise ConfigError("--out", str(out_dir), why) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        read_only = bool(os.statvfs(out_dir).f_flag & os.ST_RDONLY)
+        why = "is on a read-only file system" if read_only else "is not writable"
+        raise ConfigError("--out", str(out_dir), why)
+
+
+def _cmd_examples(args: argparse.Namespace) -> int:
+    from .. import examples
+
+    print(examples.listing())
     return 0
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from ..analysis.sensitivity import sensitivity, table
 
-    with _open_result(args.result) as ds:
+    with _open_result(args.result, args.partial) as ds:
         print(table(sensitivity(ds, args.output, args.stat)))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    from ..errors import PartialResultWarning
+
     args = _parser().parse_args(argv)
+    # an unfinished result opened with --partial: _open_result said so in our words already
+    warnings.filterwarnings("ignore", category=PartialResultWarning)
     commands = {"run": _cmd_run, "info": _cmd_info, "plot": _cmd_plot, "compare": _cmd_compare}
     commands["sensitivity"] = _cmd_sensitivity
+    commands["examples"] = _cmd_examples
     try:
         return commands[args.command](args)
     except ConfigError as exc:

@@ -27,6 +27,7 @@ from ..plot.book import has_orders
 from ..plot.market import _PANEL_VARIABLES as PANEL_VARIABLES
 from ..plot.sla import _VIEW_NEEDS as SLA_VIEW_NEEDS
 from ..plot.sla import _VIEW_PARAMS as SLA_VIEW_PARAMS
+from ..storage.layout import sweep_dims
 
 __all__ = ["write_figures"]
 
@@ -100,9 +101,12 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
     A figure that still fails on this result's data is skipped with a warning, so one odd
     figure does not cost the others.
     """
+    from ..storage import partial_note
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    unfinished = partial_note(ds)
 
     def save(name: str, make: Callable[[], Figure], note: str = "") -> None:
         try:
@@ -111,11 +115,14 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
             warnings.warn(f"sweep plot: skipped {name}: {exc}", stacklevel=3)
             return
         _note(fig, note)
+        if unfinished:  # opened by name (partial=True): every figure says so
+            fig.text(0.5, 0.005, f"UNFINISHED: {unfinished}", ha="center", va="bottom",
+                     color="red", fontsize="small")  # fmt: skip
         path = out_dir / f"{name}.png"
         fig.savefig(path, dpi=dpi, backend="agg")
         written.append(path)
 
-    sweep = _data.sweep_dims(ds)
+    sweep = sweep_dims(ds)
     swept = [d for d in sweep if ds.sizes[d] > 1]
     first = {d: 0 for d in swept}
     paths = "path" in ds.dims
@@ -191,9 +198,10 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
 def _time_weighted(ds: xr.Dataset, first: dict[str, int]) -> tuple[xr.Dataset, dict] | None:
     """The first ``time_weighted`` scenario and its selection, if the result has one that spans
     two months."""
-    if not _data.has(ds, "share_rule"):
+    try:
+        rules = [str(r) for r in ds.sweep.param("share_rule").values.reshape(-1)]
+    except KeyError:  # a result without it (an older one that dropped it)
         return None
-    rules = [str(r) for r in ds["share_rule"].values.reshape(-1)]
     if "time_weighted" not in rules:
         return None
     sel = dict(first)

@@ -43,15 +43,57 @@ SOBOL_INDEX_DESIGNS = ("saltelli",)  # designs sweep.sensitivity computes Sobol'
 SCREENING_DESIGNS = ("morris",)  # designs it computes elementary effects from
 POWER_OF_TWO = ("sobol", "saltelli")
 SCALES = ("linear", "log")
-DESIGN_KEYS: dict[str, str] = {  # [sweep] keys read here, with what they hold
-    "design": 'how ranges are explored: "grid" (default, no ranges), "sobol", "lhs", "random", '
-    '"saltelli" or "morris"',
-    "samples": "scenarios of the design (sobol, saltelli: a power of 2; saltelli: base points; "
-    "morris: trajectories)",
-    "second_order": "saltelli: also the samples second-order Sobol' indices need (default false)",
-    "levels": "morris: levels of its grid (default 4)",
+
+
+@dataclass(frozen=True)
+class KeyDoc:
+    """A ``[sweep]`` key that its own code checks (not a :class:`sweep.config.load.Param`), as
+    the config reference shows it: its type, default, allowed values, units and meaning."""
+
+    kind: str
+    default: Any
+    allowed: str
+    units: str
+    doc: str
+
+
+DESIGN_KEY_DOCS: dict[str, KeyDoc] = {  # [sweep] keys read here (read_settings)
+    "design": KeyDoc(
+        "string, one value",
+        "grid",
+        "one of " + ", ".join(f'"{d}"' for d in DESIGNS),
+        "",
+        "how the keys given as ranges or choices are explored: a grid has none (lists only); "
+        "the others sample them along one `sample` dimension",
+    ),
+    "samples": KeyDoc(
+        "integer, one value",
+        None,
+        ">= 1; a power of 2 for " + " and ".join(POWER_OF_TWO),
+        "1",
+        "required with a sampled design: its scenarios (saltelli: base points, "
+        "samples * (D + 2) scenarios for D sampled keys; morris: trajectories of D + 1 points)",
+    ),
+    "second_order": KeyDoc(
+        "boolean, one value",
+        False,
+        "true with saltelli only",
+        "",
+        "saltelli: also the samples second-order Sobol' indices need, samples * (2D + 2) scenarios",
+    ),
+    "levels": KeyDoc(
+        "integer, one value", 4, ">= 2; morris only", "1", "morris: the levels of its grid"
+    ),
 }
+DESIGN_KEYS: dict[str, str] = {key: d.doc for key, d in DESIGN_KEY_DOCS.items()}
 SAMPLE_DIM = "sample"
+MAX_SAMPLE_ROWS = 10_000_000  # scenarios along ``sample``: the design, its coordinates and the
+# plan hold every row in memory before the sweep starts (measured: about 190 bytes a row for 3
+# keys); more is a different tool's job
+MAX_MORRIS_TRAJECTORIES = 10_000  # SALib draws Morris trajectories one by one in Python (about
+# 0.2 ms each, more on a busy machine): 10,000 take seconds, 10**9 would take days
+BYTES_PER_DRAWN_VALUE = 64  # measured: ~190 bytes a row of 3 keys, as floats, tuples and labels
+MAX_DRAWN_VALUES = 40_000_000  # scenarios x (keys + 1): about 2.4 GiB drawn, at most
 SEED_STREAM = 0x5EED  # the design's random stream: (seed, this), apart from the paths'
 
 
@@ -154,6 +196,12 @@ class Design:
         unit = self.unit()
         return {s.key: s.values(unit[:, j]) for j, s in enumerate(self.specs)}
 
+    def placeholder_columns(self) -> dict[str, tuple]:
+        """Each sampled key at the middle of its range in every row: the design's shape
+        without drawing it (``--dry-run`` sizes a sweep at once, whatever its design)."""
+        middle = np.full(1, 0.5)
+        return {s.key: s.values(middle) * self.n_rows for s in self.specs}
+
     def attrs(self) -> dict[str, Any]:
         """What a result keeps of its design (``sweep.sensitivity`` reads it back)."""
         return {
@@ -243,6 +291,15 @@ def read_settings(sweep: Mapping[str, Any]) -> Settings:
         raise ConfigError("[sweep] levels", levels, "must be an integer >= 2")
     if "levels" in sweep and design != "morris":
         raise ConfigError("[sweep] levels", levels, "applies to design = 'morris' only")
+    if levels % 2:
+        # SALib only warns (its file's path in a raw UserWarning) and draws a biased design
+        raise ConfigError(
+            "[sweep] levels",
+            levels,
+            "must be even: a Morris design's step of levels / (2 (levels - 1)) visits every "
+            f"level equally often only then; use {levels - 1 if levels > 2 else 2} or "
+            f"{levels + 1}",
+        )
     return Settings(design, samples, second_order, levels)
 
 
@@ -311,10 +368,42 @@ def make_design(settings: Settings, specs: list[Spec], seed: int) -> Design | No
             "samples keys given as ranges ({min, max}) or {choices = [...]}, but none is",
         )  # fmt: skip
     assert settings.samples is not None
+    check_size(settings, len(specs))
     return Design(
         settings.design, settings.samples, tuple(specs), seed, settings.second_order,
         settings.levels,
     )  # fmt: skip
+
+
+def check_size(settings: Settings, d: int) -> None:
+    """Refuse, from its counts alone, a design too large to draw: drawing it would end in a
+    MemoryError deep in numpy, or keep SALib busy for days, before any other check."""
+    assert settings.samples is not None
+    kind, samples = settings.design, settings.samples
+    rows = n_rows(kind, samples, d, settings.second_order)
+    what = f"a {kind} design of {samples:,} {'trajectories' if kind == 'morris' else 'samples'}"
+    if kind in ("saltelli", "morris"):
+        what += f" of {d} keys makes {rows:,} scenarios"
+    if kind == "morris" and samples > MAX_MORRIS_TRAJECTORIES:
+        raise ConfigError(
+            "[sweep] samples",
+            samples,
+            f"{what}: at most {MAX_MORRIS_TRAJECTORIES:,} Morris trajectories are drawn (SALib "
+            "draws them one at a time; screening needs tens to hundreds)",
+        )
+    need = rows * (d + 1) * BYTES_PER_DRAWN_VALUE
+    if rows > MAX_SAMPLE_ROWS or rows * (d + 1) > MAX_DRAWN_VALUES:
+        raise ConfigError(
+            "[sweep] samples",
+            samples,
+            f"{what}: drawing it would take about {_gib(need)} of memory before the sweep "
+            f"starts; at most {MAX_SAMPLE_ROWS:,} scenarios along `sample` (and "
+            f"{MAX_DRAWN_VALUES:,} drawn values: scenarios x (keys + 1))",
+        )
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB"
 
 
 # --- reading a result back -------------------------------------------------------------------

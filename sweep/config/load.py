@@ -30,15 +30,25 @@ import datetime as _dt
 import math
 import os
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..mechanism.presets import PRESETS
 from ..mechanism.rules import RULES, SLA_KEYS_ALSO_READ_BY
-from .design import DESIGN_KEYS, SAMPLE_DIM, Design, Spec, make_design, read_settings, read_spec
+from .design import (
+    DESIGN_KEY_DOCS,
+    DESIGN_KEYS,
+    SAMPLE_DIM,
+    Design,
+    KeyDoc,
+    Spec,
+    make_design,
+    read_settings,
+    read_spec,
+)
 
 SHARE_RULES = RULES["share_rule"].names
 FEE_RULES = RULES["fee_rule"].names
@@ -265,9 +275,42 @@ PARAMS: dict[str, dict[str, Param]] = {
             units="1",
         ),
     },
+    # LPs that decide for themselves (MECHANISM.md "LPs that decide"): read only by hurdle LPs
+    "strategy": {
+        "hurdle": Param(
+            float,
+            0.10,
+            _non_negative,
+            doc="annual return on stake that brings a hurdle LP in",
+            units="1/year",
+        ),
+        "exit_hurdle": Param(
+            float,
+            0.05,
+            doc="realised annual return below which a hurdle LP leaves (<= hurdle)",
+            units="1/year",
+        ),
+        "lookback_days": Param(
+            int,
+            30,
+            _between(1, MAX_DAYS),
+            doc="days of history a decision reads",
+            units="day",
+        ),
+        "decision_days": Param(
+            int,
+            7,
+            _between(1, MAX_DAYS),
+            doc="decisions on days d > 0 with d % decision_days == 0",
+            units="day",
+        ),
+    },
 }
 SECTION_OF: dict[str, str] = {key: section for section, specs in PARAMS.items() for key in specs}
-SWEPT_SECTIONS = ("path", "network", "risk", "market", "mechanism", "sla")
+SWEPT_SECTIONS = ("path", "network", "risk", "market", "mechanism", "sla", "strategy")
+STRATEGIES = ("schedule", "hurdle")
+STARTS = ("out", "in")
+MAX_COPIES = 10_000  # [[lp]] copies: LPs one table may stand for
 
 SWEEP_KEYS: dict[str, Param] = {
     "days": Param(
@@ -324,6 +367,19 @@ SWEEP_KEYS: dict[str, Param] = {
         'benchmarks/bench_stream.py measures it), "none" keeps it raw and fast to write; '
         "zarr stores are compressed by the workers either way",
     ),
+}
+
+#: The other ``[sweep]`` keys, each checked by its own code: ``variables`` and the design's.
+SWEEP_OTHER_KEYS: dict[str, KeyDoc] = {
+    "variables": KeyDoc(
+        "string or list of strings, one value",
+        "all",
+        '"all", or names of result variables',
+        "",
+        "the outputs the result keeps (any of the result variables below); a list here keeps "
+        "those outputs, it is not a sweep dimension",
+    ),
+    **DESIGN_KEY_DOCS,
 }
 
 PATH_PARAMS: dict[str, dict[str, Param]] = {
@@ -414,6 +470,7 @@ TOP_KEYS: dict[str, str] = {
     "market": "the order book's price levels",
     "mechanism": "rule keys, presets and the time-weighting parameters",
     "sla": 'Vega\'s service-level agreement: its keys act where [mechanism] sla = "on"',
+    "strategy": 'when LPs with strategy = "hurdle" enter and leave (sweepable)',
     "lp": "the liquidity providers, an array of tables",
 }
 LP_KEYS: dict[str, str] = {
@@ -425,6 +482,11 @@ LP_KEYS: dict[str, str] = {
     "fractions_buy": "pegged-volume fractions at each buy level (sum > 0)",
     "fractions_sell": "pegged-volume fractions at each sell level (sum > 0)",
     "time_on_book": "SLA behaviour: a number in [0, 1], one per epoch, or {beta = [a, b]}",
+    "strategy": '"schedule" (default: follows its commit list) or "hurdle" (decides for itself)',
+    "stake": "hurdle LPs: the stake committed on entry (USD, > 0)",
+    "fee_bid": "hurdle LPs: the fee bid (a fraction of traded notional)",
+    "start": 'hurdle LPs: "out" (a potential entrant, default) or "in" (holds stake from day 0)',
+    "copies": "repeat this LP N times (1 to 10,000), named name-1 .. name-N",
 }
 COMMIT_KEYS: dict[str, str] = {
     "day": "day the event takes effect (may be fractional: the first day on or after it)",
@@ -456,7 +518,8 @@ class Commitment:
 @dataclass(frozen=True)
 class Behaviour:
     """An LP's SLA behaviour, ``[[lp]] time_on_book``: the fraction of each epoch it means to be
-    on the book (MECHANISM.md, SLA step 4: ``t = behaviour * days meeting / days of the epoch``).
+    on the book (docs/mechanism.rst, the SLA, "4. Time on book": ``t = behaviour * days
+    meeting / days of the epoch``).
 
     - ``kind = "constant"``, ``values = (x,)``: ``x`` in [0, 1] in every epoch (the default,
       ``(1.0,)``; from a number);
@@ -481,8 +544,16 @@ class LPConfig:
     limit_orders_sell: tuple[float, ...] | None
     fractions_buy: tuple[float, ...] | None
     fractions_sell: tuple[float, ...] | None
-    commit: tuple[Commitment, ...]
+    commit: tuple[Commitment, ...]  # empty for a hurdle LP
     time_on_book: Behaviour = ALWAYS_ON_BOOK
+    strategy: str = "schedule"  # "schedule" | "hurdle" (MECHANISM.md "LPs that decide")
+    stake: float = 0.0  # hurdle LPs: stake on entry
+    fee_bid: float = 0.0  # hurdle LPs: its bid
+    start: str = "out"  # hurdle LPs: "out" (potential entrant) | "in" (holds stake from day 0)
+
+    @property
+    def hurdle(self) -> bool:
+        return self.strategy == "hurdle"
 
 
 @dataclass(frozen=True)
@@ -533,6 +604,12 @@ class Config:
         return tuple(d for d in self.dims if d.section == "path" or d.name in followed)
 
     @property
+    def hurdle_lps(self) -> bool:
+        """Whether any LP decides for itself (``strategy = "hurdle"``): then the ``[strategy]``
+        keys are read and the outputs ``active_lps`` and ``decision`` are made."""
+        return any(lp.hurdle for lp in self.lps)
+
+    @property
     def sweep_shape(self) -> tuple[int, ...]:
         return tuple(len(d.values) for d in self.dims)
 
@@ -546,21 +623,25 @@ def path_dim_name(key: str) -> str:
     return f"path_{key}" if key in PATH_SERIES else key
 
 
-# keys named like a result variable: their dimension (or scalar coordinate) is prefixed with
+# keys named like a result variable: their dimension (or attribute) is prefixed with
 # their section, as ``[path]`` series are with ``path_``
 OUTPUT_NAMED_KEYS = ("liquidity_score", "early_exit_penalty")
 
 
 def dim_name(section: str, key: str) -> str:
-    """The dimension (or scalar coordinate) name of a config key in the result."""
+    """The name of a config key in the result: its dimension, or its attribute when fixed."""
     if section == "path":
         return path_dim_name(key)
     return f"{section}_{key}" if key in OUTPUT_NAMED_KEYS else key
 
 
-def load_config(config: str | Path | Mapping[str, Any]) -> Config:
+def load_config(config: str | Path | Mapping[str, Any], *, draw: bool = True) -> Config:
     """Read a TOML path or a dict of the same shape, check it, and fill in defaults (a
-    :class:`Config` is returned as it is: it was checked when it was made)."""
+    :class:`Config` is returned as it is: it was checked when it was made).
+
+    ``draw=False`` sizes a sampled design without drawing it (every sampled key at the middle
+    of its range): what ``--dry-run`` needs, at once whatever the design. Such a config is for
+    describing a sweep, never for running it."""
     base_dir = Path(".")
     if isinstance(config, Config):
         return config
@@ -592,7 +673,7 @@ def load_config(config: str | Path | Mapping[str, Any]) -> Config:
             raise ConfigError("config file", str(path), f"is not valid TOML ({exc})") from None
         base_dir = path.resolve().parent
         raw.setdefault("name", path.stem)
-    return _check(raw, text, base_dir)
+    return _check(raw, text, base_dir, draw=draw)
 
 
 # --- the checks ------------------------------------------------------------------------------
@@ -720,7 +801,7 @@ def _name(name: Any) -> str:
     return name
 
 
-def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
+def _check(raw: dict, text: str | None, base_dir: Path, *, draw: bool = True) -> Config:
     _unknown("", raw, TOP_KEYS)
     name = _name(raw.get("name", "sweep"))
 
@@ -785,7 +866,7 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
 
     explicit = {key for values in section_values.values() for key in values}
     design, follows = _sample(design_settings, order, section_values, path_table, params,
-                              path_params, sweep_vals["seed"])  # fmt: skip
+                              path_params, sweep_vals["seed"], draw)  # fmt: skip
     follows.update(_apply_presets(params, explicit, follows))
     sampled = set(design.names) if design else set()
 
@@ -818,6 +899,7 @@ def _check(raw: dict, text: str | None, base_dir: Path) -> Config:
     check_risk(params)
 
     lps = _lps(raw.get("lp", []))
+    _check_strategy(params, follows, section_values["strategy"], lps)
     if text is None:
         text = toml_text(raw)
     return Config(
@@ -900,6 +982,7 @@ def _apply_presets(
 def _sample(
     settings: Any, order: list[str], section_values: dict[str, dict[str, Any]],
     path_table: dict[str, Any], params: dict[str, Any], path_params: dict[str, Any], seed: int,
+    draw: bool = True,
 ) -> tuple[Design | None, dict[str, tuple[str, tuple]]]:  # fmt: skip
     """Draw the design of the keys given as ranges or choices (in config order) and put each
     key's values in play into ``params``/``path_params``; return the design and the keys that
@@ -914,7 +997,8 @@ def _sample(
     follows: dict[str, tuple[str, tuple]] = {}
     if design is None:
         return None, follows
-    for key, column in design.columns().items():
+    columns = design.columns() if draw else design.placeholder_columns()
+    for key, column in columns.items():
         values = path_params if key in path_params and key not in params else params
         values[key] = tuple(dict.fromkeys(column))
         follows[key] = (SAMPLE_DIM, column)
@@ -943,8 +1027,8 @@ def _lps(raw_lps: Any) -> tuple[LPConfig, ...]:
         raw_lps = [raw_lps]
     if not isinstance(raw_lps, list):
         raise ConfigError("[[lp]]", raw_lps, "must be an array of tables")
-    seen: set[str] = set()
-    lps = []
+    seen: dict[str, str] = {}  # name -> the table that gave it (for collisions after copies)
+    lps: list[LPConfig] = []
     for i, lp in enumerate(raw_lps):
         where = f"[[lp]] #{i + 1}"
         lp = _table(where, lp)
@@ -952,50 +1036,126 @@ def _lps(raw_lps: Any) -> tuple[LPConfig, ...]:
         name = lp.get("name", f"LP{i + 1}")
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{where} name", name, "must be a non-empty string")
-        if name in seen:
-            raise ConfigError("[[lp]] name", name, "is used by two LPs; names must be unique")
-        seen.add(name)
-        where = f"[[lp]] {name}"
-        lists = {
-            k: _series(f"{where} {k}", lp[k])
-            for k in ("limit_orders_buy", "limit_orders_sell", "fractions_buy", "fractions_sell")
-            if k in lp
-        }
-        shape = lp.get("shape")
-        if shape is None:
-            missing = [k for k in ("fractions_buy", "fractions_sell") if k not in lists]
-            if not lists:
-                shape = "uniform"
-            elif missing:
+        copies = lp.get("copies", 1)
+        if isinstance(copies, bool) or not isinstance(copies, int):
+            raise ConfigError(f"[[lp]] {name} copies", copies, "must be an integer")
+        if not 1 <= copies <= MAX_COPIES:
+            raise ConfigError(
+                f"[[lp]] {name} copies", copies, f"must be 1 to {MAX_COPIES:,} (the documented "
+                "maximum)" if copies >= 1 else "must be >= 1",
+            )  # fmt: skip
+        names = [name] if "copies" not in lp else [f"{name}-{j}" for j in range(1, copies + 1)]
+        for each in names:
+            if each in seen:
                 raise ConfigError(
-                    f"{where} {missing[0]}", None, "is required with explicit order lists"
-                )
-        elif not isinstance(shape, str) or shape not in SHAPE_PRESETS:
-            raise ConfigError(
-                f"{where} shape", shape, f"must be one of {', '.join(map(repr, SHAPE_PRESETS))}"
-            )
-        elif lists:
-            raise ConfigError(
-                f"{where} shape", shape, "give either a preset shape or explicit lists, not both"
-            )
-        for side in ("fractions_buy", "fractions_sell"):
-            if side in lists and sum(lists[side]) <= 0:
-                raise ConfigError(f"{where} {side}", list(lists[side]), "must not be all zero")
-        commit = _commits(where, lp.get("commit"))
-        behaviour = _time_on_book(f"{where} time_on_book", lp.get("time_on_book", 1.0))
-        lps.append(
-            LPConfig(
-                name=name,
-                shape=shape,
-                limit_orders_buy=lists.get("limit_orders_buy"),
-                limit_orders_sell=lists.get("limit_orders_sell"),
-                fractions_buy=lists.get("fractions_buy"),
-                fractions_sell=lists.get("fractions_sell"),
-                commit=commit,
-                time_on_book=behaviour,
-            )
-        )
+                    "[[lp]] name", each, f"is used by two LPs ({seen[each]} and [[lp]] {name}"
+                    f"{' with copies' if 'copies' in lp else ''}); names must be unique",
+                )  # fmt: skip
+            seen[each] = f"[[lp]] {name}" + (" with copies" if "copies" in lp else "")
+        where = f"[[lp]] {name}"
+        one = _lp(where, name, lp)
+        lps.extend(replace(one, name=each) for each in names)
     return tuple(lps)
+
+
+def _lp(where: str, name: str, lp: dict) -> LPConfig:
+    """One ``[[lp]]`` table, checked (its copies share it)."""
+    lists = {
+        k: _series(f"{where} {k}", lp[k])
+        for k in ("limit_orders_buy", "limit_orders_sell", "fractions_buy", "fractions_sell")
+        if k in lp
+    }
+    shape = lp.get("shape")
+    if shape is None:
+        missing = [k for k in ("fractions_buy", "fractions_sell") if k not in lists]
+        if not lists:
+            shape = "uniform"
+        elif missing:
+            raise ConfigError(
+                f"{where} {missing[0]}", None, "is required with explicit order lists"
+            )
+    elif not isinstance(shape, str) or shape not in SHAPE_PRESETS:
+        raise ConfigError(
+            f"{where} shape", shape, f"must be one of {', '.join(map(repr, SHAPE_PRESETS))}"
+        )
+    elif lists:
+        raise ConfigError(
+            f"{where} shape", shape, "give either a preset shape or explicit lists, not both"
+        )
+    for side in ("fractions_buy", "fractions_sell"):
+        if side in lists and sum(lists[side]) <= 0:
+            raise ConfigError(f"{where} {side}", list(lists[side]), "must not be all zero")
+    strategy = lp.get("strategy", "schedule")
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
+        raise ConfigError(
+            f"{where} strategy", strategy, f"must be one of {', '.join(map(repr, STRATEGIES))}"
+        )
+    stake, fee_bid, start = 0.0, 0.0, "out"
+    if strategy == "hurdle":
+        if "commit" in lp:
+            raise ConfigError(
+                f"{where} commit", lp["commit"], 'a hurdle LP decides for itself: give stake, '
+                'fee_bid and start instead of a commit list (or strategy = "schedule")',
+            )  # fmt: skip
+        for key in ("stake", "fee_bid"):
+            if key not in lp:
+                raise ConfigError(f"{where} {key}", None, 'is required with strategy = "hurdle"')
+        stake = _coerce(f"{where} stake", lp["stake"], Param(float, 0.0, _positive))
+        fee_bid = _coerce(f"{where} fee_bid", lp["fee_bid"], Param(float, 0.0, _non_negative))
+        start = _coerce(
+            f"{where} start", lp.get("start", "out"), Param(str, "out", _one_of(STARTS))
+        )
+        commit: tuple[Commitment, ...] = ()
+    else:
+        for key in ("stake", "fee_bid", "start"):
+            if key in lp:
+                raise ConfigError(
+                    f"{where} {key}", lp[key], 'is read only with strategy = "hurdle" (a '
+                    "scheduled LP gives its stakes and bids in its commit list)",
+                )  # fmt: skip
+        commit = _commits(where, lp.get("commit"))
+    behaviour = _time_on_book(f"{where} time_on_book", lp.get("time_on_book", 1.0))
+    return LPConfig(
+        name=name,
+        shape=shape,
+        limit_orders_buy=lists.get("limit_orders_buy"),
+        limit_orders_sell=lists.get("limit_orders_sell"),
+        fractions_buy=lists.get("fractions_buy"),
+        fractions_sell=lists.get("fractions_sell"),
+        commit=commit,
+        time_on_book=behaviour,
+        strategy=strategy,
+        stake=stake,
+        fee_bid=fee_bid,
+        start=start,
+    )
+
+
+def _check_strategy(
+    params: dict[str, Any], follows: dict[str, tuple[str, tuple]], given: dict[str, Any],
+    lps: tuple[LPConfig, ...],
+) -> None:  # fmt: skip
+    """``[strategy]`` keys act only on hurdle LPs, and ``exit_hurdle <= hurdle`` in every
+    scenario: a config that leaves with a return above the one that brought it in would enter
+    and leave at once."""
+    if given and not any(lp.hurdle for lp in lps):
+        key = next(iter(given))
+        raise ConfigError(
+            f"[strategy] {key}", given[key], 'acts only on LPs with strategy = "hurdle", and '
+            "no [[lp]] has it: add one or drop the [strategy] keys",
+        )  # fmt: skip
+    hurdles, exits = params["hurdle"], params["exit_hurdle"]
+    same = follows.get("hurdle", ("", ()))[0] == follows.get("exit_hurdle", (None, ()))[0]
+    pairs: Iterable[tuple[Any, Any]]
+    if same:  # both sampled: row by row
+        pairs = zip(follows["hurdle"][1], follows["exit_hurdle"][1], strict=True)
+    else:  # a grid (or one sampled against the other's values): every combination
+        pairs = [(h, x) for h in _values(hurdles) for x in _values(exits)]
+    for h, x in pairs:
+        if x > h:
+            raise ConfigError(
+                "[strategy] exit_hurdle", x, f"must be <= hurdle ({h!r} in the same scenario)"
+            )
 
 
 def _commits(where: str, raw: Any) -> tuple[Commitment, ...]:

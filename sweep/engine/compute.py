@@ -32,15 +32,15 @@ import os
 import platform
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from functools import partial
 
 import numpy as np
+from cachetools import LRUCache
 
 from ..mechanism.kernels import Events, Shapes
 from ..mechanism.risk import risk_factor_arrays
-from ..mechanism.variables import PER_EPOCH, PER_LP, VARIABLES
+from ..mechanism.variables import DAY_SHARES, PER_EPOCH, PER_LP, STATISTICS
 from .plan import Chunk, Plan
 from .stages import DERIVED, STAGE_OF, STAGES, rule_params
 from .summary import day_statistics
@@ -117,6 +117,10 @@ def mapping(
 SHARED_BYTES = 64 * 2**20
 
 
+def _nbytes(results: dict[str, np.ndarray]) -> int:
+    return sum(v.nbytes for v in results.values())
+
+
 class SharedResults:
     """Stage results this process keeps for its next chunks, least recently used first out.
 
@@ -125,20 +129,21 @@ class SharedResults:
     block of ``v``, for every ``valuation_period``). Its result is a function of the plan and
     those slices alone, so the chunk that runs next in this process takes it from here instead.
     Shared results are read, never written: stages write only their own outputs.
+
+    A :class:`cachetools.LRUCache` bounded by bytes (``getsizeof``), behind a lock: chunks of
+    one process run on several threads.
     """
 
     def __init__(self, capacity: int | None = None) -> None:
         self.capacity = SHARED_BYTES if capacity is None else capacity
-        self._items: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
-        self._bytes = 0
+        self._items: LRUCache[tuple, dict[str, np.ndarray]] = LRUCache(
+            maxsize=self.capacity, getsizeof=_nbytes
+        )
         self._lock = threading.Lock()
 
     def get(self, key: tuple) -> dict[str, np.ndarray] | None:
         with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+            return self._items.get(key)
 
     def get_or_make(
         self, key: tuple | None, make: Callable[[], dict[str, np.ndarray]]
@@ -152,17 +157,13 @@ class SharedResults:
         return found
 
     def put(self, key: tuple, results: dict[str, np.ndarray]) -> None:
-        size = sum(v.nbytes for v in results.values())
-        if size > self.capacity:
+        """Keep ``results`` (never over results kept under ``key``, nor when they alone take
+        more than the capacity)."""
+        if _nbytes(results) > self.capacity:
             return
         with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = results
-            self._bytes += size
-            while self._bytes > self.capacity:
-                _, dropped = self._items.popitem(last=False)
-                self._bytes -= sum(v.nbytes for v in dropped.values())
+            if key not in self._items:
+                self._items[key] = results
 
 
 _shared: dict[int, SharedResults] = {}
@@ -475,19 +476,15 @@ def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     spreads: dict[str, np.ndarray | None] = {}
     for name in wanted:
-        if name in plan.stages.zero:  # no rule value that makes it is in play
-            values = np.zeros((1, *per_scenario_shape(plan, name)), dtype=VARIABLES[name].dtype)
-            spread = None
-        else:
-            stage = STAGE_OF[name]
-            values = data.results[stage][name]
-            if stage not in spreads:  # one row per class: one per combination again
-                classes = data.classes(stage)
-                axes = plan.stages.axes[stage]
-                spreads[stage] = (
-                    mapping(data.extent, axes, axes, NO_CLASSES, classes) if classes.first else None
-                )
-            spread = spreads[stage]
+        stage = STAGE_OF[name]
+        values = data.results[stage][name]
+        if stage not in spreads:  # one row per class: one per combination again
+            classes = data.classes(stage)
+            axes = plan.stages.axes[stage]
+            spreads[stage] = (
+                mapping(data.extent, axes, axes, NO_CLASSES, classes) if classes.first else None
+            )
+        spread = spreads[stage]
         block = variable_shape(plan, chunk, name)
         if spread is not None and not summary:
             values = values[spread]
@@ -496,8 +493,9 @@ def compute_chunk(plan: Plan, chunk: Chunk) -> dict[str, np.ndarray]:
             if spread is not None:
                 stats = stats[spread]
             out[name] = stats.astype(dtype, copy=False).reshape(block + stats.shape[1:])
-            if name == "under_supplied":
-                out["under_supplied_share"] = stats[..., 0].astype(dtype).reshape(block)
+            if name in DAY_SHARES:  # the share of days: the mean
+                mean = STATISTICS.index("mean")
+                out[DAY_SHARES[name].name] = stats[..., mean].astype(dtype).reshape(block)
             continue
         if values.dtype != np.bool_:
             values = values.astype(dtype, copy=False)

@@ -3,13 +3,13 @@
 A stage is one kernel of :mod:`sweep.mechanism.kernels`, declared once here with what it reads:
 parameters, the market path, other stages, the rule keys it branches on (whose values may read
 more, :mod:`sweep.mechanism.rules`), reads that apply only while some rule value is in play
-(``when``; ``("sla", "on")`` where the SLA is on somewhere in the sweep), and outputs that are 0
-unless some rule value is in play (``only_when``). From those declarations and a config,
+(``when``; ``("sla", "on")`` where the SLA is on somewhere in the sweep). From those
+declarations and a config,
 :func:`resolve` gives each stage its *axes*: the sweep dimensions it depends on. A chunk then
 runs each stage once per combination of its axes (``sweep.engine.compute``), and each result
 variable carries exactly the dimensions of the stage that computes it: in a ``v`` x ``k`` grid the
-margin stage has no ``v`` axis, the commitments stage none at all; an output nothing in play
-makes (the SLA's, in a sweep without it) is 0 and has none either.
+margin stage has no ``v`` axis, the commitments stage none at all. An output whose mechanism
+is not in play (``Variable.made_by``: the SLA's, in a sweep without it) is not made at all.
 
 Axes are positions in the scenario grid: ``0..n-1`` the config's sweep dimensions, ``n`` the
 Monte Carlo path axis. The market path is the swept ``[path]`` keys plus that axis.
@@ -25,6 +25,7 @@ import numpy as np
 
 from ..mechanism import kernels
 from ..mechanism.rules import RULES, Reads
+from ..mechanism.variables import VARIABLES, in_play
 
 PATH = "<path>"  # in Resolved.keys: the stage reads the market path
 
@@ -73,8 +74,6 @@ class Stage:
     rules: tuple[str, ...] = ()  # rule keys it branches on: their values' reads are its own
     # more reads while a rule value (or ("sla", "on")) is in play, not the rule's dimension
     when: tuple[tuple[str, str, Reads], ...] = ()
-    # outputs that are 0 unless one of these rule values is in play (then they have no dims)
-    only_when: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     # arrays it keeps per combination: (over days, over days and LPs), for memory estimates
     width: tuple[int, int] = (1, 2)
     # rough nanoseconds per combination and day, per LP where the stage loops over LPs: what
@@ -443,12 +442,6 @@ STAGES: dict[str, Stage] = {
                     ),
                 ),
             ),
-            only_when=(
-                ("meets_commitment", (SLA_ON,)),
-                ("time_on_book", (SLA_ON,)),
-                ("bond_penalty", (SLA_ON,)),
-                ("early_exit_penalty", (SLA_ON, ("exit_rule", "penalty"))),
-            ),
             width=(2, 6),
             cost=(10.0, 10.0),
         ),  # fmt: skip
@@ -564,14 +557,6 @@ STAGES: dict[str, Stage] = {
                     ),
                 ),
             ),
-            only_when=(
-                ("fee_accrued", (SLA_ON,)),
-                ("sla_fee_penalty", (SLA_ON,)),
-                ("fee_payout", (SLA_ON,)),
-                ("sla_bonus", (SLA_ON,)),
-                ("insurance_pool", (SLA_ON, ("exit_rule", "penalty"))),
-                ("liquidity_score", (("liquidity_score", "probability"),)),
-            ),
             width=(1, 3),
             cost=(2.0, 8.0),
         ),  # fmt: skip
@@ -609,7 +594,8 @@ def rule_params(stage: Stage) -> frozenset[str]:
 @dataclass(frozen=True)
 class Resolved:
     """The stages of one sweep: each one's axes and the stages it reads (rules in play), and
-    the outputs that are 0 throughout (no rule value that makes them is in play)."""
+    the outputs no scenario makes (no rule value that makes them is in play,
+    ``Variable.made_by``): a stage computes them as 0, a result leaves them out."""
 
     axes: dict[str, tuple[int, ...]]
     reads: dict[str, tuple[str, ...]]
@@ -671,7 +657,5 @@ def resolve(
         axes[stage.name] = tuple(sorted(own))
         reads[stage.name] = tuple(steps)
         keys[stage.name] = frozenset(own_keys)
-        for output, conditions in stage.only_when:
-            if not any(value in rules_in_play[key] for key, value in conditions):
-                zero.add(output)
+        zero.update(n for n in stage.outputs if n in VARIABLES and not in_play(n, rules_in_play))
     return Resolved(axes, reads, frozenset(zero), keys)

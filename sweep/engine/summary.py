@@ -26,7 +26,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..mechanism.variables import STATISTICS
+from ..mechanism.variables import DAY_SHARES, STATISTICS
 
 N_STATS = len(STATISTICS)  # mean, final, min, max, in this order
 
@@ -102,6 +102,6 @@ def summarise(results: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     for name, values in results.items():
         stats = day_statistics(values)
         out[name] = stats
-        if name == "under_supplied":
-            out["under_supplied_share"] = stats[..., 0].copy()
+        if name in DAY_SHARES:  # the share of days: the mean
+            out[DAY_SHARES[name].name] = stats[..., STATISTICS.index("mean")].copy()
     return out

@@ -1,11 +1,11 @@
 """Run the chunks of a plan: in this process, on a pool of threads, or on a Dask cluster.
 
-One small class per way of running (:class:`InProcess`, :class:`Threads`,
-:class:`DaskCluster`), each yielding ``(chunk, result)`` as chunks finish; every chunk is
-``compute_chunk(plan, chunk)``, a pure function. Results come back to this process, which alone
-writes the sink, so a cluster needs no shared file system; except for a zarr store
-(``sweep.storage.zarr_store``), which each task writes itself, where it ran, sending back only an
-acknowledgement.
+One small class per way of running behind the :class:`Executor` protocol (:class:`InProcess`,
+:class:`Threads`, :class:`DaskCluster`), each yielding ``(chunk, result)`` as chunks finish; every
+chunk is ``compute_chunk(plan, chunk)``, a pure function. Results come back to this process, which
+alone hands them to the store, so a cluster needs no shared file system; except where the store
+gives a block writer (:meth:`sweep.storage.Store.block_writer`: a zarr store), which each task calls
+where it ran, sending back only a receipt. Executors know stores by that protocol alone.
 Two chunks per worker thread are in flight, more while their results stay under
 ``RESULTS_IN_FLIGHT_BYTES``, so memory is bounded by the chunk size, not by the sweep size. A
 worker that dies mid-task has its chunks re-run elsewhere by the scheduler; the numbers cannot
@@ -36,11 +36,12 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..engine.compute import chunk_result_bytes, compute_chunk
 from ..engine.plan import Chunk, Plan
 from ..errors import ConfigError, RunStopped
+from ..storage.store import BlockWriter, Store
 
 SYNCHRONOUS = "synchronous"  # scheduler name for running in this process, without Dask
 # Dask's scheduler names (dask.base.named_schedulers), and what each means here: "sync" runs
@@ -68,7 +69,7 @@ class Report:
     """What one :func:`execute` call did: the figures ``sweep run`` prints."""
 
     chunks: int  # chunks in the plan
-    computed: int  # chunks computed by this call; the rest were already in the sink (resume)
+    computed: int  # chunks computed by this call; the rest were already in the store (resume)
     seconds: float
     where: str  # "this process", "2 threads in this process", or the scheduler address
 
@@ -342,6 +343,12 @@ def _has_bokeh() -> bool:
     return find_spec("bokeh") is not None
 
 
+def runs_elsewhere(scheduler: Any) -> bool:
+    """Whether ``scheduler``'s chunks may run in other processes (a Dask cluster's workers),
+    which cannot write a store that lives in this one."""
+    return scheduler_kind(scheduler) in ("client", "address", "processes")
+
+
 def check_options(scheduler: Any, workers: int | None) -> None:
     """Reject a bad ``scheduler`` or ``workers``, or a bad pair, before any file or cluster
     exists: a name Dask does not know, an address nothing answers at, a closed Client, or
@@ -370,13 +377,25 @@ def check_options(scheduler: Any, workers: int | None) -> None:
         check_scheduler(scheduler)
 
 
+class Executor(Protocol):
+    """One way of running chunks: ``where`` names it for the user; ``results`` yields each
+    chunk with its values (with a store's block ``writer``: the writer's receipt, the values
+    written where the chunk ran) as chunks finish."""
+
+    where: str
+
+    def results(
+        self, plan: Plan, todo: list[Chunk], writer: BlockWriter | None = None
+    ) -> Iterator[tuple[Chunk, Any]]: ...
+
+
 class InProcess:
     """Chunks one after the other in this process: no start-up, one core."""
 
     where = "this process"
 
     def results(
-        self, plan: Plan, todo: list[Chunk], writer: Any = None
+        self, plan: Plan, todo: list[Chunk], writer: BlockWriter | None = None
     ) -> Iterator[tuple[Chunk, Any]]:
         for chunk in todo:
             yield chunk, _compute(chunk, plan, writer)
@@ -393,7 +412,7 @@ class Threads:
         self.where = f"{n} threads in this process"
 
     def results(
-        self, plan: Plan, todo: list[Chunk], writer: Any = None
+        self, plan: Plan, todo: list[Chunk], writer: BlockWriter | None = None
     ) -> Iterator[tuple[Chunk, Any]]:
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -443,7 +462,7 @@ class DaskCluster:
             self.where = scheduler or f"local cluster of {n} processes"
 
     def results(
-        self, plan: Plan, todo: list[Chunk], writer: Any = None
+        self, plan: Plan, todo: list[Chunk], writer: BlockWriter | None = None
     ) -> Iterator[tuple[Chunk, Any]]:
         with dask_client(
             self.scheduler, self.n, processes=self.processes, announce=self.announce
@@ -531,7 +550,7 @@ def backend(
     processes: bool | None,
     n_todo: int,
     announce: Callable[[str], None] | None = None,
-) -> InProcess | Threads | DaskCluster:
+) -> Executor:
     """How to run: this process, a pool of threads, or a Dask cluster.
 
     ``scheduler`` as :func:`sweep.run` takes it (see :func:`check_options`). Without one, the
@@ -561,14 +580,14 @@ def backend(
 
 def execute(
     plan: Plan,
-    sink: Any,
+    store: Store,
     *,
     scheduler: Any = None,
     workers: int | None = None,
     progress: bool = False,
     processes: bool | None = None,
 ) -> Report:
-    """Compute every chunk the sink lacks and hand each result to the sink as it finishes.
+    """Compute every chunk the store lacks and hand each result to the store as it finishes.
 
     ``scheduler``: a ``distributed.Client``, a Dask address, ``"sync"`` (or ``"synchronous"``:
     this process, one chunk after another), ``"threads"``, ``"processes"``, or None for the
@@ -579,17 +598,17 @@ def execute(
     """
     started = time.perf_counter()
     chunks = plan.chunks
-    todo = [c for c in chunks if c.index not in sink.done]
+    todo = [c for c in chunks if c.index not in store.done]
     bar = Progress(len(chunks), progress, label=plan.config.name)
     bar.advance(len(chunks) - len(todo), resumed=True)
     runner = backend(
         scheduler, workers, processes, len(todo), announce=bar.write if bar.enabled else None
     )
     try:
-        # a sink with a ``writer`` (a zarr store) has each task write its chunk where it ran
-        # and send back only an acknowledgement; otherwise the values come here to the sink
-        for chunk, values in runner.results(plan, todo, getattr(sink, "writer", None)):
-            sink.write(chunk, values)
+        # with a block writer each task writes its chunk where it ran and sends back only a
+        # receipt; otherwise the values come here to the store
+        for chunk, values in runner.results(plan, todo, store.block_writer()):
+            store.write(chunk, values)
             del values
             bar.advance()
     finally:
@@ -668,8 +687,8 @@ def _the_plan(plan: Plan) -> Plan:
 
 def _compute(chunk: Chunk, plan: Plan, writer: Any = None) -> Any:
     """One chunk's task: the plan comes as the result of :func:`_the_plan`'s task (on a
-    cluster). With a ``writer`` (``sweep.storage.zarr_store.ChunkWriter``) the task writes its
-    values into the store itself and returns the writer's small acknowledgement, so the values never
+    cluster). With a ``writer`` (:meth:`sweep.storage.Store.block_writer`) the task writes its
+    values into the store itself and returns the writer's small receipt, so the values never
     travel; otherwise it returns the values."""
     values = compute_chunk(plan, chunk)
     if writer is None:

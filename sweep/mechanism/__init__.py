@@ -1,4 +1,4 @@
-"""The liquidity mechanism of MECHANISM.md, one compiled function per step.
+"""The liquidity mechanism of docs/mechanism.rst, one compiled function per step.
 
 Pure functions of numbers and arrays (no Python objects, nothing allocated), compiled with
 ``numba.njit(cache=True, nogil=True)``; each names the step it computes and gives the shapes of

@@ -4,8 +4,8 @@ Each function reads one path's series and writes one series, in amortised O(1) p
 the arithmetic allows it without changing a bit of the result:
 
 - the window maximum uses a monotonic queue (a maximum is exact whatever the order);
-- a window sum is summed left to right, as MECHANISM.md writes it: a running sum while the window
-  is still growing (days ``0..W-1``, all of them when ``W >= D``), and once it is full, ``W``
+- a window sum is summed left to right, as docs/mechanism.rst writes it: a running sum while the
+  window is still growing (days ``0..W-1``, all of them when ``W >= D``), and once it is full, ``W``
   additions per day, run for many days side by side (independent additions that the CPU
   vectorises). A running add-and-subtract sum would be O(1) but would change the last bits of
   every later day, and the valuation feeds every equity-like share.

@@ -1,4 +1,4 @@
-"""Mechanism presets: named sets of rule and SLA keys (MECHANISM.md, "Rules").
+"""Mechanism presets: named sets of rule and SLA keys (docs/mechanism.rst, "Presets").
 
 ``[mechanism] preset`` picks one (or, as a list, makes a ``preset`` sweep dimension). A preset
 maps config keys, without their section (``share_rule``, ``sla``), to

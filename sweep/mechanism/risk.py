@@ -1,4 +1,4 @@
-"""The log-normal risk model: risk factors of long and short positions (MECHANISM.md)."""
+"""The log-normal risk model: risk factors of long and short positions (docs/mechanism.rst)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def normal_cdf(x: float) -> float:
 def risk_factors(mu: float, sigma: float, tau: float, lambd: float) -> tuple[float, float]:
     """``(rf_long, rf_short)`` of the log-normal model at tail probability ``lambd``.
 
-    MECHANISM.md's ``rf_short = m*(1 - Phi(Phi^-1(1 - lambd) - sb))/lambd - 1`` is computed as
+    docs/mechanism.rst's ``rf_short = m*(1 - Phi(Phi^-1(1 - lambd) - sb))/lambd - 1`` is computed as
     ``m*Phi(Phi^-1(lambd) + sb)/lambd - 1`` (``Phi^-1(1 - p) = -Phi^-1(p)`` and ``1 - Phi(x)
     = Phi(-x)``): the same number without taking ``1 - Phi`` of a ``Phi`` near 1, nor the
     quantile of ``1 - lambd`` (rounded to an absolute eps), each of which cost up to 1e-8

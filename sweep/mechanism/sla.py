@@ -1,6 +1,6 @@
 """The SLA of Vega today (specs 0042-LIQF, 0044-LIME): epochs, penalties, payouts, exits.
 
-Each function is one rule of MECHANISM.md's "The SLA mechanism" for one epoch or one exit;
+Each function is one rule of the SLA section of docs/mechanism.rst for one epoch or one exit;
 the kernels (``sweep.mechanism.kernels``) carry the state between epochs.
 """
 

@@ -4,6 +4,11 @@ Each variable is declared once, with its units and meaning; ``scope`` says what 
 besides the sweep: ``path`` (market series: the path keys and ``path``, then days), ``risk``
 (risk factors: the risk keys), ``day`` (per day) and ``lp`` (per day and LP). Which sweep
 dimensions an output has is decided by the stage that computes it (``sweep.engine.stages``).
+
+``made_by`` names the mechanism that makes a variable: the rule values (``(key, value)``) any
+one of which, in play in some scenario, puts it in a result; a variable without one is always
+made. A result holds only the variables whose mechanism is in play (:func:`in_play`): a sweep
+without the SLA has no ``epoch`` dimension and none of the SLA's outputs.
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ class Variable:
     units: str  # UDUNITS-2 (``USD``, which UDUNITS does not know, aside: sweep.storage.layout)
     long_name: str
     dtype: str = "float64"
+    made_by: tuple[tuple[str, str], ...] = ()  # rule values that make it (none: always made)
+
+
+SLA = (("sla", "on"),)  # the SLA's outputs: made where [mechanism] sla = "on" somewhere
+EXIT_PENALTY = ("exit_rule", "penalty")  # early-exit penalties, with or without the SLA
+SCORED = (("liquidity_score", "probability"),)
 
 
 _VARIABLES = [
@@ -56,19 +67,46 @@ _VARIABLES = [
     Variable("margin_sell", "lp", "USD", "margin of sell orders (under margin_orders)"),
     Variable("margin", "lp", "USD", "margin of the orders under the margin rule"),
     Variable("supplied_liquidity", "lp", "USD", "liquidity supplied: min over both sides"),
-    # the SLA (0 where it is off)
-    Variable("insurance_pool", "day", "USD", "insurance pool: penalties and forfeited fees"),
-    Variable("fee_accrued", "lp", "USD d-1", "fees accrued to the LP's fee account (SLA)"),
+    # the SLA's, and those of rule values that may be out of play
     Variable(
-        "liquidity_score", "lp", "1", "volume-weighted probability of trading of the LP's book"
+        "insurance_pool",
+        "day",
+        "USD",
+        "insurance pool: penalties and forfeited fees",
+        made_by=(*SLA, EXIT_PENALTY),
     ),
-    Variable("meets_commitment", "lp", "1", "book meets the commitment (SLA)", dtype="bool"),
-    Variable("time_on_book", "epoch", "1", "share of the epoch on the book (SLA)"),
-    Variable("sla_fee_penalty", "epoch", "1", "fee penalty with hysteresis (SLA)"),
-    Variable("fee_payout", "epoch", "USD", "fees paid out at the epoch's end (SLA)"),
-    Variable("sla_bonus", "epoch", "USD", "performance bonus at the epoch's end (SLA)"),
-    Variable("bond_penalty", "epoch", "USD", "bond slashed at the epoch's end (SLA)"),
-    Variable("early_exit_penalty", "epoch", "USD", "penalty for leaving below target stake"),
+    Variable(
+        "fee_accrued", "lp", "USD d-1", "fees accrued to the LP's fee account (SLA)", made_by=SLA
+    ),
+    Variable(
+        "liquidity_score",
+        "lp",
+        "1",
+        "volume-weighted probability of trading of the LP's book",
+        made_by=SCORED,
+    ),
+    Variable(
+        "meets_commitment",
+        "lp",
+        "1",
+        "book meets the commitment (SLA)",
+        dtype="bool",
+        made_by=SLA,
+    ),
+    Variable("time_on_book", "epoch", "1", "share of the epoch on the book (SLA)", made_by=SLA),
+    Variable("sla_fee_penalty", "epoch", "1", "fee penalty with hysteresis (SLA)", made_by=SLA),
+    Variable("fee_payout", "epoch", "USD", "fees paid out at the epoch's end (SLA)", made_by=SLA),
+    Variable(
+        "sla_bonus", "epoch", "USD", "performance bonus at the epoch's end (SLA)", made_by=SLA
+    ),
+    Variable("bond_penalty", "epoch", "USD", "bond slashed at the epoch's end (SLA)", made_by=SLA),
+    Variable(
+        "early_exit_penalty",
+        "epoch",
+        "USD",
+        "penalty for leaving below target stake",
+        made_by=(*SLA, EXIT_PENALTY),
+    ),
 ]
 
 VARIABLES: dict[str, Variable] = {v.name: v for v in _VARIABLES}
@@ -81,3 +119,18 @@ PATH_SERIES: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "p
 RISK_FACTORS: tuple[str, ...] = tuple(v.name for v in _VARIABLES if v.scope == "risk")
 
 STATISTICS: tuple[str, ...] = ("mean", "final", "min", "max")
+
+DAY_SHARES: dict[str, Variable] = {
+    "under_supplied": Variable("under_supplied_share", "day", "1", "share of days under-supplied"),
+}
+"""Summary-only variables, by the boolean per-day output they summarise: the share of days on
+which it holds (its ``mean`` over days), kept beside its statistics in a summary result."""
+SHARE_OF: dict[str, str] = {share.name: name for name, share in DAY_SHARES.items()}
+"""The per-day output each of :data:`DAY_SHARES` summarises, by the share's name."""
+
+
+def in_play(name: str, rules: dict[str, tuple]) -> bool:
+    """Whether some scenario of a sweep makes output ``name``: a rule value that makes it is
+    among ``rules`` (every rule key's values in the sweep, ``sweep.engine.plan.rules_in_play``)."""
+    made_by = VARIABLES[name].made_by
+    return not made_by or any(value in rules.get(key, ()) for key, value in made_by)

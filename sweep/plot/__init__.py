@@ -30,7 +30,7 @@ variable as the same along the dimensions it lacks.
 
 from __future__ import annotations
 
-from ._data import sweep_dims
+from ..storage.layout import sweep_dims
 from .book import order_book
 from .design import design_scatter, sensitivity_bars
 from .market import (

@@ -8,72 +8,17 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import xarray as xr
 
-NON_SWEEP_DIMS = ("path", "day", "epoch", "lp", "tick", "commit", "stat")
-"""Dimensions of a result that are not sweep dimensions (``epoch``: the SLA's per-epoch
-outputs)."""
-
-_TAIL = ("path", "day", "epoch", "stat", "lp", "tick", "commit")
-"""The non-sweep dimensions in the order a result lays them out, after the sweep dimensions."""
+from ..storage import accessor as _accessor  # noqa: F401  (registers ds.sweep)
+from ..storage.layout import NON_SWEEP_DIMS, ordered_dims, ordered_sizes
 
 RULE_DIMS = ("share_rule", "fee_rule", "margin_rule")
 
 DAY_STATS = ("mean", "median", "min", "max", "sum", "final")
-SUMMARY_STATS = ("mean", "final", "min", "max")
 
 
 def has(obj: xr.Dataset | xr.DataArray, name: str) -> bool:
     """Whether ``name`` is a coordinate (or, read back from a file, a variable) of ``obj``."""
     return name in (obj.variables if isinstance(obj, xr.Dataset) else obj.coords)
-
-
-def ordered_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
-    """Every dimension of ``ds`` in grid order: sweep dims (config order), path, day or stat, lp...
-
-    Variables carry only the sweep dimensions they depend on, so no one variable (nor the order
-    of ``ds.dims``, which follows the variable that first has each) need hold the whole grid.
-    Each variable lists its sweep dimensions in grid order, so together they fix as much of
-    the order as they overlap; the rest follows the dimension coordinates, which a result
-    writes in grid order.
-    """
-    dims = [str(d) for d in ds.dims]
-    rank = {str(c): i for i, c in enumerate(c for c in ds.coords if c in ds.dims)}
-    base = sorted(dims, key=lambda d: (rank.get(d, len(rank)), dims.index(d)))
-    arrays = [ds] if isinstance(ds, xr.DataArray) else list(ds.data_vars.values())
-    before: dict[str, set[str]] = {d: set() for d in dims}
-    for da in arrays:
-        seq = [str(d) for d in da.dims if d not in _TAIL]
-        for a, b in zip(seq, seq[1:], strict=False):
-            before[b].add(a)
-    remaining = [d for d in base if d not in _TAIL]
-    order: list[str] = []
-    while remaining:
-        # the first dimension (in coordinate order) no remaining one must precede; on
-        # conflicting variables, simply the first
-        free = [d for d in remaining if not before[d].intersection(remaining)] or remaining
-        order.append(free[0])
-        remaining.remove(free[0])
-    return order + [d for d in _TAIL if d in dims]
-
-
-def sweep_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
-    """The sweep dimensions of the whole result (the union over its variables), in config order.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset or xarray.DataArray
-        A result, or one of its variables.
-
-    Returns
-    -------
-    list of str
-        The sweep dimensions, in config order (not ``path``, ``day``, ``lp``, ...).
-    """
-    return [d for d in ordered_dims(ds) if d not in NON_SWEEP_DIMS]
-
-
-def ordered_sizes(ds: xr.Dataset | xr.DataArray) -> dict[str, int]:
-    """``ds.sizes`` in grid order (see :func:`ordered_dims`)."""
-    return {d: int(ds.sizes[d]) for d in ordered_dims(ds)}
 
 
 def expand(da: xr.DataArray, ds: xr.Dataset, dims: Iterable[str]) -> xr.DataArray:
@@ -86,7 +31,9 @@ def expand(da: xr.DataArray, ds: xr.Dataset, dims: Iterable[str]) -> xr.DataArra
     added (a market-wide variable is not the same for each LP, it is not per LP at all). The
     dimensions come out in grid order.
     """
-    missing = [str(d) for d in dims if d in ds.dims and d not in da.dims and d not in _TAIL[1:]]
+    # (never the non-sweep dims but ``path``)
+    missing = [str(d) for d in dims if d in ds.dims and d not in da.dims]
+    missing = [d for d in missing if d not in NON_SWEEP_DIMS[1:]]
     if not missing:
         return da
     out = da.expand_dims({d: int(ds.sizes[d]) for d in missing})
@@ -127,7 +74,10 @@ def dimension(ds: xr.Dataset | xr.DataArray, dim: str, figure: str) -> str:
     if dim not in ds.dims:
         have = ", ".join(f"{d} ({n})" for d, n in ordered_sizes(ds).items())
         scalar = ""
-        if has(ds, dim):
+        if isinstance(ds, xr.Dataset) and dim in ds.sweep.params:
+            value = ds.sweep.params[dim]
+            scalar = f" ({dim!r} = {value!r} throughout: it was not swept)"
+        elif has(ds, dim):
             value = ds[dim].values
             scalar = f" ({dim!r} is a scalar coordinate here, = {value!r}: it was not swept)"
         raise ValueError(
@@ -199,12 +149,15 @@ def one_scenario(
 
 
 def scalar(ds: xr.Dataset, name: str, default: float | str | None = None) -> float | str:
-    """A parameter coordinate of a one-scenario result (``steepness``, ``tick_size``...)."""
-    if name not in ds.variables:
+    """A parameter of a one-scenario result (``steepness``, ``tick_size``...): a coordinate
+    where it was swept, else the value it was held at (``ds.sweep.param``)."""
+    try:
+        da = ds.sweep.param(name)
+    except KeyError:
         if default is None:
-            raise ValueError(f"the result has no {name!r} coordinate")
+            raise ValueError(f"the result has no parameter {name!r}") from None
         return default
-    values = np.asarray(ds[name].values).reshape(-1)
+    values = np.asarray(da.values).reshape(-1)
     if values.size != 1:
         raise ValueError(f"{name!r} has {values.size} values here; select one scenario first")
     value = values[0]

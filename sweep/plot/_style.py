@@ -36,7 +36,14 @@ def figure_axes(ax: Axes | None, figsize: tuple[float, float] = (8.0, 4.5)) -> t
 
 
 class _TickFormatter(Formatter):
-    """Keeps the tick locations, which decide the decimals and the scale of every label."""
+    """Keeps the tick locations, which decide the decimals and the scale of every label.
+
+    Our own, where matplotlib's do not fit (percent axes use its ``PercentFormatter``):
+    ``ScalarFormatter`` fits decimals to the axis but groups thousands only under a locale
+    that does (not the C locale of servers and CI); ``StrMethodFormatter("{x:,.0f}")`` groups
+    but with fixed decimals; ``EngFormatter`` picks a prefix per tick (``500k`` next to ``1M``
+    on one axis), writes ``G`` for billions and milli-dollars (``500m``) below one.
+    """
 
     ticks: np.ndarray = np.empty(0)
 

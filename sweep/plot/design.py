@@ -14,9 +14,11 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter
 
 from ..analysis.sensitivity import design_of, reduce_output, sensitivity
 from ..config.design import SAMPLE_DIM
+from ..mechanism.variables import SHARE_OF
 from . import _style
 
 __all__ = ["design_scatter", "sensitivity_bars"]
@@ -212,6 +214,11 @@ def design_scatter(
     for axis, name in (("x", x), ("y", y)):
         if spec[name].kind == "range" and spec[name].scale == "log":
             getattr(axes, f"set_{axis}scale")("log")
+            which = getattr(axes, f"{axis}axis")
+            which.set_major_formatter(PlainLogFormatter(labelOnlyBase=False))
+            which.set_minor_formatter(
+                PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5))
+            )
     bar = fig.colorbar(points, ax=axes)
     da.name = output
     bar.set_label(f"{_style.short_label(da)}\n{stat} over days, mean over paths", fontsize="small")
@@ -233,9 +240,30 @@ def _coord_name(ds: xr.Dataset, key: str) -> str:
 
 
 def _param_label(ds: xr.Dataset, name: str) -> str:
-    long_name = ds[name].attrs.get("long_name", name) if name in ds.coords else name
-    long_name = str(long_name).replace(", by sample", "")
-    return f"{name} ({long_name})" if long_name != name else name
+    """``valuation_period: valuation window (day)``: the key once, what it is, its units (a
+    rule's or preset's name alone: its values label the ticks)."""
+    attrs = ds[name].attrs if name in ds.coords else {}
+    long_name = str(attrs.get("long_name", name)).replace(", by sample", "")
+    if long_name.startswith("rule: ") or long_name in (name, "mechanism preset"):
+        return name
+    words = long_name.split()
+    if len(words) > 1 and words[-1] == name.removeprefix("path_"):  # "target-stake scaling v"
+        long_name = " ".join(words[:-1])
+    units = str(attrs.get("units", ""))
+    return f"{name}: {long_name}" + ("" if units in _style.UNITLESS else f" ({units})")
+
+
+class PlainLogFormatter(LogFormatter):
+    """Log-axis ticks as plain numbers (``0.6``, ``2``, ``10,000``), as on the other figures'
+    axes; which ticks get a label is matplotlib's choice (:class:`~matplotlib.ticker.LogFormatter`:
+    the decades, and minor ticks too on a short axis)."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        if not super().__call__(x, pos):
+            return ""
+        if abs(x) >= 1e4:
+            return f"{x:,.0f}"
+        return np.format_float_positional(x, precision=3, unique=True, fractional=False, trim="-")
 
 
 FIGURE_OUTPUTS = ("under_supplied_share", "lp_annualised_return", "annualised_return")
@@ -251,8 +279,8 @@ def standard_figures(ds: xr.Dataset) -> list[tuple[str, object]]:
     present = [
         name for name in FIGURE_OUTPUTS
         if (name in ds.data_vars and SAMPLE_DIM in ds[name].dims)
-        or (name == "under_supplied_share" and "under_supplied" in ds.data_vars
-            and SAMPLE_DIM in ds["under_supplied"].dims and "day" in ds["under_supplied"].dims)
+        or (name in SHARE_OF and SHARE_OF[name] in ds.data_vars
+            and {SAMPLE_DIM, "day"} <= set(ds[SHARE_OF[name]].dims))
     ]  # fmt: skip
     out: list[tuple[str, object]] = []
     if design.kind in ("saltelli", "morris"):

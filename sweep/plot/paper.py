@@ -151,8 +151,7 @@ def time_weighting(
     """
     fig, ax = _style.figure_axes(ax, (6.0, 4.0))
     if ds is not None:
-        s_da = ds["steepness"] if _data.has(ds, "steepness") else xr.DataArray(8.0)
-        m_da = ds["midpoint"] if _data.has(ds, "midpoint") else xr.DataArray(0.5)
+        s_da, m_da = ds.sweep.param("steepness"), ds.sweep.param("midpoint")
         s_da, m_da = xr.broadcast(s_da, m_da)
         pairs = list(dict.fromkeys(zip(np.ravel(s_da.values), np.ravel(m_da.values), strict=True)))
     else:

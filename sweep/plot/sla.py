@@ -2,7 +2,7 @@
 
 - :func:`sla_view`: per LP and epoch, the time on book against the minimum, the fee penalty,
   the fees paid out and the bonuses, the bond slashed and the early-exit penalties, and over
-  days each LP's stake and the insurance pool (MECHANISM.md, "The SLA mechanism").
+  days each LP's stake and the insurance pool (docs/mechanism.rst, "The SLA").
 - :func:`mechanism_comparison`: per LP, its fee revenue, stake share (with its revenue share),
   margin and what it paid to the insurance pool, under each value of a ``preset`` (or rule)
   dimension.
@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ..mechanism.variables import PER_EPOCH
+from ..storage.layout import NON_SWEEP_DIMS, ordered_dims, sweep_dims
 from . import _data, _style
 
 __all__ = ["sla_view", "sla_scenario", "mechanism_comparison", "SLA_OUTPUTS", "EPOCH_OUTPUTS"]
@@ -33,8 +34,10 @@ SLA_OUTPUTS = (*EPOCH_OUTPUTS, "insurance_pool", "fee_accrued", "meets_commitmen
 """Every output of the SLA that is 0 where it is off (``liquidity_score`` is the fee split's,
 not the SLA's)."""
 
-# what sla_view draws; the per-day ones besides the epochs' outputs
-_VIEW_NEEDS = (*EPOCH_OUTPUTS, "insurance_pool", "stake")
+# what sla_view draws: with epochs at all (the SLA's, or early-exit penalties alone), and the
+# SLA's own outputs, in a result only where the SLA is in play
+_VIEW_NEEDS = ("early_exit_penalty", "insurance_pool", "stake")
+_SLA_NEEDS = tuple(n for n in EPOCH_OUTPUTS if n not in _VIEW_NEEDS)
 _VIEW_PARAMS = (
     "sla", "commitment_min_time_fraction", "epoch_days", "epoch_first_day", "epoch_last_day",
 )  # fmt: skip
@@ -78,12 +81,12 @@ def sla_scenario(ds: xr.Dataset) -> dict[str, int] | None:
     mask = masks[0]
     for m in masks[1:]:
         mask = mask | m
-    order = [d for d in _data.ordered_dims(ds) if d in mask.dims]
+    order = [d for d in ordered_dims(ds) if d in mask.dims]
     values = np.asarray(mask.transpose(*order).values, dtype=bool)
     if not values.any():
         return None
     first = dict(zip(order, (int(i) for i in np.argwhere(values)[0]), strict=True)) if order else {}
-    scenario = [d for d in _data.sweep_dims(ds) if ds.sizes[d] > 1]
+    scenario = [d for d in sweep_dims(ds) if ds.sizes[d] > 1]
     if "path" in ds.dims:
         scenario.append("path")
     return {d: first.get(d, 0) for d in scenario}
@@ -113,7 +116,7 @@ def _epochs(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _committed(ds: xr.Dataset, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """(epoch, lp): whether the LP had stake on some day of the epoch (MECHANISM.md: the SLA
+    """(epoch, lp): whether the LP had stake on some day of the epoch (docs/mechanism.rst: the SLA
     judges only LPs committed during an epoch)."""
     stake = np.asarray(ds["stake"].transpose("day", "lp").values, dtype=float)
     days = np.asarray(ds["day"].values, dtype=float)
@@ -124,8 +127,22 @@ def _committed(ds: xr.Dataset, starts: np.ndarray, ends: np.ndarray) -> np.ndarr
     return out
 
 
+def _sla_on(ds: xr.Dataset) -> bool:
+    """Whether the SLA is on in this scenario: its outputs are in the result (it is in play
+    somewhere) and the scenario's switch is on."""
+    if not all(name in ds.data_vars for name in _SLA_NEEDS):
+        return False
+    try:
+        return str(_data.scalar(ds, "sla")) == "on"
+    except ValueError:  # a result from before the [mechanism] sla key: s > 0 switched it on
+        return float(_data.scalar(ds, "commitment_min_time_fraction", 0.0)) > 0
+
+
 def _per_epoch(ds: xr.Dataset, name: str, n_epochs: int) -> np.ndarray:
-    """``ds[name]`` as (epoch, lp), the path's epochs only."""
+    """``ds[name]`` as (epoch, lp), the path's epochs only; zeros where the result has no such
+    output (the SLA's, where it is not in play)."""
+    if name not in ds.data_vars:
+        return np.zeros((n_epochs, ds.sizes["lp"]))
     da = _data.variable(ds, name, "sla_view").transpose("epoch", "lp")
     return np.nan_to_num(np.asarray(da.values, dtype=float)[:n_epochs])
 
@@ -325,7 +342,6 @@ class _View:
         self.bonus = _per_epoch(sub, "sla_bonus", n)
         self.bond = _per_epoch(sub, "bond_penalty", n)
         self.exit = _per_epoch(sub, "early_exit_penalty", n)
-        self.on = _data.scalar(ds, "sla", "off") == "on"
         self.s = float(_data.scalar(ds, "commitment_min_time_fraction", 0.95))
         self.ds = sub
 
@@ -359,10 +375,11 @@ def sla_view(ds: xr.Dataset, *, lps: Sequence[str] | None = None) -> Figure:
     if "epoch" not in ds.dims:
         raise ValueError("sla_view: the result has no 'epoch' dimension (no SLA outputs)")
     ds = _data.one_scenario(
-        ds, "sla_view", keep=("day", "epoch", "lp"), variables=(*_VIEW_NEEDS, *_VIEW_PARAMS)
-    )
+        ds, "sla_view", keep=("day", "epoch", "lp"),
+        variables=(*_VIEW_NEEDS, *_SLA_NEEDS, *_VIEW_PARAMS),
+    )  # fmt: skip
     v = _View(ds, lps)
-    sla_on = v.on
+    sla_on = _sla_on(ds)
     if sla_on:
         fig = _style.new_figure((13.0, 10.0))
         axes = list(fig.subplots(3, 2, sharex=True).ravel())
@@ -480,10 +497,10 @@ def mechanism_comparison(ds: xr.Dataset, dim: str = "preset") -> Figure:
         The figure (the one ``ax`` belongs to, when given).
     """
     _data.dimension(ds, dim, "mechanism_comparison")
-    if dim in _data.NON_SWEEP_DIMS:
+    if dim in NON_SWEEP_DIMS:
         raise ValueError(
             f"mechanism_comparison: dim must be a sweep dimension, got {dim!r}; "
-            f"sweep dimensions: {', '.join(_data.sweep_dims(ds)) or 'none'}"
+            f"sweep dimensions: {', '.join(sweep_dims(ds)) or 'none'}"
         )
     _data.require_days(ds, "mechanism_comparison")
     _data.require(ds, ("fee_revenue", "stake", "margin"), "mechanism_comparison")
@@ -591,7 +608,7 @@ def mechanism_comparison(ds: xr.Dataset, dim: str = "preset") -> Figure:
         frameon=False,
         title=dim,
     )
-    rest = [f"{ds.sizes[d]} {d}" for d in _data.sweep_dims(ds) if d != dim and ds.sizes[d] > 1]
+    rest = [f"{ds.sizes[d]} {d}" for d in sweep_dims(ds) if d != dim and ds.sizes[d] > 1]
     if "path" in ds.dims and ds.sizes["path"] > 1:
         rest.append(f"{ds.sizes['path']} paths")
     fig.suptitle(

@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
+from ..storage.layout import NON_SWEEP_DIMS, ordered_dims, sweep_dims
 from . import _data, _style
 
 __all__ = ["heatmap", "fan_chart", "variant_comparison"]
@@ -38,7 +39,7 @@ def _axis_ticks(ax: Axes, axis: str, values: np.ndarray, max_labels: int = 25) -
 
 
 def _axis_dims(ds: xr.Dataset, x: str | None, y: str | None) -> tuple[str, str]:
-    sweep = _data.sweep_dims(ds)
+    sweep = sweep_dims(ds)
     for name, dim in (("x", x), ("y", y)):
         if dim is not None:
             _data.dimension(ds, dim, f"heatmap {name}")
@@ -134,7 +135,7 @@ def heatmap(
     # repeat it there, so sums and quantiles count every scenario as the full grid would
     da = _data.expand(da, ds, [d for d in reduce_over if d not in ("day", "lp", "stat")])
     red = _data.reduce(da, stat, reduce_over, "heatmap")
-    rest = [d for d in _data.ordered_dims(red) if d not in (x, y)]
+    rest = [d for d in ordered_dims(red) if d not in (x, y)]
     note = ""
     if rest:
         if others == "first":
@@ -370,10 +371,10 @@ def variant_comparison(
     """
     da = _data.variable(ds, variable, "variant_comparison")
     _data.dimension(ds, dim, "variant_comparison")
-    if dim in _data.NON_SWEEP_DIMS:
+    if dim in NON_SWEEP_DIMS:
         raise ValueError(
             f"variant_comparison: dim must be a sweep dimension, got {dim!r}; "
-            f"sweep dimensions: {', '.join(_data.sweep_dims(ds)) or 'none'}"
+            f"sweep dimensions: {', '.join(sweep_dims(ds)) or 'none'}"
         )
     if dim not in da.dims:
         raise ValueError(

@@ -30,12 +30,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
-from ..config.load import PARAMS, PATH_PARAMS, dim_name, path_dim_name
+from ..config.design import SAMPLE_DIM
+from ..config.load import PARAMS, PATH_PARAMS, SECTION_OF, dim_name, path_dim_name
 from ..engine.plan import Chunk, Plan
 from ..mechanism.risk import risk_factor_arrays
 from ..mechanism.rules import RULES
-from ..mechanism.variables import PATH_SERIES, STATISTICS, VARIABLES
+from ..mechanism.variables import DAY_SHARES, PATH_SERIES, SHARE_OF, STATISTICS, VARIABLES
 from ..version import __version__
 
 RISK_MODEL = ("mu", "sigma", "tau", "lambd")  # the risk factors' inputs
@@ -69,10 +71,10 @@ def is_summary(plan: Plan) -> bool:
 
 
 def kept_outputs(plan: Plan) -> list[str]:
-    """The variables chunks write: the kept outputs (+ ``under_supplied_share`` in summaries)."""
+    """The variables chunks write: the kept outputs (+ their shares of days in summaries)."""
     kept = list(plan.outputs)
-    if is_summary(plan) and "under_supplied" in kept:
-        kept.append("under_supplied_share")
+    if is_summary(plan):
+        kept += [DAY_SHARES[name].name for name in plan.outputs if name in DAY_SHARES]
     return kept
 
 
@@ -101,8 +103,9 @@ def layouts(plan: Plan) -> list[Layout]:
     out = []
     for name in kept_outputs(plan):
         sweep_dims = output_dims(plan, name)
-        if name == "under_supplied_share":
-            attrs = {"units": "1", "long_name": "share of days under-supplied"}
+        if name in SHARE_OF:  # one number per scenario
+            share = DAY_SHARES[SHARE_OF[name]]
+            attrs = {"units": share.units, "long_name": share.long_name}
             out.append(Layout(name, sweep_dims, float_dtype(plan), attrs))
             continue
         var = VARIABLES[name]
@@ -131,6 +134,27 @@ def layouts(plan: Plan) -> list[Layout]:
     for name, (units, long_name) in COMMIT_VARIABLES.items():
         dtype = "int64" if name == "commit_lp" else "float64"
         out.append(Layout(name, ("commit",), dtype, {"units": units, "long_name": long_name}))
+    return _in_first_use_order(out, list(dim_sizes(plan)))
+
+
+def _in_first_use_order(items: list[Layout], order: list[str]) -> list[Layout]:
+    """``items`` reordered, as little as it takes, so that the dims in the order the variables
+    first use them are ``order`` (the result's): xarray orders a file's dims so, data variables
+    first, and ``xr.open_dataset`` then gives them as ``sweep.load`` does. Where no order of
+    the variables does, the rest keep theirs (``sweep.load`` reorders)."""
+    out: list[Layout] = []
+    left = list(items)
+    seen: list[str] = []
+    while left:
+        for lay in left:
+            new = [d for d in dict.fromkeys(lay.dims) if d not in seen]
+            if new == order[len(seen) : len(seen) + len(new)]:
+                break
+        else:
+            return out + left
+        out.append(lay)
+        left.remove(lay)
+        seen += new
     return out
 
 
@@ -205,88 +229,155 @@ CF_EXCEPTIONS = {
 """The departures from CF 1.10 that ``tests/test_cf.py`` accepts, and why."""
 
 
+NON_SWEEP_DIMS = ("path", "day", "epoch", "lp", "stat", "tick", "commit")
+"""A result's dimensions that are not sweep dimensions, in the order it lays them out after the
+sweep dimensions (``path``: Monte Carlo paths; ``epoch``: the per-epoch outputs of a mechanism
+that has epochs; ``stat``: a summary's statistics instead of ``day``, last as in the variables,
+``(..., lp, stat)``; ``tick`` and ``commit``: the LPs' order shapes and commitment events)."""
+
+
 def dim_sizes(plan: Plan) -> dict[str, int]:
+    """Every dimension's length, in the result's order: sweep dims, then :data:`NON_SWEEP_DIMS`."""
     sizes = {d.name: len(d.values) for d in plan.dims}
+    rest = {"lp": plan.n_lp, "tick": plan.shapes["fractions_buy"].shape[-1]}
+    rest["commit"] = len(plan.events["day"])
     if plan.n_paths > 1:
-        sizes["path"] = plan.n_paths
+        rest["path"] = plan.n_paths
     if is_summary(plan):
-        sizes["stat"] = len(STATISTICS)
+        rest["stat"] = len(STATISTICS)
     else:
-        sizes["day"] = plan.n_days
-        sizes["epoch"] = plan.n_epochs
-    sizes["lp"] = plan.n_lp
-    sizes["tick"] = plan.shapes["fractions_buy"].shape[-1]
-    sizes["commit"] = len(plan.events["day"])
+        rest["day"] = plan.n_days
+        if plan.has_epochs:  # only with the outputs of a mechanism that has epochs
+            rest["epoch"] = plan.n_epochs
+    sizes.update((d, rest[d]) for d in NON_SWEEP_DIMS if d in rest)
     return sizes
 
 
-_PARAM_UNITS = {
-    "v": ("1", "target-stake scaling v"),
-    "k": ("1", "obligation per unit stake k"),
-    "stake_target_period": ("day", "target-stake window"),
-    "valuation_period": ("day", "valuation window"),
-    "c2": ("1", "target-stake scaling c2"),
-    "mu": ("year-1", "risk model drift"),
-    "sigma": ("year-0.5", "risk model volatility"),
-    "tau": ("year", "risk horizon"),
-    "lambd": ("1", "risk tail probability"),
-    "tick_size": ("USD", "tick size"),
-    "num_ticks": ("1", "price levels per side"),
-    **{key: ("", f"rule: {rule.doc}") for key, rule in RULES.items()},
-    "steepness": ("year-1", "time-weighting steepness"),
-    "midpoint": ("year", "time-weighting midpoint"),
-    "days_per_year": ("d year-1", "time-weighting days per year"),
-    "preset": ("", "mechanism preset"),
-    "sample": ("1", "sample of the design"),
-    "els_fee_fraction": ("1", "fee share split by equity-like share and score"),
-    "min_probability": ("1", "probability of trading below which levels get no volume"),
-    "commitment_min_time_fraction": ("1", "SLA: minimum time on book"),
-    "competition_factor": ("1", "SLA: competition factor"),
-    "performance_hysteresis_epochs": ("1", "SLA: epochs of penalty hysteresis"),
-    "price_range": ("1", "SLA: price range of the book, as a fraction of mid"),
-    "epoch_days": ("day", "epoch length"),
-    "bond_penalty_slope": ("1", "SLA: bond penalty slope"),
-    "bond_penalty_max": ("1", "SLA: maximum bond penalty"),
-    "early_exit_penalty": ("1", "early-exit penalty rate"),
+_LONG_NAMES = {  # each parameter's long name; its units are the config registry's
+    "v": "target-stake scaling v",
+    "k": "obligation per unit stake k",
+    "stake_target_period": "target-stake window",
+    "valuation_period": "valuation window",
+    "c2": "target-stake scaling c2",
+    "mu": "risk model drift",
+    "sigma": "risk model volatility",
+    "tau": "risk horizon",
+    "lambd": "risk tail probability",
+    "tick_size": "tick size",
+    "num_ticks": "price levels per side",
+    "steepness": "time-weighting steepness",
+    "midpoint": "time-weighting midpoint",
+    "days_per_year": "time-weighting days per year",
+    "preset": "mechanism preset",
+    "sample": "sample of the design",
+    "els_fee_fraction": "fee share split by equity-like share and score",
+    "min_probability": "probability of trading below which levels get no volume",
+    "commitment_min_time_fraction": "SLA: minimum time on book",
+    "competition_factor": "SLA: competition factor",
+    "performance_hysteresis_epochs": "SLA: epochs of penalty hysteresis",
+    "price_range": "SLA: price range of the book, as a fraction of mid",
+    "epoch_days": "epoch length",
+    "bond_penalty_slope": "SLA: bond penalty slope",
+    "bond_penalty_max": "SLA: maximum bond penalty",
+    "early_exit_penalty": "early-exit penalty rate",
+    "hurdle": "hurdle LPs: annual return that brings them in",
+    "exit_hurdle": "hurdle LPs: realised annual return below which they leave",
+    "lookback_days": "hurdle LPs: days of history a decision reads",
+    "decision_days": "hurdle LPs: days between decisions",
+    **{key: f"rule: {rule.doc}" for key, rule in RULES.items()},
 }
 
 
-def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, str]]]:
-    """Coordinates: swept keys as dimension coordinates, every other parameter as a scalar."""
-    coords: dict[str, tuple[tuple[str, ...], Any, dict[str, str]]] = {}
+def _param_cf(key: str) -> tuple[str, str]:
+    """A parameter's units (the config registry's, :data:`PARAMS`, in UDUNITS-2 spelling) and
+    long name."""
+    section = SECTION_OF.get(key)
+    units = cf_units(PARAMS[section][key].units) if section else "1" if key == SAMPLE_DIM else ""
+    return units, _LONG_NAMES.get(key, key)
+
+
+PARAMETER_NAMES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        [dim_name(section, key) for section in PARAMS for key in PARAMS[section]]
+        + [path_dim_name(key) for kind in PATH_PARAMS.values() for key in kind]
+    )
+)
+"""Every parameter's name in a result: a dimension (swept), a coordinate along the dimension
+it follows (a preset's keys, a design's), or a global attribute (fixed: :func:`fixed_params`)."""
+
+
+def parameter_meta(name: str) -> dict[str, str]:
+    """A parameter's CF ``units`` and ``long_name`` by its name in a result."""
+    for section, keys in PARAMS.items():
+        for key in keys:
+            if dim_name(section, key) == name:
+                return _cf(*_param_cf(key))
+    for kind in PATH_PARAMS.values():
+        for key, param in kind.items():
+            if path_dim_name(key) == name:
+                return _cf(cf_units(param.units), f"path {key}")
+    raise KeyError(name)
+
+
+def _param_sections(plan: Plan) -> list[str]:
+    """The config sections whose keys a result records: ``[strategy]`` only where hurdle LPs
+    read it."""
+    return [s for s in PARAMS if s != "strategy" or plan.config.hurdle_lps]
+
+
+def _varying(plan: Plan) -> tuple[set[str], dict[str, tuple[str, Any]]]:
+    """The parameters that vary (swept keys, by key and dimension name) and those that follow
+    another dimension (name -> (dimension, values))."""
     swept = {d.key for d in plan.dims if d.section != "path"} | {d.name for d in plan.dims}
+    follows: dict[str, tuple[str, Any]] = {}
+    for section in _param_sections(plan):
+        for key in PARAMS[section]:
+            if key not in swept and key in plan.config.follows:
+                follows[dim_name(section, key)] = plan.config.follows[key]
+    if plan.source.kind in ("gbm", "constant"):
+        for key in PATH_PARAMS[plan.source.kind]:
+            if key in plan.source.follows:
+                follows[path_dim_name(key)] = plan.source.follows[key]
+    return swept, follows
+
+
+def fixed_params(plan: Plan) -> dict[str, Any]:
+    """The parameters a sweep holds fixed, by their name in the result: global attributes, not
+    coordinates, so that ``to_dataframe()`` does not repeat them on every row
+    (``ds.sweep.params`` reads them back)."""
+    swept, follows = _varying(plan)
+    out: dict[str, Any] = {}
+    for section in _param_sections(plan):
+        for key in PARAMS[section]:
+            name = dim_name(section, key)
+            if key not in swept and name not in follows:
+                out[name] = np.asarray(plan.config.params[key]).item()
+    if plan.source.kind in ("gbm", "constant"):
+        for key in PATH_PARAMS[plan.source.kind]:
+            name = path_dim_name(key)
+            if name not in swept and name not in follows and key in plan.source.params:
+                out[name] = np.asarray(plan.source.params[key]).item()
+    return out
+
+
+def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, str]]]:
+    """Coordinates: swept keys as dimension coordinates, keys that follow a dimension along it
+    (fixed parameters are attributes: :func:`fixed_params`). Strings are objects, as xarray
+    reads netCDF's character arrays back: a result has the same dtypes in memory and in files."""
+    coords: dict[str, tuple[tuple[str, ...], Any, dict[str, str]]] = {}
     for dim in plan.dims:
         if dim.section == "path":
             units, long_name = _path_units(plan, dim.key), f"path parameter {dim.key}"
         else:
-            units, long_name = _PARAM_UNITS.get(dim.key, ("", dim.key))
-        coords[dim.name] = ((dim.name,), np.asarray(dim.values), _cf(units, long_name))
-    for section in PARAMS:
-        for key in PARAMS[section]:
-            if key in swept:
-                continue
-            units, long_name = _PARAM_UNITS[key]
-            name = dim_name(section, key)
-            if key in plan.config.follows:  # its value at each index of another dimension
-                dim, values = plan.config.follows[key]
-                coords[name] = ((dim,), np.asarray(values), _cf(units, f"{long_name}, by {dim}"))
-            else:
-                coords[name] = ((), np.asarray(plan.config.params[key]), _cf(units, long_name))
-    if plan.source.kind in ("gbm", "constant"):
-        for key in PATH_PARAMS[plan.source.kind]:
-            name = path_dim_name(key)
-            units = _path_units(plan, key)
-            if key in plan.source.follows:  # sampled: its value in each sample
-                dim, values = plan.source.follows[key]
-                coords[name] = ((dim,), np.asarray(values), _cf(units, f"path {key}, by {dim}"))
-            elif name not in swept and key in plan.source.params:
-                value = np.asarray(plan.source.params[key])
-                coords[name] = ((), value, _cf(units, f"path {key}"))
+            units, long_name = _param_cf(dim.key)
+        coords[dim.name] = ((dim.name,), _labels(dim.values), _cf(units, long_name))
+    for name, (dim, values) in _varying(plan)[1].items():  # its value at each index of dim
+        meta = parameter_meta(name)
+        meta["long_name"] = f"{meta['long_name']}, by {dim}"
+        coords[name] = ((dim,), _labels(values), meta)
     if plan.n_paths > 1:
         coords["path"] = (("path",), np.arange(plan.n_paths), _cf("1", "Monte Carlo path"))
-    if is_summary(plan):
-        coords["stat"] = (("stat",), np.asarray(STATISTICS), _cf("", "statistic over days"))
-    else:
+    if not is_summary(plan):
         # a count of days ("days since" would make xarray turn it into dates): the time axis
         # when the path has no dates; else ``date`` is (CF allows one T axis a variable)
         day_attrs = _cf("day", "day of the path")
@@ -296,8 +387,11 @@ def coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[str, s
         if plan.source.dates is not None:  # units and calendar come with the encoding
             date_attrs = {"long_name": "date", "standard_name": "time", "axis": "T"}
             coords["date"] = (("day",), plan.source.dates, date_attrs)
-        coords.update(epoch_coordinates(plan))
-    coords["lp"] = (("lp",), np.asarray(plan.lp_names), _cf("", "liquidity provider"))
+        if plan.has_epochs:
+            coords.update(epoch_coordinates(plan))
+    coords["lp"] = (("lp",), _labels(plan.lp_names), _cf("", "liquidity provider"))
+    if is_summary(plan):  # after lp, as in the variables: (..., lp, stat)
+        coords["stat"] = (("stat",), _labels(STATISTICS), _cf("", "statistic over days"))
     n_ticks = plan.shapes["fractions_buy"].shape[-1]
     coords["tick"] = (("tick",), np.arange(1, n_ticks + 1), _cf("1", "ticks from mid"))
     return coords
@@ -325,6 +419,13 @@ def epoch_coordinates(plan: Plan) -> dict[str, tuple[tuple[str, ...], Any, dict[
     return coords
 
 
+def _labels(values: Any) -> np.ndarray:
+    """Values of a coordinate; strings as an object array (what xarray gives for netCDF's
+    character arrays, which ``nccopy -d4`` compresses where variable-length strings fail)."""
+    out = np.asarray(values)
+    return out.astype(object) if out.dtype.kind == "U" else out
+
+
 def _path_units(plan: Plan, key: str) -> str:
     params = PATH_PARAMS.get(plan.source.kind, {})
     return cf_units(params[key].units) if key in params else ""
@@ -336,9 +437,10 @@ def _cf(units: str, long_name: str) -> dict[str, str]:
 
 def global_attrs(plan: Plan) -> dict[str, Any]:
     """The result's attributes: what made it and when (CF's ``history``, ``source``,
-    ``date_created``; ``created`` is the same time, for older readers), and the config."""
+    ``date_created``; ``created`` is the same time, for older readers), the config, and the
+    parameters it holds fixed (:func:`fixed_params`)."""
     created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    return {
+    attrs = {
         "title": f"sweep result: {plan.config.name}",
         "name": plan.config.name,
         "config": plan.config.toml,
@@ -350,15 +452,18 @@ def global_attrs(plan: Plan) -> dict[str, Any]:
         "of Vega-style markets",
         "reduce": plan.config.reduce,
         "days": plan.n_days,  # a summary result has no day dimension to count
-        "epochs": plan.n_epochs,  # nor an epoch dimension
+        **({"epochs": plan.n_epochs} if plan.has_epochs else {}),  # nor an epoch dimension
         "Conventions": "CF-1.10",
         **(plan.config.design.attrs() if plan.config.design else {"design": "grid"}),
     }
+    fixed = fixed_params(plan)
+    assert not set(fixed) & set(attrs), set(fixed) & set(attrs)  # a key named like an attribute
+    return {**attrs, **fixed}
 
 
 def aux_coordinates(plan: Plan) -> dict[str, str]:
     """Each variable's CF ``coordinates`` attribute: the coordinates that are not dimensions
-    (scalar parameters, ``date``, keys that follow another dimension) over its dimensions.
+    (``date``, keys that follow another dimension, the epochs' days) over its dimensions.
 
     The key ``""`` holds those no variable has all the dimensions of (listed globally, as
     xarray does; none in a default result), so that readers still take them for coordinates.
@@ -456,3 +561,131 @@ def static_values(plan: Plan) -> dict[str, np.ndarray]:
 def chunk_index(plan: Plan, chunk: Chunk, name: str) -> tuple[slice, ...]:
     """Slices of a chunk's block of output ``name`` along the sweep dims it has."""
     return tuple(chunk.slices[a] for a in plan.result_axes(name))
+
+
+@dataclass(frozen=True)
+class ResultLayout:
+    """The whole result as a store writes it, built once from the plan (:func:`result_layout`)
+    and handed to the store: dims and their sizes, coordinates, every variable's dims, dtype and
+    attributes, the values known before any chunk, and where a chunk's block goes."""
+
+    plan: Plan
+    sizes: dict[str, int]  # every dimension's length, in the result's order
+    coords: dict[str, tuple[tuple[str, ...], Any, dict[str, str]]]  # (dims, values, attrs)
+    variables: dict[str, Layout]  # every data variable, in the result's order
+    attrs: dict[str, Any]  # the result's global attributes
+    statics: dict[str, np.ndarray]  # values known before any chunk (shapes, commitments, rf)
+    written: tuple[str, ...]  # the variables the chunks write (the rest are static)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self.sizes[d] for d in self.variables[name].dims)
+
+    def dtype(self, name: str) -> np.dtype:
+        """The variable's numpy dtype (booleans as ``bool``)."""
+        return np.dtype(self.variables[name].dtype)
+
+    def index(self, chunk: Chunk, name: str) -> tuple[slice, ...]:
+        """Where ``chunk``'s block of variable ``name`` goes (:func:`chunk_index`)."""
+        return chunk_index(self.plan, chunk, name)
+
+    def empty(self, name: str) -> np.ndarray:
+        """A whole variable's array, its static values filled in (the rest: uninitialised)."""
+        array = np.empty(self.shape(name), dtype=self.dtype(name))
+        if name in self.statics:
+            array[...] = self.statics[name]
+        return array
+
+    def dataset(self, arrays: dict[str, np.ndarray]) -> xr.Dataset:
+        """The labelled result from whole arrays of every variable."""
+        coords = {name: xr.Variable(*c) for name, c in self.coords.items()}
+        data = {
+            name: xr.Variable(lay.dims, arrays[name], lay.attrs)
+            for name, lay in self.variables.items()
+        }
+        # coordinates first: the dataset's dims then come in the contract's order
+        return xr.Dataset(coords=coords, attrs=self.attrs).assign(data)
+
+
+def result_layout(plan: Plan) -> ResultLayout:
+    """The result's layout for ``plan`` (see :class:`ResultLayout`)."""
+    variables = {lay.name: lay for lay in layouts(plan)}
+    statics = {n: v for n, v in static_values(plan).items() if n in variables}
+    return ResultLayout(
+        plan=plan,
+        sizes=dim_sizes(plan),
+        coords=coordinates(plan),
+        variables=variables,
+        attrs=global_attrs(plan),
+        statics=statics,
+        written=(*kept_outputs(plan), *plan.series),
+    )
+
+
+def in_result_order(ds: xr.Dataset, order: list[str]) -> xr.Dataset:
+    """``ds`` with its dimensions in ``order`` (the result's: sweep dims first), as read back."""
+    if list(ds.sizes) == [d for d in order if d in ds.sizes]:
+        return ds
+    # xarray orders dims as variables first use them; a variable without the first sweep dim
+    # may come first: rebuild with the coordinates, in the file's dimension order, first
+    names = [d for d in order if d in ds.coords] + [c for c in ds.coords if c not in order]
+    ordered = xr.Dataset(coords={name: ds.coords[name] for name in names}, attrs=ds.attrs)
+    ordered = ordered.assign(ds.data_vars)
+    ordered.encoding = ds.encoding
+    ordered.set_close(ds.close)
+    return ordered
+
+
+def is_sweep_result(ds: xr.Dataset) -> bool:
+    """Whether a dataset is one ``sweep`` wrote: its config, engine version and LPs are there."""
+    return "config" in ds.attrs and "sweep_version" in ds.attrs and "lp" in ds.dims
+
+
+# --- a result read back --------------------------------------------------------------------
+def ordered_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
+    """Every dimension of ``ds`` in grid order: sweep dims (config order), path, day or stat, lp...
+
+    Variables carry only the sweep dimensions they depend on, so no one variable (nor the order
+    of ``ds.dims``, which follows the variable that first has each) need hold the whole grid.
+    Each variable lists its sweep dimensions in grid order, so together they fix as much of
+    the order as they overlap; the rest follows the dimension coordinates, which a result
+    writes in grid order.
+    """
+    dims = [str(d) for d in ds.dims]
+    rank = {str(c): i for i, c in enumerate(c for c in ds.coords if c in ds.dims)}
+    base = sorted(dims, key=lambda d: (rank.get(d, len(rank)), dims.index(d)))
+    arrays = [ds] if isinstance(ds, xr.DataArray) else list(ds.data_vars.values())
+    before: dict[str, set[str]] = {d: set() for d in dims}
+    for da in arrays:
+        seq = [str(d) for d in da.dims if d not in NON_SWEEP_DIMS]
+        for a, b in zip(seq, seq[1:], strict=False):
+            before[b].add(a)
+    remaining = [d for d in base if d not in NON_SWEEP_DIMS]
+    order: list[str] = []
+    while remaining:
+        # the first dimension (in coordinate order) no remaining one must precede; on
+        # conflicting variables, simply the first
+        free = [d for d in remaining if not before[d].intersection(remaining)] or remaining
+        order.append(free[0])
+        remaining.remove(free[0])
+    return order + [d for d in NON_SWEEP_DIMS if d in dims]
+
+
+def sweep_dims(ds: xr.Dataset | xr.DataArray) -> list[str]:
+    """The sweep dimensions of the whole result (the union over its variables), in config order.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or xarray.DataArray
+        A result, or one of its variables.
+
+    Returns
+    -------
+    list of str
+        The sweep dimensions, in config order (not ``path``, ``day``, ``lp``, ...).
+    """
+    return [d for d in ordered_dims(ds) if d not in NON_SWEEP_DIMS]
+
+
+def ordered_sizes(ds: xr.Dataset | xr.DataArray) -> dict[str, int]:
+    """``ds.sizes`` in grid order (see :func:`ordered_dims`)."""
+    return {d: int(ds.sizes[d]) for d in ordered_dims(ds)}

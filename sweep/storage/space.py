@@ -76,41 +76,34 @@ def free_space(path: Path) -> tuple[int, Path]:
 
 
 def memory_available() -> int:
-    """Memory this process could still use: /proc/meminfo's MemAvailable, capped by the
-    cgroup's limit (containers), else the free physical pages."""
-    available = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    available = int(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
-    if available is None:
-        try:
-            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError):
-            available = 2**63 - 1
-    limit = _cgroup_room()
-    return min(available, limit) if limit is not None else available
+    """Memory this process could still use: the host's available memory (psutil), capped by
+    the room left under its limit (``distributed.system.memory_limit``: cgroups v1 and v2,
+    ``RLIMIT_RSS``) in a container or under a limit."""
+    import psutil
+    from distributed.system import memory_limit
+
+    host = psutil.virtual_memory()
+    limit = memory_limit()
+    if limit >= host.total:  # no limit below the machine's own memory
+        return int(host.available)
+    used = _cgroup_usage()
+    room = limit - used if used is not None else limit
+    return int(min(host.available, max(room, 0)))
 
 
-def _cgroup_room() -> int | None:
-    """Limit minus usage of this process's memory cgroup (v2, else v1); None without one."""
-    v1 = "/sys/fs/cgroup/memory/memory."
-    for limit_file, usage_file in (
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        (f"{v1}limit_in_bytes", f"{v1}usage_in_bytes"),
+def _cgroup_usage() -> int | None:
+    """Memory this process's cgroup uses now (v2, else v1); None without one.
+
+    Kept here: ``distributed.system`` reads the cgroup's limit but not its usage, and psutil
+    measures the host or a process, not a cgroup (page cache and neighbours included)."""
+    for usage_file in (
+        "/sys/fs/cgroup/memory.current",
+        "/sys/fs/cgroup/memory/memory.usage_in_bytes",
     ):
         try:
-            limit = Path(limit_file).read_text().strip()
-            usage = int(Path(usage_file).read_text().strip())
+            return int(Path(usage_file).read_text().strip())
         except (OSError, ValueError):
             continue
-        if limit == "max" or not limit.isdigit() or int(limit) >= 2**62:
-            return None
-        return max(int(limit) - usage, 0)
     return None
 
 
@@ -126,8 +119,8 @@ def check_disk(plan: Plan, out: Path, *, kept: int = 0) -> None:
     """Refuse a result that cannot fit the free space of its file system (or ``ulimit -f``).
 
     ``kept``: bytes already on disk for it (the partial file a resume continues). The file
-    is written whole, then copied compressed (``sweep.storage.io.NetCDFSink``): the copy may need as
-    much again (at most: it is usually two thirds of it or less), unless ``[sweep]
+    is written whole, then copied compressed (``sweep.storage.netcdf.NetCDFStore``): the copy may
+    need as much again (at most: it is usually two thirds of it or less), unless ``[sweep]
     compression = "none"``.
     """
     copies = 1 if plan.config.compression == "none" else 2

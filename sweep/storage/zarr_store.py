@@ -50,27 +50,22 @@ import numpy as np
 import xarray as xr
 
 from ..engine.plan import Chunk, Plan
-from ..errors import ConfigError
-from .io import (
-    STORE_RECORD,
+from ..errors import ConfigError, UnfinishedResult
+from .layout import ResultLayout, chunk_index, in_result_order
+from .lock import OutputLock, busy, owner
+from .space import free_space, human, result_bytes
+from .store import Store, Target, Unfinished, run_digest
+from .targets import (
     check_url,
     check_writable,
-    config_digest,
-    load,
     local_path,
-    partial_paths,
+    make_folder,
+    partial_path,
     store_files,
 )
-from .layout import (
-    chunk_index,
-    coordinates,
-    dim_sizes,
-    global_attrs,
-    kept_outputs,
-    layouts,
-    static_values,
-)
 
+STORE_RECORD = "_sweep"  # a store's own record of its run: header and finished chunks
+STORE_SUFFIX = ".zarr"
 STORE_FORMAT = "sweep-store-1"
 HEADER = f"{STORE_RECORD}/run.json"
 DONE = f"{STORE_RECORD}/done"
@@ -78,7 +73,7 @@ IN_PROCESS = ("memory",)  # file systems that live in one process: no cluster ca
 
 
 @dataclass(frozen=True)
-class Store:
+class ZarrTarget:
     """Where a zarr result goes: ``out`` as given, and ``path`` when it is local.
 
     ``location`` is what is written while the run lasts: ``<out>.partial`` (absolute, so that
@@ -92,17 +87,26 @@ class Store:
     def location(self) -> str:
         if self.path is None:
             return self.out
-        return str(partial_paths(self.path.absolute())[0])
+        return str(partial_path(self.path.absolute()))
 
     @property
     def final(self) -> str:
         return self.out if self.path is None else str(self.path.absolute())
 
 
-def store_output(out: str | os.PathLike) -> Store:
-    """A :class:`Store` for ``out``, refusing a URL that no installed library can write."""
+def store_output(out: str | os.PathLike) -> ZarrTarget:
+    """A :class:`ZarrTarget` for ``out``, refusing a URL that no installed library can write."""
     check_url(out)
-    return Store(str(out), local_path(out))
+    return ZarrTarget(str(out), local_path(out))
+
+
+def is_zarr(out: str | os.PathLike) -> bool:
+    """Whether ``out`` names a zarr store: a URL other than ``file://``, a ``.zarr`` path, or a
+    folder holding zarr metadata."""
+    path = local_path(out)
+    if path is None:
+        return True
+    return path.suffix == STORE_SUFFIX or (path / "zarr.json").is_file()
 
 
 @dataclass(frozen=True)
@@ -181,11 +185,12 @@ def _reason(exc: BaseException) -> str:
 
 
 # --- checks before any work ----------------------------------------------------------------
-def check_store(store: Store, *, overwrite: bool, resume: bool, scheduler_kind: str) -> None:
+def check_store(store: ZarrTarget, *, overwrite: bool, resume: bool, remote: bool) -> None:
     """Refuse to replace a result silently, to write over anything but a zarr store, or to
-    write an in-process file system from a cluster. Looks only: creates nothing."""
+    write an in-process file system from other processes (``remote``: a Dask cluster's
+    workers). Looks only: creates nothing."""
     protocol = store.out.split("://", 1)[0] if store.path is None else "file"
-    if protocol in IN_PROCESS and scheduler_kind in ("client", "address", "processes"):
+    if protocol in IN_PROCESS and remote:
         raise ConfigError(
             "output",
             store.out,
@@ -209,7 +214,7 @@ def check_store(store: Store, *, overwrite: bool, resume: bool, scheduler_kind: 
         )
 
 
-def _check_local(store: Store, *, overwrite: bool, resume: bool) -> None:
+def _check_local(store: ZarrTarget, *, overwrite: bool, resume: bool) -> None:
     assert store.path is not None
     out = store.path
     check_writable(out)
@@ -236,14 +241,14 @@ def _check_local(store: Store, *, overwrite: bool, resume: bool) -> None:
         raise ConfigError("output", str(out), f"{partial} is in the way (not a zarr store)")
 
 
-def interrupted(store: Store) -> bool:
+def interrupted(store: ZarrTarget) -> bool:
     """Whether an interrupted run left an unfinished store (its ``.partial``, for a local one)."""
     if store.path is not None:
         return os.path.lexists(store.location)
     return store_state(store.out) == "unfinished"
 
 
-def check_interrupted(store: Store, *, overwrite: bool, resume: bool) -> None:
+def check_interrupted(store: ZarrTarget, *, overwrite: bool, resume: bool) -> None:
     """Refuse to bury an interrupted run (for a local store: call with its lock held)."""
     if interrupted(store) and not (overwrite or resume):
         where = Path(store.location).name if store.path is not None else store.out
@@ -261,11 +266,12 @@ def check_interrupted(store: Store, *, overwrite: bool, resume: bool) -> None:
 
 
 # --- the layout ----------------------------------------------------------------------------
-def _zarr_chunks(plan: Plan, name: str, dims: tuple[str, ...], sizes: dict[str, int]):
+def _zarr_chunks(layout: ResultLayout, name: str) -> tuple[int, ...]:
     """A variable's zarr chunks: one sweep chunk's block along the sweep dims (the chunks write
     the outputs and, for their block of paths, the market series), whole along the rest."""
-    whole = [max(1, sizes[d]) for d in dims]
-    if name in kept_outputs(plan) or name in plan.series:
+    plan = layout.plan
+    whole = [max(1, layout.sizes[d]) for d in layout.variables[name].dims]
+    if name in layout.written:
         first = plan.chunks[0].slices  # every chunk has this extent, but the last along an axis
         axes = plan.result_axes(name)
         lead = [max(1, first[a].stop - first[a].start) for a in axes]
@@ -273,57 +279,174 @@ def _zarr_chunks(plan: Plan, name: str, dims: tuple[str, ...], sizes: dict[str, 
     return tuple(whole)
 
 
-def template(plan: Plan) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
+def template(layout: ResultLayout) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
     """The result as a dataset whose chunk-written variables are lazy zeros, and its zarr
-    encoding: what :meth:`ZarrSink._lay_out` writes before the first chunk."""
+    encoding: what :meth:`ZarrStore._lay_out` writes before the first chunk."""
     import dask.array as da
 
-    sizes = dim_sizes(plan)
-    coords = {name: xr.Variable(*c) for name, c in coordinates(plan).items()}
-    statics = static_values(plan)
     data: dict[str, xr.Variable] = {}
     encoding: dict[str, dict[str, Any]] = {}
-    for lay in layouts(plan):
-        shape = tuple(sizes[d] for d in lay.dims)
-        dtype = np.dtype(bool if lay.dtype == "bool" else lay.dtype)
-        chunks = _zarr_chunks(plan, lay.name, lay.dims, sizes)
-        if lay.name in statics:  # small: written with the layout
-            values: Any = np.broadcast_to(statics[lay.name], shape).astype(dtype)
+    for name, lay in layout.variables.items():
+        shape = layout.shape(name)
+        dtype = layout.dtype(name)
+        chunks = _zarr_chunks(layout, name)
+        if name in layout.statics:  # small: written with the layout
+            values: Any = np.broadcast_to(layout.statics[name], shape).astype(dtype)
         else:  # written later, by the chunks
             values = da.zeros(shape, dtype=dtype, chunks=chunks)
-        data[lay.name] = xr.Variable(lay.dims, values, lay.attrs)
+        data[name] = xr.Variable(lay.dims, values, lay.attrs)
         # no fill value, as in the netCDF file: the values are all written
-        encoding[lay.name] = {"chunks": chunks, "_FillValue": None}
+        encoding[name] = {"chunks": chunks, "_FillValue": None}
+    # strings as fixed-width unicode, which xarray reads back as written (object arrays would
+    # be zarr's variable-length strings, read back as numpy's StringDType)
+    coords = {
+        name: xr.Variable(dims, values.astype(str) if values.dtype == object else values, attrs)
+        for name, (dims, values, attrs) in layout.coords.items()
+    }
     # coordinates first: the dataset's dims then come in the contract's order
-    ds = xr.Dataset(coords=coords, attrs=global_attrs(plan)).assign(data)
+    ds = xr.Dataset(coords=coords, attrs=layout.attrs).assign(data)
     return ds, encoding
 
 
-# --- the sink ------------------------------------------------------------------------------
-class ZarrSink:
-    """Lays out a store, lets the chunks' tasks write it (:attr:`writer`), records what they
-    report, and finishes the store when every chunk is in. ``resume`` continues the run the
-    store records, if it is this sweep's."""
+# --- the store -----------------------------------------------------------------------------
+class ZarrStore(Store):
+    """Lays out a store, lets the chunks' tasks write it (:meth:`block_writer`), records what
+    they report, and finishes the store when every chunk is in. ``resume`` continues the run
+    the store records, if it is this sweep's. The free-space check is skipped: the store is
+    compressed, and the raw size would refuse sweeps that fit; a full disk stops the run with
+    the chunks written kept for ``--resume``."""
 
-    def __init__(self, plan: Plan, store: Store, *, resume: bool = False) -> None:
-        self.plan = plan
-        self.store = store
-        self.location = store.location
-        self.digest = config_digest(plan)
-        self.done: set[int] = set()
+    @classmethod
+    def claims(cls, target: Target) -> bool:
+        return target is not None and is_zarr(target)
+
+    def __init__(self, target: Target) -> None:
+        super().__init__(target)
+        assert target is not None
+        self.where = store_output(target)
+        self.location = self.where.location
+        self.state = "new"
         self.resumed = 0
+
+    # --- before any work ---------------------------------------------------------------------
+    def recorded_chunk_size(self) -> int | None:
+        header = read_header(self.location)
+        size = header.get("chunk_size") if header else None
+        return size if isinstance(size, int) else None
+
+    def check(self, plan: Plan, *, overwrite: bool, resume: bool, remote: bool) -> None:
+        where = self.where
+        check_store(where, overwrite=overwrite, resume=resume, remote=remote)
+        live = owner(where.path) if where.path is not None else None
+        if live:  # the lock decides; this only puts the first reason first
+            raise ConfigError("output", where.out, busy(live))
+
+    def describe(
+        self, plan: Plan, *, overwrite: bool, resume: bool
+    ) -> tuple[list[str], ConfigError | None]:
+        where = self.where
+        live = owner(where.path) if where.path is not None else None
+        action = (
+            "--resume finishes it if it is this sweep's, --overwrite starts again if not"
+            if resume and overwrite
+            else "--resume finishes it"
+            if resume
+            else "--overwrite starts again"
+            if overwrite
+            else "--resume would finish it"
+        )
+        problem: ConfigError | None = None
+        try:
+            if live:
+                state = f"a run ({live}) is writing it now"
+            elif interrupted(where):
+                state = (
+                    f"an interrupted run left {Path(where.location).name if where.path else 'it'}"
+                    f" ({progress_text(where.location)}); {action}"
+                )
+            elif store_state(where.final) == "complete":
+                state = "exists" + ("; --overwrite replaces it" if overwrite else "")
+            else:
+                state = "new"
+            self.check(plan, overwrite=overwrite, resume=resume, remote=False)
+            check_interrupted(where, overwrite=overwrite, resume=resume)
+        except ConfigError as exc:
+            state, problem = "cannot be used", exc
+        lines = [
+            f"output: {where.out} (zarr store, written chunk by chunk by the workers; {state})",
+            self._space_line(result_bytes(plan)),
+        ]
+        return lines, problem
+
+    def _space_line(self, raw: int) -> str:
+        """``--dry-run``'s line on the store's room: free space against the raw size (the
+        store is compressed as it is written, by a ratio only its first chunks tell: the run
+        measures it and stops early, resumable, when the projection will not fit)."""
+        path = self.where.path
+        if path is None:
+            return (
+                f"free space: not known at a URL; the store takes at most about {human(raw)} "
+                "(raw), less as zarr compresses it"
+            )
+        free, folder = free_space(path)
+        verdict = (
+            "fits even uncompressed"
+            if raw <= free
+            else "fits only if zarr compresses it enough: the run projects its size from its "
+            "first chunks and stops early (resumable) if not"
+        )
+        raw_text = f"the raw result, about {human(raw)}, {verdict}"
+        return f"free space: {human(free)} in {folder}; {raw_text}"
+
+    def lock(self) -> Any:
+        if self.where.path is None:  # object stores have no locks: one run per URL is the user's
+            return contextlib.nullcontext()
+        make_folder(self.where.path)
+        return OutputLock(self.where.path)
+
+    # --- the run -----------------------------------------------------------------------------
+    def prepare(self, layout: ResultLayout, *, overwrite: bool, resume: bool) -> str:
+        where = self.where
+        check_interrupted(where, overwrite=overwrite, resume=resume)
+        was_interrupted = interrupted(where)
+        complete = store_state(where.final) == "complete"
+        self.layout = layout
+        self.plan = layout.plan
+        if resume and complete and not (where.path is not None and was_interrupted):
+            # finished already (perhaps killed before its record of the run was removed)
+            self.state = "complete"
+            return self.state
+        self.state = (
+            "resumed" if resume and was_interrupted else "nothing to resume" if resume else "new"
+        )
+        self.digest = run_digest(self.plan)
+        self.overwrite = overwrite
+        self.replaced = False  # --resume --overwrite found another sweep's run: started again
         if not (resume and self._reopen()):
             self._start()
+        if self.replaced:
+            self.state = "replaced"
         self.writer = ChunkWriter(self.location, uuid.uuid4().hex)
+        # the projection of the store's size (:meth:`_check_space`): local stores only
+        self._base = _disk_bytes(Path(self.location)) if where.path is not None else 0
+        self._since = 0  # chunks written by this run
+        self._next_check = PROJECT_AFTER
+        return self.state
+
+    def block_writer(self) -> ChunkWriter:
+        return self.writer
 
     def _reopen(self) -> bool:
         header = read_header(self.location)
         if header is None:
             return False  # killed while laying out: nothing was computed
         if header.get("digest") != self.digest:
+            if self.overwrite:  # --resume --overwrite: another sweep's run is started again
+                self.replaced = True
+                return False
             raise ConfigError(
                 "--resume",
-                self.store.out,
+                self.where.out,
                 "the interrupted run had a different config, chunk size or data; use "
                 "--overwrite to start again",
             )
@@ -346,7 +469,7 @@ class ZarrSink:
             if isinstance(exc, ConfigError) or not isinstance(exc, Exception):
                 raise
             raise ConfigError(
-                "output", self.store.out, f"cannot be written ({_reason(exc)}); nothing was written"
+                "output", self.where.out, f"cannot be written ({_reason(exc)}); nothing was written"
             ) from None
 
     def _lay_out(self) -> None:
@@ -358,7 +481,7 @@ class ZarrSink:
         """
         import fsspec
 
-        ds, encoding = template(self.plan)
+        ds, encoding = template(self.layout)
         scratch = f"sweep-layout-{uuid.uuid4().hex}"
         memory = fsspec.filesystem("memory")
         try:
@@ -395,23 +518,56 @@ class ZarrSink:
     def write(self, chunk: Chunk, written: Written) -> None:
         """Record a chunk its task wrote (data and ``done`` are in the store already)."""
         self.done.add(chunk.index)
+        self._since += 1
+        if self.where.path is not None and self._since >= self._next_check:
+            self._check_space()
+
+    def _check_space(self) -> None:
+        """Project the store's size from what the chunks written so far take on disk
+        (compressed: zarr's zstd, as measured) and stop, with :class:`WillNotFit`, when the
+        chunks left would not fit the free space: the chunks written stay for ``--resume``,
+        and the disk is not filled for others. Checked after :data:`PROJECT_AFTER` chunks, then
+        every tenth of the sweep."""
+        n = len(self.plan.chunks)
+        self._next_check = self._since + max(1, n // 10)
+        left = n - len(self.done)
+        if left <= 0:
+            return
+        used = _disk_bytes(Path(self.location)) - self._base
+        per_chunk = max(0, used) / self._since
+        need = per_chunk * left
+        folder = Path(self.location)
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return
+        if need > free * SPACE_FRACTION:
+            raise WillNotFit(
+                self.where.out,
+                f"the store will not fit: {len(self.done)} of {n} chunks took "
+                f"{human(used)} on disk (compressed), so the {left} left need about "
+                f"{human(need)} but {folder.parent} has {human(free)} free",
+            )
 
     def kept(self) -> int:
         """Chunks the store holds (some may have been written whose report never came)."""
         return len(read_done(self.location, len(self.plan.chunks)) | self.done)
 
-    def finish(self) -> xr.Dataset:
+    def commit(self) -> None:
         """Check every chunk is in the store, give it its root metadata, then its final name
-        (local), drop its record of the run, and open the result."""
+        (local), and drop its record of the run."""
+        if self.state == "complete":
+            drop_record(self.where.final)
+            return
         n = len(self.plan.chunks)
         missing = n - len(self.done)
         if missing:
-            raise RuntimeError(f"{missing} chunks of {self.store.out} were never written")
+            raise RuntimeError(f"{missing} chunks of {self.where.out} were never written")
         stored = read_done(self.location, n)
         if len(stored) < n:
             raise ConfigError(
                 "output",
-                self.store.out,
+                self.where.out,
                 f"the workers reported {n} chunks written but {n - len(stored)} are not in "
                 f"{self.location} as this process sees it: a local path must be on a file "
                 "system the workers share (or write to a URL such as s3://...)",
@@ -420,19 +576,168 @@ class ZarrSink:
         assert header is not None
         target = _mapper(self.location)
         target["zarr.json"] = json.dumps(header["root"], indent=2).encode()
-        if self.store.path is not None:
-            _replace(Path(self.location), self.store.path)
-        drop_record(self.store.final)
-        return load(self.store.out)
+        if self.where.path is not None:
+            _replace(Path(self.location), self.where.path)
+        drop_record(self.where.final)
 
-    def close(self) -> None:
-        """Nothing to close: the store stays as it is for ``--resume``."""
+    def result(self) -> xr.Dataset:
+        return self.load()
+
+    def abort(self, exc: BaseException) -> BaseException | None:
+        try:
+            kept = self.kept()
+        except Exception:  # noqa: BLE001 - the store cannot be read: keep what it holds
+            kept = max(1, len(self.done))
+        if not kept:
+            self.discard()  # nothing computed: leave no trace
+        if isinstance(exc, WillNotFit):
+            return ConfigError(
+                "output",
+                self.where.out,
+                f"{exc.detail}; stopped early: {kept} of {len(self.plan.chunks)} chunks are "
+                "kept, --resume continues once there is space",
+            )
+        if not full_disk(exc):
+            return None
+        what = (
+            f"{kept} of {len(self.plan.chunks)} chunks are kept: --resume continues once "
+            "there is space"
+            if kept
+            else "nothing was kept: run again once there is space"
+        )
+        return ConfigError("output", self.where.out, f"the disk is full; {what}")
 
     def discard(self) -> None:
         """Remove the store (a run that failed before computing anything)."""
         fs, root = store_files(self.location)
         with contextlib.suppress(FileNotFoundError):
             fs.rm(root, recursive=True)
+
+    # --- reading results ---------------------------------------------------------------------
+    def load(self, **xarray_kwargs: Any) -> xr.Dataset:
+        out = self.where.out
+        path = self.where.path
+        if path is not None:
+            complete = (path / "zarr.json").is_file()
+            unfinished = (path / STORE_RECORD).is_dir()
+        else:
+            fs, root = store_files(out)
+            complete = fs.exists(f"{root}/zarr.json")
+            unfinished = not complete and fs.exists(f"{root}/{STORE_RECORD}")
+        if not complete:
+            hint = ""
+            if unfinished:
+                hint = (
+                    " (an unfinished sweep: its last chunks are not in; "
+                    "`sweep run ... --resume` finishes it)"
+                )
+            elif path is not None:
+                live = owner(path)
+                if live:
+                    hint = f" (a run, {live}, is writing it now)"
+                elif partial_path(path).exists():
+                    hint = " (an interrupted run left a .partial store: `sweep run ... --resume`)"
+            raise FileNotFoundError(f"no result store at {out}{hint}")
+        where = str(path) if path is not None else str(out)
+        ds = xr.open_dataset(where, engine="zarr", **xarray_kwargs)
+        return in_result_order(ds, _store_order(ds))
+
+    @classmethod
+    def unfinished(cls, result: str | os.PathLike) -> Unfinished | None:
+        """A local ``<out>.partial`` folder (named as such, or as ``<out>`` when only it is
+        there), or a store at a URL with its record but without its root metadata."""
+        path = local_path(result)
+        if path is None:
+            try:
+                if store_state(str(result)) != "unfinished":
+                    return None
+            except ConfigError:  # cannot be reached: nothing to say about it
+                return None
+            progress = progress_text(str(result))
+            text = (
+                f"an unfinished sweep store, {progress}; `sweep run ... --resume` finishes it "
+                "(or a run is writing it now)"
+            )
+            return Unfinished(text, str(result), progress)
+        if not path.name.endswith(PARTIAL):
+            if os.path.lexists(path):
+                return None
+            path = partial_path(path)
+        if not path.is_dir() or (path / "zarr.json").is_file():
+            return None
+        progress = progress_text(str(path))
+        live = owner(path.with_name(path.name[: -len(PARTIAL)]))
+        who = (
+            f"a run ({live}) is writing it now" if live else "`sweep run ... --resume` finishes it"
+        )
+        text = f"an unfinished sweep store, {progress}; {who}"
+        return Unfinished(text, str(path), progress, live)
+
+    @classmethod
+    def load_unfinished(cls, where: str, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
+        """Open an unfinished store with the root metadata its record keeps for when it is done
+        (the store itself is not touched: it stays unfinished, for ``--resume``)."""
+        from zarr.storage import FsspecStore, LocalStore, WrapperStore
+
+        header = read_header(where)
+        if header is None:
+            raise UnfinishedResult(
+                "path", where, "is an unfinished sweep whose layout was cut short: nothing to read"
+            )
+        root = json.dumps(header["root"]).encode()
+
+        class _WithRoot(WrapperStore):
+            async def get(self, key, prototype, byte_range=None):  # noqa: ANN001, ANN202
+                if key == "zarr.json":
+                    return prototype.buffer.from_bytes(root)
+                return await self._store.get(key, prototype, byte_range)
+
+            async def exists(self, key: str) -> bool:
+                return key == "zarr.json" or await self._store.exists(key)
+
+        local = local_path(where)
+        options = xarray_kwargs.pop("storage_options", None) or {}
+        inner = (
+            LocalStore(str(local), read_only=True)
+            if local is not None
+            else FsspecStore.from_url(where, read_only=True, storage_options=options)
+        )
+        store: Any = _WithRoot(inner)  # a zarr Store: xarray's zarr engine takes one
+        ds = xr.open_dataset(store, engine="zarr", **xarray_kwargs)
+        return in_result_order(ds, _store_order(ds))
+
+
+PARTIAL = ".partial"
+PROJECT_AFTER = 2  # chunks written before the store's size is projected from them
+SPACE_FRACTION = 0.95  # of the free space a projection may fill: a margin for metadata
+
+
+class WillNotFit(ConfigError):
+    """A store whose projected size exceeds the free space of its file system: stopped early
+    with the chunks written kept (``--resume`` continues once there is space)."""
+
+    def __init__(self, out: str, detail: str) -> None:
+        super().__init__("output", out, detail)
+        self.detail = detail
+
+
+def _disk_bytes(folder: Path) -> int:
+    """Bytes ``folder``'s files take on disk (allocated blocks)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
+
+
+def _store_order(ds: xr.Dataset) -> list[str]:
+    """The dims in the order the store lists its variables: coordinates first, in the result's
+    order (:meth:`ZarrStore._lay_out`), data after them."""
+    order: list[str] = []
+    for var in [*ds.coords.values(), *ds.data_vars.values()]:
+        order += [d for d in var.dims if d not in order]
+    return order
 
 
 def drop_record(location: str) -> None:

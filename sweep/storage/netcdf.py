@@ -1,21 +1,20 @@
-"""Where results go: an in-memory Dataset, or a netCDF4 file streamed chunk by chunk.
+"""netCDF4 results, streamed chunk by chunk into a file that a kill cannot leave looking done.
 
 A file is written as ``<out>.partial`` beside its journal ``<out>.partial.json``; each finished
 chunk is written in place, flushed, and only then appended to the journal. When every chunk is
 in, the partial file is compressed into the result (zlib with shuffle, chunked as the sweep is:
 :data:`COMPRESSION`), which takes its final name in one rename. So a sweep killed at any moment
 (SIGKILL included) leaves nothing that looks complete, and ``resume`` computes just the chunks
-the journal lacks; see :class:`NetCDFSink` for why the partial file stays sound. The run that
-writes them holds ``<out>.lock`` (``sweep.storage.lock``) for as long as it lives, so a partial
-file is an interrupted run's only when no process holds that lock. A full disk mid-run stops the run
-with :class:`DiskFull`, the chunks written so far kept for ``resume``.
+the journal lacks; see :class:`NetCDFStore` for why the partial file stays sound. The run that
+writes them holds ``<out>.lock`` (:mod:`sweep.storage.lock`) for as long as it lives, so a
+partial file is an interrupted run's only when no process holds that lock. A full disk mid-run
+stops the run with :class:`DiskFull`, the chunks written so far kept for ``resume``.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import resource
@@ -30,202 +29,11 @@ import xarray as xr
 
 from ..engine.plan import Chunk, Plan
 from ..errors import ConfigError
-from ..version import __version__
-from .layout import (
-    Layout,
-    aux_coordinates,
-    chunk_index,
-    chunk_shapes,
-    coordinates,
-    dim_sizes,
-    global_attrs,
-    kept_outputs,
-    layouts,
-    static_values,
-)
-from .lock import output_error, owner
-from .space import existing_ancestor, human, result_bytes
-
-
-def load(path: str | os.PathLike, **xarray_kwargs: Any) -> xr.Dataset:
-    """Open a result: a netCDF file, or a zarr store (a ``.zarr`` folder or an fsspec URL such
-    as ``s3://bucket/result.zarr``), lazily: variables are read when used.
-
-    Keyword arguments (``chunks=`` for dask arrays, ``storage_options=`` for a URL, ...) go to
-    :func:`xarray.open_dataset`. Dimensions come in the result's order: sweep dims in config
-    order, ``path``, ``day`` or ``stat``, ``lp``. A store whose sweep has not finished is
-    refused (``FileNotFoundError``), as a missing file is: it has no root metadata until its
-    last chunk is in (``sweep.storage.zarr_store``).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A result file written by :func:`sweep.run` or ``sweep run`` (``.nc``), or a zarr store.
-    **xarray_kwargs
-        Passed on to :func:`xarray.open_dataset` (``chunks=``, ``storage_options=``, ...).
-
-    Returns
-    -------
-    xarray.Dataset
-        The result, read lazily, its dimensions in the result's order.
-    """
-    if is_zarr(path):
-        return _load_store(path, xarray_kwargs)
-    path = Path(path)
-    if not path.is_file():
-        partial, _ = partial_paths(path)
-        hint, live = "", owner(path)
-        if live:
-            hint = f" (a run, {live}, is writing it now)"
-        elif partial.exists():
-            hint = " (an interrupted run left a .partial file: `sweep run ... --resume`)"
-        raise FileNotFoundError(f"no result file at {path}{hint}")
-    ds = xr.open_dataset(path, engine="netcdf4", **xarray_kwargs)
-    with netCDF4.Dataset(path) as nc:
-        order = list(nc.dimensions)
-    return _in_order(_string_labels(ds), order)
-
-
-def _in_order(ds: xr.Dataset, order: list[str]) -> xr.Dataset:
-    """``ds`` with its dimensions in ``order`` (the result's: sweep dims first)."""
-    if list(ds.sizes) == [d for d in order if d in ds.sizes]:
-        return ds
-    # xarray orders dims as variables first use them; a variable without the first sweep dim
-    # may come first: rebuild with the coordinates, in the file's dimension order, first
-    names = [d for d in order if d in ds.coords] + [c for c in ds.coords if c not in order]
-    ordered = xr.Dataset(coords={name: ds.coords[name] for name in names}, attrs=ds.attrs)
-    ordered = ordered.assign(ds.data_vars)
-    ordered.encoding = ds.encoding
-    ordered.set_close(ds.close)
-    return ordered
-
-
-# --- zarr stores and URLs ------------------------------------------------------------------
-STORE_RECORD = "_sweep"  # a store's own record of its run: header and finished chunks
-STORE_SUFFIX = ".zarr"
-NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".h5", ".hdf5")
-
-
-def is_url(out: str | os.PathLike) -> bool:
-    """Whether ``out`` is a URL (``scheme://...``, fsspec's chained ``a::b://`` too)."""
-    return isinstance(out, str) and "://" in out
-
-
-def local_path(out: str | os.PathLike) -> Path | None:
-    """``out`` as a local path (a ``file://`` URL too); None for any other URL."""
-    if not is_url(out):
-        return Path(out)
-    text = str(out)
-    if text.startswith("file://"):
-        return Path(text[len("file://") :])
-    return None
-
-
-def is_zarr(out: str | os.PathLike) -> bool:
-    """Whether ``out`` names a zarr store: a URL other than ``file://``, a ``.zarr`` path, or a
-    folder holding zarr metadata."""
-    path = local_path(out)
-    if path is None:
-        return True
-    return path.suffix == STORE_SUFFIX or (path / "zarr.json").is_file()
-
-
-def check_url(out: str | os.PathLike) -> None:
-    """Refuse, before any work, an output that is a URL no installed library can write, or a
-    netCDF file at a URL (HDF5 writes local files only), or a URL that ``pathlib`` collapsed
-    (``Path("s3://b/x")`` is ``s3:/b/x``: a local folder ``s3:`` would be made)."""
-    if isinstance(out, os.PathLike) and not isinstance(out, str):
-        first = Path(out).parts[0] if Path(out).parts else ""
-        if first.endswith(":") and first[:-1].replace("+", "").replace("-", "").isalnum():
-            raise ConfigError(
-                "output",
-                str(out),
-                f"looks like a URL that pathlib collapsed ({first}/ for "
-                f"{first}//): pass the URL as a string",
-            )
-        return
-    if not is_url(out):
-        return
-    text = str(out)
-    if local_path(text) is None and text.rstrip("/").lower().endswith(NETCDF_SUFFIXES):
-        raise ConfigError(
-            "output",
-            text,
-            "netCDF cannot be written to a URL (HDF5 writes local files); "
-            "write a zarr store there (a URL ending in .zarr) or a local .nc file",
-        )
-    import fsspec
-
-    for part in text.split("::"):
-        protocol = part.split("://", 1)[0] if "://" in part else None
-        if protocol is None:
-            continue
-        try:
-            fsspec.get_filesystem_class(protocol)
-        except ImportError as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ConfigError(
-                "output",
-                text,
-                f"{protocol}:// needs a library that is not installed "
-                f"({reason}); `pip install 'liquidity-sweep[cloud]'` adds s3fs and gcsfs",
-            ) from None
-        except ValueError:
-            raise ConfigError(
-                "output",
-                text,
-                f"no fsspec implementation of {protocol}:// is known; give a "
-                "local path or a URL such as s3://bucket/result.zarr",
-            ) from None
-
-
-def store_files(out: str | os.PathLike) -> tuple[Any, str]:
-    """The fsspec file system and root path of a store (local or at a URL)."""
-    import fsspec
-
-    path = local_path(out)
-    if path is not None:
-        return fsspec.filesystem("file", auto_mkdir=True), str(path.absolute())
-    return fsspec.core.url_to_fs(str(out))
-
-
-def _load_store(out: str | os.PathLike, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
-    path = local_path(out)
-    if path is not None:
-        complete = (path / "zarr.json").is_file()
-        unfinished = (path / STORE_RECORD).is_dir()
-    else:
-        fs, root = store_files(out)
-        complete = fs.exists(f"{root}/zarr.json")
-        unfinished = not complete and fs.exists(f"{root}/{STORE_RECORD}")
-    if not complete:
-        hint = ""
-        if unfinished:
-            hint = (
-                " (an unfinished sweep: its last chunks are not in; "
-                "`sweep run ... --resume` finishes it)"
-            )
-        elif path is not None:
-            partial, _ = partial_paths(path)
-            live = owner(path)
-            if live:
-                hint = f" (a run, {live}, is writing it now)"
-            elif partial.exists():
-                hint = " (an interrupted run left a .partial store: `sweep run ... --resume`)"
-        raise FileNotFoundError(f"no result store at {out}{hint}")
-    where = str(path) if path is not None else str(out)
-    ds = xr.open_dataset(where, engine="zarr", **xarray_kwargs)
-    # the store lists coordinates in the result's order (sweep.storage.zarr_store), data after them
-    order: list[str] = []
-    for var in [*ds.coords.values(), *ds.data_vars.values()]:
-        order += [d for d in var.dims if d not in order]
-    return _in_order(ds, order)
-
-
-def is_sweep_result(ds: xr.Dataset) -> bool:
-    """Whether a dataset is one ``sweep`` wrote: its config, engine version and LPs are there."""
-    return "config" in ds.attrs and "sweep_version" in ds.attrs and "lp" in ds.dims
-
+from .layout import ResultLayout, aux_coordinates, chunk_shapes, in_result_order
+from .lock import OutputLock, busy, output_error, owner
+from .space import check_disk, existing_ancestor, free_space, human, result_bytes
+from .store import Store, Target, Unfinished, run_digest
+from .targets import check_url, check_writable, is_url, local_path, make_folder
 
 COMPRESSION: dict[str, Any] = {"zlib": True, "complevel": 1, "shuffle": True}
 """How results are compressed: zlib after a byte shuffle, HDF5's built-in filters, so that every
@@ -236,7 +44,7 @@ level compresses much further."""
 
 
 def netcdf_encoding(plan: Plan, ds: xr.Dataset) -> dict[str, dict[str, Any]]:
-    """xarray encoding that writes ``ds`` (a result of ``plan``) as :class:`NetCDFSink` does:
+    """xarray encoding that writes ``ds`` (a result of ``plan``) as :class:`NetCDFStore` does:
     compressed, chunked as the sweep, strings as character arrays (``nccopy -d4`` refuses
     variable-length strings)."""
     chunks = chunk_shapes(plan)
@@ -256,67 +64,8 @@ def netcdf_encoding(plan: Plan, ds: xr.Dataset) -> dict[str, dict[str, Any]]:
     return encoding
 
 
-def _empty(layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
-    return np.empty(shape, dtype=bool if layout.dtype == "bool" else layout.dtype)
-
-
-class MemorySink:
-    """Collects chunks into numpy arrays and labels them as an xarray Dataset."""
-
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
-        self.sizes = dim_sizes(plan)
-        self.layouts = {lay.name: lay for lay in layouts(plan)}
-        self.arrays: dict[str, np.ndarray] = {
-            name: _empty(lay, tuple(self.sizes[d] for d in lay.dims))
-            for name, lay in self.layouts.items()
-        }
-        for name, values in static_values(plan).items():
-            if name in self.arrays:
-                self.arrays[name][...] = values
-        self.done: set[int] = set()
-
-    def write(self, chunk: Chunk, values: dict[str, np.ndarray]) -> None:
-        for name, block in values.items():
-            self.arrays[name][chunk_index(self.plan, chunk, name)] = block
-        self.done.add(chunk.index)
-
-    def finish(self) -> xr.Dataset:
-        coords = {name: xr.Variable(*c) for name, c in coordinates(self.plan).items()}
-        data = {
-            name: xr.Variable(lay.dims, self.arrays[name], lay.attrs)
-            for name, lay in self.layouts.items()
-        }
-        # coordinates first: the dataset's dims then come in the contract's order
-        ds = xr.Dataset(coords=coords, attrs=global_attrs(self.plan))
-        ds = ds.assign(data)
-        # ``ds.to_netcdf(path)`` then writes what a sweep's own file holds
-        for name, encoding in netcdf_encoding(self.plan, ds).items():
-            ds[name].encoding.update(encoding)
-        return ds
-
-
 JOURNAL_FORMAT = "sweep-journal-1"
-
-
-def config_digest(plan: Plan) -> str:
-    """Identity of a sweep for resuming: config text, chunking, engine version, path data.
-
-    The csv/table series are hashed too: a data file edited between the interrupted run and
-    the resume would otherwise mix two markets in one result.
-    """
-    digest = hashlib.sha256()
-    text = (
-        f"{plan.config.toml}\n#chunk_size={plan.chunk_size}\n#scenarios={plan.n_scenarios}"
-        f"\n#version={__version__}"
-    )
-    digest.update(text.encode())
-    for name in sorted(plan.source.data):
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(plan.source.data[name], dtype=np.float64).tobytes())
-    if plan.source.dates is not None:
-        digest.update(np.asarray(plan.source.dates, dtype="datetime64[D]").tobytes())
-    return digest.hexdigest()
+PARTIAL = ".partial"
 
 
 def partial_paths(out: str | os.PathLike) -> tuple[Path, Path]:
@@ -352,6 +101,14 @@ def read_journal(out: str | os.PathLike) -> dict[str, Any] | None:
     return header
 
 
+def _progress(out: Path) -> str:
+    """``"3 of 10 chunks done"`` for the interrupted run at ``out``."""
+    journal = read_journal(out)
+    if journal is None:
+        return "no chunk done yet"
+    return f"{len(journal['done'])} of {journal['chunks']} chunks done"
+
+
 def _in_use(path: Path) -> bool:
     """Whether another open file holds a lock on ``path`` (HDF5 locks the files it opens)."""
     try:
@@ -369,16 +126,17 @@ def _in_use(path: Path) -> bool:
     return False
 
 
-def _result_shape_matches(nc: netCDF4.Dataset, expected: dict[str, Layout], sizes) -> bool:
-    for name, lay in expected.items():
+def _result_shape_matches(nc: netCDF4.Dataset, layout: ResultLayout) -> bool:
+    """Whether an interrupted run's file holds every variable of ``layout``, shaped as it is."""
+    for name, lay in layout.variables.items():
         if name not in nc.variables or nc[name].dimensions != lay.dims:
             return False
-        if nc[name].shape != tuple(sizes[d] for d in lay.dims):
+        if nc[name].shape != layout.shape(name):
             return False
     return True
 
 
-class NetCDFSink:
+class NetCDFStore(Store):
     """Streams chunks into ``<out>.partial``, and compresses it into ``out`` when complete.
 
     Why this survives ``kill -9`` at any moment: every variable of the partial file is stored
@@ -400,29 +158,122 @@ class NetCDFSink:
     "none"`` renames the partial file itself, uncompressed (fast to write; large).
     """
 
-    def __init__(
-        self, plan: Plan, out: str | os.PathLike, *, overwrite: bool = False, resume: bool = False
-    ) -> None:
-        self.plan = plan
-        self.out = Path(out)
-        self.compress = plan.config.compression != "none"
-        self.partial, self.journal = partial_paths(self.out)
-        self.digest = config_digest(plan)
-        self.done: set[int] = set()
-        self.resumed = 0  # chunks an earlier run had finished
-        self.sizes = dim_sizes(plan)
-        self.layouts = {lay.name: lay for lay in layouts(plan)}
-        self.results = [*kept_outputs(plan), *plan.series]  # what chunks write; the rest: static
+    @classmethod
+    def claims(cls, target: Target) -> bool:
+        # every local path: zarr, registered later, is asked first and takes its own
+        return target is not None and local_path(target) is not None
+
+    def __init__(self, target: Target) -> None:
+        super().__init__(target)
+        out = local_path(target) if target is not None else None
+        assert out is not None
+        self.out = out
+        self.partial, self.journal = partial_paths(out)
         self.nc: netCDF4.Dataset | None = None
         self._log: int | None = None
+
+    # --- before any work ---------------------------------------------------------------------
+    def recorded_chunk_size(self) -> int | None:
+        journal = read_journal(self.out)
+        size = journal.get("chunk_size") if journal else None
+        return size if isinstance(size, int) else None
+
+    def _complete(self, resume: bool) -> bool:
+        """A resume that finds the result finished (perhaps killed between the rename and
+        dropping the journal)."""
+        return resume and self.out.is_file() and not self.partial.exists()
+
+    def _kept_bytes(self, overwrite: bool, resume: bool) -> int:
+        """Bytes the partial file already takes on disk (a resume fills it in; --overwrite
+        frees it first)."""
+        if not (resume or overwrite):
+            return 0
+        try:
+            return self.partial.stat().st_blocks * 512
+        except OSError:
+            return 0
+
+    def check(self, plan: Plan, *, overwrite: bool, resume: bool, remote: bool) -> None:
         check_output(self.out, overwrite=overwrite, resume=resume)
-        check_interrupted(self.out, overwrite=overwrite, resume=resume)
+        live = owner(self.out)
+        if live:  # the lock decides; this only puts the first reason first
+            raise ConfigError("output", str(self.out), busy(live))
+        if not self._complete(resume):
+            check_disk(plan, self.out, kept=self._kept_bytes(overwrite, resume))
+
+    def describe(
+        self, plan: Plan, *, overwrite: bool, resume: bool
+    ) -> tuple[list[str], ConfigError | None]:
+        out, partial = self.out, self.partial
+        live = owner(out)
+        folder = existing_ancestor(out)
+        if live:
+            state = f"a run ({live}) is writing it now"
+        elif partial.exists():
+            action = (
+                "--resume finishes it if it is this sweep's, --overwrite starts again if not"
+                if resume and overwrite
+                else "--resume finishes it"
+                if resume
+                else "--overwrite starts again"
+                if overwrite
+                else "--resume would finish it"
+            )
+            state = f"an interrupted run left {partial.name} ({_progress(out)}); {action}"
+        elif out.exists():
+            state = "exists" + ("; --overwrite replaces it" if overwrite else "")
+        else:
+            state = "new file"
+            if folder != out.parent.absolute():
+                state += f"; {out.parent} would be created"
+        lines = [f"output: {out} ({state})"]
+        problem: ConfigError | None = None
+        try:
+            self.check(plan, overwrite=overwrite, resume=resume, remote=False)
+            check_interrupted(out, overwrite=overwrite, resume=resume)
+        except ConfigError as exc:
+            problem = exc
+        free, _ = free_space(out)
+        fits = (
+            ""
+            if out.exists() and not out.is_file()
+            else (
+                "; the result does not fit"
+                if problem and "needs about" in str(problem)
+                else "; the result fits"
+            )
+        )
+        lines.append(f"free space: {human(free)} in {folder}{fits}")
+        return lines, problem
+
+    def lock(self) -> OutputLock:
         make_folder(self.out)
+        return OutputLock(self.out)
+
+    # --- the run -----------------------------------------------------------------------------
+    def prepare(self, layout: ResultLayout, *, overwrite: bool, resume: bool) -> str:
+        # under the lock: no other run can start on ``out``, a partial file is an interrupted
+        # run's
+        check_interrupted(self.out, overwrite=overwrite, resume=resume)
+        self.layout = layout
+        self.plan = plan = layout.plan
+        if self._complete(resume):
+            self.state = "complete"
+            return self.state
+        self.state = "resumed" if resume else "new"
+        if resume and not self.partial.exists():
+            self.state = "nothing to resume"
+        self.compress = plan.config.compression != "none"
+        self.digest = run_digest(plan)
+        self.overwrite = overwrite
+        self.replaced = False  # --resume --overwrite found another sweep's run: started again
         if not (resume and self._reopen()):
             self._start()
+        if self.replaced:
+            self.state = "replaced"
         self._log = os.open(self.journal, os.O_WRONLY | os.O_APPEND)
+        return self.state
 
-    # --- journal ---------------------------------------------------------------------------
     def _reopen(self) -> bool:
         """Continue an interrupted run; False when there is nothing usable to continue."""
         if not self.partial.is_file():
@@ -431,6 +282,9 @@ class NetCDFSink:
         if journal is None:
             return False  # killed while the file was being set up: nothing was computed
         if journal.get("digest") != self.digest:
+            if self.overwrite:  # --resume --overwrite: another sweep's run is started again
+                self.replaced = True
+                return False
             raise ConfigError(
                 "--resume",
                 str(self.out),
@@ -448,7 +302,7 @@ class NetCDFSink:
                     " close it, then --resume",
                 ) from None
             return False  # damaged beyond use: start again
-        if not _result_shape_matches(nc, self.layouts, self.sizes):
+        if not _result_shape_matches(nc, self.layout):
             nc.close()
             return False
         self.nc = nc
@@ -493,6 +347,7 @@ class NetCDFSink:
             raise
 
     # --- file ------------------------------------------------------------------------------
+
     @property
     def _copy(self) -> Path:
         """The compressed copy of the partial file, while it is being written."""
@@ -502,33 +357,32 @@ class NetCDFSink:
         plan = self.plan
         nc = netCDF4.Dataset(self.partial, "w", format="NETCDF4")
         self.nc = nc
-        for dim, size in self.sizes.items():
+        for dim, size in self.layout.sizes.items():
             nc.createDimension(dim, size)
-        for name, (dims, values, attrs) in coordinates(plan).items():
+        for name, (dims, values, attrs) in self.layout.coords.items():
             _put_coordinate(nc, name, dims, np.asarray(values), attrs)
         aux = aux_coordinates(plan)
-        for name, lay in self.layouts.items():
+        for name, lay in self.layout.variables.items():
             dtype = "i1" if lay.dtype == "bool" else lay.dtype
             var = nc.createVariable(name, dtype, lay.dims, fill_value=False, contiguous=True)
             attrs = dict(lay.attrs)
             if lay.dtype == "bool":
                 attrs["dtype"] = "bool"  # xarray reads 0/1 bytes back as booleans
             if name in aux:
-                # scalar parameters and ``date`` are coordinates without a dimension of their
-                # name: list them, or readers take them for data variables
+                # ``date`` and keys that follow a dimension are coordinates without a
+                # dimension of their name: list them, or readers take them for data variables
                 attrs["coordinates"] = aux[name]
             var.setncatts(attrs)
-        attrs = global_attrs(plan)
+        attrs = dict(self.layout.attrs)
         if "" in aux:
             attrs["coordinates"] = aux[""]
         nc.setncatts(attrs)
-        for name, values in static_values(plan).items():
-            if name in self.layouts:
-                nc[name][...] = values
-        for name in self.results:
+        for name, values in self.layout.statics.items():
+            nc[name][...] = values
+        for name in self.layout.written:
             # HDF5 allocates a contiguous variable's whole extent at its first write: do that
             # now, so that chunk writes never change the file's structure.
-            nc[name][(0,) * len(self.layouts[name].dims)] = 0
+            nc[name][(0,) * len(self.layout.variables[name].dims)] = 0
         nc.sync()
 
     def write(self, chunk: Chunk, values: dict[str, np.ndarray]) -> None:
@@ -542,7 +396,7 @@ class NetCDFSink:
             for name, block in values.items():
                 if block.dtype == bool:
                     block = block.view(np.int8)
-                self.nc[name][chunk_index(self.plan, chunk, name)] = block
+                self.nc[name][self.layout.index(chunk, name)] = block
             self.nc.sync()
             os.write(self._log, f"{chunk.index}\n".encode())
         except (OSError, RuntimeError) as exc:
@@ -553,21 +407,41 @@ class NetCDFSink:
             raise full from None
         self.done.add(chunk.index)
 
-    def finish(self) -> xr.Dataset:
-        """Close, give the file its final name, drop the journal, and open the result."""
-        missing = len(self.plan.chunks) - len(self.done)
-        if missing:
-            raise RuntimeError(f"{missing} chunks of {self.out} were never written")
-        self.close()
-        check_target(self.out)  # never rename over a device, pipe or folder that appeared since
-        if self.compress:
-            self._compress()
-            self.partial.unlink()
-        else:
-            os.replace(self.partial, self.out)
+    def commit(self) -> None:
+        """Close, give the file its final name, and drop the journal (after a resume that
+        found the result complete: drop what is left of the journal)."""
+        if self.state != "complete":
+            missing = len(self.plan.chunks) - len(self.done)
+            if missing:
+                raise RuntimeError(f"{missing} chunks of {self.out} were never written")
+            self.close()
+            check_target(self.out)  # never rename over a device, pipe or folder since appeared
+            if self.compress:
+                self._compress()
+                self.partial.unlink()
+            else:
+                os.replace(self.partial, self.out)
         self.journal.unlink(missing_ok=True)
         Path(f"{self.journal}.tmp").unlink(missing_ok=True)  # a killed set-up's, if any
-        return load(self.out)
+
+    def result(self) -> xr.Dataset:
+        return self.load()
+
+    def abort(self, exc: BaseException) -> BaseException | None:
+        kept = len(self.done)
+        if kept:
+            self.close()  # keep the partial file and journal for --resume
+        else:
+            self.discard()  # nothing computed: leave no trace
+        if not isinstance(exc, DiskFull):
+            return None
+        what = (
+            f"{kept} of {len(self.plan.chunks)} chunks are kept in {self.partial.name}: "
+            "--resume continues once there is space"
+            if kept
+            else "nothing was kept: run again once there is space"
+        )
+        return ConfigError("output", str(self.out), f"{exc.detail}; {what}")
 
     def _compress(self) -> None:
         """Copy the complete partial file, compressed, to ``out`` (see the class docstring).
@@ -613,16 +487,54 @@ class NetCDFSink:
         self.journal.unlink(missing_ok=True)
         self._copy.unlink(missing_ok=True)
 
+    # --- reading results ---------------------------------------------------------------------
+    def load(self, **xarray_kwargs: Any) -> xr.Dataset:
+        path = self.out
+        if not path.is_file():
+            hint, live = "", owner(path)
+            if path.is_dir():
+                hint = " (a folder, not a result file or zarr store)"
+            elif live:
+                hint = f" (a run, {live}, is writing it now)"
+            elif self.partial.exists():
+                hint = " (an interrupted run left a .partial file: `sweep run ... --resume`)"
+            raise FileNotFoundError(f"no result file at {path}{hint}")
+        return _load_netcdf(path, xarray_kwargs)
 
-def _string_labels(ds: xr.Dataset) -> xr.Dataset:
-    """String coordinates as numpy strings (``<U``), as in the in-memory result and in files
-    from before strings were characters: xarray reads character arrays as objects."""
-    labels = {
-        name: var.variable.astype(str)
-        for name, var in ds.coords.items()
-        if var.dtype == object and "char_dim_name" in var.encoding
-    }
-    return ds.assign_coords(labels) if labels else ds
+    @classmethod
+    def unfinished(cls, result: str | os.PathLike) -> Unfinished | None:
+        """An interrupted run's ``<out>.partial`` file, named as such or as ``<out>`` when only
+        its partial file is there."""
+        path = local_path(result)
+        if path is None:
+            return None
+        named = path.name.endswith(PARTIAL)
+        if not named:
+            if os.path.lexists(path):
+                return None
+            path = partial_paths(path)[0]
+        if not path.is_file():
+            return None
+        out = path.with_name(path.name[: -len(PARTIAL)])
+        progress, live = _progress(out), owner(out)
+        if live:  # HDF5 keeps a file it writes locked: what the journal says is all there is
+            text = f"an unfinished sweep; a run ({live}) is writing it now, {progress}"
+            return Unfinished(text, str(path), progress, live)
+        text = (
+            f"an interrupted run's partial file, {progress}; `sweep run ... --resume` finishes it"
+        )
+        return Unfinished(text, str(path), progress, None, readable=named)
+
+    @classmethod
+    def load_unfinished(cls, where: str, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
+        return _load_netcdf(Path(where), xarray_kwargs)
+
+
+def _load_netcdf(path: Path, xarray_kwargs: dict[str, Any]) -> xr.Dataset:
+    ds = xr.open_dataset(path, engine="netcdf4", **xarray_kwargs)
+    with netCDF4.Dataset(path) as nc:
+        order = list(nc.dimensions)
+    return in_result_order(ds, order)
 
 
 def _put_coordinate(
@@ -788,19 +700,6 @@ def check_output(out: str | os.PathLike, *, overwrite: bool, resume: bool) -> No
         )
 
 
-def check_writable(out: str | os.PathLike) -> None:
-    """Refuse an output whose folder (or the nearest one that exists) cannot be written."""
-    folder = existing_ancestor(Path(out))
-    if os.access(folder, os.W_OK | os.X_OK):
-        return
-    try:
-        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-    except OSError:
-        read_only = False
-    reason = "is on a read-only file system" if read_only else "is not writable (permission denied)"
-    raise ConfigError("output", str(out), f"cannot be written: {folder} {reason}")
-
-
 def check_interrupted(out: str | os.PathLike, *, overwrite: bool, resume: bool) -> None:
     """Refuse to bury an interrupted run; call with the output's lock held (a partial file
     whose owner is alive is not an interrupted run's: the lock refused that already)."""
@@ -814,13 +713,6 @@ def check_interrupted(out: str | os.PathLike, *, overwrite: bool, resume: bool) 
             f"an interrupted run left {partial.name}{done}; --resume finishes it, "
             "--overwrite starts again",
         )
-
-
-def make_folder(out: str | os.PathLike) -> None:
-    try:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise output_error(out, exc, "cannot create its folder") from None
 
 
 class DiskFull(ConfigError):
