@@ -101,6 +101,51 @@ def test_pegged_shares_kernel_normalises_each_shape():
             np.testing.assert_allclose(shares[g, lp], expected, rtol=1e-15)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_day_tables_and_lp_orders_are_book_side_and_side_orders_bit_for_bit(seed):
+    """The engine's book (``day_tables``, both sides phase by phase; ``lp_orders``, both sides
+    in one loop) gives the bits of the one-side steps the order-book view draws with
+    (``book_side``, ``limit_liquidity``, ``side_orders``: ``sweep.analysis.orderbook``), under the
+    tools' rules, on random books: the book drawn is the book the sweep computed."""
+    from sweep.mechanism import book
+
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        n, size = int(rng.integers(1, 12)), 12
+        mid = float(rng.choice([1500.0, 100.0, 3.0])) * (0.5 + rng.random())
+        tick = float(rng.choice([0.01, 0.1, 1.0])) * min(1.0, 0.9 * mid / n)
+        mu, sigma = float(rng.normal(0, 0.3)), float(rng.uniform(0.05, 3.0))
+        tau = float(rng.choice([1.9012e-6, 1e-4, 1e-2]))
+        model = book.book_model(tick, n, mu, sigma, tau, 1e-10, 0, 0, 0.05)
+        tables = np.full((2, book.TABLE_ROWS, size), np.nan)
+        book.day_tables(model, mid, True, tables)
+        limits = rng.random((2, size)) * (rng.random((2, size)) > 0.5) * rng.choice([0, 3])
+        fractions = rng.random((2, size)) * (rng.random((2, size)) > 0.3)
+        shares = np.zeros((2, size))
+        for s in range(2):
+            book.pegged_shares(fractions[s], shares[s])
+        obligation = float(rng.uniform(0, 5e5))
+        pegged = np.full((2, size), np.nan)
+        parts = np.full(4, np.nan)
+        book.limit_parts(limits, tables, model, parts)
+        got = book.lp_orders(obligation, parts, shares, tables, model, pegged)
+        for s, sign in ((book.BUY, -1.0), (book.SELL, 1.0)):
+            level, prob, weighted, inverse = (np.full(size, np.nan) for _ in range(4))
+            book.book_side(
+                mid, sign, tick, n, model.drift, model.spread, level, prob, weighted, inverse
+            )
+            for row, expected in ((book.LEVEL, level), (book.PROB, prob),
+                                  (book.WEIGHTED, weighted), (book.INVERSE, inverse)):  # fmt: skip
+                assert tables[s, row, :n].tobytes() == expected[:n].tobytes(), (seed, s, row)
+            one = np.full(size, np.nan)
+            limit_liq = book.limit_liquidity(limits[s], weighted, n)
+            total, liquidity = book.side_orders(
+                obligation, limit_liq, limit_liq, shares[s], inverse, weighted, n, one
+            )
+            assert pegged[s, :n].tobytes() == one[:n].tobytes()
+            assert (got[s], got[2 + s]) == (total, liquidity)
+
+
 @pytest.mark.parametrize("share_rule", SHARE_RULES)
 def test_summary_mode_reduces_exactly_the_days_it_computes(share_rule):
     """In summary mode the kernel reduces each scenario as it goes, in book order; its

@@ -695,9 +695,10 @@ class EngineCommitments:
         size = max(n_events, 1)
         self.stake, self.bid, self.virtual = np.zeros(n_lp), np.zeros(n_lp), np.zeros(n_lp)
         self.entry = np.ones(n_lp)  # average entry valuation (entry_valuation rule)
-        self.tranche_lp = np.zeros(size, dtype=np.int64)
-        self.tranche_entry, self.tranche_day = np.zeros(size), np.zeros(size)
-        self.tranche_stake = np.zeros(size)
+        self.holdings = shares.Holdings(self.stake, self.virtual, self.entry)
+        self.tranches_of = shares.Tranches(
+            np.zeros(size, dtype=np.int64), np.zeros(size), np.zeros(size), np.zeros(size)
+        )
         self.n_tranches = 0
 
     def apply(self, event: dict) -> float:
@@ -711,11 +712,8 @@ class EngineCommitments:
             event["stake"],
             event["valuation_pre"],
             event["day"],
+            self.tranches_of,
             self.n_tranches,
-            self.tranche_lp,
-            self.tranche_entry,
-            self.tranche_day,
-            self.tranche_stake,
             self.virtual,
         )
         new_bid = math.nan if event["keep_bid"] else event["fee_bid"]
@@ -723,17 +721,15 @@ class EngineCommitments:
 
     def tranches(self) -> dict:
         """The open tranches, LP by LP, each LP's in the order they were opened."""
+        tranches = self.tranches_of
         t = [
-            i
-            for l in range(len(self.stake))
-            for i in range(self.n_tranches)
-            if self.tranche_lp[i] == l
+            i for l in range(len(self.stake)) for i in range(self.n_tranches) if tranches.lp[i] == l
         ]
         return {
-            "tranche_lp": self.tranche_lp[t],
-            "tranche_entry": self.tranche_entry[t],
-            "tranche_day": self.tranche_day[t],
-            "tranche_stake": self.tranche_stake[t],
+            "tranche_lp": tranches.lp[t],
+            "tranche_entry": tranches.entry[t],
+            "tranche_day": tranches.day[t],
+            "tranche_stake": tranches.stake[t],
         }
 
 
@@ -768,19 +764,12 @@ def engine_split(case: dict) -> dict:
     share = np.full((len(valuation), case["n_lp"]), np.nan)
     shares.split_weight_days(
         code("share_rule", case["rule"]),
+        shares.Sigmoid(case["steepness"], case["midpoint"], case["days_per_year"]),
         case["d"],
         valuation,
-        state.stake,
-        state.virtual,
+        state.holdings,
+        state.tranches_of,
         state.n_tranches,
-        state.tranche_lp,
-        state.tranche_entry,
-        state.tranche_day,
-        state.tranche_stake,
-        case["steepness"],
-        case["midpoint"],
-        case["days_per_year"],
-        state.entry,
         weight,
         share,
     )
@@ -1522,10 +1511,9 @@ def clip_prices(draw) -> dict:
 def engine_clip_price(case: dict) -> dict:
     drift, spread = drift_and_spread(case)
     return {
-        "price": book.clip_price(
-            case["mid"], SIGN[case["side"]], drift, spread, case["min_probability"]
-        )
-    }
+        "price": case["mid"]
+        * book.clip_factor(SIGN[case["side"]], drift, spread, case["min_probability"])
+    }  # as day_tables prices a clipped order: mid times the book's factor
 
 
 def reference_clip_price(case: dict) -> dict:
@@ -1636,58 +1624,59 @@ def covered(case: dict) -> dict:
     return {**case, "obligation": limit_liq * factor}
 
 
-def engine_side_table(case: dict) -> np.ndarray:
-    """``side_table`` into a table longer than the side (NaN beyond it: never read)."""
-    table = np.full((book.TABLE_ROWS, case["num_ticks"] + 2), np.nan)
-    drift, spread = drift_and_spread(case)
-    book.side_table(
-        case["mid"],
-        SIGN[case["side"]],
+SIDE = {"buy": book.BUY, "sell": book.SELL}
+
+
+def engine_day_tables(case: dict) -> tuple:
+    """``book_model`` and ``day_tables`` of the case's book, into tables longer than the side
+    (NaN beyond it: never read); both sides are built, the case's is read."""
+    tables = np.full((2, book.TABLE_ROWS, case["num_ticks"] + 2), np.nan)
+    model = book.book_model(
         case["tick_size"],
         case["num_ticks"],
-        drift,
-        spread,
+        case["mu"],
+        case["sigma"],
+        case["tau"],
         case["min_probability"],
         code("volume_rule", case["volume_rule"]),
         code("low_probability", case["low_probability"]),
         case["price_range"],
-        table,
     )
-    return table
+    book.day_tables(model, case["mid"], True, tables)
+    return model, tables
 
 
 def engine_side_book(case: dict) -> dict:
-    """One side of one active LP's book as ``commitment_rows`` builds it where the SLA is in
-    play: the table, the limit orders' part of the obligation (``LIMIT_WEIGHT``) and their
-    supplied liquidity (``WEIGHTED``), the pegged volume, its margin (``margin_side_rows``),
-    the in-range notional and score, and the commitment test ``notional >= obligation``."""
-    table = engine_side_table(case)
+    """One side of one active LP's book as the orders stage and ``commitment_rows`` build it:
+    the table, the limit orders' part of the obligation (``LIMIT_WEIGHT``), the pegged volume
+    and supplied liquidity (``lp_orders``, the case's shape on both sides), its margin
+    (``margin_side_rows``), the in-range notional and score, and the commitment test
+    ``notional >= obligation``."""
+    model, tables = engine_day_tables(case)
+    side = SIDE[case["side"]]
+    table = tables[side]
     size, n_ticks = table.shape[1], case["num_ticks"]
     limit = padded(case["limit"], size)
-    pegged_share = np.full(size, np.nan)
-    book.pegged_shares(padded(case["fractions"], size), pegged_share)
-    limit_liq = book.limit_liquidity(limit, table[book.LIMIT_WEIGHT], n_ticks)
-    supplied = book.limit_liquidity(limit, table[book.WEIGHTED], n_ticks)
-    pegged = np.full(size, np.nan)
-    total, liquidity = book.side_orders(
-        case["obligation"],
-        limit_liq,
-        supplied,
-        pegged_share,
-        table[book.INVERSE],
-        table[book.PEG_WEIGHTED],
-        n_ticks,
-        pegged,
+    limits = np.stack([limit, limit])
+    shares = np.full((2, size), np.nan)
+    for s in range(2):
+        book.pegged_shares(padded(case["fractions"], size), shares[s])
+    pegged = np.full((2, size), np.nan)
+    parts = np.full(4, np.nan)
+    book.limit_parts(limits, tables, model, parts)
+    *totals, liquidity_buy, liquidity_sell = book.lp_orders(
+        case["obligation"], parts, shares, tables, model, pegged
     )
-    notional, score = book.side_in_range(limit, pegged, table, n_ticks)
+    total = totals[side]
+    notional, score = book.side_in_range(limit, pegged[side], table, n_ticks)
     volume = total
     if case["margin_orders"] == "all":
         volume += book.limit_volume(limit, n_ticks)
     return {
-        "pegged": pegged[:n_ticks],
+        "pegged": pegged[side, :n_ticks],
         "pegged_total": total,
-        "limit_liq": limit_liq,
-        "liquidity": liquidity,
+        "limit_liq": parts[side],
+        "liquidity": (liquidity_buy, liquidity_sell)[side],
         "margin": book.side_margin(case["rf"], case["mid"], volume),
         "peg_price": table[book.PEG_PRICE, :n_ticks],
         "notional": notional,
@@ -1873,8 +1862,10 @@ def side_book_pair(volume_rule: str, low_probability: str) -> Pair:
         {**default, "price_range": 0.0, "min_probability": 0.01},
     )
     return Pair(
-        f"book.side_table + pegged_shares + limit_liquidity + side_orders + side_in_range + "
-        f"side_margin[{volume_rule}, {low_probability}]",
+        f"book.book_model (clip_factor) + day_tables (_levels, _logs, _cdf_arguments, _erfcs, "
+        f"_probabilities, _weights, _rule_rows, _range_rows) + pegged_shares + limit_parts + "
+        f"lp_orders + "
+        f"limit_liquidity + side_in_range + side_margin[{volume_rule}, {low_probability}]",
         f"side_book(volume_rule={volume_rule!r}, low_probability={low_probability!r}) + "
         f"in_range_notional + liquidity_score_side + meets_commitment",
         ruled_book_sides(volume_rule, low_probability),
@@ -2444,7 +2435,7 @@ PAIRS: tuple[Pair, ...] = (
     # the engine's drift (mu - 0.5*sigma*sigma)*tau is the reference's (mu - sigma**2/2)*tau
     # to rounding (pow and a product differ in the last bit now and then): 1e-12
     Pair(
-        "book.clip_price",
+        "mid * book.clip_factor",
         "clip_price",
         clip_prices(),
         engine_clip_price,
@@ -2475,7 +2466,7 @@ PAIRS: tuple[Pair, ...] = (
         id="probability_of_trading",
     ),
     Pair(
-        "book.book_side",
+        "book.book_side (_levels, _logs, _cdf_arguments, _erfcs, _probabilities, _weights)",
         "book_side",
         book_sides(),
         engine_book_side,

@@ -179,6 +179,7 @@ def _side(
 
 
 def build_order_book(
+    *,
     mid: float,
     stake: float,
     k: float,
@@ -196,6 +197,9 @@ def build_order_book(
     margin_rule: str = "max",
 ) -> OrderBook:
     """The book an LP with ``stake`` must show around ``mid`` (docs/mechanism.rst, step 9).
+
+    Every argument is named at the call (keyword-only): fifteen numbers and shapes are too
+    many to pass by position.
 
     Buy levels are ``mid - i*tick_size``, sell levels ``mid + i*tick_size``, ``i = 1..num_ticks``.
     An inactive LP (``stake <= 0``) places no orders: every volume, margin and liquidity is 0.

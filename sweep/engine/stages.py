@@ -193,13 +193,12 @@ def _commitments(ctx: Context) -> dict[str, np.ndarray]:
 
 def _valuation(ctx: Context) -> dict[str, np.ndarray]:
     commit = ctx.input("commitments")
-    out = {"window_sum": _empty(ctx), "proxy": _empty(ctx), "valuation": _empty(ctx)}
+    out = kernels.Valuation(_empty(ctx), _empty(ctx), _empty(ctx))
     kernels.valuation_rows(
         ctx.series("traded_volume"), ctx.path_rows(), ctx.param("valuation_period"),
-        commit["total_stake"], ctx.rows("commitments"),
-        out["window_sum"], out["proxy"], out["valuation"],
+        commit["total_stake"], ctx.rows("commitments"), out,
     )  # fmt: skip
-    return out
+    return out._asdict()
 
 
 def _max_open_interest(ctx: Context) -> dict[str, np.ndarray]:
@@ -247,20 +246,23 @@ def _split_weights(ctx: Context) -> dict[str, np.ndarray]:
     valuation = ctx.input("valuation")
     if valuation is None:  # no share rule in play reads it
         zeros = np.zeros((1, ctx.n_days))
-        valuation = {"proxy": zeros, "valuation": zeros, "window_sum": zeros}
+        valuation = {name: zeros for name in kernels.Valuation._fields}
         valuation_rows = np.zeros(ctx.n, np.int64)
     else:
         valuation_rows = ctx.rows("valuation")
-    out = {"equity": _empty(ctx, ctx.n_lp), "equity_share": _empty(ctx, ctx.n_lp)}
+    out = kernels.Weights(_empty(ctx, ctx.n_lp), _empty(ctx, ctx.n_lp))
     commit = ctx.input("commitments")
     log = kernels.Log(*(commit[f"log_{name}"] for name in kernels.Log._fields))
-    kernels.split_weight_rows(
-        ctx.param("share_rule"), log, ctx.rows("commitments"), valuation["proxy"],
-        valuation["valuation"], valuation["window_sum"], valuation_rows,
-        ctx.param("valuation_period"), ctx.param("steepness"), ctx.param("midpoint"),
-        ctx.param("days_per_year"), out["equity"], out["equity_share"],
+    rules = kernels.ShareRules(
+        *(ctx.param(key) for key in ("share_rule", "valuation_period", "steepness", "midpoint",
+                                     "days_per_year"))
     )  # fmt: skip
-    return out
+    kernels.split_weight_rows(
+        rules, log, ctx.rows("commitments"),
+        kernels.Valuation(*(valuation[name] for name in kernels.Valuation._fields)),
+        valuation_rows, out,
+    )  # fmt: skip
+    return out._asdict()
 
 
 def _revenue(ctx: Context) -> dict[str, np.ndarray]:
@@ -290,16 +292,24 @@ def _revenue(ctx: Context) -> dict[str, np.ndarray]:
     out["liquidity_score"] = np.zeros((ctx.n if scored else 1, ctx.n_days, lp))
     sla = _sla(ctx, "sla", "commitment_min_time_fraction", "competition_factor",
                "performance_hysteresis_epochs", "epoch_days")  # fmt: skip
-    kernels.revenue_rows(
+    inputs = kernels.RevenueInputs(
         ctx.input("fees")["fees_collected"], ctx.rows("fees"),
         ctx.input("split_weights")["equity_share"], ctx.rows("split_weights"),
-        commit["stake"], ctx.rows("commitments"), ctx.param("liquidity_score"),
-        ctx.param("els_fee_fraction"), score, score_rows, sla, epochs, commit["pool_in"],
-        out["fee_revenue"], out["lp_annualised_return"], out["fee_accrued"],
-        out["sla_fee_penalty"], out["fee_payout"], out["sla_bonus"], out["insurance_pool"],
-        out["liquidity_score"],
+        commit["stake"], ctx.rows("commitments"), commit["pool_in"], score, score_rows,
+    )  # fmt: skip
+    split = kernels.FeeSplit(ctx.param("liquidity_score"), ctx.param("els_fee_fraction"))
+    kernels.revenue_rows(
+        inputs, split, sla, epochs,
+        kernels.Revenue(*(out[name] for name in REVENUE_OUTPUTS)),
     )  # fmt: skip
     return out
+
+
+# ``kernels.Revenue``'s fields, by output name
+REVENUE_OUTPUTS = (
+    "fee_revenue", "lp_annualised_return", "fee_accrued", "sla_fee_penalty", "fee_payout",
+    "sla_bonus", "insurance_pool", "liquidity_score",
+)  # fmt: skip
 
 
 ORDER_OUTPUTS = ("pegged_buy", "pegged_sell", "supplied_liquidity", "score")
@@ -319,8 +329,8 @@ def _orders(ctx: Context) -> dict[str, np.ndarray]:
     kernels.order_rows(
         _book(ctx), ctx.series("mark_price"), ctx.path_rows(), ctx.shapes,
         ctx.input("commitments")["stake"], ctx.rows("commitments"),
-        np.full(ctx.n, int(scored), np.int64), out["pegged_buy"], out["pegged_sell"],
-        out["supplied_liquidity"], out["score"],
+        np.full(ctx.n, int(scored), np.int64),
+        kernels.Orders(*(out[name] for name in ORDER_OUTPUTS)),
     )  # fmt: skip
     return out
 
@@ -335,15 +345,17 @@ def _obligation(ctx: Context) -> dict[str, np.ndarray]:
 
 def _margin_sides(ctx: Context) -> dict[str, np.ndarray]:
     orders = ctx.input("orders")
-    out = {"margin_buy": _empty(ctx, ctx.n_lp), "margin_sell": _empty(ctx, ctx.n_lp)}
-    kernels.margin_side_rows(
-        ctx.param("margin_orders"), orders["pegged_buy"], orders["pegged_sell"],
-        ctx.rows("orders"), ctx.input("commitments")["stake"], ctx.rows("commitments"),
-        ctx.series("mark_price"), ctx.path_rows(), ctx.param("rf_long"), ctx.param("rf_short"),
-        ctx.shapes, ctx.param("shape_row"), ctx.param("num_ticks"),
-        out["margin_buy"], out["margin_sell"],
+    out = kernels.MarginSides(_empty(ctx, ctx.n_lp), _empty(ctx, ctx.n_lp))
+    rules = kernels.MarginRules(
+        *(ctx.param(key) for key in ("margin_orders", "rf_long", "rf_short", "shape_row",
+                                     "num_ticks"))
     )  # fmt: skip
-    return out
+    kernels.margin_side_rows(
+        rules, kernels.Orders(*(orders[name] for name in ORDER_OUTPUTS)), ctx.rows("orders"),
+        ctx.input("commitments")["stake"], ctx.rows("commitments"), ctx.series("mark_price"),
+        ctx.path_rows(), ctx.shapes, out,
+    )  # fmt: skip
+    return {"margin_buy": out.buy, "margin_sell": out.sell}
 
 
 def _margin(ctx: Context) -> dict[str, np.ndarray]:

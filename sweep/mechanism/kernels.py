@@ -17,20 +17,19 @@ from collections import namedtuple
 import numba
 import numpy as np
 
+from .book import BUY as BUY_SIDE
+from .book import SELL as SELL_SIDE
 from .book import (
-    INVERSE,
-    LIMIT_WEIGHT,
-    PEG_WEIGHTED,
     TABLE_ROWS,
-    WEIGHTED,
+    book_model,
     combined_margin,
-    limit_liquidity,
+    day_tables,
+    limit_parts,
     limit_volume,
+    lp_orders,
     pegged_shares,
     side_in_range,
     side_margin,
-    side_orders,
-    side_table,
 )
 from .commitments import apply_event, fee_ladder, total_of
 from .fees import fee_rates, fees_collected, ladder_runs
@@ -51,9 +50,11 @@ from .rules import (
     SCORE_NONE,
     SHARE_ENTRY_VALUATION,
     SHARE_VIRTUAL,
-    VOLUME_PROBABILITY,
 )
 from .shares import (
+    Holdings,
+    Sigmoid,
+    Tranches,
     entry_valuation_update,
     fee_weights,
     next_average_volume,
@@ -111,38 +112,43 @@ Epochs.__doc__ = """Per epoch and LP, (C, NE, L): time on book, whether committe
 penalty and early-exit penalty (NaN beyond a combination's last epoch)."""
 
 
+Orders = namedtuple("Orders", ["pegged_buy", "pegged_sell", "supplied", "score"])
+Orders.__doc__ = """Step 9's orders, (C, D, L): each LP's pegged volume per side (sums of n_i),
+the liquidity it supplies and its liquidity score (where a score rule reads it; else (1, D, L)
+and untouched)."""
+
+
 @numba.njit(cache=True, nogil=True)
-def book_tables(
-    price,
-    sign,
-    tick_size,
-    num_ticks,
-    mu,
-    sigma,
-    tau,
-    min_probability,
-    volume_rule,
-    low_probability,
-    price_range,
-    tables,
-):  # pragma: no cover - compiled
-    """One side's ``side_table`` of every day. price: (D,); tables: (D, TABLE_ROWS, N)."""
-    spread = sigma * np.sqrt(tau)
-    drift = (mu - 0.5 * sigma * sigma) * tau
+def _model(book, c):  # pragma: no cover - compiled
+    """The ``BookModel`` of combination ``c``'s book (``Book``)."""
+    return book_model(
+        book.tick_size[c], book.num_ticks[c], book.mu[c], book.sigma[c], book.tau[c],
+        book.min_probability[c], book.volume_rule[c], book.low_probability[c],
+        book.price_range[c],
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def order_shapes(shapes):  # pragma: no cover - compiled
+    """The LPs' limit orders and pegged shares (``f_i/sum(f)``) side by side, as
+    ``lp_orders`` reads them: ``(limits, shares)``, (G, L, 2, N) each, buy then sell."""
+    n_shapes, n_lp, n_ticks = shapes.limit_buy.shape
+    limits = np.zeros((n_shapes, n_lp, 2, n_ticks))
+    shares = np.zeros((n_shapes, n_lp, 2, n_ticks))
+    for g in range(n_shapes):
+        for l in range(n_lp):
+            limits[g, l, BUY_SIDE] = shapes.limit_buy[g, l]
+            limits[g, l, SELL_SIDE] = shapes.limit_sell[g, l]
+            pegged_shares(shapes.fractions_buy[g, l], shares[g, l, BUY_SIDE])
+            pegged_shares(shapes.fractions_sell[g, l], shares[g, l, SELL_SIDE])
+    return limits, shares
+
+
+@numba.njit(cache=True, nogil=True)
+def book_tables(model, price, ranges, tables):  # pragma: no cover - compiled
+    """``day_tables`` of every day of one path. price: (D,); tables: (D, 2, TABLE_ROWS, N)."""
     for d in range(price.shape[0]):
-        side_table(
-            price[d],
-            sign,
-            tick_size,
-            num_ticks,
-            drift,
-            spread,
-            min_probability,
-            volume_rule,
-            low_probability,
-            price_range,
-            tables[d],
-        )
+        day_tables(model, price[d], ranges, tables[d])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -274,7 +280,7 @@ def commitment_rows(
     are (1, D, L) and untouched.
     """
     n_combos, n_days, n_lp = stake.shape
-    n_shapes, _, max_ticks = shapes.limit_buy.shape
+    max_ticks = shapes.limit_buy.shape[2]
     n_events = events.apply_day.shape[0]
     now = np.zeros(n_lp)
     bids = np.zeros(n_lp)
@@ -286,16 +292,10 @@ def commitment_rows(
     active_in_epoch = np.zeros(n_lp, dtype=np.bool_)
     any_sla = pegged_buy.shape[0] == n_combos  # the SLA in play: every combination's orders
     table_days = n_days if any_sla else 1
-    tables_buy = np.zeros((table_days, TABLE_ROWS, max_ticks))
-    tables_sell = np.zeros((table_days, TABLE_ROWS, max_ticks))
-    shares_buy = np.zeros((n_shapes, n_lp, max_ticks))
-    shares_sell = np.zeros((n_shapes, n_lp, max_ticks))
-    for g in range(n_shapes):
-        for l in range(n_lp):
-            pegged_shares(shapes.fractions_buy[g, l], shares_buy[g, l])
-            pegged_shares(shapes.fractions_sell[g, l], shares_sell[g, l])
-    scratch_buy = np.zeros(max_ticks)
-    scratch_sell = np.zeros(max_ticks)
+    tables = np.zeros((table_days, 2, TABLE_ROWS, max_ticks))
+    limits, shares = order_shapes(shapes)
+    pegged_lp = np.zeros((2, max_ticks))
+    parts = np.zeros(4)
     cached = -1
     for j in range(n_combos):
         c = book.order[j]
@@ -312,36 +312,9 @@ def commitment_rows(
                 epochs.committed[c, k, l] = False
                 epochs.bond[c, k, l] = fill
                 epochs.early_exit[c, k, l] = fill
+        model = _model(book, c)
         if any_sla and book.group[c] != cached:
-            p = path_row[c]
-            book_tables(
-                price[p],
-                -1.0,
-                book.tick_size[c],
-                book.num_ticks[c],
-                book.mu[c],
-                book.sigma[c],
-                book.tau[c],
-                book.min_probability[c],
-                book.volume_rule[c],
-                book.low_probability[c],
-                book.price_range[c],
-                tables_buy,
-            )
-            book_tables(
-                price[p],
-                1.0,
-                book.tick_size[c],
-                book.num_ticks[c],
-                book.mu[c],
-                book.sigma[c],
-                book.tau[c],
-                book.min_probability[c],
-                book.volume_rule[c],
-                book.low_probability[c],
-                book.price_range[c],
-                tables_sell,
-            )
+            book_tables(model, price[path_row[c]], True, tables)
             cached = book.group[c]
         now[:] = 0.0
         bids[:] = 0.0
@@ -459,34 +432,20 @@ def commitment_rows(
                         continue
                     active_in_epoch[l] = True
                     obligation = book.k[c] * now[l]
-                    limit_buy = shapes.limit_buy[g, l]
-                    limit_sell = shapes.limit_sell[g, l]
-                    total_buy, liquidity_buy = side_orders(
-                        obligation,
-                        limit_liquidity(limit_buy, tables_buy[d, LIMIT_WEIGHT], nt),
-                        limit_liquidity(limit_buy, tables_buy[d, WEIGHTED], nt),
-                        shares_buy[g, l],
-                        tables_buy[d, INVERSE],
-                        tables_buy[d, PEG_WEIGHTED],
-                        nt,
-                        scratch_buy,
-                    )
-                    total_sell, liquidity_sell = side_orders(
-                        obligation,
-                        limit_liquidity(limit_sell, tables_sell[d, LIMIT_WEIGHT], nt),
-                        limit_liquidity(limit_sell, tables_sell[d, WEIGHTED], nt),
-                        shares_sell[g, l],
-                        tables_sell[d, INVERSE],
-                        tables_sell[d, PEG_WEIGHTED],
-                        nt,
-                        scratch_sell,
+                    limit_parts(limits[g, l], tables[d], model, parts)
+                    total_buy, total_sell, liquidity_buy, liquidity_sell = lp_orders(
+                        obligation, parts, shares[g, l], tables[d], model, pegged_lp
                     )
                     pegged_buy[c, d, l] = total_buy
                     pegged_sell[c, d, l] = total_sell
                     supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
-                    in_buy, score_buy = side_in_range(limit_buy, scratch_buy, tables_buy[d], nt)
+                    limit_buy = shapes.limit_buy[g, l]
+                    limit_sell = shapes.limit_sell[g, l]
+                    in_buy, score_buy = side_in_range(
+                        limit_buy, pegged_lp[BUY_SIDE], tables[d, BUY_SIDE], nt
+                    )
                     in_sell, score_sell = side_in_range(
-                        limit_sell, scratch_sell, tables_sell[d], nt
+                        limit_sell, pegged_lp[SELL_SIDE], tables[d, SELL_SIDE], nt
                     )
                     if scored:
                         score[c, d, l] = min(score_buy, score_sell)
@@ -522,21 +481,26 @@ def commitment_rows(
         log.n[c] = n_log
 
 
+Valuation = namedtuple("Valuation", ["window_sum", "proxy", "valuation"])
+Valuation.__doc__ = """Steps 1 and 3 of every day, (C, D): the traded volume's window sum, the
+valuation proxy and the valuation ``max(proxy, total stake)``."""
+
+
 @numba.njit(cache=True, nogil=True)
 def valuation_rows(
-    volume, path_row, valuation_period, total, total_row, window_sum, proxy, valuation
+    volume, path_row, valuation_period, total, total_row, out
 ):  # pragma: no cover - compiled
     """Steps 1 and 3: the volume window, the valuation proxy and ``max(proxy, total stake)``.
 
     volume: (P, D); path_row, valuation_period: (C,) int; total: (Ck, D), total_row: (C,);
-    window_sum, proxy, valuation: (C, D), written.
+    out: ``Valuation``, written.
     """
     for c in range(path_row.shape[0]):
-        window_sums(volume[path_row[c]], valuation_period[c], window_sum[c])
-        valuation_proxy(window_sum[c], valuation_period[c], proxy[c])
-        proxy_c, total_c, out = proxy[c], total[total_row[c]], valuation[c]
-        for d in range(out.shape[0]):
-            out[d] = max(proxy_c[d], total_c[d])
+        window_sums(volume[path_row[c]], valuation_period[c], out.window_sum[c])
+        valuation_proxy(out.window_sum[c], valuation_period[c], out.proxy[c])
+        proxy_c, total_c, valuation = out.proxy[c], total[total_row[c]], out.valuation[c]
+        for d in range(valuation.shape[0]):
+            valuation[d] = max(proxy_c[d], total_c[d])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -633,21 +597,20 @@ def fees_rows(
             return_c[d] = annualised(f, total_c[d])
 
 
+ShareRules = namedtuple(
+    "ShareRules", ["rule", "valuation_period", "steepness", "midpoint", "days_per_year"]
+)
+ShareRules.__doc__ = """What step 7 reads per combination, (C,) arrays: ``share_rule``'s code,
+``valuation_period`` (int: the periods of ``virtual_stake``) and the ``time_weighted``
+sigmoid's parameters (``sweep.mechanism.shares.Sigmoid``)."""
+
+Weights = namedtuple("Weights", ["equity", "equity_share"])
+Weights.__doc__ = """Step 7, (C, D, L): each LP's weight in the fee split and its share."""
+
+
 @numba.njit(cache=True, nogil=True)
 def split_weight_rows(
-    rule,
-    log,
-    log_row,
-    proxy,
-    valuation,
-    window_sum,
-    valuation_row,
-    valuation_period,
-    steepness,
-    midpoint,
-    days_per_year,
-    equity,
-    equity_share,
+    rules, log, log_row, valuation, valuation_row, out
 ):  # pragma: no cover - compiled
     """Step 7: every LP's weight in the fee split (``equity``) and its share, every day.
 
@@ -655,29 +618,25 @@ def split_weight_rows(
     day's bond slashes first, then ``valuation_pre`` is taken, then the day's changes. Between
     the days that change the state (a change, or under ``virtual_stake`` a valuation period's
     end) the weights of all days are computed in one call (``split_weight_days``).
-    rule, valuation_period: (C,) int; steepness, midpoint, days_per_year: (C,);
-    proxy, valuation, window_sum: (Cv, D) of the valuation stage, row ``valuation_row[c]``;
-    equity, equity_share: (C, D, L), written.
+    rules: ``ShareRules``; valuation: ``Valuation`` of the valuation stage, row
+    ``valuation_row[c]``; out: ``Weights``, written.
     """
-    n_combos, n_days, n_lp = equity.shape
+    n_combos, n_days, n_lp = out.equity.shape
     size = max(log.apply_day.shape[1], 1)
-    stake = np.zeros(n_lp)
-    virtual = np.zeros(n_lp)
-    entry = np.ones(n_lp)  # average entry valuation (entry_valuation rule)
-    tranche_lp = np.zeros(size, dtype=np.int64)
-    tranche_entry = np.zeros(size)
-    tranche_day = np.zeros(size)
-    tranche_stake = np.zeros(size)
+    # average entry valuation 1 (entry_valuation rule) until an LP enters
+    holdings = Holdings(np.zeros(n_lp), np.zeros(n_lp), np.ones(n_lp))
+    tranches = Tranches(np.zeros(size, np.int64), np.zeros(size), np.zeros(size), np.zeros(size))
     for c in range(n_combos):
         vr = valuation_row[c]
         r = log_row[c]
         n_log = log.n[r]
-        vp = valuation_period[c]
-        share_rule = rule[c]
+        vp = rules.valuation_period[c]
+        share_rule = rules.rule[c]
+        sigmoid = Sigmoid(rules.steepness[c], rules.midpoint[c], rules.days_per_year[c])
         virtual_rule = share_rule == SHARE_VIRTUAL
-        stake[:] = 0.0
-        virtual[:] = 0.0
-        entry[:] = 1.0
+        holdings.stake[:] = 0.0
+        holdings.virtual[:] = 0.0
+        holdings.entry[:] = 1.0
         n_tranches = 0
         e = 0
         average = 0.0  # A(n-1) of the virtual-stake rule
@@ -685,26 +644,22 @@ def split_weight_rows(
         while d < n_days:
             for phase in range(2):  # the day's bond slashes, then its commitment changes
                 slash = phase == 0
-                valuation_pre = 0.0 if slash else max(proxy[vr, d], total_of(stake))
+                valuation_pre = (
+                    0.0 if slash else max(valuation.proxy[vr, d], total_of(holdings.stake))
+                )
                 while e < n_log and log.apply_day[r, e] == d and log.slash[r, e] == slash:
                     lp = log.lp[r, e]
+                    old = holdings.stake[lp]
                     new = log.stake[r, e]
                     n_tranches = open_or_scale_tranches(
-                        lp,
-                        stake[lp],
-                        new,
-                        valuation_pre,
-                        log.day[r, e],
-                        n_tranches,
-                        tranche_lp,
-                        tranche_entry,
-                        tranche_day,
-                        tranche_stake,
-                        virtual,
-                    )
+                        lp, old, new, valuation_pre, log.day[r, e], tranches, n_tranches,
+                        holdings.virtual,
+                    )  # fmt: skip
                     if share_rule == SHARE_ENTRY_VALUATION:
-                        entry[lp] = entry_valuation_update(stake[lp], new, valuation_pre, entry[lp])
-                    stake[lp] = new
+                        holdings.entry[lp] = entry_valuation_update(
+                            old, new, valuation_pre, holdings.entry[lp]
+                        )
+                    holdings.stake[lp] = new
                     e += 1
             # the state holds until the next day with changes (none if the log is spent or
             # its next change was not taken on its day) or, under virtual_stake, a period's end
@@ -714,346 +669,305 @@ def split_weight_rows(
             if virtual_rule:
                 end = min(end, (d // vp + 1) * vp)
             split_weight_days(
-                share_rule,
-                d,
-                valuation[vr, d:end],
-                stake,
-                virtual,
-                n_tranches,
-                tranche_lp,
-                tranche_entry,
-                tranche_day,
-                tranche_stake,
-                steepness[c],
-                midpoint[c],
-                days_per_year[c],
-                entry,
-                equity[c, d:end],
-                equity_share[c, d:end],
-            )
+                share_rule, sigmoid, d, valuation.valuation[vr, d:end], holdings, tranches,
+                n_tranches, out.equity[c, d:end], out.equity_share[c, d:end],
+            )  # fmt: skip
             if virtual_rule and end % vp == 0:  # day end - 1 closes a valuation period
                 n = (end - 1) // vp
-                new_average = next_average_volume(average, window_sum[vr, end - 1], n)
-                virtual_stake_update(stake, virtual, average, new_average, n)
+                new_average = next_average_volume(average, valuation.window_sum[vr, end - 1], n)
+                virtual_stake_update(holdings.stake, holdings.virtual, average, new_average, n)
                 average = new_average
             d = end
 
 
+RevenueInputs = namedtuple(
+    "RevenueInputs",
+    ["fees", "fees_row", "share", "share_row", "stake", "stake_row", "pool_in", "score",
+     "score_row"],
+)  # fmt: skip
+RevenueInputs.__doc__ = """What step 8 reads of other stages, each with every combination's row
+in it, (C,) int: ``fees`` (Cf, D) collected; ``share`` (Cs, D, L) the fee split's; ``stake``
+(Ck, D, L) and ``pool_in`` (Ck, D) the commitment stage's (with its ``Epochs``); ``score`` (Co,
+D, L) the books' liquidity score."""
+
+FeeSplit = namedtuple("FeeSplit", ["score_rule", "els_fee_fraction"])
+FeeSplit.__doc__ = """How a day's fees are split, per combination (C,): ``liquidity_score``'s
+code and ``els_fee_fraction`` (``sweep.mechanism.shares.fee_weights``)."""
+
+Revenue = namedtuple(
+    "Revenue",
+    ["revenue", "annual_return", "accrued", "penalty", "payout", "bonus", "pool", "score"],
+)
+Revenue.__doc__ = """Step 8's outputs: ``revenue``, ``annual_return`` (C, D, L); where the SLA
+is on (else left as given, zeros): ``accrued`` (C, D, L), ``penalty``, ``payout``, ``bonus``
+(C, NE, L); ``pool`` (C, D), or (1, D) and untouched when no inflow is in play; ``score``
+each LP's liquidity score where ``score_rule`` reads it (C, D, L), or (1, D, L) and untouched
+when none does."""
+
+Accounts = namedtuple(
+    "Accounts",
+    ["weight", "account", "history", "counts", "penalties", "committed", "paid", "extra"],
+)
+Accounts.__doc__ = """Scratch of step 8 per LP, (L,) each (``history`` (L, NE): its raw SLA
+penalties, ``counts`` how many): the day's split weights, the SLA's fee accounts and an epoch's
+settlement."""
+
+
 @numba.njit(cache=True, nogil=True)
-def revenue_rows(
-    fees,
-    fees_row,
-    share,
-    share_row,
-    stake,
-    stake_row,
-    score_rule,
-    els_fee_fraction,
-    score,
-    score_row,
-    sla,
-    epochs,
-    pool_in,
-    revenue,
-    annual_return,
-    accrued,
-    penalty,
-    payout,
-    bonus,
-    pool,
-    score_out,
-):  # pragma: no cover - compiled
+def revenue_rows(inputs, split, sla, epochs, out):  # pragma: no cover - compiled
     """Step 8 per LP, and the SLA's fee accounts: each day's fees split by the share (and the
     liquidity score), paid at once, or, where the SLA is on, accrued and settled at each
     epoch's end with penalties and bonuses.
 
-    fees: (Cf, D); share: (Cs, D, L); stake: (Ck, D, L), and epochs (``Epochs``) and pool_in
-    (Ck, D) of the commitment stage, row ``stake_row[c]``; score_rule: (C,) int;
-    els_fee_fraction: (C,); score: (Co, D, L); sla: ``Sla``. Written: revenue, annual_return:
-    (C, D, L); where the SLA is on (else left as given, zeros): accrued (C, D, L), penalty,
-    payout, bonus (C, NE, L); pool (C, D), or (1, D) and untouched when no inflow is in play;
-    score_out: each LP's liquidity score where ``score_rule`` reads it (C, D, L), or (1, D, L)
-    and untouched when none does.
+    inputs: ``RevenueInputs``; split: ``FeeSplit``; sla: ``Sla``; epochs: ``Epochs`` of the
+    commitment stage, row ``inputs.stake_row[c]``; out: ``Revenue``, written.
     """
-    n_combos, n_days, n_lp = revenue.shape
-    n_epochs_max = penalty.shape[1]
-    keep_pool = pool.shape[0] == n_combos  # else no inflows in play: the pool stays empty
-    w = np.zeros(n_lp)
-    account = np.zeros(n_lp)
-    history = np.zeros((n_lp, max(n_epochs_max, 1)))
-    counts = np.zeros(n_lp, dtype=np.int64)
-    penalties = np.zeros(n_lp)
-    committed = np.zeros(n_lp, dtype=np.bool_)
-    paid = np.zeros(n_lp)
-    extra = np.zeros(n_lp)
+    n_combos, n_days, n_lp = out.revenue.shape
+    n_epochs_max = out.penalty.shape[1]
+    scratch = Accounts(
+        np.zeros(n_lp), np.zeros(n_lp), np.zeros((n_lp, max(n_epochs_max, 1))),
+        np.zeros(n_lp, dtype=np.int64), np.zeros(n_lp), np.zeros(n_lp, dtype=np.bool_),
+        np.zeros(n_lp), np.zeros(n_lp),
+    )  # fmt: skip
     for c in range(n_combos):
-        fr = fees_row[c]
-        sr = share_row[c]
-        kr = stake_row[c]
-        qr = score_row[c]
-        balance = 0.0
-        if score_rule[c] != SCORE_NONE:
+        if split.score_rule[c] != SCORE_NONE:
+            qr = inputs.score_row[c]
             for d in range(n_days):
                 for l in range(n_lp):
-                    score_out[c, d, l] = score[qr, d, l]
-        if sla.on[c] == 0:  # paid out at once
-            scored = score_rule[c] != SCORE_NONE
-            for d in range(n_days):
-                f = fees[fr, d]
-                if scored:
-                    fee_weights(
-                        score_rule[c],
-                        els_fee_fraction[c],
-                        share[sr, d],
-                        score[qr, d],
-                        stake[kr, d],
-                        w,
-                    )
-                    for l in range(n_lp):
-                        r = f * w[l]
-                        revenue[c, d, l] = r
-                        annual_return[c, d, l] = annualised(r, stake[kr, d, l])
-                else:
-                    for l in range(n_lp):
-                        r = f * share[sr, d, l]
-                        revenue[c, d, l] = r
-                        annual_return[c, d, l] = annualised(r, stake[kr, d, l])
-                if keep_pool:
-                    balance += pool_in[kr, d]
-                    pool[c, d] = balance
-            continue
-        epoch_days = sla.epoch_days[c]
-        n_epochs = (n_days + epoch_days - 1) // epoch_days
-        for k in range(n_epochs, n_epochs_max):  # no such epoch under this epoch length
-            for l in range(n_lp):
-                penalty[c, k, l] = np.nan
-                payout[c, k, l] = np.nan
-                bonus[c, k, l] = np.nan
-        account[:] = 0.0
-        counts[:] = 0
-        for d in range(n_days):
-            f = fees[fr, d]
-            if d > 0:  # a provision that ends takes its penalty history with it
-                for l in range(n_lp):
-                    if stake[kr, d - 1, l] > 0.0 and stake[kr, d, l] <= 0.0:
-                        counts[l] = 0
+                    out.score[c, d, l] = inputs.score[qr, d, l]
+        if sla.on[c] == 0:
+            _paid_at_once(c, inputs, split, scratch.weight, out)
+        else:
+            _settled_by_epoch(c, inputs, split, sla, epochs, scratch, out)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _paid_at_once(c, inputs, split, w, out):  # pragma: no cover - compiled
+    """``revenue_rows`` without the SLA: each day's fees paid at once by the split's weights
+    (``w``: (L,) scratch); the pool takes the commitment stage's inflows (exit penalties)."""
+    n_days, n_lp = out.revenue.shape[1], out.revenue.shape[2]
+    fr, sr, kr, qr = (
+        inputs.fees_row[c],
+        inputs.share_row[c],
+        inputs.stake_row[c],
+        inputs.score_row[c],
+    )
+    keep_pool = out.pool.shape[0] == out.revenue.shape[0]  # else no inflows: the pool stays empty
+    scored = split.score_rule[c] != SCORE_NONE
+    balance = 0.0
+    for d in range(n_days):
+        f = inputs.fees[fr, d]
+        if scored:
             fee_weights(
-                score_rule[c], els_fee_fraction[c], share[sr, d], score[qr, d], stake[kr, d], w
-            )
-            balance += pool_in[kr, d]
+                split.score_rule[c], split.els_fee_fraction[c], inputs.share[sr, d],
+                inputs.score[qr, d], inputs.stake[kr, d], w,
+            )  # fmt: skip
             for l in range(n_lp):
-                a = f * w[l]
-                accrued[c, d, l] = a
-                account[l] += a
-                revenue[c, d, l] = 0.0
-            if epoch_end(d, epoch_days, n_days):
-                k = d // epoch_days
-                for l in range(n_lp):
-                    committed[l] = epochs.committed[kr, k, l]
-                    penalties[l] = 0.0
-                    if committed[l]:
-                        p = fee_penalty(epochs.time_on_book[kr, k, l], sla.s[c], sla.competition[c])
-                        penalties[l] = hysteresis_penalty(
-                            p, history[l], counts[l], sla.hysteresis[c]
-                        )
-                        history[l, counts[l]] = p
-                        counts[l] += 1
-                balance += settle_epoch(committed, penalties, account, paid, extra)
-                for l in range(n_lp):
-                    penalty[c, k, l] = penalties[l]
-                    payout[c, k, l] = paid[l]
-                    bonus[c, k, l] = extra[l]
-                    revenue[c, d, l] = paid[l] + extra[l]
-                    account[l] = 0.0
+                r = f * w[l]
+                out.revenue[c, d, l] = r
+                out.annual_return[c, d, l] = annualised(r, inputs.stake[kr, d, l])
+        else:
             for l in range(n_lp):
-                annual_return[c, d, l] = annualised(revenue[c, d, l], stake[kr, d, l])
-            pool[c, d] = balance
+                r = f * inputs.share[sr, d, l]
+                out.revenue[c, d, l] = r
+                out.annual_return[c, d, l] = annualised(r, inputs.stake[kr, d, l])
+        if keep_pool:
+            balance += inputs.pool_in[kr, d]
+            out.pool[c, d] = balance
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _settled_by_epoch(c, inputs, split, sla, epochs, scratch, out):  # pragma: no cover
+    """``revenue_rows`` where the SLA is on: fees accrue into each LP's account and are
+    settled at each epoch's end (penalties with hysteresis, payouts, bonuses); the pool takes
+    what is not paid and the commitment stage's inflows. scratch: ``Accounts``."""
+    n_days, n_lp = out.revenue.shape[1], out.revenue.shape[2]
+    n_epochs_max = out.penalty.shape[1]
+    fr, sr, kr, qr = (
+        inputs.fees_row[c],
+        inputs.share_row[c],
+        inputs.stake_row[c],
+        inputs.score_row[c],
+    )
+    w, account, history, counts = scratch.weight, scratch.account, scratch.history, scratch.counts
+    penalties, committed, paid, extra = (
+        scratch.penalties,
+        scratch.committed,
+        scratch.paid,
+        scratch.extra,
+    )
+    epoch_days = sla.epoch_days[c]
+    n_epochs = (n_days + epoch_days - 1) // epoch_days
+    for k in range(n_epochs, n_epochs_max):  # no such epoch under this epoch length
+        for l in range(n_lp):
+            out.penalty[c, k, l] = np.nan
+            out.payout[c, k, l] = np.nan
+            out.bonus[c, k, l] = np.nan
+    account[:] = 0.0
+    counts[:] = 0
+    balance = 0.0
+    for d in range(n_days):
+        f = inputs.fees[fr, d]
+        if d > 0:  # a provision that ends takes its penalty history with it
+            for l in range(n_lp):
+                if inputs.stake[kr, d - 1, l] > 0.0 and inputs.stake[kr, d, l] <= 0.0:
+                    counts[l] = 0
+        fee_weights(
+            split.score_rule[c], split.els_fee_fraction[c], inputs.share[sr, d],
+            inputs.score[qr, d], inputs.stake[kr, d], w,
+        )  # fmt: skip
+        balance += inputs.pool_in[kr, d]
+        for l in range(n_lp):
+            a = f * w[l]
+            out.accrued[c, d, l] = a
+            account[l] += a
+            out.revenue[c, d, l] = 0.0
+        if epoch_end(d, epoch_days, n_days):
+            k = d // epoch_days
+            for l in range(n_lp):
+                committed[l] = epochs.committed[kr, k, l]
+                penalties[l] = 0.0
+                if committed[l]:
+                    p = fee_penalty(epochs.time_on_book[kr, k, l], sla.s[c], sla.competition[c])
+                    penalties[l] = hysteresis_penalty(p, history[l], counts[l], sla.hysteresis[c])
+                    history[l, counts[l]] = p
+                    counts[l] += 1
+            balance += settle_epoch(committed, penalties, account, paid, extra)
+            for l in range(n_lp):
+                out.penalty[c, k, l] = penalties[l]
+                out.payout[c, k, l] = paid[l]
+                out.bonus[c, k, l] = extra[l]
+                out.revenue[c, d, l] = paid[l] + extra[l]
+                account[l] = 0.0
+        for l in range(n_lp):
+            out.annual_return[c, d, l] = annualised(out.revenue[c, d, l], inputs.stake[kr, d, l])
+        out.pool[c, d] = balance
+
+
+BLOCK_DAYS = 32  # order_rows' days per block: their tables (~56 KiB at 10 ticks) stay in cache
 
 
 @numba.njit(cache=True, nogil=True)
 def order_rows(
-    book,
-    price,
-    path_row,
-    shapes,
-    stake,
-    stake_row,
-    score_rule,
-    pegged_buy,
-    pegged_sell,
-    supplied,
-    score,
+    book, price, path_row, shapes, stake, stake_row, score_rule, out
 ):  # pragma: no cover - compiled
     """Step 9 without margin: every active LP's pegged volume per side, the liquidity it
     supplies and, under ``liquidity_score = "probability"`` (``score_rule``), its score.
 
-    Combinations run in ``book.order``; those sharing a book (``book.group``) one after the
-    other reuse its tables, built once. price: (P, D); shapes: (G, L, N); stake: (Ck, D, L).
-    Written, (C, D, L): pegged_buy, pegged_sell (sums of n_i), supplied; score where
-    ``score_rule`` asks for it (given as zeros).
+    The combinations sharing a book (``book.group``, consecutive in ``book.order``) run
+    together over blocks of :data:`BLOCK_DAYS` days: each day's tables are built once, on a day
+    some LP of theirs is active, with every LP's ``limit_parts``, and read by every such LP
+    (``lp_orders``, the step the SLA's check shares) while they are in cache; each combination
+    walks its block's days in order (its arrays in memory order). No table of every day.
+    book: ``Book``; price: (P, D); path_row, score_rule: (C,) int; shapes: ``Shapes``;
+    stake: (Ck, D, L), row ``stake_row[c]``; out: ``Orders``, written (score only where
+    ``score_rule`` asks for it, given as zeros).
     """
+    n_combos = book.order.shape[0]
     n_days = price.shape[1]
-    n_shapes, n_lp, max_ticks = shapes.limit_buy.shape
-    shares_buy = np.zeros((n_shapes, n_lp, max_ticks))
-    shares_sell = np.zeros((n_shapes, n_lp, max_ticks))
-    for g in range(n_shapes):
-        for l in range(n_lp):
-            pegged_shares(shapes.fractions_buy[g, l], shares_buy[g, l])
-            pegged_shares(shapes.fractions_sell[g, l], shares_sell[g, l])
-    tables_buy = np.zeros((n_days, TABLE_ROWS, max_ticks))
-    tables_sell = np.zeros((n_days, TABLE_ROWS, max_ticks))
-    limit_buy = np.zeros((n_lp, n_days))  # what limit orders count toward the obligation
-    limit_sell = np.zeros((n_lp, n_days))
-    supplied_buy = np.zeros((n_lp, n_days))  # the liquidity they supply (the same under the
-    supplied_sell = np.zeros((n_lp, n_days))  # probability volume rule)
-    scratch_buy = np.zeros(max_ticks)
-    scratch_sell = np.zeros(max_ticks)
-    cached = -1
-    for j in range(book.order.shape[0]):
-        c = book.order[j]
-        p = path_row[c]
-        nt = book.num_ticks[c]
-        g = book.shape_row[c]
-        if book.group[c] != cached:
-            book_tables(
-                price[p],
-                -1.0,
-                book.tick_size[c],
-                nt,
-                book.mu[c],
-                book.sigma[c],
-                book.tau[c],
-                book.min_probability[c],
-                book.volume_rule[c],
-                book.low_probability[c],
-                book.price_range[c],
-                tables_buy,
-            )
-            book_tables(
-                price[p],
-                1.0,
-                book.tick_size[c],
-                nt,
-                book.mu[c],
-                book.sigma[c],
-                book.tau[c],
-                book.min_probability[c],
-                book.volume_rule[c],
-                book.low_probability[c],
-                book.price_range[c],
-                tables_sell,
-            )
-            for d in range(n_days):
-                for l in range(n_lp):
-                    limit_buy[l, d] = limit_liquidity(
-                        shapes.limit_buy[g, l], tables_buy[d, LIMIT_WEIGHT], nt
-                    )
-                    limit_sell[l, d] = limit_liquidity(
-                        shapes.limit_sell[g, l], tables_sell[d, LIMIT_WEIGHT], nt
-                    )
-                    if book.volume_rule[c] == VOLUME_PROBABILITY:
-                        supplied_buy[l, d] = limit_buy[l, d]
-                        supplied_sell[l, d] = limit_sell[l, d]
-                    else:
-                        supplied_buy[l, d] = limit_liquidity(
-                            shapes.limit_buy[g, l], tables_buy[d, WEIGHTED], nt
+    n_lp = stake.shape[2]
+    limits, shares = order_shapes(shapes)
+    tables = np.zeros((BLOCK_DAYS, 2, TABLE_ROWS, limits.shape[3]))
+    built = np.zeros(BLOCK_DAYS, dtype=np.bool_)
+    parts = np.zeros((BLOCK_DAYS, n_lp, 4))  # each LP's limit_parts of the block's days
+    pegged = np.zeros((2, limits.shape[3]))
+    first = 0
+    while first < n_combos:  # one book at a time: its combinations first..last-1
+        c0 = book.order[first]
+        last = first + 1
+        ranges = score_rule[c0] != SCORE_NONE
+        while last < n_combos and book.group[book.order[last]] == book.group[c0]:
+            ranges = ranges or score_rule[book.order[last]] != SCORE_NONE
+            last += 1
+        model = _model(book, c0)
+        p = path_row[c0]
+        g = book.shape_row[c0]
+        n_ticks = book.num_ticks[c0]
+        block = BLOCK_DAYS if last - first > 1 else 1  # alone: one day's tables, in L1
+        for d0 in range(0, n_days, block):
+            built[:] = False
+            for j in range(first, last):
+                c = book.order[j]
+                r = stake_row[c]
+                scored = score_rule[c] != SCORE_NONE
+                for d in range(d0, min(d0 + block, n_days)):
+                    day = tables[d - d0]
+                    for l in range(n_lp):
+                        s = stake[r, d, l]
+                        if s <= 0.0:
+                            out.pegged_buy[c, d, l] = 0.0
+                            out.pegged_sell[c, d, l] = 0.0
+                            out.supplied[c, d, l] = 0.0
+                            continue
+                        if not built[d - d0]:
+                            day_tables(model, price[p, d], ranges, day)
+                            for i in range(n_lp):
+                                limit_parts(limits[g, i], day, model, parts[d - d0, i])
+                            built[d - d0] = True
+                        buy, sell, liquidity_buy, liquidity_sell = lp_orders(
+                            book.k[c] * s, parts[d - d0, l], shares[g, l], day, model, pegged
                         )
-                        supplied_sell[l, d] = limit_liquidity(
-                            shapes.limit_sell[g, l], tables_sell[d, WEIGHTED], nt
-                        )
-            cached = book.group[c]
-        r = stake_row[c]
-        scored = score_rule[c] != SCORE_NONE
-        for d in range(n_days):
-            for l in range(n_lp):
-                s = stake[r, d, l]
-                if s > 0.0:
-                    obligation = book.k[c] * s
-                    total_buy, liquidity_buy = side_orders(
-                        obligation,
-                        limit_buy[l, d],
-                        supplied_buy[l, d],
-                        shares_buy[g, l],
-                        tables_buy[d, INVERSE],
-                        tables_buy[d, PEG_WEIGHTED],
-                        nt,
-                        scratch_buy,
-                    )
-                    total_sell, liquidity_sell = side_orders(
-                        obligation,
-                        limit_sell[l, d],
-                        supplied_sell[l, d],
-                        shares_sell[g, l],
-                        tables_sell[d, INVERSE],
-                        tables_sell[d, PEG_WEIGHTED],
-                        nt,
-                        scratch_sell,
-                    )
-                    pegged_buy[c, d, l] = total_buy
-                    pegged_sell[c, d, l] = total_sell
-                    supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
-                    if scored:
-                        _, score_buy = side_in_range(
-                            shapes.limit_buy[g, l], scratch_buy, tables_buy[d], nt
-                        )
-                        _, score_sell = side_in_range(
-                            shapes.limit_sell[g, l], scratch_sell, tables_sell[d], nt
-                        )
-                        score[c, d, l] = min(score_buy, score_sell)
-                else:
-                    pegged_buy[c, d, l] = 0.0
-                    pegged_sell[c, d, l] = 0.0
-                    supplied[c, d, l] = 0.0
+                        out.pegged_buy[c, d, l] = buy
+                        out.pegged_sell[c, d, l] = sell
+                        out.supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
+                        if scored:
+                            _, score_buy = side_in_range(
+                                limits[g, l, BUY_SIDE], pegged[BUY_SIDE], day[BUY_SIDE], n_ticks
+                            )
+                            _, score_sell = side_in_range(
+                                limits[g, l, SELL_SIDE], pegged[SELL_SIDE], day[SELL_SIDE],
+                                n_ticks,
+                            )  # fmt: skip
+                            out.score[c, d, l] = min(score_buy, score_sell)
+        first = last
+
+
+MarginRules = namedtuple(
+    "MarginRules", ["margin_orders", "rf_long", "rf_short", "shape_row", "num_ticks"]
+)
+MarginRules.__doc__ = """What step 9's margin reads per combination, (C,) arrays:
+``margin_orders``' code, the risk factors, and the book's shape row and ``num_ticks`` (int)."""
+
+MarginSides = namedtuple("MarginSides", ["buy", "sell"])
+MarginSides.__doc__ = """Step 9's margin per side, (C, D, L)."""
 
 
 @numba.njit(cache=True, nogil=True)
 def margin_side_rows(
-    rule,
-    pegged_buy,
-    pegged_sell,
-    orders_row,
-    stake,
-    stake_row,
-    price,
-    path_row,
-    rf_long,
-    rf_short,
-    shapes,
-    shape_row,
-    num_ticks,
-    margin_buy,
-    margin_sell,
+    rules, orders, orders_row, stake, stake_row, price, path_row, shapes, out
 ):  # pragma: no cover - compiled
     """Step 9's margin per side: ``rf_side * mid * volume``, the volume pegged only
     (``margin_orders = "pegged"``) or limit orders too (``"all"``).
 
-    rule, shape_row, num_ticks: (C,) int; pegged_*: (Co, D, L); stake: (Ck, D, L);
-    price: (P, D); rf_*: (C,); shapes: (G, L, N); margin_buy, margin_sell: (C, D, L), written
-    (0 for inactive LPs).
+    rules: ``MarginRules``; orders: ``Orders`` (Co, D, L), row ``orders_row[c]``; stake:
+    (Ck, D, L); price: (P, D); shapes: ``Shapes``; out: ``MarginSides``, written (0 for
+    inactive LPs).
     """
-    n_lp = margin_buy.shape[2]
+    n_lp = out.buy.shape[2]
     limit_buy = np.zeros(n_lp)
     limit_sell = np.zeros(n_lp)
-    for c in range(margin_buy.shape[0]):
+    for c in range(out.buy.shape[0]):
         o = orders_row[c]
+        every = rules.margin_orders[c] == ORDERS_ALL
         for l in range(n_lp):
-            if rule[c] == ORDERS_ALL:
-                limit_buy[l] = limit_volume(shapes.limit_buy[shape_row[c], l], num_ticks[c])
-                limit_sell[l] = limit_volume(shapes.limit_sell[shape_row[c], l], num_ticks[c])
-        for d in range(margin_buy.shape[1]):
+            if every:
+                g, n = rules.shape_row[c], rules.num_ticks[c]
+                limit_buy[l] = limit_volume(shapes.limit_buy[g, l], n)
+                limit_sell[l] = limit_volume(shapes.limit_sell[g, l], n)
+        for d in range(out.buy.shape[1]):
             mid = price[path_row[c], d]
             for l in range(n_lp):
                 if stake[stake_row[c], d, l] > 0.0:
-                    volume_buy = pegged_buy[o, d, l]
-                    volume_sell = pegged_sell[o, d, l]
-                    if rule[c] == ORDERS_ALL:
+                    volume_buy = orders.pegged_buy[o, d, l]
+                    volume_sell = orders.pegged_sell[o, d, l]
+                    if every:
                         volume_buy += limit_buy[l]
                         volume_sell += limit_sell[l]
-                    margin_buy[c, d, l] = side_margin(rf_long[c], mid, volume_buy)
-                    margin_sell[c, d, l] = side_margin(rf_short[c], mid, volume_sell)
+                    out.buy[c, d, l] = side_margin(rules.rf_long[c], mid, volume_buy)
+                    out.sell[c, d, l] = side_margin(rules.rf_short[c], mid, volume_sell)
                 else:
-                    margin_buy[c, d, l] = 0.0
-                    margin_sell[c, d, l] = 0.0
+                    out.buy[c, d, l] = 0.0
+                    out.sell[c, d, l] = 0.0
 
 
 @numba.njit(cache=True, nogil=True)

@@ -4,47 +4,51 @@ The weights that remember the past (tranches of stake with their entry valuation
 day, virtual stake) are state carried from day to day; the functions here update that state for
 one commitment event or one period end, and read the weights of one day from it.
 
-Tranche state, for the LPs' increases so far (T at most the number of events):
-``tranche_lp`` (T,) int, ``tranche_entry`` (T,) float (valuation at entry), ``tranche_day``
-(T,) float (the event's possibly fractional day), ``tranche_stake`` (T,) float.
+The state, in named groups: :class:`Tranches` (the LPs' increases so far), :class:`Holdings`
+(each LP's stake, virtual stake and average entry valuation) and, for ``time_weighted``, the
+:class:`Sigmoid` of a tranche's age.
 """
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numba
 
 from .rules import SCORE_NONE, SHARE_ENTRY_VALUATION, SHARE_EQUITY, SHARE_STAKE, SHARE_VIRTUAL
 
+Tranches = namedtuple("Tranches", ["lp", "entry", "day", "stake"])
+Tranches.__doc__ = """The open tranches of stake, the first ``n`` used (T at most the number of
+commitment changes): ``lp`` (T,) int; ``entry`` (T,) the valuation at entry; ``day`` (T,) the
+event's possibly fractional day; ``stake`` (T,)."""
+
+Holdings = namedtuple("Holdings", ["stake", "virtual", "entry"])
+Holdings.__doc__ = """Each LP's stake, virtual stake and average entry valuation (``aev``), (L,)
+each: what the share rules carry from day to day besides the tranches."""
+
+Sigmoid = namedtuple("Sigmoid", ["steepness", "midpoint", "days_per_year"])
+Sigmoid.__doc__ = """``share_rule = "time_weighted"``: the weight ``w(age)`` of a tranche
+(:func:`time_weight`), its age in years of ``days_per_year`` days (scalars)."""
+
 
 @numba.njit(cache=True, nogil=True)
 def open_or_scale_tranches(
-    lp,
-    old,
-    new,
-    valuation_pre,
-    day,
-    n_tranches,
-    tranche_lp,
-    tranche_entry,
-    tranche_day,
-    tranche_stake,
-    virtual,
+    lp, old, new, valuation_pre, day, tranches, n_tranches, virtual
 ):  # pragma: no cover - compiled
     """Step 2's effect on the fee-split state of one event of LP ``lp`` (stake ``old -> new``).
 
     An increase opens a tranche at ``valuation_pre`` (or at its own size on an empty market)
     and adds to virtual stake; a decrease scales the LP's tranches and virtual stake by
-    ``new/old``; an exit (``new == 0``) closes its tranches. virtual: (L,). Returns the new
-    number of tranches.
+    ``new/old``; an exit (``new == 0``) closes its tranches. tranches: :class:`Tranches`, the
+    first ``n_tranches`` open; virtual: (L,). Returns the new number of tranches.
     """
     if new > old:
         delta = new - old
-        tranche_lp[n_tranches] = lp
-        tranche_entry[n_tranches] = valuation_pre if valuation_pre != 0.0 else delta
-        tranche_day[n_tranches] = day
-        tranche_stake[n_tranches] = delta
+        tranches.lp[n_tranches] = lp
+        tranches.entry[n_tranches] = valuation_pre if valuation_pre != 0.0 else delta
+        tranches.day[n_tranches] = day
+        tranches.stake[n_tranches] = delta
         virtual[lp] += delta
         return n_tranches + 1
     if new < old:
@@ -54,16 +58,16 @@ def open_or_scale_tranches(
             # every tranche of the LP weighs 0 from now on: drop them, keep the others in order
             kept = 0
             for t in range(n_tranches):
-                if tranche_lp[t] != lp:
-                    tranche_lp[kept] = tranche_lp[t]
-                    tranche_entry[kept] = tranche_entry[t]
-                    tranche_day[kept] = tranche_day[t]
-                    tranche_stake[kept] = tranche_stake[t]
+                if tranches.lp[t] != lp:
+                    tranches.lp[kept] = tranches.lp[t]
+                    tranches.entry[kept] = tranches.entry[t]
+                    tranches.day[kept] = tranches.day[t]
+                    tranches.stake[kept] = tranches.stake[t]
                     kept += 1
             return kept
         for t in range(n_tranches):
-            if tranche_lp[t] == lp:
-                tranche_stake[t] *= scale
+            if tranches.lp[t] == lp:
+                tranches.stake[t] *= scale
     return n_tranches
 
 
@@ -92,35 +96,21 @@ def entry_valuation_update(old, new, valuation_pre, entry):  # pragma: no cover 
 
 @numba.njit(cache=True, nogil=True)
 def split_weight_days(
-    rule,
-    d0,
-    valuation,
-    stake,
-    virtual,
-    n_tranches,
-    tranche_lp,
-    tranche_entry,
-    tranche_day,
-    tranche_stake,
-    steepness,
-    midpoint,
-    days_per_year,
-    entry,
-    weight,
-    share,
+    rule, sigmoid, d0, valuation, holdings, tranches, n_tranches, weight, share
 ):  # pragma: no cover - compiled
     """Step 7 and step 8's shares on days ``d0..d0+K-1``, over which no commitment changes and
     no valuation period ends: every LP's weight in the fee split under ``rule``, and its share.
 
     ``equity``: sum over its tranches of ``valuation/entry * stake``; ``stake``: its stake;
     ``virtual_stake``: its virtual stake; ``time_weighted``: sum over its tranches of
-    ``w(age) * stake``; ``entry_valuation``: ``stake * valuation / aev``. A share is
-    ``weight / total`` (0 when the total is 0), the total summed in LP order.
-    valuation: (K,) the days' valuations; stake, virtual, entry (aev): (L,);
-    weight, share: (K, L), written. The state is the same all K days, so the rule is chosen
-    once and each day's sums run in the order of a single day's (the same bits), tranche by
-    tranche over all K days.
+    ``w(age) * stake`` (``sigmoid``: :class:`Sigmoid`); ``entry_valuation``: ``stake *
+    valuation / aev``. A share is ``weight / total`` (0 when the total is 0), the total summed
+    in LP order. valuation: (K,) the days' valuations; holdings: :class:`Holdings`; tranches:
+    :class:`Tranches`, the first ``n_tranches`` open; weight, share: (K, L), written. The
+    state is the same all K days, so the rule is chosen once and each day's sums run in the
+    order of a single day's (the same bits), tranche by tranche over all K days.
     """
+    stake, virtual, entry = holdings.stake, holdings.virtual, holdings.entry
     n_days, n_lp = weight.shape
     if rule == SHARE_STAKE or rule == SHARE_VIRTUAL:  # the same weights every day
         source = stake if rule == SHARE_STAKE else virtual
@@ -140,16 +130,17 @@ def split_weight_days(
         weight[:, :] = 0.0
         if rule == SHARE_EQUITY:
             for t in range(n_tranches):
-                lp = tranche_lp[t]
-                entered = tranche_entry[t]
-                size = tranche_stake[t]
+                lp = tranches.lp[t]
+                entered = tranches.entry[t]
+                size = tranches.stake[t]
                 for k in range(n_days):
                     weight[k, lp] += valuation[k] / entered * size
         else:
+            steepness, midpoint, days_per_year = sigmoid
             for t in range(n_tranches):
-                lp = tranche_lp[t]
-                day = tranche_day[t]
-                size = tranche_stake[t]
+                lp = tranches.lp[t]
+                day = tranches.day[t]
+                size = tranches.stake[t]
                 for k in range(n_days):
                     age = (d0 + k - day) / days_per_year
                     weight[k, lp] += time_weight(age, steepness, midpoint) * size
