@@ -8,10 +8,19 @@ sweep sampled for it (``[sweep] design = "saltelli"``).
 
 from .analysis.compare import compare
 from .analysis.sensitivity import sensitivity
-from .errors import ConfigError
+from .errors import ConfigError, PartialResultWarning, UnfinishedResult
 from .runner import run
 from .storage import accessor as _accessor  # noqa: F401  (registers ds.sweep)
 from .storage import load
 from .version import __version__
 
-__all__ = ["ConfigError", "__version__", "compare", "load", "run", "sensitivity"]
+__all__ = [
+    "ConfigError",
+    "PartialResultWarning",
+    "UnfinishedResult",
+    "__version__",
+    "compare",
+    "load",
+    "run",
+    "sensitivity",
+]

@@ -47,8 +47,21 @@ class UnfinishedResult(ConfigError, FileNotFoundError):
     """A result whose sweep has not finished, opened without asking for it by name
     (``sweep.load(path, partial=True)``, ``--partial``): the chunks not yet computed hold no
     numbers, so anything computed from it would be wrong. A ``FileNotFoundError`` too, as the
-    finished result it stands for is not there yet."""
+    finished result it stands for is not there yet.
+
+    Parameters
+    ----------
+    key, value, reason
+        As :class:`ConfigError`'s: the result's path and why it is unfinished.
+    """
 
 
 class PartialResultWarning(UserWarning):
-    """Numbers computed from an unfinished result that was opened by name (``partial=True``)."""
+    """Numbers computed from an unfinished result that was opened by name (``partial=True``):
+    filter it (``warnings.simplefilter("ignore", sweep.PartialResultWarning)``) once you know.
+
+    Parameters
+    ----------
+    message : str
+        Which result, and how many of its chunks hold numbers.
+    """
