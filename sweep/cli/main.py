@@ -131,7 +131,7 @@ def _check_cli_output(out: Path | str | None) -> None:
     if out is None:
         return
     from ..runner import ONLY_EXTENSIONS
-    from ..storage.zarr_store import IN_PROCESS
+    from ..storage.targets import IN_PROCESS
 
     name = str(out).rstrip("/").rsplit("/", 1)[-1]
     if name.lower() in ONLY_EXTENSIONS:  # pathlib takes `.zarr` for a hidden file, not a store

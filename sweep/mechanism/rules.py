@@ -204,36 +204,40 @@ RULES: dict[str, Rule] = {
     )
 }
 
-SHARE_EQUITY, SHARE_STAKE, SHARE_VIRTUAL, SHARE_TIME_WEIGHTED, SHARE_ENTRY_VALUATION = range(5)
-FEE_MARGINAL, FEE_WEIGHTED, FEE_GIVEN = range(3)
-MARGIN_MAX, MARGIN_SUM = range(2)
-RISK_SHORT, RISK_MAX = range(2)
-PRICE_WINDOW, PRICE_MARK = range(2)
-ORDERS_PEGGED, ORDERS_ALL = range(2)
-VOLUME_PROBABILITY, VOLUME_NOTIONAL = range(2)
-LOW_DROP, LOW_CLIP = range(2)
-SCORE_NONE, SCORE_PROBABILITY = range(2)
-EXIT_FREE, EXIT_REJECT, EXIT_PENALTY = range(3)
-SLA_OFF, SLA_ON = range(2)
 
-# the kernels branch on these constants; the registry's order must give them
-assert RULES["share_rule"].names == (
-    "equity",
-    "stake",
-    "virtual_stake",
-    "time_weighted",
-    "entry_valuation",
-)
-assert RULES["fee_rule"].names == ("marginal", "weighted", "given")
-assert RULES["margin_rule"].names == ("max", "sum")
-assert RULES["risk_factor"].names == ("short", "max")
-assert RULES["target_price"].names == ("window", "mark")
-assert RULES["margin_orders"].names == ("pegged", "all")
-assert RULES["volume_rule"].names == ("probability", "notional")
-assert RULES["low_probability"].names == ("drop", "clip")
-assert RULES["liquidity_score"].names == ("none", "probability")
-assert RULES["exit_rule"].names == ("free", "reject_below_target", "penalty")
-assert RULES["sla"].names == ("off", "on")
+def code(key: str, value: str) -> int:
+    """The integer code of rule ``key``'s value ``value``."""
+    return RULES[key].code(value)
+
+
+# the kernels branch on these constants (compile-time integers), read off the registry's order
+SHARE_EQUITY = code("share_rule", "equity")
+SHARE_STAKE = code("share_rule", "stake")
+SHARE_VIRTUAL = code("share_rule", "virtual_stake")
+SHARE_TIME_WEIGHTED = code("share_rule", "time_weighted")
+SHARE_ENTRY_VALUATION = code("share_rule", "entry_valuation")
+FEE_MARGINAL = code("fee_rule", "marginal")
+FEE_WEIGHTED = code("fee_rule", "weighted")
+FEE_GIVEN = code("fee_rule", "given")
+MARGIN_MAX = code("margin_rule", "max")
+MARGIN_SUM = code("margin_rule", "sum")
+RISK_SHORT = code("risk_factor", "short")
+RISK_MAX = code("risk_factor", "max")
+PRICE_WINDOW = code("target_price", "window")
+PRICE_MARK = code("target_price", "mark")
+ORDERS_PEGGED = code("margin_orders", "pegged")
+ORDERS_ALL = code("margin_orders", "all")
+VOLUME_PROBABILITY = code("volume_rule", "probability")
+VOLUME_NOTIONAL = code("volume_rule", "notional")
+LOW_DROP = code("low_probability", "drop")
+LOW_CLIP = code("low_probability", "clip")
+SCORE_NONE = code("liquidity_score", "none")
+SCORE_PROBABILITY = code("liquidity_score", "probability")
+EXIT_FREE = code("exit_rule", "free")
+EXIT_REJECT = code("exit_rule", "reject_below_target")
+EXIT_PENALTY = code("exit_rule", "penalty")
+SLA_OFF = code("sla", "off")
+SLA_ON = code("sla", "on")
 
 # the [sla] keys; each acts only where sla = "on", except those listed in SLA_KEYS_ALSO_READ_BY
 SLA_PARAMS = (
@@ -246,11 +250,6 @@ SLA_KEYS_ALSO_READ_BY: dict[str, tuple[tuple[str, str], ...]] = {
     "early_exit_penalty": (("exit_rule", "penalty"),),
     "price_range": (("liquidity_score", "probability"),),
 }
-
-
-def code(key: str, value: str) -> int:
-    """The integer code of rule ``key``'s value ``value``."""
-    return RULES[key].code(value)
 
 
 def markdown_table() -> str:

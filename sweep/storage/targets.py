@@ -12,6 +12,7 @@ from .lock import output_error
 from .space import existing_ancestor
 
 NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".h5", ".hdf5")
+IN_PROCESS = ("memory",)  # file systems that live in one process: no other process can use them
 
 
 def is_url(out: str | os.PathLike) -> bool:

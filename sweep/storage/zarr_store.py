@@ -56,6 +56,7 @@ from .lock import OutputLock, busy, owner
 from .space import free_space, human, result_bytes
 from .store import Store, Target, Unfinished, run_digest
 from .targets import (
+    IN_PROCESS,
     check_url,
     check_writable,
     local_path,
@@ -69,7 +70,6 @@ STORE_SUFFIX = ".zarr"
 STORE_FORMAT = "sweep-store-1"
 HEADER = f"{STORE_RECORD}/run.json"
 DONE = f"{STORE_RECORD}/done"
-IN_PROCESS = ("memory",)  # file systems that live in one process: no cluster can write them
 
 
 @dataclass(frozen=True)
