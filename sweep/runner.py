@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
-from .config.load import Config, load_config
+from .config.load import load_config
+from .config.model import Config
 from .engine.plan import Plan, make_plan
 from .errors import ConfigError
 from .execution.executors import check_options, execute, runs_elsewhere

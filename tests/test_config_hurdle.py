@@ -8,7 +8,8 @@ import copy
 
 import pytest
 
-from sweep.config.load import MAX_COPIES, load_config
+from sweep.config.load import load_config
+from sweep.config.schema import MAX_COPIES
 from sweep.errors import ConfigError
 
 

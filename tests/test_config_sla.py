@@ -10,15 +10,10 @@ import tomllib
 
 import pytest
 
-from sweep.config.load import (
-    ALWAYS_ON_BOOK,
-    PARAMS,
-    Behaviour,
-    Dimension,
-    check_time_on_book,
-    load_config,
-    n_epochs,
-)
+from sweep.config.checks import check_time_on_book, n_epochs
+from sweep.config.load import load_config
+from sweep.config.model import ALWAYS_ON_BOOK, Behaviour, Dimension
+from sweep.config.schema import PARAMS
 from sweep.errors import ConfigError
 from sweep.mechanism.presets import PRESETS
 

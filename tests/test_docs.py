@@ -27,7 +27,7 @@ import pytest
 import sweep
 import sweep.plot
 from sweep.config.design import DESIGN_KEYS
-from sweep.config.load import (
+from sweep.config.schema import (
     COMMIT_KEYS,
     LP_KEYS,
     PARAMS,
@@ -341,7 +341,7 @@ def test_readme_links_stay_inside_the_repository() -> None:
 def test_registry_units_are_the_results_units() -> None:
     """The config reference shows the registry's units; the result's parameters (coordinates,
     or attributes read through ``ds.sweep``) must carry the same (in their UDUNITS spelling)."""
-    from sweep.config.load import dim_name
+    from sweep.config.model import dim_name
     from sweep.storage.layout import cf_units, parameter_meta
 
     for section, specs in PARAMS.items():

@@ -29,7 +29,8 @@ from test_resume import journaled, slow_config
 from tomli_w import dumps
 
 import sweep
-from sweep.config.load import MAX_CHUNK_SIZE, MAX_DAYS, MAX_PATHS, MAX_TICKS, load_config
+from sweep.config.load import load_config
+from sweep.config.schema import MAX_CHUNK_SIZE, MAX_DAYS, MAX_PATHS, MAX_TICKS
 from sweep.engine.paths import path_source
 from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError

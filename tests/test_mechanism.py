@@ -67,7 +67,7 @@ def test_marginal_fee_when_cumulative_stake_equals_target():
 def test_weighted_fee_rule_on_the_spec_example(target):
     """docs/mechanism.rst: stakes 120, 20, 60 with bids 0.5%, 0.75%, 3.75% give 1.5% at any
     target."""
-    # c2 = 1e-30, the least a number may be (sweep.config.load.MAGNITUDE): a target of about 0
+    # c2 = 1e-30, the least a number may be (sweep.config.schema.MAGNITUDE): a target of about 0
     ds = sweep.run(spec_market([c2_for(target) if target else 1e-30], "weighted"),
                    scheduler="synchronous")  # fmt: skip
     assert ds.fee_rate.item(0) == pytest.approx(0.015, rel=1e-12)

@@ -1,6 +1,6 @@
 """Sphinx directives that render the config reference and the mechanism's tables from the code.
 
-The config checks read the same registries (``sweep.config.load.PARAMS``, ``SWEEP_KEYS``,
+The config checks read the same registries (``sweep.config.schema.PARAMS``, ``SWEEP_KEYS``,
 ``PATH_PARAMS``, ``TOP_KEYS``, ``LP_KEYS``, ``COMMIT_KEYS``; ``sweep.config.design.DESIGN_KEYS``;
 ``sweep.mechanism.rules.RULES``; ``sweep.mechanism.presets.PRESETS``;
 ``sweep.mechanism.variables``), so the reference cannot drift from what a config accepts. A
@@ -67,7 +67,7 @@ def _allowed(bounds: str) -> str:
 
 
 def _param_rows(where: str, specs: dict) -> list[list[str]]:
-    from sweep.config.load import _type_name
+    from sweep.config.schema import _type_name
 
     rows = []
     for key, spec in specs.items():
@@ -91,7 +91,7 @@ PARAM_WIDTHS = "16 11 12 17 8 36"  # fixed (docs/_static/sweep.css): meaning sta
 
 def config_table(section: str) -> list[str]:
     """The reST lines of one section's table."""
-    from sweep.config.load import (
+    from sweep.config.schema import (
         COMMIT_KEYS,
         LP_KEYS,
         PARAMS,
@@ -147,7 +147,7 @@ def rules_table() -> list[str]:
 
 
 def presets_table() -> list[str]:
-    from sweep.config.load import SECTION_OF
+    from sweep.config.schema import SECTION_OF
     from sweep.mechanism.presets import PRESETS
 
     rows = []

@@ -165,7 +165,8 @@ def default_config_path() -> Path:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .. import examples
-    from ..config.load import MAX_CHUNK_SIZE, load_config
+    from ..config.load import load_config
+    from ..config.schema import MAX_CHUNK_SIZE
     from ..runner import run
 
     # `sweep run vega_presets` is the shipped config, unless a file of that name is here: that

@@ -1,2 +1,3 @@
-"""A sweep's input: the config's keys, their checks and defaults (``load``), and sampled
-designs (``design``). Everything here runs before any work starts."""
+"""A sweep's input, checked before any work starts: every key's declaration (``schema``), the
+checked config (``model``), sampled designs (``design``), the ``[[lp]]`` tables (``lps``),
+checks across keys (``checks``), and reading a config with its presets (``load``)."""

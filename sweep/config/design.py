@@ -47,7 +47,7 @@ SCALES = ("linear", "log")
 
 @dataclass(frozen=True)
 class KeyDoc:
-    """A ``[sweep]`` key that its own code checks (not a :class:`sweep.config.load.Param`), as
+    """A ``[sweep]`` key that its own code checks (not a :class:`sweep.config.schema.Param`), as
     the config reference shows it: its type, default, allowed values, units and meaning."""
 
     kind: str

@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..config.load import MAGNITUDE, MAX_DAYS, Config, ConfigError, Dimension
+from ..config.model import Config, Dimension
+from ..config.schema import MAGNITUDE, MAX_DAYS
+from ..errors import ConfigError
 
 DAYS_PER_YEAR = 365.0
 ROWS_AT_ONCE = 64  # paths whose arithmetic runs at once: its temporaries stay in the CPU cache

@@ -20,17 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from ..config.load import (
-    MAX_CHUNK_SIZE,
-    PARAMS,
-    Config,
-    ConfigError,
-    Dimension,
-    check_commitments_fit,
-    check_time_on_book,
-    load_config,
-    n_epochs,
-)
+from ..config.checks import check_commitments_fit, check_time_on_book, n_epochs
+from ..config.load import load_config
+from ..config.model import Config, Dimension
+from ..config.schema import MAX_CHUNK_SIZE, PARAMS
+from ..errors import ConfigError
 from ..mechanism.kernels import Events, Shapes
 from ..mechanism.presets import PRESETS
 from ..mechanism.rules import RULES

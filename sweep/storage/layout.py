@@ -33,7 +33,8 @@ import numpy as np
 import xarray as xr
 
 from ..config.design import SAMPLE_DIM
-from ..config.load import PARAMS, PATH_PARAMS, SECTION_OF, dim_name, path_dim_name
+from ..config.model import dim_name, path_dim_name
+from ..config.schema import PARAMS, PATH_PARAMS, SECTION_OF
 from ..engine.plan import Chunk, Plan
 from ..mechanism.risk import risk_factor_arrays
 from ..mechanism.rules import RULES
@@ -205,7 +206,7 @@ def flag_attrs(name: str) -> dict[str, Any]:
     }
 
 
-_CF_UNITS = {  # the config's readable units (``sweep.config.load.Param.units``) in UDUNITS-2 form
+_CF_UNITS = {  # the config's readable units (``sweep.config.schema.Param.units``) in UDUNITS-2 form
     "1/year": "year-1",
     "1/sqrt(year)": "year-0.5",
     "USD/day": "USD d-1",
