@@ -44,7 +44,10 @@ from .schema import (
     SWEPT_SECTIONS,
     TOP_KEYS,
     Param,
+    _choose,
     _coerce,
+    _is_number,
+    _known_table,
     _name,
     _series,
     _table,
@@ -145,8 +148,7 @@ def _check(raw: dict, text: str | None, base_dir: Path, *, draw: bool = True) ->
     dims: list[Dimension] = []
     order = [k for k in raw if k in SWEPT_SECTIONS]
 
-    sweep = _table("[sweep]", raw.get("sweep", {}))
-    _unknown("[sweep]", sweep, (*SWEEP_KEYS, "variables", *DESIGN_KEYS))
+    sweep = _known_table("[sweep]", raw.get("sweep", {}), (*SWEEP_KEYS, "variables", *DESIGN_KEYS))
     design_settings = read_settings(sweep)
     sweep_vals = {k: _param("sweep", k, sweep.get(k, p.default), p) for k, p in SWEEP_KEYS.items()}
     variables = _variables(sweep.get("variables", "all"))
@@ -155,23 +157,21 @@ def _check(raw: dict, text: str | None, base_dir: Path, *, draw: bool = True) ->
     fee_rate = None
     section_values: dict[str, dict[str, Any]] = {}
     for section, specs in PARAMS.items():
-        table = _table(f"[{section}]", raw.get(section, {}))
         known = (*specs, "fee_rate") if section == "mechanism" else tuple(specs)
-        _unknown(f"[{section}]", table, known)
+        table = _known_table(f"[{section}]", raw.get(section, {}), known)
         values = {k: _param(section, k, table.get(k, p.default), p) for k, p in specs.items()}
         section_values[section] = {k: table[k] for k in table if k in specs}
         params.update(values)
         if section == "mechanism" and "fee_rate" in table:
             fr = table["fee_rate"]
-            if isinstance(fr, int | float) and not isinstance(fr, bool):
+            if _is_number(fr):
                 fee_rate = _series("[mechanism] fee_rate", [fr])
             else:
                 fee_rate = _series("[mechanism] fee_rate", fr)
 
     path_table = _table("[path]", raw.get("path", {}))
     kind = path_table.get("kind", "gbm")
-    if kind not in PATH_KINDS:
-        raise ConfigError("[path] kind", kind, f"must be one of {', '.join(map(repr, PATH_KINDS))}")
+    _choose("[path] kind", kind, PATH_KINDS)
     path_specs = PATH_PARAMS[kind]
     extra = ("columns",) if kind == "csv" else PATH_SERIES if kind == "table" else ()
     _unknown("[path]", path_table, ("kind", *path_specs, *extra))
@@ -194,8 +194,7 @@ def _check(raw: dict, text: str | None, base_dir: Path, *, draw: bool = True) ->
     if kind == "csv":
         if "file" not in path_table:
             raise ConfigError("[path] file", None, "is required for kind = 'csv'")
-        columns = _table("[path] columns", path_table.get("columns", {}))
-        _unknown("[path] columns", columns, PATH_SERIES)
+        columns = _known_table("[path] columns", path_table.get("columns", {}), PATH_SERIES)
         for key, col in columns.items():
             if not isinstance(col, str):
                 raise ConfigError(f"[path] columns.{key}", col, "must be a column name")

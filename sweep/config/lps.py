@@ -19,7 +19,10 @@ from .schema import (
     STARTS,
     STRATEGIES,
     Param,
+    _choose,
     _coerce,
+    _is_number,
+    _known_table,
     _non_negative,
     _one_of,
     _positive,
@@ -39,8 +42,7 @@ def _lps(raw_lps: Any) -> tuple[LPConfig, ...]:
     lps: list[LPConfig] = []
     for i, lp in enumerate(raw_lps):
         where = f"[[lp]] #{i + 1}"
-        lp = _table(where, lp)
-        _unknown(where, lp, LP_KEYS)
+        lp = _known_table(where, lp, LP_KEYS)
         name = lp.get("name", f"LP{i + 1}")
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{where} name", name, "must be a non-empty string")
@@ -82,22 +84,17 @@ def _lp(where: str, name: str, lp: dict) -> LPConfig:
             raise ConfigError(
                 f"{where} {missing[0]}", None, "is required with explicit order lists"
             )
-    elif not isinstance(shape, str) or shape not in SHAPE_PRESETS:
-        raise ConfigError(
-            f"{where} shape", shape, f"must be one of {', '.join(map(repr, SHAPE_PRESETS))}"
-        )
-    elif lists:
-        raise ConfigError(
-            f"{where} shape", shape, "give either a preset shape or explicit lists, not both"
-        )
+    else:
+        _choose(f"{where} shape", shape, SHAPE_PRESETS)
+        if lists:
+            raise ConfigError(
+                f"{where} shape", shape, "give either a preset shape or explicit lists, not both"
+            )
     for side in ("fractions_buy", "fractions_sell"):
         if side in lists and sum(lists[side]) <= 0:
             raise ConfigError(f"{where} {side}", list(lists[side]), "must not be all zero")
     strategy = lp.get("strategy", "schedule")
-    if not isinstance(strategy, str) or strategy not in STRATEGIES:
-        raise ConfigError(
-            f"{where} strategy", strategy, f"must be one of {', '.join(map(repr, STRATEGIES))}"
-        )
+    _choose(f"{where} strategy", strategy, STRATEGIES)
     stake, fee_bid, start = 0.0, 0.0, "out"
     if strategy == "hurdle":
         if "commit" in lp:
@@ -167,16 +164,14 @@ def _commits(where: str, raw: Any) -> tuple[Commitment, ...]:
 
 def _fraction(where: str, value: Any, x: Any) -> float:
     """One time-on-book fraction: a finite number in [0, 1]."""
-    if isinstance(x, bool) or not isinstance(x, int | float):
-        raise ConfigError(where, value, f"must hold numbers in [0, 1], found {x!r}")
-    if not math.isfinite(x) or not 0 <= x <= 1:
+    if not _is_number(x) or not math.isfinite(x) or not 0 <= x <= 1:
         raise ConfigError(where, value, f"must hold numbers in [0, 1], found {x!r}")
     return float(x)
 
 
 def _time_on_book(where: str, value: Any) -> Behaviour:
     """``[[lp]] time_on_book``: a number, a list (one per epoch) or ``{beta = [a, b]}``."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if _is_number(value):
         if not math.isfinite(value) or not 0 <= value <= 1:
             raise ConfigError(where, value, "must be in [0, 1]")
         return Behaviour("constant", (float(value),))
@@ -192,7 +187,7 @@ def _time_on_book(where: str, value: Any) -> Behaviour:
         if not isinstance(ab, list) or len(ab) != 2:
             raise ConfigError(f"{where}.beta", ab, "must be a list of two numbers [a, b], > 0")
         for x in ab:
-            if isinstance(x, bool) or not isinstance(x, int | float):
+            if not _is_number(x):
                 raise ConfigError(f"{where}.beta", ab, f"must hold two numbers, found {x!r}")
             if not math.isfinite(x) or x <= 0 or out_of_range(x):
                 raise ConfigError(

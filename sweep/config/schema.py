@@ -495,10 +495,29 @@ def _coerce(key: str, value: Any, spec: Param) -> Any:
     return value
 
 
+def _is_number(x: Any) -> bool:
+    """Whether ``x`` is a number as a config gives one: an int or a float, not a boolean."""
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _choose(where: str, value: Any, options: tuple[str, ...]) -> None:
+    """Refuse ``value`` unless it is one of ``options`` (with :func:`_one_of`'s reason)."""
+    reason = _one_of(options)(value)
+    if reason:
+        raise ConfigError(where, value, reason)
+
+
 def _table(where: str, value: Any) -> dict:
     if not isinstance(value, Mapping):
         raise ConfigError(where, value, "must be a table")
     return dict(value)
+
+
+def _known_table(where: str, value: Any, known) -> dict:
+    """A table (:func:`_table`) whose keys are all ``known`` (:func:`_unknown`)."""
+    table = _table(where, value)
+    _unknown(where, table, known)
+    return table
 
 
 def _unknown(where: str, given: Mapping, known) -> None:
@@ -514,7 +533,7 @@ def _series(where: str, value: Any, *, allow_zero_length: bool = False) -> tuple
         raise ConfigError(where, value, "must be a non-empty list of numbers")
     out = []
     for x in value:
-        if isinstance(x, bool) or not isinstance(x, int | float):
+        if not _is_number(x):
             raise ConfigError(where, value, f"must hold numbers only, found {x!r}")
         if isinstance(x, int) and abs(x) >= 2**1024:  # beyond float64's range
             raise ConfigError(where, value, f"holds {x}, {out_of_range(math.inf)}")
