@@ -316,6 +316,25 @@ def test_time_on_book_forms(value, expected):
     assert all(isinstance(x, float) for x in config.lps[0].time_on_book.values)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        10**400,
+        [10**400],
+        {"beta": [10**400, 1]},
+        {"beta": [1, -(10**400)]},
+        float("nan"),
+        [float("inf")],
+        {"beta": [float("nan"), 1]},
+    ],  # fmt: skip
+)
+def test_time_on_book_beyond_floats_is_one_config_error(value):
+    """An integer no float can hold (TOML reads any length) is refused like any other number
+    out of range, not raised as Python's OverflowError."""
+    with pytest.raises(ConfigError, match=r"\[\[lp\]\] A time_on_book"):
+        load_config(with_lp(value))
+
+
 def test_n_epochs():
     assert n_epochs(10, 1) == 10
     assert n_epochs(10, 3) == 4  # the last epoch is one day

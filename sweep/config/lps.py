@@ -164,7 +164,9 @@ def _commits(where: str, raw: Any) -> tuple[Commitment, ...]:
 
 def _fraction(where: str, value: Any, x: Any) -> float:
     """One time-on-book fraction: a finite number in [0, 1]."""
-    if not _is_number(x) or not math.isfinite(x) or not 0 <= x <= 1:
+    if (
+        not _is_number(x) or not 0 <= x <= 1
+    ):  # NaN and inf fail the range (no float() of a huge int)
         raise ConfigError(where, value, f"must hold numbers in [0, 1], found {x!r}")
     return float(x)
 
@@ -172,7 +174,7 @@ def _fraction(where: str, value: Any, x: Any) -> float:
 def _time_on_book(where: str, value: Any) -> Behaviour:
     """``[[lp]] time_on_book``: a number, a list (one per epoch) or ``{beta = [a, b]}``."""
     if _is_number(value):
-        if not math.isfinite(value) or not 0 <= value <= 1:
+        if not 0 <= value <= 1:  # NaN and inf fail it too; a huge int is compared exactly
             raise ConfigError(where, value, "must be in [0, 1]")
         return Behaviour("constant", (float(value),))
     if isinstance(value, list):
@@ -189,7 +191,7 @@ def _time_on_book(where: str, value: Any) -> Behaviour:
         for x in ab:
             if not _is_number(x):
                 raise ConfigError(f"{where}.beta", ab, f"must hold two numbers, found {x!r}")
-            if not math.isfinite(x) or x <= 0 or out_of_range(x):
+            if x <= 0 or out_of_range(x):  # NaN, inf and huge ints are out of range
                 raise ConfigError(
                     f"{where}.beta",
                     ab,
