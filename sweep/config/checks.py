@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..mechanism.rules import SLA_KEYS_ALSO_READ_BY
-from .model import Config, LPConfig, _values
+from .model import Config, LPConfig, values_in_play
 from .schema import MAGNITUDE
 
 
@@ -20,11 +20,11 @@ def check_sla_keys(params: Mapping[str, Any], given: Mapping[str, Any]) -> None:
     ``early_exit_penalty`` also ``exit_rule = "penalty"``, for ``price_range`` also
     ``liquidity_score = "probability"``. A config written when ``commitment_min_time_fraction >
     0`` switched the SLA on must fail here, not run without its SLA."""
-    if "on" in _values(params["sla"]):
+    if "on" in values_in_play(params["sla"]):
         return
     for key, value in given.items():
         others = SLA_KEYS_ALSO_READ_BY.get(key, ())
-        if any(v in _values(params[rule]) for rule, v in others):
+        if any(v in values_in_play(params[rule]) for rule, v in others):
             continue
         readers = "".join(f" or {rule} = {v!r}" for rule, v in others)
         raise ConfigError(
@@ -53,7 +53,7 @@ def check_risk(params: Mapping[str, Any]) -> None:
 
     from ..mechanism.risk import risk_factors
 
-    mus, sigmas, taus, lambds = (_values(params[k]) for k in ("mu", "sigma", "tau", "lambd"))
+    mus, sigmas, taus, lambds = (values_in_play(params[k]) for k in ("mu", "sigma", "tau", "lambd"))
     mu_tau, mu, tau = max(
         (m * t, m, t) for m in (min(mus), max(mus)) for t in (min(taus), max(taus))
     )
@@ -116,7 +116,7 @@ def _check_strategy(
     if same:  # both sampled: row by row
         pairs = zip(follows["hurdle"][1], follows["exit_hurdle"][1], strict=True)
     else:  # a grid (or one sampled against the other's values): every combination
-        pairs = [(h, x) for h in _values(hurdles) for x in _values(exits)]
+        pairs = [(h, x) for h in values_in_play(hurdles) for x in values_in_play(exits)]
     for h, x in pairs:
         if x > h:
             raise ConfigError(
@@ -137,7 +137,7 @@ def check_time_on_book(config: Config, n_days: int) -> None:
         behaviour = lp.time_on_book
         if behaviour.kind != "list":
             continue
-        for epoch_days in _values(config.params["epoch_days"]):
+        for epoch_days in values_in_play(config.params["epoch_days"]):
             expected = n_epochs(n_days, epoch_days)
             if len(behaviour.values) != expected:
                 raise ConfigError(

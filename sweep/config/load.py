@@ -33,7 +33,7 @@ from ..mechanism.presets import PRESETS
 from .checks import _check_strategy, check_risk, check_sla_keys
 from .design import DESIGN_KEYS, SAMPLE_DIM, Design, Spec, make_design, read_settings, read_spec
 from .lps import _lps
-from .model import Config, Dimension, _values, dim_name
+from .model import Config, Dimension, dim_name, values_in_play
 from .schema import (
     PARAMS,
     PATH_KINDS,
@@ -220,11 +220,11 @@ def _check(raw: dict, text: str | None, base_dir: Path, *, draw: bool = True) ->
                 dim = dim_name(section, key)
                 dims.append(Dimension(dim, section, key, value))
 
-    if "given" in _values(params["fee_rule"]) and fee_rate is None:
+    if "given" in values_in_play(params["fee_rule"]) and fee_rate is None:
         raise ConfigError(
             "[mechanism] fee_rate", None, "is required when fee_rule is 'given' (a per-day series)"
         )
-    if fee_rate is not None and "given" not in _values(params["fee_rule"]):
+    if fee_rate is not None and "given" not in values_in_play(params["fee_rule"]):
         raise ConfigError(
             "[mechanism] fee_rate",
             list(fee_rate),
@@ -290,7 +290,7 @@ def _apply_presets(
 
     Every value a listed preset sets is checked as the key itself would be, given or not.
     """
-    names = _values(params["preset"])
+    names = values_in_play(params["preset"])
     for name in names:
         for key in PRESETS[name]:
             _preset_value(name, key)

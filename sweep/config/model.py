@@ -153,6 +153,6 @@ def dim_name(section: str, key: str) -> str:
     return f"{section}_{key}" if key in OUTPUT_NAMED_KEYS else key
 
 
-def _values(x: Any) -> tuple:
+def values_in_play(x: Any) -> tuple:
     """A key's values in play: the tuple of a swept (or following) key, else its one value."""
     return x if isinstance(x, tuple) else (x,)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config.model import Config, Dimension
+from ..config.model import Config, Dimension, values_in_play
 from ..config.schema import MAGNITUDE, MAX_DAYS
 from ..errors import ConfigError
 
@@ -225,10 +225,6 @@ class PathSource:
         return table
 
 
-def _values(x: Any) -> tuple:
-    return x if isinstance(x, tuple) else (x,)
-
-
 def draws(seed: int, paths: np.ndarray, n_days: int) -> np.ndarray:
     """The standard normal shocks of Monte Carlo ``paths``: (3, P, D) for the price, volume
     and open interest; path ``p``'s come from ``default_rng([seed, p])`` alone."""
@@ -292,8 +288,8 @@ def path_source(config: Config) -> PathSource:
         raise ConfigError(
             key, f"{n_days} days", f"is longer than the documented maximum of {MAX_DAYS:,} days"
         )
-    ticks = max(_values(config.params["num_ticks"]))
-    tick_size = max(_values(config.params["tick_size"]))
+    ticks = max(values_in_play(config.params["num_ticks"]))
+    tick_size = max(values_in_play(config.params["tick_size"]))
     return PathSource(
         kind=config.path_kind,
         n_days=n_days,
