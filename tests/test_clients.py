@@ -64,6 +64,7 @@ def chunk_tasks(cluster) -> int:
     return sum(p.state_counts["memory"] for k, p in prefixes.items() if k.startswith("sweep-chunk"))
 
 
+@pytest.mark.slow
 def test_run_with_a_client(local_cluster, default_run, tmp_path):
     from distributed import Client
 
@@ -224,6 +225,7 @@ def test_sync_with_workers_is_refused():
     assert err.value.key == "--workers"
 
 
+@pytest.mark.slow
 def test_command_line_takes_the_names(tmp_path, default_run):
     config = write_config(tmp_path / "c.toml", small_config())
     out = tmp_path / "r.nc"
@@ -284,6 +286,7 @@ def run_on_a_terminal(args: list[str], cwd, columns: int = 0) -> tuple[int, str]
 
 
 @pytest.mark.parametrize("columns", [60, 140])
+@pytest.mark.slow
 def test_the_bar_is_as_wide_as_the_terminal(tmp_path, columns):
     config = write_config(tmp_path / "c.toml", small_config())
     code, err = run_on_a_terminal(
@@ -298,6 +301,7 @@ def test_the_bar_is_as_wide_as_the_terminal(tmp_path, columns):
     assert max(len(x) for x in lines) == columns - 1, err
 
 
+@pytest.mark.slow
 def test_quiet_turns_the_bar_off(tmp_path):
     config = write_config(tmp_path / "c.toml", small_config())
     code, err = run_on_a_terminal(

@@ -54,6 +54,7 @@ def test_a_name_with_an_emoji_reads_back():
     assert "\\ud83d" not in text.lower()  # no UTF-16 surrogate escapes (invalid in TOML)
 
 
+@pytest.mark.slow
 def test_the_stored_config_of_a_run_reads_back_as_given(tmp_path):
     config = numpy_config()
     config["name"] = "r\U0001f680"

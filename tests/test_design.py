@@ -372,6 +372,7 @@ def test_figures(saltelli):
         plot.design_scatter(saltelli, "under_supplied_share", "v", "k")
 
 
+@pytest.mark.slow
 def test_design_scatter_labels_each_key_once_and_log_ticks_as_plain_numbers():
     """Axis labels name the key once with what it is (not ``v (target-stake scaling v)``), and
     log axes read ``0.6, 1, 2`` as the other figures' axes do, not ``6x10^-1, 10^0``."""

@@ -194,6 +194,7 @@ def test_unreachable_scheduler_fails_within_seconds(address, tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["c.toml"]  # no output, no partial file
 
 
+@pytest.mark.slow
 def test_scheduler_that_does_not_speak_dask_fails_within_seconds(tmp_path):
     """A port that accepts connections but never answers: the client's timeout, as an error."""
     with socket.socket() as server:
@@ -223,6 +224,7 @@ def test_workers_and_scheduler_together_is_an_error():
 
 
 # --- the command line: progress on a terminal, where the result went, sweep info -----------------
+@pytest.mark.slow
 def test_progress_bar_only_on_a_terminal(tmp_path):
     config = write_config(tmp_path / "c.toml", small_config())
     leader, follower = pty.openpty()

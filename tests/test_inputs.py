@@ -227,6 +227,7 @@ def test_bad_input_as_a_sweep_run_process(name, outcomes):
     check_one_line(CASES[name], *outcomes[name])
 
 
+@pytest.mark.slow
 def test_a_scheduler_of_another_scheme_fails_at_once(tmp_path):
     """A client tries any address until its timeout (5 s; `inproc://` 10 s more to close)."""
     path = write_config(tmp_path / "c.toml", tiny())
@@ -298,6 +299,7 @@ def test_chunk_size_larger_than_the_sweep_is_cut_to_it(tmp_path):
         assert_same_result(ds, sweep.run(tiny(), scheduler="synchronous"))
 
 
+@pytest.mark.slow
 def test_sweep_run_default_means_a_file_called_default_when_there_is_one(tmp_path, monkeypatch):
     mine = tiny(name="mine")
     (tmp_path / "default").write_text(dumps(mine))

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import json
 import numba
@@ -34,6 +36,7 @@ def run_once() -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_second_process_does_not_recompile():
     run_once()  # compiles if nothing is cached yet
     second = run_once()

@@ -429,6 +429,7 @@ def test_market_panels(daily: xr.Dataset, tmp_path: Path) -> None:
     assert len(titles(fig)) == 8
 
 
+@pytest.mark.slow
 def test_many_lps_legend_outside(tmp_path: Path) -> None:
     ds = make_result(n_lps=14, days=60)
     fig = plot.margin(ds)
@@ -584,6 +585,7 @@ def test_order_book_from_dataset(daily: xr.Dataset) -> None:
         ob.order_book_from_dataset(daily, 0, 999)
 
 
+@pytest.mark.slow
 def test_order_book_figure(daily: xr.Dataset, tmp_path: Path) -> None:
     fig = plot.order_book(daily, "MM#3", 100)
     render(fig, tmp_path)
@@ -1050,6 +1052,7 @@ def test_lean_fan_chart(lean: xr.Dataset, tmp_path: Path) -> None:
     assert "valuation_period" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_lean_one_scenario(lean: xr.Dataset, tmp_path: Path) -> None:
     # a figure needs one value only along the dims its variables have
     with pytest.raises(ValueError, match=r"varies along v \(3\), path \(5\); ") as err:
@@ -1136,6 +1139,7 @@ def _names(paths: list[Path]) -> set[str]:
     return {p.stem for p in paths}
 
 
+@pytest.mark.slow
 def test_write_figures_one_scenario(daily: xr.Dataset, tmp_path: Path) -> None:
     paths = write_figures(daily, tmp_path / "figs")
     assert _names(paths) == SCENARIO_PNGS | PAPER_PNGS
@@ -1151,6 +1155,7 @@ def test_write_figures_sweep(grid: xr.Dataset, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_write_figures_summary(summary: xr.Dataset, tmp_path: Path) -> None:
     paths = write_figures(summary, tmp_path)
     expected = {
@@ -1165,6 +1170,7 @@ def test_write_figures_summary(summary: xr.Dataset, tmp_path: Path) -> None:
     assert _names(paths) == expected | {"variant_share_rule"}
 
 
+@pytest.mark.slow
 def test_write_figures_parameters_as_variables(daily: xr.Dataset, tmp_path: Path) -> None:
     """Older results kept fixed parameters as scalar coordinates, which a file may hand back
     as 0-d variables: same figures either way."""
@@ -1178,6 +1184,7 @@ def test_write_figures_parameters_as_variables(daily: xr.Dataset, tmp_path: Path
     assert "fee_revenue" in str(err.value) and "steepness" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_empty_shapes(daily: xr.Dataset, tmp_path: Path) -> None:
     """LPs with the "empty" shape place no orders: no order book unless one LP has a shape."""
     empty = daily.copy()
@@ -1243,6 +1250,7 @@ def real() -> xr.Dataset:
 
 
 @needs_engine
+@pytest.mark.slow
 def test_real_result_figures(real: xr.Dataset, tmp_path: Path) -> None:
     paths = write_figures(real, tmp_path)
     assert _names(paths) == (
@@ -1251,6 +1259,7 @@ def test_real_result_figures(real: xr.Dataset, tmp_path: Path) -> None:
 
 
 @needs_engine
+@pytest.mark.slow
 def test_real_result_file_figures(tmp_path: Path) -> None:
     """``sweep plot`` works on the file ``sweep.run(..., out=)`` writes."""
     config = {**REAL_CONFIG, "sweep": {**REAL_CONFIG["sweep"], "paths": 1}}

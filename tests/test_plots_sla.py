@@ -203,6 +203,7 @@ def test_mechanism_comparison_of_a_rule() -> None:
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_write_figures_draws_both(presets: xr.Dataset, tmp_path: Path) -> None:
     written = {p.name: p for p in write_figures(presets, tmp_path)}
     assert "sla_view.png" in written
@@ -212,6 +213,7 @@ def test_write_figures_draws_both(presets: xr.Dataset, tmp_path: Path) -> None:
         assert_png(written[name])
 
 
+@pytest.mark.slow
 def test_sweep_plot_cli_writes_them(tmp_path: Path) -> None:
     result = tmp_path / "presets.nc"
     config = presets_config(days=42)

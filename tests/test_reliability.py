@@ -124,6 +124,7 @@ def paused(proc: subprocess.Popen):
 
 
 # --- two runs on one output ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_second_run_is_refused_while_the_first_lives(reference, tmp_path, capsys):
     config = write_config(tmp_path / "c.toml", rel_config())
     out = tmp_path / "r.nc"
@@ -165,6 +166,7 @@ def test_a_second_run_is_refused_while_the_first_lives(reference, tmp_path, caps
     assert sorted(os.listdir(tmp_path)) == ["c.toml", "r.nc"]  # the lock went with its run
 
 
+@pytest.mark.slow
 def test_kill_9_then_another_run(reference, tmp_path, capsys):
     """A killed run's partial is an interrupted run's (the kernel dropped its lock, though the
     lock file with its process id stays): the next run is told to --resume, which finishes."""
@@ -776,6 +778,7 @@ def test_nothing_to_resume_and_the_option_to_replace(tmp_path, monkeypatch, caps
     assert "--overwrite" in line and "--out" not in line.split(":")[1], line
 
 
+@pytest.mark.slow
 def test_info_into_a_closed_pipe_exits_quietly(reference, tmp_path):
     """`sweep info r.nc | head`: the reader is gone before sweep writes; no traceback, the
     status of a process that SIGPIPE ended (as `cat`, `ls` ... end)."""

@@ -116,6 +116,7 @@ def test_load_names_an_unfinished_store(killed):
 
 
 # --- 2. in-memory file systems from the command line -------------------------------------------
+@pytest.mark.slow
 def test_a_memory_url_is_refused_from_the_command_line(tmp_path):
     config = write_config(tmp_path / "c.toml", small_config())
     done = subprocess.run(

@@ -115,6 +115,7 @@ def test_interrupted_in_process_then_resumed(reference, tmp_path, monkeypatch):
     ds.close()
 
 
+@pytest.mark.slow
 def test_a_torn_journal_line_is_ignored(reference, tmp_path, monkeypatch):
     out = tmp_path / "r.nc"
     interrupted_run(out, 3, monkeypatch)
@@ -128,6 +129,7 @@ def test_a_torn_journal_line_is_ignored(reference, tmp_path, monkeypatch):
     ds.close()
 
 
+@pytest.mark.slow
 def test_killed_while_setting_up_the_file(reference, tmp_path):
     """A partial file without a journal (killed before the first chunk): resume starts over."""
     out = tmp_path / "r.nc"

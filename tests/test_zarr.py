@@ -221,6 +221,7 @@ def test_client_killed_then_resumed(reference, tmp_path):
         assert_same(ds, reference)
 
 
+@pytest.mark.slow
 def test_interrupted_in_process_then_resumed(reference, tmp_path, monkeypatch):
     out = tmp_path / "r.zarr"
     interrupted_run(out, 5, monkeypatch)
@@ -235,6 +236,7 @@ def test_interrupted_in_process_then_resumed(reference, tmp_path, monkeypatch):
         assert stats["state"] == "complete"
 
 
+@pytest.mark.slow
 def test_killed_while_laying_out_the_store(reference, tmp_path):
     """A partial store without a header (killed before the first chunk): resume starts over."""
     out = tmp_path / "r.zarr"
@@ -266,6 +268,7 @@ def test_nothing_computed_leaves_nothing(tmp_path, monkeypatch):
 
 
 # --- outputs kept, replaced, refused ---------------------------------------------------------
+@pytest.mark.slow
 def test_an_existing_store_is_kept_until_overwrite_finishes(tmp_path, monkeypatch):
     out = tmp_path / "r.zarr"
     sweep.run(small_config(), out=out).close()
