@@ -183,8 +183,8 @@ def _commitments(ctx: Context) -> dict[str, np.ndarray]:
     recorded = (ctx.n, ctx.n_days, ctx.n_lp) if ctx.decides else (1, 1, 1)
     before, requested = np.zeros(recorded), np.zeros(recorded)
     kernels.commitment_rows(
-        ctx.events, span, ctx.param("exit_rule"), sla, target, target_rows, _book(ctx, sla_on), price,
-        ctx.path_rows() if sla_on else np.zeros(ctx.n, np.int64), ctx.shapes, behaviour,
+        ctx.events, span, ctx.param("exit_rule"), sla, target, target_rows, _book(ctx, sla_on),
+        price, ctx.path_rows() if sla_on else np.zeros(ctx.n, np.int64), ctx.shapes, behaviour,
         behaviour_rows, np.full(ctx.n, int(scored), np.int64), out["stake"], out["fee_bid"],
         out["total_stake"], out["stake_share"], ladder, log, epochs, out["meets_commitment"],
         out["pool_in"], *orders.values(), before, requested,
