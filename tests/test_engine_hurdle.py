@@ -232,3 +232,13 @@ def test_outputs_in_files_and_summaries(tmp_path, store):
     np.testing.assert_array_equal(final, full["active_lps"].isel(day=-1).values)
     mean = summary["active_lps"].sel(stat="mean").values
     np.testing.assert_allclose(mean, full["active_lps"].mean("day").values, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_same_decisions_on_two_worker_processes():
+    """The default scheduler's worker processes (2 of them) decide as one thread does."""
+    config = grid_config(grid_scenario())
+    whole = sweep.run(config, scheduler="synchronous")
+    other = sweep.run(config, workers=2, chunk_size=4)
+    for name in (*COMPARED, "decision"):
+        np.testing.assert_array_equal(other[name].values, whole[name].values, err_msg=name)

@@ -408,11 +408,10 @@ class ChunkData:
         """Run every stage the outputs need, in order; or take its results from an earlier
         chunk of this process (:class:`SharedResults`) where they are the same. Where hurdle
         LPs decide, the stages run again as their decisions add events (:meth:`decide`)."""
-        names = self.plan.stages.needed(outputs)
         if self.plan.config.hurdle_lps:
             self.decide(outputs)
             return
-        self._run_stages(names)
+        self._run_stages(self.plan.stages.needed(outputs))
 
     def _run_stages(self, names: Iterable[str]) -> None:
         shared = shared_results(self.plan)
@@ -435,8 +434,9 @@ class ChunkData:
         of any scenario of the chunk, not one per day.
         """
         plan = self.plan
-        needed = plan.stages.needed([*outputs, "stake", "fee_rate", "fee_revenue"])
-        names = [n for n in needed if n != "decisions"]
+        # what the decisions read runs again after each decision; the rest (orders, margins)
+        # once at the end
+        names = plan.stages.needed(["stake", "fee_rate", "fee_revenue"])
         after = {"commitments"}  # the stages that read the commitments: run again
         for name in names:
             if any(step in after for step in plan.stages.reads[name]):
@@ -498,6 +498,7 @@ class ChunkData:
             for name in after:
                 self.results.pop(name, None)
             self._run_stages(names)
+        self._run_stages(n for n in plan.stages.needed(outputs) if n != "decisions")
         stake = self.results["commitments"]["stake"]
         self.results["decisions"] = {
             "decision": decision,
