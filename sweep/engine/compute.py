@@ -425,13 +425,15 @@ class ChunkData:
         themselves").
 
         A decision on day ``d`` reads only days before ``d`` and its event joins day ``d``'s,
-        so no output of a day before ``d`` depends on it. The stages run with the events
-        decided so far (at first: none beyond the schedules and ``start = "in"``); each
-        scenario then walks its days from where it stopped, keeping its windows as running
-        sums (``sweep.mechanism.decisions.walk``), up to the first decision day on which some
-        LP decides; those decisions join that scenario's events and the stages that read the
-        commitments run again. The runs are as many as the most decision days with a decision
-        of any scenario of the chunk, not one per day.
+        so no output of a day before ``d`` depends on it. The stages run for the chunk with
+        the events decided so far (at first: none beyond the schedules and ``start = "in"``);
+        each scenario then walks its days, keeping its windows as running sums
+        (``sweep.mechanism.decisions.walk``), up to the first decision day on which some LP
+        decides; those decisions join the scenario's own events, the stages that the
+        decisions read run again for that scenario alone (:meth:`alone`), and its walk goes on
+        from that day. A scenario runs again once per decision day with a decision, not once
+        per day, and never for another scenario's decisions. Last, the chunk's stages run once
+        with every scenario's events (the same numbers, as each combination's are its own).
         """
         plan = self.plan
         # what the decisions read runs again after each decision; the rest (orders, margins)
@@ -452,58 +454,86 @@ class ChunkData:
         entry_stake = np.array([lp.stake if lp.hurdle else 0.0 for lp in lps])
         entry_bid = np.array([lp.fee_bid if lp.hurdle else 0.0 for lp in lps])
         today = scheduled_today(plan)
-        volume = self.series()["traded_volume"]
-        path_rows = ctx.path_rows()
-        revenue_rows, rate_rows = ctx.rows("revenue"), ctx.rows("fee_rate")
         decision = np.zeros((n, n_days, n_lp), np.int8)
+        added: list[list[tuple]] = [[] for _ in range(n)]  # each one's decisions' events
         windows = Windows(
             np.zeros((n, n_lp)), np.zeros((n, n_lp)), np.zeros((n, n_lp), np.int64),
             np.zeros((n, 1)), np.zeros((n, n_lp + 1), np.int64),
         )  # fmt: skip
         start = np.zeros(n, np.int64)  # the day each scenario's walk resumes from
         again = np.ones(n, np.bool_)  # whether it decides on that day (not yet done)
-        added: list[list[tuple]] = [[] for _ in range(n)]  # its decisions' events
-        base = self.events
-        while True:
-            commit = self.results["commitments"]
-            revenue = self.results["revenue"]["fee_revenue"]
-            rate = self.results["fee_rate"]["fee_rate"]
-            changed = False
-            for c in range(n):
-                if start[c] >= n_days:
-                    continue
+        alone: list[ChunkData | None] = [None] * n  # where its numbers are, if not the chunk's
+        chunk_rows = (ctx.path_rows(), ctx.rows("revenue"), ctx.rows("fee_rate"))
+        base, stale = self.events, False  # stale: the chunk's runs lack some decisions
+        walking = list(range(n))
+        while walking:
+            fired = []
+            for c in walking:
+                data, row, rows = (self, c, chunk_rows) if alone[c] is None else (
+                    alone[c], 0, ONE_ROW)  # fmt: skip
+                commit, results = data.results["commitments"], data.results
                 history = History(
-                    volume[path_rows[c]], revenue[revenue_rows[c]], commit["stake"][c],
-                    commit["bond_penalty"][c], commit["early_exit_penalty"][c],
+                    data.series()["traded_volume"][rows[0][row]],
+                    results["revenue"]["fee_revenue"][rows[1][row]], commit["stake"][row],
+                    commit["bond_penalty"][row], commit["early_exit_penalty"][row],
                     int(epoch_days[c]),
                 )  # fmt: skip
-                mine = Windows(*(w[c] for w in windows))
                 d = walk(
                     start[c], again[c], every[c], lookback[c], hurdle[c], exit_hurdle[c],
-                    is_hurdle, entry_stake, entry_bid, commit["stake_before"][c],
-                    commit["requested"][c], today, rate[rate_rows[c]], history, mine,
-                    decision[c],
+                    is_hurdle, entry_stake, entry_bid, commit["stake_before"][row],
+                    commit["requested"][row], today,
+                    results["fee_rate"]["fee_rate"][rows[2][row]], history,
+                    Windows(*(w[c] for w in windows)), decision[c],
                 )  # fmt: skip
                 start[c], again[c] = d, False
-                if d < n_days:
-                    changed = True
-                    for l in np.flatnonzero(decision[c, d]):
-                        if decision[c, d, l] == ENTER:
-                            added[c].append((d, l, entry_stake[l], entry_bid[l]))
-                        elif decision[c, d, l] == LEAVE:
-                            added[c].append((d, l, 0.0, np.nan))
-            if not changed:
-                break
+                if d >= n_days:
+                    continue
+                fired.append(c)
+                for l in np.flatnonzero(decision[c, d]):
+                    if decision[c, d, l] == ENTER:
+                        added[c].append((d, l, entry_stake[l], entry_bid[l]))
+                    elif decision[c, d, l] == LEAVE:
+                        added[c].append((d, l, 0.0, np.nan))
+            # run again: the chunk where half its scenarios decided (one run of all costs less
+            # than as many runs of one), else each of them on its own
+            if 2 * len(fired) >= n:
+                self.events, self.event_span = merge_events(base, added)
+                for name in after:
+                    self.results.pop(name, None)
+                self._run_stages(names)
+                alone, stale = [None] * n, False
+            else:
+                for c in fired:
+                    mine = alone[c] = alone[c] or self.alone(c)
+                    mine.events, mine.event_span = merge_events(base, [added[c]])
+                    for name in after:
+                        mine.results.pop(name, None)
+                    mine._run_stages(names)
+                    stale = True
+            walking = fired
+        if stale:  # the chunk's stages with every scenario's events
             self.events, self.event_span = merge_events(base, added)
             for name in after:
                 self.results.pop(name, None)
-            self._run_stages(names)
         self._run_stages(n for n in plan.stages.needed(outputs) if n != "decisions")
         stake = self.results["commitments"]["stake"]
         self.results["decisions"] = {
             "decision": decision,
             "active_lps": np.count_nonzero(stake > 0.0, axis=-1).astype(np.int32),
         }
+
+    def alone(self, row: int) -> ChunkData:
+        """A chunk of the one scenario that is row ``row`` of the commitments' combinations
+        (for a class of scenarios, its first), to run again on its own."""
+        axes = self.plan.stages.axes["commitments"]  # every axis, where hurdle LPs decide
+        classes = self.classes("commitments")
+        extent = classes.extent(self.extent)
+        index = np.unravel_index(row, tuple(extent[a] for a in axes))
+        slices = list(self.chunk.slices)
+        for a, i in zip(axes, index, strict=True):
+            i = int(classes.first[a][i]) if a in classes.first else int(i)
+            slices[a] = slice(slices[a].start + i, slices[a].start + i + 1)
+        return ChunkData(self.plan, Chunk(self.chunk.index, tuple(slices)))
 
     def _run_stage(self, name: str) -> dict[str, np.ndarray]:
         return STAGES[name].run(ChunkContext(self, name))
@@ -521,6 +551,9 @@ class ChunkData:
         if not any(self.extent[a] < full[a] for a in range(len(full)) if a not in axes):
             return None  # no other chunk has the same slices along its axes
         return (stage, *((self.chunk.slices[a].start, self.chunk.slices[a].stop) for a in axes))
+
+
+ONE_ROW = (np.zeros(1, np.int64),) * 3  # a one-scenario chunk's rows: path, revenue, fee rate
 
 
 def scheduled_today(plan: Plan) -> np.ndarray:
