@@ -486,7 +486,8 @@ class ChunkData:
                     Windows(*(w[c] for w in windows)), decision[c],
                 )  # fmt: skip
                 start[c], again[c] = d, False
-                if d >= n_days:
+                if d >= n_days:  # walked to the end: its own run is no longer read
+                    alone[c] = None
                     continue
                 fired.append(c)
                 for l in np.flatnonzero(decision[c, d]):

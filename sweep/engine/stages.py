@@ -180,7 +180,7 @@ def _commitments(ctx: Context) -> dict[str, np.ndarray]:
     orders = {name: np.zeros((books, ctx.n_days, ctx.n_lp)) for name in ORDER_OUTPUTS}
     scored = "probability" in ctx.in_play("liquidity_score")
     # where hurdle LPs decide: each day's stakes and waiting requests before its events
-    recorded = (ctx.n, ctx.n_days, ctx.n_lp) if ctx.decides else (1, 1, 1)
+    recorded = (ctx.n, ctx.n_days, ctx.n_lp) if ctx.decides else (0, 0, 0)
     before, requested = np.zeros(recorded), np.zeros(recorded)
     kernels.commitment_rows(
         ctx.events, span, ctx.param("exit_rule"), sla, target, target_rows, _book(ctx, sla_on),

@@ -285,11 +285,11 @@ def commitment_rows(
     are (1, D, L) and untouched. Where hurdle LPs decide (``before`` is (C, D, L)), what
     their decisions read at each day's start, before its events: each LP's stake
     (``before``) and request waiting for an epoch start (``requested``, -1: none); else those
-    are (1, 1, 1) and untouched.
+    are empty, (0, 0, 0).
     """
     n_combos, n_days, n_lp = stake.shape
     max_ticks = shapes.limit_buy.shape[2]
-    record = before.shape[0] == n_combos and before.shape[1] == n_days
+    record = before.shape[0] > 0  # (C, D, L) where hurdle LPs decide, else empty
     now = np.zeros(n_lp)
     bids = np.zeros(n_lp)
     commitment = np.zeros(n_lp)  # the provision's commitment: its stake at the last epoch start
