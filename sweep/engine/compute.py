@@ -430,10 +430,13 @@ class ChunkData:
         each scenario then walks its days, keeping its windows as running sums
         (``sweep.mechanism.decisions.walk``), up to the first decision day on which some LP
         decides; those decisions join the scenario's own events, the stages that the
-        decisions read run again for that scenario alone (:meth:`alone`), and its walk goes on
-        from that day. A scenario runs again once per decision day with a decision, not once
-        per day, and never for another scenario's decisions. Last, the chunk's stages run once
-        with every scenario's events (the same numbers, as each combination's are its own).
+        decisions read run again, and its walk goes on from that day. They run again for the
+        scenarios that decided, each on its own (:meth:`alone`), or for the whole chunk where
+        at least half of its scenarios did (one run of all costs less than as many runs of
+        one): a scenario runs again once per decision day with a decision, not once per day.
+        Last, orders and margins, and the chunk's stages once more if some scenario ran on
+        its own, run with every scenario's events (the same numbers: each combination's
+        events are its own).
         """
         plan = self.plan
         # what the decisions read runs again after each decision; the rest (orders, margins)
