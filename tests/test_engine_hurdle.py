@@ -242,3 +242,29 @@ def test_same_decisions_on_two_worker_processes():
     other = sweep.run(config, workers=2, chunk_size=4)
     for name in (*COMPARED, "decision"):
         np.testing.assert_array_equal(other[name].values, whole[name].values, err_msg=name)
+
+
+def test_a_subset_of_variables_gives_the_same_numbers():
+    """``[sweep] variables`` naming some outputs: the decisions are made all the same."""
+    config = grid_config(grid_scenario())
+    full = sweep.run(config, scheduler="synchronous")
+    for names in (["active_lps"], ["decision", "margin"], ["fee_rate"]):
+        config["sweep"]["variables"] = names
+        ds = sweep.run(config, scheduler="synchronous", chunk_size=5)
+        for name in names:
+            np.testing.assert_array_equal(ds[name].values, full[name].values, err_msg=name)
+
+
+def test_their_outputs_without_hurdle_lps_are_an_error():
+    from sweep.errors import ConfigError
+
+    scenario = random_hurdle_scenario(random.Random(1))
+    config = hurdle_config(scenario)
+    config["lp"] = [lp for lp in config["lp"] if "strategy" not in lp] or [
+        {"name": "A", "commit": [{"day": 0, "stake": 1.0, "fee_bid": 0.0}]}
+    ]
+    del config["strategy"]
+    config["sweep"]["variables"] = ["active_lps"]
+    message = r"'active_lps' is made only where some \[\[lp\]\] has strategy = 'hurdle'"
+    with pytest.raises(ConfigError, match=message):
+        sweep.run(config, scheduler="synchronous")

@@ -381,12 +381,16 @@ def check_variables_made(config: Config) -> None:
     rules = rules_in_play(config)
     for name in config.variables:
         if name in VARIABLES and not in_play(name, rules):
-            made_by = " or ".join(f"{key} = {value!r}" for key, value in VARIABLES[name].made_by)
+            made_by = VARIABLES[name].made_by
+            if made_by == (("strategy", "hurdle"),):  # an LP's key, not a rule's
+                where, fix = "some [[lp]] has strategy = 'hurdle'", "add one"
+            else:
+                where = " or ".join(f"{key} = {value!r}" for key, value in made_by)
+                where, fix = f"{where}, which no scenario has", "put that rule value in play"
             raise ConfigError(
                 "[sweep] variables",
                 list(config.variables),
-                f"{name!r} is made only where {made_by}, which no scenario has: "
-                f"drop it or put that rule value in play",
+                f"{name!r} is made only where {where}: drop it or {fix}",
             )
 
 
