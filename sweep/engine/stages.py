@@ -598,7 +598,9 @@ STAGES: dict[str, Stage] = {
             _decisions,
             outputs=("active_lps", "decision"),
             steps=("commitments", "fee_rate", "revenue"),
-            width=(1, 1),
+            # the decisions, and what they read that the commitments keep for them (each
+            # day's stakes and waiting requests before its events)
+            width=(1, 3),
             cost=(5.0, 5.0),
         ),  # fmt: skip
     )
