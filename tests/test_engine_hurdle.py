@@ -268,3 +268,32 @@ def test_their_outputs_without_hurdle_lps_are_an_error():
     message = r"'active_lps' is made only where some \[\[lp\]\] has strategy = 'hurdle'"
     with pytest.raises(ConfigError, match=message):
         sweep.run(config, scheduler="synchronous")
+
+
+@pytest.mark.parametrize("preset", ["vega", "tools"])
+def test_grids_under_a_preset_equal_the_reference(preset):
+    """Grids over ``hurdle`` and ``decision_days`` under a preset (``vega``: the SLA on), in
+    one chunk (scenarios that decide run again alone) and in chunks of 4."""
+    made = 0
+    for seed in range(4):
+        rng = random.Random(40 + seed)
+        while True:
+            scenario = random_hurdle_scenario(rng, {"preset": preset, "epoch_days": 3})
+            n_days, lps = len(scenario["mark_price"]), scenario["lps"]
+            if 15 <= n_days <= 35 and len(lps) <= 4:
+                break
+        exit_hurdle = min(scenario["exit_hurdle"], 0.0)
+        config = hurdle_config(scenario)
+        config["strategy"].update(
+            hurdle=sorted({0.0, scenario["hurdle"], 3 * scenario["hurdle"] + 0.1}),
+            decision_days=[1, 2, 4], exit_hurdle=exit_hurdle,
+        )  # fmt: skip
+        for chunk_size in (0, 4):
+            ds = sweep.run(config, scheduler="synchronous", chunk_size=chunk_size)
+            for hurdle in config["strategy"]["hurdle"]:
+                for every in (1, 2, 4):
+                    point = dict(scenario, hurdle=hurdle, decision_days=every,
+                                 exit_hurdle=exit_hurdle)  # fmt: skip
+                    one = ds.sel(hurdle=hurdle, decision_days=every)
+                    made += compare(one, simulate_hurdle(point))
+    assert made > 0
