@@ -156,7 +156,7 @@ def free_entry_config(n: int, hurdle: float, days: int = 30) -> dict:
     }  # fmt: skip
 
 
-@pytest.mark.parametrize("hurdle", [0.05, 0.3, 2.0, 40.0])
+@pytest.mark.parametrize("hurdle", [0.05, 2.0, 5.0, 10.0, 40.0])
 @pytest.mark.parametrize("n", [1, 3, 20])
 def test_free_entry(hurdle, n):
     """From the first decision day on, exactly ``min(n, floor(365 f V / (hurdle S)))`` are in,
