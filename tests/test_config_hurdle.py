@@ -141,12 +141,21 @@ def test_strategy_keys_without_a_hurdle_lp_are_refused():
     assert not load_config(raw).hurdle_lps
 
 
-def test_the_engine_refuses_hurdle_lps_it_cannot_run_yet(tmp_path):
+def test_the_engine_runs_hurdle_lps_to_a_file(tmp_path):
+    """Once refused; now run, with their outputs in the file: ``active_lps`` per day and
+    ``decision`` per day and LP (int8), with units and long names."""
+    import xarray as xr
+
     import sweep
 
-    with pytest.raises(ConfigError, match=r"^\[\[lp\]\] E-1 strategy = 'hurdle': .*not run"):
-        sweep.run(base(), out=tmp_path / "x.nc")
-    assert not any(tmp_path.iterdir())
+    sweep.run(base(), out=tmp_path / "x.nc", scheduler="synchronous")
+    with xr.open_dataset(tmp_path / "x.nc") as ds:
+        assert ds["decision"].dims == ("day", "lp") and ds["decision"].dtype == "int8"
+        assert ds["active_lps"].dims == ("day",)
+        assert ds["decision"].attrs["units"] == "1" and ds["active_lps"].attrs["long_name"]
+        # 365 * 0.002 * 1e6 / 100 pays A's hurdle many times over: all three enter on day 7
+        assert ds["decision"].values[7].tolist() == [0, 1, 1, 1]
+        assert ds["active_lps"].values.tolist() == [1] * 7 + [4] * 23
 
 
 def test_copies_of_a_scheduled_lp_run_as_that_many_lps():

@@ -17,7 +17,8 @@ def compare(ds, expected: dict) -> None:
     """Every per-day, per-LP and per-epoch output of a one-scenario result against the model;
     an output the result leaves out (its mechanism is not in play) is 0 in the model."""
     for name in (*PER_DAY, *PER_LP_DAY, *PER_EPOCH):
-        values = np.asarray(expected[name], dtype=float)
+        # the model has no hurdle LPs: their outputs (active_lps, decision) are not made
+        values = np.asarray(expected.get(name, 0.0), dtype=float)
         if name not in ds.data_vars:
             assert not values.any(), name
         elif name in PER_DAY:

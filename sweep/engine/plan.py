@@ -335,9 +335,13 @@ def lp_shapes(config: Config) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
 
 
 def commitment_events(config: Config) -> dict[str, np.ndarray]:
-    """All LPs' commitment events in the order the kernel applies them."""
+    """All LPs' commitment events in the order the kernel applies them: the schedules, and
+    the stake of each hurdle LP with ``start = "in"`` from day 0 (the events of their
+    decisions differ by scenario: ``sweep.engine.compute`` adds them)."""
     rows = []
     for l, lp in enumerate(config.lps):
+        if lp.hurdle and lp.start == "in":
+            rows.append((0, l, 0, 0.0, lp.stake, lp.fee_bid))
         for j, c in enumerate(lp.commit):
             bid = np.nan if c.fee_bid is None else c.fee_bid
             rows.append((math.ceil(c.day), l, j, c.day, c.stake, bid))
@@ -358,6 +362,8 @@ def rules_in_play(config: Config) -> dict[str, tuple]:
     for key in RULES:
         value = config.params[key]
         rules[key] = value if isinstance(value, tuple) else (value,)
+    # LPs that decide for themselves make outputs of their own (``Variable.made_by``)
+    rules["strategy"] = tuple(sorted({lp.strategy for lp in config.lps}))
     return rules
 
 
@@ -369,12 +375,16 @@ def check_variables_made(config: Config) -> None:
     rules = rules_in_play(config)
     for name in config.variables:
         if name in VARIABLES and not in_play(name, rules):
-            made_by = " or ".join(f"{key} = {value!r}" for key, value in VARIABLES[name].made_by)
+            made_by = VARIABLES[name].made_by
+            if made_by == (("strategy", "hurdle"),):  # an LP's key, not a rule's
+                where, fix = "some [[lp]] has strategy = 'hurdle'", "add one"
+            else:
+                where = " or ".join(f"{key} = {value!r}" for key, value in made_by)
+                where, fix = f"{where}, which no scenario has", "put that rule value in play"
             raise ConfigError(
                 "[sweep] variables",
                 list(config.variables),
-                f"{name!r} is made only where {made_by}, which no scenario has: "
-                f"drop it or put that rule value in play",
+                f"{name!r} is made only where {where}: drop it or {fix}",
             )
 
 
@@ -397,7 +407,9 @@ def market_axes(config: Config) -> tuple[int, ...]:
 
 def resolve_stages(config: Config) -> Resolved:
     """Each stage's grid axes under this config (``sweep.engine.stages.resolve``)."""
-    return resolve(param_axes(config), market_axes(config), rules_in_play(config))
+    return resolve(
+        param_axes(config), market_axes(config), rules_in_play(config), config.hurdle_lps
+    )
 
 
 CHUNK_OVERHEAD_NS = 2e6  # a chunk's own cost: planning its stages, a task, a write
@@ -533,12 +545,6 @@ def make_plan(config: Config | dict | str, *, chunk_size: int | None = None) -> 
         config = load_config(config)
     if not config.lps:
         raise ConfigError("[[lp]]", [], "a sweep needs at least one LP")
-    hurdle = next((lp for lp in config.lps if lp.hurdle), None)
-    if hurdle is not None:  # decisions need the day-by-day loop (issue 22, step 3)
-        raise ConfigError(
-            f"[[lp]] {hurdle.name} strategy", "hurdle", "is checked and modelled "
-            "(tests/reference_hurdle.py) but this engine does not run hurdle LPs yet",
-        )  # fmt: skip
     source = path_source(config)
     if config.paths > 1 and config.path_kind != "gbm":
         raise ConfigError(

@@ -56,6 +56,10 @@ class Context(Protocol):
     @property
     def events(self) -> kernels.Events: ...
     @property
+    def event_span(self) -> np.ndarray: ...  # (n, 2) each combination's [first, stop) events
+    @property
+    def decides(self) -> bool: ...  # hurdle LPs in play: record what their decisions read
+    @property
     def shapes(self) -> kernels.Shapes: ...
     @property
     def given_fee_rate(self) -> np.ndarray: ...
@@ -149,7 +153,9 @@ def _commitments(ctx: Context) -> dict[str, np.ndarray]:
         _empty(ctx, dtype=np.int64),
     )
     sla_on = "on" in ctx.in_play("sla")
-    size = len(ctx.events.apply_day) + (ctx.n_lp * ctx.n_epochs if sla_on else 0)
+    span = ctx.event_span
+    most = int((span[:, 1] - span[:, 0]).max()) if len(span) else 0
+    size = most + (ctx.n_lp * ctx.n_epochs if sla_on else 0)
     log = kernels.Log(
         np.zeros((ctx.n, size), np.int64), np.zeros((ctx.n, size)),
         np.zeros((ctx.n, size), np.int64), np.zeros((ctx.n, size)),
@@ -173,13 +179,18 @@ def _commitments(ctx: Context) -> dict[str, np.ndarray]:
     books = ctx.n if sla_on else 1
     orders = {name: np.zeros((books, ctx.n_days, ctx.n_lp)) for name in ORDER_OUTPUTS}
     scored = "probability" in ctx.in_play("liquidity_score")
+    # where hurdle LPs decide: each day's stakes and waiting requests before its events
+    recorded = (ctx.n, ctx.n_days, ctx.n_lp) if ctx.decides else (0, 0, 0)
+    before, requested = np.zeros(recorded), np.zeros(recorded)
     kernels.commitment_rows(
-        ctx.events, ctx.param("exit_rule"), sla, target, target_rows, _book(ctx, sla_on), price,
-        ctx.path_rows() if sla_on else np.zeros(ctx.n, np.int64), ctx.shapes, behaviour,
+        ctx.events, span, ctx.param("exit_rule"), sla, target, target_rows, _book(ctx, sla_on),
+        price, ctx.path_rows() if sla_on else np.zeros(ctx.n, np.int64), ctx.shapes, behaviour,
         behaviour_rows, np.full(ctx.n, int(scored), np.int64), out["stake"], out["fee_bid"],
         out["total_stake"], out["stake_share"], ladder, log, epochs, out["meets_commitment"],
-        out["pool_in"], *orders.values(),
+        out["pool_in"], *orders.values(), before, requested,
     )  # fmt: skip
+    if ctx.decides:
+        out.update(stake_before=before, requested=requested)
     if sla_on:
         out.update((f"orders_{name}", values) for name, values in orders.items())
     out.update(zip(ladder._fields, ladder, strict=True))
@@ -388,6 +399,12 @@ def _supply(ctx: Context) -> dict[str, np.ndarray]:
     return out
 
 
+def _decisions(ctx: Context) -> dict[str, np.ndarray]:
+    """Computed by the chunk's decision loop (``sweep.engine.compute.ChunkData``), which runs
+    the stages again as hurdle LPs decide: never a stage run of its own."""
+    raise RuntimeError("the decisions stage is run by the chunk's decision loop")
+
+
 SLA_ON = ("sla", "on")  # the SLA in play: [mechanism] sla = "on" somewhere
 
 STAGES: dict[str, Stage] = {
@@ -576,6 +593,16 @@ STAGES: dict[str, Stage] = {
             width=(2, 0),
             cost=(5.0, 0.0),
         ),  # fmt: skip
+        Stage(
+            "decisions",
+            _decisions,
+            outputs=("active_lps", "decision"),
+            steps=("commitments", "fee_rate", "revenue"),
+            # the decisions, and what they read that the commitments keep for them (each
+            # day's stakes and waiting requests before its events)
+            width=(1, 3),
+            cost=(5.0, 5.0),
+        ),  # fmt: skip
     )
 }
 
@@ -617,13 +644,17 @@ class Resolved:
 
 
 def resolve(
-    param_axes: dict[str, int], path_axes: tuple[int, ...], rules_in_play: dict[str, tuple]
-) -> Resolved:
+    param_axes: dict[str, int], path_axes: tuple[int, ...], rules_in_play: dict[str, tuple],
+    decides: bool = False,
+) -> Resolved:  # fmt: skip
     """Each stage's axes under a config.
 
     ``param_axes``: the grid axis of every swept non-path key (keys that follow a swept
     preset: the preset's); ``path_axes``: the axes of the market path; ``rules_in_play``: every
     rule key's values in the sweep, and ``"sla"``: ``("off",)``, ``("on",)`` or both.
+    ``decides``: hurdle LPs are in play, whose decisions read the fees, which read every key
+    and the path: the commitments (and every stage after them) then depend on all of them
+    (MECHANISM.md: "they lose the sharing that fixed schedules give").
     """
 
     def keys_of(keys: Iterable[str]) -> set[str]:
@@ -640,6 +671,9 @@ def resolve(
         own_keys = keys_of(stage.params)
         steps = list(stage.steps)
         path = stage.path
+        if decides and stage.name == "commitments":
+            own_keys |= set(param_axes)
+            path = True
         extra = [RULES[key].values[value] for key in stage.rules for value in rules_in_play[key]]
         own_keys |= keys_of(stage.rules)
         extra += [reads for key, value, reads in stage.when if value in rules_in_play[key]]

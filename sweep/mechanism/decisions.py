@@ -215,3 +215,43 @@ def windows_for(n_lp: int) -> Windows:
         np.zeros(n_lp), np.zeros(n_lp), np.zeros(n_lp, np.int64), np.zeros(1),
         np.zeros(n_lp + 1, np.int64),
     )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def walk(
+    first, again, every, lookback, hurdle, exit_hurdle, is_hurdle, entry_stake, entry_bid,
+    before, requested, today, rate, history, windows, decision,
+):  # fmt: skip  # pragma: no cover - compiled
+    """One scenario's days from ``first`` on, as a run with its decisions so far gives them:
+    each day's numbers join the windows (:func:`close_day`) and LPs decide on each decision
+    day (:func:`decide`; not again on ``first`` when ``again`` is false: its decisions are
+    made). Returns the first day on which some LP decided, whose events change every later
+    day (the run must then be redone from there), or the number of days.
+
+    before, requested: (D, L) each day's stakes and waiting requests (-1: none) before its
+    events; today: (D, L) the stake of each LP's last scheduled event dated that day (NaN:
+    none); rate: (D,) fee rate. Written: decision (D, L) int8 on decision days.
+    """
+    n_days, n_lp = before.shape
+    now = np.empty(n_lp)
+    pending = np.empty(n_lp, np.bool_)
+    asked = np.empty(n_lp)
+    for d in range(first, n_days):
+        if decision_day(d, every) and (again or d != first):
+            for l in range(n_lp):
+                now[l] = before[d, l]
+                pending[l] = requested[d, l] >= 0.0
+                if today[d, l] == today[d, l]:
+                    asked[l] = today[d, l]
+                elif pending[l]:
+                    asked[l] = requested[d, l]
+                else:
+                    asked[l] = np.nan
+            made = decide(
+                d, lookback, hurdle, exit_hurdle, is_hurdle, entry_stake, entry_bid, now,
+                pending, asked, rate[d - 1], history, windows, decision[d],
+            )  # fmt: skip
+            if made > 0:
+                return d
+        close_day(d, lookback, history, windows)
+    return n_days

@@ -238,6 +238,7 @@ def _apply_batch(
 @numba.njit(cache=True, nogil=True)
 def commitment_rows(
     events,
+    event_span,
     exit_rule,
     sla,
     target,
@@ -262,6 +263,8 @@ def commitment_rows(
     pegged_sell,
     supplied,
     score,
+    before,
+    requested,
 ):  # pragma: no cover - compiled
     """Steps 2-3 under the exit rule and the SLA: stakes and bids of every day, their totals
     and shares, the fee ladder, and the log of changes that took effect.
@@ -271,17 +274,22 @@ def commitment_rows(
     active LP's book is checked against its commitment every day (``meets``) and an epoch's
     time on book may slash its bond, which lowers the stake from the next day.
 
+    event_span: (C, 2) int, the ``[first, stop)`` of each combination's events (hurdle LPs'
+    decisions make them differ; else every one spans them all).
     exit_rule, target_row, path_row, behaviour_row: (C,) int; sla: ``Sla``; target: (Ct, D);
     book: ``Book``; price: (P, D); shapes: ``Shapes``; behaviour: (B, L, NE) time-on-book
     inputs; score_rule: (C,) int. Written: stake, bid, stake_share, meets (bool): (C, D, L);
     total, pool_in (insurance pool inflows): (C, D); ladder; log: ``Log``; epochs: ``Epochs``.
     Where the SLA is in play (its check builds every LP's orders anyway), also step 9's orders
     as ``order_rows`` gives them: pegged_buy, pegged_sell, supplied, score (C, D, L); else those
-    are (1, D, L) and untouched.
+    are (1, D, L) and untouched. Where hurdle LPs decide (``before`` is (C, D, L)), what
+    their decisions read at each day's start, before its events: each LP's stake
+    (``before``) and request waiting for an epoch start (``requested``, -1: none); else those
+    are empty, (0, 0, 0).
     """
     n_combos, n_days, n_lp = stake.shape
     max_ticks = shapes.limit_buy.shape[2]
-    n_events = events.apply_day.shape[0]
+    record = before.shape[0] > 0  # (C, D, L) where hurdle LPs decide, else empty
     now = np.zeros(n_lp)
     bids = np.zeros(n_lp)
     commitment = np.zeros(n_lp)  # the provision's commitment: its stake at the last epoch start
@@ -324,11 +332,16 @@ def commitment_rows(
         pending_day[:] = np.nan
         days_met[:] = 0.0
         active_in_epoch[:] = False
-        e = 0
+        e = event_span[c, 0]
+        n_events = event_span[c, 1]
         n_log = 0
         n_active = 0
         slashed = False
         for d in range(n_days):
+            if record:
+                for l in range(n_lp):
+                    before[c, d, l] = now[l]
+                    requested[c, d, l] = pending[l]
             changed = d == 0 or slashed
             slashed = False
             inflow = 0.0

@@ -30,6 +30,9 @@ class Variable:
 SLA = (("sla", "on"),)  # the SLA's outputs: made where [mechanism] sla = "on" somewhere
 EXIT_PENALTY = ("exit_rule", "penalty")  # early-exit penalties, with or without the SLA
 SCORED = (("liquidity_score", "probability"),)
+# LPs that decide for themselves: made where some [[lp]] has strategy = "hurdle"
+# (``sweep.engine.plan.rules_in_play`` counts ``strategy`` among the rules in play)
+HURDLE = (("strategy", "hurdle"),)
 
 
 _VARIABLES = [
@@ -106,6 +109,17 @@ _VARIABLES = [
         "USD",
         "penalty for leaving below target stake",
         made_by=(*SLA, EXIT_PENALTY),
+    ),
+    Variable(
+        "active_lps", "day", "1", "number of LPs with stake > 0", dtype="int32", made_by=HURDLE
+    ),
+    Variable(
+        "decision",
+        "lp",
+        "1",
+        "hurdle LP's decision at the day's start: +1 asked to enter, -1 asked to leave, 0 none",
+        dtype="int8",
+        made_by=HURDLE,
     ),
 ]
 

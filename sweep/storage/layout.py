@@ -116,7 +116,8 @@ def layouts(plan: Plan) -> list[Layout]:
             dtype = float_dtype(plan)
         else:
             dims = sweep_dims + (("epoch",) if var.scope == "epoch" else ("day",)) + lp
-            dtype = "bool" if var.dtype == "bool" else float_dtype(plan)
+            # booleans and counts (``decision``, ``active_lps``) keep their type
+            dtype = float_dtype(plan) if var.dtype == "float64" else var.dtype
         attrs = _attrs(name)
         if dtype == "bool":  # stored as 0/1 bytes: CF flags say what each value means
             attrs = {**attrs, **flag_attrs(name)}
