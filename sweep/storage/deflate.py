@@ -1,0 +1,106 @@
+"""HDF5's shuffle + deflate filters in Python, so that storage chunks compress on every core.
+
+HDF5 compresses a chunk on the thread that writes it, and a file is written by one thread: a
+netCDF file compressed through HDF5 (or netCDF-C) is compressed at zlib's single-core speed.
+:func:`deflate_chunk` builds the bytes HDF5's filter pipeline (shuffle, then deflate) would
+store for a chunk, in plain Python (``zlib`` releases the GIL), so a thread pool compresses
+chunks side by side and one writer stores them with HDF5's direct chunk write. Any netCDF4 or
+HDF5 reader decompresses them with its built-in filters: no plugin.
+
+Why it is also faster per core than HDF5: after the shuffle, each byte plane (every value's
+byte ``j``) is a stream of its own. The planes of float64 market noise's low mantissa bytes
+are random; zlib spends most of its time failing to compress them (4% saved at best). A
+plane whose sample zlib cannot shrink by :data:`STORE_ABOVE` is stored (deflate's "stored"
+blocks, at memory speed); the others are compressed at the configured level. The result is
+one valid zlib stream (the planes as separate deflate block runs, each ended by a sync flush,
+one final empty block, the Adler-32 of the whole chunk), read by every inflater.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+
+import numpy as np
+
+STORE_ABOVE = 0.9
+"""A byte plane is stored, not compressed, when level-1 zlib leaves more than this fraction of
+its sample: on a 516 MB own-path result this stores 311 MB of planes, for 3.4% more bytes
+(354 MB instead of 342) and a sixth of the CPU time (zlib compressing those planes at ~40 MB/s
+saves about 4% of them)."""
+
+SAMPLE = 8 * 2**10
+"""Bytes of a plane trial-compressed to decide whether to store it."""
+
+MAX_THREADS = 8
+"""Compression threads at most: past that the single writer (and the disk) set the pace."""
+
+_FINAL = b"\x03\x00"  # an empty final deflate block (fixed Huffman codes, end of block only)
+
+
+def compression_threads() -> int:
+    """Threads for compressing: the cores this process may run on, at most
+    :data:`MAX_THREADS`."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_THREADS, cores))
+
+
+def shuffled_planes(block: np.ndarray) -> list[np.ndarray]:
+    """HDF5's shuffle filter as byte planes: plane ``j`` holds byte ``j`` of every value, in
+    order; the shuffled chunk is their concatenation."""
+    data = np.ascontiguousarray(block)
+    size = data.dtype.itemsize
+    raw = data.reshape(-1).view(np.uint8)
+    if size == 1:  # HDF5's shuffle leaves 1-byte values as they are
+        return [raw]
+    by_value = raw.reshape(-1, size)
+    return [np.ascontiguousarray(by_value[:, j]) for j in range(size)]
+
+
+def _deflate(data: np.ndarray, level: int, decide: bool) -> bytes:
+    """A run of raw deflate blocks, byte-aligned and not final (a sync flush ends it), so that
+    runs concatenate into one stream. ``decide``: stored if a sample does not compress."""
+    if not data.nbytes:
+        return b""
+    if decide and data.nbytes > SAMPLE:
+        sample = data[:SAMPLE]
+        if len(zlib.compress(sample, level)) > STORE_ABOVE * sample.nbytes:
+            level = 0  # stored blocks: not worth zlib's time
+    encoder = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return encoder.compress(data) + encoder.flush(zlib.Z_SYNC_FLUSH)
+
+
+def deflate_chunk(
+    block: np.ndarray, level: int, shuffle: bool = True, chunk: tuple[int, ...] | None = None
+) -> bytes:
+    """The bytes HDF5 stores for a chunk whose filters are shuffle (if ``shuffle``) then
+    deflate at ``level``: a zlib stream of the (shuffled) values of ``block``.
+
+    ``chunk``: the storage chunk's shape, when ``block`` is an edge chunk's values (smaller:
+    HDF5 stores edge chunks whole, so they are padded with zeros). Padding past the last row
+    is compressed apart from the values, whatever the values' planes are stored as.
+    """
+    values = np.ascontiguousarray(block)
+    valid = values.size  # values before the padding, in each plane
+    if chunk is not None and values.shape != tuple(chunk):
+        whole = np.zeros(chunk, values.dtype)
+        whole[tuple(slice(0, n) for n in values.shape)] = values
+        if values.shape[1:] != tuple(chunk[1:]):
+            valid = whole.size  # padding within rows: mixed with the values
+        values = whole
+    if shuffle:
+        planes = shuffled_planes(values)
+    else:
+        planes, valid = [values.reshape(-1).view(np.uint8)], valid * values.dtype.itemsize
+    parts = [zlib.compress(b"", level)[:2]]  # the zlib header of this level
+    check = 1  # Adler-32 of nothing
+    for plane in planes:
+        parts.append(_deflate(plane[:valid], level, decide=True))
+        parts.append(_deflate(plane[valid:], level, decide=False))
+        check = zlib.adler32(plane, check)
+    parts.append(_FINAL)
+    parts.append(check.to_bytes(4, "big"))
+    return b"".join(parts)
