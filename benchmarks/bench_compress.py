@@ -21,7 +21,8 @@ Run: ``python benchmarks/bench_compress.py [--paths N] [--days D] [--repeat R]``
 
 Targets (issue 23): compute / "file, 1 worker" >= 0.5; "compress, 1 thread" / "compress, 2
 threads" >= 1.6 (PASS/FAIL). The machine is shared: a two-thread ratio is readable only when
-nothing else runs; every run's times are printed.
+nothing else runs; every run's times are printed, and each copy's CPU time and the cores it kept
+busy (CPU / wall: near 2 for two threads on an idle 2-core machine).
 """
 
 from __future__ import annotations
@@ -58,14 +59,18 @@ def file_seconds(config: dict, out: Path, workers: int | None, compress: bool = 
     return time.perf_counter() - t0
 
 
-def copy_seconds(raw: Path, out: Path, chunks: dict, threads: int | None) -> float:
+CPU: dict[str, list[float]] = {}  # CPU seconds of the process during each copy
+
+
+def copy_seconds(raw: Path, out: Path, chunks: dict, threads: int | None, name: str) -> float:
     """``compressed_copy`` of ``raw``; ``threads=None``: through HDF5's filters, as before."""
     out.unlink(missing_ok=True)
-    t0 = time.perf_counter()
+    t0, cpu = time.perf_counter(), time.process_time()
     if threads is None:
         hdf5_copy(raw, out, chunks)
     else:
         compressed_copy(raw, out, chunks, threads=threads)
+    CPU.setdefault(name, []).append(time.process_time() - cpu)
     return time.perf_counter() - t0
 
 
@@ -122,9 +127,10 @@ def main() -> None:
             sizes["raw"] = raw.stat().st_size
             for threads in (1, 2):
                 name = f"compress, {threads} thread{'s' if threads > 1 else ''}"
-                times[name].append(copy_seconds(raw, copy, chunks, threads))
+                times[name].append(copy_seconds(raw, copy, chunks, threads, name))
             if "hdf5" not in sizes:  # slow: once
-                times["compress, HDF5"].append(copy_seconds(raw, copy, chunks, None))
+                name = "compress, HDF5"
+                times[name].append(copy_seconds(raw, copy, chunks, None, name))
                 sizes["hdf5"] = copy.stat().st_size
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -141,6 +147,11 @@ def main() -> None:
         print(
             f"  {name:22s} {seconds:7.2f} s  {work / seconds / 1e6:7.2f} M LP-days/s  "
             f"(all: {np.round(times[name], 2).tolist()})"
+        )
+    for name, cpu in CPU.items():  # cores busy: what the machine's other load left us
+        busy = [c / t for c, t in zip(cpu, times[name], strict=True)]
+        print(
+            f"  {name}: CPU {np.round(cpu, 2).tolist()} s, cores busy {np.round(busy, 2).tolist()}"
         )
     speed = sizes["raw"] / 1e6
     print(

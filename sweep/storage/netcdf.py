@@ -3,7 +3,8 @@
 A file is written as ``<out>.partial`` beside its journal ``<out>.partial.json``; each finished
 chunk is written in place, flushed, and only then appended to the journal. When every chunk is
 in, the partial file is compressed into the result (zlib with shuffle, chunked as the sweep is:
-:data:`COMPRESSION`), which takes its final name in one rename. So a sweep killed at any moment
+:data:`COMPRESSION`; a thread per core compresses, :mod:`sweep.storage.deflate`), which takes
+its final name in one rename. So a sweep killed at any moment
 (SIGKILL included) leaves nothing that looks complete, and ``resume`` computes just the chunks
 the journal lacks; see :class:`NetCDFStore` for why the partial file stays sound. The run that
 writes them holds ``<out>.lock`` (:mod:`sweep.storage.lock`) for as long as it lives, so a
@@ -153,12 +154,13 @@ class NetCDFStore(Store):
     is compressed, so every write would allocate file space, change a B-tree record, and may
     reuse space another write freed, in HDF5's cache until the next flush; a kill during that
     flush can leave records of finished chunks pointing at bytes since overwritten, and HDF5
-    has no atomic commit to prevent it. So the finished partial file is copied, one storage
-    chunk at a time, into ``<out>.partial.tmp`` compressed (:data:`COMPRESSION`) and chunked as
-    the sweep (:func:`sweep.storage.layout.chunk_shapes`), which is renamed to ``out``; only then
-    are the partial file and journal removed. A kill during the copy leaves the whole partial file
-    and its journal: ``--resume`` computes nothing and copies again. ``[sweep] compression =
-    "none"`` renames the partial file itself, uncompressed (fast to write; large).
+    has no atomic commit to prevent it. So the finished partial file is copied into
+    ``<out>.partial.tmp`` compressed (:data:`COMPRESSION`) and chunked as the sweep
+    (:func:`sweep.storage.layout.chunk_shapes`), on every core (:func:`compressed_copy`), which
+    is renamed to ``out``; only then are the partial file and journal removed. A kill during
+    the copy leaves the whole partial file and its journal: ``--resume`` computes nothing and
+    copies again. ``[sweep] compression = "none"`` renames the partial file itself,
+    uncompressed (fast to write; large).
     """
 
     @classmethod
