@@ -184,6 +184,13 @@ def test_the_copy_equals_the_partial_file(threads, edges, tmp_path, monkeypatch)
     assert one.read_bytes() == copy.read_bytes()
 
 
+@pytest.mark.parametrize("threads", [0, -1, 1.5])
+def test_a_bad_number_of_threads_is_refused(threads, tmp_path):
+    with pytest.raises(ValueError, match="threads must be a whole number of at least 1"):
+        compressed_copy(tmp_path / "a.nc", tmp_path / "b.nc", {}, threads=threads)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_sweep_writes_the_compressed_file_as_the_raw_one(tmp_path, monkeypatch):
     """End to end: the default (compressed) result loads as the uncompressed one."""
     raw, chunks = raw_result(tmp_path, monkeypatch)

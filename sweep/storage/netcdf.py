@@ -608,6 +608,8 @@ def compressed_copy(
         Compressing threads; by default the cores the process may use
         (:func:`sweep.storage.deflate.compression_threads`).
     """
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a whole number of at least 1, not {threads!r}")
     # netCDF's default chunk cache would keep up to 64 MiB of chunks per variable in memory
     # until the file closes; none is needed. A variable takes the cache size in force when it
     # is created, hence the global setting.
