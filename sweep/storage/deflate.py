@@ -60,17 +60,18 @@ def shuffled_planes(block: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(by_value[:, j]) for j in range(size)]
 
 
-def _deflate(data: np.ndarray, level: int, decide: bool) -> bytes:
+def _deflate(data: np.ndarray, level: int, decide: bool) -> list[bytes]:
     """A run of raw deflate blocks, byte-aligned and not final (a sync flush ends it), so that
-    runs concatenate into one stream. ``decide``: stored if a sample does not compress."""
+    runs concatenate into one stream; in pieces (joined once, at the end: copies hold the GIL).
+    ``decide``: stored if a sample does not compress."""
     if not data.nbytes:
-        return b""
+        return []
     if decide and data.nbytes > SAMPLE:
         sample = data[:SAMPLE]
         if len(zlib.compress(sample, level)) > STORE_ABOVE * sample.nbytes:
             level = 0  # stored blocks: not worth zlib's time
     encoder = zlib.compressobj(level, zlib.DEFLATED, -15)
-    return encoder.compress(data) + encoder.flush(zlib.Z_SYNC_FLUSH)
+    return [encoder.compress(data), encoder.flush(zlib.Z_SYNC_FLUSH)]
 
 
 def deflate_chunk(
@@ -98,8 +99,8 @@ def deflate_chunk(
     parts = [zlib.compress(b"", level)[:2]]  # the zlib header of this level
     check = 1  # Adler-32 of nothing
     for plane in planes:
-        parts.append(_deflate(plane[:valid], level, decide=True))
-        parts.append(_deflate(plane[valid:], level, decide=False))
+        parts += _deflate(plane[:valid], level, decide=True)
+        parts += _deflate(plane[valid:], level, decide=False)
         check = zlib.adler32(plane, check)
     parts.append(_FINAL)
     parts.append(check.to_bytes(4, "big"))
