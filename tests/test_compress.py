@@ -71,6 +71,18 @@ def test_a_chunk_is_the_zlib_stream_of_its_shuffled_values(kind, chunk, shuffle,
     assert b"".join(p.tobytes() for p in shuffled_planes(whole)) == hdf5_shuffle(whole)
 
 
+@pytest.mark.parametrize("n", [65535, 2 * 65535, 150_001])
+def test_long_stored_planes_span_several_stored_blocks(n):
+    """A plane of noise is stored in blocks of 65,535 bytes at most; an edge chunk's padding
+    after it is compressed."""
+    values = np.random.default_rng(5).random(n)
+    for chunk in (None, (n + 70_000,)):
+        whole = values if chunk is None else padded(values, chunk)
+        stream = deflate_chunk(values, 1, True, chunk)
+        assert zlib.decompress(stream) == hdf5_shuffle(whole)
+        assert len(stream) < whole.nbytes + 5 * 8 * (-(-whole.size // 65535)) + 2000
+
+
 def test_incompressible_planes_are_stored_and_the_others_compressed():
     noise = BLOCKS["noise"]
     stream = deflate_chunk(noise, 1)

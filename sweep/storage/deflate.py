@@ -60,23 +60,46 @@ def shuffled_planes(block: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(by_value[:, j]) for j in range(size)]
 
 
-def _deflate(data: np.ndarray, level: int, decide: bool) -> list[bytes]:
+STORED = 65535  # bytes at most in one stored deflate block
+
+
+def _stored_size(n: int) -> int:
+    """Bytes of ``n`` bytes as stored deflate blocks (5 bytes of header each)."""
+    return n + 5 * -(-n // STORED)
+
+
+def _put_stored(out: np.ndarray, data: np.ndarray) -> None:
+    """``data`` into ``out`` as stored deflate blocks, not final: a header byte 0 (byte-aligned,
+    as every run here ends), then LEN and its ones' complement NLEN, little-endian, then LEN
+    bytes. numpy copies them (without the GIL, which zlib's output buffers would hold)."""
+    full, rest = divmod(data.size, STORED)
+    if full:
+        blocks = out[: full * (STORED + 5)].reshape(full, STORED + 5)
+        blocks[:, :5] = (0, 0xFF, 0xFF, 0, 0)
+        blocks[:, 5:] = data[: full * STORED].reshape(full, STORED)
+    if rest:
+        tail = out[full * (STORED + 5) :]
+        tail[:5] = (0, rest & 0xFF, rest >> 8, ~rest & 0xFF, (~rest >> 8) & 0xFF)
+        tail[5:] = data[full * STORED :]
+
+
+def _deflate(data: np.ndarray, level: int, decide: bool) -> list[bytes | np.ndarray]:
     """A run of raw deflate blocks, byte-aligned and not final (a sync flush ends it), so that
-    runs concatenate into one stream; in pieces (joined once, at the end: copies hold the GIL).
-    ``decide``: stored if a sample does not compress."""
+    runs concatenate into one stream, as pieces: zlib's bytes, or ``data`` itself where it is
+    to be stored (``decide``: when a sample does not compress)."""
     if not data.nbytes:
         return []
     if decide and data.nbytes > SAMPLE:
         sample = data[:SAMPLE]
         if len(zlib.compress(sample, level)) > STORE_ABOVE * sample.nbytes:
-            level = 0  # stored blocks: not worth zlib's time
+            return [data]  # stored blocks: not worth zlib's time
     encoder = zlib.compressobj(level, zlib.DEFLATED, -15)
     return [encoder.compress(data), encoder.flush(zlib.Z_SYNC_FLUSH)]
 
 
 def deflate_chunk(
     block: np.ndarray, level: int, shuffle: bool = True, chunk: tuple[int, ...] | None = None
-) -> bytes:
+) -> memoryview:
     """The bytes HDF5 stores for a chunk whose filters are shuffle (if ``shuffle``) then
     deflate at ``level``: a zlib stream of the (shuffled) values of ``block``.
 
@@ -96,12 +119,20 @@ def deflate_chunk(
         planes = shuffled_planes(values)
     else:
         planes, valid = [values.reshape(-1).view(np.uint8)], valid * values.dtype.itemsize
-    parts = [zlib.compress(b"", level)[:2]]  # the zlib header of this level
+    pieces: list[bytes | np.ndarray] = [zlib.compress(b"", level)[:2]]  # this level's header
     check = 1  # Adler-32 of nothing
     for plane in planes:
-        parts += _deflate(plane[:valid], level, decide=True)
-        parts += _deflate(plane[valid:], level, decide=False)
+        pieces += _deflate(plane[:valid], level, decide=True)
+        pieces += _deflate(plane[valid:], level, decide=False)
         check = zlib.adler32(plane, check)
-    parts.append(_FINAL)
-    parts.append(check.to_bytes(4, "big"))
-    return b"".join(parts)
+    pieces += [_FINAL, check.to_bytes(4, "big")]
+    sizes = [_stored_size(p.size) if isinstance(p, np.ndarray) else len(p) for p in pieces]
+    out = np.empty(sum(sizes), np.uint8)
+    at = 0
+    for piece, size in zip(pieces, sizes, strict=True):
+        if isinstance(piece, np.ndarray):
+            _put_stored(out[at : at + size], piece)
+        else:
+            out[at : at + size] = np.frombuffer(piece, np.uint8)
+        at += size
+    return memoryview(out)

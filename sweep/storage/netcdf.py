@@ -679,7 +679,7 @@ def _write_chunks(
     def store() -> None:
         var, offset, index, future = ahead.popleft()
         data = future.result()
-        if isinstance(data, bytes):
+        if isinstance(data, memoryview):
             var.id.write_direct_chunk(offset, data)
         else:  # filters other than HDF5's shuffle and deflate: HDF5 compresses them
             var[index] = data
@@ -747,7 +747,7 @@ def _compressed(
     dtype: np.dtype,
     level: int,
     shuffle: bool,
-) -> bytes:
+) -> memoryview:
     """One chunk as HDF5 stores it: padded to the whole chunk shape (an edge chunk is stored
     whole), shuffled, deflated."""
     return deflate_chunk(_block(read, values, shape, dtype), level, shuffle, shape)
