@@ -3,7 +3,8 @@
 A file is written as ``<out>.partial`` beside its journal ``<out>.partial.json``; each finished
 chunk is written in place, flushed, and only then appended to the journal. When every chunk is
 in, the partial file is compressed into the result (zlib with shuffle, chunked as the sweep is:
-:data:`COMPRESSION`), which takes its final name in one rename. So a sweep killed at any moment
+:data:`COMPRESSION`; a thread per core compresses, :mod:`sweep.storage.deflate`), which takes
+its final name in one rename. So a sweep killed at any moment
 (SIGKILL included) leaves nothing that looks complete, and ``resume`` computes just the chunks
 the journal lacks; see :class:`NetCDFStore` for why the partial file stays sound. The run that
 writes them holds ``<out>.lock`` (:mod:`sweep.storage.lock`) for as long as it lives, so a
@@ -20,6 +21,8 @@ import os
 import resource
 import shutil
 import stat
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ import xarray as xr
 
 from ..engine.plan import Chunk, Plan
 from ..errors import ConfigError
+from .deflate import compression_threads, deflate_chunk
 from .layout import ResultLayout, aux_coordinates, chunk_shapes, in_result_order
 from .lock import OutputLock, busy, output_error, owner
 from .space import check_disk, existing_ancestor, free_space, human, result_bytes
@@ -150,12 +154,13 @@ class NetCDFStore(Store):
     is compressed, so every write would allocate file space, change a B-tree record, and may
     reuse space another write freed, in HDF5's cache until the next flush; a kill during that
     flush can leave records of finished chunks pointing at bytes since overwritten, and HDF5
-    has no atomic commit to prevent it. So the finished partial file is copied, one storage
-    chunk at a time, into ``<out>.partial.tmp`` compressed (:data:`COMPRESSION`) and chunked as
-    the sweep (:func:`sweep.storage.layout.chunk_shapes`), which is renamed to ``out``; only then
-    are the partial file and journal removed. A kill during the copy leaves the whole partial file
-    and its journal: ``--resume`` computes nothing and copies again. ``[sweep] compression =
-    "none"`` renames the partial file itself, uncompressed (fast to write; large).
+    has no atomic commit to prevent it. So the finished partial file is copied into
+    ``<out>.partial.tmp`` compressed (:data:`COMPRESSION`) and chunked as the sweep
+    (:func:`sweep.storage.layout.chunk_shapes`), on every core (:func:`compressed_copy`), which
+    is renamed to ``out``; only then are the partial file and journal removed. A kill during
+    the copy leaves the whole partial file and its journal: ``--resume`` computes nothing and
+    copies again. ``[sweep] compression = "none"`` renames the partial file itself,
+    uncompressed (fast to write; large).
     """
 
     @classmethod
@@ -576,10 +581,20 @@ def _put_strings(
 
 
 def compressed_copy(
-    source: str | os.PathLike, target: str | os.PathLike, chunks: dict[str, tuple[int, ...]]
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    chunks: dict[str, tuple[int, ...]],
+    threads: int | None = None,
 ) -> None:
     """Copy netCDF4 file ``source`` to ``target``, the variables in ``chunks`` compressed
-    (:data:`COMPRESSION`) in those storage chunks, one chunk at a time (memory: one chunk).
+    (:data:`COMPRESSION`) in those storage chunks, on ``threads`` threads.
+
+    netCDF4 makes ``target``'s structure (dimensions, attributes, the small variables with
+    their values, the chunked variables empty), so that it is a netCDF file in every detail;
+    then, the file closed, a pool of threads reads the chunked variables' storage chunks from
+    ``source`` and compresses them as HDF5's shuffle and deflate filters would
+    (:func:`sweep.storage.deflate.deflate_chunk`), and h5py stores them in order with HDF5's
+    direct chunk write. Memory: two chunks per thread.
 
     Parameters
     ----------
@@ -589,21 +604,31 @@ def compressed_copy(
         Storage chunk shape of each variable to compress
         (:func:`sweep.storage.layout.chunk_shapes`). The others (coordinates, scalars) stay
         contiguous: an index of compressed chunks costs more than such small variables would save.
+    threads
+        Compressing threads; by default the cores the process may use
+        (:func:`sweep.storage.deflate.compression_threads`).
     """
-    # whole chunks are written, each once: no chunk cache (netCDF's default keeps up to 64 MiB
-    # of chunks per variable in memory until the file closes: 400 MB more for a 600 MB result).
-    # A variable takes the cache size in force when it is created, hence the global setting.
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a whole number of at least 1, not {threads!r}")
+    # netCDF's default chunk cache would keep up to 64 MiB of chunks per variable in memory
+    # until the file closes; none is needed. A variable takes the cache size in force when it
+    # is created, hence the global setting.
     cache = netCDF4.get_chunk_cache()
     netCDF4.set_chunk_cache(0)
     try:
-        _copy_variables(source, target, chunks)
+        filled = _copy_structure(source, target, chunks)
     finally:
         netCDF4.set_chunk_cache(*cache)
+    if filled:  # netCDF4 has closed both files: h5py's HDF5 never shares one with netCDF's
+        _write_chunks(source, target, filled, threads or compression_threads())
 
 
-def _copy_variables(
+def _copy_structure(
     source: str | os.PathLike, target: str | os.PathLike, chunks: dict[str, tuple[int, ...]]
-) -> None:
+) -> list[str]:
+    """``target`` made as ``source`` is, but for the values of the variables compressed in
+    ``chunks``; returns their names (to fill by :func:`_write_chunks`)."""
+    filled = []
     with netCDF4.Dataset(source) as src, netCDF4.Dataset(target, "w", format="NETCDF4") as dst:
         for dim, size in src.dimensions.items():
             dst.createDimension(dim, len(size))
@@ -617,11 +642,10 @@ def _copy_variables(
                 _put_strings(dst, name, var.dimensions, np.asarray(values, dtype=object), attrs)
                 continue
             shape = chunks.get(name)
-            if shape is None or var.size == 0:
+            if shape is None or var.size == 0 or not var.ndim:
                 out = dst.createVariable(
                     name, var.dtype, var.dimensions, fill_value=False, contiguous=True
                 )
-                shape = var.shape
             else:
                 out = dst.createVariable(
                     name, var.dtype, var.dimensions, fill_value=False, chunksizes=shape,
@@ -634,14 +658,99 @@ def _copy_variables(
                 continue
             if not var.ndim:
                 out.assignValue(var.getValue())
-                continue
-            counts = [-(-n // c) for n, c in zip(var.shape, shape, strict=True)]
-            for block in np.ndindex(*counts):
-                index = tuple(
-                    slice(i * c, min((i + 1) * c, n))
-                    for i, c, n in zip(block, shape, var.shape, strict=True)
-                )
-                out[index] = var[index]
+            elif shape is None:
+                out[...] = var[...]
+            else:
+                filled.append(name)
+    return filled
+
+
+def _write_chunks(
+    source: str | os.PathLike, target: str | os.PathLike, names: list[str], threads: int
+) -> None:
+    """Fill the chunked variables ``names`` of ``target`` from ``source``: the threads read
+    and compress chunks, this one stores them, in order (so the file is the same whatever
+    the number of threads), at most two chunks per thread ahead."""
+    import h5py  # only when compressing: an import that most commands need not pay
+
+    level, shuffle = int(COMPRESSION["complevel"]), bool(COMPRESSION["shuffle"])
+    ahead: deque[tuple[Any, tuple[int, ...], tuple[slice, ...], Future]] = deque()
+
+    def store() -> None:
+        var, offset, index, future = ahead.popleft()
+        data = future.result()
+        if isinstance(data, memoryview):
+            var.id.write_direct_chunk(offset, data)
+        else:  # filters other than HDF5's shuffle and deflate: HDF5 compresses them
+            var[index] = data
+
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="sweep-compress")
+    try:
+        with h5py.File(source, "r") as src, h5py.File(target, "r+") as dst:
+            for name in names:
+                var, raw = dst[name], src[name]
+                shape = tuple(var.chunks)
+                direct = _filters(var) == ([2, 1] if shuffle else [1], level)
+                read = _reader(source, raw)
+                counts = [-(-n // c) for n, c in zip(var.shape, shape, strict=True)]
+                for block in np.ndindex(*counts):
+                    offset = tuple(i * c for i, c in zip(block, shape, strict=True))
+                    index = tuple(
+                        slice(o, min(o + c, n))
+                        for o, c, n in zip(offset, shape, var.shape, strict=True)
+                    )
+                    # read here when only HDF5 can (h5py serialises its calls anyway)
+                    values = index if read is not None else raw[index]
+                    task = _compressed if direct else _block
+                    future = pool.submit(task, read, values, shape, var.dtype, level, shuffle)
+                    ahead.append((var, offset, index, future))
+                    if len(ahead) >= 2 * threads:
+                        store()
+            while ahead:
+                store()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _filters(var: Any) -> tuple[list[int], int | None]:
+    """The HDF5 filter ids of h5py dataset ``var``, in pipeline order, and its deflate level."""
+    plist = var.id.get_create_plist()
+    ids, level = [], None
+    for i in range(plist.get_nfilters()):
+        code, _, values, _ = plist.get_filter(i)
+        ids.append(code)
+        if code == 1:  # H5Z_FILTER_DEFLATE
+            level = values[0]
+    return ids, level
+
+
+def _reader(source: str | os.PathLike, raw: Any) -> np.ndarray | None:
+    """``source``'s variable ``raw`` (h5py) mapped into memory, so that threads read it without
+    HDF5; None if its bytes are not one contiguous, unfiltered run in the file."""
+    offset = raw.id.get_offset() if raw.chunks is None and not raw.compression else None
+    if offset is None or raw.dtype.hasobject:
+        return None
+    return np.memmap(source, dtype=raw.dtype, mode="r", offset=offset, shape=raw.shape)
+
+
+def _block(
+    read: np.ndarray | None, values: Any, shape: tuple[int, ...], dtype: np.dtype, *_: Any
+) -> np.ndarray:
+    """One chunk's values, as the target's type."""
+    return np.asarray(read[values] if read is not None else values, dtype=dtype)
+
+
+def _compressed(
+    read: np.ndarray | None,
+    values: Any,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    level: int,
+    shuffle: bool,
+) -> memoryview:
+    """One chunk as HDF5 stores it: padded to the whole chunk shape (an edge chunk is stored
+    whole), shuffled, deflated."""
+    return deflate_chunk(_block(read, values, shape, dtype), level, shuffle, shape)
 
 
 def check_target(out: str | os.PathLike) -> None:

@@ -479,25 +479,22 @@ class ZarrStore(Store):
         xarray lays the store out in memory first and everything but the root metadata is
         copied: the store never has root metadata while it is unfinished.
         """
-        import fsspec
+        import zarr.storage
 
         ds, encoding = template(self.layout)
-        scratch = f"sweep-layout-{uuid.uuid4().hex}"
-        memory = fsspec.filesystem("memory")
-        try:
-            with warnings.catch_warnings():
-                # zarr calls the fixed-width strings of the labels (lp names, rules) an
-                # "unstable" data type of format 3; xarray and zarr read them back as written
-                warnings.simplefilter("ignore")
-                ds.to_zarr(f"memory://{scratch}", mode="w", compute=False, encoding=encoding,
-                           zarr_format=3, consolidated=True)  # fmt: skip
-            source = fsspec.FSMap(f"/{scratch}", memory)
-            root_meta = json.loads(source["zarr.json"])
-            target = _mapper(self.location)
-            target.setitems({k: source[k] for k in source if k != "zarr.json"})
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                memory.rm(f"/{scratch}", recursive=True)
+        # a zarr memory store of this run's own: xarray's dask graph of the lazy zeros (built,
+        # never computed) tokenizes its target, which costs twice as much on an fsspec
+        # memory:// store (0.39 against 0.20 s for 4,096 own-path scenarios)
+        scratch: dict[str, Any] = {}
+        with warnings.catch_warnings():
+            # zarr calls the fixed-width strings of the labels (lp names, rules) an
+            # "unstable" data type of format 3; xarray and zarr read them back as written
+            warnings.simplefilter("ignore")
+            ds.to_zarr(zarr.storage.MemoryStore(store_dict=scratch), mode="w", compute=False,
+                       encoding=encoding, zarr_format=3, consolidated=True)  # fmt: skip
+        root_meta = json.loads(scratch.pop("zarr.json").to_bytes())
+        target = _mapper(self.location)
+        target.setitems({k: v.to_bytes() for k, v in scratch.items()})
         # the consolidated metadata in the dataset's order (zarr sorts it by name), so that a
         # reader's dims come in the result's order
         members = root_meta.get("consolidated_metadata", {}).get("metadata", {})
