@@ -115,7 +115,8 @@ def test_entry_exit_shows_entries_in_the_boom_and_exits_in_the_bust() -> None:
     assert int(entries.sum()) > 0 and int(exits.sum()) > 0
     half = ds.sizes["day"] // 2
     # entries come first, in the boom; exits in the bust, after them
-    assert int(entries.isel(day=slice(0, half)).sum()) > int(entries.isel(day=slice(half, None)).sum())
+    early, late = entries.isel(day=slice(0, half)), entries.isel(day=slice(half, None))
+    assert int(early.sum()) > int(late.sum())
     assert int(exits.isel(day=slice(half, None)).sum()) > 0
     # the grid matters: a higher target leaves the market under-supplied more often
     under = ds.under_supplied.mean(["day", "path", "preset", "hurdle"])
