@@ -151,3 +151,30 @@ def test_sweep_plot_cli_on_the_shipped_example(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     for name in FIGURES:
         assert_png(out / name)
+
+
+def test_supply_heatmap_share_of_paths_supplied(hurdle: xr.Dataset) -> None:
+    """The gallery's question: on what share of paths did the market stay supplied?"""
+    fig = plot.supply_heatmap(hurdle.sel(preset="tools"), measure="supplied_paths", tolerance=0.1)
+    ax = fig.axes[0]
+    assert ax.get_title().startswith("Share of paths supplied (under-supplied on at most 10%")
+    share = hurdle.under_supplied.sel(preset="tools").astype(float).mean("day")
+    expected = (share <= 0.1).mean("path")
+    cells = sorted(t.get_text() for t in ax.texts)
+    assert cells == sorted(f"{float(x):.2%}" for x in expected.values.ravel())
+    with pytest.raises(ValueError, match="tolerance must be in"):
+        plot.supply_heatmap(hurdle, measure="supplied_paths", tolerance=5)
+    with pytest.raises(ValueError, match="counts Monte Carlo paths"):
+        plot.supply_heatmap(hurdle.isel(path=0), measure="supplied_paths")
+
+
+@pytest.mark.slow
+def test_the_gallery_example_answers_its_question(capsys) -> None:
+    """docs/examples/plot_entry_exit.py runs (as the docs build does) and prints its answer."""
+    import runpy
+
+    names = runpy.run_path(str(ROOT / "docs" / "examples" / "plot_entry_exit.py"))
+    out = capsys.readouterr().out
+    assert "entries and" in out and "supplied on at least 95% of paths:" in out
+    assert names["entries"] > 0 and names["exits"] > 0
+    assert isinstance(names["fig"], matplotlib.figure.Figure)

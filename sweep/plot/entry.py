@@ -34,9 +34,9 @@ __all__ = ["entry_exit", "supply_heatmap", "ENTRY_EXIT_NEEDS", "SUPPLY_MEASURES"
 ENTRY_EXIT_NEEDS = ("active_lps", "decision", "stake", "total_stake", "target_stake")
 """The outputs :func:`entry_exit` draws."""
 
-SUPPLY_MEASURES = ("under_supplied", "supply_ratio")
-"""What :func:`supply_heatmap` shows: the share of days under-supplied, or the final total
-stake / target stake."""
+SUPPLY_MEASURES = ("under_supplied", "supply_ratio", "supplied_paths")
+"""What :func:`supply_heatmap` shows: the share of days under-supplied, the final total
+stake / target stake, or the share of paths on which the market stayed supplied."""
 
 ENTER_COLOR = "tab:green"
 LEAVE_COLOR = "tab:red"
@@ -226,6 +226,7 @@ def supply_heatmap(
     y: str | None = None,
     *,
     measure: str = "under_supplied",
+    tolerance: float = 0.05,
     others: str = "mean",
     annotate: bool | None = None,
     ax: Axes | None = None,
@@ -234,7 +235,10 @@ def supply_heatmap(
 
     ``measure = "under_supplied"`` shows the share of days on which the total stake was below
     the target (0 is best); ``"supply_ratio"`` the total stake / target stake on the last day
-    (1 and above: supplied). Both are averaged over the paths; further sweep dimensions are
+    (1 and above: supplied); ``"supplied_paths"`` the share of paths on which the market was
+    under-supplied on at most ``tolerance`` of its days (1 is best: it answers "which designs
+    keep the market supplied on 95% of paths?"). They are averaged over the paths (the last
+    counts them); further sweep dimensions are
     averaged too (``others="mean"``), or held at their first value (``"first"``), or reduced
     by median, min or max; select a variant first (``ds.sel(preset="vega")``) to see it alone.
     A final ratio with no target (infinite) is left blank.
@@ -247,8 +251,12 @@ def supply_heatmap(
         Sweep dimension along the horizontal axis (default: ``v`` when swept, else the first).
     y : str, optional
         Sweep dimension along the vertical axis (default: ``hurdle`` when swept, else the next).
-    measure : {'under_supplied', 'supply_ratio'}, default 'under_supplied'
-        The share of days under-supplied, or the final total stake / target stake.
+    measure : {'under_supplied', 'supply_ratio', 'supplied_paths'}, default 'under_supplied'
+        The share of days under-supplied, the final total stake / target stake, or the share
+        of paths supplied.
+    tolerance : float, default 0.05
+        For ``"supplied_paths"``: the share of days a path may be under-supplied and still
+        count as supplied (the first days, before any entrant may decide, count too).
     others : str, default 'mean'
         Further sweep dimensions: reduced by ``"mean"``, median, min or max, or held at their
         ``"first"`` value.
@@ -265,14 +273,20 @@ def supply_heatmap(
     Raises
     ------
     ValueError
-        When ``measure`` is unknown, the result lacks it, or lacks two sweep dimensions.
+        When ``measure`` or ``tolerance`` is bad, the result lacks what the measure reads, or
+        lacks two sweep dimensions.
     """
     if measure not in SUPPLY_MEASURES:
         raise ValueError(
             f"supply_heatmap: measure must be one of {', '.join(map(repr, SUPPLY_MEASURES))}, "
             f"got {measure!r}"
         )
-    _data.variable(ds, measure, "supply_heatmap")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float):
+        raise ValueError(f"supply_heatmap: tolerance must be a number in [0, 1], got {tolerance!r}")
+    if not 0 <= tolerance <= 1:
+        raise ValueError(f"supply_heatmap: tolerance must be in [0, 1], got {tolerance!r}")
+    _data.variable(ds, "supply_ratio" if measure == "supply_ratio" else "under_supplied",
+                   "supply_heatmap")  # fmt: skip
     swept = [d for d in sweep_dims(ds) if d != "sample"]
     if x is None and "v" in swept and y != "v":
         x = "v"
@@ -282,10 +296,27 @@ def supply_heatmap(
         fig = heatmap(ds, "under_supplied", x, y, stat="mean", others=others, cmap="Reds",
                       vmin=0.0, vmax=1.0, annotate=annotate, ax=ax)  # fmt: skip
         question, how = "Share of days under-supplied (total stake < target)", "days and paths"
-    else:
+    elif measure == "supply_ratio":
         fig = heatmap(ds, "supply_ratio", x, y, stat="final", others=others, cmap="RdYlGn",
                       center=1.0, annotate=annotate, ax=ax)  # fmt: skip
         question, how = "Final total stake / target stake (1: just supplied)", "paths"
+    else:
+        _data.require_days(ds, "supply_heatmap")
+        if "path" not in ds.dims:
+            raise ValueError(
+                "supply_heatmap: measure 'supplied_paths' counts Monte Carlo paths; this result "
+                "has none (set [sweep] paths > 1)"
+            )
+        share = ds["under_supplied"].astype(float).mean("day")
+        supplied = (share <= tolerance).astype(float)
+        supplied = _data.expand(supplied, ds, ("path",)).assign_attrs(
+            units="1", long_name="share of paths supplied"
+        )
+        fig = heatmap(ds.assign(supplied_paths=supplied), "supplied_paths", x, y, stat="mean",
+                      reduce_over=["path"], others=others, cmap="RdYlGn", vmin=0.0, vmax=1.0,
+                      annotate=annotate, ax=ax)  # fmt: skip
+        question = f"Share of paths supplied (under-supplied on at most {tolerance:.0%} of days)"
+        how = ""
     axis = ax if ax is not None else fig.axes[0]
     # the heatmap's title says how: one line in the words of the question instead
     note = axis.get_title().split("\n", 1)[1] if "\n" in axis.get_title() else ""
