@@ -320,7 +320,9 @@ def supply_heatmap(
     axis = ax if ax is not None else fig.axes[0]
     # the heatmap's title says how: one line in the words of the question instead
     note = axis.get_title().split("\n", 1)[1] if "\n" in axis.get_title() else ""
-    if note.startswith("mean over "):
+    if not how:
+        pass  # the question says what is counted; the note what else is reduced
+    elif note.startswith("mean over "):
         how = f"mean over {how.replace(' and ', ', ')} and {note[len('mean over ') :]}"
         note = ""
     else:
