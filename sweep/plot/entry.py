@@ -156,8 +156,9 @@ def entry_exit(
     med_target = np.median(np.asarray(target.transpose("path", "day").values, dtype=float), axis=0)
     under = med_total < med_target
     if under.any():
+        shade = "under-supplied" + (" (medians)" if many else "")
         middle.fill_between(x, med_total, med_target, where=under, color=LEAVE_COLOR, alpha=0.15,
-                            linewidth=0, label="under-supplied (medians)")  # fmt: skip
+                            linewidth=0, label=shade)  # fmt: skip
     middle.set_ylabel(_style.label(total.assign_attrs(long_name="stake")))
     middle.yaxis.set_major_formatter(_style.Compact())
     middle.set_ylim(bottom=0)
@@ -192,7 +193,7 @@ def entry_exit(
     n_in = int((decision == 1).sum())
     n_out = int((decision == -1).sum())
     bottom.set_title(
-        f"Each LP on path {path}" + (f" of {n_paths}" if many else "")
+        "Each LP" + (f" on path {path} of {n_paths}" if many else "")
         + f": {n_in} entr{'y' if n_in == 1 else 'ies'}, {n_out} exit{'' if n_out == 1 else 's'}",
         fontsize="medium",
     )  # fmt: skip
