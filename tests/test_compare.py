@@ -149,3 +149,83 @@ def test_the_compare_command_prints_the_table(result, tmp_path, capsys):
     assert main(["compare", str(path), "--dim", "nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope" in err[0]
+
+
+# --------------------------------------------------------------------------------------------
+# LPs that decide for themselves: compare and info count their entries and exits
+# --------------------------------------------------------------------------------------------
+
+
+def hurdle_config() -> dict:
+    """Two hurdle entrants and an incumbent on a market whose volume falls: they enter on
+    day 7 and leave once their fees fall below the exit hurdle; the tools and vega presets."""
+    return {
+        "name": "hurdles",
+        "sweep": {"days": 200, "paths": 2, "seed": 3},
+        "path": {
+            "kind": "gbm",
+            "traded_volume": 5e4,
+            "volume_growth": -4.0,
+            "volume_volatility": 0.2,
+            "oi_ratio": 2.0,
+        },  # fmt: skip
+        "network": {"v": 5.0},
+        "mechanism": {"preset": ["tools", "vega"]},
+        "strategy": {"hurdle": [0.1, 0.15], "exit_hurdle": 0.05},
+        "lp": [
+            {"name": "incumbent", "commit": [{"day": 0, "stake": 100000, "fee_bid": 0.002}]},
+            {
+                "name": "entrant",
+                "strategy": "hurdle",
+                "copies": 2,
+                "stake": 100000,
+                "fee_bid": 0.002,
+            },  # fmt: skip
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def hurdles():
+    return sweep.run(hurdle_config(), scheduler="synchronous")
+
+
+def test_the_hurdle_result_has_entries_and_exits(hurdles):
+    assert int((hurdles.decision == 1).sum()) > 0
+    assert int((hurdles.decision == -1).sum()) > 0
+
+
+def test_compare_counts_entries_and_exits_per_lp(hurdles, result):
+    table = sweep.compare(hurdles, dim="preset")
+    columns = list(table.columns)
+    assert columns[columns.index("days_under_supplied") + 1 :][:2] == ["entries", "exits"]
+    for (preset, lp), row in table.set_index(["preset", "lp"]).iterrows():
+        decision = hurdles.decision.sel(preset=preset, lp=lp)
+        assert row["entries"] == pytest.approx(float((decision == 1).sum("day").mean()))
+        assert row["exits"] == pytest.approx(float((decision == -1).sum("day").mean()))
+    incumbent = table[table.lp == "incumbent"]
+    assert (incumbent.entries == 0).all() and (incumbent.exits == 0).all()
+    assert table[table.lp != "incumbent"].entries.gt(0).all()
+    # results without hurdle LPs keep their columns
+    assert not {"entries", "exits"} & set(sweep.compare(result, dim="share_rule").columns)
+
+
+def test_info_says_how_many_lps_were_in_and_came_and_went(hurdles, result):
+    from sweep.analysis.info import summary_text
+
+    text = summary_text(hurdles)
+    assert "LPs in and out" in text
+    end = hurdles.active_lps.isel(day=-1)
+    entries = (hurdles.decision == 1).sum(["day", "lp"])
+    exits = (hurdles.decision == -1).sum(["day", "lp"])
+    for preset in ("tools", "vega"):
+        line = next(s for s in text.splitlines() if s.strip().startswith(f"preset = {preset} "))
+        mean = {k: float(x.sel(preset=preset).mean()) for k, x in
+                (("in", end), ("entries", entries), ("exits", exits))}  # fmt: skip
+        assert f"in at the end {mean['in']:.2f}" in line
+        assert f"entries {mean['entries']:.2f}, exits {mean['exits']:.2f}" in line
+    assert "hurdle = 0.15" in text and "all scenarios" in text
+    # per LP, next to its fee revenue
+    assert any("entrant-1" in s and "entries" in s and "exits" in s for s in text.splitlines())
+    plain = summary_text(result)
+    assert "entries" not in plain and "exits" not in plain and "LPs in and out" not in plain

@@ -103,3 +103,21 @@ def test_an_unknown_name_is_bad_input_that_points_at_the_list(empty, monkeypatch
     assert len(err.strip().splitlines()) == 1
     with pytest.raises(KeyError, match="vega_presets"):
         examples.path("vega_preset")
+
+
+def test_entry_exit_shows_entries_in_the_boom_and_exits_in_the_bust() -> None:
+    """The shipped hurdle example must show what it is for: LPs come in, and LPs go."""
+    ds = sweep.run(examples.path("entry_exit"))
+    assert {"active_lps", "decision"} <= set(ds.data_vars)
+    decision = ds.decision
+    entries = (decision == 1).sum("lp")
+    exits = (decision == -1).sum("lp")
+    assert int(entries.sum()) > 0 and int(exits.sum()) > 0
+    half = ds.sizes["day"] // 2
+    # entries come first, in the boom; exits in the bust, after them
+    early, late = entries.isel(day=slice(0, half)), entries.isel(day=slice(half, None))
+    assert int(early.sum()) > int(late.sum())
+    assert int(exits.isel(day=slice(half, None)).sum()) > 0
+    # the grid matters: a higher target leaves the market under-supplied more often
+    under = ds.under_supplied.mean(["day", "path", "preset", "hurdle"])
+    assert float(under.isel(v=-1)) > float(under.isel(v=0))

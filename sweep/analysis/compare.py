@@ -54,6 +54,9 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
         - ``annualised_return``: 365 * revenue / stake-days (fee income per unit stake and
           year);
         - ``days_under_supplied``: days with total stake below target stake (market-wide);
+        - where hurdle LPs are in play (the result has ``decision``): ``entries`` and ``exits``,
+          the times the LP asked to enter and to leave (hurdle LPs decide; scheduled ones are
+          0);
         - where the result has the SLA's outputs and any is nonzero: ``sla_fee_penalty`` (the
           LP's mean penalty over epochs), ``fee_payout``, ``sla_bonus``, ``bond_penalty`` and
           ``early_exit_penalty`` (summed over epochs, USD).
@@ -116,6 +119,10 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
         }
     )
     table["revenue_vs_stake"] = table.revenue_share - table.stake_share
+    moves = ["entries", "exits"] if "decision" in ds.data_vars else []
+    if moves:  # LPs that decide for themselves: how often each came and went
+        table["entries"] = (ds.decision == 1).sum("day").astype(float)
+        table["exits"] = (ds.decision == -1).sum("day").astype(float)
     sla = [n for n in SLA_COLUMNS if n in ds.data_vars and "epoch" in ds[n].dims]
     if sla and any(bool(ds[n].any()) for n in sla):
         for name in sla:
@@ -144,6 +151,7 @@ def compare(ds: xr.Dataset, dim: str = "share_rule", keep: Sequence[str] = ()) -
         "revenue_vs_stake",
         "annualised_return",
         "days_under_supplied",
+        *moves,
         *sla,
     ]
     dtypes = {d: frame[d].dtype for d in rows}

@@ -20,6 +20,7 @@ from ..storage.layout import NON_SWEEP_DIMS, ordered_sizes
 
 BLOCK_BYTES = 64 * 2**20  # read at most about this much of one variable at a time
 _AUX_DIMS = ("tick", "commit")
+MAX_VARIANTS = 12  # values of one swept key listed one by one in the hurdle LPs' lines
 
 
 def _blocked(da: xr.DataArray) -> xr.DataArray:
@@ -109,23 +110,90 @@ def _headline(ds: xr.Dataset) -> list[str]:
             per = rev.sum("day")
             what = "total over days"
         dims = _scenario_dims(ds, per)
-        lines.append(f"  fee revenue per LP ({what}; mean over scenarios, min .. max):")
+        moves_note = (
+            "; entries and exits: mean count per scenario" if _entries_exits(ds) is not None else ""
+        )
+        lines.append(f"  fee revenue per LP ({what}; mean over scenarios, min .. max{moves_note}):")
         names = [str(x) for x in ds["lp"].values]
         width = max(len(n) for n in names)
         means = per.mean(dims) if dims else per
         lows = per.min(dims) if dims else per
         highs = per.max(dims) if dims else per
-        computed = xr.Dataset({"mean": means, "low": lows, "high": highs})
+        columns = {"mean": means, "low": lows, "high": highs}
+        moves = _entries_exits(ds)
+        if moves is not None:  # hurdle LPs: how often each asked to enter and to leave
+            for key, da in moves.items():
+                columns[key] = da.mean(_scenario_dims(ds, da)) if _scenario_dims(ds, da) else da
+        computed = xr.Dataset(columns)
         computed = computed.compute(scheduler="synchronous") if per.chunks else computed
         for i, name in enumerate(names):
             row = computed.isel(lp=i)
             lines.append(
                 f"    {name:<{width}}  {_fmt(float(row['mean']))}"
                 f"  ({_fmt(float(row['low']))} .. {_fmt(float(row['high']))})"
+                + (
+                    f"  entries {float(row['entries']):.2f}, exits {float(row['exits']):.2f}"
+                    if moves is not None
+                    else ""
+                )
             )
     lines.extend(_sla_headline(ds))
+    lines.extend(_hurdle_headline(ds))
     if not lines:
         lines.append("  (none: the result keeps none of fee_rate, under_supplied, fee_revenue)")
+    return lines
+
+
+def _entries_exits(ds: xr.Dataset) -> dict[str, xr.DataArray] | None:
+    """Per scenario and LP, how many times a hurdle LP asked to enter and to leave; None
+    without hurdle LPs' daily decisions (a summary keeps their statistics, not the counts)."""
+    if "decision" not in ds.data_vars or "day" not in ds["decision"].dims:
+        return None
+    decision = _blocked(ds["decision"])
+    return {
+        "entries": (decision == 1).sum("day"),
+        "exits": (decision == -1).sum("day"),
+    }
+
+
+def _hurdle_headline(ds: xr.Dataset) -> list[str]:
+    """LPs that decide for themselves: how many were in at the end, and how many entries and
+    exits, over every scenario and per value of each swept key (a variant: a preset, a v, a
+    hurdle), where the result has their outputs."""
+    if "active_lps" not in ds.data_vars:
+        return []
+    summary = "stat" in ds.dims
+    active = _blocked(ds["active_lps"])
+    columns = {"in": active.sel(stat="final") if summary else active.isel(day=-1)}
+    moves = _entries_exits(ds)
+    if moves is not None:
+        columns.update({key: da.sum("lp") for key, da in moves.items()})
+    table = xr.Dataset(columns).astype(float)
+    table = (
+        table.compute(scheduler="synchronous") if any(v.chunks for v in table.values()) else table
+    )
+    lines = ["  LPs in and out (mean per scenario; in: LPs with stake on the last day):"]
+
+    def row(label: str, part: xr.Dataset) -> str:
+        text = f"    {label}  in at the end {float(part['in'].mean()):.2f}"
+        if moves is not None:
+            text += f", entries {float(part['entries'].mean()):.2f}"
+            text += f", exits {float(part['exits'].mean()):.2f}"
+        return text
+
+    swept = [d for d in table.dims if d not in NON_SWEEP_DIMS and d != SAMPLE_DIM]
+    labels = {"all scenarios": None}
+    listed = [d for d in swept if ds.sizes[d] <= MAX_VARIANTS]
+    labels.update({f"{d} = {v}": (d, i) for d in listed for i, v in enumerate(ds[d].values)})
+    width = max(map(len, labels))
+    for label, at in labels.items():
+        part = table if at is None else table.isel({at[0]: at[1]})
+        lines.append(row(f"{label:<{width}}", part))
+    for d in swept:
+        if d not in listed:
+            lines.append(f"    ({d}: {ds.sizes[d]} values, too many to list one by one)")
+    if moves is None:
+        lines.append("    (entries and exits: a summary result keeps no daily decisions)")
     return lines
 
 

@@ -5,7 +5,10 @@ for a ``time_weighted`` share rule, the liquidity paper's figures, all for the f
 (and first path); Monte Carlo results get fan charts; results with two or more swept keys get
 heatmaps over the first two; a swept rule gets a variant comparison. Results in which Vega's SLA
 (or the early-exit penalty) did anything get the SLA view of the first scenario where it did;
-results with a ``preset`` dimension get the mechanism comparison. Summary results
+results with a ``preset`` dimension get the mechanism comparison. Results with hurdle LPs
+(``active_lps``) get their entries and exits over time (the first scenario in which an LP left,
+else entered) and, with two swept keys, the supply heatmap (``v`` x ``hurdle`` when swept,
+averaged over the other keys). Summary results
 (``reduce = "summary"``) have no days, so only the heatmaps and variant comparisons apply.
 Figures whose variables the result lacks (``variables`` limited in the config) are skipped.
 """
@@ -16,6 +19,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
@@ -24,6 +28,7 @@ from ..plot import _data
 from ..plot.book import _NEEDED as ORDER_BOOK_NEEDS
 from ..plot.book import _PARAMS as BOOK_PARAMS
 from ..plot.book import has_orders
+from ..plot.entry import ENTRY_EXIT_NEEDS
 from ..plot.market import _PANEL_VARIABLES as PANEL_VARIABLES
 from ..plot.sla import _VIEW_NEEDS as SLA_VIEW_NEEDS
 from ..plot.sla import _VIEW_PARAMS as SLA_VIEW_PARAMS
@@ -190,9 +195,35 @@ def write_figures(ds: xr.Dataset, out_dir: Path | str, *, dpi: int = 120) -> lis
             )
     if "day" in ds.dims and "preset" in swept and _has(ds, ("fee_revenue", "stake", "margin")):
         save("mechanism_comparison", lambda: plot.mechanism_comparison(ds, "preset"))
+    if "active_lps" in ds.data_vars:  # hurdle LPs in play
+        if "day" in ds.dims and _has(ds, ENTRY_EXIT_NEEDS):
+            at = _decision_scenario(ds, swept)
+            save(
+                "entry_exit",
+                lambda: plot.entry_exit(ds.isel(at)),
+                note(ENTRY_EXIT_NEEDS, at, ds) if at else "",
+            )
+        if len(gridded) >= 2 and "under_supplied" in ds.data_vars:
+            save("supply_heatmap", lambda: plot.supply_heatmap(ds))
     for name, make in plot.design.standard_figures(ds):  # sampled designs (sweep.plot.design)
         save(name, make)
     return written
+
+
+def _decision_scenario(ds: xr.Dataset, swept: list[str]) -> dict[str, int]:
+    """``isel`` indices (swept dims, not path) of the first scenario in grid order in which a
+    hurdle LP asked to leave on some path, else asked to enter, else the first: the figure is
+    about entries and exits, so show some."""
+    decision = ds["decision"]
+    inner = [d for d in decision.dims if d not in swept]
+    order = [d for d in swept if d in decision.dims]
+    for value in (-1, 1):
+        mask = (decision == value).any(inner)
+        values = np.asarray(mask.transpose(*order).values, dtype=bool) if order else None
+        if values is not None and values.any():
+            found = dict(zip(order, (int(i) for i in np.argwhere(values)[0]), strict=True))
+            return {d: found.get(d, 0) for d in swept}
+    return {d: 0 for d in swept}
 
 
 def _time_weighted(ds: xr.Dataset, first: dict[str, int]) -> tuple[xr.Dataset, dict] | None:

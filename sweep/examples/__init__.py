@@ -26,6 +26,7 @@ EXAMPLES: dict[str, str] = {
     "margin_strategies": "aggressive, uniform, passive LPs on a sine price: margin rises in turn",
     "fee_split_paper": "the liquidity paper's time-weighted fee split of four market makers",
     "vega_presets": "the old tools, Vega 2021 and Vega today (its SLA) side by side, four LPs",
+    "entry_exit": "20 hurdle LPs enter in a volume boom and leave in the bust: v x hurdle",
 }
 
 

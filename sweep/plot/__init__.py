@@ -23,6 +23,10 @@ variable as the same along the dimensions it lacks.
   along it), :func:`fan_chart` (a variable without ``path`` is a fan of zero width),
   :func:`variant_comparison`, :func:`mechanism_comparison` (fee revenue, stake share, margin
   and penalties per LP under each preset or rule).
+- LPs that decide for themselves (``strategy = "hurdle"``): :func:`entry_exit` (one
+  scenario's LPs over time: how many are in, total stake against target as a fan over paths,
+  each LP's entries and exits), :func:`supply_heatmap` (the share of days under-supplied, or
+  the final stake / target, over two sweep dimensions such as ``v`` x ``hurdle``).
 - Sampled designs (``[sweep] design``): :func:`sensitivity_bars` (Sobol' indices or Morris
   effects with their intervals, from :func:`sweep.sensitivity`), :func:`design_scatter` (an
   output over two sampled parameters, coloured by the output).
@@ -33,6 +37,7 @@ from __future__ import annotations
 from ..storage.layout import sweep_dims
 from .book import order_book
 from .design import design_scatter, sensitivity_bars
+from .entry import entry_exit, supply_heatmap
 from .market import (
     annualised_return,
     equity_share,
@@ -63,6 +68,7 @@ from .views import fan_chart, heatmap, variant_comparison
 __all__ = [
     "annualised_return",
     "design_scatter",
+    "entry_exit",
     "equity_share",
     "fan_chart",
     "fee_and_volume",
@@ -85,6 +91,7 @@ __all__ = [
     "stake_levels",
     "stake_share",
     "stake_vs_target",
+    "supply_heatmap",
     "sweep_dims",
     "time_weighting",
     "variant_comparison",

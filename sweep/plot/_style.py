@@ -142,11 +142,15 @@ def units(da: xr.DataArray) -> str:
     return str(da.attrs.get("units", ""))
 
 
+FRACTIONS = ("fee_rate", "fee_bid", "equity_share", "stake_share", "under_supplied_share",
+             "supplied_paths")  # fmt: skip
+
+
 def is_fraction(da: xr.DataArray) -> bool:
     """Rates and shares read best as percent: unitless fractions and per-year returns."""
     name = str(da.name or "")
     return (
-        name in ("fee_rate", "fee_bid", "equity_share", "stake_share", "under_supplied_share")
+        name in FRACTIONS
         or name.startswith("under_supplied")
         or units(da) in ("year-1", "1/year")  # CF's spelling, and older results'
     )

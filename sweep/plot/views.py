@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
-from matplotlib.colors import to_rgb
+from matplotlib.colors import TwoSlopeNorm, to_rgb
 from matplotlib.figure import Figure
 
 from ..storage.layout import NON_SWEEP_DIMS, ordered_dims, sweep_dims
@@ -71,6 +71,9 @@ def heatmap(
     others: str = "first",
     annotate: bool | None = None,
     cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    center: float | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """``variable`` reduced to one number per cell of two sweep dimensions.
@@ -106,6 +109,11 @@ def heatmap(
         Write each cell's value in it (default: when the grid is small).
     cmap : str, default 'viridis'
         Matplotlib colour map.
+    vmin, vmax : float, optional
+        The colour scale's ends (default: the grid's range), e.g. 0 and 1 for a share, so
+        figures compare.
+    center : float, optional
+        A value the colour map's middle marks (a diverging map around 1 for a ratio to target).
     ax : matplotlib.axes.Axes, optional
         Draw into this axes (a panel of a bigger figure) instead of a new figure.
 
@@ -165,6 +173,14 @@ def heatmap(
         value = float(masked.min())
         lo, hi = sorted((0.0, value)) if value != 0 else (0.0, 1.0)
         limits = {"vmin": lo, "vmax": hi}
+    if vmin is not None or vmax is not None:
+        limits = {"vmin": vmin, "vmax": vmax}
+    if center is not None:
+        lo = float(masked.min()) if masked.count() else center
+        hi = float(masked.max()) if masked.count() else center
+        # each side of the centre spans its own range: the ends get the map's ends
+        eps = 1e-9 * max(abs(center), 1.0)
+        limits = {"norm": TwoSlopeNorm(center, min(lo, center - eps), max(hi, center + eps))}
     mesh = ax.pcolormesh(
         np.arange(len(xs) + 1) - 0.5,
         np.arange(len(ys) + 1) - 0.5,
