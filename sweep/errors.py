@@ -65,3 +65,6 @@ class PartialResultWarning(UserWarning):
     message : str
         Which result, and how many of its chunks hold numbers.
     """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
