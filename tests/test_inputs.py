@@ -222,6 +222,7 @@ def test_bad_input_is_one_line_and_exit_2(name, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("name", [name for name, case in CASES.items() if case.process])
+@pytest.mark.slow
 def test_bad_input_as_a_sweep_run_process(name, outcomes):
     """One case of each kind as the real `sweep run` process: nothing else reaches stderr."""
     check_one_line(CASES[name], *outcomes[name])

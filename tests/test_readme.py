@@ -102,6 +102,7 @@ def cheap_commands() -> list[str]:
     return commands
 
 
+@pytest.mark.slow
 def test_the_cheap_bash_snippets_run(quick_start: Path) -> None:
     commands = cheap_commands()
     assert {"sweep examples", "sweep info outputs/default.nc"} <= set(commands)

@@ -178,6 +178,7 @@ def test_sla_conserves_fees_on_a_swept_sla():
     assert ((ds.sla_fee_penalty >= 0) & (ds.sla_fee_penalty <= 1)).all()
 
 
+@pytest.mark.slow
 def test_the_vega_presets_config_runs_and_the_sla_bites():
     import tomllib
 
