@@ -446,14 +446,24 @@ def plan_chunking(
     stages: Resolved, outputs: tuple[str, ...], shape: tuple[int, ...], n_days: int, n_lp: int,
     n_ticks: int, size: int = 0, classes: dict[str, dict[int, int]] | None = None,
 ) -> Chunking:  # fmt: skip
-    """The chunking that computes the sweep fastest within :data:`OUTPUT_BYTES_TARGET` a chunk.
+    """The chunking that computes the sweep fastest within the memory bound.
 
     A chunk runs each stage once per combination of the stage's axes within it, so a stage is
-    computed again in every chunk that shares its combinations. For each order of the axes
-    (all of them when there are few), the biggest chunk that fits in memory is taken and the
-    sweep's compute estimated from the stages' costs (``Stage.cost``) plus a fixed cost per
-    chunk; the cheapest wins. ``size`` fixes the scenarios per chunk instead.
-    Big sweeps get at least :data:`MIN_CHUNKS` chunks, to spread over workers.
+    computed again in every chunk that shares its combinations, unless the process kept its
+    results from an earlier chunk (:data:`SHARED_BYTES`, counted with a margin). For each
+    order of the axes (all of them when there are few), the biggest chunk that fits in memory
+    is taken and the sweep's compute estimated from the stages' costs (``Stage.cost``) plus
+    :data:`CHUNK_OVERHEAD_NS` per chunk; the cheapest wins. ``size`` fixes the scenarios per
+    chunk instead.
+
+    The memory bound is :data:`OUTPUT_BYTES_TARGET` a chunk, or one scenario's stages where
+    they alone take more (many LPs on long paths); where a scenario takes more than a quarter
+    of the target, a chunk may grow to :data:`LARGE_SCENARIO_CHUNK` times one scenario's memory
+    when that saves compute (:data:`MEMORY_GAIN`): scenarios that share their commitments,
+    orders and margins compute them once, at little more memory than one. Big sweeps get at
+    least :data:`MIN_CHUNKS` chunks, to spread over workers, unless so many chunks cost more
+    than :data:`MIN_CHUNKS_COST` times the compute of the best chunking without them (a few
+    scenarios of 256 LPs x 3650 days each in its own chunk compute the shared stages again).
 
     ``classes`` (:meth:`Plan.class_counts`): along a followed axis (a design's ``sample``) a
     stage that depends only on integer or choice keys runs once per distinct combination of
