@@ -46,7 +46,7 @@ OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose arrays take about this 
 LARGE_SCENARIO_CHUNK = 4
 MEMORY_GAIN = 0.98  # memory beyond the target or one scenario: only for 2% less compute
 MIN_CHUNKS = 16  # big sweeps get at least this many chunks, to spread over workers
-MIN_CHUNKS_COST = 1.03  # ... unless that many chunks cost 3% more compute than fewer
+MIN_CHUNKS_COST = 1.03  # ... unless, for large scenarios, they cost 3% more compute than fewer
 INT_PARAMS = tuple(k for specs in PARAMS.values() for k, p in specs.items() if p.kind is int)
 
 
@@ -461,8 +461,9 @@ def plan_chunking(
     of the target, a chunk may grow to :data:`LARGE_SCENARIO_CHUNK` times one scenario's memory
     when that saves compute (:data:`MEMORY_GAIN`): scenarios that share their commitments,
     orders and margins compute them once, at little more memory than one. Big sweeps get at
-    least :data:`MIN_CHUNKS` chunks, to spread over workers, unless so many chunks cost more
-    than :data:`MIN_CHUNKS_COST` times the compute of the best chunking without them (a few
+    least :data:`MIN_CHUNKS` chunks, to spread over workers, unless their scenarios are large
+    (more than a quarter of the target) and so many chunks cost more than
+    :data:`MIN_CHUNKS_COST` times the compute of the best chunking without them (a few
     scenarios of 256 LPs x 3650 days each in its own chunk compute the shared stages again).
 
     ``classes`` (:meth:`Plan.class_counts`): along a followed axis (a design's ``sample``) a
@@ -558,9 +559,10 @@ def plan_chunking(
         if size:
             return size
         spread = within(order, min(cap, n))
-        if spread >= n:
+        if spread >= n or wide == narrow:
             return spread
-        # at least MIN_CHUNKS chunks, unless cutting the sweep so fine repeats work
+        # at least MIN_CHUNKS chunks, unless cutting a few large scenarios so fine repeats
+        # their shared work
         whole = within(order, n)
         if estimate(order, spread)[1] > MIN_CHUNKS_COST * estimate(order, whole)[1]:
             return whole
