@@ -418,6 +418,10 @@ def resolve_stages(config: Config) -> Resolved:
 
 
 CHUNK_OVERHEAD_NS = 4e6  # a chunk's own cost: planning its stages, allocating, a task, a write
+# ... and per byte of one scenario's stages: a chunk of large scenarios costs more than its
+# scenarios (measured: 1.7 ms a chunk at 4 LPs x 365 days, 16 ms at 64 LPs x 3650, 56 ms at
+# 256 LPs x 3650, beyond the stages the estimate counts; benchmarks/bench_chunking.py)
+CHUNK_OVERHEAD_NS_PER_BYTE = 0.4
 # stage results a process keeps for its next chunks (``sweep.engine.compute.SHARED_BYTES``):
 # a stage that chunks split along an axis it lacks is computed once while they fit
 SHARED_BYTES = 64 * 2**20
@@ -453,7 +457,8 @@ def plan_chunking(
     results from an earlier chunk (:data:`SHARED_BYTES`, counted with a margin). For each
     order of the axes (all of them when there are few), the biggest chunk that fits in memory
     is taken and the sweep's compute estimated from the stages' costs (``Stage.cost``) plus
-    :data:`CHUNK_OVERHEAD_NS` per chunk; the cheapest wins. ``size`` fixes the scenarios per
+    :data:`CHUNK_OVERHEAD_NS` per chunk (more for large scenarios,
+    :data:`CHUNK_OVERHEAD_NS_PER_BYTE`); the cheapest wins. ``size`` fixes the scenarios per
     chunk instead.
 
     The memory bound is :data:`OUTPUT_BYTES_TARGET` a chunk, or one scenario's stages where
@@ -525,7 +530,7 @@ def plan_chunking(
         )
         if 2 * kept <= SHARED_BYTES:
             agains = [1] * len(agains)
-        work = CHUNK_OVERHEAD_NS * n_chunks
+        work = (CHUNK_OVERHEAD_NS + CHUNK_OVERHEAD_NS_PER_BYTE * single) * n_chunks
         for cost, axes, cap, again in zip(ns, axes_of, caps, agains, strict=True):
             combos = math.prod(
                 counts[a] * min(extent[a], cap[a]) if a in cap else shape[a] for a in axes
