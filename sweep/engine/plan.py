@@ -41,7 +41,12 @@ from .paths import PathSource, check_paths, path_source
 from .stages import PATH, STAGE_OF, STAGES, Resolved, resolve
 
 OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose arrays take about this much memory
+# where one scenario's arrays alone take more than the target (many LPs, long paths), a chunk
+# may take up to this many times one scenario's, when that saves compute (MEMORY_GAIN)
+LARGE_SCENARIO_CHUNK = 4
+MEMORY_GAIN = 0.98  # memory beyond the target or one scenario: only for 2% less compute
 MIN_CHUNKS = 16  # big sweeps get at least this many chunks, to spread over workers
+MIN_CHUNKS_COST = 1.03  # ... unless, for large scenarios, they cost 3% more compute than fewer
 INT_PARAMS = tuple(k for specs in PARAMS.values() for k, p in specs.items() if p.kind is int)
 
 
@@ -412,7 +417,14 @@ def resolve_stages(config: Config) -> Resolved:
     )
 
 
-CHUNK_OVERHEAD_NS = 2e6  # a chunk's own cost: planning its stages, a task, a write
+CHUNK_OVERHEAD_NS = 4e6  # a chunk's own cost: planning its stages, allocating, a task, a write
+# ... and per byte of one scenario's stages: a chunk of large scenarios costs more than its
+# scenarios (measured: 1.7 ms a chunk at 4 LPs x 365 days, 16 ms at 64 LPs x 3650, 56 ms at
+# 256 LPs x 3650, beyond the stages the estimate counts; benchmarks/bench_chunking.py)
+CHUNK_OVERHEAD_NS_PER_BYTE = 0.4
+# stage results a process keeps for its next chunks (``sweep.engine.compute.SHARED_BYTES``):
+# a stage that chunks split along an axis it lacks is computed once while they fit
+SHARED_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -438,14 +450,26 @@ def plan_chunking(
     stages: Resolved, outputs: tuple[str, ...], shape: tuple[int, ...], n_days: int, n_lp: int,
     n_ticks: int, size: int = 0, classes: dict[str, dict[int, int]] | None = None,
 ) -> Chunking:  # fmt: skip
-    """The chunking that computes the sweep fastest within :data:`OUTPUT_BYTES_TARGET` a chunk.
+    """The chunking that computes the sweep fastest within the memory bound.
 
     A chunk runs each stage once per combination of the stage's axes within it, so a stage is
-    computed again in every chunk that shares its combinations. For each order of the axes
-    (all of them when there are few), the biggest chunk that fits in memory is taken and the
-    sweep's compute estimated from the stages' costs (``Stage.cost``) plus a fixed cost per
-    chunk; the cheapest wins. ``size`` fixes the scenarios per chunk instead.
-    Big sweeps get at least :data:`MIN_CHUNKS` chunks, to spread over workers.
+    computed again in every chunk that shares its combinations, unless the process kept its
+    results from an earlier chunk (:data:`SHARED_BYTES`, counted with a margin). For each
+    order of the axes (all of them when there are few), the biggest chunk that fits in memory
+    is taken and the sweep's compute estimated from the stages' costs (``Stage.cost``) plus
+    :data:`CHUNK_OVERHEAD_NS` per chunk (more for large scenarios,
+    :data:`CHUNK_OVERHEAD_NS_PER_BYTE`); the cheapest wins. ``size`` fixes the scenarios per
+    chunk instead.
+
+    The memory bound is :data:`OUTPUT_BYTES_TARGET` a chunk, or one scenario's stages where
+    they alone take more (many LPs on long paths); where a scenario takes more than a quarter
+    of the target, a chunk may grow to :data:`LARGE_SCENARIO_CHUNK` times one scenario's memory
+    when that saves compute (:data:`MEMORY_GAIN`): scenarios that share their commitments,
+    orders and margins compute them once, at little more memory than one. Big sweeps get at
+    least :data:`MIN_CHUNKS` chunks, to spread over workers, unless their scenarios are large
+    (more than a quarter of the target) and so many chunks cost more than
+    :data:`MIN_CHUNKS_COST` times the compute of the best chunking without them (a few
+    scenarios of 256 LPs x 3650 days each in its own chunk compute the shared stages again).
 
     ``classes`` (:meth:`Plan.class_counts`): along a followed axis (a design's ``sample``) a
     stage that depends only on integer or choice keys runs once per distinct combination of
@@ -459,8 +483,14 @@ def plan_chunking(
     nbytes = [st.bytes_per_combination(n_days, n_lp) for st in needed]
     ns = [st.nanoseconds_per_combination(n_days, n_lp, n_ticks) for st in needed]
     n = math.prod(shape)
-    floor = max(1, OUTPUT_BYTES_TARGET // max(sum(nbytes), 1))
+    single = max(sum(nbytes), 1)  # one scenario's stages
+    floor = max(1, OUTPUT_BYTES_TARGET // single)
     cap = max(floor, -(-n // MIN_CHUNKS))
+    # the memory bound: the target, or one scenario where that alone takes more; and, where a
+    # scenario takes more than a quarter of the target, up to LARGE_SCENARIO_CHUNK scenarios'
+    # worth when that saves compute (stages shared by the chunk's scenarios)
+    narrow = max(OUTPUT_BYTES_TARGET, single)
+    wide = max(narrow, LARGE_SCENARIO_CHUNK * single)
 
     def estimate(order: tuple[int, ...], s: int) -> tuple[int, float]:
         sizes = [shape[a] for a in order]
@@ -479,30 +509,69 @@ def plan_chunking(
                 else:
                     extent[a], counts[a] = shape[a], 1
             n_chunks = math.prod(counts.values())
-        memory = sum(
+        each = [
             b * math.prod(min(extent[a], cap.get(a, extent[a])) for a in axes)
             for b, axes, cap in zip(nbytes, axes_of, caps, strict=True)
+        ]
+        memory = sum(each)
+        agains = [
+            math.prod(counts[a] for a in counts if a not in axes) if not cap else 1
+            for axes, cap in zip(axes_of, caps, strict=True)
+        ]
+        # stages that chunks compute again for the same slices: a process keeps their
+        # results for the next chunks (``sweep.engine.compute.SharedResults``) while all of
+        # them fit, so they are computed once. ``Stage.width`` counts the arrays a stage keeps
+        # per combination, not all it returns (the commitments' results are 1.5x that at
+        # 256 LPs): they are counted as kept only within half the capacity
+        kept = sum(
+            m * math.prod(counts[a] for a in axes)
+            for m, axes, again in zip(each, axes_of, agains, strict=True)
+            if again > 1
         )
-        work = CHUNK_OVERHEAD_NS * n_chunks
-        for cost, axes, cap in zip(ns, axes_of, caps, strict=True):
+        if 2 * kept <= SHARED_BYTES:
+            agains = [1] * len(agains)
+        work = (CHUNK_OVERHEAD_NS + CHUNK_OVERHEAD_NS_PER_BYTE * single) * n_chunks
+        for cost, axes, cap, again in zip(ns, axes_of, caps, agains, strict=True):
             combos = math.prod(
                 counts[a] * min(extent[a], cap[a]) if a in cap else shape[a] for a in axes
             )
-            again = math.prod(counts[a] for a in counts if a not in axes)
+            if cap:  # classes: computed in every chunk, as before
+                again = math.prod(counts[a] for a in counts if a not in axes)
             work += cost * combos * again
         return memory, work
 
-    def best_size(order: tuple[int, ...]) -> int:
-        if size:
-            return size
-        lo, hi = floor, min(cap, n)
+    def fit(order: tuple[int, ...], limit: int, top: int) -> int:
+        lo, hi = min(floor, top), top
         while lo < hi:  # the most scenarios whose stages fit
             mid = (lo + hi + 1) // 2
-            if estimate(order, mid)[0] <= OUTPUT_BYTES_TARGET:
+            if estimate(order, mid)[0] <= limit:
                 lo = mid
             else:
                 hi = mid - 1
         return lo
+
+    def within(order: tuple[int, ...], top: int) -> int:
+        """The biggest chunk within the narrow bound, or within the wide one where that
+        saves compute."""
+        s = fit(order, narrow, top)
+        if wide > narrow:
+            big = fit(order, wide, top)
+            if big > s and estimate(order, big)[1] < MEMORY_GAIN * estimate(order, s)[1]:
+                s = big
+        return s
+
+    def best_size(order: tuple[int, ...]) -> int:
+        if size:
+            return size
+        spread = within(order, min(cap, n))
+        if spread >= n or wide == narrow:
+            return spread
+        # at least MIN_CHUNKS chunks, unless cutting a few large scenarios so fine repeats
+        # their shared work
+        whole = within(order, n)
+        if estimate(order, spread)[1] > MIN_CHUNKS_COST * estimate(order, whole)[1]:
+            return whole
+        return spread
 
     varying = [a for a in range(len(shape)) if shape[a] > 1]
     fixed = tuple(a for a in range(len(shape)) if shape[a] == 1)
