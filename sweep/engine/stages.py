@@ -138,14 +138,10 @@ def _day_input(ctx: Context, stage: str, name: str) -> tuple[np.ndarray, np.ndar
 
 
 def _commitments(ctx: Context) -> dict[str, np.ndarray]:
-    out = {
-        "stake": _empty(ctx, ctx.n_lp),
-        "fee_bid": _empty(ctx, ctx.n_lp),
-        "total_stake": _empty(ctx),
-        "stake_share": _empty(ctx, ctx.n_lp),
-        "meets_commitment": _empty(ctx, ctx.n_lp, dtype=np.bool_),
-        "pool_in": _empty(ctx),
-    }
+    out = kernels.Stakes(
+        _empty(ctx, ctx.n_lp), _empty(ctx, ctx.n_lp), _empty(ctx), _empty(ctx, ctx.n_lp),
+        _empty(ctx, ctx.n_lp, dtype=np.bool_), _empty(ctx),
+    )  # fmt: skip
     ladder = kernels.Ladder(
         _empty(ctx, ctx.n_lp, dtype=np.int64),
         _empty(ctx, ctx.n_lp),
@@ -177,29 +173,37 @@ def _commitments(ctx: Context) -> dict[str, np.ndarray]:
                "bond_penalty_max", "early_exit_penalty")  # fmt: skip
     # the SLA's daily check builds every LP's orders: the orders stage takes them from here
     books = ctx.n if sla_on else 1
-    orders = {name: np.zeros((books, ctx.n_days, ctx.n_lp)) for name in ORDER_OUTPUTS}
+    orders = kernels.Orders(*(np.zeros((books, ctx.n_days, ctx.n_lp)) for _ in ORDER_OUTPUTS))
     scored = "probability" in ctx.in_play("liquidity_score")
     # where hurdle LPs decide: each day's stakes and waiting requests before its events
-    recorded = (ctx.n, ctx.n_days, ctx.n_lp) if ctx.decides else (0, 0, 0)
-    before, requested = np.zeros(recorded), np.zeros(recorded)
-    kernels.commitment_rows(
-        ctx.events, span, ctx.param("exit_rule"), sla, target, target_rows, _book(ctx, sla_on),
-        price, ctx.path_rows() if sla_on else np.zeros(ctx.n, np.int64), ctx.shapes, behaviour,
-        behaviour_rows, np.full(ctx.n, int(scored), np.int64), out["stake"], out["fee_bid"],
-        out["total_stake"], out["stake_share"], ladder, log, epochs, out["meets_commitment"],
-        out["pool_in"], *orders.values(), before, requested,
+    per_day = (ctx.n, ctx.n_days, ctx.n_lp) if ctx.decides else (0, 0, 0)
+    recorded = kernels.Recorded(np.zeros(per_day), np.zeros(per_day))
+    inputs = kernels.CommitmentInputs(
+        ctx.events, span, ctx.param("exit_rule"), np.full(ctx.n, int(scored), np.int64), target,
+        target_rows, price, ctx.path_rows() if sla_on else np.zeros(ctx.n, np.int64), behaviour,
+        behaviour_rows,
     )  # fmt: skip
+    kernels.commitment_rows(
+        inputs, sla, _book(ctx, sla_on), ctx.shapes, out, ladder, log, epochs, orders, recorded
+    )
+    results = dict(zip(COMMITMENT_OUTPUTS, out, strict=True))
     if ctx.decides:
-        out.update(stake_before=before, requested=requested)
+        results.update(stake_before=recorded.before, requested=recorded.requested)
     if sla_on:
-        out.update((f"orders_{name}", values) for name, values in orders.items())
-    out.update(zip(ladder._fields, ladder, strict=True))
-    out.update((f"log_{name}", values) for name, values in zip(log._fields, log, strict=True))
-    out.update(
+        results.update((f"orders_{name}", v) for name, v in zip(ORDER_OUTPUTS, orders, strict=True))
+    results.update(zip(ladder._fields, ladder, strict=True))
+    results.update((f"log_{name}", values) for name, values in zip(log._fields, log, strict=True))
+    results.update(
         time_on_book=epochs.time_on_book, committed=epochs.committed,
         bond_penalty=epochs.bond, early_exit_penalty=epochs.early_exit,
     )  # fmt: skip
-    return out
+    return results
+
+
+# ``kernels.Stakes``' fields, by output name
+COMMITMENT_OUTPUTS = (
+    "stake", "fee_bid", "total_stake", "stake_share", "meets_commitment", "pool_in",
+)  # fmt: skip
 
 
 def _valuation(ctx: Context) -> dict[str, np.ndarray]:
