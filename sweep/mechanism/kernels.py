@@ -161,15 +161,6 @@ def _log_change(log, c, n, apply_day, day, lp, stake, slash):  # pragma: no cove
     return n + 1
 
 
-Provisions = namedtuple(
-    "Provisions",
-    ["now", "bids", "commitment", "pending", "pending_bid", "pending_day", "days_met", "active"],
-)
-Provisions.__doc__ = """Scratch of ``commitment_rows`` per LP, (L,) each: its stake and bid now,
-its commitment (its stake at the last epoch start), its request waiting for the epoch start
-(-1: none) with its bid and its own day (NaN unless it falls due at once), the days of the
-epoch its book met the commitment and whether it was active in the epoch (bool)."""
-
 CommitmentInputs = namedtuple(
     "CommitmentInputs",
     ["events", "event_span", "exit_rule", "score_rule", "target", "target_row", "price",
@@ -191,43 +182,27 @@ Recorded.__doc__ = """What hurdle LPs' decisions read at each day's start, befor
 (C, D, L): each LP's stake and its request waiting for an epoch start (-1: none); empty,
 (0, 0, 0), where no LP decides."""
 
-BookScratch = namedtuple("BookScratch", ["tables", "limits", "shares", "pegged", "parts"])
-BookScratch.__doc__ = """Scratch of the SLA's daily check of the books: the day tables (D or 1,
-2, TABLE_ROWS, N), the LPs' limits and pegged shares (``order_shapes``: (G, L, 2, N)), one LP's
-pegged volumes (2, N) and its ``limit_parts`` (4,)."""
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _clear_provisions(state):  # pragma: no cover - compiled
-    """No provision, request or epoch record: a combination's first day."""
-    state.now[:] = 0.0
-    state.bids[:] = 0.0
-    state.commitment[:] = 0.0
-    state.pending[:] = -1.0
-    state.pending_bid[:] = np.nan
-    state.pending_day[:] = np.nan
-    state.days_met[:] = 0.0
-    state.active[:] = False
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _clear_epochs(epochs, c, n_epochs):  # pragma: no cover - compiled
-    """Combination ``c``'s epochs: 0 up to its ``n_epochs``, NaN beyond (``Epochs``)."""
-    for k in range(epochs.time_on_book.shape[1]):
-        fill = 0.0 if k < n_epochs else np.nan
-        for l in range(epochs.time_on_book.shape[2]):
-            epochs.time_on_book[c, k, l] = fill
-            epochs.committed[c, k, l] = False
-            epochs.bond[c, k, l] = fill
-            epochs.early_exit[c, k, l] = fill
-
 
 @numba.njit(cache=True, nogil=True)
 def _apply_batch(
-    c, d, j, rule, early_rate, target, state, log, n_log, early
+    c,
+    d,
+    j,
+    rule,
+    early_rate,
+    target,
+    now,
+    bids,
+    commitment,
+    pending,
+    pending_bid,
+    pending_day,
+    log,
+    n_log,
+    early,
 ):  # pragma: no cover - compiled
     """An epoch start: the LPs' requests, increases first, then decreases under the exit rule,
-    then each LP's commitment synced to its stake (``state``: ``Provisions``).
+    then each LP's commitment synced to its stake.
 
     A request is a difference from the LP's commitment (its stake on the first day of the epoch
     that is ending; the ending epoch's bond slash did not move it): an increase adds ``requested
@@ -241,8 +216,6 @@ def _apply_batch(
     (``pending_day``, else NaN). Returns ``(entries logged, early-exit penalties paid, whether
     any request applied)``.
     """
-    now, bids, commitment = state.now, state.bids, state.commitment
-    pending, pending_bid, pending_day = state.pending, state.pending_bid, state.pending_day
     n_lp = now.shape[0]
     applied = False
     for l in range(n_lp):
@@ -284,180 +257,6 @@ def _apply_batch(
     return n_log, paid, applied
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _events_at_once(
-    c, d, e, stop, events, rule, target, state, log, n_log
-):  # pragma: no cover - compiled
-    """Day ``d``'s events ``e..`` (up to ``stop``) applied on their day (``exit_rule`` free or
-    ``reject_below_target``: a decrease that would take the total below ``target`` is
-    rejected). Returns ``(next event, entries logged, whether a stake or bid changed)``."""
-    now, bids = state.now, state.bids
-    changed = False
-    while e < stop and events.apply_day[e] == d:
-        lp = events.lp[e]
-        new = events.stake[e]
-        rejected = (
-            rule == EXIT_REJECT and new < now[lp] and total_of(now) - (now[lp] - new) < target
-        )
-        if not rejected:
-            apply_event(now, bids, lp, new, events.fee_bid[e])
-            n_log = _log_change(log, c, n_log, d, events.day[e], lp, new, False)
-            changed = True
-        e += 1
-    return e, n_log, changed
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _events_by_epoch(
-    c, d, e, stop, events, start, sla_on, state, log, n_log
-):  # pragma: no cover - compiled
-    """Day ``d``'s events ``e..`` (up to ``stop``) where they wait for the next epoch start
-    (the SLA, and decreases under ``penalty``): a bid change applies on its day, an increase
-    inside an epoch without the SLA at once, every other request waits (``start``: ``d`` is an
-    epoch's first day). Returns ``(next event, entries logged, whether a stake or bid
-    changed)``."""
-    now, bids, commitment = state.now, state.bids, state.commitment
-    pending, pending_bid, pending_day = state.pending, state.pending_bid, state.pending_day
-    changed = False
-    while e < stop and events.apply_day[e] == d:
-        lp = events.lp[e]
-        new = events.stake[e]
-        new_bid = events.fee_bid[e]
-        provision = commitment[lp] > 0.0
-        if provision:  # core's AmendLiquidityProvision: the same commitment
-            bid_only = new == commitment[lp]
-        else:
-            bid_only = new == 0.0 and pending[lp] < 0.0
-        if bid_only:  # changes the bid only: on its own day
-            if new_bid == new_bid:
-                bids[lp] = new_bid
-                changed = True
-        elif not (start or sla_on) and new > commitment[lp]:
-            # an increase inside an epoch (penalty rule, no SLA): at once
-            apply_event(now, bids, lp, new, new_bid)
-            commitment[lp] = new
-            n_log = _log_change(log, c, n_log, d, events.day[e], lp, new, False)
-            pending[lp] = -1.0
-            pending_bid[lp] = np.nan
-            pending_day[lp] = np.nan
-            changed = True
-        else:  # waits for the epoch start, with its bid (or the LP's bid now)
-            if new_bid != new_bid and (provision or pending[lp] < 0.0):
-                new_bid = bids[lp]
-            elif new_bid != new_bid:  # no provision yet: its earlier request's
-                new_bid = pending_bid[lp]
-            pending[lp] = new
-            pending_bid[lp] = new_bid
-            pending_day[lp] = events.day[e] if start else np.nan
-        e += 1
-    return e, n_log, changed
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _ladder_day(c, d, changed, n_active, state, ladder):  # pragma: no cover - compiled
-    """Step 5's fee ladder of day ``d``: built afresh if a stake or bid changed, else the day
-    before's. Returns the LPs in it."""
-    if changed:
-        n_active = fee_ladder(
-            state.now,
-            state.bids,
-            ladder.order[c, d],
-            ladder.cumulative_stake[c, d],
-            ladder.cumulative_stake_bid[c, d],
-        )
-    else:
-        for i in range(n_active):
-            ladder.order[c, d, i] = ladder.order[c, d - 1, i]
-            ladder.cumulative_stake[c, d, i] = ladder.cumulative_stake[c, d - 1, i]
-            ladder.cumulative_stake_bid[c, d, i] = ladder.cumulative_stake_bid[c, d - 1, i]
-    ladder.n_active[c, d] = n_active
-    return n_active
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _stakes_day(c, d, state, out):  # pragma: no cover - compiled
-    """Day ``d``'s stakes, bids, total and shares (``Stakes``); no book checked yet."""
-    now = state.now
-    day_total = total_of(now)
-    out.total[c, d] = day_total
-    for l in range(now.shape[0]):
-        out.stake[c, d, l] = now[l]
-        out.bid[c, d, l] = state.bids[l]
-        out.stake_share[c, d, l] = share_of(now[l], day_total)
-        out.meets[c, d, l] = False
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _check_books(
-    c, d, book, model, scratch, state, sla_on, scored, orders, meets
-):  # pragma: no cover - compiled
-    """The SLA's daily check: every active LP's orders of day ``d`` as ``order_rows`` builds
-    them (``orders``: ``Orders``; its score where ``scored``), and where the SLA is on whether
-    its book meets its commitment (``meets``), counted in ``state.days_met``."""
-    g = book.shape_row[c]
-    nt = book.num_ticks[c]
-    tables, limits, pegged_lp = scratch.tables, scratch.limits, scratch.pegged
-    now = state.now
-    for l in range(now.shape[0]):
-        orders.pegged_buy[c, d, l] = 0.0
-        orders.pegged_sell[c, d, l] = 0.0
-        orders.supplied[c, d, l] = 0.0
-        if now[l] <= 0.0:
-            continue
-        state.active[l] = True
-        obligation = book.k[c] * now[l]
-        limit_parts(limits[g, l], tables[d], model, scratch.parts)
-        total_buy, total_sell, liquidity_buy, liquidity_sell = lp_orders(
-            obligation, scratch.parts, scratch.shares[g, l], tables[d], model, pegged_lp
-        )
-        orders.pegged_buy[c, d, l] = total_buy
-        orders.pegged_sell[c, d, l] = total_sell
-        orders.supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
-        in_buy, score_buy = side_in_range(
-            limits[g, l, BUY_SIDE], pegged_lp[BUY_SIDE], tables[d, BUY_SIDE], nt
-        )
-        in_sell, score_sell = side_in_range(
-            limits[g, l, SELL_SIDE], pegged_lp[SELL_SIDE], tables[d, SELL_SIDE], nt
-        )
-        if scored:
-            orders.score[c, d, l] = min(score_buy, score_sell)
-        if sla_on:
-            ok = in_buy >= obligation and in_sell >= obligation
-            meets[c, d, l] = ok
-            if ok:
-                state.days_met[l] += 1.0
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _settle_bonds(
-    c, d, n_days, inputs, sla, state, epochs, log, n_log, inflow
-):  # pragma: no cover - compiled
-    """The end of the epoch of day ``d``: each active LP's time on book, and its bond slash,
-    which lowers its stake from the next day. Returns ``(entries logged, the pool's inflow
-    with the slashes, whether some stake was slashed)``."""
-    now = state.now
-    epoch_days = sla.epoch_days[c]
-    k = d // epoch_days
-    length = d - k * epoch_days + 1
-    slashed = False
-    for l in range(now.shape[0]):
-        if state.active[l]:
-            t = inputs.behaviour[inputs.behaviour_row[c], l, k] * state.days_met[l] / length
-            epochs.time_on_book[c, k, l] = t
-            epochs.committed[c, k, l] = True
-            fraction = bond_penalty_fraction(t, sla.s[c], sla.slope[c], sla.bond_max[c])
-            slash = fraction * now[l]
-            epochs.bond[c, k, l] = slash
-            inflow += slash
-            if slash > 0.0 and d + 1 < n_days:
-                now[l] = now[l] - slash
-                n_log = _log_change(log, c, n_log, d + 1, float(d + 1), l, now[l], True)
-                slashed = True
-    state.days_met[:] = 0.0
-    state.active[:] = False
-    return n_log, inflow, slashed
-
-
 @numba.njit(cache=True, nogil=True)
 def commitment_rows(
     inputs, sla, book, shapes, out, ladder, log, epochs, orders, recorded
@@ -477,75 +276,215 @@ def commitment_rows(
     and untouched. Where hurdle LPs decide, what their decisions read at each day's start:
     recorded: ``Recorded`` (C, D, L); else empty, (0, 0, 0).
     """
-    n_combos, n_days, n_lp = out.stake.shape
+    events, event_span, exit_rule, score_rule, target, target_row, price, path_row = inputs[:8]
+    behaviour, behaviour_row = inputs.behaviour, inputs.behaviour_row
+    stake, bid, total, stake_share, meets, pool_in = out
+    pegged_buy, pegged_sell, supplied, score = orders
+    before, requested = recorded
+    n_combos, n_days, n_lp = stake.shape
     max_ticks = shapes.limit_buy.shape[2]
-    record = recorded.before.shape[0] > 0  # (C, D, L) where hurdle LPs decide, else empty
-    state = Provisions(
-        np.zeros(n_lp), np.zeros(n_lp), np.zeros(n_lp), np.full(n_lp, -1.0),
-        np.full(n_lp, np.nan), np.full(n_lp, np.nan), np.zeros(n_lp),
-        np.zeros(n_lp, dtype=np.bool_),
-    )  # fmt: skip
-    any_sla = orders.pegged_buy.shape[0] == n_combos  # the SLA in play: every combination's
+    record = before.shape[0] > 0  # (C, D, L) where hurdle LPs decide, else empty
+    now = np.zeros(n_lp)
+    bids = np.zeros(n_lp)
+    commitment = np.zeros(n_lp)  # the provision's commitment: its stake at the last epoch start
+    pending = np.full(n_lp, -1.0)  # an LP's request waiting for the epoch start (-1: none)
+    pending_bid = np.full(n_lp, np.nan)
+    pending_day = np.full(n_lp, np.nan)  # a request's own day, if it falls due at once
+    days_met = np.zeros(n_lp)
+    active_in_epoch = np.zeros(n_lp, dtype=np.bool_)
+    any_sla = pegged_buy.shape[0] == n_combos  # the SLA in play: every combination's orders
     table_days = n_days if any_sla else 1
+    tables = np.zeros((table_days, 2, TABLE_ROWS, max_ticks))
     limits, shares = order_shapes(shapes)
-    scratch = BookScratch(
-        np.zeros((table_days, 2, TABLE_ROWS, max_ticks)), limits, shares,
-        np.zeros((2, max_ticks)), np.zeros(4),
-    )  # fmt: skip
-    events = inputs.events
+    pegged_lp = np.zeros((2, max_ticks))
+    parts = np.zeros(4)
     cached = -1
     for j in range(n_combos):
         c = book.order[j]
-        rule = inputs.exit_rule[c]
+        rule = exit_rule[c]
         sla_on = sla.on[c] != 0
         timed = sla_on or rule == EXIT_PENALTY
         epoch_days = sla.epoch_days[c]
-        t_row = inputs.target_row[c]
-        scored = inputs.score_rule[c] != SCORE_NONE
-        _clear_epochs(epochs, c, (n_days + epoch_days - 1) // epoch_days)
+        t_row = target_row[c]
+        n_epochs = (n_days + epoch_days - 1) // epoch_days
+        for k in range(epochs.time_on_book.shape[1]):
+            fill = 0.0 if k < n_epochs else np.nan
+            for l in range(n_lp):
+                epochs.time_on_book[c, k, l] = fill
+                epochs.committed[c, k, l] = False
+                epochs.bond[c, k, l] = fill
+                epochs.early_exit[c, k, l] = fill
         model = _model(book, c)
         if any_sla and book.group[c] != cached:
-            book_tables(model, inputs.price[inputs.path_row[c]], True, scratch.tables)
+            book_tables(model, price[path_row[c]], True, tables)
             cached = book.group[c]
-        _clear_provisions(state)
-        e = inputs.event_span[c, 0]
-        stop = inputs.event_span[c, 1]
+        now[:] = 0.0
+        bids[:] = 0.0
+        commitment[:] = 0.0
+        pending[:] = -1.0
+        pending_bid[:] = np.nan
+        pending_day[:] = np.nan
+        days_met[:] = 0.0
+        active_in_epoch[:] = False
+        e = event_span[c, 0]
+        n_events = event_span[c, 1]
         n_log = 0
         n_active = 0
         slashed = False
         for d in range(n_days):
             if record:
                 for l in range(n_lp):
-                    recorded.before[c, d, l] = state.now[l]
-                    recorded.requested[c, d, l] = state.pending[l]
+                    before[c, d, l] = now[l]
+                    requested[c, d, l] = pending[l]
             changed = d == 0 or slashed
             slashed = False
             inflow = 0.0
             if not timed:
-                e, n_log, moved = _events_at_once(
-                    c, d, e, stop, events, rule, inputs.target[t_row, d], state, log, n_log
-                )
+                while e < n_events and events.apply_day[e] == d:
+                    lp = events.lp[e]
+                    new = events.stake[e]
+                    rejected = (
+                        rule == EXIT_REJECT
+                        and new < now[lp]
+                        and total_of(now) - (now[lp] - new) < target[t_row, d]
+                    )
+                    if not rejected:
+                        apply_event(now, bids, lp, new, events.fee_bid[e])
+                        n_log = _log_change(log, c, n_log, d, events.day[e], lp, new, False)
+                        changed = True
+                    e += 1
             else:
                 start = d % epoch_days == 0
-                e, n_log, moved = _events_by_epoch(
-                    c, d, e, stop, events, start, sla_on, state, log, n_log
-                )
+                while e < n_events and events.apply_day[e] == d:
+                    lp = events.lp[e]
+                    new = events.stake[e]
+                    new_bid = events.fee_bid[e]
+                    provision = commitment[lp] > 0.0
+                    if provision:  # core's AmendLiquidityProvision: the same commitment
+                        bid_only = new == commitment[lp]
+                    else:
+                        bid_only = new == 0.0 and pending[lp] < 0.0
+                    if bid_only:  # changes the bid only: on its own day
+                        if new_bid == new_bid:
+                            bids[lp] = new_bid
+                            changed = True
+                    elif not (start or sla_on) and new > commitment[lp]:
+                        # an increase inside an epoch (penalty rule, no SLA): at once
+                        apply_event(now, bids, lp, new, new_bid)
+                        commitment[lp] = new
+                        n_log = _log_change(log, c, n_log, d, events.day[e], lp, new, False)
+                        pending[lp] = -1.0
+                        pending_bid[lp] = np.nan
+                        pending_day[lp] = np.nan
+                        changed = True
+                    else:  # waits for the epoch start, with its bid (or the LP's bid now)
+                        if new_bid != new_bid and (provision or pending[lp] < 0.0):
+                            new_bid = bids[lp]
+                        elif new_bid != new_bid:  # no provision yet: its earlier request's
+                            new_bid = pending_bid[lp]
+                        pending[lp] = new
+                        pending_bid[lp] = new_bid
+                        pending_day[lp] = events.day[e] if start else np.nan
+                    e += 1
                 if start:
                     n_log, paid, applied = _apply_batch(
-                        c, d, d // epoch_days, rule, sla.early_exit[c], inputs.target[t_row, d],
-                        state, log, n_log, epochs.early_exit,
-                    )  # fmt: skip
+                        c,
+                        d,
+                        d // epoch_days,
+                        rule,
+                        sla.early_exit[c],
+                        target[t_row, d],
+                        now,
+                        bids,
+                        commitment,
+                        pending,
+                        pending_bid,
+                        pending_day,
+                        log,
+                        n_log,
+                        epochs.early_exit,
+                    )
                     inflow += paid
-                    moved = moved or applied
-            n_active = _ladder_day(c, d, changed or moved, n_active, state, ladder)
-            _stakes_day(c, d, state, out)
-            if any_sla:
-                _check_books(c, d, book, model, scratch, state, sla_on, scored, orders, out.meets)
-            if sla_on and epoch_end(d, epoch_days, n_days):
-                n_log, inflow, slashed = _settle_bonds(
-                    c, d, n_days, inputs, sla, state, epochs, log, n_log, inflow
+                    changed = changed or applied
+            if changed:
+                n_active = fee_ladder(
+                    now,
+                    bids,
+                    ladder.order[c, d],
+                    ladder.cumulative_stake[c, d],
+                    ladder.cumulative_stake_bid[c, d],
                 )
-            out.pool_in[c, d] = inflow
+            else:
+                for i in range(n_active):
+                    ladder.order[c, d, i] = ladder.order[c, d - 1, i]
+                    ladder.cumulative_stake[c, d, i] = ladder.cumulative_stake[c, d - 1, i]
+                    ladder.cumulative_stake_bid[c, d, i] = ladder.cumulative_stake_bid[c, d - 1, i]
+            ladder.n_active[c, d] = n_active
+            day_total = total_of(now)
+            total[c, d] = day_total
+            for l in range(n_lp):
+                stake[c, d, l] = now[l]
+                bid[c, d, l] = bids[l]
+                stake_share[c, d, l] = share_of(now[l], day_total)
+                meets[c, d, l] = False
+            if any_sla:
+                g = book.shape_row[c]
+                nt = book.num_ticks[c]
+                scored = score_rule[c] != SCORE_NONE
+                for l in range(n_lp):
+                    pegged_buy[c, d, l] = 0.0
+                    pegged_sell[c, d, l] = 0.0
+                    supplied[c, d, l] = 0.0
+                    if now[l] <= 0.0:
+                        continue
+                    active_in_epoch[l] = True
+                    obligation = book.k[c] * now[l]
+                    limit_parts(limits[g, l], tables[d], model, parts)
+                    total_buy, total_sell, liquidity_buy, liquidity_sell = lp_orders(
+                        obligation, parts, shares[g, l], tables[d], model, pegged_lp
+                    )
+                    pegged_buy[c, d, l] = total_buy
+                    pegged_sell[c, d, l] = total_sell
+                    supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
+                    limit_buy = shapes.limit_buy[g, l]
+                    limit_sell = shapes.limit_sell[g, l]
+                    in_buy, score_buy = side_in_range(
+                        limit_buy, pegged_lp[BUY_SIDE], tables[d, BUY_SIDE], nt
+                    )
+                    in_sell, score_sell = side_in_range(
+                        limit_sell, pegged_lp[SELL_SIDE], tables[d, SELL_SIDE], nt
+                    )
+                    if scored:
+                        score[c, d, l] = min(score_buy, score_sell)
+                    if sla_on:
+                        ok = in_buy >= obligation and in_sell >= obligation
+                        meets[c, d, l] = ok
+                        if ok:
+                            days_met[l] += 1.0
+            if sla_on:
+                if epoch_end(d, epoch_days, n_days):
+                    k = d // epoch_days
+                    length = d - k * epoch_days + 1
+                    for l in range(n_lp):
+                        if active_in_epoch[l]:
+                            t = behaviour[behaviour_row[c], l, k] * days_met[l] / length
+                            epochs.time_on_book[c, k, l] = t
+                            epochs.committed[c, k, l] = True
+                            fraction = bond_penalty_fraction(
+                                t, sla.s[c], sla.slope[c], sla.bond_max[c]
+                            )
+                            slash = fraction * now[l]
+                            epochs.bond[c, k, l] = slash
+                            inflow += slash
+                            if slash > 0.0 and d + 1 < n_days:
+                                now[l] = now[l] - slash
+                                n_log = _log_change(
+                                    log, c, n_log, d + 1, float(d + 1), l, now[l], True
+                                )
+                                slashed = True
+                    days_met[:] = 0.0
+                    active_in_epoch[:] = False
+            pool_in[c, d] = inflow
         log.n[c] = n_log
 
 
