@@ -36,7 +36,7 @@ in 1.2x the time. The grid of ``v`` x rule shows the cost of every scenario havi
 ``v`` alone, with no design code involved: it has half the design's distinct ``v`` values
 and is itself 1.29x the first grid (per-day results; 1.24x with ``--reduce summary``).
 Stages that chunks compute for the same slices run once per process
-(``sweep.engine.compute.SharedResults``); each pass starts with nothing kept, as a run does.
+(``sweep.engine.shared.SharedResults``); each pass starts with nothing kept, as a run does.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def timed_stages() -> dict[str, float]:
     """Time every stage of the engine from now on (thread time, summed per stage name)."""
     import dataclasses
 
-    import sweep.engine.compute
+    import sweep.engine.stages
 
     spent: dict[str, float] = {}
 
@@ -111,15 +111,16 @@ def timed_stages() -> dict[str, float]:
 
         return timed
 
-    for name, stage in list(sweep.engine.compute.STAGES.items()):
-        sweep.engine.compute.STAGES[name] = dataclasses.replace(stage, run=timer(name, stage.run))
+    for name, stage in list(sweep.engine.stages.STAGES.items()):
+        sweep.engine.stages.STAGES[name] = dataclasses.replace(stage, run=timer(name, stage.run))
     return spent
 
 
 def one_pass(plan) -> tuple[float, float]:
     """Seconds of ``compute_chunk`` over every chunk of a plan (``timing.compute_seconds``'s
     timed pass; the warm-up is done once, before the rounds): wall and this thread's time."""
-    from sweep.engine.compute import compute_chunk, forget_shared
+    from sweep.engine.compute import compute_chunk
+    from sweep.engine.shared import forget_shared
 
     forget_shared(plan)  # a run starts with no stage results kept from earlier chunks
     t0, c0 = time.perf_counter(), time.thread_time()

@@ -42,8 +42,10 @@ import numpy as np  # noqa: E402
 from grid import LPS, PATH  # noqa: E402
 from timing import verdict  # noqa: E402
 
-from sweep.engine.compute import ChunkContext, ChunkData, compute_chunk, forget_shared  # noqa: E402
+from sweep.engine.chunk import ChunkContext, ChunkData  # noqa: E402
+from sweep.engine.compute import compute_chunk  # noqa: E402
 from sweep.engine.plan import make_plan  # noqa: E402
+from sweep.engine.shared import forget_shared  # noqa: E402
 from sweep.engine.stages import STAGES  # noqa: E402
 
 TARGET = 1.0

@@ -13,7 +13,7 @@ Two parts:
   busting market (Monte Carlo paths, one per scenario) with an incumbent and ``N`` entrants,
   as hurdle LPs and as the same LPs scheduled from day 0. The engine runs the stages again
   for a scenario after each decision day on which some LP of it decided
-  (``sweep.engine.compute.ChunkData.decide``), so its cost grows with the number of such days
+  (``sweep.engine.decide.decide``), so its cost grows with the number of such days
   times the path's length: a market whose LPs come and go every week costs far more than one
   they enter once.
 
@@ -121,8 +121,9 @@ def market(days: int, paths: int, n: int, hurdle: bool, lookback: int = 30,
 def engine_per_lp_day(config: dict, repeat: int = 2) -> tuple[float, int]:
     """Best seconds per LP-day of computing every chunk (``compute_chunk``, one thread, no
     store), and the decisions made."""
-    from sweep.engine.compute import compute_chunk, forget_shared
+    from sweep.engine.compute import compute_chunk
     from sweep.engine.plan import make_plan
+    from sweep.engine.shared import forget_shared
 
     small = make_plan(dict(config, sweep=dict(config["sweep"], days=8, paths=1)))
     compute_chunk(small, small.chunks[0])  # compile

@@ -42,8 +42,12 @@ sys.path.insert(0, sys.argv[1])
 import sweep
 assert os.path.dirname(os.path.dirname(sweep.__file__)) == sys.argv[1], sweep.__file__
 try:
-    from sweep.engine.compute import compute_chunk, forget_shared
+    from sweep.engine.compute import compute_chunk
     from sweep.engine.plan import make_plan
+    try:
+        from sweep.engine.shared import forget_shared
+    except ImportError:
+        from sweep.engine.compute import forget_shared
 except ImportError:
     from sweep.compute import compute_chunk, forget_shared
     from sweep.scenarios import make_plan

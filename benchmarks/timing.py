@@ -29,10 +29,11 @@ def compute_seconds(config: dict | Any, repeat: int = 2) -> float:
 
     A first call on the first chunk (compiling, or loading Numba's cache) is not timed. The
     results of each chunk are dropped as the next one starts; stage results the engine keeps
-    for the next chunks of a run (``sweep.engine.compute.SharedResults``) are dropped before each
+    for the next chunks of a run (``sweep.engine.shared.SharedResults``) are dropped before each
     pass."""
-    from sweep.engine.compute import compute_chunk, forget_shared
+    from sweep.engine.compute import compute_chunk
     from sweep.engine.plan import make_plan
+    from sweep.engine.shared import forget_shared
 
     plan = config if hasattr(config, "chunks") else make_plan(config)
     chunks = list(plan.chunks)

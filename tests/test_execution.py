@@ -79,7 +79,8 @@ def test_small_results_go_out_in_bounded_batches(monkeypatch):
     and every chunk comes back once with the numbers of an in-process run."""
     import distributed
 
-    from sweep.engine.compute import chunk_result_bytes, compute_chunk
+    from sweep.engine.blocks import chunk_result_bytes
+    from sweep.engine.compute import compute_chunk
     from sweep.engine.plan import make_plan
     from sweep.execution import executors as execution
 

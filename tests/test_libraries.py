@@ -9,7 +9,7 @@ import distributed.system
 import numpy as np
 import psutil
 
-from sweep.engine import compute
+from sweep.engine import shared as engine_shared
 from sweep.storage import space
 
 
@@ -29,7 +29,7 @@ def test_without_a_limit_the_room_is_the_host_memory_available(monkeypatch):
 
 
 def test_shared_results_are_an_lru_cache_bounded_by_bytes():
-    shared = compute.SharedResults(capacity=2000)
+    shared = engine_shared.SharedResults(capacity=2000)
     assert isinstance(shared._items, cachetools.LRUCache)
     for key in "abc":
         shared.put((key,), {"x": np.zeros(100)})  # 800 bytes each: c pushes a out

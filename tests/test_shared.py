@@ -1,4 +1,4 @@
-"""Stage results shared between the chunks of a run (``sweep.engine.compute.SharedResults``): a
+"""Stage results shared between the chunks of a run (``sweep.engine.shared.SharedResults``): a
 stage that chunks compute for the same slices runs once per process, gives the same numbers as when
 every chunk runs it, and is never written into by the stages that read it."""
 
@@ -16,7 +16,8 @@ from conftest import small_sweep
 
 import sweep
 from sweep import examples
-from sweep.engine import compute, stages
+from sweep.engine import chunk, stages
+from sweep.engine import shared as engine_shared
 from sweep.engine.plan import make_plan
 
 
@@ -42,7 +43,7 @@ def design() -> dict:
 MAKERS = {"grid": grid, "presets": presets, "design": design}
 
 
-class Checking(compute.SharedResults):
+class Checking(engine_shared.SharedResults):
     """Keeps a copy of everything put, to check later that nothing wrote into it."""
 
     def __init__(self) -> None:
@@ -63,9 +64,7 @@ class Checking(compute.SharedResults):
 @pytest.fixture
 def checking(monkeypatch):
     kept: dict[int, Checking] = {}
-    monkeypatch.setattr(
-        compute, "shared_results", lambda plan: kept.setdefault(id(plan), Checking())
-    )
+    monkeypatch.setattr(chunk, "shared_results", lambda plan: kept.setdefault(id(plan), Checking()))
     return kept
 
 
@@ -86,7 +85,7 @@ def test_sharing_changes_no_number(name, reduce, monkeypatch):
     config = MAKERS[name]()
     config["sweep"]["reduce"] = reduce
     shared = sweep.run(config, chunk_size=3, workers=2)
-    monkeypatch.setattr(compute, "SHARED_BYTES", 0)  # nothing kept: every chunk runs all
+    monkeypatch.setattr(engine_shared, "SHARED_BYTES", 0)  # nothing kept: every chunk runs all
     alone = sweep.run(config, chunk_size=3, workers=2)
     xr.testing.assert_identical(shared.drop_attrs(), alone.drop_attrs())
 
@@ -111,7 +110,7 @@ def test_a_shared_stage_runs_once_per_slices(monkeypatch):
 
 
 def test_least_recently_used_results_go_first():
-    shared = compute.SharedResults(capacity=3 * 800)
+    shared = engine_shared.SharedResults(capacity=3 * 800)
     block = {"x": np.zeros(100)}  # 800 bytes
     for key in "abc":
         shared.put((key,), copy.deepcopy(block))
@@ -125,9 +124,9 @@ def test_least_recently_used_results_go_first():
 
 def test_shared_results_go_with_their_plan():
     plan = make_plan(grid())
-    compute.shared_results(plan).put(("x",), {"x": np.zeros(3)})
+    engine_shared.shared_results(plan).put(("x",), {"x": np.zeros(3)})
     key = id(plan)
-    assert key in compute._shared
+    assert key in engine_shared._shared
     del plan
     gc.collect()
-    assert key not in compute._shared
+    assert key not in engine_shared._shared

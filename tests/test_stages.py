@@ -143,7 +143,7 @@ def test_chunking_keeps_each_chunk_within_the_memory_target_and_covers_the_grid(
 
 
 def test_each_block_of_a_variable_is_written_by_exactly_one_chunk():
-    from sweep.engine.compute import owns
+    from sweep.engine.blocks import owns
 
     plan = make_plan(grid(), chunk_size=1)
     for name in plan.outputs:

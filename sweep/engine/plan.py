@@ -38,7 +38,8 @@ from ..mechanism.variables import (
     in_play,
 )
 from .paths import PathSource, check_paths, path_source
-from .stages import PATH, STAGE_OF, STAGES, Resolved, resolve
+from .resolve import PATH, Resolved, resolve
+from .stages import STAGE_OF, STAGES
 
 OUTPUT_BYTES_TARGET = 48 * 2**20  # aim for chunks whose arrays take about this much memory
 # where one scenario's arrays alone take more than the target (many LPs, long paths), a chunk
@@ -188,7 +189,7 @@ class Plan:
 
     def class_codes(self, axis: int, keys: tuple[str, ...]) -> np.ndarray | None:
         """An id per index along ``axis``, equal where ``keys`` (keys that follow the axis)
-        take the same values; None where every index differs (``sweep.engine.compute``'s classes).
+        take the same values; None where every index differs (``sweep.engine.chunk``'s classes).
         Cached like :meth:`axis_values`."""
         cache = self.__dict__.setdefault("_class_codes_cache", {})
         if (axis, keys) not in cache:
@@ -201,7 +202,7 @@ class Plan:
     def class_keys(self, stage: str, axis: int) -> tuple[str, ...] | None:
         """The keys following ``axis`` (a design's ``sample``, a ``preset``) that ``stage``
         depends on, where it runs once per distinct combination of them along the axis rather
-        than once per index (``sweep.engine.compute``'s classes); None where it runs per index: the
+        than once per index (``sweep.engine.chunk``'s classes); None where it runs per index: the
         axis is not followed, not among the stage's axes, or the stage reads the path that
         varies along it or the axis's own key, or every index differs."""
         if axis == self.path_axis or axis not in self.stages.axes[stage]:
@@ -342,7 +343,7 @@ def lp_shapes(config: Config) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
 def commitment_events(config: Config) -> dict[str, np.ndarray]:
     """All LPs' commitment events in the order the kernel applies them: the schedules, and
     the stake of each hurdle LP with ``start = "in"`` from day 0 (the events of their
-    decisions differ by scenario: ``sweep.engine.compute`` adds them)."""
+    decisions differ by scenario: ``sweep.engine.decide`` adds them)."""
     rows = []
     for l, lp in enumerate(config.lps):
         if lp.hurdle and lp.start == "in":
@@ -411,7 +412,7 @@ def market_axes(config: Config) -> tuple[int, ...]:
 
 
 def resolve_stages(config: Config) -> Resolved:
-    """Each stage's grid axes under this config (``sweep.engine.stages.resolve``)."""
+    """Each stage's grid axes under this config (``sweep.engine.resolve.resolve``)."""
     return resolve(
         param_axes(config), market_axes(config), rules_in_play(config), config.hurdle_lps
     )

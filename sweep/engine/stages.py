@@ -3,13 +3,14 @@
 A stage is one kernel of :mod:`sweep.mechanism.kernels`, declared once here with what it reads:
 parameters, the market path, other stages, the rule keys it branches on (whose values may read
 more, :mod:`sweep.mechanism.rules`), reads that apply only while some rule value is in play
-(``when``; ``("sla", "on")`` where the SLA is on somewhere in the sweep). From those
-declarations and a config,
-:func:`resolve` gives each stage its *axes*: the sweep dimensions it depends on. A chunk then
-runs each stage once per combination of its axes (``sweep.engine.compute``), and each result
-variable carries exactly the dimensions of the stage that computes it: in a ``v`` x ``k`` grid the
-margin stage has no ``v`` axis, the commitments stage none at all. An output whose mechanism
-is not in play (``Variable.made_by``: the SLA's, in a sweep without it) is not made at all.
+(``when``; ``("sla", "on")`` where the SLA is on somewhere in the sweep); each stage's driver
+(:mod:`sweep.engine.drivers`) calls its kernel. From those declarations and a config,
+``sweep.engine.resolve.resolve`` gives each stage its *axes*: the sweep dimensions it depends
+on. A chunk then runs each stage once per combination of its axes (``sweep.engine.chunk``),
+and each result variable carries exactly the dimensions of the stage that computes it: in a
+``v`` x ``k`` grid the margin stage has no ``v`` axis, the commitments stage none at all. An
+output whose mechanism is not in play (``Variable.made_by``: the SLA's, in a sweep without it)
+is not made at all.
 
 Axes are positions in the scenario grid: ``0..n-1`` the config's sweep dimensions, ``n`` the
 Monte Carlo path axis. The market path is the swept ``[path]`` keys plus that axis.
@@ -17,52 +18,14 @@ Monte Carlo path axis. The market path is the swept ``[path]`` keys plus that ax
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..mechanism import kernels
 from ..mechanism.rules import RULES, Reads
-from ..mechanism.variables import VARIABLES, in_play
-
-PATH = "<path>"  # in Resolved.keys: the stage reads the market path
-
-# parameters computed from others: read them and you depend on these
-DERIVED = {
-    "rf_long": ("mu", "sigma", "tau", "lambd"),
-    "rf_short": ("mu", "sigma", "tau", "lambd"),
-}
-
-
-class Context(Protocol):
-    """What a stage's driver sees of its chunk (``sweep.engine.compute.ChunkContext``)."""
-
-    n: int  # combinations of the stage's axes in the chunk
-    n_days: int
-    n_lp: int
-
-    def param(self, key: str) -> np.ndarray: ...  # (n,) per combination
-    def rows(self, stage: str) -> np.ndarray: ...  # (n,) rows of that stage's arrays
-    def input(self, stage: str) -> dict[str, np.ndarray] | None: ...  # None: not computed
-    def path_rows(self) -> np.ndarray: ...  # (n,) rows of the chunk's market paths
-    def group(self, keys: Iterable[str], path: bool) -> np.ndarray: ...  # (n,) ids
-    def series(self, name: str) -> np.ndarray: ...  # (P, D) market series of the chunk
-    def in_play(self, key: str) -> tuple: ...  # the rule's values (or "sla": off/on) in the sweep
-    def behaviour(self) -> tuple[np.ndarray, np.ndarray]: ...  # (B, L, NE) time on book, rows
-    @property
-    def n_epochs(self) -> int: ...  # epochs of the shortest epoch_days in the sweep
-    @property
-    def events(self) -> kernels.Events: ...
-    @property
-    def event_span(self) -> np.ndarray: ...  # (n, 2) each combination's [first, stop) events
-    @property
-    def decides(self) -> bool: ...  # hurdle LPs in play: record what their decisions read
-    @property
-    def shapes(self) -> kernels.Shapes: ...
-    @property
-    def given_fee_rate(self) -> np.ndarray: ...
+from . import drivers
+from .drivers import BOOK, SLA_BOOK, Context
 
 
 @dataclass(frozen=True)
@@ -92,319 +55,6 @@ class Stage:
         return n_days * (self.cost[0] + per_lp * n_lp)
 
 
-def _empty(ctx: Context, *lp: int, dtype: Any = np.float64) -> np.ndarray:
-    return np.empty((ctx.n, ctx.n_days, *lp), dtype=dtype)
-
-
-# --- the drivers: arrays in, one kernel call, arrays out --------------------------------------
-BOOK = ("tick_size", "num_ticks", "mu", "sigma", "tau")  # with the path: one order book
-ORDER_RULES = ("min_probability", "volume_rule", "low_probability", "price_range")
-SLA_BOOK = ("k", *BOOK, *ORDER_RULES)  # what the SLA's daily check of the books reads
-
-
-def _sla(ctx: Context, *keys: str) -> kernels.Sla:
-    """The SLA's parameters a stage reads (``keys``); the others are 0."""
-    names = dict(
-        on="sla", s="commitment_min_time_fraction", competition="competition_factor",
-        hysteresis="performance_hysteresis_epochs", epoch_days="epoch_days",
-        slope="bond_penalty_slope", bond_max="bond_penalty_max", early_exit="early_exit_penalty",
-    )  # fmt: skip
-    ints = ("on", "hysteresis", "epoch_days")
-    return kernels.Sla(
-        *(
-            ctx.param(key) if key in keys else np.zeros(ctx.n, np.int64 if f in ints else float)
-            for f, key in names.items()
-        )
-    )
-
-
-def _book(ctx: Context, read: bool = True) -> kernels.Book:
-    """The order books' parameters; combinations sharing a book run one after the other."""
-    keys = ("tick_size", "num_ticks", "mu", "sigma", "tau", *ORDER_RULES, "k", "shape_row")
-    if not read:  # no book in play: any values, one group
-        zeros = np.zeros(ctx.n, np.int64)
-        return kernels.Book(np.arange(ctx.n, dtype=np.int64), zeros, *([zeros] * len(keys)))
-    group = ctx.group(BOOK + ORDER_RULES, path=True)
-    order = np.argsort(group, kind="stable").astype(np.int64)
-    return kernels.Book(order, group, *(ctx.param(key) for key in keys))
-
-
-def _day_input(ctx: Context, stage: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """A per-day input and its rows; zeros when no rule value in play reads that stage."""
-    values = ctx.input(stage)
-    if values is None:
-        return np.zeros((1, ctx.n_days)), np.zeros(ctx.n, np.int64)
-    return values[name], ctx.rows(stage)
-
-
-def _commitments(ctx: Context) -> dict[str, np.ndarray]:
-    out = {
-        "stake": _empty(ctx, ctx.n_lp),
-        "fee_bid": _empty(ctx, ctx.n_lp),
-        "total_stake": _empty(ctx),
-        "stake_share": _empty(ctx, ctx.n_lp),
-        "meets_commitment": _empty(ctx, ctx.n_lp, dtype=np.bool_),
-        "pool_in": _empty(ctx),
-    }
-    ladder = kernels.Ladder(
-        _empty(ctx, ctx.n_lp, dtype=np.int64),
-        _empty(ctx, ctx.n_lp),
-        _empty(ctx, ctx.n_lp),
-        _empty(ctx, dtype=np.int64),
-    )
-    sla_on = "on" in ctx.in_play("sla")
-    span = ctx.event_span
-    most = int((span[:, 1] - span[:, 0]).max()) if len(span) else 0
-    size = most + (ctx.n_lp * ctx.n_epochs if sla_on else 0)
-    log = kernels.Log(
-        np.zeros((ctx.n, size), np.int64), np.zeros((ctx.n, size)),
-        np.zeros((ctx.n, size), np.int64), np.zeros((ctx.n, size)),
-        np.zeros((ctx.n, size), np.bool_), np.zeros(ctx.n, np.int64),
-    )  # fmt: skip
-    per_epoch = (ctx.n, ctx.n_epochs, ctx.n_lp)
-    epochs = kernels.Epochs(
-        np.empty(per_epoch), np.empty(per_epoch, np.bool_), np.empty(per_epoch),
-        np.empty(per_epoch),
-    )  # fmt: skip
-    target, target_rows = _day_input(ctx, "target_stake", "target_stake")
-    if sla_on:
-        price, behaviour, behaviour_rows = ctx.series("mark_price"), *ctx.behaviour()
-    else:
-        price = np.zeros((1, ctx.n_days))
-        behaviour = np.ones((1, ctx.n_lp, ctx.n_epochs))
-        behaviour_rows = np.zeros(ctx.n, np.int64)
-    sla = _sla(ctx, "sla", "commitment_min_time_fraction", "epoch_days", "bond_penalty_slope",
-               "bond_penalty_max", "early_exit_penalty")  # fmt: skip
-    # the SLA's daily check builds every LP's orders: the orders stage takes them from here
-    books = ctx.n if sla_on else 1
-    orders = {name: np.zeros((books, ctx.n_days, ctx.n_lp)) for name in ORDER_OUTPUTS}
-    scored = "probability" in ctx.in_play("liquidity_score")
-    # where hurdle LPs decide: each day's stakes and waiting requests before its events
-    recorded = (ctx.n, ctx.n_days, ctx.n_lp) if ctx.decides else (0, 0, 0)
-    before, requested = np.zeros(recorded), np.zeros(recorded)
-    kernels.commitment_rows(
-        ctx.events, span, ctx.param("exit_rule"), sla, target, target_rows, _book(ctx, sla_on),
-        price, ctx.path_rows() if sla_on else np.zeros(ctx.n, np.int64), ctx.shapes, behaviour,
-        behaviour_rows, np.full(ctx.n, int(scored), np.int64), out["stake"], out["fee_bid"],
-        out["total_stake"], out["stake_share"], ladder, log, epochs, out["meets_commitment"],
-        out["pool_in"], *orders.values(), before, requested,
-    )  # fmt: skip
-    if ctx.decides:
-        out.update(stake_before=before, requested=requested)
-    if sla_on:
-        out.update((f"orders_{name}", values) for name, values in orders.items())
-    out.update(zip(ladder._fields, ladder, strict=True))
-    out.update((f"log_{name}", values) for name, values in zip(log._fields, log, strict=True))
-    out.update(
-        time_on_book=epochs.time_on_book, committed=epochs.committed,
-        bond_penalty=epochs.bond, early_exit_penalty=epochs.early_exit,
-    )  # fmt: skip
-    return out
-
-
-def _valuation(ctx: Context) -> dict[str, np.ndarray]:
-    commit = ctx.input("commitments")
-    out = kernels.Valuation(_empty(ctx), _empty(ctx), _empty(ctx))
-    kernels.valuation_rows(
-        ctx.series("traded_volume"), ctx.path_rows(), ctx.param("valuation_period"),
-        commit["total_stake"], ctx.rows("commitments"), out,
-    )  # fmt: skip
-    return out._asdict()
-
-
-def _max_open_interest(ctx: Context) -> dict[str, np.ndarray]:
-    out = _empty(ctx)
-    kernels.max_open_interest_rows(
-        ctx.param("target_price"), ctx.series("open_interest"), ctx.series("mark_price"),
-        ctx.path_rows(), ctx.param("stake_target_period"), out,
-    )  # fmt: skip
-    return {"max_open_interest": out}
-
-
-def _target_stake(ctx: Context) -> dict[str, np.ndarray]:
-    out = _empty(ctx)
-    kernels.target_stake_rows(
-        ctx.param("risk_factor"), ctx.input("max_open_interest")["max_open_interest"],
-        ctx.rows("max_open_interest"), ctx.param("c2"), ctx.param("v"), ctx.param("rf_long"),
-        ctx.param("rf_short"), out,
-    )  # fmt: skip
-    return {"target_stake": out}
-
-
-def _fee_rate(ctx: Context) -> dict[str, np.ndarray]:
-    commit = ctx.input("commitments")
-    target_values, target_rows = _day_input(ctx, "target_stake", "target_stake")
-    ladder = kernels.Ladder(*(commit[name] for name in kernels.Ladder._fields))
-    out = _empty(ctx)
-    kernels.fee_rate_rows(
-        ctx.param("fee_rule"), target_values, target_rows, ladder, commit["fee_bid"],
-        ctx.rows("commitments"), ctx.given_fee_rate, out,
-    )  # fmt: skip
-    return {"fee_rate": out}
-
-
-def _fees(ctx: Context) -> dict[str, np.ndarray]:
-    out = {"fees_collected": _empty(ctx), "annualised_return": _empty(ctx)}
-    kernels.fees_rows(
-        ctx.input("fee_rate")["fee_rate"], ctx.rows("fee_rate"), ctx.series("traded_volume"),
-        ctx.path_rows(), ctx.input("commitments")["total_stake"], ctx.rows("commitments"),
-        out["fees_collected"], out["annualised_return"],
-    )  # fmt: skip
-    return out
-
-
-def _split_weights(ctx: Context) -> dict[str, np.ndarray]:
-    valuation = ctx.input("valuation")
-    if valuation is None:  # no share rule in play reads it
-        zeros = np.zeros((1, ctx.n_days))
-        valuation = {name: zeros for name in kernels.Valuation._fields}
-        valuation_rows = np.zeros(ctx.n, np.int64)
-    else:
-        valuation_rows = ctx.rows("valuation")
-    out = kernels.Weights(_empty(ctx, ctx.n_lp), _empty(ctx, ctx.n_lp))
-    commit = ctx.input("commitments")
-    log = kernels.Log(*(commit[f"log_{name}"] for name in kernels.Log._fields))
-    rules = kernels.ShareRules(
-        *(ctx.param(key) for key in ("share_rule", "valuation_period", "steepness", "midpoint",
-                                     "days_per_year"))
-    )  # fmt: skip
-    kernels.split_weight_rows(
-        rules, log, ctx.rows("commitments"),
-        kernels.Valuation(*(valuation[name] for name in kernels.Valuation._fields)),
-        valuation_rows, out,
-    )  # fmt: skip
-    return out._asdict()
-
-
-def _revenue(ctx: Context) -> dict[str, np.ndarray]:
-    lp = ctx.n_lp
-    sla_on = "on" in ctx.in_play("sla")
-    inflows = sla_on or "penalty" in ctx.in_play("exit_rule")
-    n_sla = ctx.n if sla_on else 1  # the SLA's outputs: zeros (calloc) where it is off
-    out = {
-        "fee_revenue": _empty(ctx, lp), "lp_annualised_return": _empty(ctx, lp),
-        "fee_accrued": np.zeros((n_sla, ctx.n_days, lp)),
-        "insurance_pool": np.zeros((ctx.n if inflows else 1, ctx.n_days)),
-    }  # fmt: skip
-    for name in ("sla_fee_penalty", "fee_payout", "sla_bonus"):
-        out[name] = np.zeros((n_sla, ctx.n_epochs, lp))
-    commit = ctx.input("commitments")
-    epochs = kernels.Epochs(
-        commit["time_on_book"], commit["committed"], commit["bond_penalty"],
-        commit["early_exit_penalty"],
-    )  # fmt: skip
-    # the books' score, where a liquidity score is in play (the orders stage may have run for
-    # the margin all the same: its score is then zeros, not worth a copy per combination)
-    scored = "probability" in ctx.in_play("liquidity_score")
-    if scored:
-        score, score_rows = ctx.input("orders")["score"], ctx.rows("orders")
-    else:
-        score, score_rows = np.zeros((1, ctx.n_days, lp)), np.zeros(ctx.n, np.int64)
-    out["liquidity_score"] = np.zeros((ctx.n if scored else 1, ctx.n_days, lp))
-    sla = _sla(ctx, "sla", "commitment_min_time_fraction", "competition_factor",
-               "performance_hysteresis_epochs", "epoch_days")  # fmt: skip
-    inputs = kernels.RevenueInputs(
-        ctx.input("fees")["fees_collected"], ctx.rows("fees"),
-        ctx.input("split_weights")["equity_share"], ctx.rows("split_weights"),
-        commit["stake"], ctx.rows("commitments"), commit["pool_in"], score, score_rows,
-    )  # fmt: skip
-    split = kernels.FeeSplit(ctx.param("liquidity_score"), ctx.param("els_fee_fraction"))
-    kernels.revenue_rows(
-        inputs, split, sla, epochs,
-        kernels.Revenue(*(out[name] for name in REVENUE_OUTPUTS)),
-    )  # fmt: skip
-    return out
-
-
-# ``kernels.Revenue``'s fields, by output name
-REVENUE_OUTPUTS = (
-    "fee_revenue", "lp_annualised_return", "fee_accrued", "sla_fee_penalty", "fee_payout",
-    "sla_bonus", "insurance_pool", "liquidity_score",
-)  # fmt: skip
-
-
-ORDER_OUTPUTS = ("pegged_buy", "pegged_sell", "supplied_liquidity", "score")
-
-
-def _orders(ctx: Context) -> dict[str, np.ndarray]:
-    commit = ctx.input("commitments")
-    if "orders_pegged_buy" in commit:  # the SLA's check built them: the same numbers
-        rows = ctx.rows("commitments")
-        same = np.array_equal(rows, np.arange(ctx.n))
-        return {name: commit[f"orders_{name}"] if same else commit[f"orders_{name}"][rows]
-                for name in ORDER_OUTPUTS}  # fmt: skip
-    out = {name: _empty(ctx, ctx.n_lp) for name in ("pegged_buy", "pegged_sell")}
-    out["supplied_liquidity"] = _empty(ctx, ctx.n_lp)
-    scored = "probability" in ctx.in_play("liquidity_score")  # then every combination's
-    out["score"] = np.zeros((ctx.n if scored else 1, ctx.n_days, ctx.n_lp))
-    kernels.order_rows(
-        _book(ctx), ctx.series("mark_price"), ctx.path_rows(), ctx.shapes,
-        ctx.input("commitments")["stake"], ctx.rows("commitments"),
-        np.full(ctx.n, int(scored), np.int64),
-        kernels.Orders(*(out[name] for name in ORDER_OUTPUTS)),
-    )  # fmt: skip
-    return out
-
-
-def _obligation(ctx: Context) -> dict[str, np.ndarray]:
-    out = _empty(ctx, ctx.n_lp)
-    kernels.obligation_rows(
-        ctx.param("k"), ctx.input("commitments")["stake"], ctx.rows("commitments"), out
-    )
-    return {"obligation": out}
-
-
-def _margin_sides(ctx: Context) -> dict[str, np.ndarray]:
-    orders = ctx.input("orders")
-    out = kernels.MarginSides(_empty(ctx, ctx.n_lp), _empty(ctx, ctx.n_lp))
-    rules = kernels.MarginRules(
-        *(ctx.param(key) for key in ("margin_orders", "rf_long", "rf_short", "shape_row",
-                                     "num_ticks"))
-    )  # fmt: skip
-    kernels.margin_side_rows(
-        rules, kernels.Orders(*(orders[name] for name in ORDER_OUTPUTS)), ctx.rows("orders"),
-        ctx.input("commitments")["stake"], ctx.rows("commitments"), ctx.series("mark_price"),
-        ctx.path_rows(), ctx.shapes, out,
-    )  # fmt: skip
-    return {"margin_buy": out.buy, "margin_sell": out.sell}
-
-
-def _margin(ctx: Context) -> dict[str, np.ndarray]:
-    sides = ctx.input("margin_sides")
-    out = {"margin": _empty(ctx, ctx.n_lp), "total_margin": _empty(ctx)}
-    kernels.margin_rows(
-        ctx.param("margin_rule"), sides["margin_buy"], sides["margin_sell"],
-        ctx.rows("margin_sides"), out["margin"], out["total_margin"],
-    )  # fmt: skip
-    return out
-
-
-def _return_on_capital(ctx: Context) -> dict[str, np.ndarray]:
-    out = _empty(ctx)
-    kernels.return_on_capital_rows(
-        ctx.input("fees")["fees_collected"], ctx.rows("fees"),
-        ctx.input("target_stake")["target_stake"], ctx.rows("target_stake"),
-        ctx.input("margin")["total_margin"], ctx.rows("margin"), out,
-    )  # fmt: skip
-    return {"annualised_return_on_capital": out}
-
-
-def _supply(ctx: Context) -> dict[str, np.ndarray]:
-    out = {"supply_ratio": _empty(ctx), "under_supplied": _empty(ctx, dtype=np.bool_)}
-    kernels.supply_rows(
-        ctx.input("target_stake")["target_stake"], ctx.rows("target_stake"),
-        ctx.input("commitments")["total_stake"], ctx.rows("commitments"),
-        out["supply_ratio"], out["under_supplied"],
-    )  # fmt: skip
-    return out
-
-
-def _decisions(ctx: Context) -> dict[str, np.ndarray]:
-    """Computed by the chunk's decision loop (``sweep.engine.compute.ChunkData``), which runs
-    the stages again as hurdle LPs decide: never a stage run of its own."""
-    raise RuntimeError("the decisions stage is run by the chunk's decision loop")
-
-
 SLA_ON = ("sla", "on")  # the SLA in play: [mechanism] sla = "on" somewhere
 
 STAGES: dict[str, Stage] = {
@@ -412,7 +62,7 @@ STAGES: dict[str, Stage] = {
     for stage in (
         Stage(
             "max_open_interest",
-            _max_open_interest,
+            drivers.max_open_interest,
             params=("stake_target_period",),
             path=True,
             rules=("target_price",),
@@ -421,7 +71,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "target_stake",
-            _target_stake,
+            drivers.target_stake,
             outputs=("target_stake",),
             params=("c2", "v"),
             steps=("max_open_interest",),
@@ -431,7 +81,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "commitments",
-            _commitments,
+            drivers.commitments,
             outputs=(
                 "stake",
                 "fee_bid",
@@ -464,7 +114,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "valuation",
-            _valuation,
+            drivers.valuation,
             outputs=("valuation",),
             params=("valuation_period",),
             steps=("commitments",),
@@ -474,7 +124,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "fee_rate",
-            _fee_rate,
+            drivers.fee_rate,
             outputs=("fee_rate",),
             steps=("commitments",),
             rules=("fee_rule",),
@@ -483,7 +133,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "fees",
-            _fees,
+            drivers.fees,
             outputs=("fees_collected", "annualised_return"),
             steps=("fee_rate", "commitments"),
             path=True,
@@ -492,7 +142,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "split_weights",
-            _split_weights,
+            drivers.split_weights,
             outputs=("equity", "equity_share"),
             steps=("commitments",),
             rules=("share_rule",),
@@ -501,7 +151,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "orders",
-            _orders,
+            drivers.orders,
             outputs=("supplied_liquidity",),
             params=("k", *BOOK, "min_probability"),
             steps=("commitments",),
@@ -519,7 +169,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "obligation",
-            _obligation,
+            drivers.obligation,
             outputs=("obligation",),
             params=("k",),
             steps=("commitments",),
@@ -528,7 +178,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "margin_sides",
-            _margin_sides,
+            drivers.margin_sides,
             outputs=("margin_buy", "margin_sell"),
             params=("rf_long", "rf_short"),
             steps=("orders", "commitments"),
@@ -538,7 +188,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "margin",
-            _margin,
+            drivers.margin,
             outputs=("margin", "total_margin"),
             steps=("margin_sides",),
             rules=("margin_rule",),
@@ -547,7 +197,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "revenue",
-            _revenue,
+            drivers.revenue,
             outputs=(
                 "fee_revenue",
                 "lp_annualised_return",
@@ -579,7 +229,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "return_on_capital",
-            _return_on_capital,
+            drivers.return_on_capital,
             outputs=("annualised_return_on_capital",),
             steps=("fees", "target_stake", "margin"),
             width=(1, 0),
@@ -587,7 +237,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "supply",
-            _supply,
+            drivers.supply,
             outputs=("supply_ratio", "under_supplied"),
             steps=("target_stake", "commitments"),
             width=(2, 0),
@@ -595,7 +245,7 @@ STAGES: dict[str, Stage] = {
         ),  # fmt: skip
         Stage(
             "decisions",
-            _decisions,
+            drivers.decisions,
             outputs=("active_lps", "decision"),
             steps=("commitments", "fee_rate", "revenue"),
             # the decisions, and what they read that the commitments keep for them (each
@@ -616,80 +266,3 @@ def rule_params(stage: Stage) -> frozenset[str]:
     out = {p for key in stage.rules for reads in RULES[key].values.values() for p in reads.params}
     out |= {p for _, _, reads in stage.when for p in reads.params}
     return frozenset(out)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """The stages of one sweep: each one's axes and the stages it reads (rules in play), and
-    the outputs no scenario makes (no rule value that makes them is in play,
-    ``Variable.made_by``): a stage computes them as 0, a result leaves them out."""
-
-    axes: dict[str, tuple[int, ...]]
-    reads: dict[str, tuple[str, ...]]
-    zero: frozenset[str] = frozenset()
-    # the swept keys each stage depends on, its own reads and its inputs' (``PATH``: the
-    # market path): combinations that agree on them give the same numbers
-    keys: dict[str, frozenset[str]] = field(default_factory=dict)
-
-    def needed(self, outputs: Iterable[str]) -> list[str]:
-        """The stages that computing ``outputs`` takes, in the order they run."""
-        todo = [STAGE_OF[name] for name in outputs if name not in self.zero]
-        seen: set[str] = set()
-        while todo:
-            name = todo.pop()
-            if name not in seen:
-                seen.add(name)
-                todo.extend(self.reads[name])
-        return [name for name in STAGES if name in seen]
-
-
-def resolve(
-    param_axes: dict[str, int], path_axes: tuple[int, ...], rules_in_play: dict[str, tuple],
-    decides: bool = False,
-) -> Resolved:  # fmt: skip
-    """Each stage's axes under a config.
-
-    ``param_axes``: the grid axis of every swept non-path key (keys that follow a swept
-    preset: the preset's); ``path_axes``: the axes of the market path; ``rules_in_play``: every
-    rule key's values in the sweep, and ``"sla"``: ``("off",)``, ``("on",)`` or both.
-    ``decides``: hurdle LPs are in play, whose decisions read the fees, which read every key
-    and the path: the commitments (and every stage after them) then depend on all of them
-    (MECHANISM.md: "they lose the sharing that fixed schedules give").
-    """
-
-    def keys_of(keys: Iterable[str]) -> set[str]:
-        return {base for key in keys for base in DERIVED.get(key, (key,)) if base in param_axes}
-
-    def axes_of(keys: Iterable[str]) -> set[int]:
-        return {param_axes[key] for key in keys_of(keys)}
-
-    axes: dict[str, tuple[int, ...]] = {}
-    reads: dict[str, tuple[str, ...]] = {}
-    keys: dict[str, frozenset[str]] = {}
-    zero: set[str] = set()
-    for stage in STAGES.values():  # declared in an order where every stage follows its inputs
-        own_keys = keys_of(stage.params)
-        steps = list(stage.steps)
-        path = stage.path
-        if decides and stage.name == "commitments":
-            own_keys |= set(param_axes)
-            path = True
-        extra = [RULES[key].values[value] for key in stage.rules for value in rules_in_play[key]]
-        own_keys |= keys_of(stage.rules)
-        extra += [reads for key, value, reads in stage.when if value in rules_in_play[key]]
-        for value_reads in extra:
-            own_keys |= keys_of(value_reads.params)
-            steps += [s for s in value_reads.steps if s not in steps and s != stage.name]
-            path = path or value_reads.path
-        own = {param_axes[key] for key in own_keys}
-        if path:
-            own |= set(path_axes)
-            own_keys.add(PATH)
-        for step in steps:
-            own |= set(axes[step])
-            own_keys |= keys[step]
-        axes[stage.name] = tuple(sorted(own))
-        reads[stage.name] = tuple(steps)
-        keys[stage.name] = frozenset(own_keys)
-        zero.update(n for n in stage.outputs if n in VARIABLES and not in_play(n, rules_in_play))
-    return Resolved(axes, reads, frozenset(zero), keys)

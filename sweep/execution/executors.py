@@ -38,7 +38,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..engine.compute import chunk_result_bytes, compute_chunk
+from ..engine.blocks import chunk_result_bytes
+from ..engine.compute import compute_chunk
 from ..engine.plan import Chunk, Plan
 from ..errors import ConfigError, RunStopped
 from ..storage.store import BlockWriter, Store

@@ -161,6 +161,28 @@ def _log_change(log, c, n, apply_day, day, lp, stake, slash):  # pragma: no cove
     return n + 1
 
 
+CommitmentInputs = namedtuple(
+    "CommitmentInputs",
+    ["events", "event_span", "exit_rule", "score_rule", "target", "target_row", "price",
+     "path_row", "behaviour", "behaviour_row"],
+)  # fmt: skip
+CommitmentInputs.__doc__ = """What steps 2-3 read: ``events`` (``Events``); ``event_span``
+(C, 2) int, the ``[first, stop)`` of each combination's events (hurdle LPs' decisions make them
+differ; else every one spans them all); ``exit_rule``, ``score_rule`` (C,) int codes; the
+target stake (Ct, D), row ``target_row[c]``; the mark price (P, D), row ``path_row[c]``; the
+LPs' time-on-book inputs ``behaviour`` (B, L, NE), row ``behaviour_row[c]``."""
+
+Stakes = namedtuple("Stakes", ["stake", "bid", "total", "stake_share", "meets", "pool_in"])
+Stakes.__doc__ = """Steps 2-3 of every day: each LP's ``stake``, ``bid``, ``stake_share`` and
+whether its book ``meets`` its commitment (bool), (C, D, L); the ``total`` stake and the
+insurance pool's inflows ``pool_in``, (C, D)."""
+
+Recorded = namedtuple("Recorded", ["before", "requested"])
+Recorded.__doc__ = """What hurdle LPs' decisions read at each day's start, before its events,
+(C, D, L): each LP's stake and its request waiting for an epoch start (-1: none); empty,
+(0, 0, 0), where no LP decides."""
+
+
 @numba.njit(cache=True, nogil=True)
 def _apply_batch(
     c,
@@ -237,34 +259,7 @@ def _apply_batch(
 
 @numba.njit(cache=True, nogil=True)
 def commitment_rows(
-    events,
-    event_span,
-    exit_rule,
-    sla,
-    target,
-    target_row,
-    book,
-    price,
-    path_row,
-    shapes,
-    behaviour,
-    behaviour_row,
-    score_rule,
-    stake,
-    bid,
-    total,
-    stake_share,
-    ladder,
-    log,
-    epochs,
-    meets,
-    pool_in,
-    pegged_buy,
-    pegged_sell,
-    supplied,
-    score,
-    before,
-    requested,
+    inputs, sla, book, shapes, out, ladder, log, epochs, orders, recorded
 ):  # pragma: no cover - compiled
     """Steps 2-3 under the exit rule and the SLA: stakes and bids of every day, their totals
     and shares, the fee ladder, and the log of changes that took effect.
@@ -274,19 +269,18 @@ def commitment_rows(
     active LP's book is checked against its commitment every day (``meets``) and an epoch's
     time on book may slash its bond, which lowers the stake from the next day.
 
-    event_span: (C, 2) int, the ``[first, stop)`` of each combination's events (hurdle LPs'
-    decisions make them differ; else every one spans them all).
-    exit_rule, target_row, path_row, behaviour_row: (C,) int; sla: ``Sla``; target: (Ct, D);
-    book: ``Book``; price: (P, D); shapes: ``Shapes``; behaviour: (B, L, NE) time-on-book
-    inputs; score_rule: (C,) int. Written: stake, bid, stake_share, meets (bool): (C, D, L);
-    total, pool_in (insurance pool inflows): (C, D); ladder; log: ``Log``; epochs: ``Epochs``.
-    Where the SLA is in play (its check builds every LP's orders anyway), also step 9's orders
-    as ``order_rows`` gives them: pegged_buy, pegged_sell, supplied, score (C, D, L); else those
-    are (1, D, L) and untouched. Where hurdle LPs decide (``before`` is (C, D, L)), what
-    their decisions read at each day's start, before its events: each LP's stake
-    (``before``) and request waiting for an epoch start (``requested``, -1: none); else those
-    are empty, (0, 0, 0).
+    inputs: ``CommitmentInputs``; sla: ``Sla``; book: ``Book``; shapes: ``Shapes``. Written:
+    out: ``Stakes`` (C, D, L) and (C, D); ladder: ``Ladder``; log: ``Log``; epochs:
+    ``Epochs``. Where the SLA is in play (its check builds every LP's orders anyway), also
+    step 9's orders as ``order_rows`` gives them: orders: ``Orders``, (C, D, L); else (1, D, L)
+    and untouched. Where hurdle LPs decide, what their decisions read at each day's start:
+    recorded: ``Recorded`` (C, D, L); else empty, (0, 0, 0).
     """
+    events, event_span, exit_rule, score_rule, target, target_row, price, path_row = inputs[:8]
+    behaviour, behaviour_row = inputs.behaviour, inputs.behaviour_row
+    stake, bid, total, stake_share, meets, pool_in = out
+    pegged_buy, pegged_sell, supplied, score = orders
+    before, requested = recorded
     n_combos, n_days, n_lp = stake.shape
     max_ticks = shapes.limit_buy.shape[2]
     record = before.shape[0] > 0  # (C, D, L) where hurdle LPs decide, else empty
