@@ -77,6 +77,6 @@ def test_small_scenarios_keep_the_memory_target_and_spread_over_workers():
 
 
 def test_the_shared_capacity_is_the_engines():
-    from sweep.engine.compute import SHARED_BYTES as ENGINE
+    from sweep.engine.shared import SharedResults
 
-    assert SHARED_BYTES == ENGINE
+    assert SharedResults().capacity == SHARED_BYTES

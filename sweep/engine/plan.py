@@ -423,8 +423,9 @@ CHUNK_OVERHEAD_NS = 4e6  # a chunk's own cost: planning its stages, allocating, 
 # scenarios (measured: 1.7 ms a chunk at 4 LPs x 365 days, 16 ms at 64 LPs x 3650, 56 ms at
 # 256 LPs x 3650, beyond the stages the estimate counts; benchmarks/bench_chunking.py)
 CHUNK_OVERHEAD_NS_PER_BYTE = 0.4
-# stage results a process keeps for its next chunks (``sweep.engine.compute.SHARED_BYTES``):
-# a stage that chunks split along an axis it lacks is computed once while they fit
+# bytes of stage results a process keeps per plan for the chunks that follow (about one chunk's
+# results, OUTPUT_BYTES_TARGET; sweep.engine.shared.SharedResults): a stage that chunks split
+# along an axis it lacks is computed once while they fit, and the planner counts on it
 SHARED_BYTES = 64 * 2**20
 
 

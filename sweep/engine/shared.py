@@ -16,11 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from cachetools import LRUCache
 
-from .plan import Plan
-
-# bytes of stage results a process keeps per plan for the chunks that follow (about one chunk's
-# results, sweep.engine.plan.OUTPUT_BYTES_TARGET)
-SHARED_BYTES = 64 * 2**20
+from .plan import SHARED_BYTES, Plan
 
 
 def _nbytes(results: dict[str, np.ndarray]) -> int:
