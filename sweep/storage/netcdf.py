@@ -17,6 +17,8 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import math
+import mmap
 import os
 import resource
 import shutil
@@ -670,7 +672,7 @@ def _write_chunks(
 ) -> None:
     """Fill the chunked variables ``names`` of ``target`` from ``source``: the threads read
     and compress chunks, this one stores them, in order (so the file is the same whatever
-    the number of threads), at most two chunks per thread ahead."""
+    the number of threads), one chunk per thread ahead and one more (memory: a few chunks)."""
     import h5py  # only when compressing: an import that most commands need not pay
 
     level, shuffle = int(COMPRESSION["complevel"]), bool(COMPRESSION["shuffle"])
@@ -685,13 +687,15 @@ def _write_chunks(
             var[index] = data
 
     pool = ThreadPoolExecutor(threads, thread_name_prefix="sweep-compress")
+    resident = 0
     try:
         with h5py.File(source, "r") as src, h5py.File(target, "r+") as dst:
             for name in names:
                 var, raw = dst[name], src[name]
                 shape = tuple(var.chunks)
                 direct = _filters(var) == ([2, 1] if shuffle else [1], level)
-                read = _reader(source, raw)
+                reader = _reader(source, raw)
+                read, mapped = reader if reader is not None else (None, None)
                 counts = [-(-n // c) for n, c in zip(var.shape, shape, strict=True)]
                 for block in np.ndindex(*counts):
                     offset = tuple(i * c for i, c in zip(block, shape, strict=True))
@@ -704,10 +708,23 @@ def _write_chunks(
                     task = _compressed if direct else _block
                     future = pool.submit(task, read, values, shape, var.dtype, level, shuffle)
                     ahead.append((var, offset, index, future))
-                    if len(ahead) >= 2 * threads:
+                    if len(ahead) > threads:
                         store()
-            while ahead:
-                store()
+                    if mapped is not None:
+                        resident += math.prod(shape) * var.dtype.itemsize
+                        if resident > MAPPED_BYTES:
+                            _drop_pages(mapped)
+                            resident = 0
+                while ahead:  # this variable's chunks are stored before its mapping goes
+                    store()
+                if mapped is not None:
+                    _drop_pages(mapped)
+                    reader = read = None
+                    try:
+                        mapped.close()
+                    except BufferError:  # a view still alive somewhere: the collector closes it
+                        pass
+                    resident = 0
     finally:
         pool.shutdown(cancel_futures=True)
 
@@ -724,13 +741,29 @@ def _filters(var: Any) -> tuple[list[int], int | None]:
     return ids, level
 
 
-def _reader(source: str | os.PathLike, raw: Any) -> np.ndarray | None:
+def _reader(source: str | os.PathLike, raw: Any) -> tuple[np.ndarray, mmap.mmap] | None:
     """``source``'s variable ``raw`` (h5py) mapped into memory, so that threads read it without
-    HDF5; None if its bytes are not one contiguous, unfiltered run in the file."""
+    HDF5, with its mapping; None if its bytes are not one contiguous, unfiltered run in the
+    file."""
     offset = raw.id.get_offset() if raw.chunks is None and not raw.compression else None
     if offset is None or raw.dtype.hasobject:
         return None
-    return np.memmap(source, dtype=raw.dtype, mode="r", offset=offset, shape=raw.shape)
+    with open(source, "rb") as f:
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    values = np.frombuffer(mapped, dtype=raw.dtype, count=raw.size, offset=offset)
+    return values.reshape(raw.shape), mapped
+
+
+# the mapped pages a copy may leave resident before it drops them: pages read through a
+# mapping count in the process's RSS until unmapped, so without this a copy would grow by the
+# whole file (they stay in the page cache: a chunk still being read just faults them back)
+MAPPED_BYTES = 8 * 2**20
+
+
+def _drop_pages(mapped: mmap.mmap) -> None:
+    """Take ``mapped``'s pages out of this process's resident set (not out of the cache)."""
+    if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def _block(
