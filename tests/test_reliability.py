@@ -753,10 +753,13 @@ def test_resume_onto_a_file_that_is_not_a_sweep_result(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["c.toml", "r.nc"]
 
 
-def test_info_and_plot_refuse_netcdf_files_that_are_not_sweep_results(tmp_path, capsys):
-    other = tmp_path / "other.nc"
+def test_info_and_plot_refuse_netcdf_files_that_are_not_sweep_results(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # a short name: the message shortens long values
+    other = Path("other.nc")
     xr.Dataset({"x": ("t", np.arange(3.0))}, attrs={"title": "not a sweep"}).to_netcdf(other)
-    for command in (["info", str(other)], ["plot", str(other), "--out", str(tmp_path / "f")]):
+    for command in (["info", str(other)], ["plot", str(other), "--out", "f"]):
         assert main(command) == 2
         line = one_line_error(capsys.readouterr().err)
         assert "not a sweep result" in line and str(other) in line, line
