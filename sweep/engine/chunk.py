@@ -29,6 +29,16 @@ from .shared import shared_results
 from .stages import STAGES, rule_params
 
 
+def _writable(values: np.ndarray) -> np.ndarray:
+    """``values``, copied if read-only (a broadcast, or a slice of the plan's cached values).
+
+    Numba compiles a kernel once per type of its arguments, and a read-only array is a type of
+    its own: parameters and rows that were sometimes one and sometimes the other made up to
+    seven versions of one kernel, each compiled on a first run. These (n,) arrays are small.
+    """
+    return values if values.flags.writeable else values.copy()
+
+
 class ChunkContext:
     """One stage's view of a chunk (``sweep.engine.drivers.Context``)."""
 
@@ -44,26 +54,28 @@ class ChunkContext:
         self.n_lp = chunk_data.plan.n_lp
 
     def param(self, key: str) -> np.ndarray:
-        return self.data.param(key, self.axes, self.optional, self.stage)
+        return _writable(self.data.param(key, self.axes, self.optional, self.stage))
 
     def rows(self, stage: str) -> np.ndarray:
         onto = self.data.plan.stages.axes[stage]
         if stage in self.data.plan.stages.reads[self.stage] and not set(onto) <= set(self.axes):
             raise ValueError(f"stage {self.stage!r} reads {stage!r} but lacks some of its axes")
-        return mapping(self.data.extent, self.axes, onto, self.classes, self.data.classes(stage))
+        return _writable(
+            mapping(self.data.extent, self.axes, onto, self.classes, self.data.classes(stage))
+        )
 
     def input(self, stage: str) -> dict[str, np.ndarray] | None:
         return self.data.results.get(stage)
 
     def path_rows(self) -> np.ndarray:
-        return mapping(self.data.extent, self.axes, self.data.path_axes, self.classes)
+        return _writable(mapping(self.data.extent, self.axes, self.data.path_axes, self.classes))
 
     def group(self, keys: Iterable[str], path: bool) -> np.ndarray:
         """An id per combination, equal where the combinations share ``keys`` (and path)."""
         axes = {self.data.param_axis[k] for k in keys if k in self.data.param_axis}
         if path:
             axes |= set(self.data.path_axes)
-        return mapping(self.data.extent, self.axes, tuple(sorted(axes)), self.classes)
+        return _writable(mapping(self.data.extent, self.axes, tuple(sorted(axes)), self.classes))
 
     def series(self, name: str) -> np.ndarray:
         return self.data.series()[name]
@@ -77,7 +89,7 @@ class ChunkContext:
         axis = self.data.plan.path_axis
         paths = self.data.plan.axis_values(axis)[self.data.chunk.slices[axis]]
         rows = mapping(self.data.extent, self.axes, (axis,), self.classes)
-        return self.data.plan.behaviour(paths), rows
+        return self.data.plan.behaviour(paths), _writable(rows)
 
     @property
     def n_epochs(self) -> int:

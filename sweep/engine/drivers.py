@@ -50,29 +50,6 @@ def _empty(ctx: Context, *lp: int, dtype: Any = np.float64) -> np.ndarray:
     return np.empty((ctx.n, ctx.n_days, *lp), dtype=dtype)
 
 
-def _call(kernel: Any, reads: tuple, writes: tuple) -> None:
-    """``kernel(*reads, *writes)``, with what it reads as read-only views (:func:`_frozen`)."""
-    kernel(*_frozen(reads), *writes)
-
-
-def _frozen(value: Any) -> Any:
-    """Arrays, and named groups of them, as read-only views.
-
-    Numba compiles a kernel once per type of its arguments, and a read-only array is a type of
-    its own: the plan's cached parameters and rows are read-only, fresh ones are not, so that a
-    kernel called with both compiled in up to seven versions, each a first run's cost. Read-only
-    views also keep a kernel from writing into what it reads.
-    """
-    if isinstance(value, np.ndarray):
-        view = value.view()
-        view.flags.writeable = False
-        return view
-    if isinstance(value, tuple):  # a named group, or a call's inputs
-        items = tuple(_frozen(v) for v in value)
-        return type(value)(*items) if hasattr(value, "_fields") else items
-    return value
-
-
 BOOK = ("tick_size", "num_ticks", "mu", "sigma", "tau")  # with the path: one order book
 ORDER_RULES = ("min_probability", "volume_rule", "low_probability", "price_range")
 SLA_BOOK = ("k", *BOOK, *ORDER_RULES)  # what the SLA's daily check of the books reads
@@ -162,10 +139,9 @@ def commitments(ctx: Context) -> dict[str, np.ndarray]:
         target_rows, price, ctx.path_rows() if sla_on else np.zeros(ctx.n, np.int64), behaviour,
         behaviour_rows,
     )  # fmt: skip
-    _call(
-        kernels.commitment_rows, (inputs, sla, _book(ctx, sla_on), ctx.shapes),
-        (out, ladder, log, epochs, orders, recorded),
-    )  # fmt: skip
+    kernels.commitment_rows(
+        inputs, sla, _book(ctx, sla_on), ctx.shapes, out, ladder, log, epochs, orders, recorded
+    )
     results = dict(zip(COMMITMENT_OUTPUTS, out, strict=True))
     if ctx.decides:
         results.update(stake_before=recorded.before, requested=recorded.requested)
@@ -189,26 +165,29 @@ COMMITMENT_OUTPUTS = (
 def valuation(ctx: Context) -> dict[str, np.ndarray]:
     commit = ctx.input("commitments")
     out = kernels.Valuation(_empty(ctx), _empty(ctx), _empty(ctx))
-    _call(kernels.valuation_rows, (
+    kernels.valuation_rows(
         ctx.series("traded_volume"), ctx.path_rows(), ctx.param("valuation_period"),
-        commit["total_stake"], ctx.rows("commitments")), (out,))  # fmt: skip
+        commit["total_stake"], ctx.rows("commitments"), out,
+    )  # fmt: skip
     return out._asdict()
 
 
 def max_open_interest(ctx: Context) -> dict[str, np.ndarray]:
     out = _empty(ctx)
-    _call(kernels.max_open_interest_rows, (
+    kernels.max_open_interest_rows(
         ctx.param("target_price"), ctx.series("open_interest"), ctx.series("mark_price"),
-        ctx.path_rows(), ctx.param("stake_target_period")), (out,))  # fmt: skip
+        ctx.path_rows(), ctx.param("stake_target_period"), out,
+    )  # fmt: skip
     return {"max_open_interest": out}
 
 
 def target_stake(ctx: Context) -> dict[str, np.ndarray]:
     out = _empty(ctx)
-    _call(kernels.target_stake_rows, (
+    kernels.target_stake_rows(
         ctx.param("risk_factor"), ctx.input("max_open_interest")["max_open_interest"],
         ctx.rows("max_open_interest"), ctx.param("c2"), ctx.param("v"), ctx.param("rf_long"),
-        ctx.param("rf_short")), (out,))  # fmt: skip
+        ctx.param("rf_short"), out,
+    )  # fmt: skip
     return {"target_stake": out}
 
 
@@ -217,18 +196,20 @@ def fee_rate(ctx: Context) -> dict[str, np.ndarray]:
     target_values, target_rows = _day_input(ctx, "target_stake", "target_stake")
     ladder = kernels.Ladder(*(commit[name] for name in kernels.Ladder._fields))
     out = _empty(ctx)
-    _call(kernels.fee_rate_rows, (
+    kernels.fee_rate_rows(
         ctx.param("fee_rule"), target_values, target_rows, ladder, commit["fee_bid"],
-        ctx.rows("commitments"), ctx.given_fee_rate), (out,))  # fmt: skip
+        ctx.rows("commitments"), ctx.given_fee_rate, out,
+    )  # fmt: skip
     return {"fee_rate": out}
 
 
 def fees(ctx: Context) -> dict[str, np.ndarray]:
     out = {"fees_collected": _empty(ctx), "annualised_return": _empty(ctx)}
-    _call(kernels.fees_rows, (
+    kernels.fees_rows(
         ctx.input("fee_rate")["fee_rate"], ctx.rows("fee_rate"), ctx.series("traded_volume"),
-        ctx.path_rows(), ctx.input("commitments")["total_stake"], ctx.rows("commitments")),
-        (out["fees_collected"], out["annualised_return"]))  # fmt: skip
+        ctx.path_rows(), ctx.input("commitments")["total_stake"], ctx.rows("commitments"),
+        out["fees_collected"], out["annualised_return"],
+    )  # fmt: skip
     return out
 
 
@@ -247,10 +228,11 @@ def split_weights(ctx: Context) -> dict[str, np.ndarray]:
         *(ctx.param(key) for key in ("share_rule", "valuation_period", "steepness", "midpoint",
                                      "days_per_year"))
     )  # fmt: skip
-    _call(kernels.split_weight_rows, (
+    kernels.split_weight_rows(
         rules, log, ctx.rows("commitments"),
         kernels.Valuation(*(valuation[name] for name in kernels.Valuation._fields)),
-        valuation_rows), (out,))  # fmt: skip
+        valuation_rows, out,
+    )  # fmt: skip
     return out._asdict()
 
 
@@ -287,8 +269,10 @@ def revenue(ctx: Context) -> dict[str, np.ndarray]:
         commit["stake"], ctx.rows("commitments"), commit["pool_in"], score, score_rows,
     )  # fmt: skip
     split = kernels.FeeSplit(ctx.param("liquidity_score"), ctx.param("els_fee_fraction"))
-    _call(kernels.revenue_rows, (inputs, split, sla, epochs),
-          (kernels.Revenue(*(out[name] for name in REVENUE_OUTPUTS)),))  # fmt: skip
+    kernels.revenue_rows(
+        inputs, split, sla, epochs,
+        kernels.Revenue(*(out[name] for name in REVENUE_OUTPUTS)),
+    )  # fmt: skip
     return out
 
 
@@ -313,18 +297,20 @@ def orders(ctx: Context) -> dict[str, np.ndarray]:
     out["supplied_liquidity"] = _empty(ctx, ctx.n_lp)
     scored = "probability" in ctx.in_play("liquidity_score")  # then every combination's
     out["score"] = np.zeros((ctx.n if scored else 1, ctx.n_days, ctx.n_lp))
-    _call(kernels.order_rows, (
+    kernels.order_rows(
         _book(ctx), ctx.series("mark_price"), ctx.path_rows(), ctx.shapes,
         ctx.input("commitments")["stake"], ctx.rows("commitments"),
-        np.full(ctx.n, int(scored), np.int64)),
-        (kernels.Orders(*(out[name] for name in ORDER_OUTPUTS)),))  # fmt: skip
+        np.full(ctx.n, int(scored), np.int64),
+        kernels.Orders(*(out[name] for name in ORDER_OUTPUTS)),
+    )  # fmt: skip
     return out
 
 
 def obligation(ctx: Context) -> dict[str, np.ndarray]:
     out = _empty(ctx, ctx.n_lp)
-    stake, rows = ctx.input("commitments")["stake"], ctx.rows("commitments")
-    _call(kernels.obligation_rows, (ctx.param("k"), stake, rows), (out,))
+    kernels.obligation_rows(
+        ctx.param("k"), ctx.input("commitments")["stake"], ctx.rows("commitments"), out
+    )
     return {"obligation": out}
 
 
@@ -335,37 +321,41 @@ def margin_sides(ctx: Context) -> dict[str, np.ndarray]:
         *(ctx.param(key) for key in ("margin_orders", "rf_long", "rf_short", "shape_row",
                                      "num_ticks"))
     )  # fmt: skip
-    _call(kernels.margin_side_rows, (
+    kernels.margin_side_rows(
         rules, kernels.Orders(*(orders[name] for name in ORDER_OUTPUTS)), ctx.rows("orders"),
         ctx.input("commitments")["stake"], ctx.rows("commitments"), ctx.series("mark_price"),
-        ctx.path_rows(), ctx.shapes), (out,))  # fmt: skip
+        ctx.path_rows(), ctx.shapes, out,
+    )  # fmt: skip
     return {"margin_buy": out.buy, "margin_sell": out.sell}
 
 
 def margin(ctx: Context) -> dict[str, np.ndarray]:
     sides = ctx.input("margin_sides")
     out = {"margin": _empty(ctx, ctx.n_lp), "total_margin": _empty(ctx)}
-    _call(kernels.margin_rows, (
+    kernels.margin_rows(
         ctx.param("margin_rule"), sides["margin_buy"], sides["margin_sell"],
-        ctx.rows("margin_sides")), (out["margin"], out["total_margin"]))  # fmt: skip
+        ctx.rows("margin_sides"), out["margin"], out["total_margin"],
+    )  # fmt: skip
     return out
 
 
 def return_on_capital(ctx: Context) -> dict[str, np.ndarray]:
     out = _empty(ctx)
-    _call(kernels.return_on_capital_rows, (
+    kernels.return_on_capital_rows(
         ctx.input("fees")["fees_collected"], ctx.rows("fees"),
         ctx.input("target_stake")["target_stake"], ctx.rows("target_stake"),
-        ctx.input("margin")["total_margin"], ctx.rows("margin")), (out,))  # fmt: skip
+        ctx.input("margin")["total_margin"], ctx.rows("margin"), out,
+    )  # fmt: skip
     return {"annualised_return_on_capital": out}
 
 
 def supply(ctx: Context) -> dict[str, np.ndarray]:
     out = {"supply_ratio": _empty(ctx), "under_supplied": _empty(ctx, dtype=np.bool_)}
-    _call(kernels.supply_rows, (
+    kernels.supply_rows(
         ctx.input("target_stake")["target_stake"], ctx.rows("target_stake"),
-        ctx.input("commitments")["total_stake"], ctx.rows("commitments")),
-        (out["supply_ratio"], out["under_supplied"]))  # fmt: skip
+        ctx.input("commitments")["total_stake"], ctx.rows("commitments"),
+        out["supply_ratio"], out["under_supplied"],
+    )  # fmt: skip
     return out
 
 
