@@ -25,6 +25,7 @@ import sweep.storage.zarr_store as zs
 from sweep.cli.main import main
 from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
+from sweep.storage.layout import result_layout
 
 STAMPS = ("created", "date_created", "history")  # the time of the run
 
@@ -109,6 +110,72 @@ def test_zarr_chunks_are_the_sweep_chunks_and_each_has_one_writer(tmp_path):
             for chunk in plan.chunks
         }
         assert len(regions) == len(set(regions)) and set(regions) == covered, name
+
+
+def _xarray_layout(layout) -> dict[str, bytes]:
+    """Every metadata document xarray writes for the whole result, its chunk-written variables
+    as lazy dask zeros (how stores were laid out before: the yardstick of the layout)."""
+    import warnings
+
+    import dask.array as da
+    import zarr.storage
+
+    ds = zs.template(layout)
+    encoding = {}
+    for name in layout.variables:
+        chunks = zs._zarr_chunks(layout, name)
+        encoding[name] = {"chunks": chunks, "_FillValue": None}
+        if name not in layout.statics:
+            lazy = da.zeros(ds[name].shape, dtype=ds[name].dtype, chunks=chunks)
+            ds[name] = ds[name].copy(data=lazy)
+    scratch: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr's "unstable" fixed-width strings
+        ds.to_zarr(zarr.storage.MemoryStore(store_dict=scratch), mode="w", compute=False,
+                   encoding=encoding, zarr_format=3, consolidated=True)  # fmt: skip
+    return {k: v.to_bytes() for k, v in scratch.items()}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        small_config(),  # two share rules: labels as coordinates
+        {**small_config(), "mechanism": {"preset": "vega"}},  # the SLA: epochs, bools
+        {**small_config(), "mechanism": {"preset": ["tools", "vega"]}},  # presets: aux coords
+    ],
+    ids=["default", "vega", "presets"],
+)
+def test_the_layout_is_what_xarray_writes(config, tmp_path):
+    """The store laid out without dask holds the bytes xarray writes with it: every array's
+    metadata and the static values, and the root's consolidated metadata (in the result's
+    order) but for the time of the run."""
+    layout = result_layout(make_plan(config, chunk_size=7))
+    store = zs.ZarrStore(tmp_path / "r.zarr")
+    store.prepare(layout, overwrite=False, resume=False)
+    partial = Path(store.location)
+    written = {
+        str(p.relative_to(partial)): p.read_bytes()
+        for p in partial.rglob("*")
+        if p.is_file() and zs.STORE_RECORD not in p.parts
+    }
+    expected = _xarray_layout(layout)
+    root = json.loads(expected.pop("zarr.json"))
+    assert sorted(written) == sorted(expected)
+    for key, value in expected.items():
+        assert written[key] == value, key
+    recorded = zs.read_header(store.location)["root"]
+    members = root["consolidated_metadata"]["metadata"]
+    assert recorded["consolidated_metadata"]["metadata"] == members
+    assert list(recorded["consolidated_metadata"]["metadata"]) == [
+        *layout.coords,
+        *layout.variables,
+    ]
+    for attrs in (recorded["attributes"], root["attributes"]):
+        for stamp in STAMPS:
+            attrs.pop(stamp)
+    assert json.dumps(recorded) == json.dumps(
+        {**root, "consolidated_metadata": recorded["consolidated_metadata"]}
+    )
 
 
 def test_chunk_size_and_workers_change_nothing(tmp_path):
