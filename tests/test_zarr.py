@@ -23,6 +23,7 @@ from test_resume import N_CHUNKS, interrupted_run, slow_config
 import sweep
 import sweep.storage.zarr_store as zs
 from sweep.cli.main import main
+from sweep.engine.compute import compute_chunk
 from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
 from sweep.storage.layout import result_layout
@@ -176,6 +177,48 @@ def test_the_layout_is_what_xarray_writes(config, tmp_path):
     assert json.dumps(recorded) == json.dumps(
         {**root, "consolidated_metadata": recorded["consolidated_metadata"]}
     )
+
+
+@pytest.mark.parametrize("preset", ["tools", "vega"])
+def test_chunks_are_written_as_zarr_writes_them(preset, tmp_path):
+    """The tasks encode whole chunks themselves (``DirectArray``): the store holds the bytes,
+    under the keys, that zarr writes for the same blocks, the last chunk along an axis padded
+    as zarr pads it and a chunk of only the fill value not written at all."""
+    import zarr
+
+    config = {**small_config(), "mechanism": {"preset": preset}}
+    plan = make_plan(config, chunk_size=7)
+    assert plan.n_scenarios % 7  # a last chunk that is not whole
+    layout = result_layout(plan)
+    stores = [zs.ZarrStore(tmp_path / f"{name}.zarr") for name in ("direct", "zarr")]
+    for store in stores:
+        store.prepare(layout, overwrite=False, resume=False)
+    direct, through_zarr = (Path(store.location) for store in stores)
+    writer = stores[0].block_writer()
+    kinds, names, blocks = set(), set(), 0
+    for chunk in plan.chunks:
+        values = compute_chunk(plan, chunk)
+        writer(plan, chunk, values)
+        for name, block in values.items():
+            if zs.writes(plan, chunk, name):
+                array = zarr.open_array(str(through_zarr), path=name, mode="r+")
+                array[zs.chunk_index(plan, chunk, name)] = block
+                kinds.add(type(zs._open_array(str(direct), name)).__name__)
+                names.add(name)
+                blocks += 1
+    assert kinds == {"DirectArray"}
+
+    def chunks(root):
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and p.relative_to(root).parts[0] in names
+        }
+
+    written, expected = chunks(direct), chunks(through_zarr)
+    assert sorted(written) == sorted(expected)
+    assert all(written[key] == expected[key] for key in expected)
+    assert len(expected) - len(names) < blocks  # (one zarr.json a name) a fill-only chunk
 
 
 def test_chunk_size_and_workers_change_nothing(tmp_path):

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..engine.cores import usable_cores
 from ..engine.plan import Chunk, Plan
 from ..errors import ConfigError, UnfinishedResult
 from .layout import ResultLayout, chunk_index, in_result_order
@@ -831,9 +832,145 @@ _ARRAYS_KEPT = 8  # runs whose opened arrays a process keeps
 
 
 def _open_array(location: str, name: str) -> Any:
+    """How a task writes array ``name``: whole chunks encoded here (:class:`DirectArray`) when
+    its codecs are those sweep lays out, else the zarr array."""
+    fs, root = store_files(location)
+    direct = DirectArray.from_metadata(
+        location, name, json.loads(fs.cat_file(f"{root}/{name}/zarr.json"))
+    )
+    if direct is not None:
+        return direct
     import zarr
 
     return zarr.open_array(location, path=name, mode="r+")
+
+
+# the zarr data types whose chunks are plain numpy bytes, as the ``bytes`` codec writes them
+_PLAIN = {
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float32", "float64",
+}  # fmt: skip
+_FLOATS = {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}
+
+
+@dataclass(frozen=True)
+class DirectArray:
+    """Writes whole chunks of one zarr array as zarr does (same bytes, same keys), without
+    zarr's event loop: a chunk write through zarr takes several hops between threads, which
+    cost about a third of the CPU a store's writes take (4,096 own-path scenarios: 1.4 of
+    about 4 s), and one write at a time keeps zstd on one core. Only for the arrays sweep
+    lays out: regular chunks, ``/`` keys, a plain data type, the ``bytes`` codec then
+    ``zstd``; a write that is not whole chunks goes through zarr (:func:`_open_array`)."""
+
+    location: str
+    name: str
+    dtype: np.dtype  # little-endian, as the bytes codec stores it
+    chunks: tuple[int, ...]
+    fill: Any
+    level: int
+    checksum: bool
+
+    @classmethod
+    def from_metadata(cls, location: str, name: str, meta: dict[str, Any]) -> DirectArray | None:
+        """The writer of the array whose metadata is ``meta``, if it is one sweep lays out."""
+        try:
+            codecs = meta["codecs"]
+            grid = meta["chunk_grid"]
+            keys = meta["chunk_key_encoding"]
+            plain = (
+                meta.get("zarr_format") == 3
+                and meta.get("data_type") in _PLAIN
+                and not meta.get("storage_transformers")
+                and grid["name"] == "regular"
+                and keys == {"name": "default", "configuration": {"separator": "/"}}
+                and len(codecs) == 2
+                and codecs[0]["name"] == "bytes"
+                and codecs[0].get("configuration", {}).get("endian", "little") == "little"
+                and codecs[1]["name"] == "zstd"
+                and set(codecs[1].get("configuration", {})) <= {"level", "checksum"}
+            )
+            if not plain:
+                return None
+            dtype = np.dtype(meta["data_type"]).newbyteorder("<")
+            fill = meta["fill_value"]
+            fill = dtype.type(_FLOATS.get(fill, fill) if isinstance(fill, str) else fill)
+            config = codecs[1].get("configuration", {})
+            return cls(
+                location,
+                name,
+                dtype,
+                tuple(grid["configuration"]["chunk_shape"]),
+                fill,
+                int(config.get("level", 0)),
+                bool(config.get("checksum", False)),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def chunk_key(self, index: tuple[slice, ...], shape: tuple[int, ...]) -> str | None:
+        """The key of the one chunk that a block of ``shape`` at ``index`` (along the leading
+        dims; whole along the rest) fills, as far as the array reaches; None if it is not one
+        chunk's."""
+        coords = []
+        for axis, size in enumerate(self.chunks):
+            start = index[axis].start if axis < len(index) else 0
+            if start % size or shape[axis] > size:
+                return None
+            coords.append(str(start // size))
+        return "/".join([self.name, "c", *coords])
+
+    def encode(self, block: np.ndarray) -> bytes | None:
+        """A chunk's object: the block, padded to the chunk's shape with the fill value as zarr
+        pads the last chunk along an axis, then zstd; None for a chunk that holds only the
+        fill value (zarr writes none: ``write_empty_chunks`` is off by default)."""
+        import numcodecs
+
+        if block.shape != self.chunks:
+            full = np.full(self.chunks, self.fill, dtype=self.dtype)
+            full[tuple(slice(0, n) for n in block.shape)] = block
+        else:
+            full = np.ascontiguousarray(block, dtype=self.dtype)
+        if np.array_equal(
+            full, np.broadcast_to(self.fill, full.shape), equal_nan=self.dtype.kind == "f"
+        ):
+            return None
+        return numcodecs.Zstd(level=self.level, checksum=self.checksum).encode(full)
+
+    def write(self, key: str, block: np.ndarray) -> None:
+        """Store one chunk (a chunk of only the fill value: any object of it removed)."""
+        data = self.encode(block)
+        path = local_path(self.location)
+        if path is not None:
+            target = path / key
+            if data is None:
+                target.unlink(missing_ok=True)
+                return
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as f:  # killed mid-write: no ``done``, rewritten by --resume
+                f.write(data)
+            return
+        fs, root = store_files(self.location)
+        if data is None:
+            with contextlib.suppress(FileNotFoundError):
+                fs.rm_file(f"{root}/{key}")
+        else:
+            fs.pipe_file(f"{root}/{key}", data)
+
+
+_POOL: list[Any] = []  # the encoders' threads of this process, made on first use
+_POOL_LOCK = threading.Lock()
+
+
+def _encoders() -> Any:
+    """Threads that encode and write a chunk's arrays side by side (zstd releases the GIL), one
+    per core this process may use: a run on one worker compresses on every core, as netCDF
+    files are (:mod:`sweep.storage.deflate`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(usable_cores(), thread_name_prefix="sweep-zarr"))
+        return _POOL[0]
 
 
 def writes(plan: Plan, chunk: Chunk, name: str) -> bool:
@@ -869,14 +1006,24 @@ class ChunkWriter:
     def __call__(self, plan: Plan, chunk: Chunk, values: dict[str, np.ndarray]) -> Written:
         arrays = self._arrays()
         nbytes = 0
+        whole: list[tuple[DirectArray, str, np.ndarray]] = []  # chunks encoded side by side
         for name, block in values.items():
             if not writes(plan, chunk, name):
                 continue
             array = arrays.get(name)
             if array is None:
                 array = arrays[name] = _open_array(self.location, name)
-            array[chunk_index(plan, chunk, name)] = block
+            index = chunk_index(plan, chunk, name)
+            key = array.chunk_key(index, block.shape) if isinstance(array, DirectArray) else None
+            if key is None:
+                array[index] = block
+            else:
+                whole.append((array, key, block))
             nbytes += block.nbytes
+        if whole:
+            done = _encoders().map(lambda job: job[0].write(job[1], job[2]), whole)
+            for _ in done:  # every chunk stored (the first failure raised)
+                pass
         _mapper(self.location)[f"{DONE}/{chunk.index}"] = b"done\n"  # after the data
         return Written(chunk.index, nbytes)
 
