@@ -4,7 +4,8 @@ process (issue 23, "Start-up").
 Run: ``python benchmarks/bench_startup.py [--repeat R] [--config NAME]``. The two commands
 run by turns, ``R`` times each (after one untimed run of each: Numba's cache written and the
 files read once), as ``python -m sweep.cli.main run [CONFIG] --out FILE --overwrite -q`` and
-``python -m sweep.cli.main run [CONFIG] --out FILE --dry-run``, with the working tree's package
+``python -m sweep.cli.main run [CONFIG] --out FILE --overwrite --dry-run`` (the file is there
+after the first run), with the working tree's package
 first on ``PYTHONPATH``; the time is the child's, from start to exit (interpreter start-up and
 exit included, as a user waits for them). Best and median of each are printed, with the run
 over the dry run of the best times.
@@ -33,7 +34,7 @@ def command(config: str | None, out: Path, dry: bool) -> list[str]:
     args = [sys.executable, "-m", "sweep.cli.main", "run"]
     args += [config] if config else []
     args += ["--out", str(out)]
-    args += ["--dry-run"] if dry else ["--overwrite", "-q"]
+    args += ["--overwrite", "--dry-run"] if dry else ["--overwrite", "-q"]
     return args
 
 
