@@ -939,8 +939,10 @@ class DirectArray:
             full[tuple(slice(0, n) for n in block.shape)] = block
         else:
             full = np.ascontiguousarray(block, dtype=self.dtype)
-        if np.array_equal(
-            full, np.broadcast_to(self.fill, full.shape), equal_nan=self.dtype.kind == "f"
+        nan = self.dtype.kind == "f"
+        first = full.reshape(-1)[:1]  # a chunk with values mostly differs there: one look
+        if np.array_equal(first, np.broadcast_to(self.fill, first.shape), equal_nan=nan) and (
+            np.array_equal(full, np.broadcast_to(self.fill, full.shape), equal_nan=nan)
         ):
             return None
         return numcodecs.Zstd(level=self.level, checksum=self.checksum).encode(full)
@@ -955,8 +957,14 @@ class DirectArray:
             if data is None:
                 target.unlink(missing_ok=True)
                 return 0
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as f:  # killed mid-write: no ``done``, rewritten by --resume
+            # killed mid-write: no ``done``, rewritten by --resume. The folder is made on a
+            # miss only, not tried for every chunk
+            try:
+                f = open(target, "wb")
+            except FileNotFoundError:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                f = open(target, "wb")
+            with f:
                 f.write(data)
             return on_disk(len(data))
         fs, root = store_files(self.location)
