@@ -7,7 +7,8 @@ files read once), as ``python -m sweep.cli.main run [CONFIG] --out FILE --overwr
 ``python -m sweep.cli.main run [CONFIG] --out FILE --overwrite --dry-run`` (the file is there
 after the first run), with the working tree's package
 first on ``PYTHONPATH``; the time is the child's, from start to exit (interpreter start-up and
-exit included, as a user waits for them). Best and median of each are printed, with the run
+exit included, as a user waits for them), and its CPU time (user + system, every thread: what
+the machine's other load does not change). Best and median of each are printed, with the run
 over the dry run of the best times.
 
 Target (issue 23): the run within 1.5x of the dry run (PASS/FAIL on the best times; the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -38,18 +40,20 @@ def command(config: str | None, out: Path, dry: bool) -> list[str]:
     return args
 
 
-def seconds(args: list[str], folder: Path) -> float:
-    """Wall time of one fresh process, start to exit; its output is checked, not shown."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
+def seconds(args: list[str], folder: Path) -> tuple[float, float]:
+    """Wall and CPU time (user + system, every thread) of one fresh process, start to exit; its
+    output is checked, not shown."""
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr}")
-    return elapsed
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -64,12 +68,15 @@ def main() -> None:
         "dry run": command(args.config, out, dry=True),
     }
     times: dict[str, list[float]] = {name: [] for name in kinds}
+    cpus: dict[str, list[float]] = {name: [] for name in kinds}
     try:
         for cmd in kinds.values():  # warm: Numba's cache, the files in the page cache
             seconds(cmd, folder)
         for _ in range(args.repeat):
             for name, cmd in kinds.items():
-                times[name].append(seconds(cmd, folder))
+                wall, cpu = seconds(cmd, folder)
+                times[name].append(wall)
+                cpus[name].append(cpu)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print(f"sweep run {args.config or '(default config)'}, {args.repeat} runs each, by turns")
@@ -78,6 +85,8 @@ def main() -> None:
             f"  {name:8s} best {min(values):.2f} s, median {statistics.median(values):.2f} s "
             f"(all: {[round(v, 2) for v in values]})"
         )
+    for name, values in cpus.items():  # what the machine's other load does not change
+        print(f"  {name:8s} CPU best {min(values):.2f} s, median {statistics.median(values):.2f} s")
     best = min(times["run"]) / min(times["dry run"])
     median = statistics.median(times["run"]) / statistics.median(times["dry run"])
     verdict = "PASS" if best <= TARGET else "FAIL"

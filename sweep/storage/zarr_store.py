@@ -6,9 +6,10 @@ default codec (zstd), and chunked as the sweep is: along the sweep dimensions a 
 one sweep chunk's block, whole along ``day``, ``lp`` and the rest. Each chunk's task then writes
 its block straight into the store from wherever it ran (a thread of this process, or a Dask
 worker: :class:`ChunkWriter`), so a cluster's results never pass through one process, and sends
-back only a small :class:`Written`. A variable that lacks some of the sweep's dimensions (``stake``
-depends on none of them) is written by one chunk alone, the first along those dimensions: two
-tasks never write the same zarr chunk.
+back only a small :class:`Written`. The task encodes its whole chunks itself, the bytes zarr
+would write, on a thread per core (:class:`DirectArray`). A variable that lacks some of the
+sweep's dimensions (``stake`` depends on none of them) is written by one chunk alone, the first
+along those dimensions: two tasks never write the same zarr chunk.
 
 The store keeps its own record of its run, under ``_sweep/``: a header (``run.json``: format,
 the sweep's digest, its chunking, and the root metadata the store gets when it is finished),
@@ -16,8 +17,8 @@ written last when the store is laid out, and one small ``done/<chunk>`` object p
 chunk, written by the task after that chunk's data. The store has no root metadata
 (``zarr.json``) until every chunk is in: an unfinished store does not open in xarray or zarr at
 all, so it cannot pass for a complete one, and ``--resume`` computes just the chunks without a
-``done`` object (a task killed mid-write left no ``done``; zarr writes whole chunk objects,
-local files by rename). When the last chunk is in, the root metadata is written and
+``done`` object (a task killed mid-write left no ``done``, and the chunk objects it wrote,
+whole or cut short, are written again). When the last chunk is in, the root metadata is written and
 ``_sweep/`` removed.
 
 Local stores (``result.zarr``, ``file://...``) are written as ``<out>.partial`` and renamed
