@@ -985,7 +985,7 @@ def on_disk(nbytes: int) -> int:
     return -(-nbytes // BLOCK) * BLOCK
 
 
-_POOL: list[Any] = []  # the encoders' threads of this process, made on first use
+_POOL: dict[int, Any] = {}  # the encoders' threads, by process id: a forked child makes its own
 _POOL_LOCK = threading.Lock()
 
 
@@ -995,10 +995,12 @@ def _encoders() -> Any:
     files are (:mod:`sweep.storage.deflate`)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    pid = os.getpid()
     with _POOL_LOCK:
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(usable_cores(), thread_name_prefix="sweep-zarr"))
-        return _POOL[0]
+        if pid not in _POOL:  # a pool copied by fork has no threads to run its work
+            _POOL.clear()
+            _POOL[pid] = ThreadPoolExecutor(usable_cores(), thread_name_prefix="sweep-zarr")
+        return _POOL[pid]
 
 
 def writes(plan: Plan, chunk: Chunk, name: str) -> bool:
