@@ -330,13 +330,29 @@ def test_resumed_chunks_count_but_are_not_timed(capsys):
 
 # --- the default worker count ---------------------------------------------------------------
 def test_default_workers_honour_a_cpu_quota(monkeypatch):
-    import dask.system
+    import sweep.engine.cores as cores_module
 
     cores = len(os.sched_getaffinity(0))
-    monkeypatch.setattr(dask.system, "_try_extract_cgroup_cpu_quota", lambda: (100_000, 100_000))
+    monkeypatch.setattr(cores_module, "_cgroup_quota", lambda: (100_000, 100_000))
     assert execution.default_workers() == 1  # a container of one CPU on a bigger machine
-    monkeypatch.setattr(dask.system, "_try_extract_cgroup_cpu_quota", lambda: (None, None))
+    monkeypatch.setattr(cores_module, "_cgroup_quota", lambda: (150_000, 100_000))
+    assert execution.default_workers() == min(2, cores)  # 1.5 CPUs: rounded up, as Dask does
+    monkeypatch.setattr(cores_module, "_cgroup_quota", lambda: None)
     assert execution.default_workers() == cores
+
+
+def test_default_workers_are_dasks_count_without_dask():
+    """The cores counted as ``dask.system.cpu_count`` counts them, in a process that never
+    imports Dask to find out."""
+    code = (
+        "import sys; from sweep.execution.executors import default_workers; "
+        "n = default_workers(); print(n, 'dask' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    from dask.system import cpu_count
+
+    assert done.stdout.split() == [str(cpu_count()), "False"]
 
 
 def test_default_workers_honour_the_cpu_affinity():

@@ -314,7 +314,7 @@ def test_sweep_run_default_means_a_file_called_default_when_there_is_one(tmp_pat
     from sweep.cli import main as cli
 
     seen = []
-    monkeypatch.setattr(runner, "run", lambda config, **kw: seen.append(config) or 1 / 0)
+    monkeypatch.setattr(runner, "run_to_store", lambda config, **kw: seen.append(config) or 1 / 0)
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.chdir(empty)

@@ -23,8 +23,10 @@ from test_resume import N_CHUNKS, interrupted_run, slow_config
 import sweep
 import sweep.storage.zarr_store as zs
 from sweep.cli.main import main
+from sweep.engine.compute import compute_chunk
 from sweep.engine.plan import make_plan
 from sweep.errors import ConfigError
+from sweep.storage.layout import result_layout
 
 STAMPS = ("created", "date_created", "history")  # the time of the run
 
@@ -109,6 +111,114 @@ def test_zarr_chunks_are_the_sweep_chunks_and_each_has_one_writer(tmp_path):
             for chunk in plan.chunks
         }
         assert len(regions) == len(set(regions)) and set(regions) == covered, name
+
+
+def _xarray_layout(layout) -> dict[str, bytes]:
+    """Every metadata document xarray writes for the whole result, its chunk-written variables
+    as lazy dask zeros (how stores were laid out before: the yardstick of the layout)."""
+    import warnings
+
+    import dask.array as da
+    import zarr.storage
+
+    ds = zs.template(layout)
+    encoding = {}
+    for name in layout.variables:
+        chunks = zs._zarr_chunks(layout, name)
+        encoding[name] = {"chunks": chunks, "_FillValue": None}
+        if name not in layout.statics:
+            lazy = da.zeros(ds[name].shape, dtype=ds[name].dtype, chunks=chunks)
+            ds[name] = ds[name].copy(data=lazy)
+    scratch: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr's "unstable" fixed-width strings
+        ds.to_zarr(zarr.storage.MemoryStore(store_dict=scratch), mode="w", compute=False,
+                   encoding=encoding, zarr_format=3, consolidated=True)  # fmt: skip
+    return {k: v.to_bytes() for k, v in scratch.items()}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        small_config(),  # two share rules: labels as coordinates
+        {**small_config(), "mechanism": {"preset": "vega"}},  # the SLA: epochs, bools
+        {**small_config(), "mechanism": {"preset": ["tools", "vega"]}},  # presets: aux coords
+    ],
+    ids=["default", "vega", "presets"],
+)
+def test_the_layout_is_what_xarray_writes(config, tmp_path):
+    """The store laid out without dask holds the bytes xarray writes with it: every array's
+    metadata and the static values, and the root's consolidated metadata (in the result's
+    order) but for the time of the run."""
+    layout = result_layout(make_plan(config, chunk_size=7))
+    store = zs.ZarrStore(tmp_path / "r.zarr")
+    store.prepare(layout, overwrite=False, resume=False)
+    partial = Path(store.location)
+    written = {
+        str(p.relative_to(partial)): p.read_bytes()
+        for p in partial.rglob("*")
+        if p.is_file() and zs.STORE_RECORD not in p.parts
+    }
+    expected = _xarray_layout(layout)
+    root = json.loads(expected.pop("zarr.json"))
+    assert sorted(written) == sorted(expected)
+    for key, value in expected.items():
+        assert written[key] == value, key
+    recorded = zs.read_header(store.location)["root"]
+    members = root["consolidated_metadata"]["metadata"]
+    assert recorded["consolidated_metadata"]["metadata"] == members
+    assert list(recorded["consolidated_metadata"]["metadata"]) == [
+        *layout.coords,
+        *layout.variables,
+    ]
+    for attrs in (recorded["attributes"], root["attributes"]):
+        for stamp in STAMPS:
+            attrs.pop(stamp)
+    assert json.dumps(recorded) == json.dumps(
+        {**root, "consolidated_metadata": recorded["consolidated_metadata"]}
+    )
+
+
+@pytest.mark.parametrize("preset", ["tools", "vega"])
+def test_chunks_are_written_as_zarr_writes_them(preset, tmp_path):
+    """The tasks encode whole chunks themselves (``DirectArray``): the store holds the bytes,
+    under the keys, that zarr writes for the same blocks, the last chunk along an axis padded
+    as zarr pads it and a chunk of only the fill value not written at all."""
+    import zarr
+
+    config = {**small_config(), "mechanism": {"preset": preset}}
+    plan = make_plan(config, chunk_size=7)
+    assert plan.n_scenarios % 7  # a last chunk that is not whole
+    layout = result_layout(plan)
+    stores = [zs.ZarrStore(tmp_path / f"{name}.zarr") for name in ("direct", "zarr")]
+    for store in stores:
+        store.prepare(layout, overwrite=False, resume=False)
+    direct, through_zarr = (Path(store.location) for store in stores)
+    writer = stores[0].block_writer()
+    kinds, names, blocks = set(), set(), 0
+    for chunk in plan.chunks:
+        values = compute_chunk(plan, chunk)
+        writer(plan, chunk, values)
+        for name, block in values.items():
+            if zs.writes(plan, chunk, name):
+                array = zarr.open_array(str(through_zarr), path=name, mode="r+")
+                array[zs.chunk_index(plan, chunk, name)] = block
+                kinds.add(type(zs._open_array(str(direct), name)).__name__)
+                names.add(name)
+                blocks += 1
+    assert kinds == {"DirectArray"}
+
+    def chunks(root):
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and p.relative_to(root).parts[0] in names
+        }
+
+    written, expected = chunks(direct), chunks(through_zarr)
+    assert sorted(written) == sorted(expected)
+    assert all(written[key] == expected[key] for key in expected)
+    assert len(expected) - len(names) < blocks  # (one zarr.json a name) a fill-only chunk
 
 
 def test_chunk_size_and_workers_change_nothing(tmp_path):

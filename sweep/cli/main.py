@@ -167,7 +167,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .. import examples
     from ..config.load import load_config
     from ..config.schema import MAX_CHUNK_SIZE
-    from ..runner import run
+    from ..runner import run_to_store
 
     # `sweep run vega_presets` is the shipped config, unless a file of that name is here: that
     # file is what the user means
@@ -207,7 +207,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     started = time.perf_counter()
     stats: dict = {}
-    ds = run(
+    ds, sizes = run_to_store(
         config,
         out=out,
         scheduler=args.scheduler,
@@ -220,8 +220,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     elapsed = time.perf_counter() - started
     size = _size_mib(out)
-    shape = " x ".join(f"{n} {d}" for d, n in ds.sizes.items() if d not in ("tick", "commit"))
-    ds.close()
+    shape = " x ".join(f"{n} {d}" for d, n in sizes.items() if d not in ("tick", "commit"))
+    if ds is not None:
+        ds.close()
     if stats["state"] == "complete":
         print(f"nothing to resume: {out} ({shape}; {size:,.1f} MiB) is complete")
         return 0

@@ -143,12 +143,12 @@ def _columns(stream: Any) -> int:
 
 
 def default_workers() -> int:
-    """Cores this process may use: ``dask.system.cpu_count``, which honours the CPU affinity
-    (a batch job's share of a node) and a container's CPU quota (cgroups), where
-    ``os.cpu_count`` sees every core of the machine."""
-    from dask.system import cpu_count
+    """Cores this process may use: the CPU affinity (a batch job's share of a node) and a
+    container's CPU quota (cgroups), as ``dask.system.cpu_count`` counts them, without
+    importing Dask (:mod:`sweep.engine.cores`)."""
+    from ..engine.cores import usable_cores
 
-    return max(1, cpu_count())
+    return usable_cores()
 
 
 def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
