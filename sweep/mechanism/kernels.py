@@ -183,26 +183,53 @@ Recorded.__doc__ = """What hurdle LPs' decisions read at each day's start, befor
 (0, 0, 0), where no LP decides."""
 
 
+Provisions = namedtuple(
+    "Provisions",
+    ["now", "bids", "commitment", "pending", "pending_bid", "pending_day", "days_met", "active"],
+)
+Provisions.__doc__ = """Scratch of ``commitment_rows`` per LP, (L,) each: its stake and bid now,
+its commitment (its stake at the last epoch start), its request waiting for the epoch start
+(-1: none) with its bid and its own day (NaN unless it falls due at once), the days of the
+epoch its book met its commitment and whether it was active in the epoch (bool)."""
+
+BookScratch = namedtuple("BookScratch", ["tables", "limits", "shares", "pegged", "parts"])
+BookScratch.__doc__ = """Scratch of the SLA's daily check of the books: every day's tables of the
+book in use (D, 2, TABLE_ROWS, N), the LPs' limits and pegged shares (``order_shapes``: (G, L,
+2, N)), one LP's pegged volumes (2, N) and its ``limit_parts`` (4,)."""
+
+Written = namedtuple("Written", ["out", "ladder", "log", "epochs", "orders", "recorded"])
+Written.__doc__ = """What ``commitment_rows`` writes, the groups it is given: ``Stakes``,
+``Ladder``, ``Log``, ``Epochs``, ``Orders`` and ``Recorded``."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _clear(state, epochs, c, n_epochs):  # pragma: no cover - compiled
+    """A combination's start: no provision, request or epoch record (``state``:
+    ``Provisions``); combination ``c``'s epochs (``Epochs``) 0 up to its ``n_epochs``, NaN
+    beyond."""
+    state.now[:] = 0.0
+    state.bids[:] = 0.0
+    state.commitment[:] = 0.0
+    state.pending[:] = -1.0
+    state.pending_bid[:] = np.nan
+    state.pending_day[:] = np.nan
+    state.days_met[:] = 0.0
+    state.active[:] = False
+    for k in range(epochs.time_on_book.shape[1]):
+        fill = 0.0 if k < n_epochs else np.nan
+        for l in range(epochs.time_on_book.shape[2]):
+            epochs.time_on_book[c, k, l] = fill
+            epochs.committed[c, k, l] = False
+            epochs.bond[c, k, l] = fill
+            epochs.early_exit[c, k, l] = fill
+
+
 @numba.njit(cache=True, nogil=True)
 def _apply_batch(
-    c,
-    d,
-    j,
-    rule,
-    early_rate,
-    target,
-    now,
-    bids,
-    commitment,
-    pending,
-    pending_bid,
-    pending_day,
-    log,
-    n_log,
-    early,
+    c, d, j, rule, early_rate, target, state, log, n_log, early
 ):  # pragma: no cover - compiled
     """An epoch start: the LPs' requests, increases first, then decreases under the exit rule,
-    then each LP's commitment synced to its stake.
+    then each LP's commitment synced to its stake (``state``: ``Provisions``).
 
     A request is a difference from the LP's commitment (its stake on the first day of the epoch
     that is ending; the ending epoch's bond slash did not move it): an increase adds ``requested
@@ -213,9 +240,11 @@ def _apply_batch(
     max(0, sum(commitment) - target)``, the commitments before this epoch start's requests and
     before slashes (core's ``CalculateSuppliedStakeWithoutPending``). A request's tranche is
     dated on the epoch's first day, or on its event's own day if that event falls due on it
-    (``pending_day``, else NaN). Returns ``(entries logged, early-exit penalties paid, whether
-    any request applied)``.
+    (``pending_day``, else NaN). ``j``: the epoch; ``early``: ``Epochs.early_exit``, (C, NE,
+    L). Returns ``(entries logged, early-exit penalties paid, whether any request applied)``.
     """
+    now, bids, commitment = state.now, state.bids, state.commitment
+    pending, pending_bid, pending_day = state.pending, state.pending_bid, state.pending_day
     n_lp = now.shape[0]
     applied = False
     for l in range(n_lp):
@@ -257,80 +286,144 @@ def _apply_batch(
     return n_log, paid, applied
 
 
-@numba.njit(cache=True, nogil=True)
-def commitment_rows(
-    inputs, sla, book, shapes, out, ladder, log, epochs, orders, recorded
+@numba.njit(cache=True, nogil=True, inline="always")
+def _events_at_once(
+    c, d, e, stop, events, rule, target, state, log, n_log
 ):  # pragma: no cover - compiled
-    """Steps 2-3 under the exit rule and the SLA: stakes and bids of every day, their totals
-    and shares, the fee ladder, and the log of changes that took effect.
+    """Day ``d``'s events ``e..`` (up to ``stop``) applied on their day (``exit_rule`` free or
+    ``reject_below_target``: a decrease that would take the total below ``target`` is
+    rejected). Returns ``(next event, entries logged, whether a stake or bid changed)``.
+    Inlined: a call in the day loop of these rules slows it (~5%), entered or not."""
+    now, bids = state.now, state.bids
+    changed = False
+    while e < stop and events.apply_day[e] == d:
+        lp = events.lp[e]
+        new = events.stake[e]
+        rejected = (
+            rule == EXIT_REJECT and new < now[lp] and total_of(now) - (now[lp] - new) < target
+        )
+        if not rejected:
+            apply_event(now, bids, lp, new, events.fee_bid[e])
+            n_log = _log_change(log, c, n_log, d, events.day[e], lp, new, False)
+            changed = True
+        e += 1
+    return e, n_log, changed
 
-    Events apply on their day (``exit_rule`` free or ``reject_below_target``), or wait for the
-    next epoch start (the SLA, and decreases under ``penalty``). Where the SLA is on, each
-    active LP's book is checked against its commitment every day (``meets``) and an epoch's
-    time on book may slash its bond, which lowers the stake from the next day.
 
-    inputs: ``CommitmentInputs``; sla: ``Sla``; book: ``Book``; shapes: ``Shapes``. Written:
-    out: ``Stakes`` (C, D, L) and (C, D); ladder: ``Ladder``; log: ``Log``; epochs:
-    ``Epochs``. Where the SLA is in play (its check builds every LP's orders anyway), also
-    step 9's orders as ``order_rows`` gives them: orders: ``Orders``, (C, D, L); else (1, D, L)
-    and untouched. Where hurdle LPs decide, what their decisions read at each day's start:
-    recorded: ``Recorded`` (C, D, L); else empty, (0, 0, 0).
+@numba.njit(cache=True, nogil=True)
+def _events_by_epoch(
+    c, d, e, stop, events, start, sla_on, state, log, n_log
+):  # pragma: no cover - compiled
+    """Day ``d``'s events ``e..`` (up to ``stop``) where they wait for the next epoch start
+    (the SLA, and decreases under ``penalty``): a bid change applies on its day, an increase
+    inside an epoch without the SLA at once, every other request waits (``start``: ``d`` is an
+    epoch's first day). Returns ``(next event, entries logged, whether a stake or bid
+    changed)``."""
+    now, bids, commitment = state.now, state.bids, state.commitment
+    pending, pending_bid, pending_day = state.pending, state.pending_bid, state.pending_day
+    changed = False
+    while e < stop and events.apply_day[e] == d:
+        lp = events.lp[e]
+        new = events.stake[e]
+        new_bid = events.fee_bid[e]
+        provision = commitment[lp] > 0.0
+        if provision:  # core's AmendLiquidityProvision: the same commitment
+            bid_only = new == commitment[lp]
+        else:
+            bid_only = new == 0.0 and pending[lp] < 0.0
+        if bid_only:  # changes the bid only: on its own day
+            if new_bid == new_bid:
+                bids[lp] = new_bid
+                changed = True
+        elif not (start or sla_on) and new > commitment[lp]:
+            # an increase inside an epoch (penalty rule, no SLA): at once
+            apply_event(now, bids, lp, new, new_bid)
+            commitment[lp] = new
+            n_log = _log_change(log, c, n_log, d, events.day[e], lp, new, False)
+            pending[lp] = -1.0
+            pending_bid[lp] = np.nan
+            pending_day[lp] = np.nan
+            changed = True
+        else:  # waits for the epoch start, with its bid (or the LP's bid now)
+            if new_bid != new_bid and (provision or pending[lp] < 0.0):
+                new_bid = bids[lp]
+            elif new_bid != new_bid:  # no provision yet: its earlier request's
+                new_bid = pending_bid[lp]
+            pending[lp] = new
+            pending_bid[lp] = new_bid
+            pending_day[lp] = events.day[e] if start else np.nan
+        e += 1
+    return e, n_log, changed
+
+
+@numba.njit(cache=True, nogil=True)
+def _settle_bonds(
+    c, d, n_days, inputs, sla, state, epochs, log, n_log, inflow
+):  # pragma: no cover - compiled
+    """The end of the epoch of day ``d``: each active LP's time on book (``Epochs``) and its
+    bond slash, which lowers its stake from the next day (``state``: ``Provisions``). Returns
+    ``(entries logged, the pool's inflow with the slashes, whether some stake was slashed)``.
     """
-    events, event_span, exit_rule, score_rule, target, target_row, price, path_row = inputs[:8]
-    behaviour, behaviour_row = inputs.behaviour, inputs.behaviour_row
-    stake, bid, total, stake_share, meets, pool_in = out
-    pegged_buy, pegged_sell, supplied, score = orders
-    before, requested = recorded
-    n_combos, n_days, n_lp = stake.shape
-    max_ticks = shapes.limit_buy.shape[2]
+    now, days_met, active = state.now, state.days_met, state.active
+    time_on_book, committed, bond = epochs.time_on_book, epochs.committed, epochs.bond
+    behaviour = inputs.behaviour[inputs.behaviour_row[c]]  # (L, NE)
+    s, slope, bond_max = sla.s[c], sla.slope[c], sla.bond_max[c]
+    epoch_days = sla.epoch_days[c]
+    k = d // epoch_days
+    length = d - k * epoch_days + 1
+    slashed = False
+    for l in range(now.shape[0]):
+        if active[l]:
+            t = behaviour[l, k] * days_met[l] / length
+            time_on_book[c, k, l] = t
+            committed[c, k, l] = True
+            slash = bond_penalty_fraction(t, s, slope, bond_max) * now[l]
+            bond[c, k, l] = slash
+            inflow += slash
+            if slash > 0.0 and d + 1 < n_days:
+                now[l] = now[l] - slash
+                n_log = _log_change(log, c, n_log, d + 1, float(d + 1), l, now[l], True)
+                slashed = True
+    days_met[:] = 0.0
+    active[:] = False
+    return n_log, inflow, slashed
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _combinations(inputs, sla, book, books, state, written):  # pragma: no cover - compiled
+    """``commitment_rows``' loops over combinations and days, on its scratch ``state``
+    (``Provisions``) and ``books`` (``BookScratch`` where the SLA is in play; else None, and
+    the loops are compiled without the check's code). written: ``Written``.
+
+    What every day does (the record, the ladder, the stakes, the SLA's check) stays in the
+    loop, on arrays taken out of their groups once: a call, a view or a group's array taken
+    each day costs reference counts that a day of a few LPs notices. Helpers do the rest.
+    """
+    events, epochs, ladder, log = inputs.events, written.epochs, written.ladder, written.log
+    stake, bid, total, stake_share, meets, pool_in = written.out
+    pegged_buy, pegged_sell, supplied, score = written.orders
+    before, requested = written.recorded
+    now, bids, pending = state.now, state.bids, state.pending  # (L,) each
+    days_met, active = state.days_met, state.active
+    n_days, n_lp = stake.shape[1], stake.shape[2]
     record = before.shape[0] > 0  # (C, D, L) where hurdle LPs decide, else empty
-    now = np.zeros(n_lp)
-    bids = np.zeros(n_lp)
-    commitment = np.zeros(n_lp)  # the provision's commitment: its stake at the last epoch start
-    pending = np.full(n_lp, -1.0)  # an LP's request waiting for the epoch start (-1: none)
-    pending_bid = np.full(n_lp, np.nan)
-    pending_day = np.full(n_lp, np.nan)  # a request's own day, if it falls due at once
-    days_met = np.zeros(n_lp)
-    active_in_epoch = np.zeros(n_lp, dtype=np.bool_)
-    any_sla = pegged_buy.shape[0] == n_combos  # the SLA in play: every combination's orders
-    table_days = n_days if any_sla else 1
-    tables = np.zeros((table_days, 2, TABLE_ROWS, max_ticks))
-    limits, shares = order_shapes(shapes)
-    pegged_lp = np.zeros((2, max_ticks))
-    parts = np.zeros(4)
     cached = -1
-    for j in range(n_combos):
+    for j in range(book.order.shape[0]):
         c = book.order[j]
-        rule = exit_rule[c]
-        sla_on = sla.on[c] != 0
-        timed = sla_on or rule == EXIT_PENALTY
-        epoch_days = sla.epoch_days[c]
-        t_row = target_row[c]
-        n_epochs = (n_days + epoch_days - 1) // epoch_days
-        for k in range(epochs.time_on_book.shape[1]):
-            fill = 0.0 if k < n_epochs else np.nan
-            for l in range(n_lp):
-                epochs.time_on_book[c, k, l] = fill
-                epochs.committed[c, k, l] = False
-                epochs.bond[c, k, l] = fill
-                epochs.early_exit[c, k, l] = fill
-        model = _model(book, c)
-        if any_sla and book.group[c] != cached:
-            book_tables(model, price[path_row[c]], True, tables)
-            cached = book.group[c]
-        now[:] = 0.0
-        bids[:] = 0.0
-        commitment[:] = 0.0
-        pending[:] = -1.0
-        pending_bid[:] = np.nan
-        pending_day[:] = np.nan
-        days_met[:] = 0.0
-        active_in_epoch[:] = False
-        e = event_span[c, 0]
-        n_events = event_span[c, 1]
-        n_log = 0
-        n_active = 0
-        slashed = False
+        rule, sla_on, epoch_days = inputs.exit_rule[c], sla.on[c] != 0, sla.epoch_days[c]
+        timed, scored = sla_on or rule == EXIT_PENALTY, inputs.score_rule[c] != SCORE_NONE
+        target = inputs.target[inputs.target_row[c]]  # (D,)
+        e, stop = inputs.event_span[c, 0], inputs.event_span[c, 1]
+        _clear(state, epochs, c, (n_days + epoch_days - 1) // epoch_days)
+        if books is not None:
+            model, k, nt, g = _model(book, c), book.k[c], book.num_ticks[c], book.shape_row[c]
+            if book.group[c] != cached:
+                book_tables(model, inputs.price[inputs.path_row[c]], True, books.tables)
+                cached = book.group[c]
+            limits, shares, tables = books.limits[g], books.shares[g], books.tables
+            pegged, parts = books.pegged, books.parts
+            peg_buy, peg_sell = pegged[BUY_SIDE], pegged[SELL_SIDE]  # (N,) each
+        n_log, n_active, slashed = 0, 0, False
         for d in range(n_days):
             if record:
                 for l in range(n_lp):
@@ -339,81 +432,29 @@ def commitment_rows(
             changed = d == 0 or slashed
             slashed = False
             inflow = 0.0
-            if not timed:
-                while e < n_events and events.apply_day[e] == d:
-                    lp = events.lp[e]
-                    new = events.stake[e]
-                    rejected = (
-                        rule == EXIT_REJECT
-                        and new < now[lp]
-                        and total_of(now) - (now[lp] - new) < target[t_row, d]
+            start = timed and d % epoch_days == 0
+            if e < stop and events.apply_day[e] == d:
+                if timed:
+                    e, n_log, moved = _events_by_epoch(
+                        c, d, e, stop, events, start, sla_on, state, log, n_log
                     )
-                    if not rejected:
-                        apply_event(now, bids, lp, new, events.fee_bid[e])
-                        n_log = _log_change(log, c, n_log, d, events.day[e], lp, new, False)
-                        changed = True
-                    e += 1
-            else:
-                start = d % epoch_days == 0
-                while e < n_events and events.apply_day[e] == d:
-                    lp = events.lp[e]
-                    new = events.stake[e]
-                    new_bid = events.fee_bid[e]
-                    provision = commitment[lp] > 0.0
-                    if provision:  # core's AmendLiquidityProvision: the same commitment
-                        bid_only = new == commitment[lp]
-                    else:
-                        bid_only = new == 0.0 and pending[lp] < 0.0
-                    if bid_only:  # changes the bid only: on its own day
-                        if new_bid == new_bid:
-                            bids[lp] = new_bid
-                            changed = True
-                    elif not (start or sla_on) and new > commitment[lp]:
-                        # an increase inside an epoch (penalty rule, no SLA): at once
-                        apply_event(now, bids, lp, new, new_bid)
-                        commitment[lp] = new
-                        n_log = _log_change(log, c, n_log, d, events.day[e], lp, new, False)
-                        pending[lp] = -1.0
-                        pending_bid[lp] = np.nan
-                        pending_day[lp] = np.nan
-                        changed = True
-                    else:  # waits for the epoch start, with its bid (or the LP's bid now)
-                        if new_bid != new_bid and (provision or pending[lp] < 0.0):
-                            new_bid = bids[lp]
-                        elif new_bid != new_bid:  # no provision yet: its earlier request's
-                            new_bid = pending_bid[lp]
-                        pending[lp] = new
-                        pending_bid[lp] = new_bid
-                        pending_day[lp] = events.day[e] if start else np.nan
-                    e += 1
-                if start:
-                    n_log, paid, applied = _apply_batch(
-                        c,
-                        d,
-                        d // epoch_days,
-                        rule,
-                        sla.early_exit[c],
-                        target[t_row, d],
-                        now,
-                        bids,
-                        commitment,
-                        pending,
-                        pending_bid,
-                        pending_day,
-                        log,
-                        n_log,
-                        epochs.early_exit,
+                else:
+                    e, n_log, moved = _events_at_once(
+                        c, d, e, stop, events, rule, target[d], state, log, n_log
                     )
-                    inflow += paid
-                    changed = changed or applied
+                changed = changed or moved
+            if start:
+                n_log, paid, applied = _apply_batch(
+                    c, d, d // epoch_days, rule, sla.early_exit[c], target[d], state, log, n_log,
+                    epochs.early_exit,
+                )  # fmt: skip
+                inflow += paid
+                changed = changed or applied
             if changed:
                 n_active = fee_ladder(
-                    now,
-                    bids,
-                    ladder.order[c, d],
-                    ladder.cumulative_stake[c, d],
+                    now, bids, ladder.order[c, d], ladder.cumulative_stake[c, d],
                     ladder.cumulative_stake_bid[c, d],
-                )
+                )  # fmt: skip
             else:
                 for i in range(n_active):
                     ladder.order[c, d, i] = ladder.order[c, d - 1, i]
@@ -427,65 +468,79 @@ def commitment_rows(
                 bid[c, d, l] = bids[l]
                 stake_share[c, d, l] = share_of(now[l], day_total)
                 meets[c, d, l] = False
-            if any_sla:
-                g = book.shape_row[c]
-                nt = book.num_ticks[c]
-                scored = score_rule[c] != SCORE_NONE
+            if books is not None:  # the check: each active LP's orders, as order_rows builds
+                day = tables[d]  # (2, TABLE_ROWS, N)
+                day_buy, day_sell = day[BUY_SIDE], day[SELL_SIDE]
                 for l in range(n_lp):
                     pegged_buy[c, d, l] = 0.0
                     pegged_sell[c, d, l] = 0.0
                     supplied[c, d, l] = 0.0
                     if now[l] <= 0.0:
                         continue
-                    active_in_epoch[l] = True
-                    obligation = book.k[c] * now[l]
-                    limit_parts(limits[g, l], tables[d], model, parts)
+                    active[l] = True
+                    obligation = k * now[l]
+                    own = limits[l]  # (2, N)
+                    limit_parts(own, day, model, parts)
                     total_buy, total_sell, liquidity_buy, liquidity_sell = lp_orders(
-                        obligation, parts, shares[g, l], tables[d], model, pegged_lp
+                        obligation, parts, shares[l], day, model, pegged
                     )
                     pegged_buy[c, d, l] = total_buy
                     pegged_sell[c, d, l] = total_sell
                     supplied[c, d, l] = min(liquidity_buy, liquidity_sell)
-                    limit_buy = shapes.limit_buy[g, l]
-                    limit_sell = shapes.limit_sell[g, l]
-                    in_buy, score_buy = side_in_range(
-                        limit_buy, pegged_lp[BUY_SIDE], tables[d, BUY_SIDE], nt
-                    )
-                    in_sell, score_sell = side_in_range(
-                        limit_sell, pegged_lp[SELL_SIDE], tables[d, SELL_SIDE], nt
-                    )
+                    in_buy, score_buy = side_in_range(own[BUY_SIDE], peg_buy, day_buy, nt)
+                    in_sell, score_sell = side_in_range(own[SELL_SIDE], peg_sell, day_sell, nt)
                     if scored:
                         score[c, d, l] = min(score_buy, score_sell)
-                    if sla_on:
+                    if sla_on:  # whether its book meets its commitment
                         ok = in_buy >= obligation and in_sell >= obligation
                         meets[c, d, l] = ok
                         if ok:
                             days_met[l] += 1.0
-            if sla_on:
-                if epoch_end(d, epoch_days, n_days):
-                    k = d // epoch_days
-                    length = d - k * epoch_days + 1
-                    for l in range(n_lp):
-                        if active_in_epoch[l]:
-                            t = behaviour[behaviour_row[c], l, k] * days_met[l] / length
-                            epochs.time_on_book[c, k, l] = t
-                            epochs.committed[c, k, l] = True
-                            fraction = bond_penalty_fraction(
-                                t, sla.s[c], sla.slope[c], sla.bond_max[c]
-                            )
-                            slash = fraction * now[l]
-                            epochs.bond[c, k, l] = slash
-                            inflow += slash
-                            if slash > 0.0 and d + 1 < n_days:
-                                now[l] = now[l] - slash
-                                n_log = _log_change(
-                                    log, c, n_log, d + 1, float(d + 1), l, now[l], True
-                                )
-                                slashed = True
-                    days_met[:] = 0.0
-                    active_in_epoch[:] = False
+            if sla_on and epoch_end(d, epoch_days, n_days):
+                n_log, inflow, slashed = _settle_bonds(
+                    c, d, n_days, inputs, sla, state, epochs, log, n_log, inflow
+                )
             pool_in[c, d] = inflow
         log.n[c] = n_log
+
+
+@numba.njit(cache=True, nogil=True)
+def commitment_rows(
+    inputs, sla, book, shapes, out, ladder, log, epochs, orders, recorded
+):  # pragma: no cover - compiled
+    """Steps 2-3 under the exit rule and the SLA: stakes and bids of every day, their totals
+    and shares, the fee ladder, and the log of changes that took effect.
+
+    Events apply on their day (``exit_rule`` free or ``reject_below_target``), or wait for the
+    next epoch start (the SLA, and decreases under ``penalty``). Where the SLA is on, each
+    active LP's book is checked against its commitment every day (``meets``) and an epoch's
+    time on book may slash its bond, which lowers the stake from the next day. The loops are
+    ``_combinations``'.
+
+    inputs: ``CommitmentInputs``; sla: ``Sla``; book: ``Book``; shapes: ``Shapes``. Written:
+    out: ``Stakes`` (C, D, L) and (C, D); ladder: ``Ladder``; log: ``Log``; epochs:
+    ``Epochs``. Where the SLA is in play (its check builds every LP's orders anyway), also
+    step 9's orders as ``order_rows`` gives them: orders: ``Orders``, (C, D, L); else (1, D, L)
+    and untouched. Where hurdle LPs decide, what their decisions read at each day's start:
+    recorded: ``Recorded`` (C, D, L); else empty, (0, 0, 0).
+    """
+    n_combos, n_days, n_lp = out.stake.shape
+    max_ticks = shapes.limit_buy.shape[2]
+    state = Provisions(
+        np.zeros(n_lp), np.zeros(n_lp), np.zeros(n_lp), np.full(n_lp, -1.0),
+        np.full(n_lp, np.nan), np.full(n_lp, np.nan), np.zeros(n_lp),
+        np.zeros(n_lp, dtype=np.bool_),
+    )  # fmt: skip
+    written = Written(out, ladder, log, epochs, orders, recorded)
+    if orders.pegged_buy.shape[0] == n_combos:  # the SLA in play: every combination's orders
+        limits, shares = order_shapes(shapes)
+        books = BookScratch(
+            np.zeros((n_days, 2, TABLE_ROWS, max_ticks)), limits, shares,
+            np.zeros((2, max_ticks)), np.zeros(4),
+        )  # fmt: skip
+        _combinations(inputs, sla, book, books, state, written)
+    else:
+        _combinations(inputs, sla, book, None, state, written)
 
 
 Valuation = namedtuple("Valuation", ["window_sum", "proxy", "valuation"])
