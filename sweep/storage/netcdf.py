@@ -38,7 +38,7 @@ from .deflate import compression_threads, deflate_chunk
 from .layout import ResultLayout, aux_coordinates, chunk_shapes, in_result_order
 from .lock import OutputLock, busy, output_error, owner
 from .space import check_disk, existing_ancestor, free_space, human, result_bytes
-from .store import Store, Target, Unfinished, run_digest
+from .store import Store, Target, Unfinished, progress_text, run_digest
 from .targets import check_url, check_writable, is_url, local_path, make_folder
 
 COMPRESSION: dict[str, Any] = {"zlib": True, "complevel": 1, "shuffle": True}
@@ -108,11 +108,11 @@ def read_journal(out: str | os.PathLike) -> dict[str, Any] | None:
 
 
 def _progress(out: Path) -> str:
-    """``"3 of 10 chunks done"`` for the interrupted run at ``out``."""
+    """:func:`~sweep.storage.store.progress_text` of the interrupted run at ``out``."""
     journal = read_journal(out)
     if journal is None:
-        return "no chunk done yet"
-    return f"{len(journal['done'])} of {journal['chunks']} chunks done"
+        return progress_text(None)
+    return progress_text(len(journal["done"]), journal["chunks"])
 
 
 def _in_use(path: Path) -> bool:
@@ -848,7 +848,7 @@ def check_interrupted(out: str | os.PathLike, *, overwrite: bool, resume: bool) 
     partial, _ = partial_paths(out)
     if partial.exists() and not (resume or overwrite):
         journal = read_journal(out)
-        done = f" with {len(journal['done'])} of {journal['chunks']} chunks done" if journal else ""
+        done = f" with {progress_text(len(journal['done']), journal['chunks'])}" if journal else ""
         raise ConfigError(
             "output",
             str(out),

@@ -154,6 +154,12 @@ class Store(ABC):
         raise ValueError(f"{where} cannot be opened before it is finished")
 
 
+def progress_text(done: int | None, chunks: int = 0) -> str:
+    """An interrupted run's progress, as every backend tells it: ``"3 of 10 chunks done"``, or
+    ``"no chunk done yet"`` where the run left no record of its chunks (``done`` None)."""
+    return "no chunk done yet" if done is None else f"{done} of {chunks} chunks done"
+
+
 def run_digest(plan: Plan) -> str:
     """Identity of a sweep for resuming: config text, chunking, engine version, path data.
 

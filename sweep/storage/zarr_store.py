@@ -56,7 +56,7 @@ from ..errors import ConfigError, UnfinishedResult
 from .layout import ResultLayout, chunk_index, in_result_order
 from .lock import OutputLock, busy, owner
 from .space import free_space, human, result_bytes
-from .store import Store, Target, Unfinished, run_digest
+from .store import Store, Target, Unfinished, progress_text, run_digest
 from .targets import (
     IN_PROCESS,
     check_url,
@@ -176,12 +176,12 @@ def store_state(location: str) -> str:
         raise ConfigError("output", location, f"cannot be reached ({_reason(exc)})") from None
 
 
-def progress_text(location: str) -> str:
-    """``"3 of 10 chunks done"`` for an unfinished store (or that none is done yet)."""
+def store_progress(location: str) -> str:
+    """:func:`~sweep.storage.store.progress_text` of the unfinished store at ``location``."""
     header = read_header(location)
     if header is None:
-        return "no chunk done yet"
-    return f"{len(read_done(location, header['chunks']))} of {header['chunks']} chunks done"
+        return progress_text(None)
+    return progress_text(len(read_done(location, header["chunks"])), header["chunks"])
 
 
 def _reason(exc: BaseException) -> str:
@@ -260,7 +260,7 @@ def check_interrupted(store: ZarrTarget, *, overwrite: bool, resume: bool) -> No
         raise ConfigError(
             "output",
             store.out,
-            f"an interrupted run left {where} with {progress_text(store.location)}; --resume "
+            f"an interrupted run left {where} with {store_progress(store.location)}; --resume "
             "finishes it, --overwrite starts again"
             + (
                 ""
@@ -415,7 +415,7 @@ class ZarrStore(Store):
             elif interrupted(where):
                 state = (
                     f"an interrupted run left {Path(where.location).name if where.path else 'it'}"
-                    f" ({progress_text(where.location)}); {action}"
+                    f" ({store_progress(where.location)}); {action}"
                 )
             elif store_state(where.final) == "complete":
                 state = "exists" + ("; --overwrite replaces it" if overwrite else "")
@@ -724,7 +724,7 @@ class ZarrStore(Store):
                     return None
             except ConfigError:  # cannot be reached: nothing to say about it
                 return None
-            progress = progress_text(str(result))
+            progress = store_progress(str(result))
             text = (
                 f"an unfinished sweep store, {progress}; `sweep run ... --resume` finishes it "
                 "(or a run is writing it now)"
@@ -736,7 +736,7 @@ class ZarrStore(Store):
             path = partial_path(path)
         if not path.is_dir() or (path / "zarr.json").is_file():
             return None
-        progress = progress_text(str(path))
+        progress = store_progress(str(path))
         live = owner(path.with_name(path.name[: -len(PARTIAL)]))
         who = (
             f"a run ({live}) is writing it now" if live else "`sweep run ... --resume` finishes it"
