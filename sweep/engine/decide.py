@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..mechanism.decisions import ENTER, LEAVE, History, Windows, walk
+from ..mechanism.decisions import ENTER, LEAVE, Entrants, History, Seen, Strategy, Windows, walk
 from ..mechanism.kernels import Events
 from .chunk import ChunkContext, ChunkData
 from .plan import Chunk, Plan
@@ -49,6 +49,7 @@ def decide(chunk_data: ChunkData, outputs: Iterable[str]) -> None:
     is_hurdle = np.array([lp.hurdle for lp in lps], dtype=np.bool_)
     entry_stake = np.array([lp.stake if lp.hurdle else 0.0 for lp in lps])
     entry_bid = np.array([lp.fee_bid if lp.hurdle else 0.0 for lp in lps])
+    entrants = Entrants(is_hurdle, entry_stake, entry_bid)
     today = scheduled_today(plan)
     decision = np.zeros((n, n_days, n_lp), np.int8)
     added: list[list[tuple]] = [[] for _ in range(n)]  # each one's decisions' events
@@ -74,12 +75,13 @@ def decide(chunk_data: ChunkData, outputs: Iterable[str]) -> None:
                 commit["bond_penalty"][row], commit["early_exit_penalty"][row],
                 int(epoch_days[c]),
             )  # fmt: skip
+            seen = Seen(
+                commit["stake_before"][row], commit["requested"][row], today,
+                results["fee_rate"]["fee_rate"][rows[2][row]],
+            )  # fmt: skip
             d = walk(
-                start[c], again[c], every[c], lookback[c], hurdle[c], exit_hurdle[c],
-                is_hurdle, entry_stake, entry_bid, commit["stake_before"][row],
-                commit["requested"][row], today,
-                results["fee_rate"]["fee_rate"][rows[2][row]], history,
-                Windows(*(w[c] for w in windows)), decision[c],
+                start[c], again[c], Strategy(every[c], lookback[c], hurdle[c], exit_hurdle[c]),
+                entrants, seen, history, Windows(*(w[c] for w in windows)), decision[c],
             )  # fmt: skip
             start[c], again[c] = d, False
             if d >= n_days:  # walked to the end: its own run is no longer read

@@ -217,21 +217,34 @@ def windows_for(n_lp: int) -> Windows:
     )  # fmt: skip
 
 
+Strategy = namedtuple("Strategy", ["every", "lookback", "hurdle", "exit_hurdle"])
+Strategy.__doc__ = """One scenario's ``[strategy]`` keys: ``decision_days`` (``every``, int),
+``lookback_days`` (int), ``hurdle`` and ``exit_hurdle``."""
+
+Entrants = namedtuple("Entrants", ["is_hurdle", "stake", "bid"])
+Entrants.__doc__ = """Per LP, (L,): whether it is a hurdle LP (bool), and the stake and fee bid
+it enters with (0 for scheduled LPs)."""
+
+Seen = namedtuple("Seen", ["before", "requested", "today", "rate"])
+Seen.__doc__ = """What a run with the decisions so far gives the decisions: ``before``,
+``requested`` (D, L) each day's stakes and waiting requests (-1: none) before its events;
+``today`` (D, L) the stake of each LP's last scheduled event dated that day (NaN: none);
+``rate`` (D,) the fee rate."""
+
+
 @numba.njit(cache=True, nogil=True)
-def walk(
-    first, again, every, lookback, hurdle, exit_hurdle, is_hurdle, entry_stake, entry_bid,
-    before, requested, today, rate, history, windows, decision,
-):  # fmt: skip  # pragma: no cover - compiled
+def walk(first, again, strategy, entrants, seen, history, windows, decision):  # pragma: no cover
     """One scenario's days from ``first`` on, as a run with its decisions so far gives them:
     each day's numbers join the windows (:func:`close_day`) and LPs decide on each decision
     day (:func:`decide`; not again on ``first`` when ``again`` is false: its decisions are
     made). Returns the first day on which some LP decided, whose events change every later
     day (the run must then be redone from there), or the number of days.
 
-    before, requested: (D, L) each day's stakes and waiting requests (-1: none) before its
-    events; today: (D, L) the stake of each LP's last scheduled event dated that day (NaN:
-    none); rate: (D,) fee rate. Written: decision (D, L) int8 on decision days.
+    strategy: ``Strategy``; entrants: ``Entrants``; seen: ``Seen``; history: ``History``;
+    windows: ``Windows``. Written: decision (D, L) int8 on decision days.
     """
+    every, lookback = strategy.every, strategy.lookback
+    before, requested, today, rate = seen
     n_days, n_lp = before.shape
     now = np.empty(n_lp)
     pending = np.empty(n_lp, np.bool_)
@@ -248,8 +261,9 @@ def walk(
                 else:
                     asked[l] = np.nan
             made = decide(
-                d, lookback, hurdle, exit_hurdle, is_hurdle, entry_stake, entry_bid, now,
-                pending, asked, rate[d - 1], history, windows, decision[d],
+                d, lookback, strategy.hurdle, strategy.exit_hurdle, entrants.is_hurdle,
+                entrants.stake, entrants.bid, now, pending, asked, rate[d - 1], history,
+                windows, decision[d],
             )  # fmt: skip
             if made > 0:
                 return d
