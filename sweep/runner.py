@@ -195,7 +195,7 @@ def _run(
             if ds is not None:
                 store.commit()
                 _fill(stats, None, chunks=len(plan.chunks), state=state)
-                return ds, dict(ds.sizes)
+                return ds, {str(dim): size for dim, size in ds.sizes.items()}
             # --resume --overwrite: another config's result is replaced
             store.prepare(layout, overwrite=overwrite, resume=False)
             state = "replaced"
@@ -211,7 +211,7 @@ def _run(
         if not open_result and out is not None:
             return None, dict(layout.sizes)
         ds = store.result()
-        return ds, dict(ds.sizes)
+        return ds, {str(dim): size for dim, size in ds.sizes.items()}
 
 
 def _finished(store: Store, plan: Plan, overwrite: bool = False) -> xr.Dataset | None:
